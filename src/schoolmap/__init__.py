@@ -1,0 +1,1 @@
+"""schoolmap: enrolment scenarios, seat shortfalls, catchments and school siting for planners."""

@@ -1,0 +1,294 @@
+"""Planning norms: class sizes, class-size bands, service radii, school sizes, grade systems.
+
+The defaults are the Chinese national norms planners cite (幼儿园工作规程 2016, 建标102-2002,
+GB 50180-2018, MOE notices on 大班额, 教督〔2017〕6号). Every value can be overridden in a scenario's
+``[norms]`` table, and the norms used are written into every run's ``summary.json``.
+
+Examples
+--------
+>>> n = default_norms()
+>>> n.level("primary").ages
+(6, 7, 8, 9, 10, 11)
+>>> n.with_overrides({"grade_system": "5+4"}).level("junior").ages
+(11, 12, 13, 14)
+>>> n.with_overrides({"primary": {"class_size": 40}}).level("primary").class_sizes
+(40, 40, 40, 40, 40, 40)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from schoolmap.errors import Problem, ValidationError
+
+__all__ = [
+    "LEVELS",
+    "SCHOOL_TYPES",
+    "ClassBands",
+    "LevelNorm",
+    "Norms",
+    "default_norms",
+]
+
+#: Levels students are allocated at (学段).
+LEVELS: tuple[str, ...] = ("kindergarten", "primary", "junior", "senior")
+
+#: School types in the ``schools`` layer and the levels each serves.
+SCHOOL_TYPES: dict[str, tuple[str, ...]] = {
+    "kindergarten": ("kindergarten",),
+    "primary": ("primary",),
+    "junior": ("junior",),
+    "senior": ("senior",),
+    "nine_year": ("primary", "junior"),
+    "twelve_year": ("primary", "junior", "senior"),
+}
+
+#: Grade systems: number of primary and junior grades (senior always 3).
+GRADE_SYSTEMS: dict[str, tuple[int, int]] = {"6+3": (6, 3), "5+4": (5, 4)}
+
+
+@dataclass(frozen=True)
+class ClassBands:
+    """Class-size bands of the Ministry of Education (students per class).
+
+    A class of ``size`` students is *normal* when ``size <= normal_max`` (≤ 45), *large* up to
+    ``large_max`` (46–55), 大班额 up to ``oversized_max`` (56–65) and 超大班额 above (66+).
+    """
+
+    normal_max: int = 45
+    large_max: int = 55
+    oversized_max: int = 65
+    #: national targets: share of classes that may be 大班额 (56+) / 超大班额 (66+)
+    target_share_56_plus: float = 0.05
+    target_share_66_plus: float = 0.02
+
+
+@dataclass(frozen=True)
+class LevelNorm:
+    """Norms of one level.
+
+    Attributes
+    ----------
+    level : str
+        ``kindergarten``, ``primary``, ``junior`` or ``senior``.
+    ages : tuple of int
+        Single years of age enrolled in each grade (years), in grade order.
+    class_sizes : tuple of int
+        Norm class size of each grade (students per class).
+    service_radius_m : float
+        Walking service radius (metres) of the life-circle norm.
+    enrolment_rate : float
+        Share of age-eligible children who need a seat (入园率 for kindergartens, gross
+        enrolment for senior; 1.0 for compulsory levels).
+    private_share : float
+        Share of enrolled children attending private schools, which have no catchment; their
+        seats are excluded from catchment and nearest allocation at compulsory levels.
+    standard_classes : tuple of int
+        Standard school sizes in classes (e.g. primary 12/18/24/30 = 2/3/4/5 轨).
+    max_students : int
+        Largest school size allowed (优质均衡: 2,000 students).
+    """
+
+    level: str
+    ages: tuple[int, ...]
+    class_sizes: tuple[int, ...]
+    service_radius_m: float
+    enrolment_rate: float = 1.0
+    private_share: float = 0.0
+    standard_classes: tuple[int, ...] = ()
+    max_students: int = 2000
+
+    @property
+    def n_grades(self) -> int:
+        """Number of grades (年级) of the level."""
+        return len(self.ages)
+
+    @property
+    def mean_class_size(self) -> float:
+        """Mean norm class size over the grades (students per class)."""
+        return sum(self.class_sizes) / len(self.class_sizes)
+
+    def seats_for_classes(self, classes: float) -> float:
+        """Seats (students) of a school with ``classes`` classes, spread evenly over grades."""
+        return classes * self.mean_class_size
+
+    def classes_for_seats(self, seats: float) -> int:
+        """Classes a building of ``seats`` seats holds at norm class size (rounded)."""
+        return int(round(seats / self.mean_class_size))
+
+
+@dataclass(frozen=True)
+class Norms:
+    """All planning norms of a scenario.
+
+    Build with :func:`default_norms` and change with :meth:`with_overrides`.
+    """
+
+    grade_system: str = "6+3"
+    entry_age: int = 6
+    bands: ClassBands = field(default_factory=ClassBands)
+    levels: tuple[LevelNorm, ...] = ()
+
+    def level(self, name: str) -> LevelNorm:
+        """Norms of level ``name``."""
+        for lv in self.levels:
+            if lv.level == name:
+                return lv
+        raise ValidationError(
+            [f"unknown level {name!r}; expected one of {', '.join(LEVELS)}"], "norms"
+        )
+
+    def with_overrides(self, overrides: Mapping[str, Any], where: str = "[norms]") -> Norms:
+        """Return norms with the values of a scenario's ``[norms]`` table applied.
+
+        Parameters
+        ----------
+        overrides : mapping
+            Top-level keys ``grade_system`` (``"6+3"`` or ``"5+4"``), ``entry_age``, a ``bands``
+            table and one table per level (``primary = {class_size = 40}``). A level's
+            ``class_size`` may be one number or a list with one number per grade.
+        where : str
+            Where the overrides come from, for error messages.
+
+        Raises
+        ------
+        ValidationError
+            Naming every unknown key or bad value.
+        """
+        problems: list[Problem] = []
+        top = {k: v for k, v in overrides.items() if k not in LEVELS and k != "bands"}
+        known_top = {"grade_system", "entry_age"}
+        for key in sorted(set(top) - known_top):
+            problems.append(
+                Problem(where, f"unknown norm {key!r}; known: {', '.join(sorted(known_top))}, "
+                        f"bands, {', '.join(LEVELS)}")
+            )
+        grade_system = str(top.get("grade_system", self.grade_system))
+        if grade_system not in GRADE_SYSTEMS:
+            problems.append(Problem(where, f"grade_system {grade_system!r} unknown; use "
+                                    f"{' or '.join(repr(g) for g in GRADE_SYSTEMS)}"))
+            grade_system = self.grade_system
+        entry_age = top.get("entry_age", self.entry_age)
+        if not isinstance(entry_age, int) or not 4 <= entry_age <= 8:
+            problems.append(Problem(where, f"entry_age must be a whole number 4–8, got {entry_age!r}"))
+            entry_age = self.entry_age
+
+        bands = self.bands
+        if "bands" in overrides:
+            bands, more = _replace_checked(bands, overrides["bands"], f"{where}.bands")
+            problems += more
+
+        base = _make_levels(grade_system, entry_age, self.levels)
+        levels = []
+        for lv in base:
+            table = overrides.get(lv.level)
+            if table is None:
+                levels.append(lv)
+                continue
+            table = dict(table)
+            if "class_size" in table:
+                cs = table.pop("class_size")
+                sizes = tuple(cs) if isinstance(cs, list | tuple) else (cs,) * lv.n_grades
+                if len(sizes) != lv.n_grades or not all(
+                    isinstance(s, int) and s > 0 for s in sizes
+                ):
+                    problems.append(Problem(
+                        f"{where}.{lv.level}",
+                        f"class_size must be a positive whole number or a list of "
+                        f"{lv.n_grades} (one per grade), got {cs!r}"))
+                else:
+                    lv = dataclasses.replace(lv, class_sizes=sizes)
+            if "ages" in table:
+                problems.append(Problem(f"{where}.{lv.level}", "ages follow from grade_system "
+                                        "and entry_age; set those instead"))
+                table.pop("ages")
+            lv, more = _replace_checked(lv, table, f"{where}.{lv.level}")
+            problems += more
+            levels.append(lv)
+        ValidationError.raise_if(problems, "scenario norms")
+        return dataclasses.replace(
+            self, grade_system=grade_system, entry_age=entry_age, bands=bands, levels=tuple(levels)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form, as written to ``summary.json``."""
+        return dataclasses.asdict(self)
+
+
+def _replace_checked(obj: Any, table: Mapping[str, Any], where: str) -> tuple[Any, list[Problem]]:
+    """Replace fields of a frozen dataclass from ``table``, checking names and value types."""
+    problems: list[Problem] = []
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    changes: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in fields or key == "level":
+            settable = sorted(k for k in fields if k != "level")
+            problems.append(Problem(where, f"unknown norm {key!r}; known: {', '.join(settable)}"))
+            continue
+        current = getattr(obj, key)
+        if isinstance(current, tuple):
+            if not isinstance(value, list | tuple) or not all(
+                isinstance(v, int | float) and v > 0 for v in value
+            ):
+                problems.append(Problem(where, f"{key} must be a list of positive numbers, "
+                                        f"got {value!r}"))
+                continue
+            value = tuple(value)
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            problems.append(Problem(where, f"{key} must be a number ≥ 0, got {value!r}"))
+            continue
+        elif key.endswith(("_rate", "_share")) and value > 1:
+            problems.append(Problem(where, f"{key} is a share between 0 and 1, got {value!r}"))
+            continue
+        changes[key] = type(current)(value) if isinstance(current, int | float) else value
+    return (dataclasses.replace(obj, **changes) if changes else obj), problems
+
+
+def _make_levels(
+    grade_system: str, entry_age: int, previous: tuple[LevelNorm, ...] = ()
+) -> tuple[LevelNorm, ...]:
+    """Level norms for a grade system, keeping non-age settings of ``previous`` levels."""
+    n_primary, n_junior = GRADE_SYSTEMS[grade_system]
+    kg_first = entry_age - 3
+    ages = {
+        "kindergarten": tuple(range(kg_first, entry_age)),
+        "primary": tuple(range(entry_age, entry_age + n_primary)),
+        "junior": tuple(range(entry_age + n_primary, entry_age + n_primary + n_junior)),
+        "senior": tuple(
+            range(entry_age + n_primary + n_junior, entry_age + n_primary + n_junior + 3)
+        ),
+    }
+    defaults = {
+        # 幼儿园工作规程 art. 11: small 25, middle 30, large 35; ≤ 360 children, 3–12 classes
+        "kindergarten": LevelNorm("kindergarten", ages["kindergarten"], (25, 30, 35), 300.0,
+                                  enrolment_rate=0.90, standard_classes=(3, 6, 9, 12),
+                                  max_students=360),
+        # 建标102-2002: 45 per class; 12/18/24/30 classes; GB 50180: 500 m
+        "primary": LevelNorm("primary", ages["primary"], (45,) * n_primary, 500.0,
+                             standard_classes=(12, 18, 24, 30)),
+        # 建标102-2002: 50 per class; GB 50180: 1,000 m
+        "junior": LevelNorm("junior", ages["junior"], (50,) * n_junior, 1000.0,
+                            standard_classes=(12, 18, 24, 30)),
+        # no national walking-radius norm for senior high; 3 km is a common local choice
+        "senior": LevelNorm("senior", ages["senior"], (50,) * 3, 3000.0, enrolment_rate=0.92,
+                            standard_classes=(24, 30, 36, 48), max_students=3000),
+    }
+    out = []
+    for name in LEVELS:
+        lv = defaults[name]
+        old = next((p for p in previous if p.level == name), None)
+        if old is not None:
+            sizes = old.class_sizes
+            if len(sizes) != len(lv.ages):  # grade count changed: keep the first grade's size
+                sizes = (sizes[0],) * len(lv.ages)
+            lv = dataclasses.replace(old, ages=lv.ages, class_sizes=sizes)
+        out.append(lv)
+    return tuple(out)
+
+
+def default_norms() -> Norms:
+    """The national default norms (6+3 grade system, primary entry at age 6)."""
+    return Norms(levels=_make_levels("6+3", 6))
