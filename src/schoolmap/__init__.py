@@ -1,1 +1,44 @@
-"""schoolmap: enrolment scenarios, seat shortfalls, catchments and school siting for planners."""
+"""schoolmap: enrolment scenarios, seat shortfalls, catchments and school siting for planners.
+
+The public API, in the order of a planning run::
+
+    district = schoolmap.read_district("data/geo/demo.gpkg")
+    scenario = schoolmap.load_scenario("scenarios/demo.toml")
+    result = schoolmap.run_scenario(scenario, district)
+    schoolmap.write_results(result, "out/demo")
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from schoolmap.allocation import Allocation, allocate_catchment, allocate_nearest
+from schoolmap.errors import InfeasibleError, SchoolmapError, ValidationError
+from schoolmap.io.district import District, district_from_frames, read_district
+from schoolmap.norms import Norms, default_norms
+from schoolmap.outputs import write_results
+from schoolmap.scenario import Scenario, ScenarioResult, load_scenario, run_scenario
+
+try:
+    __version__ = version("schoolmap")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+
+__all__ = [
+    "Allocation",
+    "District",
+    "InfeasibleError",
+    "Norms",
+    "Scenario",
+    "ScenarioResult",
+    "SchoolmapError",
+    "ValidationError",
+    "__version__",
+    "allocate_catchment",
+    "allocate_nearest",
+    "default_norms",
+    "district_from_frames",
+    "load_scenario",
+    "read_district",
+    "run_scenario",
+    "write_results",
+]

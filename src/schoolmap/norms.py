@@ -1,8 +1,8 @@
 """Planning norms: class sizes, class-size bands, service radii, school sizes, grade systems.
 
 The defaults are the Chinese national norms planners cite (幼儿园工作规程 2016, 建标102-2002,
-GB 50180-2018, MOE notices on 大班额, 教督〔2017〕6号). Every value can be overridden in a scenario's
-``[norms]`` table, and the norms used are written into every run's ``summary.json``.
+GB 50180-2018, MOE notices on 大班额, 教督〔2017〕6号). Every value can be overridden in a
+scenario's ``[norms]`` table, and the norms used are written into every run's ``summary.json``.
 
 Examples
 --------
@@ -173,7 +173,8 @@ class Norms:
             grade_system = self.grade_system
         entry_age = top.get("entry_age", self.entry_age)
         if not isinstance(entry_age, int) or not 4 <= entry_age <= 8:
-            problems.append(Problem(where, f"entry_age must be a whole number 4–8, got {entry_age!r}"))
+            problems.append(Problem(where, f"entry_age must be a whole number 4–8, got "
+                                    f"{entry_age!r}"))
             entry_age = self.entry_age
 
         bands = self.bands

@@ -1,0 +1,191 @@
+"""Command line: ``schoolmap run``, ``schoolmap validate``, ``schoolmap norms``.
+
+A thin layer over :mod:`schoolmap.scenario`; every planning figure is computed there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from schoolmap import __version__
+from schoolmap.errors import SchoolmapError
+from schoolmap.norms import default_norms
+
+LEVEL_ZH = {"kindergarten": "幼儿园", "primary": "小学", "junior": "初中", "senior": "高中"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="schoolmap",
+        description=(
+            "Plan school seats for a district: who needs a kindergarten, primary or junior-middle "
+            "seat where, which schools run short of seats (学位缺口) or into oversized classes "
+            "(大班额 56+, 超大班额 66+), and maps of it all."
+        ),
+        epilog="Start with: schoolmap run scenarios/demo.toml   (docs: README.md, docs/)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"schoolmap {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser(
+        "run", help="run a scenario: allocate students, find shortfalls, write tables and a map",
+        description=(
+            "Run a scenario file (TOML): read and check the district, count the students of each "
+            "level in every cell, assign them to schools by official catchment and by nearest "
+            "school, and report per school, per catchment and for the district: demand, seats, "
+            "seats short, utilisation, classes needed at norm size, class-size bands and the "
+            "share of students beyond the service radius. Writes results.gpkg, schools.csv, "
+            "zones.csv, district.csv, summary.json and map.html into the output folder "
+            "(all at once: a failed run leaves nothing half-written)."
+        ),
+    )
+    run.add_argument("scenario", type=Path, help="scenario file, e.g. scenarios/demo.toml")
+    run.add_argument("--out", type=Path, default=None, metavar="DIR",
+                     help="output folder (default: the scenario's 'output')")
+    run.add_argument("--quiet", action="store_true", help="print only where results are")
+
+    val = sub.add_parser(
+        "validate", help="check a district file and list every problem found",
+        description=(
+            "Check a district (a GeoPackage with layers cells, schools, zones, developments, "
+            "sites, or a folder of such files) and print every problem at once: missing columns, "
+            "duplicate ids, empty or invalid geometries, negative or missing population, seats "
+            "≤ 0, unknown levels, schools outside every zone, missing CRS. Exit code 0 when the "
+            "district is usable, 2 when not."
+        ),
+    )
+    val.add_argument("district", type=Path, help="district .gpkg or folder")
+    val.add_argument("--planning-crs", default=None,
+                     help="metric CRS for computations (default: local UTM zone)")
+    val.add_argument("--coordinate-system", default="wgs84", choices=("wgs84", "gcj02", "bd09"),
+                     help="datum offset of lon/lat inputs (gcj02: Amap/Tencent; bd09: Baidu)")
+    val.add_argument("--input-crs", default=None,
+                     help="CRS for layers without one (e.g. CSV with x/y), e.g. EPSG:4490")
+
+    norms = sub.add_parser(
+        "norms", help="print the planning norms in force (defaults, or a scenario's)",
+        description="Print class sizes, class-size bands, service radii, school sizes and the "
+                    "grade system — the national defaults, or those of a scenario file.",
+    )
+    norms.add_argument("scenario", type=Path, nargs="?", help="scenario file (optional)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``schoolmap`` command."""
+    args = _parser().parse_args(argv)
+    console = Console(stderr=False)
+    err = Console(stderr=True)
+    try:
+        if args.command == "run":
+            return _run(args, console)
+        if args.command == "validate":
+            return _validate(args, console)
+        return _norms(args, console)
+    except SchoolmapError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted; no output was written")
+        return 130
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    from schoolmap.outputs import write_results
+    from schoolmap.scenario import load_scenario, run_scenario
+
+    t0 = time.perf_counter()
+    scenario = load_scenario(args.scenario)
+    out = args.out if args.out is not None else scenario.output
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=True, disable=args.quiet) as progress:
+        task = progress.add_task(f"scenario {scenario.name}", total=None)
+
+        def step(msg: str) -> None:
+            progress.update(task, description=f"{scenario.name}: {msg}")
+
+        result = run_scenario(scenario, step=step)
+        step("writing results")
+        folder = write_results(result, out)
+    if not args.quiet:
+        _print_summary(result, console)
+        console.print(f"done in {time.perf_counter() - t0:.1f} s")
+    console.print(f"Results written to {folder}  (open {folder / 'map.html'})",
+                  highlight=False, soft_wrap=True)
+    return 0
+
+
+def _fmt(x: float, pct: bool = False) -> str:
+    if x != x:  # NaN
+        return "—"
+    return f"{100 * x:.1f} %" if pct else f"{x:,.0f}"
+
+
+def _print_summary(result: object, console: Console) -> None:
+    from schoolmap.scenario import ScenarioResult
+
+    assert isinstance(result, ScenarioResult)
+    sc = result.scenario
+    console.print(f"[bold]{sc.name}[/]: {result.district.n_cells:,} cells, "
+                  f"{result.district.n_schools} schools, school year {result.year}")
+    table = Table(title="District totals (学位 seats, 缺口 shortfall)", title_justify="left")
+    for col in ("level", "method", "demand", "seats", "short at schools", "schools short",
+                "classes 56+", "classes 66+", "beyond radius"):
+        table.add_column(col, justify="left" if col in ("level", "method") else "right")
+    for r in result.totals.itertuples():
+        table.add_row(f"{r.level} {LEVEL_ZH.get(r.level, '')}", r.method, _fmt(r.demand),
+                      _fmt(r.seats), _fmt(r.shortfall_at_schools),
+                      f"{r.n_schools_short}/{r.n_schools}", _fmt(r.share_classes_56_plus, True),
+                      _fmt(r.share_classes_66_plus, True), _fmt(r.share_beyond_radius, True))
+    console.print(table)
+    s = result.schools
+    if "area_type" in s.columns and len(s):
+        head = s[s["method"] == sc.methods[0]]
+        by = head.groupby(["level", "area_type"], sort=True)[["demand", "seats", "shortfall"]].sum()
+        t2 = Table(title=f"By area ({sc.methods[0]})", title_justify="left")
+        for col in ("level", "area", "demand", "seats", "utilisation", "short at schools"):
+            t2.add_column(col, justify="left" if col in ("level", "area") else "right")
+        for (level, area), r in by.iterrows():
+            util = r["demand"] / r["seats"] if r["seats"] else float("nan")
+            t2.add_row(level, area, _fmt(r["demand"]), _fmt(r["seats"]), _fmt(util, True),
+                       _fmt(r["shortfall"]))
+        console.print(t2)
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False)
+
+
+def _validate(args: argparse.Namespace, console: Console) -> int:
+    from schoolmap.io.district import read_district
+
+    d = read_district(args.district, planning_crs=args.planning_crs,
+                      coordinate_system=args.coordinate_system, input_crs=args.input_crs)
+    layers = {"cells": d.cells, "schools": d.schools, "zones": d.zones,
+              "developments": d.developments, "sites": d.sites}
+    parts = ", ".join(f"{len(f):,} {n}" for n, f in layers.items() if f is not None)
+    console.print(f"{args.district}: OK — {parts}; planning CRS {d.crs.name}", highlight=False)
+    return 0
+
+
+def _norms(args: argparse.Namespace, console: Console) -> int:
+    if args.scenario is not None:
+        from schoolmap.scenario import load_scenario
+
+        norms = load_scenario(args.scenario).norms
+    else:
+        norms = default_norms()
+    console.print_json(json.dumps(norms.to_dict(), ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,799 @@
+"""The planner's shortfall map: schools and catchments on an interactive folium map.
+
+This module only *draws* result tables computed elsewhere (``schoolmap.capacity``); it never
+computes planning figures. It is the only module of the package that imports folium.
+
+Two public functions:
+
+- :func:`shortfall_map` builds a :class:`folium.Map` with, per school level, a layer of
+  catchments coloured by utilisation and a layer of schools sized by seats and coloured by
+  shortfall, plus a bilingual legend, an optional title and a layer switcher.
+- :func:`write_map` writes such a map to an HTML file atomically.
+
+Every string that comes from the data (school names, ids, zone names, sectors, levels) and the
+title is HTML-escaped before it reaches the page. folium places popup and tooltip content inside
+JavaScript template literals (backquoted strings), so backquotes, ``$`` and backslashes are
+escaped as HTML character references as well; a school called ``<script>alert(1)</script>`` or
+```${alert(1)}``` is shown as text.
+
+The HTML is deterministic except for the element ids folium draws at random (``map_<uuid>``,
+``circle_marker_<uuid>``, ...), so two renders of the same data differ only in those ids.
+"""
+
+import html
+import math
+import os
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element
+from shapely.geometry import mapping
+
+__all__ = ["shortfall_map", "write_map"]
+
+#: Levels in display order; other level names found in the data follow, sorted.
+LEVEL_ORDER: tuple[str, ...] = ("kindergarten", "primary", "junior", "senior")
+LEVEL_NAMES_ZH: dict[str, str] = {
+    "kindergarten": "幼儿园",
+    "primary": "小学",
+    "junior": "初中",
+    "senior": "高中",
+}
+
+#: Utilisation (demand / seats, 1.0 = 100 %) class breaks of the catchment colours: a diverging
+#: blue–white–red scale with 95–105 % in the middle class (ColorBrewer RdBu, 7 classes).
+UTILISATION_BREAKS: tuple[float, ...] = (0.70, 0.85, 0.95, 1.05, 1.15, 1.30)
+UTILISATION_COLOURS: tuple[str, ...] = (
+    "#2166ac",
+    "#67a9cf",
+    "#d1e5f0",
+    "#f7f7f7",
+    "#fddbc7",
+    "#ef8a62",
+    "#b2182b",
+)
+UTILISATION_LABELS: tuple[str, ...] = (
+    "&lt; 70 %",
+    "70–85 %",
+    "85–95 %",
+    "95–105 %",
+    "105–115 %",
+    "115–130 %",
+    "≥ 130 %",
+)
+
+#: Shortfall (seats) class breaks of the school fill colours: no shortfall is green, then
+#: under 50 seats (about one class), 50–199 seats, 200 seats and more.
+SHORTFALL_BREAKS: tuple[float, ...] = (50.0, 200.0)
+SHORTFALL_NONE_COLOUR = "#1a9641"
+SHORTFALL_COLOURS: tuple[str, ...] = ("#fdae61", "#f46d43", "#d7191c")
+SHORTFALL_LABELS: tuple[str, ...] = (
+    "1–49 seats 学位",
+    "50–199 seats 学位",
+    "≥ 200 seats 学位",
+)
+
+#: Colour of anything whose value is missing (NaN).
+NO_DATA_COLOUR = "#bdbdbd"
+
+#: Ring (outline) of a school marker: (colour, width in pixels).
+RING_NORMAL: tuple[str, float] = ("#4d4d4d", 1.0)
+RING_LARGE_CLASSES: tuple[str, float] = ("#7b3294", 3.0)  # 大班额, 56–65 students per class
+RING_VERY_LARGE_CLASSES: tuple[str, float] = ("#000000", 5.0)  # 超大班额, 66+ students per class
+
+#: Marker radius (pixels) of a school with 1,000 seats; circle area is proportional to seats.
+RADIUS_PX_AT_1000_SEATS = 10.0
+RADIUS_PX_MIN = 4.0
+RADIUS_PX_MAX = 24.0
+
+#: Tolerance (metres) used to simplify catchment boundaries before display.
+SIMPLIFY_M = 5.0
+
+_MISSING = "—"
+_METRES_PER_DEGREE = 111_320.0
+
+_CSS = """<style>
+.schoolmap-box {position: fixed; z-index: 1000; background: rgba(255, 255, 255, 0.92);
+  border: 1px solid #999; border-radius: 4px; box-shadow: 0 1px 4px rgba(0, 0, 0, 0.3);
+  font: 12px/1.35 "Helvetica Neue", Arial, "PingFang SC", "Microsoft YaHei", sans-serif;
+  color: #222;}
+.schoolmap-title {top: 10px; left: 50%; transform: translateX(-50%); padding: 6px 14px;
+  font-size: 16px; font-weight: 600; max-width: 60%; text-align: center;}
+.schoolmap-legend {bottom: 44px; left: 10px; padding: 8px 10px; max-width: 260px;}
+.schoolmap-legend summary {cursor: pointer; font-weight: 600;}
+.schoolmap-legend h4 {margin: 6px 0 3px 0; font-size: 12px;}
+.schoolmap-legend .row {display: flex; align-items: center; margin: 1px 0;}
+.schoolmap-legend .swatch {display: inline-block; width: 16px; height: 11px; margin-right: 6px;
+  border: 1px solid #777;}
+.schoolmap-legend .dot {display: inline-block; width: 11px; height: 11px; margin-right: 6px;
+  border-radius: 50%; border: 1px solid #4d4d4d;}
+.schoolmap-legend svg {margin-right: 6px;}
+.schoolmap-legend .note {margin-top: 5px; color: #555;}
+.schoolmap-popup {font: 12px/1.35 "Helvetica Neue", Arial, "PingFang SC", "Microsoft YaHei",
+  sans-serif;}
+.schoolmap-popup .name {font-weight: 600; font-size: 13px; margin-bottom: 4px;}
+.schoolmap-popup table {border-collapse: collapse;}
+.schoolmap-popup th {text-align: left; font-weight: normal; color: #555; padding: 1px 10px 1px 0;
+  white-space: nowrap;}
+.schoolmap-popup td {text-align: right; padding: 1px 0; white-space: nowrap;}
+</style>"""
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def shortfall_map(
+    schools: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame | None = None,
+    *,
+    title: str = "",
+    tiles: str | None = "OpenStreetMap",
+    levels: Sequence[str] | None = None,
+) -> folium.Map:
+    """Draw schools and catchments with their seat shortfall on an interactive map.
+
+    For each level, two layers the planner can switch on and off:
+
+    - ``"Catchments – <level>"``: catchment polygons coloured by utilisation (demand / seats) on
+      a diverging scale, blue < 70 %, white 95–105 %, red ≥ 130 %, grey when unknown (e.g. a
+      zone with 0 seats). The tooltip gives zone name and id, school id(s), demand, seats,
+      shortfall and utilisation.
+    - ``"Schools – <level>"``: one circle marker per row, area proportional to seats (radius
+      clipped to 4–24 px), filled green without shortfall and orange to red as the shortfall
+      grows (< 50, 50–199, ≥ 200 seats); a purple ring marks schools with 大班额 classes
+      (56–65 students), a thick black ring schools with 超大班额 classes (66+). The popup lists
+      the school's figures.
+
+    Only the first level's layers are shown when the map opens. A legend explains the colours
+    and rings in English and Chinese.
+
+    Parameters
+    ----------
+    schools : geopandas.GeoDataFrame
+        Points, one row per school and level served (a nine-year school has a ``primary`` and a
+        ``junior`` row), in any CRS (reprojected to EPSG:4326 for display; polygons are drawn at
+        their representative point). Required columns: ``school_id``, ``level``. Shown when
+        present: ``name``, ``school_type``, ``sector``, ``seats`` (students), ``classes``,
+        ``demand`` (students allocated), ``shortfall`` (seats), ``utilisation`` (demand / seats,
+        1.0 = 100 %), ``classes_needed``, ``avg_class_size`` (students per class),
+        ``n_classes_56_65`` (大班额 classes), ``n_classes_66_plus`` (超大班额 classes),
+        ``share_beyond_radius`` (0–1) and ``mean_distance_m`` (metres). Missing values (NaN)
+        are shown as "—" and drawn grey. Rows without a location are not drawn; the legend
+        says how many.
+    zones : geopandas.GeoDataFrame or None, optional
+        Catchment polygons in any CRS, with columns ``zone_id`` and ``level`` (required) and
+        ``name``, ``school_id`` (several ids separated by ``;``), ``demand`` (students),
+        ``seats``, ``shortfall`` (seats), ``utilisation`` (demand / seats). Boundaries are
+        simplified with a 5 m tolerance for display. ``None`` or empty: no catchment layers.
+    title : str, optional
+        Title shown at the top of the map and as the page title; empty for none.
+    tiles : str or None, optional
+        Background tiles, any name :class:`folium.Map` accepts (default ``"OpenStreetMap"``).
+        ``None`` gives a plain white background that needs no tile server.
+    levels : sequence of str or None, optional
+        Levels to draw, in layer order; the first one that has data is shown when the map
+        opens. ``None``: every level in the data, kindergarten, primary, junior, senior first.
+        A standard level without data is skipped.
+
+    Returns
+    -------
+    folium.Map
+        The map, fitted to the extent of the data. Save it with :func:`write_map`.
+
+    Raises
+    ------
+    TypeError
+        If ``schools`` or ``zones`` is not a GeoDataFrame, or ``levels`` is a single string.
+    ValueError
+        If a table has no CRS, lacks a required column or has rows without a level, or if
+        ``levels`` names a level that is neither standard nor present in the data. All problems
+        are reported together.
+
+    Notes
+    -----
+    The page loads Leaflet, jQuery and Bootstrap from public CDNs (folium's defaults), so it
+    needs network access to display even with ``tiles=None``. Element ids in the HTML are
+    random (folium), so the HTML of two renders differs only in those ids.
+
+    Examples
+    --------
+    A school with no seats yet (utilisation unknown) is drawn grey and shown with "—":
+
+    >>> import pathlib, tempfile
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> schools = gpd.GeoDataFrame(
+    ...     {"school_id": ["P1", "P2"], "name": ["Xinhua Primary", "New Town Primary"],
+    ...      "level": ["primary", "primary"], "seats": [1080, 0],
+    ...      "demand": [1230.0, 310.0], "shortfall": [150.0, 310.0],
+    ...      "utilisation": [1230 / 1080, float("nan")]},
+    ...     geometry=[Point(354_000, 3_456_000), Point(355_200, 3_456_800)],
+    ...     crs="EPSG:32651",
+    ... )
+    >>> m = shortfall_map(schools, title="Primary seats 2028", tiles=None)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     text = write_map(m, pathlib.Path(tmp) / "shortfall.html").read_text("utf-8")
+    >>> text.count("L.circleMarker("), "Xinhua Primary" in text, "tile.openstreetmap" in text
+    (2, True, False)
+    """
+    problems: list[str] = []
+    _check_table(schools, "schools", ("school_id", "level"), problems)
+    has_zones = zones is not None and _check_table(zones, "zones", ("zone_id", "level"), problems)
+    if isinstance(levels, str):
+        raise TypeError(
+            f"levels must be a sequence of level names such as ['primary'], not the string "
+            f"{levels!r}."
+        )
+    if problems:
+        raise ValueError(_problem_message(problems))
+
+    school_points = _school_points(schools)
+    zone_shapes = _zone_shapes(zones) if has_zones and zones is not None else None
+
+    present = set(school_points["level"].astype(str))
+    if zone_shapes is not None:
+        present |= set(zone_shapes["level"].astype(str))
+    resolved = _resolve_levels(levels, present)
+
+    located = school_points.geometry.notna() & ~school_points.geometry.is_empty
+    n_unlocated = int((~located & school_points["level"].isin(resolved)).sum())
+    school_points = school_points[located]
+
+    m = folium.Map(location=None, tiles=tiles, control_scale=True)
+    root = m.get_root()
+    root.header.add_child(Element(_CSS), name="schoolmap_css")
+    if tiles is None:  # plain white paper instead of Leaflet's grey, so grey "no data" shows
+        root.header.add_child(
+            Element("<style>.folium-map.leaflet-container {background: #ffffff;}</style>"),
+            name="schoolmap_plain_background",
+        )
+    if title:
+        root.title = _escape(title)
+
+    # Catchments live in a pane below the markers, so a catchment layer switched on later
+    # never covers the school markers.
+    has_zone_layer = False
+    if zone_shapes is not None:
+        folium.map.CustomPane("schoolmap_catchments", z_index=350, pointer_events=True).add_to(m)
+
+    first = True
+    groups: list[folium.FeatureGroup] = []
+    for level in resolved:
+        level_zones = None
+        if zone_shapes is not None:
+            level_zones = zone_shapes[zone_shapes["level"].astype(str) == level]
+        level_schools = school_points[school_points["level"].astype(str) == level]
+        level_has_zones = level_zones is not None and len(level_zones) > 0
+        if not level_has_zones and len(level_schools) == 0:
+            continue
+        label = _escape(level)
+        if level_has_zones:
+            assert level_zones is not None
+            group = folium.FeatureGroup(name=f"Catchments – {label}", show=first)
+            _add_catchments(group, level_zones)
+            groups.append(group)
+            has_zone_layer = True
+        if len(level_schools):
+            group = folium.FeatureGroup(name=f"Schools – {label}", show=first)
+            _add_schools(group, level_schools)
+            groups.append(group)
+        first = False
+    for group in groups:  # all catchment layers were created before their level's schools
+        group.add_to(m)
+
+    folium.LayerControl(collapsed=False).add_to(m)
+    if title:
+        root.html.add_child(
+            Element(f'<div class="schoolmap-box schoolmap-title">{_escape(title)}</div>'),
+            name="schoolmap_title",
+        )
+    root.html.add_child(Element(_legend_html(has_zone_layer, n_unlocated)), name="schoolmap_legend")
+
+    bounds = _bounds(school_points, zone_shapes, resolved)
+    if bounds is not None:
+        m.fit_bounds(bounds, padding=(20, 20), max_zoom=16)
+    return m
+
+
+def write_map(m: folium.Map, path: str | os.PathLike) -> Path:
+    """Write a map to an HTML file atomically.
+
+    The page is rendered in memory, written to a temporary file in the target's folder and
+    moved over the target with :func:`os.replace`, so readers never see a half-written file
+    and a failed write leaves any previous file untouched.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map, e.g. from :func:`shortfall_map`.
+    path : str or os.PathLike
+        Target file (usually ``.html``); its folder must exist. An existing file is replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the target folder does not exist.
+    """
+    target = Path(path)
+    text = m.get_root().render()
+    data = text.encode("utf-8")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    # os.open applies the umask, so the file gets the usual permissions (not 0600 as mkstemp).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return target
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks and preparation
+# --------------------------------------------------------------------------------------------
+
+
+def _check_table(frame: object, what: str, required: Sequence[str], problems: list[str]) -> bool:
+    """Record every problem of one input table in ``problems``; True if it has rows to draw."""
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise TypeError(
+            f"{what} must be a geopandas.GeoDataFrame, got {type(frame).__name__}; build one "
+            f"with geopandas.GeoDataFrame(df, geometry=..., crs=...)."
+        )
+    if len(frame) == 0:  # an empty table draws nothing, whatever its columns
+        return False
+    ok = True
+    if frame.active_geometry_name not in frame.columns:
+        problems.append(f"{what} has no active geometry column; set one with {what}.set_geometry")
+        ok = False
+    elif frame.crs is None:
+        problems.append(f"{what} has no CRS; set it with {what}.set_crs(...) (e.g. EPSG:32651)")
+        ok = False
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        problems.append(f"{what} lacks column(s) {', '.join(map(repr, missing))}")
+        ok = False
+    elif "level" in required:
+        no_level = np.flatnonzero(frame["level"].isna().to_numpy())
+        if len(no_level):
+            rows = ", ".join(str(i) for i in no_level[:5]) + (", ..." if len(no_level) > 5 else "")
+            problems.append(f"{what} has {len(no_level)} row(s) without a level (rows {rows})")
+            ok = False
+    return ok
+
+
+def _problem_message(problems: list[str]) -> str:
+    count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
+    return f"shortfall_map: {count} — " + "; ".join(problems) + "."
+
+
+def _resolve_levels(requested: Sequence[str] | None, present: set[str]) -> list[str]:
+    """Levels to draw, in order: the requested ones, or every level in the data."""
+    if requested is None:
+        known = [level for level in LEVEL_ORDER if level in present]
+        return known + sorted(present - set(LEVEL_ORDER))
+    wanted = list(dict.fromkeys(str(level) for level in requested))
+    unknown = [level for level in wanted if level not in present and level not in LEVEL_ORDER]
+    if unknown:
+        found = ", ".join(sorted(present)) or "none"
+        raise ValueError(
+            f"levels: {', '.join(map(repr, unknown))} not found in schools or zones "
+            f"(levels found: {found}); standard levels are {', '.join(LEVEL_ORDER)}."
+        )
+    return [level for level in wanted if level in present]
+
+
+def _metres_to_crs_units(crs: Any, metres: float) -> float:
+    """Express a length in metres in the horizontal units of ``crs`` (degrees: approximately)."""
+    if crs.is_geographic:
+        return metres / _METRES_PER_DEGREE
+    factor = None
+    if crs.axis_info:
+        factor = crs.axis_info[0].unit_conversion_factor
+    return metres / factor if factor else metres
+
+
+def _school_points(schools: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Schools as points in EPSG:4326 (polygons replaced by their representative point)."""
+    if len(schools) == 0:
+        return gpd.GeoDataFrame(
+            {"level": pd.Series([], dtype=object)}, geometry=gpd.GeoSeries([], crs="EPSG:4326")
+        )
+    geom = schools.geometry
+    is_point = geom.geom_type.isin(["Point"]).to_numpy()
+    usable = (geom.notna() & ~geom.is_empty).to_numpy()
+    arr = geom.to_numpy().copy()
+    to_point = usable & ~is_point
+    if to_point.any():
+        arr[to_point] = shapely.point_on_surface(arr[to_point])
+    points = gpd.GeoSeries(arr, index=schools.index, crs=schools.crs)
+    if schools.crs is not None:
+        points = points.to_crs("EPSG:4326")
+    return gpd.GeoDataFrame(schools.drop(columns=geom.name), geometry=points)
+
+
+def _zone_shapes(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Zones simplified (5 m) in their own CRS, then in EPSG:4326 rounded to 1e-6 degrees."""
+    geom = zones.geometry
+    arr = geom.to_numpy().copy()
+    # GeometryCollections would make folium warn; keep their polygonal parts.
+    for i, g in enumerate(arr):
+        if g is not None and g.geom_type == "GeometryCollection":
+            parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
+            arr[i] = shapely.union_all(parts) if parts else None
+    usable = np.array([g is not None and not g.is_empty for g in arr], dtype=bool)
+    tolerance = _metres_to_crs_units(zones.crs, SIMPLIFY_M)
+    arr[usable] = shapely.simplify(arr[usable], tolerance, preserve_topology=True)
+    shapes = gpd.GeoSeries(arr, index=zones.index, crs=zones.crs).to_crs("EPSG:4326")
+    rounded = shapes.to_numpy().copy()
+    keep = np.array([g is not None and not g.is_empty for g in rounded], dtype=bool)
+    rounded[keep] = shapely.transform(rounded[keep], lambda xy: np.round(xy, 6))
+    out = gpd.GeoDataFrame(
+        zones.drop(columns=geom.name),
+        geometry=gpd.GeoSeries(rounded, index=zones.index, crs="EPSG:4326"),
+    )
+    return out[keep]
+
+
+def _bounds(
+    points: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None, levels: list[str]
+) -> list[list[float]] | None:
+    """``[[south, west], [north, east]]`` (degrees) of the drawn data, or None if nothing."""
+    boxes = []
+    drawn = points[points["level"].astype(str).isin(levels)]
+    if len(drawn):
+        boxes.append(drawn.total_bounds)
+    if zones is not None:
+        drawn_zones = zones[zones["level"].astype(str).isin(levels)]
+        if len(drawn_zones):
+            boxes.append(drawn_zones.total_bounds)
+    if not boxes:
+        return None
+    b = np.vstack(boxes)
+    west, south = float(b[:, 0].min()), float(b[:, 1].min())
+    east, north = float(b[:, 2].max()), float(b[:, 3].max())
+    return [[south, west], [north, east]]
+
+
+# --------------------------------------------------------------------------------------------
+# Layers
+# --------------------------------------------------------------------------------------------
+
+
+def _add_catchments(group: folium.FeatureGroup, zones: gpd.GeoDataFrame) -> None:
+    """Add the zones of one level as one GeoJson layer with escaped tooltip fields."""
+    util = _numeric(zones, "utilisation")
+    fills = [_utilisation_colour(u) for u in util]
+    names = _column(zones, "name")
+    zone_ids = _column(zones, "zone_id")
+    school_ids = _column(zones, "school_id")
+    demand = _numeric(zones, "demand")
+    seats = _numeric(zones, "seats")
+    shortfall = _numeric(zones, "shortfall")
+    features = []
+    for i, geom in enumerate(zones.geometry):
+        ids = school_ids[i]
+        if ids is not None:
+            ids = "; ".join(part.strip() for part in str(ids).split(";") if part.strip())
+        features.append(
+            {
+                "type": "Feature",
+                "id": i,
+                "geometry": mapping(geom),
+                "properties": {
+                    "fill": fills[i],
+                    "name": _text(names[i]),
+                    "zone_id": _text(zone_ids[i]),
+                    "school_id": _text(ids),
+                    "demand": _fmt_int(demand[i]),
+                    "seats": _fmt_int(seats[i]),
+                    "shortfall": _fmt_int(shortfall[i]),
+                    "utilisation": _fmt_pct(util[i]),
+                },
+            }
+        )
+    tooltip = folium.GeoJsonTooltip(
+        fields=["name", "zone_id", "school_id", "demand", "seats", "shortfall", "utilisation"],
+        aliases=[
+            "Zone 学区",
+            "Zone ID 学区编号",
+            "School(s) 学校",
+            "Demand 需求 (students 人)",
+            "Seats 学位",
+            "Shortfall 学位缺口",
+            "Utilisation 使用率",
+        ],
+        sticky=True,
+    )
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        style_function=_zone_style,
+        highlight_function=_zone_highlight,
+        tooltip=tooltip,
+        control=False,
+        pane="schoolmap_catchments",
+    ).add_to(group)
+
+
+def _zone_style(feature: dict) -> dict:
+    return {
+        "fillColor": feature["properties"]["fill"],
+        "fillOpacity": 0.6,
+        "color": "#555555",
+        "weight": 0.8,
+        "opacity": 0.9,
+    }
+
+
+def _zone_highlight(feature: dict) -> dict:
+    return {"weight": 2.5, "color": "#222222", "fillOpacity": 0.75}
+
+
+def _add_schools(group: folium.FeatureGroup, schools: gpd.GeoDataFrame) -> None:
+    """Add one circle marker per school row; larger schools first so small ones stay on top."""
+    seats = _numeric(schools, "seats")
+    order = np.argsort(-np.nan_to_num(seats, nan=-1.0), kind="stable")
+    shortfall = _numeric(schools, "shortfall")
+    utilisation = _numeric(schools, "utilisation")
+    large = _numeric(schools, "n_classes_56_65")
+    very_large = _numeric(schools, "n_classes_66_plus")
+    names = _column(schools, "name")
+    ids = _column(schools, "school_id")
+    geoms = schools.geometry.to_numpy()
+    for i in order:
+        point = geoms[i]
+        ring_colour, ring_width = _ring_style(large[i], very_large[i])
+        name = _text(names[i])
+        tip = (
+            f"<b>{name}</b> ({_text(ids[i])})<br>"
+            f"Shortfall 学位缺口: {_fmt_int(shortfall[i])} · "
+            f"Utilisation 使用率: {_fmt_pct(utilisation[i])}"
+        )
+        folium.CircleMarker(
+            location=[round(point.y, 6), round(point.x, 6)],
+            radius=_marker_radius(seats[i]),
+            color=ring_colour,
+            weight=ring_width,
+            opacity=1.0,
+            fill=True,
+            fill_color=_shortfall_colour(shortfall[i]),
+            fill_opacity=0.85,
+            popup=folium.Popup(_school_popup(schools, i), max_width=360, lazy=True),
+            tooltip=folium.Tooltip(tip, sticky=True),
+        ).add_to(group)
+
+
+def _school_popup(schools: gpd.GeoDataFrame, i: int) -> str:
+    """HTML table of one school row; every value escaped."""
+    row = schools.iloc[i]
+
+    def get(column: str) -> Any:
+        return row[column] if column in schools.columns else None
+
+    def num(column: str) -> float:
+        return _to_float(get(column))
+
+    rows = [
+        ("ID 编号", _text(get("school_id"))),
+        ("Level 学段", _level_label(get("level"))),
+        ("Type 类型", _text(get("school_type"))),
+        ("Sector 办学性质", _text(get("sector"))),
+        ("Seats 学位", _fmt_int(num("seats"))),
+        ("Classes 班数", _fmt_int(num("classes"))),
+        ("Demand 需求 (students 人)", _fmt_int(num("demand"))),
+        ("Shortfall 学位缺口", _fmt_int(num("shortfall"))),
+        ("Utilisation 使用率", _fmt_pct(num("utilisation"))),
+        ("Classes needed 所需班数", _fmt_int(num("classes_needed"))),
+        ("Avg class size 平均班额", _fmt_float(num("avg_class_size"), 1)),
+        ("大班额 classes (56–65)", _fmt_int(num("n_classes_56_65"))),
+        ("超大班额 classes (66+)", _fmt_int(num("n_classes_66_plus"))),
+        ("Beyond service radius 超出服务半径", _fmt_pct(num("share_beyond_radius"))),
+        ("Mean distance 平均距离", _fmt_metres(num("mean_distance_m"))),
+    ]
+    body = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
+    return (
+        f'<div class="schoolmap-popup"><div class="name">{_text(get("name"))}</div>'
+        f"<table>{body}</table></div>"
+    )
+
+
+def _legend_html(with_utilisation: bool, n_unlocated: int) -> str:
+    parts = [
+        '<div class="schoolmap-box schoolmap-legend"><details open>'
+        "<summary>Legend 图例</summary>"
+    ]
+    if with_utilisation:
+        parts.append("<h4>Catchment utilisation 学区使用率</h4>")
+        for colour, label in zip(UTILISATION_COLOURS, UTILISATION_LABELS, strict=True):
+            parts.append(
+                _legend_row(f'<span class="swatch" style="background:{colour}"></span>', label)
+            )
+        parts.append(
+            _legend_row(
+                f'<span class="swatch" style="background:{NO_DATA_COLOUR}"></span>',
+                "no data 无数据 (e.g. 0 seats)",
+            )
+        )
+    parts.append("<h4>School shortfall 学位缺口</h4>")
+    parts.append(
+        _legend_row(
+            f'<span class="dot" style="background:{SHORTFALL_NONE_COLOUR}"></span>',
+            "none 无缺口",
+        )
+    )
+    for colour, label in zip(SHORTFALL_COLOURS, SHORTFALL_LABELS, strict=True):
+        parts.append(_legend_row(f'<span class="dot" style="background:{colour}"></span>', label))
+    parts.append(
+        _legend_row(
+            f'<span class="dot" style="background:{NO_DATA_COLOUR}"></span>', "no data 无数据"
+        )
+    )
+    parts.append("<h4>Oversized classes 大班额</h4>")
+    parts.append(_legend_row(_ring_svg(*RING_LARGE_CLASSES), "大班额 classes (56–65 students)"))
+    parts.append(
+        _legend_row(_ring_svg(*RING_VERY_LARGE_CLASSES), "超大班额 classes (66+ students)")
+    )
+    parts.append(
+        '<div class="note">Circle area ∝ seats 圆面积与学位数成正比. '
+        "Click a school for details 点击学校查看详情.</div>"
+    )
+    if n_unlocated:
+        parts.append(
+            f'<div class="note">{n_unlocated} school row(s) without location not shown '
+            f"{n_unlocated} 所学校无坐标, 未显示.</div>"
+        )
+    parts.append("</details></div>")
+    return "".join(parts)
+
+
+def _legend_row(symbol: str, label: str) -> str:
+    return f'<div class="row">{symbol}<span>{label}</span></div>'
+
+
+def _ring_svg(colour: str, width: float) -> str:
+    return (
+        '<svg width="18" height="18" viewBox="0 0 18 18">'
+        f'<circle cx="9" cy="9" r="{8 - width / 2:g}" fill="{SHORTFALL_COLOURS[-1]}" '
+        f'stroke="{colour}" stroke-width="{width:g}"/></svg>'
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Colours, sizes and formatting
+# --------------------------------------------------------------------------------------------
+
+
+def _utilisation_colour(utilisation: float) -> str:
+    """Fill colour of a catchment for ``utilisation`` (demand / seats, 1.0 = 100 %)."""
+    if utilisation is None or math.isnan(utilisation):
+        return NO_DATA_COLOUR
+    index = int(np.searchsorted(UTILISATION_BREAKS, utilisation, side="right"))
+    return UTILISATION_COLOURS[index]
+
+
+def _shortfall_colour(shortfall: float) -> str:
+    """Fill colour of a school marker for ``shortfall`` (seats short, ≥ 0)."""
+    if shortfall is None or math.isnan(shortfall):
+        return NO_DATA_COLOUR
+    if shortfall <= 0:
+        return SHORTFALL_NONE_COLOUR
+    index = int(np.searchsorted(SHORTFALL_BREAKS, shortfall, side="right"))
+    return SHORTFALL_COLOURS[index]
+
+
+def _ring_style(n_classes_56_65: float, n_classes_66_plus: float) -> tuple[str, float]:
+    """Outline (colour, width in px) of a school marker from its oversized-class counts."""
+    if n_classes_66_plus is not None and n_classes_66_plus > 0:  # NaN > 0 is False
+        return RING_VERY_LARGE_CLASSES
+    if n_classes_56_65 is not None and n_classes_56_65 > 0:
+        return RING_LARGE_CLASSES
+    return RING_NORMAL
+
+
+def _marker_radius(seats: float) -> float:
+    """Marker radius (pixels) for ``seats``: area ∝ seats, clipped to 4–24 px (NaN: 4 px)."""
+    if seats is None or math.isnan(seats) or seats <= 0:
+        return RADIUS_PX_MIN
+    radius = RADIUS_PX_AT_1000_SEATS * math.sqrt(seats / 1000.0)
+    return round(min(max(radius, RADIUS_PX_MIN), RADIUS_PX_MAX), 2)
+
+
+def _escape(value: object) -> str:
+    """HTML-escape text, and neutralise characters special in JavaScript template literals."""
+    text = html.escape(str(value), quote=True)
+    return text.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+
+
+def _is_missing(value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # array-like values are not "missing"
+        return False
+
+
+def _text(value: object) -> str:
+    return _MISSING if _is_missing(value) else _escape(value)
+
+
+def _level_label(value: object) -> str:
+    if _is_missing(value):
+        return _MISSING
+    zh = LEVEL_NAMES_ZH.get(str(value))
+    return _escape(value) + (f" {zh}" if zh else "")
+
+
+def _to_float(value: object) -> float:
+    """A number as float; NaN for missing or non-numeric values."""
+    if _is_missing(value) or isinstance(value, bool):
+        return math.nan
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as float64 (NaN where missing or not numeric; all NaN if the column is absent)."""
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    values = pd.to_numeric(frame[column], errors="coerce")
+    return values.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _column(frame: pd.DataFrame, column: str) -> list[object]:
+    if column not in frame.columns:
+        return [None] * len(frame)
+    return frame[column].tolist()
+
+
+def _fmt_int(value: float) -> str:
+    if math.isnan(value):
+        return _MISSING
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    return f"{round(value):,}"
+
+
+def _fmt_float(value: float, digits: int) -> str:
+    if math.isnan(value):
+        return _MISSING
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    return f"{value:,.{digits}f}"
+
+
+def _fmt_pct(value: float) -> str:
+    if math.isnan(value):
+        return _MISSING
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    return f"{value * 100:.0f} %"
+
+
+def _fmt_metres(value: float) -> str:
+    if math.isnan(value):
+        return _MISSING
+    return f"{value:,.0f} m"

@@ -1,0 +1,155 @@
+"""Writing a scenario's results: GeoPackage, CSV tables, summary.json and the map — atomically.
+
+Everything is written into a temporary sibling folder first; only when every file is complete is
+it moved into place (replacing an earlier run's folder), so a failed run never leaves a
+half-written output folder. Tables are byte-identical for identical inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from schoolmap.errors import SchoolmapError
+from schoolmap.scenario import ScenarioResult
+
+__all__ = ["OUTPUT_FILES", "write_gpkg", "write_results"]
+
+#: Files every run writes.
+OUTPUT_FILES = ("results.gpkg", "schools.csv", "zones.csv", "district.csv", "summary.json",
+                "map.html")
+_FIXED_DATE = "2000-01-01T00:00:00Z"  # GeoPackage timestamps: fixed, so files are reproducible
+
+
+def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
+    """Write GeoDataFrames as layers of one GeoPackage, reproducibly (fixed timestamps)."""
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _FIXED_DATE})
+    try:
+        for name, frame in layers.items():
+            frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> None:
+    table = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
+    table.to_csv(path, index=False, float_format="%.4f", lineterminator="\n")
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe value: NaN → None, numpy scalars → Python."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 6)
+    return value
+
+
+def summary(result: ScenarioResult) -> dict[str, Any]:
+    """The content of ``summary.json``: scenario, norms, district totals, findings, notes."""
+    sc = result.scenario
+    headline = sc.methods[0]
+    schools = result.schools
+    findings: dict[str, Any] = {}
+    for level in sc.levels:
+        rows = schools[(schools["level"] == level) & (schools["method"] == headline)]
+        short = rows[rows["shortfall"] > 0.5].sort_values(["shortfall", "school_id"],
+                                                          ascending=[False, True])
+        findings[level] = {
+            "schools_short": [
+                {"school_id": r.school_id, "name": r.name, "shortfall": r.shortfall,
+                 "utilisation": r.utilisation, "n_classes_56_plus":
+                 int(r.n_classes_56_65 + r.n_classes_66_plus)}
+                for r in short.head(10).itertuples()
+            ],
+        }
+        if "area_type" in rows.columns:
+            by_area = rows.groupby("area_type", sort=True)[["demand", "seats", "shortfall"]].sum()
+            by_area["utilisation"] = by_area["demand"] / by_area["seats"]
+            findings[level]["by_area_type"] = by_area.to_dict(orient="index")
+    return _clean({
+        "scenario": sc.to_dict(),
+        "district": {
+            "source": result.district.source,
+            "planning_crs": result.district.crs.to_string(),
+            "n_cells": result.district.n_cells,
+            "n_schools": result.district.n_schools,
+            "population": float(result.district.cells["population"].sum()),
+        },
+        "year": result.year,
+        "headline_method": headline,
+        "totals": result.totals.to_dict(orient="records"),
+        "findings": findings,
+        "notes": result.notes,
+        "files": list(OUTPUT_FILES),
+    })
+
+
+def write_results(
+    result: ScenarioResult,
+    folder: str | os.PathLike[str],
+    *,
+    render_map: Callable[[ScenarioResult, Path], None] | None = None,
+) -> Path:
+    """Write all outputs of a run into ``folder``, atomically.
+
+    Parameters
+    ----------
+    result : ScenarioResult
+    folder : path-like
+        Output folder. An existing folder is replaced only if it is empty or holds an earlier
+        schoolmap run (a ``summary.json``); anything else is refused, to protect your files.
+    render_map : callable, optional
+        ``render_map(result, path)`` writes ``map.html``; default
+        :func:`schoolmap.maps.render_result_map`.
+
+    Returns
+    -------
+    Path
+        The folder written.
+    """
+    target = Path(folder).resolve()
+    if target.exists() and (not target.is_dir() or (
+            any(target.iterdir()) and not (target / "summary.json").exists())):
+        raise SchoolmapError(f"{target} exists and is not a schoolmap output folder; choose "
+                             "another --out folder (schoolmap only replaces its own outputs)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        write_gpkg({"schools": result.schools, "zones": result.zones, "cells": result.cells},
+                   tmp / "results.gpkg")
+        _csv(result.schools, tmp / "schools.csv")
+        _csv(result.zones, tmp / "zones.csv")
+        _csv(result.totals, tmp / "district.csv")
+        (tmp / "summary.json").write_text(
+            json.dumps(summary(result), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
+            encoding="utf-8")
+        if render_map is None:
+            from schoolmap.maps import render_result_map as render_map
+        render_map(result, tmp / "map.html")
+        os.chmod(tmp, 0o755)
+        backup = None
+        if target.exists():
+            backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+            target.rename(backup)
+        tmp.rename(target)
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target

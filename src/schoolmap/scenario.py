@@ -1,0 +1,329 @@
+"""Scenarios: a TOML file says which district, year, levels, norms and methods; run it.
+
+A scenario file (see ``scenarios/demo.toml``)::
+
+    name = "demo"
+    district = "../data/geo/demo.gpkg"   # relative to this file
+    base_year = 2026
+    levels = ["kindergarten", "primary", "junior"]
+    methods = ["catchment", "nearest"]
+    output = "../out/demo"               # relative to this file; `--out` overrides
+    [norms.primary]
+    private_share = 0.04
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from schoolmap.allocation import METHODS, Allocation, allocate_catchment, allocate_nearest
+from schoolmap.capacity import district_totals, school_table, zone_table
+from schoolmap.demand import demand_by_cell_grade, level_schools
+from schoolmap.errors import Problem, ValidationError
+from schoolmap.io.crs import COORDINATE_SYSTEMS
+from schoolmap.io.district import District, read_district
+from schoolmap.norms import LEVELS, Norms, default_norms
+
+__all__ = ["Scenario", "ScenarioResult", "load_scenario", "run_scenario"]
+
+TILES = ("OpenStreetMap", "none")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario.
+
+    Attributes
+    ----------
+    name : str
+        Short name, used in output names.
+    district : Path
+        District GeoPackage or folder.
+    base_year : int
+        School year the cells' ages refer to (e.g. 2026 = school year 2026/27).
+    horizon : int
+        Years to forecast (used by forecasting).
+    levels : tuple of str
+        Levels to plan.
+    methods : tuple of str
+        Allocation methods, the first being the headline one (tables, map).
+    output : Path
+        Output folder.
+    norms : Norms
+        Norms with the scenario's overrides.
+    planning_crs, coordinate_system, input_crs : str or None
+        How to read coordinates (see :func:`schoolmap.io.district.read_district`).
+    seed : int
+        Seed of every random draw.
+    tiles : str
+        Basemap of the map: ``OpenStreetMap`` or ``none`` (data layers only, works offline).
+    description : str
+    source : Path or None
+        The scenario file.
+    """
+
+    name: str
+    district: Path
+    base_year: int
+    horizon: int = 10
+    levels: tuple[str, ...] = ("kindergarten", "primary", "junior")
+    methods: tuple[str, ...] = ("catchment", "nearest")
+    output: Path = Path("out")
+    norms: Norms = field(default_factory=default_norms)
+    planning_crs: str | None = None
+    coordinate_system: str = "wgs84"
+    input_crs: str | None = None
+    seed: int = 0
+    tiles: str = "OpenStreetMap"
+    description: str = ""
+    source: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for ``summary.json`` (paths as given, norms in full)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "norms"}
+        out = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+               for k, v in out.items()}
+        out["norms"] = self.norms.to_dict()
+        return out
+
+
+_KEYS = {
+    "name", "description", "district", "base_year", "horizon", "levels", "methods", "output",
+    "norms", "planning_crs", "coordinate_system", "input_crs", "seed", "map",
+}
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Read and check a scenario TOML file.
+
+    Relative paths in the file (``district``, ``output``) are relative to the file's folder.
+
+    Raises
+    ------
+    ValidationError
+        Naming every unknown key and bad value.
+    """
+    p = Path(path)
+    where = p.name
+    if not p.is_file():
+        raise ValidationError([f"{p}: no such scenario file"], "scenario")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationError([f"{where}: not valid TOML ({exc})"], "scenario") from exc
+    return scenario_from_dict(data, base=p.parent, where=where, source=p)
+
+
+def scenario_from_dict(
+    data: Mapping[str, Any], *, base: Path = Path("."), where: str = "scenario",
+    source: Path | None = None,
+) -> Scenario:
+    """Build a :class:`Scenario` from parsed TOML (see :func:`load_scenario`)."""
+    problems: list[Problem | str] = []
+    for key in sorted(set(data) - _KEYS):
+        problems.append(Problem(where, f"unknown key {key!r}; known keys: "
+                                f"{', '.join(sorted(_KEYS))}"))
+    for key in ("district", "base_year"):
+        if key not in data:
+            problems.append(Problem(where, f"{key!r} is required"))
+    name = str(data.get("name") or (source.stem if source else "scenario"))
+    base_year = data.get("base_year", 2026)
+    if not isinstance(base_year, int) or not 1990 <= base_year <= 2100:
+        problems.append(Problem(where, f"base_year must be a year like 2026, got {base_year!r}"))
+    horizon = data.get("horizon", 10)
+    if not isinstance(horizon, int) or not 0 <= horizon <= 30:
+        problems.append(Problem(where, f"horizon must be 0–30 years, got {horizon!r}"))
+    levels = tuple(data.get("levels", ("kindergarten", "primary", "junior")))
+    bad = [lv for lv in levels if lv not in LEVELS]
+    if bad or not levels:
+        problems.append(Problem(where, f"levels must be a non-empty list of {', '.join(LEVELS)}; "
+                                f"got {list(levels)!r}"))
+    methods = tuple(data.get("methods", ("catchment", "nearest")))
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        problems.append(Problem(where, f"methods must be a non-empty list of "
+                                f"{', '.join(METHODS)}; got {list(methods)!r}"))
+    cs = data.get("coordinate_system", "wgs84")
+    if cs not in COORDINATE_SYSTEMS:
+        problems.append(Problem(where, f"coordinate_system must be one of "
+                                f"{', '.join(COORDINATE_SYSTEMS)}; got {cs!r}"))
+    seed = data.get("seed", 0)
+    if not isinstance(seed, int) or seed < 0:
+        problems.append(Problem(where, f"seed must be a whole number ≥ 0, got {seed!r}"))
+    map_table = dict(data.get("map", {}))
+    tiles = str(map_table.pop("tiles", "OpenStreetMap"))
+    if tiles not in TILES:
+        problems.append(Problem(where, f"map.tiles must be one of {', '.join(TILES)}; got "
+                                f"{tiles!r}"))
+    for key in map_table:
+        problems.append(Problem(where, f"unknown key map.{key}; known: map.tiles"))
+    norms = default_norms()
+    try:
+        norms = norms.with_overrides(dict(data.get("norms", {})), where=f"{where} [norms]")
+    except ValidationError as exc:
+        problems += list(exc.problems)
+    ValidationError.raise_if(problems, f"scenario {where}")
+    output = base / str(data.get("output", f"out/{name}"))
+    return Scenario(
+        name=name, district=base / str(data["district"]), base_year=base_year, horizon=horizon,
+        levels=levels, methods=methods, output=output, norms=norms,
+        planning_crs=data.get("planning_crs") or None, coordinate_system=cs,
+        input_crs=data.get("input_crs") or None, seed=seed, tiles=tiles,
+        description=str(data.get("description", "")), source=source,
+    )
+
+
+@dataclass
+class ScenarioResult:
+    """Everything a scenario run computed.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    district : District
+    year : int
+        School year of the figures.
+    schools : GeoDataFrame
+        One row per school × level × method (see :func:`schoolmap.capacity.school_table`),
+        plus ``area_type`` when the cells carry one.
+    zones : GeoDataFrame
+        One row per zone (see :func:`schoolmap.capacity.zone_table`).
+    totals : DataFrame
+        One row per level × method (see :func:`schoolmap.capacity.district_totals`).
+    cells : GeoDataFrame
+        Per cell: ``demand_<level>`` and ``school_<level>_<method>`` (main school id).
+    allocations : dict
+        ``(level, method)`` → :class:`schoolmap.allocation.Allocation`.
+    notes : list of str
+    """
+
+    scenario: Scenario
+    district: District
+    year: int
+    schools: gpd.GeoDataFrame
+    zones: gpd.GeoDataFrame
+    totals: pd.DataFrame
+    cells: gpd.GeoDataFrame
+    allocations: dict[tuple[str, str], Allocation]
+    notes: list[str]
+
+
+def run_scenario(
+    scenario: Scenario,
+    district: District | None = None,
+    *,
+    step: Callable[[str], None] | None = None,
+) -> ScenarioResult:
+    """Compute a scenario's base-year answers for every level and method.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    district : District, optional
+        Already read district (read from ``scenario.district`` otherwise).
+    step : callable, optional
+        Called with a short description before each step (progress display).
+
+    Returns
+    -------
+    ScenarioResult
+    """
+    say = step or (lambda _msg: None)
+    if district is None:
+        say("reading district")
+        district = read_district(scenario.district, planning_crs=scenario.planning_crs,
+                                 coordinate_system=scenario.coordinate_system,
+                                 input_crs=scenario.input_crs)
+    year = scenario.base_year
+    cell_xy = district.cell_xy
+    norms = scenario.norms
+    area_of_school = _area_lookup(district)
+    school_frames, zone_frames, totals, notes = [], [], [], []
+    cells_out = district.cells[["cell_id"]].copy()
+    allocations: dict[tuple[str, str], Allocation] = {}
+    for level in scenario.levels:
+        norm = norms.level(level)
+        schools = level_schools(district, norms, level, year)
+        grade_demand = demand_by_cell_grade(district.cells, norms, level)
+        demand = grade_demand.sum(axis=1)
+        cells_out[f"demand_{level}"] = demand
+        zones = _level_zones(district, level)
+        if len(zones):
+            zone_frames.append(zone_table(cell_xy, demand, schools, zones, level))
+        for method in scenario.methods:
+            say(f"{level}: {method} allocation")
+            if method == "catchment" and len(zones) == 0:
+                alloc = allocate_nearest(cell_xy, demand, district_xy(schools), level=level)
+                alloc = dataclasses.replace(alloc, method="catchment", notes=(
+                    *alloc.notes, f"no {level} zones in the district: catchment = nearest "
+                    "school (kindergartens are usually not zoned)"))
+            elif method == "catchment":
+                alloc = allocate_catchment(cell_xy, demand, schools, zones, level=level)
+            else:
+                alloc = allocate_nearest(cell_xy, demand, district_xy(schools), level=level)
+            allocations[(level, method)] = alloc
+            notes += [f"{level}/{method}: {n}" for n in alloc.notes]
+            table = school_table(alloc, schools, grade_demand, norm, norms.bands)
+            if area_of_school is not None:
+                table.insert(6, "area_type", area_of_school(table))
+            school_frames.append(table)
+            totals.append(district_totals(alloc, table, norms.bands))
+            ids = schools["school_id"].to_numpy()
+            main = alloc.main_school_by_cell()
+            cells_out[f"school_{level}_{method}"] = np.where(main >= 0, ids[np.maximum(main, 0)]
+                                                             if len(ids) else "", "")
+            cells_out[f"distance_{level}_{method}_m"] = alloc.distance_by_cell()
+    crs = district.crs
+    schools_all = _concat(school_frames, crs)
+    zones_all = _concat(zone_frames, crs)
+    cells_gdf = gpd.GeoDataFrame(cells_out, geometry=district.cells.geometry.values, crs=crs)
+    return ScenarioResult(scenario, district, year, schools_all, zones_all,
+                          pd.DataFrame(totals), cells_gdf, allocations, notes)
+
+
+def district_xy(schools: gpd.GeoDataFrame) -> np.ndarray:
+    """School points of a level table, ndarray of shape (n_schools, 2), metres."""
+    if len(schools) == 0:
+        return np.zeros((0, 2))
+    return np.column_stack([schools.geometry.x.to_numpy(), schools.geometry.y.to_numpy()])
+
+
+def _level_zones(district: District, level: str) -> gpd.GeoDataFrame:
+    z = district.zones
+    if z is None:
+        return gpd.GeoDataFrame({"zone_id": [], "school_id": []}, geometry=[], crs=district.crs)
+    return z[z["level"] == level].reset_index(drop=True)
+
+
+def _area_lookup(district: District) -> Callable[[gpd.GeoDataFrame], np.ndarray] | None:
+    """When cells carry ``area_type``: a function giving each school its nearest cell's type."""
+    if "area_type" not in district.cells.columns or district.n_cells == 0:
+        return None
+    tree = cKDTree(district.cell_xy)
+    labels = district.cells["area_type"].astype(str).to_numpy()
+
+    def lookup(schools: gpd.GeoDataFrame) -> np.ndarray:
+        if len(schools) == 0:
+            return np.zeros(0, dtype=object)
+        _, idx = tree.query(district_xy(schools), k=1)
+        return labels[idx]
+
+    return lookup
+
+
+def _concat(frames: list[gpd.GeoDataFrame], crs: Any) -> gpd.GeoDataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return gpd.GeoDataFrame(geometry=[], crs=crs)
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)

@@ -1,0 +1,418 @@
+"""Tests of schoolmap.maps: render the shortfall map, write it, and read the HTML back."""
+
+import json
+import math
+import os
+import re
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import Point, box
+
+try:
+    from schoolmap.maps import shortfall_map, write_map
+except ModuleNotFoundError as exc:  # package not installed: use the source tree
+    if exc.name != "schoolmap":
+        raise
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from schoolmap.maps import shortfall_map, write_map
+
+pytestmark = pytest.mark.filterwarnings("error")
+
+EVIL_SCHOOL = "<script>alert(1)</script>"
+EVIL_SCHOOL_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+EVIL_ZONE = "<img src=x onerror=alert(2)>"
+EVIL_ZONE_ESCAPED = "&lt;img src=x onerror=alert(2)&gt;"
+UTM51 = "EPSG:32651"  # WGS 84 / UTM zone 51N; (354000, 3456000) is in Shanghai
+X0, Y0 = 354_000.0, 3_456_000.0
+
+
+@pytest.fixture
+def schools() -> gpd.GeoDataFrame:
+    """Three schools on two levels, four rows: N1 is a nine-year school (primary + junior)."""
+    return gpd.GeoDataFrame(
+        {
+            "school_id": ["P1", "P2", "N1", "N1"],
+            "name": ["Xinhua Primary 新华小学", EVIL_SCHOOL, "Binjiang 滨江学校", "Binjiang 滨江学校"],
+            "level": ["primary", "primary", "primary", "junior"],
+            "school_type": ["primary", "primary", "nine_year", "nine_year"],
+            "sector": ["public", "public", "public", "public"],
+            "seats": [1080, 0, 1620, 900],
+            "classes": [24, 0, 36, 18],
+            "demand": [1230.4, 310.0, 1500.0, 1150.0],
+            "shortfall": [150.4, 310.0, 0.0, 250.0],
+            "utilisation": [1230.4 / 1080, np.nan, 1500 / 1620, 1150 / 900],
+            "classes_needed": [28, 7, 34, 23],
+            "avg_class_size": [51.27, np.nan, 41.7, 63.9],
+            "n_classes_56_65": [3, 0, 0, 10],
+            "n_classes_66_plus": [0, 0, 0, 2],
+            "share_beyond_radius": [0.12, np.nan, 0.3, 0.05],
+            "mean_distance_m": [420.0, np.nan, 650.0, 1234.5],
+        },
+        geometry=[
+            Point(X0 + 500, Y0 + 500),
+            Point(X0 + 2500, Y0 + 600),
+            Point(X0 + 1500, Y0 + 2200),
+            Point(X0 + 1500, Y0 + 2200),
+        ],
+        crs=UTM51,
+    )
+
+
+@pytest.fixture
+def zones() -> gpd.GeoDataFrame:
+    """A primary zone (over capacity, hostile name) and a junior zone with 0 seats (NaN)."""
+    return gpd.GeoDataFrame(
+        {
+            "zone_id": ["ZP1", "ZJ1"],
+            "level": ["primary", "junior"],
+            "name": [EVIL_ZONE, "Whole town 全镇"],
+            "school_id": ["P1;N1", "N1"],
+            "demand": [2730.4, 1150.0],
+            "seats": [2700, 0],
+            "shortfall": [150.4, 1150.0],
+            "utilisation": [2730.4 / 2700, np.nan],
+        },
+        geometry=[box(X0, Y0, X0 + 3000, Y0 + 3000), box(X0 - 200, Y0 - 200, X0 + 3000, Y0 + 3100)],
+        crs=UTM51,
+    )
+
+
+# -- reading the HTML back --------------------------------------------------------------------
+
+
+def render(m, tmp_path: Path, name: str = "map.html") -> str:
+    path = write_map(m, tmp_path / name)
+    assert path == tmp_path / name
+    return path.read_text(encoding="utf-8")
+
+
+def circle_markers(text: str) -> dict[str, dict]:
+    """Circle markers by variable name: location, options, layer and tooltip text."""
+    pattern = re.compile(
+        r"var (circle_marker_\w+) = L\.circleMarker\(\s*(\[[^\]]*\]),\s*(\{.*?\})\s*\)"
+        r"\.addTo\((\w+)\);",
+        re.S,
+    )
+    markers = {
+        var: {"location": json.loads(loc), "options": json.loads(opts), "layer": layer}
+        for var, loc, opts, layer in pattern.findall(text)
+    }
+    for var, tip in re.findall(r"(circle_marker_\w+)\.bindTooltip\(\s*`<div>\s*(.*?)\s*</div>`", text, re.S):
+        markers[var]["tooltip"] = tip
+    for var, content in re.findall(
+        r"(circle_marker_\w+)\.once\('click', function\(\) \{\s*\w+\.setContent\(\$\(`(.*?)`\)\[0\]\);",
+        text,
+        re.S,
+    ):
+        markers[var]["popup"] = content
+    return markers
+
+
+def by_school(markers: dict[str, dict], layers: dict[str, str]) -> dict[tuple[str, str], dict]:
+    """Markers keyed by (layer name, school id), the id read from the tooltip."""
+    layer_names = {var: name for name, var in layers.items()}
+    out = {}
+    for marker in markers.values():
+        school_id = re.search(r"\(([^()]*)\)<br>", marker["tooltip"]).group(1)
+        out[(layer_names[marker["layer"]], school_id)] = marker
+    return out
+
+
+def overlays(text: str) -> dict[str, str]:
+    """LayerControl overlays: layer name (JSON-decoded) -> feature group variable."""
+    block = re.search(r"overlays :\s*\{(.*?)\},", text, re.S).group(1)
+    return {json.loads(key): var for key, var in re.findall(r'("(?:[^"\\]|\\.)*") : (\w+),', block)}
+
+
+def shown(text: str, var: str) -> bool:
+    """Whether a feature group is added to the map when the page opens."""
+    return re.search(rf"\b{var}\.addTo\(map_\w+\);", text) is not None
+
+
+def geojson_layers(text: str) -> dict[str, dict]:
+    """Embedded GeoJSON data by geo_json variable name."""
+    decoder = json.JSONDecoder()
+    out = {}
+    for match in re.finditer(r"(geo_json_\w+)_add\(\{", text):
+        data, _ = decoder.raw_decode(text, match.end() - 1)
+        out[match.group(1)] = data
+    return out
+
+
+def fit_bounds(text: str) -> list[list[float]]:
+    return json.loads(re.search(r"fitBounds\(\s*(\[\[.*?\]\])", text, re.S).group(1))
+
+
+# -- tests -------------------------------------------------------------------------------------
+
+
+def test_hostile_names_are_escaped_everywhere(schools, zones, tmp_path):
+    m = shortfall_map(schools, zones, title="<b>Plan</b> 规划", tiles=None)
+    text = render(m, tmp_path)
+
+    assert EVIL_SCHOOL not in text
+    assert "<script>alert" not in text
+    assert EVIL_SCHOOL_ESCAPED in text
+    assert EVIL_ZONE not in text
+    assert "<b>Plan</b>" not in text
+    assert "<title>&lt;b&gt;Plan&lt;/b&gt; 规划</title>" in text
+    assert '<div class="schoolmap-box schoolmap-title">&lt;b&gt;Plan&lt;/b&gt; 规划</div>' in text
+
+    markers = by_school(circle_markers(text), overlays(text))
+    evil = markers[("Schools – primary", "P2")]
+    assert f'<div class="name">{EVIL_SCHOOL_ESCAPED}</div>' in evil["popup"]
+    assert evil["tooltip"].startswith(f"<b>{EVIL_SCHOOL_ESCAPED}</b>")
+
+    (catchments,) = [d for d in geojson_layers(text).values() if d["features"][0]["id"] == 0][:1]
+    names = {f["properties"]["zone_id"]: f["properties"]["name"] for f in catchments["features"]}
+    all_names = {
+        f["properties"]["zone_id"]: f["properties"]["name"]
+        for data in geojson_layers(text).values()
+        for f in data["features"]
+    }
+    assert all_names["ZP1"] == EVIL_ZONE_ESCAPED
+    assert all_names["ZJ1"] == "Whole town 全镇"
+    assert names  # the first catchment layer decoded
+
+
+def test_javascript_template_literal_cannot_be_broken_out_of(schools, tmp_path):
+    # folium puts popups and tooltips inside JavaScript `...` strings: ` and ${ must not survive.
+    schools.loc[0, "name"] = "`${alert(3)}` \\u{41} Primary"
+    schools.loc[0, "sector"] = "$public"
+    text = render(shortfall_map(schools, tiles=None), tmp_path)
+
+    assert "${alert(3)}" not in text
+    assert "\\u{41}" not in text
+    assert "&#96;&#36;{alert(3)}&#96; &#92;u{41} Primary" in text
+    assert "&#36;public" in text
+
+
+def test_one_circle_marker_per_school_row_with_size_colour_and_ring(schools, zones, tmp_path):
+    text = render(shortfall_map(schools, zones, tiles=None), tmp_path)
+    markers = circle_markers(text)
+    assert text.count("L.circleMarker(") == len(schools) == len(markers) == 4
+
+    layers = overlays(text)
+    m = by_school(markers, layers)
+    assert set(m) == {
+        ("Schools – primary", "P1"),
+        ("Schools – primary", "P2"),
+        ("Schools – primary", "N1"),
+        ("Schools – junior", "N1"),
+    }
+    options = {key: marker["options"] for key, marker in m.items()}
+    p1, p2 = options[("Schools – primary", "P1")], options[("Schools – primary", "P2")]
+    n1p, n1j = options[("Schools – primary", "N1")], options[("Schools – junior", "N1")]
+
+    # area proportional to seats: radius² ratio equals seat ratio (1,620 / 1,080 = 1.5)
+    assert p1["radius"] == pytest.approx(10 * math.sqrt(1.08), abs=0.01)
+    assert (n1p["radius"] / p1["radius"]) ** 2 == pytest.approx(1620 / 1080, rel=1e-3)
+    assert p2["radius"] == 4.0  # 0 seats: smallest marker
+
+    # fill by shortfall: 0 green, 150 (50–199) orange, 250 / 310 (≥ 200) red
+    assert n1p["fillColor"] == "#1a9641"
+    assert p1["fillColor"] == "#f46d43"
+    assert p2["fillColor"] == "#d7191c"
+    assert n1j["fillColor"] == "#d7191c"
+
+    # rings: 大班额 purple, 超大班额 thick black, none thin grey
+    assert (p1["color"], p1["weight"]) == ("#7b3294", 3.0)
+    assert (n1j["color"], n1j["weight"]) == ("#000000", 5.0)
+    assert (n1p["color"], n1p["weight"]) == ("#4d4d4d", 1.0)
+
+    # every marker in lon/lat near Shanghai, same place for both rows of the nine-year school
+    for marker in markers.values():
+        lat, lon = marker["location"]
+        assert 31.0 < lat < 31.5 and 121.0 < lon < 122.0
+    assert m[("Schools – primary", "N1")]["location"] == m[("Schools – junior", "N1")]["location"]
+
+
+def test_popup_lists_the_figures_and_shows_missing_values_as_dash(schools, tmp_path):
+    text = render(shortfall_map(schools, tiles=None), tmp_path)
+    m = by_school(circle_markers(text), overlays(text))
+
+    def cells(popup: str) -> dict[str, str]:
+        return dict(re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", popup))
+
+    p1 = cells(m[("Schools – primary", "P1")]["popup"])
+    assert p1["Seats 学位"] == "1,080"
+    assert p1["Demand 需求 (students 人)"] == "1,230"
+    assert p1["Shortfall 学位缺口"] == "150"
+    assert p1["Utilisation 使用率"] == "114 %"
+    assert p1["Avg class size 平均班额"] == "51.3"
+    assert p1["大班额 classes (56–65)"] == "3"
+    assert p1["超大班额 classes (66+)"] == "0"
+    assert p1["Beyond service radius 超出服务半径"] == "12 %"
+    assert p1["Mean distance 平均距离"] == "420 m"
+    assert p1["Level 学段"] == "primary 小学"
+
+    p2 = cells(m[("Schools – primary", "P2")]["popup"])
+    assert p2["Utilisation 使用率"] == "—"
+    assert p2["Avg class size 平均班额"] == "—"
+    assert p2["Mean distance 平均距离"] == "—"
+    assert "Utilisation 使用率: —" in m[("Schools – primary", "P2")]["tooltip"]
+
+    n1j = cells(m[("Schools – junior", "N1")]["popup"])
+    assert n1j["Type 类型"] == "nine_year"
+    assert n1j["Mean distance 平均距离"] == "1,234 m"  # round half to even
+    assert len(p1) == 15
+
+
+def test_catchments_coloured_by_utilisation_with_grey_for_nan(schools, zones, tmp_path):
+    text = render(shortfall_map(schools, zones, tiles=None), tmp_path)
+    features = {
+        f["properties"]["zone_id"]: f
+        for data in geojson_layers(text).values()
+        for f in data["features"]
+    }
+    assert set(features) == {"ZP1", "ZJ1"}
+    zp1, zj1 = features["ZP1"]["properties"], features["ZJ1"]["properties"]
+    assert zp1["fill"] == "#f7f7f7"  # 101 %: the white middle class
+    assert zp1["utilisation"] == "101 %"
+    assert zp1["school_id"] == "P1; N1"
+    assert zp1["seats"] == "2,700"
+    assert zj1["fill"] == "#bdbdbd"  # 0 seats -> NaN utilisation -> grey
+    assert zj1["utilisation"] == "—"
+    # the styles folium computed from style_function carry the same colours
+    assert '"fillColor": "#f7f7f7"' in text and '"fillColor": "#bdbdbd"' in text
+    # polygons in lon/lat, rounded to 1e-6 degrees
+    ring = features["ZP1"]["geometry"]["coordinates"][0]
+    assert all(121.0 < lon < 122.0 and 31.0 < lat < 31.5 for lon, lat in ring)
+    assert all(round(v, 6) == v for xy in ring for v in xy)
+
+
+def test_layers_per_level_and_kind_only_first_level_shown(schools, zones, tmp_path):
+    text = render(shortfall_map(schools, zones, tiles=None), tmp_path)
+    layers = overlays(text)
+    assert list(layers) == [
+        "Catchments – primary",
+        "Schools – primary",
+        "Catchments – junior",
+        "Schools – junior",
+    ]
+    assert shown(text, layers["Catchments – primary"])
+    assert shown(text, layers["Schools – primary"])
+    assert not shown(text, layers["Catchments – junior"])
+    assert not shown(text, layers["Schools – junior"])
+    assert '"collapsed": false' in text
+
+
+def test_levels_argument_chooses_and_orders_layers(schools, zones, tmp_path):
+    text = render(shortfall_map(schools, zones, tiles=None, levels=["junior", "senior"]), tmp_path)
+    layers = overlays(text)
+    assert list(layers) == ["Catchments – junior", "Schools – junior"]  # senior has no data
+    assert all(shown(text, var) for var in layers.values())
+    assert text.count("L.circleMarker(") == 1
+
+    with pytest.raises(ValueError, match=r"'primay' not found .*levels found: junior, primary"):
+        shortfall_map(schools, zones, levels=["primay"])
+    with pytest.raises(TypeError, match="sequence of level names"):
+        shortfall_map(schools, zones, levels="primary")
+
+
+def test_legend_is_bilingual_and_explains_colours(schools, zones, tmp_path):
+    text = render(shortfall_map(schools, zones, tiles=None), tmp_path)
+    legend = re.search(r'<div class="schoolmap-box schoolmap-legend">(.*?)</details></div>', text)
+    assert legend is not None
+    legend_text = legend.group(1)
+    for label in (
+        "Legend 图例",
+        "Catchment utilisation 学区使用率",
+        "95–105 %",
+        "≥ 130 %",
+        "School shortfall 学位缺口",
+        "≥ 200 seats 学位",
+        "大班额 classes (56–65 students)",
+        "超大班额 classes (66+ students)",
+        "Circle area ∝ seats",
+    ):
+        assert label in legend_text
+    for colour in ("#2166ac", "#f7f7f7", "#b2182b", "#1a9641", "#d7191c", "#7b3294"):
+        assert colour in legend_text
+
+
+def test_without_zones_there_are_no_catchment_layers_or_utilisation_legend(schools, tmp_path):
+    empty_zones = gpd.GeoDataFrame(geometry=[], crs=UTM51)
+    for z in (None, empty_zones):
+        text = render(shortfall_map(schools, z, tiles=None), tmp_path)
+        assert list(overlays(text)) == ["Schools – primary", "Schools – junior"]
+        assert "Catchment utilisation" not in text
+        assert "School shortfall 学位缺口" in text
+        assert "geo_json_" not in text
+
+
+def test_tiles_none_gives_plain_background(schools, zones, tmp_path):
+    plain = render(shortfall_map(schools, zones, tiles=None), tmp_path, "plain.html")
+    assert "tile.openstreetmap" not in plain
+    assert "L.tileLayer(" not in plain
+    osm = render(shortfall_map(schools, zones), tmp_path, "osm.html")
+    assert "tile.openstreetmap" in osm
+
+
+def test_fit_bounds_cover_schools_and_zones_in_lon_lat(schools, zones, tmp_path):
+    text = render(shortfall_map(schools, zones, tiles=None), tmp_path)
+    (south, west), (north, east) = fit_bounds(text)
+    assert -90 <= south < north <= 90 and -180 <= west < east <= 180
+    assert 31.0 < south < north < 31.5 and 121.0 < west < east < 122.0
+    expected = np.vstack(
+        [schools.to_crs(4326).total_bounds, zones.to_crs(4326).total_bounds]
+    )
+    assert west == pytest.approx(expected[:, 0].min(), abs=1e-5)
+    assert south == pytest.approx(expected[:, 1].min(), abs=1e-5)
+    assert east == pytest.approx(expected[:, 2].max(), abs=1e-5)
+    assert north == pytest.approx(expected[:, 3].max(), abs=1e-5)
+
+
+def test_write_map_is_atomic_and_replaces(schools, tmp_path, monkeypatch):
+    m = shortfall_map(schools, tiles=None)
+    target = tmp_path / "map.html"
+    target.write_text("old", encoding="utf-8")
+    path = write_map(m, str(target))
+    assert path == target
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.html"]  # no temp file left
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+
+    def fail(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_map(m, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.html"]
+    assert target.read_text(encoding="utf-8") == text  # the old file is untouched
+
+    with pytest.raises(FileNotFoundError):
+        write_map(m, tmp_path / "missing-folder" / "map.html")
+
+
+def test_geographic_and_polygon_inputs_are_accepted(schools, zones, tmp_path):
+    schools_ll = schools.to_crs(4326)
+    schools_ll.loc[0, "geometry"] = schools_ll.geometry.iloc[0].buffer(0.0005)  # a site polygon
+    text = render(shortfall_map(schools_ll, zones.to_crs(4326), tiles=None), tmp_path)
+    assert text.count("L.circleMarker(") == 4
+    (south, west), (north, east) = fit_bounds(text)
+    assert 31.0 < south < north < 31.5 and 121.0 < west < east < 122.0
+
+
+def test_schools_without_location_are_counted_in_the_legend(schools, tmp_path):
+    schools.loc[1, "geometry"] = None
+    text = render(shortfall_map(schools, tiles=None), tmp_path)
+    assert text.count("L.circleMarker(") == 3
+    assert "1 school row(s) without location not shown" in text
+
+
+def test_bad_inputs_are_reported_together(schools, zones):
+    no_crs = schools.set_crs(None, allow_override=True)
+    bad_zones = zones.drop(columns=["zone_id"])
+    with pytest.raises(ValueError, match=r"2 problems — schools has no CRS.*zones lacks column\(s\) 'zone_id'"):
+        shortfall_map(no_crs, bad_zones)
+    schools.loc[2, "level"] = None
+    with pytest.raises(ValueError, match=r"schools has 1 row\(s\) without a level \(rows 2\)"):
+        shortfall_map(schools)
+    with pytest.raises(TypeError, match="must be a geopandas.GeoDataFrame"):
+        shortfall_map(schools.drop(columns="geometry").to_dict())
