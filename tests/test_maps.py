@@ -9,6 +9,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
@@ -36,7 +37,12 @@ def schools() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {
             "school_id": ["P1", "P2", "N1", "N1"],
-            "name": ["Xinhua Primary 新华小学", EVIL_SCHOOL, "Binjiang 滨江学校", "Binjiang 滨江学校"],
+            "name": [
+                "Xinhua Primary 新华小学",
+                EVIL_SCHOOL,
+                "Binjiang 滨江学校",
+                "Binjiang 滨江学校",
+            ],
             "level": ["primary", "primary", "primary", "junior"],
             "school_type": ["primary", "primary", "nine_year", "nine_year"],
             "sector": ["public", "public", "public", "public"],
@@ -101,10 +107,13 @@ def circle_markers(text: str) -> dict[str, dict]:
         var: {"location": json.loads(loc), "options": json.loads(opts), "layer": layer}
         for var, loc, opts, layer in pattern.findall(text)
     }
-    for var, tip in re.findall(r"(circle_marker_\w+)\.bindTooltip\(\s*`<div>\s*(.*?)\s*</div>`", text, re.S):
+    for var, tip in re.findall(
+        r"(circle_marker_\w+)\.bindTooltip\(\s*`<div>\s*(.*?)\s*</div>`", text, re.S
+    ):
         markers[var]["tooltip"] = tip
     for var, content in re.findall(
-        r"(circle_marker_\w+)\.once\('click', function\(\) \{\s*\w+\.setContent\(\$\(`(.*?)`\)\[0\]\);",
+        r"(circle_marker_\w+)\.once\('click', function\(\) \{\s*"
+        r"\w+\.setContent\(\$\(`(.*?)`\)\[0\]\);",
         text,
         re.S,
     ):
@@ -167,8 +176,6 @@ def test_hostile_names_are_escaped_everywhere(schools, zones, tmp_path):
     assert f'<div class="name">{EVIL_SCHOOL_ESCAPED}</div>' in evil["popup"]
     assert evil["tooltip"].startswith(f"<b>{EVIL_SCHOOL_ESCAPED}</b>")
 
-    (catchments,) = [d for d in geojson_layers(text).values() if d["features"][0]["id"] == 0][:1]
-    names = {f["properties"]["zone_id"]: f["properties"]["name"] for f in catchments["features"]}
     all_names = {
         f["properties"]["zone_id"]: f["properties"]["name"]
         for data in geojson_layers(text).values()
@@ -176,7 +183,6 @@ def test_hostile_names_are_escaped_everywhere(schools, zones, tmp_path):
     }
     assert all_names["ZP1"] == EVIL_ZONE_ESCAPED
     assert all_names["ZJ1"] == "Whole town 全镇"
-    assert names  # the first catchment layer decoded
 
 
 def test_javascript_template_literal_cannot_be_broken_out_of(schools, tmp_path):
@@ -358,9 +364,7 @@ def test_fit_bounds_cover_schools_and_zones_in_lon_lat(schools, zones, tmp_path)
     (south, west), (north, east) = fit_bounds(text)
     assert -90 <= south < north <= 90 and -180 <= west < east <= 180
     assert 31.0 < south < north < 31.5 and 121.0 < west < east < 122.0
-    expected = np.vstack(
-        [schools.to_crs(4326).total_bounds, zones.to_crs(4326).total_bounds]
-    )
+    expected = np.vstack([schools.to_crs(4326).total_bounds, zones.to_crs(4326).total_bounds])
     assert west == pytest.approx(expected[:, 0].min(), abs=1e-5)
     assert south == pytest.approx(expected[:, 1].min(), abs=1e-5)
     assert east == pytest.approx(expected[:, 2].max(), abs=1e-5)
@@ -409,10 +413,23 @@ def test_schools_without_location_are_counted_in_the_legend(schools, tmp_path):
 def test_bad_inputs_are_reported_together(schools, zones):
     no_crs = schools.set_crs(None, allow_override=True)
     bad_zones = zones.drop(columns=["zone_id"])
-    with pytest.raises(ValueError, match=r"2 problems — schools has no CRS.*zones lacks column\(s\) 'zone_id'"):
+    with pytest.raises(
+        ValueError, match=r"2 problems — schools has no CRS.*zones lacks column\(s\) 'zone_id'"
+    ):
         shortfall_map(no_crs, bad_zones)
     schools.loc[2, "level"] = None
     with pytest.raises(ValueError, match=r"schools has 1 row\(s\) without a level \(rows 2\)"):
         shortfall_map(schools)
     with pytest.raises(TypeError, match="must be a geopandas.GeoDataFrame"):
         shortfall_map(schools.drop(columns="geometry").to_dict())
+
+
+def test_results_of_several_allocation_methods_are_refused(schools):
+    both = gpd.GeoDataFrame(
+        pd.concat([schools.assign(method="catchment"), schools.assign(method="nearest")]),
+        crs=UTM51,
+    )
+    with pytest.raises(ValueError, match=r"2 allocation methods \(catchment, nearest\)"):
+        shortfall_map(both)
+    one = shortfall_map(both[both["method"] == "nearest"], tiles=None)
+    assert one.get_root().render().count("L.circleMarker(") == 4

@@ -161,7 +161,7 @@ def _print_summary(result: object, console: Console) -> None:
                        _fmt(r["shortfall"]))
         console.print(t2)
     for note in result.notes:
-        console.print(f"note: {note}", highlight=False)
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:
@@ -172,7 +172,8 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     layers = {"cells": d.cells, "schools": d.schools, "zones": d.zones,
               "developments": d.developments, "sites": d.sites}
     parts = ", ".join(f"{len(f):,} {n}" for n, f in layers.items() if f is not None)
-    console.print(f"{args.district}: OK — {parts}; planning CRS {d.crs.name}", highlight=False)
+    console.print(f"{args.district}: OK — {parts}; planning CRS {d.crs.name}", highlight=False,
+                  soft_wrap=True)
     return 0
 
 

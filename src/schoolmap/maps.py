@@ -36,7 +36,7 @@ import shapely
 from branca.element import Element
 from shapely.geometry import mapping
 
-__all__ = ["shortfall_map", "write_map"]
+__all__ = ["render_result_map", "shortfall_map", "write_map"]
 
 #: Levels in display order; other level names found in the data follow, sorted.
 LEVEL_ORDER: tuple[str, ...] = ("kindergarten", "primary", "junior", "senior")
@@ -168,12 +168,13 @@ def shortfall_map(
         ``n_classes_56_65`` (大班额 classes), ``n_classes_66_plus`` (超大班额 classes),
         ``share_beyond_radius`` (0–1) and ``mean_distance_m`` (metres). Missing values (NaN)
         are shown as "—" and drawn grey. Rows without a location are not drawn; the legend
-        says how many.
+        says how many. A ``method`` column, if present, must hold a single allocation method.
     zones : geopandas.GeoDataFrame or None, optional
         Catchment polygons in any CRS, with columns ``zone_id`` and ``level`` (required) and
         ``name``, ``school_id`` (several ids separated by ``;``), ``demand`` (students),
         ``seats``, ``shortfall`` (seats), ``utilisation`` (demand / seats). Boundaries are
-        simplified with a 5 m tolerance for display. ``None`` or empty: no catchment layers.
+        simplified with a 5 m tolerance for display; zones without geometry are not drawn.
+        ``None`` or empty: no catchment layers.
     title : str, optional
         Title shown at the top of the map and as the page title; empty for none.
     tiles : str or None, optional
@@ -194,9 +195,9 @@ def shortfall_map(
     TypeError
         If ``schools`` or ``zones`` is not a GeoDataFrame, or ``levels`` is a single string.
     ValueError
-        If a table has no CRS, lacks a required column or has rows without a level, or if
-        ``levels`` names a level that is neither standard nor present in the data. All problems
-        are reported together.
+        If a table has no CRS, lacks a required column, has rows without a level or mixes
+        allocation methods, or if ``levels`` names a level that is neither standard nor present
+        in the data. All problems are reported together.
 
     Notes
     -----
@@ -245,7 +246,7 @@ def shortfall_map(
     resolved = _resolve_levels(levels, present)
 
     located = school_points.geometry.notna() & ~school_points.geometry.is_empty
-    n_unlocated = int((~located & school_points["level"].isin(resolved)).sum())
+    n_unlocated = int((~located & school_points["level"].astype(str).isin(resolved)).sum())
     school_points = school_points[located]
 
     m = folium.Map(location=None, tiles=tiles, control_scale=True)
@@ -266,7 +267,6 @@ def shortfall_map(
         folium.map.CustomPane("schoolmap_catchments", z_index=350, pointer_events=True).add_to(m)
 
     first = True
-    groups: list[folium.FeatureGroup] = []
     for level in resolved:
         level_zones = None
         if zone_shapes is not None:
@@ -280,15 +280,13 @@ def shortfall_map(
             assert level_zones is not None
             group = folium.FeatureGroup(name=f"Catchments – {label}", show=first)
             _add_catchments(group, level_zones)
-            groups.append(group)
+            group.add_to(m)
             has_zone_layer = True
         if len(level_schools):
             group = folium.FeatureGroup(name=f"Schools – {label}", show=first)
             _add_schools(group, level_schools)
-            groups.append(group)
+            group.add_to(m)
         first = False
-    for group in groups:  # all catchment layers were created before their level's schools
-        group.add_to(m)
 
     folium.LayerControl(collapsed=False).add_to(m)
     if title:
@@ -300,7 +298,8 @@ def shortfall_map(
 
     bounds = _bounds(school_points, zone_shapes, resolved)
     if bounds is not None:
-        m.fit_bounds(bounds, padding=(20, 20), max_zoom=16)
+        # keep the data clear of the legend (bottom left) and the title (top)
+        m.fit_bounds(bounds, padding_top_left=(300, 60), padding_bottom_right=(20, 20), max_zoom=16)
     return m
 
 
@@ -379,6 +378,15 @@ def _check_table(frame: object, what: str, required: Sequence[str], problems: li
         if len(no_level):
             rows = ", ".join(str(i) for i in no_level[:5]) + (", ..." if len(no_level) > 5 else "")
             problems.append(f"{what} has {len(no_level)} row(s) without a level (rows {rows})")
+            ok = False
+    if "method" in frame.columns:  # result tables of schoolmap.capacity carry the method
+        methods = sorted(map(str, frame["method"].dropna().unique()))
+        if len(methods) > 1:
+            problems.append(
+                f"{what} holds results of {len(methods)} allocation methods "
+                f"({', '.join(methods)}), so every school would be drawn once per method; "
+                f"map one, e.g. {what}[{what}['method'] == {methods[0]!r}]"
+            )
             ok = False
     return ok
 
@@ -620,8 +628,7 @@ def _school_popup(schools: gpd.GeoDataFrame, i: int) -> str:
 
 def _legend_html(with_utilisation: bool, n_unlocated: int) -> str:
     parts = [
-        '<div class="schoolmap-box schoolmap-legend"><details open>'
-        "<summary>Legend 图例</summary>"
+        '<div class="schoolmap-box schoolmap-legend"><details open><summary>Legend 图例</summary>'
     ]
     if with_utilisation:
         parts.append("<h4>Catchment utilisation 学区使用率</h4>")
@@ -797,3 +804,22 @@ def _fmt_metres(value: float) -> str:
     if math.isnan(value):
         return _MISSING
     return f"{value:,.0f} m"
+
+
+def render_result_map(result: Any, path: str | os.PathLike) -> Path:
+    """Draw a scenario run's headline method (the scenario's first) and write ``map.html``.
+
+    Parameters
+    ----------
+    result : schoolmap.scenario.ScenarioResult
+    path : path-like
+        Where to write the HTML (atomically).
+    """
+    sc = result.scenario
+    method = sc.methods[0]
+    schools = result.schools[result.schools["method"] == method]
+    levels = [lv for lv in sc.levels if lv in set(schools["level"])]
+    title = f"{sc.name} · {result.year} · {method}"
+    m = shortfall_map(schools, result.zones if len(result.zones) else None, title=title,
+                      tiles=None if sc.tiles == "none" else sc.tiles, levels=levels or None)
+    return write_map(m, path)

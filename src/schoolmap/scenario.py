@@ -281,8 +281,9 @@ def run_scenario(
             totals.append(district_totals(alloc, table, norms.bands))
             ids = schools["school_id"].to_numpy()
             main = alloc.main_school_by_cell()
-            cells_out[f"school_{level}_{method}"] = np.where(main >= 0, ids[np.maximum(main, 0)]
-                                                             if len(ids) else "", "")
+            assigned_id = np.full(len(main), None, dtype=object)
+            assigned_id[main >= 0] = ids[main[main >= 0]]
+            cells_out[f"school_{level}_{method}"] = assigned_id
             cells_out[f"distance_{level}_{method}_m"] = alloc.distance_by_cell()
     crs = district.crs
     schools_all = _concat(school_frames, crs)

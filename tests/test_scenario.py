@@ -1,0 +1,96 @@
+"""Running scenarios end to end on the tiny town: outputs, atomic writes, determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from schoolmap.errors import SchoolmapError
+from schoolmap.outputs import OUTPUT_FILES, write_results
+from schoolmap.scenario import load_scenario, run_scenario
+
+SCENARIO = """
+name = "town"
+district = "town.gpkg"
+base_year = 2026
+levels = ["primary", "junior"]
+methods = ["catchment", "nearest"]
+output = "out/town"
+[map]
+tiles = "none"
+"""
+
+
+@pytest.fixture
+def scenario_file(town_gpkg):
+    path = town_gpkg.parent / "town.toml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    return path
+
+
+def _digest(folder, names=("schools.csv", "zones.csv", "district.csv", "summary.json",
+                           "results.gpkg")):
+    return {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in names}
+
+
+def test_run_writes_every_output(scenario_file):
+    sc = load_scenario(scenario_file)
+    assert sc.output == scenario_file.parent / "out" / "town"
+    folder = write_results(run_scenario(sc), sc.output)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(OUTPUT_FILES)
+    schools = pd.read_csv(folder / "schools.csv")
+    p1 = schools[(schools.school_id == "P1") & (schools.method == "catchment")].iloc[0]
+    assert p1.demand == 366 and p1.shortfall == 96 and p1.n_classes_56_65 == 6
+    layers = gpd.list_layers(folder / "results.gpkg")["name"].tolist()
+    assert layers == ["schools", "zones", "cells"]
+    cells = gpd.read_file(folder / "results.gpkg", layer="cells")
+    col = cells["school_primary_catchment"]
+    assert col.isna().tolist() == [False, False, False, True, False]  # C4 has no children
+    assert col.dropna().tolist() == ["P1", "P1", "P2", "P1"]
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["scenario"]["norms"]["levels"][1]["class_sizes"] == [45] * 6
+    short = summary["findings"]["primary"]["schools_short"]
+    assert short == [{"school_id": "P1", "name": "城东小学", "shortfall": 96.0,
+                      "utilisation": round(366 / 270, 6), "n_classes_56_plus": 6}]
+    html = (folder / "map.html").read_text(encoding="utf-8")
+    assert "城东小学" in html
+
+
+def test_same_inputs_give_byte_identical_tables(scenario_file, tmp_path):
+    sc = load_scenario(scenario_file)
+    a = write_results(run_scenario(sc), tmp_path / "a")
+    b = write_results(run_scenario(sc), tmp_path / "b")
+    assert _digest(a) == _digest(b)
+
+
+def test_failed_run_leaves_no_half_written_folder(scenario_file, tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    sc = load_scenario(scenario_file)
+    result = run_scenario(sc)
+    good = write_results(result, runs / "out")
+    before = _digest(good)
+
+    def broken_map(_result, path):
+        path.write_text("partial")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_results(result, runs / "out", render_map=broken_map)
+    assert _digest(good) == before  # the earlier run is untouched
+    assert sorted(p.name for p in runs.iterdir()) == ["out"]  # no temp folder left
+    with pytest.raises(RuntimeError):
+        write_results(result, runs / "new", render_map=broken_map)
+    assert not (runs / "new").exists()
+
+
+def test_refuses_to_replace_a_foreign_folder(scenario_file, tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "thesis.docx").write_text("precious")
+    with pytest.raises(SchoolmapError, match="not a schoolmap output folder"):
+        write_results(run_scenario(load_scenario(scenario_file)), tmp_path / "docs")
+    assert (tmp_path / "docs" / "thesis.docx").read_text() == "precious"
