@@ -58,7 +58,7 @@ def test_readme_demo_command(tmp_path):
     (work / "data" / "geo").mkdir(parents=True)
     shutil.copy(DEMO_SCENARIO, work / "scenarios" / "demo.toml")
     shutil.copy(DEMO_GPKG, work / "data" / "geo" / "demo.gpkg")
-    exe = shutil.which("schoolmap") or f"{sys.executable} -m schoolmap.cli"
+    exe = f"{sys.executable} -m schoolmap"
     proc = subprocess.run(f"{exe} run scenarios/demo.toml", shell=True, cwd=work,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -237,9 +237,8 @@ def zone_of_points(xy: np.ndarray, zones: gpd.GeoDataFrame) -> np.ndarray:
     tree = shapely.STRtree(zones.geometry.array)
     pt_idx, zone_idx = tree.query(shapely.points(xy), predicate="intersects")
     # keep the smallest zone row per point
-    order = np.lexsort((zone_idx, pt_idx))
-    pt_sorted, zone_sorted = pt_idx[order], zone_idx[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = pt_sorted[1:] != pt_sorted[:-1]
-    out[pt_sorted[first]] = zone_sorted[first]
+    first = np.full(len(xy), len(zones), dtype=np.int64)
+    np.minimum.at(first, pt_idx, zone_idx.astype(np.int64))
+    hit = first < len(zones)
+    out[hit] = first[hit]
     return out
