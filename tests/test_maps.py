@@ -4,6 +4,8 @@ import json
 import math
 import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -111,12 +113,7 @@ def circle_markers(text: str) -> dict[str, dict]:
         r"(circle_marker_\w+)\.bindTooltip\(\s*`<div>\s*(.*?)\s*</div>`", text, re.S
     ):
         markers[var]["tooltip"] = tip
-    for var, content in re.findall(
-        r"(circle_marker_\w+)\.once\('click', function\(\) \{\s*"
-        r"\w+\.setContent\(\$\(`(.*?)`\)\[0\]\);",
-        text,
-        re.S,
-    ):
+    for var, content in re.findall(r"(circle_marker_\w+)\.bindPopup\(`(.*?)`, \{", text, re.S):
         markers[var]["popup"] = content
     return markers
 
@@ -153,7 +150,36 @@ def geojson_layers(text: str) -> dict[str, dict]:
 
 
 def fit_bounds(text: str) -> list[list[float]]:
-    return json.loads(re.search(r"fitBounds\(\s*(\[\[.*?\]\])", text, re.S).group(1))
+    return json.loads(re.search(r"map_\w+\.fitBounds\(\s*(\[\[.*?\]\])", text, re.S).group(1))
+
+
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+#: http(s) strings a page may hold that the browser never fetches.
+NOT_FETCHED = {
+    "http://www.w3.org/2000/svg",  # SVG namespace name in Leaflet's code
+    "https://leafletjs.com",  # Leaflet's licence comment and "Leaflet" attribution link
+    "https://bugzilla.mozilla.org/show_bug.cgi?id=888319",  # a comment in leaflet.css
+}
+
+
+def urls(text: str) -> set[str]:
+    """Every http(s) URL written anywhere in the page (HTML, CSS, JavaScript, comments)."""
+    return set(re.findall(r"https?://[^\s\"'`<>()\\]+", text))
+
+
+def remote_resources(text: str) -> list[str]:
+    """What the page would load: src of media and scripts, link hrefs, CSS url() and @import,
+    tile URL templates; data: URIs and #fragments excepted."""
+    found = re.findall(
+        r"<(?:script|img|iframe|source|embed|audio|video)\b[^>]*?\bsrc\s*=\s*[\"']?([^\"'\s>]+)",
+        text,
+        re.I,
+    )
+    found += re.findall(r"<link\b[^>]*?\bhref\s*=\s*[\"']?([^\"'\s>]+)", text, re.I)
+    found += re.findall(r"url\(\s*[\"']?([^\"')\s]+)", text)
+    found += re.findall(r"@import\s+(?:url\()?\s*[\"']?([^\"')\s;]+)", text)
+    found += re.findall(r"L\.tileLayer\(\s*\"([^\"]+)\"", text)
+    return [url for url in found if not url.startswith(("data:", "#"))]
 
 
 # -- tests -------------------------------------------------------------------------------------
@@ -193,7 +219,7 @@ def test_javascript_template_literal_cannot_be_broken_out_of(schools, tmp_path):
 
     assert "${alert(3)}" not in text
     assert "\\u{41}" not in text
-    assert "&#96;&#36;{alert(3)}&#96; &#92;u{41} Primary" in text
+    assert "&#96;&#36;&#123;alert(3)&#125;&#96; &#92;u&#123;41&#125; Primary" in text
     assert "&#36;public" in text
 
 
@@ -357,6 +383,84 @@ def test_tiles_none_gives_plain_background(schools, zones, tmp_path):
     assert "L.tileLayer(" not in plain
     osm = render(shortfall_map(schools, zones), tmp_path, "osm.html")
     assert "tile.openstreetmap" in osm
+
+
+def test_without_tiles_the_page_loads_nothing_from_the_network(schools, zones, tmp_path):
+    text = render(shortfall_map(schools, zones, title="Offline 离线", tiles=None), tmp_path)
+    assert remote_resources(text) == []
+    assert not re.search(r"<script\b[^>]*\bsrc\s*=", text, re.I)
+    assert "<link" not in text.lower()
+    assert "jquery" not in text.lower() and "$(" not in text  # popups are bound without jQuery
+    # Leaflet's images (layer-switcher icon, default marker) are inlined, not read beside the file
+    assert "images/" not in text
+    assert urls(text) <= NOT_FETCHED
+
+
+def test_with_osm_tiles_the_tile_server_is_the_only_remote_resource(schools, zones, tmp_path):
+    text = render(shortfall_map(schools, zones), tmp_path)
+    assert remote_resources(text) == [OSM_TILES]
+    assert not re.search(r"<script\b[^>]*\bsrc\s*=", text, re.I)
+    assert "<link" not in text.lower()
+    # besides the tiles, only the attribution link to OpenStreetMap's copyright page
+    assert urls(text) - NOT_FETCHED == {OSM_TILES, "https://www.openstreetmap.org/copyright"}
+
+
+def test_leaflet_is_written_into_the_page_before_the_map(schools, tmp_path):
+    text = render(shortfall_map(schools, tiles=None), tmp_path)
+    head = text[: text.index("</head>")]
+    script = re.search(r"<script>\s*/\* @preserve\s*\* Leaflet (1\.9\.\d+),", head)
+    assert script is not None
+    assert f'version="{script.group(1)}"' in head  # the code itself, not only its banner
+    assert head.index(".leaflet-container") < head.index(".schoolmap-box")  # our CSS wins ties
+    assert "sourceMappingURL" not in text
+    assert text.index(f'version="{script.group(1)}"') < text.index("L.map(")
+
+
+def test_jinja_syntax_in_the_data_is_shown_not_run(schools, zones, tmp_path):
+    # folium renders popup, tooltip and title HTML as a Jinja template a second time
+    schools.loc[0, "name"] = "{{ 6 * 7 }} {% if true %}x{% endif %}"
+    zones.loc[0, "name"] = "{{ cycler.__init__.__globals__.os.getcwd() }}"
+    text = render(shortfall_map(schools, zones, title="{{ 8 * 8 }}", tiles=None), tmp_path)
+    assert "{{" not in text and "{%" not in text
+    assert os.getcwd() not in text
+    assert "<title>&#123;&#123; 8 * 8 &#125;&#125;</title>" in text
+    assert ">&#123;&#123; 8 * 8 &#125;&#125;</div>" in text  # the title box, not "64"
+    p1 = by_school(circle_markers(text), overlays(text))[("Schools – primary", "P1")]
+    assert "&#123;&#123; 6 * 7 &#125;&#125; &#123;% if true %&#125;x" in p1["popup"]
+    assert p1["tooltip"].startswith("<b>&#123;&#123; 6 * 7 &#125;&#125;")
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium (Debian package)")
+def test_map_draws_in_a_browser_with_the_network_cut_off(schools, zones, tmp_path):
+    path = write_map(shortfall_map(schools, zones, tiles=None), tmp_path / "map.html")
+    run = subprocess.run(
+        [
+            shutil.which("chromium"),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--proxy-server=127.0.0.1:9",  # nothing listens there: every request fails
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=120,
+        check=True,
+    )
+    console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == []  # e.g. "Uncaught ReferenceError: L is not defined"
+    dom = run.stdout
+    # the primary layers are shown: 1 catchment polygon and 3 school markers drawn as SVG paths
+    assert len(re.findall(r'<path class="leaflet-interactive"', dom)) == 4
+    assert "leaflet-control-layers-expanded" in dom and "leaflet-control-scale" in dom
 
 
 def test_fit_bounds_cover_schools_and_zones_in_lon_lat(schools, zones, tmp_path):

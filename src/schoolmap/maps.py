@@ -16,13 +16,25 @@ JavaScript template literals (backquoted strings), so backquotes, ``$`` and back
 escaped as HTML character references as well; a school called ``<script>alert(1)</script>`` or
 ```${alert(1)}``` is shown as text.
 
+Every string from the data is also kept free of ``{`` and ``}`` (written ``&#123;`` and
+``&#125;``): folium passes rendered HTML through Jinja a second time, so ``{{ ... }}`` in a school
+name would otherwise be evaluated as a template expression while the page is written.
+
+The page works offline: Leaflet's CSS and JavaScript are read from the installed
+``xstatic-leaflet`` package and written into the page itself, and none of folium's CDN links
+(Leaflet, jQuery, Bootstrap, Font Awesome, awesome-markers) is kept, so with ``tiles=None`` the
+page loads nothing from the network. With tiles, the tile server is the only remote resource.
+
 The HTML is deterministic except for the element ids folium draws at random (``map_<uuid>``,
 ``circle_marker_<uuid>``, ...), so two renders of the same data differ only in those ids.
 """
 
+import base64
+import functools
 import html
 import math
 import os
+import re
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,7 +45,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element
+import xstatic.pkg.leaflet as xstatic_leaflet
+from branca.element import Element, MacroElement
 from shapely.geometry import mapping
 
 __all__ = ["render_result_map", "shortfall_map", "write_map"]
@@ -201,9 +214,11 @@ def shortfall_map(
 
     Notes
     -----
-    The page loads Leaflet, jQuery and Bootstrap from public CDNs (folium's defaults), so it
-    needs network access to display even with ``tiles=None``. Element ids in the HTML are
-    random (folium), so the HTML of two renders differs only in those ids.
+    The page carries its own copy of Leaflet (about 170 kB, from the ``xstatic-leaflet``
+    package) and loads no script or style sheet from the network: with ``tiles=None`` it opens
+    and draws without any network access; with tiles, only the tiles come from the tile server.
+    Element ids in the HTML are random (folium), so the HTML of two renders differs only in
+    those ids.
 
     Examples
     --------
@@ -250,7 +265,14 @@ def shortfall_map(
     school_points = school_points[located]
 
     m = folium.Map(location=None, tiles=tiles, control_scale=True)
+    # No CDN links: Leaflet goes into the page itself, and nothing else folium would link
+    # (jQuery, Bootstrap, Font Awesome, awesome-markers) is used by this map.
+    m.default_js = []
+    m.default_css = []
+    leaflet_css, leaflet_js = _leaflet_assets()
     root = m.get_root()
+    root.header.add_child(_Verbatim(f"<style>{leaflet_css}</style>"), name="leaflet_css", index=0)
+    root.header.add_child(_Verbatim(f"<script>{leaflet_js}</script>"), name="leaflet_js", index=1)
     root.header.add_child(Element(_CSS), name="schoolmap_css")
     if tiles is None:  # plain white paper instead of Leaflet's grey, so grey "no data" shows
         root.header.add_child(
@@ -346,6 +368,66 @@ def write_map(m: folium.Map, path: str | os.PathLike) -> Path:
             pass
         raise
     return target
+
+
+# --------------------------------------------------------------------------------------------
+# The page's own copy of Leaflet
+# --------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _leaflet_assets() -> tuple[str, str]:
+    """Leaflet's CSS and JavaScript from the installed xstatic-leaflet package.
+
+    The images the CSS refers to (layer-switcher icon, default marker) become ``data:`` URIs,
+    and the source-map comment is dropped, so the page refers to no file beside it.
+    """
+    folder = Path(xstatic_leaflet.BASE_DIR)
+
+    def data_uri(match: re.Match[str]) -> str:
+        png = base64.b64encode((folder / match.group(1)).read_bytes()).decode("ascii")
+        return f'url("data:image/png;base64,{png}")'
+
+    css = (folder / "leaflet.css").read_text(encoding="utf-8")
+    css = re.sub(r"url\((images/[\w.-]+\.png)\)", data_uri, css)
+    js = (folder / "leaflet.js").read_text(encoding="utf-8")
+    js = re.sub(r"\n//# sourceMappingURL=\S+\s*$", "\n", js)
+    return css, js
+
+
+class _Verbatim(Element):
+    """Text written into the page as it is (branca's Element would parse it as a template)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
+
+
+class _Popup(MacroElement):
+    """A popup bound to its parent layer, its HTML handed to Leaflet as a string.
+
+    folium's Popup turns the HTML into a DOM node with jQuery (``$(`...`)[0]``), which would
+    put jQuery back on the page. Leaflet keeps a string until the popup first opens, so this
+    is as lazy as folium's ``lazy=True``. Data in ``html_text`` must already be escaped with
+    ``_escape``; backquotes, ``${`` and backslashes of the markup itself are escaped here.
+    """
+
+    def __init__(self, html_text: str, max_width: int) -> None:
+        super().__init__()
+        self._name = "Popup"
+        self.html_text = html_text
+        self.max_width = max_width
+
+    def render(self, **kwargs: Any) -> None:
+        literal = self.html_text.replace("\\", "\\\\").replace("`", "\\`").replace("${", "\\${")
+        options = f'{{"maxWidth": {int(self.max_width)}}}'
+        self.get_root().script.add_child(
+            _Verbatim(f"{self._parent.get_name()}.bindPopup(`{literal}`, {options});\n"),
+            name=self.get_name(),
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -578,7 +660,7 @@ def _add_schools(group: folium.FeatureGroup, schools: gpd.GeoDataFrame) -> None:
             f"Shortfall 学位缺口: {_fmt_int(shortfall[i])} · "
             f"Utilisation 使用率: {_fmt_pct(utilisation[i])}"
         )
-        folium.CircleMarker(
+        marker = folium.CircleMarker(
             location=[round(point.y, 6), round(point.x, 6)],
             radius=_marker_radius(seats[i]),
             color=ring_colour,
@@ -587,9 +669,10 @@ def _add_schools(group: folium.FeatureGroup, schools: gpd.GeoDataFrame) -> None:
             fill=True,
             fill_color=_shortfall_colour(shortfall[i]),
             fill_opacity=0.85,
-            popup=folium.Popup(_school_popup(schools, i), max_width=360, lazy=True),
             tooltip=folium.Tooltip(tip, sticky=True),
-        ).add_to(group)
+        )
+        marker.add_child(_Popup(_school_popup(schools, i), max_width=360))
+        marker.add_to(group)
 
 
 def _school_popup(schools: gpd.GeoDataFrame, i: int) -> str:
@@ -727,9 +810,14 @@ def _marker_radius(seats: float) -> float:
 
 
 def _escape(value: object) -> str:
-    """HTML-escape text, and neutralise characters special in JavaScript template literals."""
+    """HTML-escape text and neutralise what JavaScript template literals and Jinja treat as code.
+
+    Backquote, ``$`` and backslash could end or escape a template literal; braces could form
+    ``{{ ... }}`` or ``{% ... %}``, which Jinja would run when folium renders the HTML again.
+    """
     text = html.escape(str(value), quote=True)
-    return text.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+    text = text.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+    return text.replace("{", "&#123;").replace("}", "&#125;")
 
 
 def _is_missing(value: object) -> bool:
