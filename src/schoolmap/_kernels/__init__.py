@@ -1,0 +1,1 @@
+"""Numba kernels: plain NumPy arrays in, arrays out. Nothing here validates input."""

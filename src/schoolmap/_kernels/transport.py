@@ -1,0 +1,392 @@
+"""Capacitated transportation (students → seats) by successive shortest paths on the school graph.
+
+Numba only: plain NumPy arrays in and out, no Python objects, no exceptions (status codes).
+
+The problem: minimise Σ c_ij x_ij + Σ p_i u_i subject to Σ_j x_ij + u_i = s_i (cells),
+Σ_i x_ij ≤ cap_j (schools), x, u ≥ 0, over the candidate pairs given in CSR form.
+
+Graph. Cells are condensed away: the nodes are the m schools, U ("unserved", index m) and T (the
+seat pool, index m + 1). A residual arc j → k moves one student of a cell i now at school j to
+school k, at cost c_ik − c_ij (the cheapest such cell realises the arc); j → U leaves one student
+of a cell at j unserved (p_i − c_ij); U → k seats an unserved student (c_ik − p_i). School j
+forwards ``fwd_j`` ≤ cap_j students to T (arcs j → T while fwd_j < cap_j, T → j while
+fwd_j > 0, both free); U forwards all unserved students to T. A school holding more students
+than it forwards has *excess*, one forwarding more than it holds has *deficit*; T has the
+difference to the total supply.
+
+Warm start. Given estimated seat prices v ≥ 0 (zeros for a cold start), every cell starts at
+its cheapest *priced* option argmin(c_ij + v_j, p_i), potentials are π_j = −v_j, π_U = π_T = 0,
+and a priced school forwards its full capacity. Every reduced cost c + π_a − π_b is then ≥ 0.
+Successive shortest paths (Dijkstra on m + 2 nodes, potentials updated with min(d, D)) move
+excess to deficit until none is left. The arc table (m + 1, m + 1) is rebuilt for a node only
+when one of its cells leaves it completely; arriving cells update it in place. Integer supplies
+and capacities give integer flows.
+
+At the end the seat price of school j is v_j = max(π_T − π_j, 0).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+INF = np.inf
+
+STATUS_OK = 0
+STATUS_NO_PATH = 1  # an imbalance that cannot be resolved (p_i infinite and too few seats)
+
+
+@nb.njit(cache=True, nogil=True)
+def _heap_push(keys, vals, size, key, val):
+    i = size
+    keys[i] = key
+    vals[i] = val
+    while i > 0:
+        parent = (i - 1) >> 1
+        if keys[parent] <= keys[i]:
+            break
+        keys[parent], keys[i] = keys[i], keys[parent]
+        vals[parent], vals[i] = vals[i], vals[parent]
+        i = parent
+    return size + 1
+
+
+@nb.njit(cache=True, nogil=True)
+def _heap_pop(keys, vals, size):
+    key = keys[0]
+    val = vals[0]
+    size -= 1
+    keys[0] = keys[size]
+    vals[0] = vals[size]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        child = left
+        if left + 1 < size and keys[left + 1] < keys[left]:
+            child = left + 1
+        if keys[i] <= keys[child]:
+            break
+        keys[i], keys[child] = keys[child], keys[i]
+        vals[i], vals[child] = vals[child], vals[i]
+        i = child
+    return key, val, size
+
+
+@nb.njit(cache=True, nogil=True)
+def _offer(row, i, s_from, base, indptr, school, cost, unserved_cost, m, arc, arc_from, arc_to,
+           nbr, n_nbr):
+    """Cell i (at node ``row``; slot ``s_from`` or −1 − i when unserved) offers its moves."""
+    for s2 in range(indptr[i], indptr[i + 1]):
+        k = school[s2]
+        if k == row:
+            continue
+        key = cost[s2] - base
+        if key < arc[row, k]:
+            if arc[row, k] == INF:
+                nbr[row, n_nbr[row]] = k
+                n_nbr[row] += 1
+            arc[row, k] = key
+            arc_from[row, k] = s_from
+            arc_to[row, k] = s2
+    if row < m:
+        key = unserved_cost[i] - base
+        if key < arc[row, m]:
+            if arc[row, m] == INF:
+                nbr[row, n_nbr[row]] = m
+                n_nbr[row] += 1
+            arc[row, m] = key
+            arc_from[row, m] = s_from
+            arc_to[row, m] = -1
+
+
+@nb.njit(cache=True, nogil=True)
+def _push_list(node, item, head, nxt, item_at, used):
+    if used == nxt.shape[0]:
+        grown = np.empty(2 * used, np.int64)
+        grown[:used] = nxt
+        nxt = grown
+        grown2 = np.empty(2 * used, np.int64)
+        grown2[:used] = item_at
+        item_at = grown2
+    nxt[used] = head[node]
+    item_at[used] = item
+    head[node] = used
+    return nxt, item_at, used + 1
+
+
+@nb.njit(cache=True, nogil=True)
+def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0, eps):
+    """Solve the capacitated transportation problem over candidate pairs.
+
+    Parameters
+    ----------
+    supply : (n,) f8 — students per cell (≥ 0)
+    capacity : (m,) f8 — seats per school (≥ 0)
+    indptr : (n + 1,) i8 — CSR row pointers of candidate pairs
+    school : (nnz,) i8 — school of each pair
+    cost : (nnz,) f8 — cost per student of each pair (≥ 0)
+    unserved_cost : (n,) f8 — cost per student left unserved (may be inf)
+    price0 : (m,) f8 — estimated seat prices (≥ 0) to start from; zeros for a cold start
+    eps : f8 — amounts below this are zero (0.5 for integer data)
+
+    Returns
+    -------
+    flow : (nnz,) f8, unserved : (n,) f8, price : (m,) f8, n_paths : i8, status : i8
+    """
+    n = supply.shape[0]
+    m = capacity.shape[0]
+    nnz = school.shape[0]
+    U = m
+    T = m + 1
+    flow = np.zeros(nnz)
+    unserved = np.zeros(n)
+    load = np.zeros(m)
+    fwd = np.zeros(m)
+    potential = np.zeros(m + 2)
+    for j in range(m):
+        potential[j] = -price0[j]
+    cell_of = np.empty(nnz, np.int64)
+    for i in range(n):
+        for s in range(indptr[i], indptr[i + 1]):
+            cell_of[s] = i
+    total = 0.0
+    for i in range(n):
+        if supply[i] <= 0.0:
+            continue
+        total += supply[i]
+        best = unserved_cost[i]
+        best_s = -1
+        for s in range(indptr[i], indptr[i + 1]):
+            c = cost[s] + price0[school[s]]
+            if c < best:
+                best = c
+                best_s = s
+        if best_s >= 0:
+            flow[best_s] = supply[i]
+            load[school[best_s]] += supply[i]
+        else:
+            unserved[i] = supply[i]
+    unserved_total = 0.0
+    for i in range(n):
+        unserved_total += unserved[i]
+    fwd_total = 0.0
+    for j in range(m):
+        fwd[j] = capacity[j] if price0[j] > 0.0 else min(load[j], capacity[j])
+        fwd_total += fwd[j]
+
+    # per-node linked lists: slots holding students (schools), cells with unserved (U)
+    pool = max(2 * n, 1024)
+    head = np.full(m + 1, -1, np.int64)
+    nxt = np.empty(pool, np.int64)
+    item_at = np.empty(pool, np.int64)
+    used = 0
+    listed = np.zeros(nnz, np.bool_)
+    listed_u = np.zeros(n, np.bool_)
+    for s in range(nnz):
+        if flow[s] > 0.0:
+            nxt, item_at, used = _push_list(school[s], s, head, nxt, item_at, used)
+            listed[s] = True
+    for i in range(n):
+        if unserved[i] > 0.0:
+            nxt, item_at, used = _push_list(U, i, head, nxt, item_at, used)
+            listed_u[i] = True
+    arc = np.full((m + 1, m + 1), INF)
+    arc_from = np.full((m + 1, m + 1), -1, np.int64)
+    arc_to = np.full((m + 1, m + 1), -1, np.int64)
+    nbr = np.empty((m + 1, m + 1), np.int64)
+    n_nbr = np.zeros(m + 1, np.int64)
+    dirty = np.ones(m + 1, np.bool_)
+
+    dist = np.empty(m + 2)
+    pred = np.empty(m + 2, np.int64)
+    done = np.zeros(m + 2, np.bool_)
+    heap_cap = (m + 2) * (m + 3) + 8
+    hkeys = np.empty(heap_cap)
+    hvals = np.empty(heap_cap, np.int64)
+    path = np.empty(m + 2, np.int64)
+    n_paths = 0
+
+    while True:
+        t_excess = fwd_total + unserved_total - total  # > 0: T has excess; < 0: deficit
+        for v in range(m + 2):
+            dist[v] = INF
+            done[v] = False
+        size = 0
+        for j in range(m):
+            if load[j] > fwd[j] + eps:
+                dist[j] = 0.0
+                pred[j] = -1
+                size = _heap_push(hkeys, hvals, size, 0.0, j)
+        if t_excess > eps:
+            dist[T] = 0.0
+            pred[T] = -1
+            size = _heap_push(hkeys, hvals, size, 0.0, T)
+        if size == 0:
+            break
+        sink = -1
+        reach = 0.0
+        while size > 0:
+            d, a, size = _heap_pop(hkeys, hvals, size)
+            if done[a] or d > dist[a]:
+                continue
+            done[a] = True
+            if (a < m and fwd[a] > load[a] + eps) or (a == T and t_excess < -eps):
+                sink = a
+                reach = d
+                break
+            pa = potential[a]
+            if a == T:
+                for j in range(m):
+                    if fwd[j] > eps and not done[j]:
+                        r = pa - potential[j]
+                        if r < 0.0:
+                            r = 0.0
+                        if d + r < dist[j]:
+                            dist[j] = d + r
+                            pred[j] = T
+                            size = _heap_push(hkeys, hvals, size, d + r, j)
+                if unserved_total > eps and not done[U]:
+                    r = pa - potential[U]
+                    if r < 0.0:
+                        r = 0.0
+                    if d + r < dist[U]:
+                        dist[U] = d + r
+                        pred[U] = T
+                        size = _heap_push(hkeys, hvals, size, d + r, U)
+                continue
+            if dirty[a]:  # rebuild the arcs out of a from the cells now at a
+                for t in range(n_nbr[a]):
+                    arc[a, nbr[a, t]] = INF
+                n_nbr[a] = 0
+                prev = -1
+                e = head[a]
+                while e != -1:
+                    it = item_at[e]
+                    if (a < m and flow[it] <= eps) or (a == U and unserved[it] <= eps):
+                        if a < m:
+                            listed[it] = False
+                        else:
+                            listed_u[it] = False
+                        if prev == -1:
+                            head[a] = nxt[e]
+                        else:
+                            nxt[prev] = nxt[e]
+                        e = nxt[e]
+                        continue
+                    if a < m:
+                        _offer(a, cell_of[it], it, cost[it], indptr, school, cost,
+                               unserved_cost, m, arc, arc_from, arc_to, nbr, n_nbr)
+                    else:
+                        _offer(a, it, -1 - it, unserved_cost[it], indptr, school, cost,
+                               unserved_cost, m, arc, arc_from, arc_to, nbr, n_nbr)
+                    prev = e
+                    e = nxt[e]
+                dirty[a] = False
+            for t in range(n_nbr[a]):
+                b = nbr[a, t]
+                if done[b]:
+                    continue
+                r = arc[a, b] + pa - potential[b]
+                if r < 0.0:
+                    r = 0.0
+                if d + r < dist[b]:
+                    dist[b] = d + r
+                    pred[b] = a
+                    size = _heap_push(hkeys, hvals, size, d + r, b)
+            # free arcs to T: a school with room to forward, or U
+            if not done[T] and (a == U or fwd[a] < capacity[a] - eps):
+                r = pa - potential[T]
+                if r < 0.0:
+                    r = 0.0
+                if d + r < dist[T]:
+                    dist[T] = d + r
+                    pred[T] = a
+                    size = _heap_push(hkeys, hvals, size, d + r, T)
+        if sink == -1:
+            return flow, unserved, np.zeros(m), n_paths, STATUS_NO_PATH
+        for v in range(m + 2):
+            potential[v] += dist[v] if dist[v] < reach else reach
+        # the path, sink back to source, and its bottleneck
+        length = 0
+        v = sink
+        while pred[v] != -1:
+            path[length] = v
+            length += 1
+            v = pred[v]
+        source = v
+        delta = (load[source] - fwd[source]) if source < m else t_excess
+        room = (fwd[sink] - load[sink]) if sink < m else -t_excess
+        if room < delta:
+            delta = room
+        for t in range(length):
+            b = path[t]
+            a = pred[b]
+            if a == T:
+                cap_ab = fwd[b] if b < m else unserved_total
+            elif b == T:
+                cap_ab = INF if a == U else capacity[a] - fwd[a]
+            elif a == U:
+                cap_ab = unserved[-1 - arc_from[a, b]]
+            else:
+                cap_ab = flow[arc_from[a, b]]
+            if cap_ab < delta:
+                delta = cap_ab
+        # augment
+        for t in range(length):
+            b = path[t]
+            a = pred[b]
+            if a == T:
+                if b < m:
+                    fwd[b] -= delta
+                    fwd_total -= delta
+                else:
+                    unserved_total -= delta  # fewer unserved students reach T through U
+                continue
+            if b == T:
+                if a < m:
+                    fwd[a] += delta
+                    fwd_total += delta
+                else:
+                    unserved_total += delta
+                continue
+            src = arc_from[a, b]
+            dst = arc_to[a, b]
+            if a == U:
+                i = -1 - src
+                unserved[i] -= delta
+                if unserved[i] <= eps:
+                    unserved[i] = 0.0
+                    dirty[U] = True
+            else:
+                flow[src] -= delta
+                load[a] -= delta
+                if flow[src] <= eps:
+                    flow[src] = 0.0
+                    dirty[a] = True
+            if b == U:
+                i = cell_of[src]
+                was_empty = unserved[i] <= 0.0
+                unserved[i] += delta
+                if was_empty and not listed_u[i]:
+                    nxt, item_at, used = _push_list(U, i, head, nxt, item_at, used)
+                    listed_u[i] = True
+                if was_empty and not dirty[U]:
+                    _offer(U, i, -1 - i, unserved_cost[i], indptr, school, cost, unserved_cost,
+                           m, arc, arc_from, arc_to, nbr, n_nbr)
+            else:
+                load[b] += delta
+                was_empty = flow[dst] <= 0.0
+                flow[dst] += delta
+                if was_empty and not listed[dst]:
+                    nxt, item_at, used = _push_list(b, dst, head, nxt, item_at, used)
+                    listed[dst] = True
+                if was_empty and not dirty[b]:
+                    _offer(b, cell_of[dst], dst, cost[dst], indptr, school, cost, unserved_cost,
+                           m, arc, arc_from, arc_to, nbr, n_nbr)
+        n_paths += 1
+    price = np.empty(m)
+    for j in range(m):
+        price[j] = max(potential[T] - potential[j], 0.0)
+    return flow, unserved, price, n_paths, STATUS_OK

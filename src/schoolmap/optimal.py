@@ -1,0 +1,520 @@
+"""Exact capacitated allocation with an optimality certificate (two doors, one kernel).
+
+minimise Σ_ij c_ij x_ij + Σ_i p_i u_i  subject to  Σ_j x_ij + u_i = students_i (every cell),
+Σ_i x_ij ≤ seats_j (every school), x, u ≥ 0.
+
+- :func:`transport` — array door: a dense (n, m) cost matrix or a scipy.sparse matrix (an absent
+  entry = pair not allowed).
+- :func:`assign` — coordinate door: cell and school points in metres; never builds an n × m
+  matrix. It solves over each cell's nearest schools and then *proves* optimality over all pairs
+  with the duals: a pair (i, k) can improve the answer only if c_ik + v_k < u_i, and since seat
+  prices v are ≥ 0 only schools closer than u_i can; a KD-tree finds them. Cells whose proof
+  fails get those schools as candidates and the problem is solved again, until the proof holds.
+
+**Seat price** ``v_j`` (in cost units, metres for :func:`assign`): the travel the district would
+save with one more seat at school j — zero where seats are spare; high where students are pushed
+far away for lack of seats. It is where an expansion helps most. The **cell dual** ``u_i`` is the
+cost of serving one more student living in cell i.
+
+The certificate checks primal feasibility, complementary slackness, dual feasibility over all
+pairs and equality of the primal and dual objectives; ``certificate["optimal"]`` is True only
+when all hold within ``tol``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from schoolmap._kernels.transport import STATUS_NO_PATH, ssp_transport
+from schoolmap.errors import InfeasibleError, ValidationError
+
+__all__ = ["TransportResult", "assign", "transport"]
+
+_K_START = 8
+BINS_PER_SCHOOL = 8
+MARGIN_BINS = 0.5
+
+
+@dataclass(frozen=True)
+class TransportResult:
+    """An optimal capacitated allocation and its proof.
+
+    Attributes
+    ----------
+    cell, school : ndarray of shape (n_flows,), int64
+        Flow triplets (sorted by cell, then cost): ``students[t]`` students of cell ``cell[t]``
+        go to school ``school[t]``.
+    students : ndarray of shape (n_flows,)
+        int64 when all supplies and capacities are whole numbers, else float64.
+    cost : ndarray of shape (n_flows,), float64
+        Cost per student of each flow (metres for :func:`assign`).
+    unserved_by_cell : ndarray of shape (n_cells,)
+        Students of each cell without a seat.
+    objective : float
+        Σ cost × students + Σ unserved_cost × unserved.
+    seat_price : ndarray of shape (n_schools,), float64
+        Dual price v_j ≥ 0 of one seat (see module docs).
+    cell_dual : ndarray of shape (n_cells,), float64
+        Dual u_i: the cost of one more student in cell i.
+    unserved_cost : ndarray of shape (n_cells,), float64
+    certificate : dict
+        ``optimal`` (bool), ``duality_gap`` (relative), ``max_violation`` (reduced-cost or
+        slackness violation found, cost units), ``pairs_checked`` (pairs whose reduced cost was
+        checked explicitly), ``pairs_bounded`` (pairs cleared by the KD-tree bound without
+        evaluating them), ``rounds``, ``paths`` (shortest paths augmented), ``candidates``.
+    """
+
+    cell: np.ndarray
+    school: np.ndarray
+    students: np.ndarray
+    cost: np.ndarray
+    unserved_by_cell: np.ndarray
+    objective: float
+    seat_price: np.ndarray
+    cell_dual: np.ndarray
+    unserved_cost: np.ndarray
+    certificate: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def assigned_by_school(self) -> np.ndarray:
+        """Students per school, shape (n_schools,)."""
+        return np.bincount(self.school, weights=self.students, minlength=len(self.seat_price))
+
+    def to_csr(self) -> sp.csr_matrix:
+        """Flows as an (n_cells, n_schools) sparse matrix."""
+        n = len(self.unserved_by_cell)
+        return sp.csr_matrix((self.students, (self.cell, self.school)),
+                             shape=(n, len(self.seat_price)))
+
+
+def _vector(x: Any, name: str, length: int | None = None) -> np.ndarray:
+    a = np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(-1))
+    problems = []
+    if length is not None and len(a) != length:
+        problems.append(f"{name} has {len(a)} entries, expected {length}")
+    if np.isnan(a).any():
+        problems.append(f"{name} contains NaN (entries {np.flatnonzero(np.isnan(a))[:5].tolist()})")
+    if (a < 0).any():
+        problems.append(f"{name} is negative (entries {np.flatnonzero(a < 0)[:5].tolist()})")
+    if np.isinf(a).any() and name != "unserved_cost":
+        problems.append(f"{name} contains inf")
+    ValidationError.raise_if(problems, "transport input")
+    return a
+
+
+def _solve_candidates(supply, capacity, indptr, school, cost, unserved_cost, integral,
+                      price0=None):
+    eps = 0.5 if integral else 1e-9 * max(1.0, float(supply.sum()))
+    if price0 is None:
+        price0 = np.zeros(len(capacity))
+    flow, unserved, price, n_paths, status = ssp_transport(
+        supply, capacity, indptr, school, cost, unserved_cost,
+        np.ascontiguousarray(price0, dtype=np.float64), eps)
+    if status == STATUS_NO_PATH:
+        raise InfeasibleError("students cannot all be placed and leaving them unserved is not "
+                              "allowed (unserved_cost is infinite); give a finite unserved_cost")
+    return flow, unserved, price, int(n_paths)
+
+
+def _sorted_csr(n: int, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray):
+    order = np.argsort(rows, kind="stable")
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return indptr, np.ascontiguousarray(cols, dtype=np.int64), np.ascontiguousarray(vals)
+
+
+def _duals_and_slackness(supply, capacity, indptr, school, cost, unserved_cost, flow, unserved,
+                         price, tol):
+    """Cell duals u, and the largest complementary-slackness violation."""
+    n = len(supply)
+    cell_of = np.repeat(np.arange(n), np.diff(indptr))
+    priced = cost + price[school]
+    best = np.full(n, np.inf)
+    np.minimum.at(best, cell_of, priced)
+    u = np.minimum(best, unserved_cost)
+    viol = 0.0
+    used = flow > 0
+    if used.any():
+        viol = max(viol, float((priced[used] - u[cell_of[used]]).max()))
+    left = unserved > 0
+    if left.any():
+        viol = max(viol, float((unserved_cost[left] - u[left]).max()))
+    load = np.bincount(school, weights=flow, minlength=len(capacity))
+    spare = capacity - load > 0.5 * tol
+    if (spare & (price > tol)).any():
+        viol = max(viol, float(price[spare].max()))
+    return u, viol, load
+
+
+def _finish(supply, capacity, indptr, school, cost, unserved_cost, flow, unserved, price, u,
+            integral, certificate):
+    n = len(supply)
+    cell_of = np.repeat(np.arange(n), np.diff(indptr))
+    keep = flow > 0
+    finite_p = np.where(np.isinf(unserved_cost), 0.0, unserved_cost)
+    primal = float(cost[keep] @ flow[keep] + finite_p @ unserved)
+    u_finite = np.where(np.isinf(u), 0.0, u)
+    dual = float(supply @ u_finite - capacity @ price)
+    gap = abs(primal - dual) / max(1.0, abs(primal))
+    certificate["duality_gap"] = gap
+    certificate["optimal"] = bool(certificate["max_violation"] <= certificate["tol"]
+                                  and gap <= 1e-9)
+    students = flow[keep]
+    out_unserved = unserved
+    if integral:
+        students = np.rint(students).astype(np.int64)
+        out_unserved = np.rint(unserved).astype(np.int64)
+    return TransportResult(
+        cell=cell_of[keep].astype(np.int64), school=school[keep].copy(), students=students,
+        cost=cost[keep].copy(), unserved_by_cell=out_unserved, objective=primal,
+        seat_price=price, cell_dual=u, unserved_cost=unserved_cost, certificate=certificate)
+
+
+def _is_integral(*arrays: np.ndarray) -> bool:
+    return all(np.array_equal(a, np.round(a)) for a in arrays)
+
+
+def transport(
+    supply: Any,
+    capacity: Any,
+    cost: Any,
+    *,
+    unserved_cost: Any = None,
+    tol: float = 1e-6,
+) -> TransportResult:
+    """Exact capacitated transportation: the array door.
+
+    Parameters
+    ----------
+    supply : array_like of shape (n,)
+        Students per cell (≥ 0).
+    capacity : array_like of shape (m,)
+        Seats per school (≥ 0).
+    cost : ndarray of shape (n, m) or scipy.sparse matrix
+        Cost per student (≥ 0). In a sparse matrix an absent entry means the pair is not
+        allowed (an explicit 0 is allowed at cost 0).
+    unserved_cost : float or array_like of shape (n,), optional
+        Cost per student left without a seat. Default: (m + 1) × the largest allowed cost + 1,
+        so that students are unserved only when no seat can be had at all.
+    tol : float
+        Tolerance (cost units) of the certificate.
+
+    Returns
+    -------
+    TransportResult
+
+    Examples
+    --------
+    Two cells, two schools, one seat short:
+
+    >>> r = transport([3, 2], [2, 2], np.array([[1.0, 4.0], [2.0, 3.0]]), unserved_cost=10)
+    >>> r.objective, r.unserved_by_cell.tolist(), r.certificate["optimal"]
+    (20.0, [1, 0], True)
+    """
+    supply = _vector(supply, "supply")
+    capacity = _vector(capacity, "capacity")
+    n, m = len(supply), len(capacity)
+    if sp.issparse(cost):
+        c = sp.coo_matrix(cost)
+        if c.shape != (n, m):
+            raise ValidationError([f"cost has shape {c.shape}, expected ({n}, {m})"],
+                                  "transport input")
+        rows, cols = c.row.astype(np.int64), c.col.astype(np.int64)
+        vals = _vector(c.data, "cost")
+        dense = None
+        max_cost = float(vals.max()) if len(vals) else 0.0
+    else:
+        dense = np.asarray(cost, dtype=np.float64)
+        if dense.shape != (n, m):
+            raise ValidationError([f"cost has shape {dense.shape}, expected ({n}, {m})"],
+                                  "transport input")
+        _vector(dense, "cost")
+        max_cost = float(dense.max()) if dense.size else 0.0
+    p = _unserved(unserved_cost, n, m, max_cost)
+    integral = _is_integral(supply, capacity)
+    certificate: dict[str, Any] = {"tol": tol, "rounds": 0, "paths": 0, "pairs_checked": 0,
+                                   "pairs_bounded": 0}
+    if dense is None:
+        indptr, school, cvals = _sorted_csr(n, rows, cols, vals)
+        flow, unserved, price, paths = _solve_candidates(supply, capacity, indptr, school, cvals,
+                                                         p, integral)
+        u, viol, _ = _duals_and_slackness(supply, capacity, indptr, school, cvals, p, flow,
+                                          unserved, price, tol)
+        certificate.update(rounds=1, paths=paths, pairs_checked=len(school),
+                           max_violation=viol, candidates=len(school))
+        return _finish(supply, capacity, indptr, school, cvals, p, flow, unserved, price, u,
+                       integral, certificate)
+
+    # dense: start from each cell's K cheapest schools, widen where the proof fails
+    k = min(m, _K_START)
+    wide = np.zeros(n, dtype=bool)
+    price = np.zeros(m)
+    while True:
+        certificate["rounds"] += 1
+        rows_l, cols_l = [], []
+        if k < m:
+            part = np.argpartition(dense, k - 1, axis=1)[:, :k]
+        else:
+            part = np.broadcast_to(np.arange(m), (n, m))
+        narrow = ~wide
+        rows_l.append(np.repeat(np.flatnonzero(narrow), part.shape[1]))
+        cols_l.append(part[narrow].ravel())
+        if wide.any():
+            rows_l.append(np.repeat(np.flatnonzero(wide), m))
+            cols_l.append(np.tile(np.arange(m), int(wide.sum())))
+        rows = np.concatenate(rows_l).astype(np.int64)
+        cols = np.concatenate(cols_l).astype(np.int64)
+        indptr, school, cvals = _sorted_csr(n, rows, cols, dense[rows, cols])
+        flow, unserved, price, paths = _solve_candidates(supply, capacity, indptr, school, cvals,
+                                                         p, integral, price)
+        certificate["paths"] += paths
+        u, viol, _ = _duals_and_slackness(supply, capacity, indptr, school, cvals, p, flow,
+                                          unserved, price, tol)
+        # dual feasibility over every pair, in blocks of rows
+        worst = np.zeros(n)
+        for start in range(0, n, 4096):
+            block = dense[start:start + 4096] + price[None, :]
+            worst[start:start + 4096] = u[start:start + 4096] - block.min(axis=1)
+        certificate["pairs_checked"] += n * m
+        bad = worst > tol
+        certificate["max_violation"] = max(viol, float(worst.max(initial=0.0)))
+        if not bad.any() or wide[bad].all():
+            break
+        wide |= bad
+    certificate["candidates"] = len(school)
+    return _finish(supply, capacity, indptr, school, cvals, p, flow, unserved, price, u,
+                   integral, certificate)
+
+
+def _unserved(unserved_cost: Any, n: int, m: int, max_cost: float) -> np.ndarray:
+    if unserved_cost is None:
+        return np.full(n, (m + 1) * max_cost + 1.0)
+    p = np.broadcast_to(np.asarray(unserved_cost, dtype=np.float64), (n,)).copy()
+    if np.isnan(p).any() or (p < 0).any():
+        raise ValidationError(["unserved_cost must be ≥ 0 (inf allowed), not NaN"],
+                              "transport input")
+    return p
+
+
+def assign(
+    cell_xy: Any,
+    students: Any,
+    school_xy: Any,
+    seats: Any,
+    *,
+    max_distance_m: float | None = None,
+    unserved_cost: Any = None,
+    metric: str = "euclidean",
+    tol: float = 1e-6,
+    k: int = _K_START,
+) -> TransportResult:
+    """Exact capacitated allocation from coordinates: the coordinate door.
+
+    Minimises total travel (metres, straight line or Manhattan) so that no school takes more
+    students than seats; students who cannot get a seat (within ``max_distance_m`` if given)
+    are unserved. Works on each cell's ``k`` nearest schools and proves optimality over all
+    pairs with a KD-tree (see module docs); never builds an n × m matrix.
+
+    Parameters
+    ----------
+    cell_xy : array_like of shape (n, 2)
+        Cell points, metres (a projected CRS).
+    students : array_like of shape (n,)
+        Students per cell.
+    school_xy : array_like of shape (m, 2)
+        School points, metres.
+    seats : array_like of shape (m,)
+        Seats per school.
+    max_distance_m : float, optional
+        Pairs farther apart are not allowed.
+    unserved_cost : float or array_like of shape (n,), optional
+        Cost (metres) of leaving a student unserved. Default: (m + 1) × the largest allowed
+        distance + 1 — students are unserved only when seats within reach run out.
+    metric : {"euclidean", "manhattan"}
+    tol : float
+        Certificate tolerance (metres).
+    k : int
+        Nearest schools tried first per cell.
+
+    Returns
+    -------
+    TransportResult
+        Costs are distances in metres.
+
+    Examples
+    --------
+    Three students on a line, two seats at x = 0 and one at x = 10:
+
+    >>> r = assign([[1.0, 0.0], [2.0, 0.0]], [2, 1], [[0.0, 0.0], [10.0, 0.0]], [2, 1])
+    >>> r.assigned_by_school.tolist(), r.objective, r.certificate["optimal"]
+    ([2.0, 1.0], 10.0, True)
+    """
+    xy = np.ascontiguousarray(np.asarray(cell_xy, dtype=np.float64))
+    sxy = np.ascontiguousarray(np.asarray(school_xy, dtype=np.float64))
+    problems = []
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        problems.append(f"cell_xy must have shape (n, 2), got {xy.shape}")
+    if sxy.ndim != 2 or sxy.shape[1] != 2:
+        problems.append(f"school_xy must have shape (m, 2), got {sxy.shape}")
+    if metric not in ("euclidean", "manhattan"):
+        problems.append(f"metric must be 'euclidean' or 'manhattan', got {metric!r}")
+    if not np.isfinite(xy).all() or not np.isfinite(sxy).all():
+        problems.append("coordinates must be finite (no NaN or inf)")
+    ValidationError.raise_if(problems, "assign input")
+    n, m = len(xy), len(sxy)
+    supply = _vector(students, "students", n)
+    capacity = _vector(seats, "seats", m)
+    pnorm = 2 if metric == "euclidean" else 1
+    if max_distance_m is not None:
+        reach = float(max_distance_m)
+    elif n and m:
+        lo = np.minimum(xy.min(axis=0), sxy.min(axis=0))
+        hi = np.maximum(xy.max(axis=0), sxy.max(axis=0))
+        reach = float(np.abs(hi - lo).sum()) if pnorm == 1 else float(np.hypot(*(hi - lo)))
+    else:
+        reach = 0.0
+    p = _unserved(unserved_cost, n, m, reach)
+    integral = _is_integral(supply, capacity)
+    certificate: dict[str, Any] = {"tol": tol, "rounds": 0, "paths": 0, "pairs_checked": 0,
+                                   "pairs_bounded": 0}
+    if m == 0 or n == 0:
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0)
+        certificate.update(rounds=1, max_violation=0.0, candidates=0)
+        u = p.copy()
+        return _finish(supply, capacity, indptr, empty_i, empty_f, p, empty_f,
+                       supply.copy(), np.zeros(m), u, integral, certificate)
+    tree = cKDTree(sxy)
+    upper = np.inf if max_distance_m is None else float(max_distance_m)
+    rows, cols, drows, dcols, bound, price = _candidates(tree, xy, supply, sxy, capacity, p,
+                                                         pnorm, upper, k, tol)
+    extra_rows: list[np.ndarray] = []
+    extra_cols: list[np.ndarray] = []
+    while True:
+        certificate["rounds"] += 1
+        all_rows = np.concatenate([rows, *extra_rows]).astype(np.int64)
+        all_cols = np.concatenate([cols, *extra_cols]).astype(np.int64)
+        pair = np.unique(all_rows * m + all_cols)
+        r_, c_ = pair // m, pair % m
+        d_ = _distance(xy[r_], sxy[c_], pnorm)
+        indptr, school, cvals = _sorted_csr(n, r_, c_, d_)
+        flow, unserved, price, paths = _solve_candidates(supply, capacity, indptr, school, cvals,
+                                                         p, integral, price)
+        certificate["paths"] += paths
+        u, viol, _ = _duals_and_slackness(supply, capacity, indptr, school, cvals, p, flow,
+                                          unserved, price, tol)
+        # dual feasibility over all pairs: known non-candidate pairs are checked one by one;
+        # beyond a cell's bound only schools closer than u_i can violate (v ≥ 0)
+        need = (bound < u - tol) & (supply > 0)
+        certificate["pairs_bounded"] += int((m - np.diff(indptr))[~need].sum())
+        b_rows, b_cols, b_radius = _ball_pairs(tree, xy, u, need, pnorm, upper)
+        bound[need] = b_radius
+        drows = np.concatenate([drows, b_rows])
+        dcols = np.concatenate([dcols, b_cols])
+        reduced = _distance(xy[drows], sxy[dcols], pnorm) + price[dcols] - u[drows]
+        certificate["pairs_checked"] += len(drows)
+        worst = float(max(0.0, -reduced.min(initial=0.0)))
+        certificate["max_violation"] = max(viol, worst)
+        bad = reduced < -tol
+        if not bad.any():
+            break
+        extra_rows.append(drows[bad])
+        extra_cols.append(dcols[bad])
+        drows, dcols = drows[~bad], dcols[~bad]
+    certificate["candidates"] = len(school)
+    return _finish(supply, capacity, indptr, school, cvals, p, flow, unserved, price, u,
+                   integral, certificate)
+
+
+def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, tol):
+    """First candidate schools of each cell, and a lower bound on the distance of the others.
+
+    With k nearest schools alone, a crowded area whose nearest schools are all full finds no
+    free seat among its candidates and its prices jump to the unserved cost. So for large
+    instances seat prices are first estimated on a coarse grid (cells binned, every bin with its
+    64 nearest schools, solved exactly), and each cell gets the schools whose *priced* distance
+    is within a margin of its best; the certificate then adds whatever is still missing.
+    """
+    n, m = len(xy), len(sxy)
+    kk = min(m, k)
+    estimate = None
+    n_bins = max(BINS_PER_SCHOOL * m, 2000)
+    if n > 2 * n_bins and m > kk:
+        span = np.ptp(xy, axis=0)
+        bin_m = max(float(np.sqrt(max(span[0] * span[1], 1.0) / n_bins)), 1.0)
+        key = np.floor((xy - xy.min(axis=0)) / bin_m).astype(np.int64)
+        _, inverse = np.unique(key[:, 0] * (key[:, 1].max() + 1) + key[:, 1],
+                               return_inverse=True)
+        weight = np.bincount(inverse, weights=supply)
+        has = weight > 0
+        cxy = np.column_stack([np.bincount(inverse, weights=supply * xy[:, 0]),
+                               np.bincount(inverse, weights=supply * xy[:, 1])])
+        cxy = cxy[has] / weight[has, None]
+        coarse = assign(cxy, weight[has], sxy, capacity, unserved_cost=float(p.max()),
+                        metric="manhattan" if pnorm == 1 else "euclidean",
+                        max_distance_m=None if np.isinf(upper) else upper, tol=tol,
+                        k=min(m, 64))
+        estimate = coarse.seat_price
+        margin = MARGIN_BINS * bin_m * np.sqrt(2.0)
+        kk = min(m, 4 * k)
+    dist, idx = tree.query(xy, k=min(m, kk + 1), p=pnorm, distance_upper_bound=upper)
+    dist = dist.reshape(n, -1)
+    idx = idx.reshape(n, -1)
+    if dist.shape[1] > kk:
+        bound = dist[:, kk].copy()  # every school not among the candidates is at least this far
+        dist, idx = dist[:, :kk], idx[:, :kk]
+    else:
+        bound = np.full(n, np.inf)
+    found = np.isfinite(dist)
+    all_rows = np.repeat(np.arange(n), kk)
+    if estimate is None:
+        keep = found.ravel()
+        none = np.zeros(0, np.int64)
+        return all_rows[keep], idx.ravel()[keep].astype(np.int64), none, none, bound, np.zeros(m)
+    priced = np.where(found, dist + estimate[np.minimum(idx, m - 1)], np.inf)
+    best = np.minimum(priced.min(axis=1), p)
+    ok = found & ((priced <= best[:, None] + margin) | (np.arange(kk)[None, :] < k))
+    # schools passed over are still known: the certificate checks them explicitly
+    dropped = (found & ~ok).ravel()
+    drows, dcols = all_rows[dropped], idx.ravel()[dropped].astype(np.int64)
+    rows = all_rows[ok.ravel()]
+    cols = idx.ravel()[ok.ravel()].astype(np.int64)
+    # where a cheaper priced school may lie beyond the kk nearest, look within best + margin
+    far = np.flatnonzero((bound < best + margin) & (supply > 0))
+    if len(far):
+        radius = np.minimum(best[far] + margin, upper)
+        hits = tree.query_ball_point(xy[far], radius, p=pnorm, return_sorted=False)
+        counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(far))
+        r2 = np.repeat(far, counts)
+        c2 = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(counts.sum()))
+        keep = _distance(xy[r2], sxy[c2], pnorm) + estimate[c2] <= best[r2] + margin
+        rows = np.concatenate([rows, r2[keep]])
+        cols = np.concatenate([cols, c2[keep]])
+        drows = np.concatenate([drows, r2[~keep]])
+        dcols = np.concatenate([dcols, c2[~keep]])
+        bound[far] = radius
+    return rows, cols, drows, dcols, bound, estimate
+
+
+def _distance(a: np.ndarray, b: np.ndarray, pnorm: int) -> np.ndarray:
+    d = a - b
+    return np.abs(d).sum(axis=1) if pnorm == 1 else np.hypot(d[:, 0], d[:, 1])
+
+
+def _ball_pairs(tree, xy, u, need, pnorm, upper):
+    """Every school within u_i of each flagged cell (the only ones that can beat u_i)."""
+    cells = np.flatnonzero(need)
+    radius = np.minimum(u[cells], upper)
+    if len(cells) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), radius
+    hits = tree.query_ball_point(xy[cells], radius, p=pnorm, return_sorted=False)
+    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(cells))
+    rows = np.repeat(cells, counts)
+    cols = np.fromiter((k for h in hits for k in h), dtype=np.int64, count=int(counts.sum()))
+    return rows, cols, radius
