@@ -36,7 +36,7 @@ from schoolmap.errors import InfeasibleError, ValidationError
 __all__ = ["TransportResult", "assign", "transport"]
 
 _K_START = 8
-BINS_PER_SCHOOL = 8
+BINS_PER_SCHOOL = 32
 MARGIN_BINS = 0.5
 
 
@@ -411,7 +411,7 @@ def assign(
                                           unserved, price, tol)
         # dual feasibility over all pairs: known non-candidate pairs are checked one by one;
         # beyond a cell's bound only schools closer than u_i can violate (v ≥ 0)
-        need = (bound < u - tol) & (supply > 0)
+        need = bound < u - tol
         certificate["pairs_bounded"] += int((m - np.diff(indptr))[~need].sum())
         b_rows, b_cols, b_radius = _ball_pairs(tree, xy, u, need, pnorm, upper)
         bound[need] = b_radius
