@@ -118,3 +118,24 @@ def test_seats_from_classes_and_private_left_out(town_layers):
     norms = norms.with_overrides({"primary": {"private_share": 0.1}})
     s = level_schools(town, norms, "primary", 2026)
     assert s["school_id"].tolist() == ["P2"]
+
+
+def test_optimal_method_hand_checked(town):
+    sc = Scenario(name="t", district=town.source, base_year=2026, levels=("primary",),
+                  methods=("optimal", "catchment"))
+    r = run_scenario(sc, town)
+    s = r.schools.set_index(["school_id", "method"])
+    # P1 (270 seats) keeps C1's 60 and 210 of C2's 300; 90 of C2 go to P2 (955 m), C5 to P2
+    assert s.loc[("P1", "optimal"), "demand"] == pytest.approx(270)
+    assert s.loc[("P2", "optimal"), "demand"] == pytest.approx(126)
+    assert s.loc[("P1", "optimal"), "shortfall"] == pytest.approx(0)
+    # one more seat at P1 saves a C2 pupil the trip to P2 instead of to P1
+    price = np.hypot(950, 100) - np.hypot(50, 100)
+    assert s.loc[("P1", "optimal"), "seat_price_m"] == pytest.approx(price)
+    assert s.loc[("P2", "optimal"), "seat_price_m"] == 0
+    assert np.isnan(s.loc[("P1", "catchment"), "seat_price_m"])
+    alloc = r.allocations[("primary", "optimal")]
+    assert alloc.certificate["optimal"]
+    objective = (270 * np.hypot(50, 100) + 90 * np.hypot(950, 100) + 6 * np.hypot(450, 100)
+                 + 30 * np.hypot(50, 100))
+    assert float(alloc.students @ alloc.distance_m) == pytest.approx(objective)

@@ -18,11 +18,21 @@ import shapely
 from scipy.spatial import cKDTree
 
 from schoolmap.io._validate import split_ids
+from schoolmap.optimal import TransportResult, assign, transport
 
-__all__ = ["METHODS", "Allocation", "allocate_catchment", "allocate_nearest"]
+__all__ = [
+    "METHODS",
+    "Allocation",
+    "TransportResult",
+    "allocate_catchment",
+    "allocate_nearest",
+    "allocate_optimal",
+    "assign",
+    "transport",
+]
 
 #: Allocation methods the scenario runner offers.
-METHODS = ("catchment", "nearest")
+METHODS = ("catchment", "nearest", "optimal")
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,10 @@ class Allocation:
         Rows of the level's school table.
     notes : tuple of str
         What a reader should know (fallbacks, cells outside zones).
+    seat_price : ndarray of shape (n_schools,) or None
+        ``optimal`` only: metres of travel one more seat at each school would save.
+    certificate : dict or None
+        ``optimal`` only: the optimality proof (see :class:`schoolmap.optimal.TransportResult`).
     """
 
     level: str
@@ -60,6 +74,8 @@ class Allocation:
     unassigned_by_cell: np.ndarray
     n_schools: int
     notes: tuple[str, ...] = field(default=())
+    seat_price: np.ndarray | None = None
+    certificate: dict | None = None
 
     @property
     def assigned(self) -> np.ndarray:
@@ -138,6 +154,44 @@ def allocate_nearest(
     return Allocation(level, "nearest", has.astype(np.int64), idx.astype(np.int64),
                       demand_by_cell[has], dist.astype(np.float64), demand_by_cell,
                       np.zeros(n), len(school_xy))
+
+
+def allocate_optimal(
+    cell_xy: np.ndarray,
+    demand_by_cell: np.ndarray,
+    school_xy: np.ndarray,
+    seats: np.ndarray,
+    *,
+    level: str = "",
+    max_distance_m: float | None = None,
+) -> Allocation:
+    """Assign students so that no school exceeds its seats and total travel is least.
+
+    Exact, with a certificate (see :mod:`schoolmap.optimal`). Students who cannot get a seat
+    (within ``max_distance_m`` when given) are unassigned — where they live is where seats are
+    missing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = allocate_optimal(np.array([[0., 0.], [10., 0.]]), np.array([2., 1.]),
+    ...                      np.array([[0., 0.], [12., 0.]]), np.array([1., 5.]))
+    >>> a.assigned.tolist(), a.seat_price.tolist(), a.certificate["optimal"]
+    ([1.0, 2.0], [12.0, 0.0], True)
+    """
+    demand_by_cell = np.ascontiguousarray(demand_by_cell, dtype=np.float64)
+    _check_inputs(np.ascontiguousarray(cell_xy, dtype=np.float64), demand_by_cell)
+    r = assign(cell_xy, demand_by_cell, school_xy, seats, max_distance_m=max_distance_m)
+    notes = []
+    left = float(np.sum(r.unserved_by_cell))
+    if left > 0:
+        where = f" within {max_distance_m:,.0f} m" if max_distance_m else ""
+        notes.append(f"{left:,.0f} {level} students get no seat{where}: seats run out")
+    if not r.certificate["optimal"]:  # pragma: no cover - the solver proves what it returns
+        notes.append(f"optimality not proven: {r.certificate}")
+    return Allocation(level, "optimal", r.cell, r.school, r.students.astype(np.float64),
+                      r.cost, demand_by_cell, r.unserved_by_cell.astype(np.float64),
+                      len(seats), tuple(notes), r.seat_price, r.certificate)
 
 
 def allocate_catchment(

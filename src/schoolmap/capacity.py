@@ -92,7 +92,8 @@ def school_table(
         ``classes_needed`` (at norm size), ``avg_class_size``, ``max_class_size``, the band counts
         ``n_classes_le_45`` … ``n_classes_66_plus``, ``n_classes_over_norm``,
         ``share_classes_56_plus``, ``share_classes_66_plus``, ``students_beyond_radius``,
-        ``share_beyond_radius`` and ``mean_distance_m``; then ``students_g1`` … per grade.
+        ``share_beyond_radius``, ``mean_distance_m`` and ``seat_price_m`` (``optimal`` only:
+        metres of travel one more seat would save); then ``students_g1`` … per grade.
     """
     m = len(schools)
     n_grades = norm.n_grades
@@ -142,6 +143,7 @@ def school_table(
             "students_beyond_radius": beyond,
             "share_beyond_radius": np.where(demand > 0, beyond / demand, np.nan),
             "mean_distance_m": np.where(demand > 0, dist / demand, np.nan),
+            "seat_price_m": alloc.seat_price if alloc.seat_price is not None else np.nan,
             **{f"students_g{g + 1}": by_grade[:, g] for g in range(n_grades)},
         })
     return gpd.GeoDataFrame(table, geometry=schools.geometry.values, crs=schools.crs)

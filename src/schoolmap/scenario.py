@@ -27,7 +27,13 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from schoolmap.allocation import METHODS, Allocation, allocate_catchment, allocate_nearest
+from schoolmap.allocation import (
+    METHODS,
+    Allocation,
+    allocate_catchment,
+    allocate_nearest,
+    allocate_optimal,
+)
 from schoolmap.capacity import district_totals, school_table, zone_table
 from schoolmap.demand import demand_by_cell_grade, level_schools
 from schoolmap.errors import Problem, ValidationError
@@ -35,7 +41,7 @@ from schoolmap.io.crs import COORDINATE_SYSTEMS
 from schoolmap.io.district import District, read_district
 from schoolmap.norms import LEVELS, Norms, default_norms
 
-__all__ = ["Scenario", "ScenarioResult", "load_scenario", "run_scenario"]
+__all__ = ["Scenario", "ScenarioResult", "allocate", "load_scenario", "run_scenario"]
 
 TILES = ("OpenStreetMap", "none")
 
@@ -68,6 +74,8 @@ class Scenario:
         Seed of every random draw.
     tiles : str
         Basemap of the map: ``OpenStreetMap`` or ``none`` (data layers only, works offline).
+    max_distance_m : float or None
+        ``optimal`` only: no student is sent farther (metres); beyond it students are unserved.
     description : str
     source : Path or None
         The scenario file.
@@ -86,6 +94,7 @@ class Scenario:
     input_crs: str | None = None
     seed: int = 0
     tiles: str = "OpenStreetMap"
+    max_distance_m: float | None = None
     description: str = ""
     source: Path | None = None
 
@@ -100,7 +109,7 @@ class Scenario:
 
 _KEYS = {
     "name", "description", "district", "base_year", "horizon", "levels", "methods", "output",
-    "norms", "planning_crs", "coordinate_system", "input_crs", "seed", "map",
+    "norms", "planning_crs", "coordinate_system", "input_crs", "seed", "map", "max_distance_m",
 }
 
 
@@ -168,6 +177,11 @@ def scenario_from_dict(
                                 f"{tiles!r}"))
     for key in map_table:
         problems.append(Problem(where, f"unknown key map.{key}; known: map.tiles"))
+    max_distance = data.get("max_distance_m")
+    if max_distance is not None and (isinstance(max_distance, bool) or not isinstance(
+            max_distance, int | float) or max_distance <= 0):
+        problems.append(Problem(where, f"max_distance_m must be a distance > 0 in metres, got "
+                                f"{max_distance!r}"))
     norms = default_norms()
     try:
         norms = norms.with_overrides(dict(data.get("norms", {})), where=f"{where} [norms]")
@@ -181,6 +195,7 @@ def scenario_from_dict(
         planning_crs=data.get("planning_crs") or None, coordinate_system=cs,
         input_crs=data.get("input_crs") or None, seed=seed, tiles=tiles,
         description=str(data.get("description", "")), source=source,
+        max_distance_m=float(max_distance) if max_distance is not None else None,
     )
 
 
@@ -263,15 +278,9 @@ def run_scenario(
             zone_frames.append(zone_table(cell_xy, demand, schools, zones, level))
         for method in scenario.methods:
             say(f"{level}: {method} allocation")
-            if method == "catchment" and len(zones) == 0:
-                alloc = allocate_nearest(cell_xy, demand, district_xy(schools), level=level)
-                alloc = dataclasses.replace(alloc, method="catchment", notes=(
-                    *alloc.notes, f"no {level} zones in the district: catchment = nearest "
-                    "school (kindergartens are usually not zoned)"))
-            elif method == "catchment":
-                alloc = allocate_catchment(cell_xy, demand, schools, zones, level=level)
-            else:
-                alloc = allocate_nearest(cell_xy, demand, district_xy(schools), level=level)
+            alloc = allocate(district, level, method, year=year, norms=norms,
+                             max_distance_m=scenario.max_distance_m, schools=schools,
+                             demand_by_cell=demand)
             allocations[(level, method)] = alloc
             notes += [f"{level}/{method}: {n}" for n in alloc.notes]
             table = school_table(alloc, schools, grade_demand, norm, norms.bands)
@@ -285,12 +294,74 @@ def run_scenario(
             assigned_id[main >= 0] = ids[main[main >= 0]]
             cells_out[f"school_{level}_{method}"] = assigned_id
             cells_out[f"distance_{level}_{method}_m"] = alloc.distance_by_cell()
+            cells_out[f"unassigned_{level}_{method}"] = alloc.unassigned_by_cell
     crs = district.crs
     schools_all = _concat(school_frames, crs)
     zones_all = _concat(zone_frames, crs)
     cells_gdf = gpd.GeoDataFrame(cells_out, geometry=district.cells.geometry.values, crs=crs)
     return ScenarioResult(scenario, district, year, schools_all, zones_all,
                           pd.DataFrame(totals), cells_gdf, allocations, notes)
+
+
+def allocate(
+    district: District,
+    level: str,
+    method: str = "catchment",
+    *,
+    year: int | None = None,
+    norms: Norms | None = None,
+    max_distance_m: float | None = None,
+    schools: gpd.GeoDataFrame | None = None,
+    demand_by_cell: np.ndarray | None = None,
+) -> Allocation:
+    """Assign a district's students of one level to its schools.
+
+    Parameters
+    ----------
+    district : District
+    level : str
+        ``kindergarten``, ``primary``, ``junior`` or ``senior``.
+    method : {"catchment", "nearest", "optimal"}
+        ``catchment``: the official zone's school(s) (nearest school where the level has no
+        zones); ``nearest``: the closest school; both ignore seats, so shortfalls show.
+        ``optimal``: least total travel with no school over its seats (exact, certified);
+        students without a seat are unassigned.
+    year : int, optional
+        School year (schools open / closed); default: open schools regardless of year.
+    norms : Norms, optional
+        Default: the national norms.
+    max_distance_m : float, optional
+        ``optimal`` only: farthest allowed trip (metres).
+    schools, demand_by_cell : optional
+        The level's school table and students per cell, when already computed.
+
+    Returns
+    -------
+    Allocation
+        Rows of ``Allocation.school`` index :func:`schoolmap.demand.level_schools`.
+    """
+    if method not in METHODS:
+        raise ValidationError([f"method {method!r} unknown; use one of {', '.join(METHODS)}"],
+                              "allocate")
+    norms = norms or default_norms()
+    if schools is None:
+        schools = level_schools(district, norms, level, 9999 if year is None else year)
+    if demand_by_cell is None:
+        demand_by_cell = demand_by_cell_grade(district.cells, norms, level).sum(axis=1)
+    cell_xy = district.cell_xy
+    if method == "optimal":
+        return allocate_optimal(cell_xy, demand_by_cell, district_xy(schools),
+                                schools["seats"].to_numpy(dtype=np.float64), level=level,
+                                max_distance_m=max_distance_m)
+    zones = _level_zones(district, level)
+    if method == "catchment" and len(zones) == 0:
+        alloc = allocate_nearest(cell_xy, demand_by_cell, district_xy(schools), level=level)
+        return dataclasses.replace(alloc, method="catchment", notes=(
+            *alloc.notes, f"no {level} zones in the district: catchment = nearest school "
+            "(kindergartens are usually not zoned)"))
+    if method == "catchment":
+        return allocate_catchment(cell_xy, demand_by_cell, schools, zones, level=level)
+    return allocate_nearest(cell_xy, demand_by_cell, district_xy(schools), level=level)
 
 
 def district_xy(schools: gpd.GeoDataFrame) -> np.ndarray:
