@@ -84,8 +84,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``schoolmap`` command."""
     args = _parser().parse_args(argv)
-    console = Console(stderr=False)
-    err = Console(stderr=True)
+    # tables need ~110 columns; pipes and CI logs get that width instead of 80
+    console = Console(width=None if sys.stdout.isatty() else 120)
+    err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
     try:
         if args.command == "run":
             return _run(args, console)
@@ -140,13 +141,15 @@ def _print_summary(result: object, console: Console) -> None:
                   f"{result.district.n_schools} schools, school year {result.year}")
     table = Table(title="District totals (学位 seats, 缺口 shortfall)", title_justify="left")
     for col in ("level", "method", "demand", "seats", "short at schools", "schools short",
-                "classes 56+", "classes 66+", "beyond radius"):
-        table.add_column(col, justify="left" if col in ("level", "method") else "right")
+                "classes 56+", "classes 66+", "beyond radius", "unserved"):
+        table.add_column(col, justify="left" if col in ("level", "method") else "right",
+                         no_wrap=col in ("level", "method"))
     for r in result.totals.itertuples():
         table.add_row(f"{r.level} {LEVEL_ZH.get(r.level, '')}", r.method, _fmt(r.demand),
                       _fmt(r.seats), _fmt(r.shortfall_at_schools),
                       f"{r.n_schools_short}/{r.n_schools}", _fmt(r.share_classes_56_plus, True),
-                      _fmt(r.share_classes_66_plus, True), _fmt(r.share_beyond_radius, True))
+                      _fmt(r.share_classes_66_plus, True), _fmt(r.share_beyond_radius, True),
+                      _fmt(r.unassigned))
     console.print(table)
     s = result.schools
     if "area_type" in s.columns and len(s):
