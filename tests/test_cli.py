@@ -50,7 +50,6 @@ def test_run_error_is_clear(tmp_path, capsys):
     assert "no such scenario file" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not DEMO_GPKG.exists(), reason="demo district not generated")
 def test_readme_demo_command(tmp_path):
     """`schoolmap run scenarios/demo.toml` as in the README, into a temp folder."""
     work = tmp_path / "repo"
