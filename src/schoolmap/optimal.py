@@ -36,7 +36,8 @@ from schoolmap.errors import InfeasibleError, ValidationError
 __all__ = ["TransportResult", "assign", "transport"]
 
 _K_START = 8
-BINS_PER_SCHOOL = 32
+BINS_PER_SCHOOL = 8
+LEVEL_FACTOR = 4
 MARGIN_BINS = 0.5
 
 
@@ -215,7 +216,7 @@ def transport(
 
     >>> r = transport([3, 2], [2, 2], np.array([[1.0, 4.0], [2.0, 3.0]]), unserved_cost=10)
     >>> r.objective, r.unserved_by_cell.tolist(), r.certificate["optimal"]
-    (20.0, [1, 0], True)
+    (18.0, [1, 0], True)
     """
     supply = _vector(supply, "supply")
     capacity = _vector(capacity, "capacity")
@@ -400,7 +401,10 @@ def assign(
         certificate["rounds"] += 1
         all_rows = np.concatenate([rows, *extra_rows]).astype(np.int64)
         all_cols = np.concatenate([cols, *extra_cols]).astype(np.int64)
-        pair = np.unique(all_rows * m + all_cols)
+        pair = np.sort(all_rows * m + all_cols)  # sorted by cell; duplicates dropped below
+        first = np.ones(len(pair), dtype=bool)
+        first[1:] = pair[1:] != pair[:-1]
+        pair = pair[first]
         r_, c_ = pair // m, pair % m
         d_ = _distance(xy[r_], sxy[c_], pnorm)
         indptr, school, cvals = _sorted_csr(n, r_, c_, d_)
@@ -444,13 +448,13 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, tol):
     n, m = len(xy), len(sxy)
     kk = min(m, k)
     estimate = None
-    n_bins = max(BINS_PER_SCHOOL * m, 2000)
+    n_bins = max(n // LEVEL_FACTOR, BINS_PER_SCHOOL * m, 2000)
     if n > 2 * n_bins and m > kk:
         span = np.ptp(xy, axis=0)
         bin_m = max(float(np.sqrt(max(span[0] * span[1], 1.0) / n_bins)), 1.0)
         key = np.floor((xy - xy.min(axis=0)) / bin_m).astype(np.int64)
         _, inverse = np.unique(key[:, 0] * (key[:, 1].max() + 1) + key[:, 1],
-                               return_inverse=True)
+                               return_inverse=True, sorted=True)
         weight = np.bincount(inverse, weights=supply)
         has = weight > 0
         cxy = np.column_stack([np.bincount(inverse, weights=supply * xy[:, 0]),

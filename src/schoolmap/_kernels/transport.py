@@ -117,6 +117,119 @@ def _push_list(node, item, head, nxt, item_at, used):
 
 
 @nb.njit(cache=True, nogil=True)
+def _rebuild(a, flow, unserved, cell_of, indptr, school, cost, unserved_cost, m, arc, arc_from,
+             arc_to, nbr, n_nbr, head, nxt, item_at, used, listed, listed_u, eps):
+    """Rebuild the arcs out of node a (a school, or U = m) from the cells now there."""
+    for t in range(n_nbr[a]):
+        arc[a, nbr[a, t]] = INF
+    n_nbr[a] = 0
+    prev = -1
+    e = head[a]
+    while e != -1:
+        it = item_at[e]
+        if (a < m and flow[it] <= eps) or (a == m and unserved[it] <= eps):
+            if a < m:
+                listed[it] = False
+            else:
+                listed_u[it] = False
+            if prev == -1:
+                head[a] = nxt[e]
+            else:
+                nxt[prev] = nxt[e]
+            e = nxt[e]
+            continue
+        if a < m:
+            _offer(a, cell_of[it], it, cost[it], indptr, school, cost, unserved_cost, m, arc,
+                   arc_from, arc_to, nbr, n_nbr)
+        else:
+            _offer(a, it, -1 - it, unserved_cost[it], indptr, school, cost, unserved_cost, m,
+                   arc, arc_from, arc_to, nbr, n_nbr)
+        prev = e
+        e = nxt[e]
+    return nxt, item_at, used
+
+
+@nb.njit(cache=True, nogil=True)
+def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_of, indptr,
+             school, cost, unserved_cost, m, arc, arc_from, arc_to, nbr, n_nbr, dirty, head,
+             nxt, item_at, used, listed, listed_u, fwd_total, unserved_total, eps):
+    """Push the bottleneck amount along path[0] (an excess node) → path[length − 1]."""
+    U = m
+    T = m + 1
+    source = path[0]
+    sink = path[length - 1]
+    delta = (load[source] - fwd[source]) if source < m else t_excess
+    room = (fwd[sink] - load[sink]) if sink < m else -t_excess
+    if room < delta:
+        delta = room
+    for t in range(length - 1):
+        a = path[t]
+        b = path[t + 1]
+        if a == T:
+            cap_ab = fwd[b] if b < m else unserved_total
+        elif b == T:
+            cap_ab = INF if a == U else capacity[a] - fwd[a]
+        elif a == U:
+            cap_ab = unserved[-1 - arc_from[a, b]]
+        else:
+            cap_ab = flow[arc_from[a, b]]
+        if cap_ab < delta:
+            delta = cap_ab
+    for t in range(length - 1):
+        a = path[t]
+        b = path[t + 1]
+        if a == T:
+            if b < m:
+                fwd[b] -= delta
+                fwd_total -= delta
+            else:
+                unserved_total -= delta  # fewer unserved students reach T through U
+            continue
+        if b == T:
+            if a < m:
+                fwd[a] += delta
+                fwd_total += delta
+            else:
+                unserved_total += delta
+            continue
+        src = arc_from[a, b]
+        dst = arc_to[a, b]
+        if a == U:
+            i = -1 - src
+            unserved[i] -= delta
+            if unserved[i] <= eps:
+                unserved[i] = 0.0
+                dirty[U] = True
+        else:
+            flow[src] -= delta
+            load[a] -= delta
+            if flow[src] <= eps:
+                flow[src] = 0.0
+                dirty[a] = True
+        if b == U:
+            i = cell_of[src]
+            was_empty = unserved[i] <= 0.0
+            unserved[i] += delta
+            if was_empty and not listed_u[i]:
+                nxt, item_at, used = _push_list(U, i, head, nxt, item_at, used)
+                listed_u[i] = True
+            if was_empty and not dirty[U]:
+                _offer(U, i, -1 - i, unserved_cost[i], indptr, school, cost, unserved_cost,
+                       m, arc, arc_from, arc_to, nbr, n_nbr)
+        else:
+            load[b] += delta
+            was_empty = flow[dst] <= 0.0
+            flow[dst] += delta
+            if was_empty and not listed[dst]:
+                nxt, item_at, used = _push_list(b, dst, head, nxt, item_at, used)
+                listed[dst] = True
+            if was_empty and not dirty[b]:
+                _offer(b, cell_of[dst], dst, cost[dst], indptr, school, cost, unserved_cost, m,
+                       arc, arc_from, arc_to, nbr, n_nbr)
+    return nxt, item_at, used, fwd_total, unserved_total
+
+
+@nb.njit(cache=True, nogil=True)
 def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0, eps):
     """Solve the capacitated transportation problem over candidate pairs.
 
@@ -257,32 +370,10 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
                         size = _heap_push(hkeys, hvals, size, d + r, U)
                 continue
             if dirty[a]:  # rebuild the arcs out of a from the cells now at a
-                for t in range(n_nbr[a]):
-                    arc[a, nbr[a, t]] = INF
-                n_nbr[a] = 0
-                prev = -1
-                e = head[a]
-                while e != -1:
-                    it = item_at[e]
-                    if (a < m and flow[it] <= eps) or (a == U and unserved[it] <= eps):
-                        if a < m:
-                            listed[it] = False
-                        else:
-                            listed_u[it] = False
-                        if prev == -1:
-                            head[a] = nxt[e]
-                        else:
-                            nxt[prev] = nxt[e]
-                        e = nxt[e]
-                        continue
-                    if a < m:
-                        _offer(a, cell_of[it], it, cost[it], indptr, school, cost,
-                               unserved_cost, m, arc, arc_from, arc_to, nbr, n_nbr)
-                    else:
-                        _offer(a, it, -1 - it, unserved_cost[it], indptr, school, cost,
-                               unserved_cost, m, arc, arc_from, arc_to, nbr, n_nbr)
-                    prev = e
-                    e = nxt[e]
+                nxt, item_at, used = _rebuild(a, flow, unserved, cell_of, indptr, school, cost,
+                                              unserved_cost, m, arc, arc_from, arc_to, nbr,
+                                              n_nbr, head, nxt, item_at, used, listed,
+                                              listed_u, eps)
                 dirty[a] = False
             for t in range(n_nbr[a]):
                 b = nbr[a, t]
@@ -308,83 +399,18 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
             return flow, unserved, np.zeros(m), n_paths, STATUS_NO_PATH
         for v in range(m + 2):
             potential[v] += dist[v] if dist[v] < reach else reach
-        # the path, sink back to source, and its bottleneck
+        # the path, sink back to source, stored source first
         length = 0
         v = sink
-        while pred[v] != -1:
+        while v != -1:
             path[length] = v
             length += 1
             v = pred[v]
-        source = v
-        delta = (load[source] - fwd[source]) if source < m else t_excess
-        room = (fwd[sink] - load[sink]) if sink < m else -t_excess
-        if room < delta:
-            delta = room
-        for t in range(length):
-            b = path[t]
-            a = pred[b]
-            if a == T:
-                cap_ab = fwd[b] if b < m else unserved_total
-            elif b == T:
-                cap_ab = INF if a == U else capacity[a] - fwd[a]
-            elif a == U:
-                cap_ab = unserved[-1 - arc_from[a, b]]
-            else:
-                cap_ab = flow[arc_from[a, b]]
-            if cap_ab < delta:
-                delta = cap_ab
-        # augment
-        for t in range(length):
-            b = path[t]
-            a = pred[b]
-            if a == T:
-                if b < m:
-                    fwd[b] -= delta
-                    fwd_total -= delta
-                else:
-                    unserved_total -= delta  # fewer unserved students reach T through U
-                continue
-            if b == T:
-                if a < m:
-                    fwd[a] += delta
-                    fwd_total += delta
-                else:
-                    unserved_total += delta
-                continue
-            src = arc_from[a, b]
-            dst = arc_to[a, b]
-            if a == U:
-                i = -1 - src
-                unserved[i] -= delta
-                if unserved[i] <= eps:
-                    unserved[i] = 0.0
-                    dirty[U] = True
-            else:
-                flow[src] -= delta
-                load[a] -= delta
-                if flow[src] <= eps:
-                    flow[src] = 0.0
-                    dirty[a] = True
-            if b == U:
-                i = cell_of[src]
-                was_empty = unserved[i] <= 0.0
-                unserved[i] += delta
-                if was_empty and not listed_u[i]:
-                    nxt, item_at, used = _push_list(U, i, head, nxt, item_at, used)
-                    listed_u[i] = True
-                if was_empty and not dirty[U]:
-                    _offer(U, i, -1 - i, unserved_cost[i], indptr, school, cost, unserved_cost,
-                           m, arc, arc_from, arc_to, nbr, n_nbr)
-            else:
-                load[b] += delta
-                was_empty = flow[dst] <= 0.0
-                flow[dst] += delta
-                if was_empty and not listed[dst]:
-                    nxt, item_at, used = _push_list(b, dst, head, nxt, item_at, used)
-                    listed[dst] = True
-                if was_empty and not dirty[b]:
-                    _offer(b, cell_of[dst], dst, cost[dst], indptr, school, cost, unserved_cost,
-                           m, arc, arc_from, arc_to, nbr, n_nbr)
+        path[:length] = path[:length][::-1].copy()
+        nxt, item_at, used, fwd_total, unserved_total = _augment(
+            path, length, t_excess, flow, unserved, load, fwd, capacity, cell_of, indptr,
+            school, cost, unserved_cost, m, arc, arc_from, arc_to, nbr, n_nbr, dirty, head,
+            nxt, item_at, used, listed, listed_u, fwd_total, unserved_total, eps)
         n_paths += 1
     price = np.empty(m)
     for j in range(m):

@@ -1,0 +1,219 @@
+"""Benchmark: exact capacitated allocation, schoolmap against OR-Tools, POT and HiGHS.
+
+The same seeded instances (see ``instances.py``) go to every tool in one run:
+
+- S = 5,000 cells × 50 schools, M = 100,000 × 300, L = 1,000,000 × 1,000;
+- schoolmap ``assign`` (coordinate door, exact over all pairs with a certificate);
+- OR-Tools ``SimpleMinCostFlow`` on the dense matrix (S, M) or on each cell's 16 nearest
+  schools (L; *not* optimal over all pairs), costs in integer centimetres;
+- POT ``ot.emd`` on the dense matrix (S, M), balanced with a dummy school and cell;
+- scipy ``linprog`` (HiGHS) on the dense LP (S).
+
+Each tool runs in its own process so that its peak memory (RSS above the instance) is its own.
+Prints a table and writes ``benchmarks/results/allocation.json``.
+
+Run: ``python benchmarks/allocation.py [--sizes S M L] [--tools ...] [--timeout 1800]``
+(needs the ``bench`` extra: ``pip install -e '.[bench]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from instances import SIZES, make_instance  # noqa: E402
+
+TOOLS = ("schoolmap", "ortools", "pot", "highs")
+UNSERVED_M = None  # default unserved cost of each tool run: (m + 1) × diagonal + 1
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _dense(cell_xy, school_xy):
+    return np.hypot(cell_xy[:, None, 0] - school_xy[None, :, 0],
+                    cell_xy[:, None, 1] - school_xy[None, :, 1])
+
+
+def _unserved_cost(cell_xy, school_xy):
+    lo = np.minimum(cell_xy.min(0), school_xy.min(0))
+    hi = np.maximum(cell_xy.max(0), school_xy.max(0))
+    return (len(school_xy) + 1) * float(np.hypot(*(hi - lo))) + 1.0
+
+
+def run_schoolmap(cell_xy, students, school_xy, seats, p):
+    from schoolmap.optimal import assign
+
+    assign(cell_xy[:200], students[:200], school_xy[:5], seats[:5])  # JIT warm-up (cached)
+    base = _rss_mb()
+    t0 = time.perf_counter()
+    r = assign(cell_xy, students, school_xy, seats, unserved_cost=p)
+    wall = time.perf_counter() - t0
+    return {"seconds": wall, "objective": r.objective, "all_pairs_optimal":
+            bool(r.certificate["optimal"]), "extra_mb": _rss_mb() - base,
+            "detail": {k: r.certificate[k] for k in ("rounds", "paths", "candidates",
+                                                       "pairs_checked", "pairs_bounded")}}
+
+
+def run_ortools(cell_xy, students, school_xy, seats, p, k=None):
+    from ortools.graph.python import min_cost_flow
+    from scipy.spatial import cKDTree
+
+    base = _rss_mb()
+    t0 = time.perf_counter()
+    n, m = len(cell_xy), len(school_xy)
+    if k is None:
+        cost = _dense(cell_xy, school_xy)
+        tails = np.repeat(np.arange(n), m)
+        heads = n + np.tile(np.arange(m), n)
+        unit = np.rint(cost.ravel() * 100).astype(np.int64)
+        del cost
+    else:
+        dist, idx = cKDTree(school_xy).query(cell_xy, k=k)
+        tails = np.repeat(np.arange(n), k)
+        heads = n + idx.ravel()
+        unit = np.rint(dist.ravel() * 100).astype(np.int64)
+    sink, dummy = n + m, n + m + 1
+    caps = np.repeat(students.astype(np.int64), m if k is None else k)
+    f = min_cost_flow.SimpleMinCostFlow()
+    f.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, unit)
+    f.add_arcs_with_capacity_and_unit_cost(
+        np.arange(n), np.full(n, dummy), students.astype(np.int64),
+        np.full(n, int(round(p * 100)), dtype=np.int64))
+    f.add_arcs_with_capacity_and_unit_cost(n + np.arange(m), np.full(m, sink),
+                                           seats.astype(np.int64), np.zeros(m, np.int64))
+    f.add_arc_with_capacity_and_unit_cost(dummy, sink, int(students.sum()), 0)
+    f.set_nodes_supplies(np.arange(n), students.astype(np.int64))
+    f.set_node_supply(sink, -int(students.sum()))
+    status = f.solve()
+    wall = time.perf_counter() - t0
+    if status != f.OPTIMAL:
+        return {"seconds": wall, "error": f"status {status}"}
+    # objective in metres from the flows (the solver's own is in rounded centimetres)
+    flows = f.flows(np.arange(len(tails)))
+    used = flows > 0
+    d = np.hypot(*(cell_xy[tails[used]] - school_xy[heads[used] - n]).T)
+    unserved = students.sum() - flows.sum()
+    return {"seconds": wall, "objective": float(d @ flows[used] + p * unserved),
+            "all_pairs_optimal": k is None, "extra_mb": _rss_mb() - base,
+            "detail": {"arcs": int(len(tails)), "candidates_per_cell": k or m}}
+
+
+def run_pot(cell_xy, students, school_xy, seats, p):
+    import ot
+
+    base = _rss_mb()
+    t0 = time.perf_counter()
+    cost = _dense(cell_xy, school_xy)
+    n, m = cost.shape
+    full = np.zeros((n + 1, m + 1))
+    full[:n, :m] = cost
+    full[:n, m] = p  # unserved
+    a = np.append(students, seats.sum())
+    b = np.append(seats, students.sum())
+    plan = ot.emd(a, b, full, numItermax=10**9)
+    wall = time.perf_counter() - t0
+    return {"seconds": wall, "objective": float((plan[:n] * full[:n]).sum()),
+            "all_pairs_optimal": True, "extra_mb": _rss_mb() - base}
+
+
+def run_highs(cell_xy, students, school_xy, seats, p):
+    import scipy.sparse as sp
+    from scipy.optimize import linprog
+
+    base = _rss_mb()
+    t0 = time.perf_counter()
+    cost = _dense(cell_xy, school_xy)
+    n, m = cost.shape
+    c = np.concatenate([cost.ravel(), np.full(n, p)])
+    a_eq = sp.hstack([sp.kron(sp.eye(n), np.ones((1, m))), sp.eye(n)]).tocsr()
+    a_ub = sp.hstack([sp.kron(np.ones((1, n)), sp.eye(m)), sp.csr_matrix((m, n))]).tocsr()
+    r = linprog(c, A_ub=a_ub, b_ub=seats, A_eq=a_eq, b_eq=students, method="highs")
+    wall = time.perf_counter() - t0
+    return {"seconds": wall, "objective": float(r.fun), "all_pairs_optimal": r.status == 0,
+            "extra_mb": _rss_mb() - base}
+
+
+def worker(tool: str, size: str) -> dict:
+    n, m = SIZES[size]
+    cell_xy, students, school_xy, seats = make_instance(n, m, seed=20261124)
+    p = _unserved_cost(cell_xy, school_xy)
+    if tool == "schoolmap":
+        return run_schoolmap(cell_xy, students, school_xy, seats, p)
+    if tool == "ortools":
+        return run_ortools(cell_xy, students, school_xy, seats, p,
+                           k=16 if size == "L" else None)
+    if tool == "pot":
+        return run_pot(cell_xy, students, school_xy, seats, p)
+    return run_highs(cell_xy, students, school_xy, seats, p)
+
+
+PLAN = {"S": ("schoolmap", "ortools", "pot", "highs"), "M": ("schoolmap", "ortools", "pot"),
+        "L": ("schoolmap", "ortools")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", nargs="+", default=["S", "M", "L"], choices=list(SIZES))
+    ap.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS)
+    ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per tool run")
+    ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(*args.worker)))
+        return
+    rows = []
+    for size in args.sizes:
+        for tool in PLAN[size]:
+            if tool not in args.tools:
+                continue
+            try:
+                proc = subprocess.run([sys.executable, __file__, "--worker", tool, size],
+                                      capture_output=True, text=True, timeout=args.timeout)
+                out = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 \
+                    else {"error": proc.stderr.strip().splitlines()[-1][:200]}
+            except subprocess.TimeoutExpired:
+                out = {"error": f"over {args.timeout:.0f} s"}
+            rows.append({"size": size, "cells": SIZES[size][0], "schools": SIZES[size][1],
+                         "tool": tool, **out})
+            r = rows[-1]
+            print(f"{size} {tool:<10} " + (f"{r['seconds']:9.2f} s  {r['objective']:,.1f}"
+                                          if "objective" in r else r.get("error", "")),
+                  flush=True)
+    best = {}
+    for r in rows:
+        if r.get("all_pairs_optimal") and "objective" in r:
+            best[r["size"]] = min(best.get(r["size"], np.inf), r["objective"])
+    print()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}")
+    print("| size | tool | wall s | peak MB (above instance) | objective (m) | optimal over all "
+          "pairs | vs best exact |")
+    print("|---|---|---:|---:|---:|---|---:|")
+    for r in rows:
+        if "objective" not in r:
+            print(f"| {r['size']} | {r['tool']} | — | — | {r.get('error', '')} | — | — |")
+            continue
+        rel = r["objective"] / best[r["size"]] - 1 if r["size"] in best else float("nan")
+        print(f"| {r['size']} | {r['tool']} | {r['seconds']:.2f} | {r.get('extra_mb', 0):,.0f} "
+              f"| {r['objective']:,.1f} | {'yes' if r['all_pairs_optimal'] else 'no'} "
+              f"| {rel:+.2e} |")
+    out = Path(__file__).parent / "results" / "allocation.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"machine": {"arch": platform.machine(), "cores": os.cpu_count()},
+                               "rows": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
