@@ -16,12 +16,26 @@ import pytest
 from shapely.geometry import Point, box
 
 try:
-    from schoolmap.maps import shortfall_map, write_map
+    from schoolmap.maps import (
+        add_seat_prices,
+        add_unserved,
+        render_result_map,
+        shortfall_map,
+        write_map,
+    )
 except ModuleNotFoundError as exc:  # package not installed: use the source tree
     if exc.name != "schoolmap":
         raise
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from schoolmap.maps import shortfall_map, write_map
+    from schoolmap.maps import (
+        add_seat_prices,
+        add_unserved,
+        render_result_map,
+        shortfall_map,
+        write_map,
+    )
+from schoolmap.io.district import district_from_frames
+from schoolmap.scenario import Scenario, run_scenario
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -537,3 +551,302 @@ def test_results_of_several_allocation_methods_are_refused(schools):
         shortfall_map(both)
     one = shortfall_map(both[both["method"] == "nearest"], tiles=None)
     assert one.get_root().render().count("L.circleMarker(") == 4
+
+
+# -- seat prices and unserved students ----------------------------------------------------------
+
+
+def tiny_result(district, levels=("primary",), methods=("catchment", "optimal")):
+    """A scenario run on a tiny town, map without tiles."""
+    sc = Scenario(name="tiny", district=district.source, base_year=2026, levels=levels,
+                  methods=methods, tiles="none")
+    return run_scenario(sc, district)
+
+
+@pytest.fixture
+def closed_p2(town_layers):
+    """Tiny town with P2 closed in 2026: zone ZB (cell C3, 30 pupils) has no primary school."""
+    schools = town_layers["schools"]
+    schools.loc[schools["school_id"] == "P2", "close_year"] = 2026
+    return district_from_frames(town_layers, source="tiny_town_p2_closed")
+
+
+def render_result(result, tmp_path: Path) -> str:
+    path = render_result_map(result, tmp_path / "map.html")
+    return path.read_text(encoding="utf-8")
+
+
+def legend_of(text: str) -> str:
+    return re.search(r'<div class="schoolmap-box schoolmap-legend">(.*?)</details></div>', text)[1]
+
+
+def popup_cells(popup: str) -> dict[str, str]:
+    return dict(re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", popup))
+
+
+def square_layers(text: str) -> dict[str, list[dict]]:
+    """Features of the unserved-squares GeoJSON, by layer name (squares have a 'cells' field)."""
+    names = {var: name for name, var in overlays(text).items()}
+    out = {}
+    for var, data in geojson_layers(text).items():
+        features = data["features"]
+        if features and "cells" in features[0]["properties"]:
+            group = re.search(rf"\b{var}\.addTo\((\w+)\);", text)
+            out[names[group[1]]] = features
+    return out
+
+
+def test_result_map_shows_seat_prices_of_the_optimal_method(town, tmp_path):
+    text = render_result(tiny_result(town), tmp_path)
+    layers = overlays(text)
+    # every primary pupil gets a seat under both methods: no unserved layer
+    assert list(layers) == ["Catchments – primary", "Schools – primary", "Seat prices – primary"]
+    assert shown(text, layers["Schools – primary"])
+    assert not shown(text, layers["Seat prices – primary"])
+
+    markers = by_school(circle_markers(text), layers)
+    p1, p2 = markers[("Seat prices – primary", "P1")], markers[("Seat prices – primary", "P2")]
+    # P1 is full: one more seat spares a C2 pupil the trip to P2 (955 m instead of 112 m)
+    assert "one more seat here saves 843 m of travel" in p1["tooltip"]
+    assert "学位影子价格" in p1["tooltip"]
+    assert p1["options"]["fillColor"] == "#fd8d3c"  # 500–1,000 m
+    assert "one more seat here saves 0 m of travel (seats spare" in p2["tooltip"]
+    assert p2["options"]["fillColor"] == "#f0f0f0"  # neutral grey: seats spare
+    cells = popup_cells(p1["popup"])
+    assert cells["Seat price 学位影子价格"] == "843 m"
+    assert cells["Demand, optimal 最优分配需求 (students 人)"] == "270"  # not catchment's 366
+    assert cells["Seats 学位"] == "270"
+    assert popup_cells(p2["popup"])["Demand, optimal 最优分配需求 (students 人)"] == "126"
+    # same place and size as the school marker of the headline (catchment) layer
+    school = markers[("Schools – primary", "P1")]
+    assert p1["location"] == school["location"]
+    assert p1["options"]["radius"] == school["options"]["radius"]
+    assert text.count("L.circleMarker(") == 4
+
+    legend = legend_of(text)
+    assert legend.count("Seat price 学位影子价格") == 1
+    assert "0 m: seats spare 学位有余" in legend and "≥ 2,000 m" in legend
+    assert "Unserved students 未获学位学生" not in legend
+
+
+def test_result_map_without_optimal_has_no_seat_prices(town, tmp_path):
+    text = render_result(tiny_result(town, methods=("catchment", "nearest")), tmp_path)
+    assert list(overlays(text)) == ["Catchments – primary", "Schools – primary"]
+    assert "Seat price" not in text and "Unserved" not in text
+
+
+def test_result_map_layers_per_level_only_where_students_are_unserved(town, tmp_path):
+    # junior: J1 takes all 198 pupils by catchment, but optimal leaves 48 without a seat
+    text = render_result(tiny_result(town, levels=("primary", "junior")), tmp_path)
+    layers = overlays(text)
+    assert list(layers) == [
+        "Catchments – primary",
+        "Schools – primary",
+        "Catchments – junior",
+        "Schools – junior",
+        "Seat prices – primary",
+        "Seat prices – junior",
+        "Unserved (optimal) – junior",
+    ]
+    assert [name for name, var in layers.items() if shown(text, var)] == [
+        "Catchments – primary",
+        "Schools – primary",
+    ]
+    squares = square_layers(text)
+    assert list(squares) == ["Unserved (optimal) – junior"]
+    junior = squares["Unserved (optimal) – junior"]
+    assert sum(int(f["properties"]["students"]) for f in junior) == 48
+
+
+def test_unserved_students_of_a_closed_school_are_drawn_as_squares(closed_p2, tmp_path):
+    result = tiny_result(closed_p2)
+    cells = result.cells.set_index("cell_id")
+    assert cells["unassigned_primary_catchment"].to_dict() == {
+        "C1": 0, "C2": 0, "C3": 30, "C4": 0, "C5": 0
+    }
+
+    text = render_result(result, tmp_path)
+    layers = overlays(text)
+    assert list(layers) == [
+        "Catchments – primary",
+        "Schools – primary",
+        "Seat prices – primary",
+        "Unserved students – primary",
+        "Unserved (optimal) – primary",
+    ]
+    assert not shown(text, layers["Unserved students – primary"])
+    assert not shown(text, layers["Unserved (optimal) – primary"])
+
+    squares = square_layers(text)
+    headline = squares["Unserved students – primary"]
+    # C3 only: one 500 m square, 30 pupils from 1 cell, class 25–50
+    assert [f["properties"] for f in headline] == [
+        {"fill": "#f768a1", "students": "30", "cells": "1"}
+    ]
+    ring = headline[0]["geometry"]["coordinates"][0]
+    assert len(ring) == 5 and all(123.0 < lon < 123.1 and 31.6 < lat < 31.7 for lon, lat in ring)
+
+    # optimal: P1's 270 seats go to the nearest pupils; 90 of C2, all of C5 and C3 are left.
+    # 500 m squares from x = 500,000: C1 + C2 (x 0–200) share one, C5 (x 650) and C3 + C4
+    # (x 1,000–1,200) have their own, so three squares in west-to-east order
+    assert cells["unassigned_primary_optimal"].to_dict() == {
+        "C1": 0, "C2": 90, "C3": 30, "C4": 0, "C5": 6
+    }
+    optimal = squares["Unserved (optimal) – primary"]
+    assert [f["properties"]["students"] for f in optimal] == ["90", "6", "30"]
+    assert [f["properties"]["fill"] for f in optimal] == ["#c51b8a", "#fcc5c0", "#f768a1"]
+
+    assert len(re.findall(r'createPane\(\s*"schoolmap_density"\)', text)) == 1
+    legend = legend_of(text)
+    assert legend.count("Unserved students 未获学位学生") == 1  # one section for both layers
+    assert "per 500 m square" in legend and "#7a0177" in legend
+    assert remote_resources(text) == []
+    assert urls(text) <= NOT_FETCHED
+
+
+def test_add_unserved_sums_cells_into_display_squares(schools, tmp_path):
+    # a 2 km × 2 km block of 400 cells of 100 m, one student each, 1 km offset from the grid
+    xs, ys = np.meshgrid(np.arange(20) * 100.0, np.arange(20) * 100.0)
+    x0, y0 = X0 + 1000, Y0
+    cells = gpd.GeoDataFrame(
+        {"unserved": np.ones(xs.size)},
+        geometry=[
+            box(x0 + x, y0 + y, x0 + x + 100, y0 + y + 100)
+            for x, y in zip(xs.ravel(), ys.ravel(), strict=True)
+        ],
+        crs=UTM51,
+    )
+    cells.loc[0, "unserved"] = np.nan  # counts as 0
+    cells.loc[1, "geometry"] = None  # not drawn
+    m = shortfall_map(schools, tiles=None)
+    assert add_unserved(m, cells, "unserved", name="<b>Unserved</b>", show=True) == 16
+    assert add_unserved(m, cells.assign(unserved=0.0), "unserved", name="none") == 0
+    assert add_unserved(m, cells.iloc[:0], "unserved", name="empty") == 0
+    assert add_unserved(m, cells, "unserved", name="1 km", square_m=1000) == 4
+    text = render(m, tmp_path)
+
+    layers = overlays(text)
+    assert list(layers)[-2:] == ["&lt;b&gt;Unserved&lt;/b&gt;", "1 km"]
+    assert "none" not in layers and "empty" not in layers
+    assert shown(text, layers["&lt;b&gt;Unserved&lt;/b&gt;"])
+    squares = square_layers(text)
+    fine = sorted(int(f["properties"]["students"]) for f in squares["&lt;b&gt;Unserved&lt;/b&gt;"])
+    assert fine == [23] + [25] * 15 and fine[0] == 25 - 2  # cells 0 and 1 are in one square
+    assert {f["properties"]["fill"] for f in squares["&lt;b&gt;Unserved&lt;/b&gt;"]} == {
+        "#fa9fb5", "#f768a1"
+    }
+    coarse = squares["1 km"]
+    assert sorted(int(f["properties"]["students"]) for f in coarse) == [98, 100, 100, 100]
+    assert sorted(f["properties"]["cells"] for f in coarse) == ["100", "100", "100", "98"]
+    legend = legend_of(text)
+    assert "per 500 m square" in legend and "per 1,000 m square" in legend
+
+    # the same cells as points, or in lon/lat, give the same squares
+    points = cells.copy()
+    points.loc[points.geometry.notna(), "geometry"] = points.geometry.dropna().centroid
+    m2 = shortfall_map(schools, tiles=None)
+    assert add_unserved(m2, points, "unserved", name="points") == 16
+    assert add_unserved(m2, cells.to_crs(4326), "unserved", name="lon/lat") == 16
+
+
+def test_add_unserved_keeps_a_big_district_small(schools, tmp_path):
+    # 50,000 cells of 100 m (25 km × 20 km): 2,000 squares of 500 m
+    rng = np.random.default_rng(0)
+    xs, ys = np.meshgrid(np.arange(250) * 100.0 + 50, np.arange(200) * 100.0 + 50)
+    cells = gpd.GeoDataFrame(
+        {"unserved": rng.uniform(0, 2, xs.size)},
+        geometry=gpd.points_from_xy(X0 + xs.ravel(), Y0 + ys.ravel()),
+        crs=UTM51,
+    )
+    m = shortfall_map(schools, tiles=None)
+    assert add_unserved(m, cells, "unserved", name="big") == 50 * 40
+    text = render(m, tmp_path)
+    features = square_layers(text)["big"]
+    assert len(features) == 2000
+    total = sum(float(f["properties"]["students"].replace(",", "")) for f in features)
+    assert total == pytest.approx(cells["unserved"].sum(), abs=2000 * 0.5)
+    assert len(text.encode("utf-8")) < 1_500_000
+
+
+def test_seat_prices_escape_data_and_colour_by_class(schools, tmp_path):
+    schools = schools.assign(seat_price_m=[0.2, 1200.0, np.nan, 2500.0])
+    schools.loc[0, "name"] = "`${alert(5)}` {{ 6 * 7 }}"
+    m = shortfall_map(schools, tiles=None, levels=["primary"])
+    assert add_seat_prices(m, schools, levels=["primary", "senior"], show=True) == 3
+    text = render(m, tmp_path)
+    layers = overlays(text)
+    assert list(layers) == ["Schools – primary", "Seat prices – primary"]  # no senior data
+    assert shown(text, layers["Seat prices – primary"])
+    markers = by_school(circle_markers(text), layers)
+    p1 = markers[("Seat prices – primary", "P1")]
+    p2 = markers[("Seat prices – primary", "P2")]
+    n1 = markers[("Seat prices – primary", "N1")]
+    assert (p1["options"]["fillColor"], p2["options"]["fillColor"]) == ("#f0f0f0", "#f03b20")
+    assert n1["options"]["fillColor"] == "#bdbdbd"
+    assert "saves 0 m of travel (seats spare" in p1["tooltip"]
+    assert "saves 1,200 m of travel" in p2["tooltip"]
+    assert "Seat price 学位影子价格: —" in n1["tooltip"]
+    assert p2["popup"].startswith(
+        f'<div class="schoolmap-popup"><div class="name">{EVIL_SCHOOL_ESCAPED}</div>'
+    )
+    assert "<script>alert" not in text and "${alert(5)}" not in text and "{{" not in text
+    assert "&#96;&#36;&#123;alert(5)&#125;&#96;" in p1["tooltip"]
+
+
+def test_seat_prices_and_unserved_need_a_shortfall_map_and_their_columns(schools):
+    m = shortfall_map(schools, tiles=None)
+    with pytest.raises(
+        ValueError, match=r"add_seat_prices: 1 problem — schools lacks .*'seat_price_m'"
+    ):
+        add_seat_prices(m, schools)
+    with pytest.raises(ValueError, match="m must be a map made by schoolmap.maps.shortfall_map"):
+        add_seat_prices(folium_map(), schools.assign(seat_price_m=0.0))
+    with pytest.raises(ValueError, match=r"add_unserved: 1 problem — cells lacks .*'unserved'"):
+        add_unserved(m, schools, "unserved", name="x")
+    with pytest.raises(ValueError, match="square_m must be a positive number"):
+        add_unserved(m, schools.assign(unserved=1.0), "unserved", name="x", square_m=0)
+    with pytest.raises(TypeError, match="sequence of level names"):
+        add_seat_prices(m, schools.assign(seat_price_m=0.0), levels="primary")
+
+
+def folium_map():
+    import folium
+
+    return folium.Map(tiles=None)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium (Debian package)")
+def test_seat_price_and_unserved_layers_draw_in_a_browser(closed_p2, tmp_path):
+    result = tiny_result(closed_p2)
+    schools = result.schools[result.schools["method"] == "catchment"]
+    optimal = result.schools[result.schools["method"] == "optimal"]
+    m = shortfall_map(schools, result.zones, tiles=None)
+    assert add_seat_prices(m, optimal, show=True) == 1
+    assert add_unserved(m, result.cells, "unassigned_primary_catchment", name="u", show=True) == 1
+    path = write_map(m, tmp_path / "map.html")
+    run = subprocess.run(
+        [
+            shutil.which("chromium"),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--proxy-server=127.0.0.1:9",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=120,
+        check=True,
+    )
+    assert [line for line in run.stderr.splitlines() if ":CONSOLE" in line] == []
+    # 2 catchments, 1 school (P1; closed P2 is not listed), 1 seat-price marker, 1 square
+    assert len(re.findall(r'<path class="leaflet-interactive"', run.stdout)) == 5
+    assert 'class="leaflet-pane leaflet-schoolmap_density-pane"' in run.stdout

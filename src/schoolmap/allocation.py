@@ -10,6 +10,7 @@ unassigned by cell — conservation always holds::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -164,6 +165,7 @@ def allocate_optimal(
     *,
     level: str = "",
     max_distance_m: float | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Allocation:
     """Assign students so that no school exceeds its seats and total travel is least.
 
@@ -181,7 +183,8 @@ def allocate_optimal(
     """
     demand_by_cell = np.ascontiguousarray(demand_by_cell, dtype=np.float64)
     _check_inputs(np.ascontiguousarray(cell_xy, dtype=np.float64), demand_by_cell)
-    r = assign(cell_xy, demand_by_cell, school_xy, seats, max_distance_m=max_distance_m)
+    r = assign(cell_xy, demand_by_cell, school_xy, seats, max_distance_m=max_distance_m,
+               progress=progress)
     notes = []
     left = float(np.sum(r.unserved_by_cell))
     if left > 0:

@@ -3,12 +3,17 @@
 This module only *draws* result tables computed elsewhere (``schoolmap.capacity``); it never
 computes planning figures. It is the only module of the package that imports folium.
 
-Two public functions:
+Public functions:
 
 - :func:`shortfall_map` builds a :class:`folium.Map` with, per school level, a layer of
   catchments coloured by utilisation and a layer of schools sized by seats and coloured by
   shortfall, plus a bilingual legend, an optional title and a layer switcher.
+- :func:`add_seat_prices` adds to such a map, per level, the schools of an ``optimal``
+  allocation coloured by their seat price (metres of travel one more seat would save).
+- :func:`add_unserved` adds to such a map a density layer of the students who got no seat,
+  summed over a grid of display squares (500 m by default).
 - :func:`write_map` writes such a map to an HTML file atomically.
+- :func:`render_result_map` draws a scenario run with all of the above.
 
 Every string that comes from the data (school names, ids, zone names, sectors, levels) and the
 title is HTML-escaped before it reaches the page. folium places popup and tooltip content inside
@@ -49,7 +54,7 @@ import xstatic.pkg.leaflet as xstatic_leaflet
 from branca.element import Element, MacroElement
 from shapely.geometry import mapping
 
-__all__ = ["render_result_map", "shortfall_map", "write_map"]
+__all__ = ["add_seat_prices", "add_unserved", "render_result_map", "shortfall_map", "write_map"]
 
 #: Levels in display order; other level names found in the data follow, sorted.
 LEVEL_ORDER: tuple[str, ...] = ("kindergarten", "primary", "junior", "senior")
@@ -93,6 +98,37 @@ SHORTFALL_LABELS: tuple[str, ...] = (
     "≥ 200 seats 学位",
 )
 
+#: Seat price (metres of total travel one more seat at the school would save) of the seat-price
+#: markers: below ``SEAT_PRICE_ZERO_M`` the price counts as 0 (seats spare, a light neutral
+#: grey), then a sequential yellow–orange–red scale (ColorBrewer YlOrRd, 5 classes).
+SEAT_PRICE_ZERO_M = 0.5
+SEAT_PRICE_ZERO_COLOUR = "#f0f0f0"
+SEAT_PRICE_BREAKS_M: tuple[float, ...] = (250.0, 500.0, 1000.0, 2000.0)
+SEAT_PRICE_COLOURS: tuple[str, ...] = ("#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
+SEAT_PRICE_LABELS: tuple[str, ...] = (
+    "&lt; 250 m",
+    "250–500 m",
+    "500–1,000 m",
+    "1,000–2,000 m",
+    "≥ 2,000 m",
+)
+
+#: Unserved students are summed over squares of this side (metres, in the cells' CRS) for display.
+UNSERVED_SQUARE_M = 500.0
+#: Squares holding fewer unserved students than this are rounding noise and not drawn.
+UNSERVED_MIN_STUDENTS = 0.01
+#: Unserved students per display square: class breaks and colours (the darker five of
+#: ColorBrewer RdPu, 6 classes, so the lowest class still shows on pale catchments).
+UNSERVED_BREAKS: tuple[float, ...] = (10.0, 25.0, 50.0, 100.0)
+UNSERVED_COLOURS: tuple[str, ...] = ("#fcc5c0", "#fa9fb5", "#f768a1", "#c51b8a", "#7a0177")
+UNSERVED_LABELS: tuple[str, ...] = (
+    "&lt; 10 students 人",
+    "10–25 students 人",
+    "25–50 students 人",
+    "50–100 students 人",
+    "≥ 100 students 人",
+)
+
 #: Colour of anything whose value is missing (NaN).
 NO_DATA_COLOUR = "#bdbdbd"
 
@@ -110,6 +146,8 @@ RADIUS_PX_MAX = 24.0
 SIMPLIFY_M = 5.0
 
 _MISSING = "—"
+_LEGEND = "schoolmap_legend"  # name of the legend element in the page's HTML
+_DENSITY_PANE = "schoolmap_density"  # pane of the unserved squares: above catchments, below schools
 _METRES_PER_DEGREE = 111_320.0
 
 _CSS = """<style>
@@ -119,7 +157,8 @@ _CSS = """<style>
   color: #222;}
 .schoolmap-title {top: 10px; left: 50%; transform: translateX(-50%); padding: 6px 14px;
   font-size: 16px; font-weight: 600; max-width: 60%; text-align: center;}
-.schoolmap-legend {bottom: 44px; left: 10px; padding: 8px 10px; max-width: 260px;}
+.schoolmap-legend {bottom: 44px; left: 10px; padding: 8px 10px; max-width: 260px;
+  max-height: calc(100% - 120px); overflow-y: auto;}
 .schoolmap-legend summary {cursor: pointer; font-weight: 600;}
 .schoolmap-legend h4 {margin: 6px 0 3px 0; font-size: 12px;}
 .schoolmap-legend .row {display: flex; align-items: center; margin: 1px 0;}
@@ -136,6 +175,7 @@ _CSS = """<style>
 .schoolmap-popup th {text-align: left; font-weight: normal; color: #555; padding: 1px 10px 1px 0;
   white-space: nowrap;}
 .schoolmap-popup td {text-align: right; padding: 1px 0; white-space: nowrap;}
+.schoolmap-popup .lead {margin-bottom: 4px;}
 </style>"""
 
 
@@ -316,7 +356,7 @@ def shortfall_map(
             Element(f'<div class="schoolmap-box schoolmap-title">{_escape(title)}</div>'),
             name="schoolmap_title",
         )
-    root.html.add_child(Element(_legend_html(has_zone_layer, n_unlocated)), name="schoolmap_legend")
+    root.html.add_child(_Legend(*_legend_sections(has_zone_layer, n_unlocated)), name=_LEGEND)
 
     bounds = _bounds(school_points, zone_shapes, resolved)
     if bounds is not None:
@@ -368,6 +408,201 @@ def write_map(m: folium.Map, path: str | os.PathLike) -> Path:
             pass
         raise
     return target
+
+
+def add_seat_prices(
+    m: folium.Map,
+    schools: gpd.GeoDataFrame,
+    *,
+    levels: Sequence[str] | None = None,
+    show: bool = False,
+) -> int:
+    """Add, per level, a layer of schools coloured by their seat price (学位影子价格).
+
+    The seat price of a school in an ``optimal`` allocation is the total travel (metres) that
+    one more seat there would save: 0 where seats are spare, high where students are pushed
+    far away for lack of seats, i.e. where an expansion helps most. Each level gets a layer
+    ``"Seat prices – <level>"`` of circle markers, area proportional to seats as on the school
+    layers, filled light grey at 0 m ("seats spare") and yellow to dark red as the price grows
+    (< 250, 250–500, 500–1,000, 1,000–2,000, ≥ 2,000 m), grey when unknown. The tooltip says
+    "one more seat here saves N m of travel"; the popup adds the optimal demand and the seats.
+    A section explaining the colours is added to the legend.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map made by :func:`shortfall_map`.
+    schools : geopandas.GeoDataFrame
+        Points of one allocation method (normally ``optimal``), one row per school and level,
+        in any CRS, with columns ``school_id``, ``level`` and ``seat_price_m`` (metres of
+        total travel saved per extra seat). Shown when present: ``name``, ``school_type``,
+        ``seats``, ``demand`` (students allocated), ``surplus`` (spare seats) and
+        ``mean_distance_m`` (metres). Rows without a location are not drawn.
+    levels : sequence of str or None, optional
+        Levels to draw, in layer order; ``None``: every level in the data (as in
+        :func:`shortfall_map`). A standard level without data is skipped.
+    show : bool, optional
+        Whether the layers are on when the map opens (default off).
+
+    Returns
+    -------
+    int
+        Number of markers drawn (0: no layer added).
+
+    Raises
+    ------
+    TypeError
+        If ``schools`` is not a GeoDataFrame or ``levels`` is a single string.
+    ValueError
+        If ``m`` was not made by :func:`shortfall_map`, the table has no CRS, lacks a required
+        column, has rows without a level or mixes allocation methods, or ``levels`` names a
+        level that is neither standard nor present. Table problems are reported together.
+
+    Examples
+    --------
+    In tiny town's optimal allocation P1 is full and one more seat there would save a pupil
+    the 955 m trip to P2 instead of 112 m to P1; P2 has seats spare (price 0, drawn grey):
+
+    >>> import pathlib, tempfile
+    >>> from schoolmap.scenario import Scenario, run_scenario
+    >>> from schoolmap.testing import tiny_town
+    >>> town = tiny_town()
+    >>> sc = Scenario(name="t", district=town.source, base_year=2026, levels=("primary",),
+    ...               methods=("optimal",))
+    >>> result = run_scenario(sc, town)
+    >>> optimal = result.schools[result.schools["method"] == "optimal"]
+    >>> m = shortfall_map(optimal, tiles=None)
+    >>> add_seat_prices(m, optimal)
+    2
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     text = write_map(m, pathlib.Path(tmp) / "prices.html").read_text("utf-8")
+    >>> "Seat prices" in text, "one more seat here saves 843 m of travel" in text
+    (True, True)
+    """
+    legend = _legend_of(m, "add_seat_prices")
+    if isinstance(levels, str):
+        raise TypeError(
+            f"levels must be a sequence of level names such as ['primary'], not the string "
+            f"{levels!r}."
+        )
+    problems: list[str] = []
+    if not _check_table(schools, "schools", ("school_id", "level", "seat_price_m"), problems):
+        if problems:
+            raise ValueError(_problem_message(problems, "add_seat_prices"))
+        return 0
+    points = _school_points(schools)
+    resolved = _resolve_levels(levels, set(points["level"].astype(str)))
+    points = points[points.geometry.notna() & ~points.geometry.is_empty]
+    n_markers = 0
+    for level in resolved:
+        level_points = points[points["level"].astype(str) == level]
+        if len(level_points) == 0:
+            continue
+        group = folium.FeatureGroup(name=f"Seat prices – {_escape(level)}", show=show)
+        _add_seat_price_markers(group, level_points)
+        _add_overlay(m, group)
+        n_markers += len(level_points)
+    if n_markers:
+        legend.add_section("seat_prices", _seat_price_legend())
+    return n_markers
+
+
+def add_unserved(
+    m: folium.Map,
+    cells: gpd.GeoDataFrame,
+    column: str,
+    *,
+    name: str,
+    square_m: float = UNSERVED_SQUARE_M,
+    show: bool = False,
+) -> int:
+    """Add a density layer of students who got no seat, summed over display squares.
+
+    Cells are gathered into squares of ``square_m`` metres (a grid aligned on multiples of
+    ``square_m`` in the cells' CRS; each cell counts in the square holding its centroid), so a
+    district of 50,000 cells gives a few hundred squares at most. Each square with unserved
+    students is drawn in a pane above the catchments and below the school markers, coloured
+    by students per square (< 10, 10–25, 25–50, 50–100, ≥ 100) on a white–pink–purple scale;
+    its tooltip gives the number of students and of cells. A section explaining the colours
+    is added to the legend. Nothing is added when no student is unserved.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map made by :func:`shortfall_map`.
+    cells : geopandas.GeoDataFrame
+        Polygons or points in a projected CRS in metres (the planning CRS; a geographic CRS
+        is projected to its local UTM zone first).
+    column : str
+        Column of ``cells`` with the students of each cell who got no seat, e.g.
+        ``unassigned_primary_catchment`` of a scenario result's cells. Missing values count
+        as 0. Cells without geometry are not drawn.
+    name : str
+        Layer name in the layer switcher, e.g. ``"Unserved students – primary"``.
+    square_m : float, optional
+        Side of the display squares in metres (default 500).
+    show : bool, optional
+        Whether the layer is on when the map opens (default off).
+
+    Returns
+    -------
+    int
+        Number of squares drawn (0: no layer added). Squares with fewer than 0.01 unserved
+        students (rounding noise) are not drawn.
+
+    Raises
+    ------
+    TypeError
+        If ``cells`` is not a GeoDataFrame.
+    ValueError
+        If ``m`` was not made by :func:`shortfall_map`, ``cells`` has no CRS or lacks
+        ``column``, or ``square_m`` is not a positive number.
+
+    Examples
+    --------
+    In tiny town every primary pupil gets a seat by catchment, so there is no layer; with P2
+    closed, zone ZB's 30 pupils (all in cell C3) have no school:
+
+    >>> from schoolmap.io.district import district_from_frames
+    >>> from schoolmap.scenario import Scenario, run_scenario
+    >>> from schoolmap.testing import tiny_town_layers
+    >>> layers = tiny_town_layers()
+    >>> town = district_from_frames(layers, source="tiny_town")
+    >>> sc = Scenario(name="t", district=town.source, base_year=2026, levels=("primary",),
+    ...               methods=("catchment",))
+    >>> result = run_scenario(sc, town)
+    >>> m = shortfall_map(result.schools, tiles=None)
+    >>> add_unserved(m, result.cells, "unassigned_primary_catchment", name="Unserved")
+    0
+    >>> layers["schools"].loc[layers["schools"]["school_id"] == "P2", "close_year"] = 2026
+    >>> result = run_scenario(sc, district_from_frames(layers, source="tiny_town"))
+    >>> float(result.cells["unassigned_primary_catchment"].sum())
+    30.0
+    >>> m = shortfall_map(result.schools, tiles=None)
+    >>> add_unserved(m, result.cells, "unassigned_primary_catchment", name="Unserved")
+    1
+    """
+    legend = _legend_of(m, "add_unserved")
+    if not isinstance(square_m, int | float) or not math.isfinite(square_m) or square_m <= 0:
+        raise ValueError(f"square_m must be a positive number of metres, got {square_m!r}.")
+    problems: list[str] = []
+    if not _check_table(cells, "cells", (column,), problems):
+        if problems:
+            raise ValueError(_problem_message(problems, "add_unserved"))
+        return 0
+    squares = _unserved_squares(cells, column, float(square_m))
+    if len(squares) == 0:
+        return 0
+    if not any(
+        isinstance(child, folium.map.CustomPane) and child.name == _DENSITY_PANE
+        for child in m._children.values()
+    ):
+        folium.map.CustomPane(_DENSITY_PANE, z_index=380, pointer_events=True).add_to(m)
+    group = folium.FeatureGroup(name=_escape(name), show=show)
+    _add_unserved_squares(group, squares)
+    _add_overlay(m, group)
+    legend.add_section(f"unserved_{square_m:g}", _unserved_legend(float(square_m)))
+    return len(squares)
 
 
 # --------------------------------------------------------------------------------------------
@@ -473,9 +708,31 @@ def _check_table(frame: object, what: str, required: Sequence[str], problems: li
     return ok
 
 
-def _problem_message(problems: list[str]) -> str:
+def _problem_message(problems: list[str], where: str = "shortfall_map") -> str:
     count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
-    return f"shortfall_map: {count} — " + "; ".join(problems) + "."
+    return f"{where}: {count} — " + "; ".join(problems) + "."
+
+
+def _add_overlay(m: folium.Map, group: folium.FeatureGroup) -> None:
+    """Add a layer to a finished map, keeping the layer switcher after every layer: its script
+    refers to the layers' variables, which must be defined before it runs."""
+    group.add_to(m)
+    for key in [k for k, child in m._children.items() if isinstance(child, folium.LayerControl)]:
+        m._children[key] = m._children.pop(key)
+
+
+def _legend_of(m: object, where: str) -> "_Legend":
+    """The legend of a map made by :func:`shortfall_map` (the layers added explain themselves
+    there and rely on its style sheet)."""
+    legend = None
+    if isinstance(m, folium.Map):
+        legend = m.get_root().html._children.get(_LEGEND)
+    if not isinstance(legend, _Legend):
+        raise ValueError(
+            f"{where}: m must be a map made by schoolmap.maps.shortfall_map, got "
+            f"{type(m).__name__}; draw the schools first, e.g. m = shortfall_map(schools)."
+        )
+    return legend
 
 
 def _resolve_levels(requested: Sequence[str] | None, present: set[str]) -> list[str]:
@@ -709,52 +966,255 @@ def _school_popup(schools: gpd.GeoDataFrame, i: int) -> str:
     )
 
 
-def _legend_html(with_utilisation: bool, n_unlocated: int) -> str:
-    parts = [
-        '<div class="schoolmap-box schoolmap-legend"><details open><summary>Legend 图例</summary>'
+def _add_seat_price_markers(group: folium.FeatureGroup, schools: gpd.GeoDataFrame) -> None:
+    """One circle marker per school row coloured by seat price; larger schools first."""
+    seats = _numeric(schools, "seats")
+    order = np.argsort(-np.nan_to_num(seats, nan=-1.0), kind="stable")
+    prices = _numeric(schools, "seat_price_m")
+    names = _column(schools, "name")
+    ids = _column(schools, "school_id")
+    geoms = schools.geometry.to_numpy()
+    for i in order:
+        point = geoms[i]
+        tip = f"<b>{_text(names[i])}</b> ({_text(ids[i])})<br>{_seat_price_sentence(prices[i])}"
+        marker = folium.CircleMarker(
+            location=[round(point.y, 6), round(point.x, 6)],
+            radius=_marker_radius(seats[i]),
+            color=RING_NORMAL[0],
+            weight=RING_NORMAL[1],
+            opacity=1.0,
+            fill=True,
+            fill_color=_seat_price_colour(prices[i]),
+            fill_opacity=0.9,
+            tooltip=folium.Tooltip(tip, sticky=True),
+        )
+        marker.add_child(_Popup(_seat_price_popup(schools, i), max_width=360))
+        marker.add_to(group)
+
+
+def _seat_price_sentence(price_m: float) -> str:
+    """What a seat price means, in English and Chinese (HTML)."""
+    if math.isnan(price_m):
+        return f"Seat price 学位影子价格: {_MISSING}"
+    saved = _fmt_metres(price_m if price_m >= SEAT_PRICE_ZERO_M else 0.0)
+    spare = " (seats spare 学位有余)" if price_m < SEAT_PRICE_ZERO_M else ""
+    return (
+        f"Seat price 学位影子价格: one more seat here saves {saved} of travel{spare}<br>"
+        f"此处每增加一个学位, 总通学距离减少 {saved}"
+    )
+
+
+def _seat_price_popup(schools: gpd.GeoDataFrame, i: int) -> str:
+    """HTML of one school's seat price and optimal figures; every value escaped."""
+    row = schools.iloc[i]
+
+    def get(column: str) -> Any:
+        return row[column] if column in schools.columns else None
+
+    def num(column: str) -> float:
+        return _to_float(get(column))
+
+    rows = [
+        ("ID 编号", _text(get("school_id"))),
+        ("Level 学段", _level_label(get("level"))),
+        ("Type 类型", _text(get("school_type"))),
+        ("Seat price 学位影子价格", _fmt_metres(num("seat_price_m"))),
+        ("Demand, optimal 最优分配需求 (students 人)", _fmt_int(num("demand"))),
+        ("Seats 学位", _fmt_int(num("seats"))),
+        ("Spare seats 空余学位", _fmt_int(num("surplus"))),
+        ("Mean distance 平均距离", _fmt_metres(num("mean_distance_m"))),
     ]
+    body = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
+    return (
+        f'<div class="schoolmap-popup"><div class="name">{_text(get("name"))}</div>'
+        f'<div class="lead">{_seat_price_sentence(num("seat_price_m"))}</div>'
+        f"<table>{body}</table></div>"
+    )
+
+
+def _unserved_squares(cells: gpd.GeoDataFrame, column: str, square_m: float) -> gpd.GeoDataFrame:
+    """Unserved students summed per display square: columns ``students``, ``n_cells`` and
+    square polygons in EPSG:4326 (rounded to 1e-6 degrees), ordered by grid position."""
+    values = np.nan_to_num(_numeric(cells, column), nan=0.0)
+    geom = cells.geometry
+    keep = (values > 0) & (geom.notna() & ~geom.is_empty).to_numpy()
+    empty = gpd.GeoDataFrame(
+        {"students": np.zeros(0), "n_cells": np.zeros(0, dtype=np.int64)},
+        geometry=gpd.GeoSeries([], crs="EPSG:4326"),
+    )
+    if not keep.any():
+        return empty
+    crs = cells.crs
+    shapes = geom[keep]
+    if crs.is_geographic:
+        crs = cells.estimate_utm_crs()
+        shapes = shapes.to_crs(crs)
+    side = _metres_to_crs_units(crs, square_m)
+    centres = shapely.centroid(shapes.to_numpy())
+    grid = np.floor(np.column_stack([shapely.get_x(centres), shapely.get_y(centres)]) / side)
+    keys, which = np.unique(grid.astype(np.int64), axis=0, return_inverse=True)
+    which = which.ravel()
+    students = np.bincount(which, weights=values[keep], minlength=len(keys))
+    n_cells = np.bincount(which, minlength=len(keys))
+    drawn = students >= UNSERVED_MIN_STUDENTS
+    if not drawn.any():
+        return empty
+    keys = keys[drawn]
+    squares = shapely.box(keys[:, 0] * side, keys[:, 1] * side,
+                          (keys[:, 0] + 1) * side, (keys[:, 1] + 1) * side)
+    lonlat = gpd.GeoSeries(squares, crs=crs).to_crs("EPSG:4326").to_numpy()
+    lonlat = shapely.transform(lonlat, lambda xy: np.round(xy, 6))
+    return gpd.GeoDataFrame(
+        {"students": students[drawn], "n_cells": n_cells[drawn]},
+        geometry=gpd.GeoSeries(lonlat, crs="EPSG:4326"),
+    )
+
+
+def _add_unserved_squares(group: folium.FeatureGroup, squares: gpd.GeoDataFrame) -> None:
+    """Add the display squares as one GeoJson layer with a tooltip of students and cells."""
+    features = [
+        {
+            "type": "Feature",
+            "id": i,
+            "geometry": mapping(geom),
+            "properties": {
+                "fill": _unserved_colour(students),
+                "students": _fmt_students(students),
+                "cells": _fmt_int(n_cells),
+            },
+        }
+        for i, (geom, students, n_cells) in enumerate(
+            zip(squares.geometry, squares["students"], squares["n_cells"], strict=True)
+        )
+    ]
+    tooltip = folium.GeoJsonTooltip(
+        fields=["students", "cells"],
+        aliases=["Unserved students 未获学位学生", "Cells 网格"],
+        sticky=True,
+    )
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        style_function=_square_style,
+        highlight_function=_zone_highlight,
+        tooltip=tooltip,
+        control=False,
+        pane=_DENSITY_PANE,
+    ).add_to(group)
+
+
+def _square_style(feature: dict) -> dict:
+    return {
+        "fillColor": feature["properties"]["fill"],
+        "fillOpacity": 0.8,
+        "color": "#ffffff",
+        "weight": 0.6,
+        "opacity": 0.9,
+    }
+
+
+def _legend_sections(with_utilisation: bool, n_unlocated: int) -> tuple[dict[str, str], list[str]]:
+    """The legend of :func:`shortfall_map`: sections (key → HTML) and notes."""
+    sections: dict[str, str] = {}
     if with_utilisation:
-        parts.append("<h4>Catchment utilisation 学区使用率</h4>")
-        for colour, label in zip(UTILISATION_COLOURS, UTILISATION_LABELS, strict=True):
-            parts.append(
-                _legend_row(f'<span class="swatch" style="background:{colour}"></span>', label)
-            )
-        parts.append(
+        rows = [
+            _legend_row(f'<span class="swatch" style="background:{colour}"></span>', label)
+            for colour, label in zip(UTILISATION_COLOURS, UTILISATION_LABELS, strict=True)
+        ]
+        rows.append(
             _legend_row(
                 f'<span class="swatch" style="background:{NO_DATA_COLOUR}"></span>',
                 "no data 无数据 (e.g. 0 seats)",
             )
         )
-    parts.append("<h4>School shortfall 学位缺口</h4>")
-    parts.append(
+        sections["utilisation"] = "<h4>Catchment utilisation 学区使用率</h4>" + "".join(rows)
+    rows = [
         _legend_row(
             f'<span class="dot" style="background:{SHORTFALL_NONE_COLOUR}"></span>',
             "none 无缺口",
         )
-    )
+    ]
     for colour, label in zip(SHORTFALL_COLOURS, SHORTFALL_LABELS, strict=True):
-        parts.append(_legend_row(f'<span class="dot" style="background:{colour}"></span>', label))
-    parts.append(
+        rows.append(_legend_row(f'<span class="dot" style="background:{colour}"></span>', label))
+    rows.append(
         _legend_row(
             f'<span class="dot" style="background:{NO_DATA_COLOUR}"></span>', "no data 无数据"
         )
     )
-    parts.append("<h4>Oversized classes 大班额</h4>")
-    parts.append(_legend_row(_ring_svg(*RING_LARGE_CLASSES), "大班额 classes (56–65 students)"))
-    parts.append(
-        _legend_row(_ring_svg(*RING_VERY_LARGE_CLASSES), "超大班额 classes (66+ students)")
+    sections["shortfall"] = "<h4>School shortfall 学位缺口</h4>" + "".join(rows)
+    sections["classes"] = (
+        "<h4>Oversized classes 大班额</h4>"
+        + _legend_row(_ring_svg(*RING_LARGE_CLASSES), "大班额 classes (56–65 students)")
+        + _legend_row(_ring_svg(*RING_VERY_LARGE_CLASSES), "超大班额 classes (66+ students)")
     )
-    parts.append(
+    notes = [
         '<div class="note">Circle area ∝ seats 圆面积与学位数成正比. '
         "Click a school for details 点击学校查看详情.</div>"
-    )
+    ]
     if n_unlocated:
-        parts.append(
+        notes.append(
             f'<div class="note">{n_unlocated} school row(s) without location not shown '
             f"{n_unlocated} 所学校无坐标, 未显示.</div>"
         )
-    parts.append("</details></div>")
-    return "".join(parts)
+    return sections, notes
+
+
+def _seat_price_legend() -> str:
+    rows = [
+        _legend_row(
+            f'<span class="dot" style="background:{SEAT_PRICE_ZERO_COLOUR}"></span>',
+            "0 m: seats spare 学位有余",
+        )
+    ]
+    for colour, label in zip(SEAT_PRICE_COLOURS, SEAT_PRICE_LABELS, strict=True):
+        rows.append(_legend_row(f'<span class="dot" style="background:{colour}"></span>', label))
+    rows.append(
+        _legend_row(
+            f'<span class="dot" style="background:{NO_DATA_COLOUR}"></span>', "no data 无数据"
+        )
+    )
+    return (
+        "<h4>Seat price 学位影子价格</h4>"
+        '<div class="note">Travel one more seat would save, optimal allocation '
+        "每增加一个学位可减少的总通学距离 (最优分配)</div>" + "".join(rows)
+    )
+
+
+def _unserved_legend(square_m: float) -> str:
+    rows = [
+        _legend_row(f'<span class="swatch" style="background:{colour}"></span>', label)
+        for colour, label in zip(UNSERVED_COLOURS, UNSERVED_LABELS, strict=True)
+    ]
+    side = _fmt_metres(square_m)
+    return (
+        "<h4>Unserved students 未获学位学生</h4>"
+        f'<div class="note">Students without a seat per {side} square '
+        f"每 {side} 方格内未获学位的学生数</div>" + "".join(rows)
+    )
+
+
+class _Legend(Element):
+    """The legend box: sections (key → HTML, in order), then notes; written as it is.
+
+    :func:`shortfall_map` creates it; :func:`add_seat_prices` and :func:`add_unserved` add
+    their section once. All text in it must already be escaped.
+    """
+
+    def __init__(self, sections: dict[str, str], notes: list[str]) -> None:
+        super().__init__()
+        self.sections = dict(sections)
+        self.notes = list(notes)
+
+    def add_section(self, key: str, section_html: str) -> None:
+        self.sections.setdefault(key, section_html)
+
+    def render(self, **kwargs: Any) -> str:
+        return (
+            '<div class="schoolmap-box schoolmap-legend"><details open>'
+            "<summary>Legend 图例</summary>"
+            + "".join(self.sections.values())
+            + "".join(self.notes)
+            + "</details></div>"
+        )
 
 
 def _legend_row(symbol: str, label: str) -> str:
@@ -790,6 +1250,22 @@ def _shortfall_colour(shortfall: float) -> str:
         return SHORTFALL_NONE_COLOUR
     index = int(np.searchsorted(SHORTFALL_BREAKS, shortfall, side="right"))
     return SHORTFALL_COLOURS[index]
+
+
+def _seat_price_colour(price_m: float) -> str:
+    """Fill colour of a seat-price marker for ``price_m`` (metres of travel saved per seat)."""
+    if price_m is None or math.isnan(price_m):
+        return NO_DATA_COLOUR
+    if price_m < SEAT_PRICE_ZERO_M:
+        return SEAT_PRICE_ZERO_COLOUR
+    index = int(np.searchsorted(SEAT_PRICE_BREAKS_M, price_m, side="right"))
+    return SEAT_PRICE_COLOURS[index]
+
+
+def _unserved_colour(students: float) -> str:
+    """Fill colour of a display square for ``students`` (unserved students in it)."""
+    index = int(np.searchsorted(UNSERVED_BREAKS, students, side="right"))
+    return UNSERVED_COLOURS[index]
 
 
 def _ring_style(n_classes_56_65: float, n_classes_66_plus: float) -> tuple[str, float]:
@@ -891,17 +1367,45 @@ def _fmt_pct(value: float) -> str:
 def _fmt_metres(value: float) -> str:
     if math.isnan(value):
         return _MISSING
+    if math.isinf(value):
+        return "∞ m" if value > 0 else "−∞ m"
     return f"{value:,.0f} m"
 
 
+def _fmt_students(value: float) -> str:
+    """A (possibly fractional) number of students: whole students, "< 1" below one."""
+    if math.isnan(value):
+        return _MISSING
+    if 0 < value < 1:
+        return "&lt; 1"
+    return _fmt_int(value)
+
+
 def render_result_map(result: Any, path: str | os.PathLike) -> Path:
-    """Draw a scenario run's headline method (the scenario's first) and write ``map.html``.
+    """Draw a scenario run and write ``map.html``.
+
+    The map shows the headline method (the scenario's first) with :func:`shortfall_map`:
+    catchments and schools per level, the first level's on when the map opens. Per level it
+    adds, switched off at first:
+
+    - ``"Seat prices – <level>"`` when ``optimal`` is among the methods: the optimal
+      allocation's schools coloured by seat price (:func:`add_seat_prices`);
+    - ``"Unserved students – <level>"``: students who got no seat under the headline method,
+      summed over 500 m squares (:func:`add_unserved`), and ``"Unserved (optimal) –
+      <level>"`` for the optimal method when it is not the headline one. A layer is left out
+      when every student got a seat.
 
     Parameters
     ----------
     result : schoolmap.scenario.ScenarioResult
+        Its ``cells`` carry ``unassigned_<level>_<method>`` (students without a seat per cell).
     path : path-like
         Where to write the HTML (atomically).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
     """
     sc = result.scenario
     method = sc.methods[0]
@@ -910,4 +1414,15 @@ def render_result_map(result: Any, path: str | os.PathLike) -> Path:
     title = f"{sc.name} · {result.year} · {method}"
     m = shortfall_map(schools, result.zones if len(result.zones) else None, title=title,
                       tiles=None if sc.tiles == "none" else sc.tiles, levels=levels or None)
+    optimal = result.schools[result.schools["method"] == "optimal"]
+    unserved = [(method, "Unserved students")]
+    if "optimal" in sc.methods and method != "optimal":
+        unserved.append(("optimal", "Unserved (optimal)"))
+    for level in sc.levels:
+        if "optimal" in sc.methods and level in set(optimal["level"]):
+            add_seat_prices(m, optimal, levels=[level])
+        for unserved_method, label in unserved:
+            column = f"unassigned_{level}_{unserved_method}"
+            if column in result.cells.columns:
+                add_unserved(m, result.cells, column, name=f"{label} – {level}")
     return write_map(m, path)

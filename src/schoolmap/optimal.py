@@ -23,6 +23,7 @@ when all hold within ``tol``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -314,6 +315,7 @@ def assign(
     metric: str = "euclidean",
     tol: float = 1e-6,
     k: int = _K_START,
+    progress: Callable[[str], None] | None = None,
 ) -> TransportResult:
     """Exact capacitated allocation from coordinates: the coordinate door.
 
@@ -342,6 +344,8 @@ def assign(
         Certificate tolerance (metres).
     k : int
         Nearest schools tried first per cell.
+    progress : callable, optional
+        Called with a short message at each stage (coarse price levels, solve rounds).
 
     Returns
     -------
@@ -393,12 +397,14 @@ def assign(
                        supply.copy(), np.zeros(m), u, integral, certificate)
     tree = cKDTree(sxy)
     upper = np.inf if max_distance_m is None else float(max_distance_m)
+    say = progress or (lambda _msg: None)
     rows, cols, drows, dcols, bound, price = _candidates(tree, xy, supply, sxy, capacity, p,
-                                                         pnorm, upper, k, tol)
+                                                         pnorm, upper, k, tol, say)
     extra_rows: list[np.ndarray] = []
     extra_cols: list[np.ndarray] = []
     while True:
         certificate["rounds"] += 1
+        say(f"{n:,} cells × {m:,} schools: exact solve, round {certificate['rounds']}")
         all_rows = np.concatenate([rows, *extra_rows]).astype(np.int64)
         all_cols = np.concatenate([cols, *extra_cols]).astype(np.int64)
         pair = np.sort(all_rows * m + all_cols)  # sorted by cell; duplicates dropped below
@@ -436,7 +442,7 @@ def assign(
                    integral, certificate)
 
 
-def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, tol):
+def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, tol, say):
     """First candidate schools of each cell, and a lower bound on the distance of the others.
 
     With k nearest schools alone, a crowded area whose nearest schools are all full finds no
@@ -460,10 +466,11 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, tol):
         cxy = np.column_stack([np.bincount(inverse, weights=supply * xy[:, 0]),
                                np.bincount(inverse, weights=supply * xy[:, 1])])
         cxy = cxy[has] / weight[has, None]
+        say(f"estimating seat prices on {int(has.sum()):,} bins of {bin_m:,.0f} m")
         coarse = assign(cxy, weight[has], sxy, capacity, unserved_cost=float(p.max()),
                         metric="manhattan" if pnorm == 1 else "euclidean",
                         max_distance_m=None if np.isinf(upper) else upper, tol=tol,
-                        k=min(m, 64))
+                        k=min(m, 64), progress=say)
         estimate = coarse.seat_price
         margin = MARGIN_BINS * bin_m * np.sqrt(2.0)
         kk = min(m, 4 * k)

@@ -280,7 +280,8 @@ def run_scenario(
             say(f"{level}: {method} allocation")
             alloc = allocate(district, level, method, year=year, norms=norms,
                              max_distance_m=scenario.max_distance_m, schools=schools,
-                             demand_by_cell=demand)
+                             demand_by_cell=demand,
+                             progress=lambda msg, lv=level: say(f"{lv}: optimal: {msg}"))
             allocations[(level, method)] = alloc
             notes += [f"{level}/{method}: {n}" for n in alloc.notes]
             table = school_table(alloc, schools, grade_demand, norm, norms.bands)
@@ -313,6 +314,7 @@ def allocate(
     max_distance_m: float | None = None,
     schools: gpd.GeoDataFrame | None = None,
     demand_by_cell: np.ndarray | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Allocation:
     """Assign a district's students of one level to its schools.
 
@@ -334,6 +336,8 @@ def allocate(
         ``optimal`` only: farthest allowed trip (metres).
     schools, demand_by_cell : optional
         The level's school table and students per cell, when already computed.
+    progress : callable, optional
+        Called with short messages during long (``optimal``) solves.
 
     Returns
     -------
@@ -352,7 +356,7 @@ def allocate(
     if method == "optimal":
         return allocate_optimal(cell_xy, demand_by_cell, district_xy(schools),
                                 schools["seats"].to_numpy(dtype=np.float64), level=level,
-                                max_distance_m=max_distance_m)
+                                max_distance_m=max_distance_m, progress=progress)
     zones = _level_zones(district, level)
     if method == "catchment" and len(zones) == 0:
         alloc = allocate_nearest(cell_xy, demand_by_cell, district_xy(schools), level=level)
