@@ -4,6 +4,15 @@ The defaults are the Chinese national norms planners cite (幼儿园工作规程
 GB 50180-2018, MOE notices on 大班额, 教督〔2017〕6号). Every value can be overridden in a
 scenario's ``[norms]`` table, and the norms used are written into every run's ``summary.json``.
 
+Grade systems:
+
+- ``"6+3"`` (default): kindergarten ages 3–5, primary 6 grades, junior 3, senior 3; entry age 6.
+- ``"5+4"`` (Shanghai): primary 5 grades, junior 4.
+- ``"us"`` (United States; defaults from North Carolina): pre-K ages 3–4 (the ``kindergarten``
+  level), elementary K–5 = ``primary`` (6 grades, ages 5–10), middle 6–8 = ``junior`` (ages
+  11–13), high 9–12 = ``senior`` (4 grades, ages 14–17); entry age 5 (kindergarten). See
+  :data:`US_NORMS_SOURCES` for the class sizes and radii.
+
 Examples
 --------
 >>> n = default_norms()
@@ -13,6 +22,14 @@ Examples
 (11, 12, 13, 14)
 >>> n.with_overrides({"primary": {"class_size": 40}}).level("primary").class_sizes
 (40, 40, 40, 40, 40, 40)
+
+The US system: four high-school grades, elementary starting with kindergarten at age 5:
+
+>>> us = n.with_overrides({"grade_system": "us"})
+>>> us.entry_age, us.level("senior").ages, us.level("primary").ages[0]
+(5, (14, 15, 16, 17), 5)
+>>> us.level("primary").class_sizes, round(us.level("junior").service_radius_m)
+((18, 16, 17, 17, 24, 24), 2414)
 """
 
 from __future__ import annotations
@@ -25,8 +42,11 @@ from typing import Any
 from schoolmap.errors import Problem, ValidationError
 
 __all__ = [
+    "GRADE_SYSTEMS",
     "LEVELS",
     "SCHOOL_TYPES",
+    "US_LEVEL_NAMES",
+    "US_NORMS_SOURCES",
     "ClassBands",
     "LevelNorm",
     "Norms",
@@ -46,8 +66,45 @@ SCHOOL_TYPES: dict[str, tuple[str, ...]] = {
     "twelve_year": ("primary", "junior", "senior"),
 }
 
-#: Grade systems: number of primary and junior grades (senior always 3).
-GRADE_SYSTEMS: dict[str, tuple[int, int]] = {"6+3": (6, 3), "5+4": (5, 4)}
+#: Grade systems: number of grades of each level, in :data:`LEVELS` order (kindergarten,
+#: primary, junior, senior).
+GRADE_SYSTEMS: dict[str, tuple[int, int, int, int]] = {
+    "6+3": (3, 6, 3, 3),
+    "5+4": (3, 5, 4, 3),
+    "us": (2, 6, 3, 4),
+}
+
+#: Entry age (first grade of ``primary``) a grade system takes unless ``entry_age`` is set.
+_DEFAULT_ENTRY_AGE = {"6+3": 6, "5+4": 6, "us": 5}
+
+#: Whose norms a grade system's levels start from (class sizes, radii, rates).
+_NORM_FAMILY = {"6+3": "cn", "5+4": "cn", "us": "us"}
+
+#: US names of the levels under ``grade_system = "us"`` (schoolmap level → US name).
+US_LEVEL_NAMES: dict[str, str] = {
+    "kindergarten": "pre-K",
+    "primary": "elementary",
+    "junior": "middle",
+    "senior": "high",
+}
+
+_MILE_M = 1609.344
+
+#: Where the ``"us"`` defaults come from (written into ``summary.json`` with the norms).
+US_NORMS_SOURCES: dict[str, str] = {
+    "class_size": (
+        "North Carolina teacher allotment ratios (NC DPI allotment policy; G.S. 115C-301 for "
+        "K-3): K 18, grade 1 16, grades 2-3 17, grades 4-6 24, grades 7-8 23, grade 9 26 "
+        "(26.5), grades 10-12 29; NC Pre-K classes at most 18 children"),
+    "service_radius_m": (
+        "walk zones common in US district transportation policies: elementary 1 mile "
+        "(1,609 m), middle 1.5 miles (2,414 m), high 2 miles (3,219 m), pre-K 1 mile; NC buses "
+        "students living 1.5 miles or more from school (G.S. 115C-242)"),
+    "enrolment_rate": (
+        "K-12 1.0 (ages x rate is used only when cells carry no students_<level> counts); "
+        "pre-K 0.5: about half of 3-4-year-olds attend a pre-school programme (NCES)"),
+    "standard_classes": "none: US states set no standard school sizes; set your district's",
+}
 
 
 @dataclass(frozen=True)
@@ -147,9 +204,11 @@ class Norms:
         Parameters
         ----------
         overrides : mapping
-            Top-level keys ``grade_system`` (``"6+3"`` or ``"5+4"``), ``entry_age``, a ``bands``
-            table and one table per level (``primary = {class_size = 40}``). A level's
-            ``class_size`` may be one number or a list with one number per grade.
+            Top-level keys ``grade_system`` (``"6+3"``, ``"5+4"`` or ``"us"``), ``entry_age``, a
+            ``bands`` table and one table per level (``primary = {class_size = 40}``). A level's
+            ``class_size`` may be one number or a list with one number per grade. Switching
+            between the Chinese systems and ``"us"`` starts from that system's default norms
+            (and entry age, unless ``entry_age`` is given).
         where : str
             Where the overrides come from, for error messages.
 
@@ -171,7 +230,11 @@ class Norms:
             problems.append(Problem(where, f"grade_system {grade_system!r} unknown; use "
                                     f"{' or '.join(repr(g) for g in GRADE_SYSTEMS)}"))
             grade_system = self.grade_system
-        entry_age = top.get("entry_age", self.entry_age)
+        default_entry = self.entry_age
+        if (grade_system != self.grade_system
+                and self.entry_age == _DEFAULT_ENTRY_AGE.get(self.grade_system)):
+            default_entry = _DEFAULT_ENTRY_AGE[grade_system]  # e.g. "us": kindergarten at 5
+        entry_age = top.get("entry_age", default_entry)
         if not isinstance(entry_age, int) or not 4 <= entry_age <= 8:
             problems.append(Problem(where, f"entry_age must be a whole number 4–8, got "
                                     f"{entry_age!r}"))
@@ -182,7 +245,8 @@ class Norms:
             bands, more = _replace_checked(bands, overrides["bands"], f"{where}.bands")
             problems += more
 
-        base = _make_levels(grade_system, entry_age, self.levels)
+        same_family = _NORM_FAMILY[grade_system] == _NORM_FAMILY[self.grade_system]
+        base = _make_levels(grade_system, entry_age, self.levels if same_family else ())
         levels = []
         for lv in base:
             table = overrides.get(lv.level)
@@ -215,8 +279,11 @@ class Norms:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-data form, as written to ``summary.json``."""
-        return dataclasses.asdict(self)
+        """Plain-data form, as written to ``summary.json`` (with the sources of US defaults)."""
+        out = dataclasses.asdict(self)
+        if _NORM_FAMILY.get(self.grade_system) == "us":
+            out["sources"] = dict(US_NORMS_SOURCES)
+        return out
 
 
 def _replace_checked(obj: Any, table: Mapping[str, Any], where: str) -> tuple[Any, list[Problem]]:
@@ -252,31 +319,30 @@ def _make_levels(
     grade_system: str, entry_age: int, previous: tuple[LevelNorm, ...] = ()
 ) -> tuple[LevelNorm, ...]:
     """Level norms for a grade system, keeping non-age settings of ``previous`` levels."""
-    n_primary, n_junior = GRADE_SYSTEMS[grade_system]
-    kg_first = entry_age - 3
-    ages = {
-        "kindergarten": tuple(range(kg_first, entry_age)),
-        "primary": tuple(range(entry_age, entry_age + n_primary)),
-        "junior": tuple(range(entry_age + n_primary, entry_age + n_primary + n_junior)),
-        "senior": tuple(
-            range(entry_age + n_primary + n_junior, entry_age + n_primary + n_junior + 3)
-        ),
-    }
-    defaults = {
-        # 幼儿园工作规程 art. 11: small 25, middle 30, large 35; ≤ 360 children, 3–12 classes
-        "kindergarten": LevelNorm("kindergarten", ages["kindergarten"], (25, 30, 35), 300.0,
-                                  enrolment_rate=0.90, standard_classes=(3, 6, 9, 12),
-                                  max_students=360),
-        # 建标102-2002: 45 per class; 12/18/24/30 classes; GB 50180: 500 m
-        "primary": LevelNorm("primary", ages["primary"], (45,) * n_primary, 500.0,
-                             standard_classes=(12, 18, 24, 30)),
-        # 建标102-2002: 50 per class; GB 50180: 1,000 m
-        "junior": LevelNorm("junior", ages["junior"], (50,) * n_junior, 1000.0,
-                            standard_classes=(12, 18, 24, 30)),
-        # no national walking-radius norm for senior high; 3 km is a common local choice
-        "senior": LevelNorm("senior", ages["senior"], (50,) * 3, 3000.0, enrolment_rate=0.92,
-                            standard_classes=(24, 30, 36, 48), max_students=3000),
-    }
+    counts = dict(zip(LEVELS, GRADE_SYSTEMS[grade_system], strict=True))
+    first = {"kindergarten": entry_age - counts["kindergarten"], "primary": entry_age}
+    first["junior"] = first["primary"] + counts["primary"]
+    first["senior"] = first["junior"] + counts["junior"]
+    ages = {lv: tuple(range(first[lv], first[lv] + counts[lv])) for lv in LEVELS}
+    if _NORM_FAMILY[grade_system] == "us":
+        defaults = _us_levels(ages)
+    else:
+        n_primary, n_junior = counts["primary"], counts["junior"]
+        defaults = {
+            # 幼儿园工作规程 art. 11: small 25, middle 30, large 35; ≤ 360 children, 3–12 classes
+            "kindergarten": LevelNorm("kindergarten", ages["kindergarten"], (25, 30, 35), 300.0,
+                                      enrolment_rate=0.90, standard_classes=(3, 6, 9, 12),
+                                      max_students=360),
+            # 建标102-2002: 45 per class; 12/18/24/30 classes; GB 50180: 500 m
+            "primary": LevelNorm("primary", ages["primary"], (45,) * n_primary, 500.0,
+                                 standard_classes=(12, 18, 24, 30)),
+            # 建标102-2002: 50 per class; GB 50180: 1,000 m
+            "junior": LevelNorm("junior", ages["junior"], (50,) * n_junior, 1000.0,
+                                standard_classes=(12, 18, 24, 30)),
+            # no national walking-radius norm for senior high; 3 km is a common local choice
+            "senior": LevelNorm("senior", ages["senior"], (50,) * 3, 3000.0, enrolment_rate=0.92,
+                                standard_classes=(24, 30, 36, 48), max_students=3000),
+        }
     out = []
     for name in LEVELS:
         lv = defaults[name]
@@ -288,6 +354,27 @@ def _make_levels(
             lv = dataclasses.replace(old, ages=lv.ages, class_sizes=sizes)
         out.append(lv)
     return tuple(out)
+
+
+def _us_levels(ages: dict[str, tuple[int, ...]]) -> dict[str, LevelNorm]:
+    """US defaults (see :data:`US_NORMS_SOURCES`), for the default grade counts 2/6/3/4."""
+
+    def sizes(level: str, per_grade: tuple[int, ...]) -> tuple[int, ...]:
+        n = len(ages[level])
+        return per_grade if len(per_grade) == n else (per_grade[0],) * n
+
+    return {
+        "kindergarten": LevelNorm("kindergarten", ages["kindergarten"],
+                                  sizes("kindergarten", (18, 18)), _MILE_M, enrolment_rate=0.5,
+                                  max_students=360),
+        "primary": LevelNorm("primary", ages["primary"],
+                             sizes("primary", (18, 16, 17, 17, 24, 24)), _MILE_M,
+                             max_students=1200),
+        "junior": LevelNorm("junior", ages["junior"], sizes("junior", (24, 23, 23)),
+                            1.5 * _MILE_M, max_students=2000),
+        "senior": LevelNorm("senior", ages["senior"], sizes("senior", (26, 29, 29, 29)),
+                            2.0 * _MILE_M, max_students=3000),
+    }
 
 
 def default_norms() -> Norms:
