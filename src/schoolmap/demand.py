@@ -1,4 +1,17 @@
-"""Students who need a seat, by cell and grade, and the schools that offer seats at a level."""
+"""Students who need a seat, by cell and grade, and the schools that offer seats at a level.
+
+Cells give students in one of two ways:
+
+- **by age** — residents by single year of age ``age_0`` … ``age_17``; a level's students are
+  the children of its grades' ages × ``enrolment_rate`` × (1 − ``private_share``);
+- **as counted** — a column ``students_<level>`` (``students_primary``, ``students_junior``,
+  ``students_senior``, ``students_kindergarten``): the students of that level who live in the
+  cell and need a seat, as a district counts them per planning unit (e.g. from its student
+  information system). When the column is present it *is* the demand of that level: spread
+  evenly over the level's grades, with no enrolment rate or private share applied (the count
+  already is of students who need a seat). Age columns are then optional; levels without a
+  ``students_`` column still need them.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +19,29 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from schoolmap.errors import ValidationError
 from schoolmap.io.district import District
 from schoolmap.norms import LEVELS, SCHOOL_TYPES, Norms
 
-__all__ = ["demand_by_cell_grade", "level_schools"]
+__all__ = ["demand_by_cell_grade", "level_schools", "students_column"]
+
+
+def students_column(level: str) -> str:
+    """Name of the cells column holding counted students of ``level``: ``students_<level>``."""
+    return f"students_{level}"
 
 
 def demand_by_cell_grade(cells: pd.DataFrame, norms: Norms, level: str) -> np.ndarray:
     """Students needing a seat at ``level``, per cell and grade.
 
-    Children of each grade's age × ``enrolment_rate`` × (1 − ``private_share``).
+    When ``cells`` has a ``students_<level>`` column, that count is the level's demand, spread
+    evenly over the level's grades (no rates applied). Otherwise: children of each grade's age ×
+    ``enrolment_rate`` × (1 − ``private_share``).
 
     Parameters
     ----------
     cells : DataFrame
-        With ``age_0`` … ``age_17`` (persons).
+        With ``students_<level>`` (students), or ``age_0`` … ``age_17`` (persons).
     norms : Norms
     level : str
 
@@ -28,6 +49,12 @@ def demand_by_cell_grade(cells: pd.DataFrame, norms: Norms, level: str) -> np.nd
     -------
     ndarray of shape (n_cells, n_grades), float64
         Students (may be fractional: they are expected values).
+
+    Raises
+    ------
+    ValidationError
+        If the cells have neither the count nor the ages the level needs, or a count is
+        missing, not a number or negative.
 
     Examples
     --------
@@ -37,9 +64,35 @@ def demand_by_cell_grade(cells: pd.DataFrame, norms: Norms, level: str) -> np.nd
     >>> demand_by_cell_grade(cells, default_norms(), "junior")
     array([[12., 13., 14.],
            [ 0.,  0.,  0.]])
+
+    Counted students (here US high school, 4 grades) are spread evenly over the grades; a cell
+    with no student has no demand:
+
+    >>> us = default_norms().with_overrides({"grade_system": "us"})
+    >>> demand_by_cell_grade(pd.DataFrame({"students_senior": [10, 0]}), us, "senior")
+    array([[2.5, 2.5, 2.5, 2.5],
+           [0. , 0. , 0. , 0. ]])
     """
     norm = norms.level(level)
+    counted = students_column(level)
+    if counted in cells.columns:
+        raw = cells[counted]
+        students = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.isnan(students) | (students < 0)
+        if bad.any():
+            rows = ", ".join(str(i) for i in np.flatnonzero(bad)[:5])
+            raise ValidationError([f"cells: {counted!r} must be a number ≥ 0 in every cell "
+                                   f"({int(bad.sum())} bad, rows {rows}); use 0 for none"],
+                                  "cells")
+        per_grade = students / norm.n_grades
+        return np.ascontiguousarray(np.repeat(per_grade[:, None], norm.n_grades, axis=1))
     cols = [f"age_{a}" for a in norm.ages]
+    missing = [c for c in cols if c not in cells.columns]
+    if missing:
+        raise ValidationError([f"cells: no {counted!r} column and age column(s) "
+                               f"{', '.join(missing)} missing; {level} students need either "
+                               f"the counted students or residents aged "
+                               f"{norm.ages[0]}–{norm.ages[-1]}"], "cells")
     ages = cells[cols].to_numpy(dtype=np.float64)
     return np.ascontiguousarray(ages * (norm.enrolment_rate * (1.0 - norm.private_share)))
 

@@ -11,6 +11,12 @@ from schoolmap.errors import Problem
 from schoolmap.norms import LEVELS, SCHOOL_TYPES
 
 AGE_COLUMNS = tuple(f"age_{a}" for a in range(18))
+#: Counted students per level (see :mod:`schoolmap.demand`); any one makes the ages optional.
+STUDENT_COLUMNS = tuple(f"students_{lv}" for lv in LEVELS)
+#: Level names from other school systems, and the schoolmap level they mean.
+_LEVEL_ALIASES = {"elementary": "primary", "middle": "junior", "high": "senior",
+                  "prek": "kindergarten", "pre_k": "kindergarten", "preschool": "kindergarten",
+                  "secondary": "junior"}
 SECTORS = ("public", "puhui", "private")
 HOUSING_TYPES = ("commodity", "affordable", "resettlement", "rental")
 ID_COLUMNS = {
@@ -41,14 +47,18 @@ def row_labels(frame: pd.DataFrame, mask: np.ndarray, layer: str) -> tuple[str, 
 
 
 def check_columns(frame: pd.DataFrame, layer: str, where: str) -> list[Problem]:
-    """Required columns present."""
-    missing = [c for c in REQUIRED_COLUMNS[layer] if c not in frame.columns]
+    """Required columns present (cells: ages optional when ``students_<level>`` are given)."""
+    required = REQUIRED_COLUMNS[layer]
+    if layer == "cells" and any(c in frame.columns for c in STUDENT_COLUMNS):
+        required = tuple(c for c in required if c not in AGE_COLUMNS)
+    missing = [c for c in required if c not in frame.columns]
     if not missing:
         return []
     if layer == "cells" and all(c.startswith("age_") for c in missing):
         text = (f"{len(missing)} age column(s) missing ({', '.join(missing[:4])}"
                 f"{' …' if len(missing) > 4 else ''}); cells need residents by single year of age "
-                "age_0 … age_17")
+                "age_0 … age_17, or students counted per level in students_primary, "
+                "students_junior, students_senior, students_kindergarten")
     else:
         text = f"column(s) {', '.join(repr(c) for c in missing)} missing"
     return [Problem(where, text)]
@@ -105,10 +115,20 @@ def _numeric(frame: pd.DataFrame, col: str) -> np.ndarray:
 
 
 def check_cells(frame: gpd.GeoDataFrame, where: str) -> list[Problem]:
-    """Population by age: numbers, ≥ 0, not NaN; total not below the sum of ages 0–17."""
+    """Population by age and counted students: numbers, ≥ 0, not NaN; population not below the
+    sum of ages 0–17; ``students_`` columns named after a known level."""
     problems = []
     present_ages = [c for c in AGE_COLUMNS if c in frame.columns]
-    for col in [*present_ages, "population", "households"]:
+    present_students = [c for c in STUDENT_COLUMNS if c in frame.columns]
+    for col in frame.columns:
+        name = str(col)
+        if not name.startswith("students_") or name in STUDENT_COLUMNS:
+            continue
+        meant = _LEVEL_ALIASES.get(name.removeprefix("students_").lower())
+        if meant is not None:
+            problems.append(Problem(where, f"column {name!r} names no schoolmap level; rename "
+                                    f"it 'students_{meant}' (levels: {', '.join(LEVELS)})"))
+    for col in [*present_ages, *present_students, "population", "households"]:
         if col not in frame.columns:
             continue
         values = _numeric(frame, col)
