@@ -1,4 +1,4 @@
-"""Command line: ``schoolmap run``, ``schoolmap validate``, ``schoolmap norms``.
+"""Command line: ``schoolmap run``, ``validate``, ``norms`` and ``import``.
 
 A thin layer over :mod:`schoolmap.scenario`; every planning figure is computed there.
 """
@@ -18,6 +18,7 @@ from rich.table import Table
 
 from schoolmap import __version__
 from schoolmap.errors import SchoolmapError
+from schoolmap.importers import IMPORTERS
 from schoolmap.norms import default_norms
 
 LEVEL_ZH = {"kindergarten": "幼儿园", "primary": "小学", "junior": "初中", "senior": "高中"}
@@ -78,6 +79,28 @@ def _parser() -> argparse.ArgumentParser:
                     "grade system — the national defaults, or those of a scenario file.",
     )
     norms.add_argument("scenario", type=Path, nargs="?", help="scenario file (optional)")
+
+    imp = sub.add_parser(
+        "import", help="build a district from a school district's own planning files",
+        description=(
+            "Turn a real school district's raw planning files into a schoolmap district: read "
+            "and check them, reproject everything into one metric CRS, and write GeoPackages "
+            "with the layers cells, schools, zones, developments and sites (atomically, "
+            "byte-reproducibly) plus a JSON report of what was read and decided. "
+            "Available: durham — Durham Public Schools, North Carolina (students counted per "
+            "planning unit, attendance zones, published crowding ratios, approved housing, a "
+            "candidate high-school site); writes durham.gpkg, durham-buildout.gpkg, "
+            "durham-new-hs.gpkg and durham-import.json."
+        ),
+        epilog="Example: schoolmap import durham data/geo/durham/raw data/geo/durham",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    imp.add_argument("importer", choices=sorted(IMPORTERS), help="which district's files")
+    imp.add_argument("source", type=Path, metavar="SRC_DIR",
+                     help="folder with the raw files as published (see the importer's docs)")
+    imp.add_argument("out", type=Path, metavar="OUT_DIR",
+                     help="folder to write the district into (created if missing)")
+    imp.add_argument("--quiet", action="store_true", help="print only where the district is")
     return p
 
 
@@ -92,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args, console)
         if args.command == "validate":
             return _validate(args, console)
+        if args.command == "import":
+            return _import(args, console)
         return _norms(args, console)
     except SchoolmapError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
@@ -177,6 +202,23 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     parts = ", ".join(f"{len(f):,} {n}" for n, f in layers.items() if f is not None)
     console.print(f"{args.district}: OK — {parts}; planning CRS {d.crs.name}", highlight=False,
                   soft_wrap=True)
+    return 0
+
+
+def _import(args: argparse.Namespace, console: Console) -> int:
+    from schoolmap.importers import run_importer
+
+    t0 = time.perf_counter()
+    path = run_importer(args.importer, args.source, args.out)
+    if not args.quiet:
+        report = path.parent / f"{args.importer}-import.json"
+        if report.is_file():
+            data = json.loads(report.read_text(encoding="utf-8"))
+            for note in data.get("notes", []):
+                console.print(f"note: {note}", highlight=False, soft_wrap=True)
+        console.print(f"done in {time.perf_counter() - t0:.1f} s")
+    console.print(f"District written to {path}  (check it: schoolmap validate {path})",
+                  highlight=False, soft_wrap=True)
     return 0
 
 
