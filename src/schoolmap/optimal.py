@@ -37,6 +37,8 @@ from schoolmap.errors import InfeasibleError, ValidationError
 __all__ = ["TransportResult", "assign", "transport"]
 
 _K_START = 8
+_K_COLD = 64  # nearest schools per cell on the coarsest level (no price estimate yet)
+_K_PRICED = 32  # nearest schools looked at per cell when prices are estimated
 BINS_PER_SCHOOL = 8
 LEVEL_FACTOR = 4
 MARGIN_BINS = 0.5
@@ -138,7 +140,9 @@ def _duals_and_slackness(supply, capacity, indptr, school, cost, unserved_cost, 
     cell_of = np.repeat(np.arange(n), np.diff(indptr))
     priced = cost + price[school]
     best = np.full(n, np.inf)
-    np.minimum.at(best, cell_of, priced)
+    nonempty = np.diff(indptr) > 0
+    if nonempty.any():
+        best[nonempty] = np.minimum.reduceat(priced, indptr[:-1][nonempty])
     u = np.minimum(best, unserved_cost)
     viol = 0.0
     used = flow > 0
@@ -398,22 +402,14 @@ def assign(
     tree = cKDTree(sxy)
     upper = np.inf if max_distance_m is None else float(max_distance_m)
     say = progress or (lambda _msg: None)
-    rows, cols, drows, dcols, bound, price = _candidates(tree, xy, supply, sxy, capacity, p,
-                                                         pnorm, upper, k, tol, say)
-    extra_rows: list[np.ndarray] = []
-    extra_cols: list[np.ndarray] = []
+    cand, drop, bound, price = _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k,
+                                           tol, say)
+    rows, cols, dists = cand
+    drows, dcols, ddists = drop
     while True:
         certificate["rounds"] += 1
         say(f"{n:,} cells × {m:,} schools: exact solve, round {certificate['rounds']}")
-        all_rows = np.concatenate([rows, *extra_rows]).astype(np.int64)
-        all_cols = np.concatenate([cols, *extra_cols]).astype(np.int64)
-        pair = np.sort(all_rows * m + all_cols)  # sorted by cell; duplicates dropped below
-        first = np.ones(len(pair), dtype=bool)
-        first[1:] = pair[1:] != pair[:-1]
-        pair = pair[first]
-        r_, c_ = pair // m, pair % m
-        d_ = _distance(xy[r_], sxy[c_], pnorm)
-        indptr, school, cvals = _sorted_csr(n, r_, c_, d_)
+        indptr, school, cvals = _sorted_csr(n, rows, cols, dists)
         flow, unserved, price, paths = _solve_candidates(supply, capacity, indptr, school, cvals,
                                                          p, integral, price)
         certificate["paths"] += paths
@@ -427,29 +423,42 @@ def assign(
         bound[need] = b_radius
         drows = np.concatenate([drows, b_rows])
         dcols = np.concatenate([dcols, b_cols])
-        reduced = _distance(xy[drows], sxy[dcols], pnorm) + price[dcols] - u[drows]
+        ddists = np.concatenate([ddists, _distance(xy[b_rows], sxy[b_cols], pnorm)])
+        reduced = ddists + price[dcols] - u[drows]
         certificate["pairs_checked"] += len(drows)
         worst = float(max(0.0, -reduced.min(initial=0.0)))
         certificate["max_violation"] = max(viol, worst)
         bad = reduced < -tol
         if not bad.any():
             break
-        extra_rows.append(drows[bad])
-        extra_cols.append(dcols[bad])
-        drows, dcols = drows[~bad], dcols[~bad]
+        key = drows[bad] * m + dcols[bad]
+        _, first = np.unique(key, return_index=True)  # a pair may be known twice
+        rows = np.concatenate([rows, drows[bad][first]])
+        cols = np.concatenate([cols, dcols[bad][first]])
+        dists = np.concatenate([dists, ddists[bad][first]])
+        drows, dcols, ddists = drows[~bad], dcols[~bad], ddists[~bad]
     certificate["candidates"] = len(school)
     return _finish(supply, capacity, indptr, school, cvals, p, flow, unserved, price, u,
                    integral, certificate)
 
 
 def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, tol, say):
-    """First candidate schools of each cell, and a lower bound on the distance of the others.
+    """First candidate schools of each cell, the known others, and a bound on the unknown.
 
     With k nearest schools alone, a crowded area whose nearest schools are all full finds no
     free seat among its candidates and its prices jump to the unserved cost. So for large
-    instances seat prices are first estimated on a coarse grid (cells binned, every bin with its
-    64 nearest schools, solved exactly), and each cell gets the schools whose *priced* distance
-    is within a margin of its best; the certificate then adds whatever is still missing.
+    instances seat prices are first estimated on a grid of binned cells (solved exactly the same
+    way, recursively: each level 4× coarser), and each cell gets the schools whose *priced*
+    distance is within a margin of its best; the certificate then adds whatever is missing.
+
+    Returns
+    -------
+    candidates, dropped : tuples (rows, cols, distances) of pairs
+        Candidate pairs (no duplicates) and known pairs left out (checked by the certificate).
+    bound : ndarray of shape (n,)
+        Every school in neither list is at least this far from the cell.
+    price : ndarray of shape (m,)
+        Estimated seat prices (zeros on the coarsest level).
     """
     n, m = len(xy), len(sxy)
     kk = min(m, k)
@@ -470,11 +479,12 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, tol, say):
         coarse = assign(cxy, weight[has], sxy, capacity, unserved_cost=float(p.max()),
                         metric="manhattan" if pnorm == 1 else "euclidean",
                         max_distance_m=None if np.isinf(upper) else upper, tol=tol,
-                        k=min(m, 64), progress=say)
+                        k=_K_COLD, progress=say)
         estimate = coarse.seat_price
         margin = MARGIN_BINS * bin_m * np.sqrt(2.0)
-        kk = min(m, 4 * k)
-    dist, idx = tree.query(xy, k=min(m, kk + 1), p=pnorm, distance_upper_bound=upper)
+        kk = min(m, _K_PRICED)
+    dist, idx = tree.query(xy, k=min(m, kk + 1), p=pnorm, distance_upper_bound=upper,
+                           workers=-1)
     dist = dist.reshape(n, -1)
     idx = idx.reshape(n, -1)
     if dist.shape[1] > kk:
@@ -483,34 +493,37 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, tol, say):
     else:
         bound = np.full(n, np.inf)
     found = np.isfinite(dist)
-    all_rows = np.repeat(np.arange(n), kk)
     if estimate is None:
-        keep = found.ravel()
-        none = np.zeros(0, np.int64)
-        return all_rows[keep], idx.ravel()[keep].astype(np.int64), none, none, bound, np.zeros(m)
+        rows, cols = np.nonzero(found)
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+        return (rows, idx[rows, cols].astype(np.int64), dist[rows, cols]), empty, bound, \
+            np.zeros(m)
     priced = np.where(found, dist + estimate[np.minimum(idx, m - 1)], np.inf)
     best = np.minimum(priced.min(axis=1), p)
-    ok = found & ((priced <= best[:, None] + margin) | (np.arange(kk)[None, :] < k))
-    # schools passed over are still known: the certificate checks them explicitly
-    dropped = (found & ~ok).ravel()
-    drows, dcols = all_rows[dropped], idx.ravel()[dropped].astype(np.int64)
-    rows = all_rows[ok.ravel()]
-    cols = idx.ravel()[ok.ravel()].astype(np.int64)
-    # where a cheaper priced school may lie beyond the kk nearest, look within best + margin
-    far = np.flatnonzero((bound < best + margin) & (supply > 0))
+    far_mask = (bound < best + margin) & (supply > 0)
+    ok = found & ((priced <= best[:, None] + margin) | (np.arange(kk)[None, :] < min(k, kk)))
+    ok[far_mask] = False  # far cells get their whole ball below instead
+    dropped = found & ~ok
+    dropped[far_mask] = False
+    rows, cols = np.nonzero(ok)
+    cand = [rows, idx[rows, cols].astype(np.int64), dist[rows, cols]]
+    rows, cols = np.nonzero(dropped)
+    drop = [rows, idx[rows, cols].astype(np.int64), dist[rows, cols]]
+    # where a cheaper priced school may lie beyond the kk nearest, take every school within
+    # best + margin (a superset of the kk nearest there)
+    far = np.flatnonzero(far_mask)
     if len(far):
         radius = np.minimum(best[far] + margin, upper)
-        hits = tree.query_ball_point(xy[far], radius, p=pnorm, return_sorted=False)
-        counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(far))
-        r2 = np.repeat(far, counts)
-        c2 = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(counts.sum()))
-        keep = _distance(xy[r2], sxy[c2], pnorm) + estimate[c2] <= best[r2] + margin
-        rows = np.concatenate([rows, r2[keep]])
-        cols = np.concatenate([cols, c2[keep]])
-        drows = np.concatenate([drows, r2[~keep]])
-        dcols = np.concatenate([dcols, c2[~keep]])
+        r2, c2, _ = _ball_pairs(tree, xy, np.full(n, np.inf), far_mask, pnorm, radius)
+        d2 = _distance(xy[r2], sxy[c2], pnorm)
+        kth = dist[:, min(k, kk) - 1]  # the k nearest always stay candidates
+        keep = (d2 + estimate[c2] <= best[r2] + margin) | (d2 <= kth[r2])
+        for part, add in ((cand, keep), (drop, ~keep)):
+            part[0] = np.concatenate([part[0], r2[add]])
+            part[1] = np.concatenate([part[1], c2[add]])
+            part[2] = np.concatenate([part[2], d2[add]])
         bound[far] = radius
-    return rows, cols, drows, dcols, bound, estimate
+    return tuple(cand), tuple(drop), bound, estimate
 
 
 def _distance(a: np.ndarray, b: np.ndarray, pnorm: int) -> np.ndarray:
@@ -519,12 +532,15 @@ def _distance(a: np.ndarray, b: np.ndarray, pnorm: int) -> np.ndarray:
 
 
 def _ball_pairs(tree, xy, u, need, pnorm, upper):
-    """Every school within u_i of each flagged cell (the only ones that can beat u_i)."""
+    """Every school within min(u_i, upper) of each flagged cell (the only ones that can beat u_i).
+
+    ``upper`` is a number or an array over the flagged cells.
+    """
     cells = np.flatnonzero(need)
     radius = np.minimum(u[cells], upper)
     if len(cells) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), radius
-    hits = tree.query_ball_point(xy[cells], radius, p=pnorm, return_sorted=False)
+    hits = tree.query_ball_point(xy[cells], radius, p=pnorm, return_sorted=False, workers=-1)
     counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(cells))
     rows = np.repeat(cells, counts)
     cols = np.fromiter((k for h in hits for k in h), dtype=np.int64, count=int(counts.sum()))

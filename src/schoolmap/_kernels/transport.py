@@ -150,6 +150,38 @@ def _rebuild(a, flow, unserved, cell_of, indptr, school, cost, unserved_cost, m,
 
 
 @nb.njit(cache=True, nogil=True)
+def _next_admissible(a, ptr, dead, on_path, dirty, potential, fwd, capacity, load,
+                     unserved_total, m, arc, nbr, n_nbr, eps, atol):
+    """Next node b with an arc a → b of zero reduced cost; −1: none; −2: row a is stale."""
+    T = m + 1
+    if a != T and dirty[a]:
+        return -2
+    pa = potential[a]
+    if a == T:
+        while ptr[T] <= m:
+            b = ptr[T]
+            if b < m:
+                ok = fwd[b] > eps
+            else:
+                ok = unserved_total > eps
+            if ok and not dead[b] and not on_path[b] and pa - potential[b] <= atol:
+                return b
+            ptr[T] += 1
+        return -1
+    while ptr[a] < n_nbr[a]:
+        b = nbr[a, ptr[a]]
+        if not dead[b] and not on_path[b] and arc[a, b] + pa - potential[b] <= atol:
+            return b
+        ptr[a] += 1
+    if ptr[a] == n_nbr[a]:
+        if (a == m or fwd[a] < capacity[a] - eps) and not dead[T] and not on_path[T] \
+                and pa - potential[T] <= atol:
+            return T
+        ptr[a] += 1
+    return -1
+
+
+@nb.njit(cache=True, nogil=True)
 def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_of, indptr,
              school, cost, unserved_cost, m, arc, arc_from, arc_to, nbr, n_nbr, dirty, head,
              nxt, item_at, used, listed, listed_u, fwd_total, unserved_total, eps):
@@ -319,6 +351,16 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
     hkeys = np.empty(heap_cap)
     hvals = np.empty(heap_cap, np.int64)
     path = np.empty(m + 2, np.int64)
+    dead = np.zeros(m + 2, np.bool_)
+    on_path = np.zeros(m + 2, np.bool_)
+    ptr = np.zeros(m + 2, np.int64)
+    atol = 1e-9  # reduced costs this small count as zero (cost units)
+    # from estimated prices few paths are needed, each search prices the whole graph and all
+    # its shortest paths are used; from a cold start, one path per (early-stopped) search
+    warm = False
+    for j in range(m):
+        if price0[j] > 0.0:
+            warm = True
     n_paths = 0
 
     while True:
@@ -345,10 +387,13 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
             if done[a] or d > dist[a]:
                 continue
             done[a] = True
-            if (a < m and fwd[a] > load[a] + eps) or (a == T and t_excess < -eps):
-                sink = a
-                reach = d
-                break
+            reach = d
+            if sink == -1 and ((a < m and fwd[a] > load[a] + eps)
+                               or (a == T and t_excess < -eps)):
+                sink = a  # the nearest deficit
+                if not warm:
+                    break  # cold start: one path per search
+                # warm start: the search goes on to price every node (many paths per search)
             pa = potential[a]
             if a == T:
                 for j in range(m):
@@ -399,7 +444,63 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
             return flow, unserved, np.zeros(m), n_paths, STATUS_NO_PATH
         for v in range(m + 2):
             potential[v] += dist[v] if dist[v] < reach else reach
-        # the path, sink back to source, stored source first
+        # every shortest path now has zero reduced cost: augment along as many as there are
+        n_found = 0
+        for v in range(m + 2):
+            dead[v] = not warm  # cold: no admissible search, the tree path below
+            on_path[v] = False
+            ptr[v] = 0
+        while True:
+            t_excess = fwd_total + unserved_total - total
+            src = -1
+            for j in range(m):
+                if load[j] > fwd[j] + eps and not dead[j]:
+                    src = j
+                    break
+            if src == -1 and t_excess > eps and not dead[T]:
+                src = T
+            if src == -1:
+                break
+            path[0] = src
+            on_path[src] = True
+            length = 1
+            found = False
+            while length > 0:
+                a = path[length - 1]
+                if (a < m and fwd[a] > load[a] + eps) or (a == T and t_excess < -eps):
+                    found = True
+                    break
+                b = _next_admissible(a, ptr, dead, on_path, dirty, potential, fwd, capacity,
+                                     load, unserved_total, m, arc, nbr, n_nbr, eps, atol)
+                if b == -2:  # row a is stale: rebuild it first
+                    nxt, item_at, used = _rebuild(a, flow, unserved, cell_of, indptr, school,
+                                                  cost, unserved_cost, m, arc, arc_from,
+                                                  arc_to, nbr, n_nbr, head, nxt, item_at,
+                                                  used, listed, listed_u, eps)
+                    dirty[a] = False
+                    ptr[a] = 0
+                    continue
+                if b == -1:
+                    dead[a] = True
+                    on_path[a] = False
+                    length -= 1
+                    continue
+                path[length] = b
+                on_path[b] = True
+                length += 1
+            for t in range(length):
+                on_path[path[t]] = False
+            if not found:
+                continue
+            nxt, item_at, used, fwd_total, unserved_total = _augment(
+                path, length, t_excess, flow, unserved, load, fwd, capacity, cell_of, indptr,
+                school, cost, unserved_cost, m, arc, arc_from, arc_to, nbr, n_nbr, dirty, head,
+                nxt, item_at, used, listed, listed_u, fwd_total, unserved_total, eps)
+            n_paths += 1
+            n_found += 1
+        if n_found > 0:
+            continue
+        # rounding hid the zero-cost arcs: follow the search tree to the nearest deficit
         length = 0
         v = sink
         while v != -1:
@@ -408,9 +509,10 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
             v = pred[v]
         path[:length] = path[:length][::-1].copy()
         nxt, item_at, used, fwd_total, unserved_total = _augment(
-            path, length, t_excess, flow, unserved, load, fwd, capacity, cell_of, indptr,
-            school, cost, unserved_cost, m, arc, arc_from, arc_to, nbr, n_nbr, dirty, head,
-            nxt, item_at, used, listed, listed_u, fwd_total, unserved_total, eps)
+            path, length, fwd_total + unserved_total - total, flow, unserved, load, fwd,
+            capacity, cell_of, indptr, school, cost, unserved_cost, m, arc, arc_from, arc_to,
+            nbr, n_nbr, dirty, head, nxt, item_at, used, listed, listed_u, fwd_total,
+            unserved_total, eps)
         n_paths += 1
     price = np.empty(m)
     for j in range(m):
