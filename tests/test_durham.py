@@ -8,6 +8,7 @@ copy of the data (``data/geo/durham``).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DURHAM = ROOT / "data" / "geo" / "durham"
 RAW = DURHAM / "raw"
 SCENARIOS = ROOT / "scenarios"
+NOTEBOOK = ROOT / "notebooks" / "durham.ipynb"
 LEVELS = ("primary", "junior", "senior")
 RAW_ZONES = {"primary": "ES_curr_crowd_assume_100.geojson",
              "junior": "MS_curr_crowd_assume_100.geojson",
@@ -362,3 +364,25 @@ def test_run_durham_scenario_writes_the_demo_outputs(tmp_path, capsys):
 def test_variant_scenarios_load(name):
     sc = load_scenario(SCENARIOS / f"{name}.toml")
     assert sc.district.is_file() and sc.norms.grade_system == "us"
+
+
+def test_notebook_runs(tmp_path, monkeypatch):
+    """notebooks/durham.ipynb executes top to bottom in a kernel of this environment."""
+    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # jupyter_core warns without it
+    import nbclient
+    import nbformat
+    kernel_dir = tmp_path / "kernels" / "schoolmap-venv"
+    kernel_dir.mkdir(parents=True)
+    (kernel_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "schoolmap (this environment)", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    client = nbclient.NotebookClient(nb, kernel_name="schoolmap-venv", timeout=300,
+                                     resources={"metadata": {"path": str(ROOT / "notebooks")}})
+    client.execute()
+    text = "\n".join(str(o.get("text", "")) for c in nb.cells if c.cell_type == "code"
+                     for o in c.get("outputs", []))
+    assert "Riverside > Jordan > Northern > Southern > Hillside" in text
+    assert "students change school" in text
+    assert "4,378 today, 2,828 with the new school" in text
