@@ -36,9 +36,9 @@ from schoolmap.errors import InfeasibleError, ValidationError
 
 __all__ = ["TransportResult", "assign", "transport"]
 
-_K_START = 8
+_K_START = 4
 _K_COLD = 64  # nearest schools per cell on the coarsest level (no price estimate yet)
-_K_PRICED = 32  # nearest schools looked at per cell when prices are estimated
+_K_PRICED = 16  # nearest schools looked at per cell when prices are estimated
 BINS_PER_SCHOOL = 8
 LEVEL_FACTOR = 4
 MARGIN_BINS = 0.5
