@@ -342,7 +342,7 @@ def test_new_high_school_relieves_riverside_jordan_and_hillside(durham):
 # --------------------------------------------------------------- scenarios, CLI, notebook
 
 
-def test_run_durham_scenario_writes_the_demo_outputs(tmp_path, capsys):
+def test_run_durham_scenario_writes_the_demo_outputs(tmp_path):
     out = tmp_path / "durham"
     assert main(["run", str(SCENARIOS / "durham.toml"), "--out", str(out), "--quiet"]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES)

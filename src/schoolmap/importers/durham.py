@@ -46,7 +46,6 @@ What real data bring, and what the importer does about it:
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -704,8 +703,6 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    if dataclasses.is_dataclass(value):
-        return _plain(dataclasses.asdict(value))  # type: ignore[arg-type]
     if hasattr(value, "item") and not isinstance(value, str):
         value = value.item()
     if isinstance(value, float):

@@ -15,8 +15,7 @@ AGE_COLUMNS = tuple(f"age_{a}" for a in range(18))
 STUDENT_COLUMNS = tuple(f"students_{lv}" for lv in LEVELS)
 #: Level names from other school systems, and the schoolmap level they mean.
 _LEVEL_ALIASES = {"elementary": "primary", "middle": "junior", "high": "senior",
-                  "prek": "kindergarten", "pre_k": "kindergarten", "preschool": "kindergarten",
-                  "secondary": "junior"}
+                  "prek": "kindergarten", "pre_k": "kindergarten", "preschool": "kindergarten"}
 SECTORS = ("public", "puhui", "private")
 HOUSING_TYPES = ("commodity", "affordable", "resettlement", "rental")
 ID_COLUMNS = {
