@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -541,7 +542,7 @@ def _ball_pairs(tree, xy, u, need, pnorm, upper):
     if len(cells) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), radius
     hits = tree.query_ball_point(xy[cells], radius, p=pnorm, return_sorted=False, workers=-1)
-    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(cells))
+    counts = np.fromiter(map(len, hits), dtype=np.int64, count=len(cells))
     rows = np.repeat(cells, counts)
-    cols = np.fromiter((k for h in hits for k in h), dtype=np.int64, count=int(counts.sum()))
+    cols = np.fromiter(chain.from_iterable(hits), dtype=np.int64, count=int(counts.sum()))
     return rows, cols, radius
