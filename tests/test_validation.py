@@ -153,3 +153,15 @@ def test_bad_scenarios(tmp_path, text, match):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ValidationError, match=match):
         load_scenario(path)
+
+
+def test_folder_of_geojson_files(tmp_path, town_layers):
+    folder = tmp_path / "town"
+    folder.mkdir()
+    for name, frame in town_layers.items():
+        frame.to_crs("EPSG:4326").to_file(folder / f"{name}.geojson", driver="GeoJSON",
+                                          engine="pyogrio")
+    d = read_district(folder)
+    assert (d.n_cells, d.n_schools, len(d.zones)) == (5, 4, 3)
+    assert d.crs.to_epsg() == 32651  # lon/lat projected to the local UTM zone
+    assert np.allclose(d.cell_xy[1], [500_150, 3_500_050], atol=1e-3)
