@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
+from schoolmap._kernels.candidates import select_candidates
 from schoolmap._kernels.transport import STATUS_NO_PATH, ssp_transport
 from schoolmap.errors import InfeasibleError, ValidationError
 
@@ -499,17 +500,11 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, tol, say):
         empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
         return (rows, idx[rows, cols].astype(np.int64), dist[rows, cols]), empty, bound, \
             np.zeros(m)
-    priced = np.where(found, dist + estimate[np.minimum(idx, m - 1)], np.inf)
-    best = np.minimum(priced.min(axis=1), p)
-    far_mask = (bound < best + margin) & (supply > 0)
-    ok = found & ((priced <= best[:, None] + margin) | (np.arange(kk)[None, :] < min(k, kk)))
-    ok[far_mask] = False  # far cells get their whole ball below instead
-    dropped = found & ~ok
-    dropped[far_mask] = False
-    rows, cols = np.nonzero(ok)
-    cand = [rows, idx[rows, cols].astype(np.int64), dist[rows, cols]]
-    rows, cols = np.nonzero(dropped)
-    drop = [rows, idx[rows, cols].astype(np.int64), dist[rows, cols]]
+    cr, cc, cd, dr, dc, dd, best, far_mask = select_candidates(
+        np.ascontiguousarray(dist), np.ascontiguousarray(idx, dtype=np.int64), estimate, p,
+        supply, bound, float(margin), min(k, kk))
+    cand = [cr, cc, cd]
+    drop = [dr, dc, dd]
     # where a cheaper priced school may lie beyond the kk nearest, take every school within
     # best + margin (a superset of the kk nearest there)
     far = np.flatnonzero(far_mask)
