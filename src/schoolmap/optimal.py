@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from schoolmap._kernels.candidates import select_candidates
+from schoolmap._kernels.candidates import reduced_cost_check, select_candidates
 from schoolmap._kernels.transport import STATUS_NO_PATH, ssp_transport
 from schoolmap.errors import InfeasibleError, ValidationError
 
@@ -426,11 +426,9 @@ def assign(
         drows = np.concatenate([drows, b_rows])
         dcols = np.concatenate([dcols, b_cols])
         ddists = np.concatenate([ddists, _distance(xy[b_rows], sxy[b_cols], pnorm)])
-        reduced = ddists + price[dcols] - u[drows]
+        bad, worst = reduced_cost_check(drows, dcols, ddists, price, u, tol)
         certificate["pairs_checked"] += len(drows)
-        worst = float(max(0.0, -reduced.min(initial=0.0)))
-        certificate["max_violation"] = max(viol, worst)
-        bad = reduced < -tol
+        certificate["max_violation"] = max(viol, float(worst))
         if not bad.any():
             break
         key = drows[bad] * m + dcols[bad]

@@ -86,3 +86,32 @@ def select_candidates(dist, idx, price, unserved_cost, supply, bound, margin, k_
                 drop_dist[z] = d
                 z += 1
     return cand_row, cand_col, cand_dist, drop_row, drop_col, drop_dist, best, far
+
+
+@nb.njit(cache=True, nogil=True)
+def reduced_cost_check(rows, cols, dists, price, dual, tol):
+    """Which known pairs violate dual feasibility, and by how much at worst.
+
+    Parameters
+    ----------
+    rows, cols : (k,) i8 — cell and school of each pair
+    dists : (k,) f8 — their cost
+    price : (m,) f8 — seat prices v
+    dual : (n,) f8 — cell duals u
+    tol : f8
+
+    Returns
+    -------
+    bad : (k,) bool — c_ij + v_j < u_i − tol
+    worst : f8 — max(0, max_i (u_i − c_ij − v_j))
+    """
+    k = rows.shape[0]
+    bad = np.zeros(k, np.bool_)
+    worst = 0.0
+    for t in range(k):
+        gap = dual[rows[t]] - dists[t] - price[cols[t]]
+        if gap > worst:
+            worst = gap
+        if gap > tol:
+            bad[t] = True
+    return bad, worst
