@@ -6,6 +6,7 @@ A thin layer over :mod:`schoolmap.scenario`; every planning figure is computed t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -46,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
             "school, and report per school, per catchment and for the district: demand, seats, "
             "seats short, utilisation, classes needed at norm size, class-size bands and the "
             "share of students beyond the service radius. Writes results.gpkg, schools.csv, "
-            "zones.csv, district.csv, summary.json and map.html into the output folder "
+            "zones.csv, district.csv, summary.json, map.html and report.html into the output "
+            "folder "
             "(all at once: a failed run leaves nothing half-written)."
         ),
     )
@@ -54,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=None, metavar="DIR",
                      help="output folder (default: the scenario's 'output')")
     run.add_argument("--quiet", action="store_true", help="print only where results are")
+    run.add_argument("--lang", choices=("zh", "en"), default=None,
+                     help="language of report.html, the map's labels and the summary printed "
+                          "(default: the scenario's 'lang'; zh for 6+3/5+4, en for us)")
 
     val = sub.add_parser(
         "validate", help="check a district file and list every problem found",
@@ -132,6 +137,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
     t0 = time.perf_counter()
     scenario = load_scenario(args.scenario)
+    if args.lang is not None:
+        scenario = dataclasses.replace(scenario, lang=args.lang)
     out = args.out if args.out is not None else scenario.output
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console, transient=True, disable=args.quiet) as progress:
@@ -146,7 +153,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if not args.quiet:
         _print_summary(result, console)
         console.print(f"done in {time.perf_counter() - t0:.1f} s")
-    console.print(f"Results written to {folder}  (open {folder / 'map.html'})",
+    console.print(f"Results written to {folder}  (open {folder / 'report.html'})",
                   highlight=False, soft_wrap=True)
     return 0
 
@@ -157,20 +164,55 @@ def _fmt(x: float, pct: bool = False) -> str:
     return f"{100 * x:.1f} %" if pct else f"{x:,.0f}"
 
 
+#: Words of the summary printed by ``schoolmap run`` (English, Chinese).
+_WORDS: dict[str, tuple[str, str]] = {
+    "cells": ("{cells} cells, {schools} schools, school year {year}",
+              "{cells} 个网格, {schools} 所学校, {year} 学年"),
+    "totals": ("District totals (学位 seats, 缺口 shortfall)", "全区合计"),
+    "level": ("level", "学段"),
+    "method": ("method", "分配方法"),
+    "demand": ("demand", "需求"),
+    "seats": ("seats", "学位"),
+    "short at schools": ("short at schools", "学校学位缺口"),
+    "schools short": ("schools short", "缺位学校"),
+    "classes 56+": ("classes 56+", "大班额占比"),
+    "classes 66+": ("classes 66+", "超大班额占比"),
+    "beyond radius": ("beyond radius", "超出服务半径"),
+    "unserved": ("unserved", "未获学位"),
+    "by area": ("By area ({method})", "按区域 ({method})"),
+    "area": ("area", "区域"),
+    "utilisation": ("utilisation", "使用率"),
+    "note": ("note", "说明"),
+}
+_METHOD_ZH = {"catchment": "划片", "nearest": "就近", "optimal": "最优"}
+
+
 def _print_summary(result: object, console: Console) -> None:
     from schoolmap.scenario import ScenarioResult
 
     assert isinstance(result, ScenarioResult)
     sc = result.scenario
-    console.print(f"[bold]{sc.name}[/]: {result.district.n_cells:,} cells, "
-                  f"{result.district.n_schools} schools, school year {result.year}")
-    table = Table(title="District totals (学位 seats, 缺口 shortfall)", title_justify="left")
+    zh = sc.language == "zh"
+
+    def w(key: str, **kw: object) -> str:
+        return _WORDS[key][1 if zh else 0].format(**kw)
+
+    def level_name(level: str) -> str:
+        return LEVEL_ZH.get(level, level) if zh else f"{level} {LEVEL_ZH.get(level, '')}".strip()
+
+    def method_name(method: str) -> str:
+        return _METHOD_ZH.get(method, method) if zh else method
+
+    console.print(f"[bold]{sc.name}[/]: " + w("cells", cells=f"{result.district.n_cells:,}",
+                                              schools=result.district.n_schools,
+                                              year=result.year))
+    table = Table(title=w("totals"), title_justify="left")
     for col in ("level", "method", "demand", "seats", "short at schools", "schools short",
                 "classes 56+", "classes 66+", "beyond radius", "unserved"):
-        table.add_column(col, justify="left" if col in ("level", "method") else "right",
+        table.add_column(w(col), justify="left" if col in ("level", "method") else "right",
                          no_wrap=col in ("level", "method"))
     for r in result.totals.itertuples():
-        table.add_row(f"{r.level} {LEVEL_ZH.get(r.level, '')}", r.method, _fmt(r.demand),
+        table.add_row(level_name(r.level), method_name(r.method), _fmt(r.demand),
                       _fmt(r.seats), _fmt(r.shortfall_at_schools),
                       f"{r.n_schools_short}/{r.n_schools}", _fmt(r.share_classes_56_plus, True),
                       _fmt(r.share_classes_66_plus, True), _fmt(r.share_beyond_radius, True),
@@ -180,16 +222,16 @@ def _print_summary(result: object, console: Console) -> None:
     if "area_type" in s.columns and len(s):
         head = s[s["method"] == sc.methods[0]]
         by = head.groupby(["level", "area_type"], sort=True)[["demand", "seats", "shortfall"]].sum()
-        t2 = Table(title=f"By area ({sc.methods[0]})", title_justify="left")
+        t2 = Table(title=w("by area", method=method_name(sc.methods[0])), title_justify="left")
         for col in ("level", "area", "demand", "seats", "utilisation", "short at schools"):
-            t2.add_column(col, justify="left" if col in ("level", "area") else "right")
+            t2.add_column(w(col), justify="left" if col in ("level", "area") else "right")
         for (level, area), r in by.iterrows():
             util = r["demand"] / r["seats"] if r["seats"] else float("nan")
-            t2.add_row(level, area, _fmt(r["demand"]), _fmt(r["seats"]), _fmt(util, True),
-                       _fmt(r["shortfall"]))
+            t2.add_row(level_name(level), area, _fmt(r["demand"]), _fmt(r["seats"]),
+                       _fmt(util, True), _fmt(r["shortfall"]))
         console.print(t2)
     for note in result.notes:
-        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+        console.print(f"{w('note')}: {note}", highlight=False, soft_wrap=True)
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:

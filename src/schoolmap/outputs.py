@@ -27,7 +27,7 @@ __all__ = ["OUTPUT_FILES", "write_gpkg", "write_results"]
 
 #: Files every run writes.
 OUTPUT_FILES = ("results.gpkg", "schools.csv", "zones.csv", "district.csv", "summary.json",
-                "map.html")
+                "map.html", "report.html")
 _FIXED_DATE = "2000-01-01T00:00:00Z"  # GeoPackage timestamps: fixed, so files are reproducible
 
 
@@ -115,7 +115,8 @@ def write_results(
         schoolmap run (a ``summary.json``); anything else is refused, to protect your files.
     render_map : callable, optional
         ``render_map(result, path)`` writes ``map.html``; default
-        :func:`schoolmap.maps.render_result_map`.
+        :func:`schoolmap.maps.render_result_map`. ``report.html`` (see
+        :func:`schoolmap.report.render_report`, in the scenario's language) embeds the map.
 
     Returns
     -------
@@ -141,6 +142,12 @@ def write_results(
         if render_map is None:
             from schoolmap.maps import render_result_map as render_map
         render_map(result, tmp / "map.html")
+        from schoolmap.report import render_report
+
+        map_file = tmp / "map.html"
+        render_report(result, tmp / "report.html",
+                      map_html=map_file.read_text(encoding="utf-8") if map_file.is_file()
+                      else None)
         os.chmod(tmp, 0o755)
         backup = None
         if target.exists():

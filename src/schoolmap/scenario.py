@@ -41,9 +41,21 @@ from schoolmap.io.crs import COORDINATE_SYSTEMS
 from schoolmap.io.district import District, read_district
 from schoolmap.norms import LEVELS, Norms, default_norms
 
-__all__ = ["Scenario", "ScenarioResult", "allocate", "load_scenario", "run_scenario"]
+__all__ = ["LANGS", "Scenario", "ScenarioResult", "allocate", "default_lang", "load_scenario",
+           "run_scenario"]
 
 TILES = ("OpenStreetMap", "none")
+#: Languages of the report, the CLI summary and the map's labels.
+LANGS = ("zh", "en")
+
+
+def default_lang(grade_system: str) -> str:
+    """Language of a scenario without ``lang``: Chinese for Chinese grade systems, else English.
+
+    >>> default_lang("6+3"), default_lang("5+4"), default_lang("us")
+    ('zh', 'zh', 'en')
+    """
+    return "en" if grade_system == "us" else "zh"
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,9 @@ class Scenario:
     description : str
     source : Path or None
         The scenario file.
+    lang : {"zh", "en"} or None
+        Language of the report, the CLI summary and the map's labels; None: Chinese for the
+        Chinese grade systems (6+3, 5+4), English for ``us`` (see :attr:`language`).
     """
 
     name: str
@@ -97,6 +112,12 @@ class Scenario:
     max_distance_m: float | None = None
     description: str = ""
     source: Path | None = None
+    lang: str | None = None
+
+    @property
+    def language(self) -> str:
+        """The language in force: ``lang``, or the grade system's default."""
+        return self.lang or default_lang(self.norms.grade_system)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for ``summary.json`` (paths as given, norms in full)."""
@@ -110,6 +131,7 @@ class Scenario:
 _KEYS = {
     "name", "description", "district", "base_year", "horizon", "levels", "methods", "output",
     "norms", "planning_crs", "coordinate_system", "input_crs", "seed", "map", "max_distance_m",
+    "lang",
 }
 
 
@@ -182,6 +204,10 @@ def scenario_from_dict(
             max_distance, int | float) or max_distance <= 0):
         problems.append(Problem(where, f"max_distance_m must be a distance > 0 in metres, got "
                                 f"{max_distance!r}"))
+    lang = data.get("lang")
+    if lang is not None and lang not in LANGS:
+        problems.append(Problem(where, f"lang must be one of {', '.join(map(repr, LANGS))}; got "
+                                f"{lang!r}"))
     norms = default_norms()
     try:
         norms = norms.with_overrides(dict(data.get("norms", {})), where=f"{where} [norms]")
@@ -196,6 +222,7 @@ def scenario_from_dict(
         input_crs=data.get("input_crs") or None, seed=seed, tiles=tiles,
         description=str(data.get("description", "")), source=source,
         max_distance_m=float(max_distance) if max_distance is not None else None,
+        lang=lang or default_lang(norms.grade_system),
     )
 
 

@@ -1,0 +1,658 @@
+"""The HTML report of a scenario run: one self-contained page that opens offline.
+
+:func:`render_report` writes ``report.html``: the norms used, the headline figures (seats short
+per level, 大班额 and 超大班额 shares against the national 5 % / 2 % targets, schools short,
+unserved students), the schools shortest of seats, every catchment, charts (demand against seats
+per level and method, class-size bands, seat prices of the ``optimal`` method) and the run's
+notes, in Chinese or English. The charts are matplotlib PNGs written into the page as ``data:``
+URIs; the map (``map.html``, when given) is embedded in an ``<iframe srcdoc>``. The page refers
+to no file and no server, except the basemap tiles of the embedded map when the scenario has
+them.
+
+Like :mod:`schoolmap.maps`, this module only *shows* figures computed elsewhere. Every string
+from the data or the scenario (names, ids, notes, the title) is HTML-escaped.
+
+Chinese chart labels need a CJK font (Debian: ``fonts-noto-cjk``). Without one the charts are
+labelled in English and the report says so; no warning is raised.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import io
+import math
+import os
+import secrets
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from schoolmap.norms import US_LEVEL_NAMES
+from schoolmap.scenario import LANGS
+
+__all__ = ["render_report", "report_html"]
+
+#: Schools listed per level in the "shortest of seats" table.
+TOP_N_SCHOOLS = 10
+#: Schools shown per level in the seat-price chart (highest prices).
+TOP_N_PRICES = 12
+
+#: Font families tried, in order, for Chinese chart labels (any family with "CJK" follows).
+CJK_FONTS: tuple[str, ...] = (
+    "Noto Sans CJK SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", "SimHei", "Noto Sans CJK JP",
+)
+
+BAND_COLOURS = ("#4daf4a", "#ffd92f", "#fc8d62", "#b2182b")
+
+_T: dict[str, dict[str, str]] = {
+    "title": {"en": "School seats report", "zh": "学位供需报告"},
+    "scenario": {"en": "Scenario", "zh": "情景"},
+    "district": {"en": "District", "zh": "片区数据"},
+    "year": {"en": "School year", "zh": "学年"},
+    "headline_method": {"en": "Headline method", "zh": "主要分配方法"},
+    "cells_schools": {"en": "{cells} cells, {schools} schools",
+                      "zh": "{cells} 个网格, {schools} 所学校"},
+    "contents": {"en": "Contents", "zh": "目录"},
+    "headline": {"en": "Headline figures", "zh": "主要指标"},
+    "norms": {"en": "Norms used", "zh": "采用的规划标准"},
+    "charts": {"en": "Charts", "zh": "图表"},
+    "schools": {"en": "Schools shortest of seats", "zh": "学位缺口最大的学校"},
+    "all_schools": {"en": "All schools", "zh": "全部学校"},
+    "zones": {"en": "Catchments", "zh": "学区 (划片)"},
+    "notes": {"en": "Notes", "zh": "说明"},
+    "map": {"en": "Map", "zh": "地图"},
+    "map_open": {"en": "Open the map on its own: map.html",
+                 "zh": "单独打开地图: map.html"},
+    "no_map": {"en": "No map in this report.", "zh": "本报告未包含地图。"},
+    "level": {"en": "Level", "zh": "学段"},
+    "method": {"en": "Method", "zh": "分配方法"},
+    "demand": {"en": "Demand (students)", "zh": "需求 (学生数)"},
+    "seats": {"en": "Seats", "zh": "学位"},
+    "short_at_schools": {"en": "Seats short at schools", "zh": "学校学位缺口"},
+    "net_shortfall": {"en": "Net shortfall", "zh": "净缺口"},
+    "schools_short": {"en": "Schools short", "zh": "缺位学校"},
+    "share_56": {"en": "大班额 classes (56+)", "zh": "大班额 (56人以上) 占比"},
+    "share_66": {"en": "超大班额 classes (66+)", "zh": "超大班额 (66人以上) 占比"},
+    "target": {"en": "target ≤ {pct}", "zh": "目标 ≤ {pct}"},
+    "meets": {"en": "meets target", "zh": "达标"},
+    "misses": {"en": "above target", "zh": "未达标"},
+    "unserved": {"en": "Unserved students", "zh": "未获学位学生"},
+    "beyond_radius": {"en": "Beyond service radius", "zh": "超出服务半径"},
+    "school": {"en": "School", "zh": "学校"},
+    "id": {"en": "ID", "zh": "编号"},
+    "shortfall": {"en": "Shortfall", "zh": "学位缺口"},
+    "utilisation": {"en": "Utilisation", "zh": "使用率"},
+    "avg_class": {"en": "Avg class size", "zh": "平均班额"},
+    "classes_56_65": {"en": "大班额 classes", "zh": "大班额班数"},
+    "classes_66": {"en": "超大班额 classes", "zh": "超大班额班数"},
+    "seat_price": {"en": "Seat price (m)", "zh": "学位影子价格 (米)"},
+    "zone": {"en": "Catchment", "zh": "学区"},
+    "zone_schools": {"en": "School(s)", "zh": "学校"},
+    "none_short": {"en": "No school is short of seats.", "zh": "没有学校存在学位缺口。"},
+    "no_zones": {"en": "The district has no catchments.", "zh": "本片区无学区划分数据。"},
+    "no_notes": {"en": "None.", "zh": "无。"},
+    "norm": {"en": "Norm", "zh": "标准"},
+    "value": {"en": "Value", "zh": "取值"},
+    "grade_system": {"en": "Grade system", "zh": "学制"},
+    "entry_age": {"en": "Entry age (years)", "zh": "入学年龄 (岁)"},
+    "bands": {"en": "Class-size bands (students per class)", "zh": "班额分级 (每班人数)"},
+    "ages": {"en": "Ages (years)", "zh": "年龄 (岁)"},
+    "class_sizes": {"en": "Norm class size per grade", "zh": "各年级标准班额"},
+    "service_radius": {"en": "Service radius (m)", "zh": "服务半径 (米)"},
+    "enrolment_rate": {"en": "Enrolment rate", "zh": "入学 (园) 率"},
+    "private_share": {"en": "Private share", "zh": "民办学校比例"},
+    "standard_classes": {"en": "Standard sizes (classes)", "zh": "标准办学规模 (班)"},
+    "max_students": {"en": "Largest school (students)", "zh": "最大办学规模 (学生)"},
+    "band_le": {"en": "≤ {a}", "zh": "≤ {a} 人"},
+    "band_range": {"en": "{a}–{b}", "zh": "{a}–{b} 人"},
+    "band_plus": {"en": "{a}+", "zh": "{a} 人以上"},
+    "chart_demand": {"en": "Demand and seats per level; seats short at schools per method",
+                     "zh": "各学段需求与学位; 各分配方法下的学校学位缺口"},
+    "chart_bands": {"en": "Classes by size band (share of classes)",
+                    "zh": "各班额区间的班级占比"},
+    "chart_prices": {"en": "Seat prices, optimal allocation (m of travel one more seat saves)",
+                     "zh": "学位影子价格 (最优分配; 每增加一个学位减少的通学距离, 米)"},
+    "no_prices": {"en": "Every school has seats spare (all seat prices 0).",
+                  "zh": "所有学校学位均有富余 (影子价格均为 0)。"},
+    "share_of_classes": {"en": "share of classes", "zh": "班级占比"},
+    "students": {"en": "students", "zh": "学生数"},
+    "metres": {"en": "metres", "zh": "米"},
+    "no_cjk": {"en": "", "zh": "未找到中文字体 (如 fonts-noto-cjk), 图表标签使用英文。"},
+    "glyphs": {"en": "Some characters of the data could not be drawn in the charts.",
+               "zh": "图表中部分字符无法显示。"},
+    "generated": {"en": "Written by schoolmap {version}. Figures for school year {year}.",
+                  "zh": "由 schoolmap {version} 生成。数据学年: {year}。"},
+    "seats_short_sentence": {"en": "{n} of {m} schools short", "zh": "{m} 所中 {n} 所缺位"},
+    "more_rows": {"en": "{n} rows", "zh": "共 {n} 行"},
+}
+
+_LEVEL_ZH = {"kindergarten": "幼儿园", "primary": "小学", "junior": "初中", "senior": "高中"}
+_METHOD_NAMES = {
+    "catchment": {"en": "catchment", "zh": "划片"},
+    "nearest": {"en": "nearest", "zh": "就近"},
+    "optimal": {"en": "optimal", "zh": "最优"},
+}
+
+_CSS = """
+body {font: 14px/1.45 "Helvetica Neue", Arial, "Noto Sans CJK SC", "PingFang SC",
+  "Microsoft YaHei", sans-serif; color: #222; margin: 0 auto; max-width: 1100px;
+  padding: 16px 24px 40px;}
+h1 {font-size: 24px; margin: 8px 0 4px;} h2 {font-size: 19px; margin: 28px 0 8px;
+  border-bottom: 1px solid #ccc; padding-bottom: 3px;} h3 {font-size: 15px; margin: 16px 0 6px;}
+.meta {color: #555;} .desc {margin: 6px 0;}
+table {border-collapse: collapse; margin: 6px 0 12px;}
+th, td {border-bottom: 1px solid #e3e3e3; padding: 3px 10px 3px 0; text-align: right;
+  white-space: nowrap;}
+th {font-weight: 600; background: #f6f6f6;} th.l, td.l {text-align: left;}
+td.bad {color: #b2182b; font-weight: 600;} td.good {color: #1a7a37;}
+.cards {display: flex; flex-wrap: wrap; gap: 10px;}
+.card {border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px; min-width: 200px;}
+.card .v {font-size: 22px; font-weight: 600;} .card .k {color: #555; font-size: 12px;}
+img.chart {max-width: 100%; display: block; margin: 6px 0 14px;}
+iframe.map {width: 100%; height: 640px; border: 1px solid #ccc;}
+.note {color: #555;} details summary {cursor: pointer; color: #225; margin: 4px 0;}
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def render_report(
+    result: Any,
+    path: str | os.PathLike[str],
+    *,
+    lang: str | None = None,
+    map_html: str | None = None,
+) -> Path:
+    """Write a scenario run's HTML report, atomically.
+
+    Parameters
+    ----------
+    result : schoolmap.scenario.ScenarioResult
+    path : path-like
+        Target file (``report.html``); its folder must exist.
+    lang : {"zh", "en"}, optional
+        Language; default: the scenario's ``lang``.
+    map_html : str, optional
+        The run's ``map.html``, embedded in the report (``<iframe srcdoc>``).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    target = Path(path)
+    data = report_html(result, lang=lang, map_html=map_html).encode("utf-8")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def report_html(result: Any, *, lang: str | None = None, map_html: str | None = None) -> str:
+    """The report of a scenario run as one HTML page (see :func:`render_report`).
+
+    Examples
+    --------
+    Tiny town's report in English, with the hostile name of a scenario escaped:
+
+    >>> import dataclasses
+    >>> from schoolmap.scenario import Scenario, run_scenario
+    >>> from schoolmap.testing import tiny_town
+    >>> town = tiny_town()
+    >>> sc = Scenario(name="<b>t</b>", district=town.source, base_year=2026,
+    ...               levels=("primary",), methods=("catchment", "optimal"), lang="en")
+    >>> page = report_html(run_scenario(sc, town))
+    >>> "<h1>School seats report" in page, "&lt;b&gt;t&lt;/b&gt;" in page, "<b>t</b>" in page
+    (True, True, False)
+    """
+    sc = result.scenario
+    lang = lang or sc.language
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
+    r = _Report(result, lang)
+    return r.page(map_html)
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------------
+
+
+def _e(value: object) -> str:
+    """Escaped text; missing values as a dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    try:
+        if pd.isna(value):
+            return "—"
+    except (TypeError, ValueError):
+        pass
+    return html.escape(str(value), quote=True)
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    if math.isnan(x):
+        return "—"
+    if abs(x) < 0.5 * 10 ** -digits:
+        x = 0.0
+    return f"{x:,.{digits}f}"
+
+
+def _pct(value: Any, digits: int = 1) -> str:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    return "—" if math.isnan(x) else f"{100 * x:.{digits}f} %"
+
+
+class _Report:
+    def __init__(self, result: Any, lang: str) -> None:
+        self.result = result
+        self.sc = result.scenario
+        self.lang = lang
+        self.us = self.sc.norms.grade_system == "us"
+        self.headline = self.sc.methods[0]
+        self.extra_notes: list[str] = []
+
+    # -- words --------------------------------------------------------------------------------
+
+    def t(self, key: str, lang: str | None = None, **kw: Any) -> str:
+        return _T[key][lang or self.lang].format(**kw)
+
+    def level(self, level: str, lang: str | None = None) -> str:
+        lang = lang or self.lang
+        name = US_LEVEL_NAMES.get(level, level) if self.us else level
+        if lang == "zh":
+            return _LEVEL_ZH.get(level, name)
+        return name
+
+    def method(self, method: str, lang: str | None = None) -> str:
+        return _METHOD_NAMES.get(method, {}).get(lang or self.lang, method)
+
+    # -- sections -----------------------------------------------------------------------------
+
+    def page(self, map_html: str | None) -> str:
+        res, sc = self.result, self.sc
+        charts = self.charts()
+        sections = [
+            ("headline", self.headline_section()),
+            ("norms", self.norms_section()),
+            ("charts", charts),
+            ("schools", self.schools_section()),
+            ("zones", self.zones_section()),
+            ("map", self.map_section(map_html)),
+            ("notes", self.notes_section()),
+        ]
+        toc = " · ".join(f'<a href="#{key}">{self.t(key)}</a>' for key, _ in sections)
+        body = "".join(f'<section id="{key}"><h2>{self.t(key)}</h2>{content}</section>'
+                       for key, content in sections)
+        from schoolmap import __version__
+
+        meta = (
+            f'<p class="meta">{self.t("scenario")}: <b>{_e(sc.name)}</b> · {self.t("year")}: '
+            f"{_e(res.year)} · {self.t('headline_method')}: {_e(self.method(self.headline))}"
+            f" · {self.t('district')}: "
+            + self.t("cells_schools", cells=f"{res.district.n_cells:,}",
+                     schools=f"{res.district.n_schools:,}")
+            + "</p>"
+        )
+        desc = f'<p class="desc">{_e(sc.description)}</p>' if sc.description else ""
+        title = f"{self.t('title')} · {_e(sc.name)} · {_e(res.year)}"
+        footer = (f'<p class="note">{self.t("generated", version=_e(__version__), year=res.year)}'
+                  "</p>")
+        return (
+            f'<!DOCTYPE html>\n<html lang="{"zh-CN" if self.lang == "zh" else "en"}">'
+            f'<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, '
+            f'initial-scale=1"><title>{title}</title><style>{_CSS}</style></head><body>'
+            f"<h1>{self.t('title')} · {_e(sc.name)}</h1>{meta}{desc}"
+            f'<nav class="meta">{toc}</nav>{body}{footer}</body></html>\n'
+        )
+
+    def totals(self) -> pd.DataFrame:
+        return self.result.totals
+
+    def headline_section(self) -> str:
+        tot = self.totals()
+        rows = tot[tot["method"] == self.headline]
+        bands = self.sc.norms.bands
+        cards = []
+        for r in rows.itertuples():
+            cards.append(
+                f'<div class="card" data-level="{_e(r.level)}"><div class="k">'
+                f"{_e(self.level(r.level))} · {self.t('short_at_schools')}</div>"
+                f'<div class="v">{_num(r.shortfall_at_schools)}</div><div class="k">'
+                + self.t("seats_short_sentence", n=int(r.n_schools_short), m=int(r.n_schools))
+                + "</div></div>")
+        head = [self.t(k) for k in ("level", "method", "demand", "seats", "short_at_schools",
+                                    "net_shortfall", "schools_short", "share_56", "share_66",
+                                    "unserved", "beyond_radius")]
+        head[7] += f" ({self.t('target', pct=_pct(bands.target_share_56_plus, 0))})"
+        head[8] += f" ({self.t('target', pct=_pct(bands.target_share_66_plus, 0))})"
+        body = []
+        for r in tot.itertuples():
+            s56, s66 = float(r.share_classes_56_plus), float(r.share_classes_66_plus)
+            body.append(
+                "<tr>"
+                f'<td class="l">{_e(self.level(r.level))}</td>'
+                f'<td class="l">{_e(self.method(r.method))}</td>'
+                f"<td>{_num(r.demand)}</td><td>{_num(r.seats)}</td>"
+                f"<td>{_num(r.shortfall_at_schools)}</td><td>{_num(r.net_shortfall)}</td>"
+                f"<td>{int(r.n_schools_short)}/{int(r.n_schools)}</td>"
+                + self._target_cell(s56, bands.target_share_56_plus)
+                + self._target_cell(s66, bands.target_share_66_plus)
+                + f"<td>{_num(r.unassigned)}</td><td>{_pct(r.share_beyond_radius)}</td></tr>")
+        return (f'<div class="cards">{"".join(cards)}</div>'
+                + _table(head, body, left=2, cls="totals"))
+
+    def _target_cell(self, share: float, target: float) -> str:
+        if math.isnan(share):
+            return "<td>—</td>"
+        ok = share <= target + 1e-12
+        word = self.t("meets" if ok else "misses")
+        return f'<td class="{"good" if ok else "bad"}" title="{word}">{_pct(share)} · {word}</td>'
+
+    def norms_section(self) -> str:
+        n = self.sc.norms
+        b = n.bands
+        general = [
+            (self.t("grade_system"), _e(n.grade_system)),
+            (self.t("entry_age"), _e(n.entry_age)),
+            (self.t("bands"), " · ".join([
+                self.t("band_le", a=b.normal_max),
+                self.t("band_range", a=b.normal_max + 1, b=b.large_max),
+                self.t("band_range", a=b.large_max + 1, b=b.oversized_max) + " 大班额",
+                self.t("band_plus", a=b.oversized_max + 1) + " 超大班额"])),
+            (self.t("share_56"), self.t("target", pct=_pct(b.target_share_56_plus, 0))),
+            (self.t("share_66"), self.t("target", pct=_pct(b.target_share_66_plus, 0))),
+        ]
+        out = _table([self.t("norm"), self.t("value")],
+                     [f'<tr><td class="l">{k}</td><td class="l">{v}</td></tr>'
+                      for k, v in general], left=2, cls="norms")
+        levels = [n.level(lv) for lv in self.sc.levels]
+        keys = [
+            ("ages", lambda ln: ", ".join(map(str, ln.ages))),
+            ("class_sizes", lambda ln: ", ".join(map(str, ln.class_sizes))),
+            ("service_radius", lambda ln: _num(ln.service_radius_m)),
+            ("enrolment_rate", lambda ln: _num(ln.enrolment_rate, 2)),
+            ("private_share", lambda ln: _pct(ln.private_share)),
+            ("standard_classes", lambda ln: ", ".join(map(str, ln.standard_classes)) or "—"),
+            ("max_students", lambda ln: _num(ln.max_students)),
+        ]
+        head = [self.t("norm")] + [_e(self.level(ln.level)) for ln in levels]
+        body = ["<tr>" + f'<td class="l">{self.t(k)}</td>'
+                + "".join(f"<td>{_e(f(ln))}</td>" for ln in levels) + "</tr>"
+                for k, f in keys]
+        return out + _table(head, body, left=1, cls="level-norms")
+
+    def schools_section(self) -> str:
+        s = self.result.schools
+        s = s[s["method"] == self.headline] if len(s) else s
+        head = [self.t(k) for k in ("school", "id", "seats", "demand", "shortfall", "utilisation",
+                                    "avg_class", "classes_56_65", "classes_66")]
+        out = []
+        for level in self.sc.levels:
+            rows = s[s["level"] == level] if len(s) else s
+            out.append(f"<h3>{_e(self.level(level))} · {_e(self.method(self.headline))}</h3>")
+            short = rows[rows["shortfall"] > 0.5].sort_values(
+                ["shortfall", "school_id"], ascending=[False, True]).head(TOP_N_SCHOOLS)
+            if len(short) == 0:
+                out.append(f'<p class="note">{self.t("none_short")}</p>')
+                continue
+            out.append(_table(head, [self._school_row(r) for r in short.itertuples()], left=2,
+                              cls="top-schools"))
+        rows = s.sort_values(["level", "school_id"], kind="stable") if len(s) else s
+        every = _table([self.t("level")] + head,
+                       [self._school_row(r, with_level=True) for r in rows.itertuples()],
+                       left=3, cls="all-schools")
+        n = int(s["school_id"].nunique()) if len(s) else 0
+        out.append(f"<details><summary>{self.t('all_schools')} ({n}; "
+                   f"{self.t('more_rows', n=len(rows))})</summary>{every}</details>")
+        return "".join(out)
+
+    def _school_row(self, r: Any, with_level: bool = False) -> str:
+        level = f'<td class="l">{_e(self.level(r.level))}</td>' if with_level else ""
+        attr = f' data-school-id="{_e(r.school_id)}"' if with_level else ""
+        return (
+            f"<tr{attr}>{level}<td class=\"l\">{_e(r.name)}</td><td class=\"l\">{_e(r.school_id)}"
+            f"</td><td>{_num(r.seats)}</td><td>{_num(r.demand)}</td>"
+            f"<td>{_num(r.shortfall)}</td><td>{_pct(r.utilisation, 0)}</td>"
+            f"<td>{_num(r.avg_class_size, 1)}</td><td>{_num(r.n_classes_56_65)}</td>"
+            f"<td>{_num(r.n_classes_66_plus)}</td></tr>"
+        )
+
+    def zones_section(self) -> str:
+        z = self.result.zones
+        if len(z) == 0:
+            return f'<p class="note">{self.t("no_zones")}</p>'
+        head = [self.t(k) for k in ("level", "zone", "id", "zone_schools", "demand", "seats",
+                                    "shortfall", "utilisation")]
+        order = {lv: i for i, lv in enumerate(self.sc.levels)}
+        z = z.assign(_o=z["level"].map(order).fillna(99)).sort_values(["_o", "zone_id"],
+                                                                       kind="stable")
+        body = [
+            f'<tr data-zone-id="{_e(r.zone_id)}"><td class="l">{_e(self.level(r.level))}</td>'
+            f'<td class="l">{_e(getattr(r, "name", None))}</td><td class="l">{_e(r.zone_id)}</td>'
+            f'<td class="l">{_e(r.school_id)}</td><td>{_num(r.demand)}</td>'
+            f"<td>{_num(r.seats)}</td><td>{_num(r.shortfall)}</td>"
+            f"<td>{_pct(r.utilisation, 0)}</td></tr>"
+            for r in z.itertuples()
+        ]
+        return _table(head, body, left=4, cls="zones")
+
+    def map_section(self, map_html: str | None) -> str:
+        if not map_html:
+            return f'<p class="note">{self.t("no_map")}</p>'
+        return (f'<iframe class="map" title="{self.t("map")}" sandbox="allow-scripts" '
+                f'srcdoc="{html.escape(map_html, quote=True)}"></iframe>'
+                f'<p class="note"><a href="map.html">{self.t("map_open")}</a></p>')
+
+    def notes_section(self) -> str:
+        notes = [*self.extra_notes, *map(_e, self.result.notes)]
+        if not notes:
+            return f'<p class="note">{self.t("no_notes")}</p>'
+        return "<ul>" + "".join(f"<li>{n}</li>" for n in notes) + "</ul>"
+
+    # -- charts -------------------------------------------------------------------------------
+
+    def charts(self) -> str:
+        font = _cjk_font() if self.lang == "zh" else None
+        chart_lang = self.lang
+        if self.lang == "zh" and font is None:
+            chart_lang = "en"
+            self.extra_notes.append(self.t("no_cjk"))
+        out = []
+        with warnings.catch_warnings(record=True) as caught, _fonts(font):
+            warnings.simplefilter("always")
+            out.append(self._chart_block("chart_demand", self.demand_chart(chart_lang, font)))
+            out.append(self._chart_block("chart_bands", self.bands_chart(chart_lang, font)))
+            if "optimal" in self.sc.methods:
+                png = self.prices_chart(chart_lang, font)
+                out.append(self._chart_block("chart_prices", png) if png else
+                           f"<h3>{self.t('chart_prices')}</h3>"
+                           f'<p class="note">{self.t("no_prices")}</p>')
+        if any("Glyph" in str(w.message) for w in caught):
+            self.extra_notes.append(self.t("glyphs"))
+        return "".join(out)
+
+    def _chart_block(self, key: str, png: bytes) -> str:
+        b64 = base64.b64encode(png).decode("ascii")
+        return (f"<h3>{self.t(key)}</h3>"
+                f'<img class="chart" alt="{self.t(key)}" src="data:image/png;base64,{b64}">')
+
+    def demand_chart(self, lang: str, font: str | None) -> bytes:
+        tot = self.totals()
+        levels = list(self.sc.levels)
+        methods = list(self.sc.methods)
+        fig, ax = _figure(width=8.0, height=3.6)
+        x = np.arange(len(levels))
+        n_bars = 2 + len(methods)
+        w = 0.8 / n_bars
+
+        def per_level(column: str, method: str | None = None) -> np.ndarray:
+            rows = tot[tot["method"] == (method or self.headline)].set_index("level")
+            return np.array([float(rows[column].get(lv, np.nan)) for lv in levels])
+
+        ax.bar(x - 0.4 + w / 2, per_level("seats"), w, label=self.t("seats", lang),
+               color="#4575b4")
+        ax.bar(x - 0.4 + 1.5 * w, per_level("demand"), w, label=self.t("demand", lang),
+               color="#fdae61")
+        reds = ["#d73027", "#a50026", "#f46d43", "#67001f"]
+        for k, m in enumerate(methods):
+            ax.bar(x - 0.4 + (2.5 + k) * w, per_level("shortfall_at_schools", m), w,
+                   label=f"{self.t('short_at_schools', lang)} · {self.method(m, lang)}",
+                   color=reds[k % len(reds)])
+        ax.set_xticks(x, [_mpl(self.level(lv, lang)) for lv in levels])
+        ax.set_ylabel(self.t("students", lang))
+        ax.yaxis.set_major_formatter(_thousands())
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.spines[["top", "right"]].set_visible(False)
+        return _png(fig)
+
+    def bands_chart(self, lang: str, font: str | None) -> bytes:
+        s = self.result.schools
+        b = self.sc.norms.bands
+        cols = ("n_classes_le_45", "n_classes_46_55", "n_classes_56_65", "n_classes_66_plus")
+        labels = [self.t("band_le", lang, a=b.normal_max),
+                  self.t("band_range", lang, a=b.normal_max + 1, b=b.large_max),
+                  self.t("band_range", lang, a=b.large_max + 1, b=b.oversized_max) + " 大班额",
+                  self.t("band_plus", lang, a=b.oversized_max + 1) + " 超大班额"]
+        if lang == "en" and font is None:
+            labels = [lab.replace(" 大班额", " (large)").replace(" 超大班额", " (very large)")
+                      for lab in labels]
+        rows, names = [], []
+        for lv in self.sc.levels:
+            for m in self.sc.methods:
+                part = s[(s["level"] == lv) & (s["method"] == m)] if len(s) else s
+                counts = np.array([float(part[c].sum()) if len(part) else 0.0 for c in cols])
+                total = counts.sum()
+                rows.append(counts / total if total > 0 else counts)
+                names.append(f"{self.level(lv, lang)} · {self.method(m, lang)}")
+        shares = np.array(rows).reshape(-1, 4)
+        fig, ax = _figure(width=8.0, height=0.9 + 0.32 * max(len(names), 1))
+        y = np.arange(len(names))[::-1]
+        left = np.zeros(len(names))
+        for k in range(4):
+            ax.barh(y, shares[:, k], left=left, color=BAND_COLOURS[k], label=_mpl(labels[k]),
+                    height=0.7)
+            left += shares[:, k]
+        ax.axvline(1 - b.target_share_56_plus, color="#555", lw=0.8, ls="--")
+        ax.set_yticks(y, [_mpl(n) for n in names], fontsize=8)
+        ax.set_xlim(0, 1)
+        ax.xaxis.set_major_formatter(_percent())
+        ax.set_xlabel(self.t("share_of_classes", lang))
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.spines[["top", "right"]].set_visible(False)
+        return _png(fig)
+
+    def prices_chart(self, lang: str, font: str | None) -> bytes | None:
+        s = self.result.schools
+        if len(s) == 0 or "seat_price_m" not in s.columns:
+            return None
+        opt = s[(s["method"] == "optimal") & (s["seat_price_m"] >= 0.5)]
+        if len(opt) == 0:
+            return None
+        picked = []
+        for lv in self.sc.levels:
+            part = opt[opt["level"] == lv].sort_values(["seat_price_m", "school_id"],
+                                                       ascending=[False, True])
+            picked.append(part.head(TOP_N_PRICES))
+        top = pd.concat(picked)
+        fig, ax = _figure(width=8.0, height=0.9 + 0.24 * len(top))
+        y = np.arange(len(top))[::-1]
+        palette = {"kindergarten": "#fdae61", "primary": "#d73027", "junior": "#4575b4",
+                   "senior": "#1a9850"}
+        colours = [palette.get(lv, "#777777") for lv in top["level"]]
+        ax.barh(y, top["seat_price_m"].to_numpy(dtype=float), color=colours, height=0.7)
+        use_names = not (lang == "en" and font is None and self.lang == "zh")
+        labels = [
+            _mpl(f"{(r.name if use_names else r.school_id)} ({self.level(r.level, lang)})")
+            for r in top.itertuples()]
+        ax.set_yticks(y, labels, fontsize=8)
+        ax.set_xlabel(self.t("metres", lang))
+        ax.xaxis.set_major_formatter(_thousands())
+        ax.spines[["top", "right"]].set_visible(False)
+        return _png(fig)
+
+
+def _table(head: Sequence[str], body: Sequence[str], *, left: int = 1, cls: str = "") -> str:
+    th = "".join(f'<th class="{"l" if i < left else ""}">{h}</th>' for i, h in enumerate(head))
+    rows = "".join(body)
+    return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{rows}</tbody></table>'
+
+
+# --------------------------------------------------------------------------------------------
+# matplotlib
+# --------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _cjk_font() -> str | None:
+    """Name of an installed font family with Chinese glyphs, or None."""
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for name in CJK_FONTS:
+        if name in names:
+            return name
+    others = sorted(n for n in names if "CJK" in n and "Mono" not in n)
+    return others[0] if others else None
+
+
+def _figure(width: float, height: float) -> tuple[Any, Any]:
+    """A figure on its own Agg canvas (no pyplot state) and its axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _fonts(font: str | None) -> Any:
+    """rc settings putting ``font`` (a CJK family) before DejaVu Sans."""
+    import matplotlib
+
+    family = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+    return matplotlib.rc_context({"font.family": "sans-serif", "font.sans-serif": family})
+
+
+def _mpl(text: str) -> str:
+    """Text shown literally by matplotlib (a ``$`` would start mathtext)."""
+    return str(text).replace("$", r"\$")
+
+
+def _thousands() -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _pos: f"{v:,.0f}")
+
+
+def _percent() -> Any:
+    from matplotlib.ticker import PercentFormatter
+
+    return PercentFormatter(1.0, decimals=0)
