@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_YIELDS",
     "HOUSING_TYPE_FACTORS",
     "Forecast",
+    "ForecastSettings",
     "forecast_ensemble",
     "forecast_grades",
     "forecast_residents",
@@ -417,3 +418,109 @@ def forecast_ensemble(
         series = np.concatenate([[base[0]], b * factor])
         out[k] = project_totals(base, series, surv, np.maximum(mig + shift, -1.0), add)
     return out
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    """A scenario's ``[forecast]`` table: births, migration, new housing, ensemble.
+
+    Attributes
+    ----------
+    births : dict year → births, optional
+        District births per forecast year; overrides the trend.
+    births_trend : float
+        Yearly relative change of births from the base year's age-0 count (−0.03 = −3 %/yr).
+    births_change : float
+        Scenario shock on births from ``births_from`` on (−0.20 = births 20 % lower).
+    births_from : int, optional
+        First year of the shock (default: the first forecast year).
+    migration : float
+        Net migration rate per year, all ages (0.01 = +1 %).
+    migration_change : float
+        Added to ``migration`` (a surge > 0, an outflow < 0).
+    survival : float
+        Share of children surviving each year.
+    housing : bool
+        Add the children of the ``developments`` layer.
+    housing_delay : int
+        Years every completion is delayed.
+    yields : dict level → children per 100 dwellings, optional
+        Default :data:`DEFAULT_YIELDS`.
+    ensemble : int
+        Monte-Carlo members (0: none).
+    births_cv, migration_sd : float
+        Spread of the ensemble's births (coefficient of variation) and migration (rate).
+    """
+
+    births: dict[int, float] | None = None
+    births_trend: float = 0.0
+    births_change: float = 0.0
+    births_from: int | None = None
+    migration: float = 0.0
+    migration_change: float = 0.0
+    survival: float = 0.999
+    housing: bool = True
+    housing_delay: int = 0
+    yields: dict[str, float] | None = None
+    ensemble: int = 0
+    births_cv: float = 0.05
+    migration_sd: float = 0.01
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, object], where: str = "[forecast]"
+                   ) -> ForecastSettings:
+        """Build from a parsed ``[forecast]`` table, naming every unknown key or bad value."""
+        import dataclasses
+
+        known = {f.name for f in dataclasses.fields(cls)}
+        problems = [f"{where}: unknown key {k!r}; known: {', '.join(sorted(known))}"
+                    for k in table if k not in known]
+        values: dict[str, object] = {}
+        for key, value in table.items():
+            if key not in known:
+                continue
+            if key == "births":
+                if not isinstance(value, Mapping) or not all(
+                        str(y).isdigit() and isinstance(b, int | float) and b >= 0
+                        for y, b in value.items()):
+                    problems.append(f"{where}: births must be a table of year = births ≥ 0")
+                    continue
+                value = {int(y): float(b) for y, b in value.items()}
+            elif key == "yields":
+                if not isinstance(value, Mapping) or not all(
+                        isinstance(v, int | float) and v >= 0 for v in value.values()):
+                    problems.append(f"{where}: yields must be a table of level = children per "
+                                    "100 dwellings")
+                    continue
+                value = {str(k): float(v) for k, v in value.items()}
+            elif key == "housing":
+                if not isinstance(value, bool):
+                    problems.append(f"{where}: housing must be true or false")
+                    continue
+            elif key in ("births_from", "housing_delay", "ensemble"):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    problems.append(f"{where}: {key} must be a whole number ≥ 0")
+                    continue
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                problems.append(f"{where}: {key} must be a number, got {value!r}")
+                continue
+            values[key] = value
+        if isinstance(values.get("survival"), float | int) and not 0 <= values["survival"] <= 1:
+            problems.append(f"{where}: survival is a share between 0 and 1")
+        ValidationError.raise_if(problems, "scenario forecast")
+        return cls(**values)  # type: ignore[arg-type]
+
+    def births_series(self, base_births: float, base_year: int, years: int) -> np.ndarray:
+        """District births of each forecast year (persons), shape (years,)."""
+        out = np.empty(years)
+        start = self.births_from if self.births_from is not None else base_year + 1
+        for t in range(1, years + 1):
+            year = base_year + t
+            if self.births and year in self.births:
+                value = self.births[year]
+            else:
+                value = base_births * (1.0 + self.births_trend) ** t
+            if year >= start:
+                value *= 1.0 + self.births_change
+            out[t - 1] = max(value, 0.0)
+        return out

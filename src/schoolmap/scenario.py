@@ -37,6 +37,14 @@ from schoolmap.allocation import (
 from schoolmap.capacity import district_totals, school_table, zone_table
 from schoolmap.demand import demand_by_cell_grade, level_schools
 from schoolmap.errors import Problem, ValidationError
+from schoolmap.forecast import (
+    Forecast,
+    ForecastSettings,
+    forecast_ensemble,
+    forecast_residents,
+    housing_children,
+    level_totals,
+)
 from schoolmap.io.crs import COORDINATE_SYSTEMS
 from schoolmap.io.district import District, read_district
 from schoolmap.norms import LEVELS, Norms, default_norms
@@ -113,6 +121,7 @@ class Scenario:
     description: str = ""
     source: Path | None = None
     lang: str | None = None
+    forecast: ForecastSettings = field(default_factory=ForecastSettings)
 
     @property
     def language(self) -> str:
@@ -125,13 +134,14 @@ class Scenario:
         out = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
                for k, v in out.items()}
         out["norms"] = self.norms.to_dict()
+        out["forecast"] = dataclasses.asdict(self.forecast)
         return out
 
 
 _KEYS = {
     "name", "description", "district", "base_year", "horizon", "levels", "methods", "output",
     "norms", "planning_crs", "coordinate_system", "input_crs", "seed", "map", "max_distance_m",
-    "lang",
+    "lang", "forecast",
 }
 
 
@@ -213,6 +223,12 @@ def scenario_from_dict(
         norms = norms.with_overrides(dict(data.get("norms", {})), where=f"{where} [norms]")
     except ValidationError as exc:
         problems += list(exc.problems)
+    settings = ForecastSettings()
+    try:
+        settings = ForecastSettings.from_table(dict(data.get("forecast", {})),
+                                               where=f"{where} [forecast]")
+    except ValidationError as exc:
+        problems += list(exc.problems)
     ValidationError.raise_if(problems, f"scenario {where}")
     output = base / str(data.get("output", f"out/{name}"))
     return Scenario(
@@ -222,7 +238,7 @@ def scenario_from_dict(
         input_crs=data.get("input_crs") or None, seed=seed, tiles=tiles,
         description=str(data.get("description", "")), source=source,
         max_distance_m=float(max_distance) if max_distance is not None else None,
-        lang=lang or default_lang(norms.grade_system),
+        lang=lang or default_lang(norms.grade_system), forecast=settings,
     )
 
 
@@ -259,6 +275,9 @@ class ScenarioResult:
     cells: gpd.GeoDataFrame
     allocations: dict[tuple[str, str], Allocation]
     notes: list[str]
+    forecast: Forecast | None = None
+    simulations: dict[str, Any] = field(default_factory=dict)
+    ensemble: pd.DataFrame | None = None
 
 
 def run_scenario(
@@ -327,8 +346,59 @@ def run_scenario(
     schools_all = _concat(school_frames, crs)
     zones_all = _concat(zone_frames, crs)
     cells_gdf = gpd.GeoDataFrame(cells_out, geometry=district.cells.geometry.values, crs=crs)
-    return ScenarioResult(scenario, district, year, schools_all, zones_all,
-                          pd.DataFrame(totals), cells_gdf, allocations, notes)
+    result = ScenarioResult(scenario, district, year, schools_all, zones_all,
+                            pd.DataFrame(totals), cells_gdf, allocations, notes)
+    if scenario.horizon > 0:
+        _run_forecast(result, say)
+    return result
+
+
+def _run_forecast(result: ScenarioResult, say: Callable[[str], None]) -> None:
+    """Forecast residents over the horizon and simulate each level year by year (in place)."""
+    from schoolmap.simulation import simulate_enrolment
+
+    sc, district = result.scenario, result.district
+    settings = sc.forecast
+    years = sc.horizon
+    say(f"forecast {sc.base_year}–{sc.base_year + years}")
+    ages = district.cells[[f"age_{a}" for a in range(18)]].to_numpy(dtype=np.float64) \
+        if all(f"age_{a}" in district.cells.columns for a in range(18)) else None
+    if ages is None:
+        result.notes.append("forecast skipped: cells carry no single-year ages (age_0 … age_17)")
+        return
+    levels = {lv: sc.norms.level(lv) for lv in sc.levels}
+    added = None
+    devs = district.developments
+    if settings.housing and devs is not None and len(devs):
+        shifted = devs.copy()
+        shifted["completion_year"] = pd.to_numeric(shifted["completion_year"]) \
+            + settings.housing_delay
+        added = housing_children(shifted, district.cell_xy, levels, base_year=sc.base_year,
+                                 years=years, yields=settings.yields)
+    births = settings.births_series(float(ages[:, 0].sum()), sc.base_year, years)
+    migration = settings.migration + settings.migration_change
+    forecast = forecast_residents(ages, years, base_year=sc.base_year, births=births,
+                                  survival=settings.survival, migration=migration, added=added)
+    result.forecast = forecast
+    method = sc.methods[0]
+    for level in sc.levels:
+        say(f"{level}: year-by-year enrolment ({method})")
+        result.simulations[level] = simulate_enrolment(
+            district, forecast, sc.norms, level, method=method, max_distance_m=sc.max_distance_m)
+    if settings.ensemble > 0:
+        say(f"ensemble of {settings.ensemble}")
+        ens = forecast_ensemble(ages.sum(axis=0), births, members=settings.ensemble,
+                                seed=sc.seed, births_cv=settings.births_cv,
+                                migration_sd=settings.migration_sd, survival=settings.survival,
+                                migration=migration,
+                                added_total=None if added is None else added.sum(axis=1))
+        rows = []
+        for level, norm in levels.items():
+            p10, p50, p90 = np.percentile(level_totals(ens, norm), [10, 50, 90], axis=0)
+            for t, year in enumerate(forecast.years.tolist()):
+                rows.append({"level": level, "year": year, "demand_p10": p10[t],
+                             "demand_p50": p50[t], "demand_p90": p90[t]})
+        result.ensemble = pd.DataFrame(rows)
 
 
 def allocate(
