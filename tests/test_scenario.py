@@ -6,10 +6,11 @@ import hashlib
 import json
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 
-from schoolmap.errors import SchoolmapError
+from schoolmap.errors import SchoolmapError, ValidationError
 from schoolmap.outputs import OUTPUT_FILES, write_results
 from schoolmap.scenario import load_scenario, run_scenario
 
@@ -33,7 +34,7 @@ def scenario_file(town_gpkg):
 
 
 def _digest(folder, names=("schools.csv", "zones.csv", "district.csv", "summary.json",
-                           "results.gpkg")):
+                           "results.gpkg", "forecast.csv", "forecast_schools.csv")):
     return {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in names}
 
 
@@ -94,3 +95,38 @@ def test_refuses_to_replace_a_foreign_folder(scenario_file, tmp_path):
     with pytest.raises(SchoolmapError, match="not a schoolmap output folder"):
         write_results(run_scenario(load_scenario(scenario_file)), tmp_path / "docs")
     assert (tmp_path / "docs" / "thesis.docx").read_text() == "precious"
+
+
+def test_forecast_tables_and_birth_scenarios(town_gpkg):
+    base = town_gpkg.parent
+    four = SCENARIO.replace("base_year = 2026", "base_year = 2026\nhorizon = 4")
+    (base / "a.toml").write_text(four.replace('name = "town"', 'name = "a"'), encoding="utf-8")
+    low = four.replace('name = "town"', 'name = "b"') + (
+        "[forecast]\nbirths_change = -0.2\nensemble = 50\n")
+    (base / "b.toml").write_text(low, encoding="utf-8")
+    ra = run_scenario(load_scenario(base / "a.toml"))
+    rb = run_scenario(load_scenario(base / "b.toml"))
+    folder = write_results(rb, base / "out_b")
+    table = pd.read_csv(folder / "forecast.csv")
+    assert table["year"].tolist() == [2026, 2027, 2028, 2029, 2030] * 2
+    assert ((table.enrolled + table.unassigned - table.demand).abs() < 1e-6).all()
+    # births 20 % lower reach primary only after six years: kindergarten-age ones are not in
+    # the levels here, so primary and junior demand are unchanged within 4 years
+    da = ra.simulations["primary"].district["demand"].to_numpy()
+    db = rb.simulations["primary"].district["demand"].to_numpy()
+    assert np.allclose(da, db)
+    ens = pd.read_csv(folder / "forecast_ensemble.csv")
+    assert set(ens.level) == {"primary", "junior"} and len(ens) == 10
+    assert (ens.demand_p10 <= ens.demand_p50).all() and (ens.demand_p50 <= ens.demand_p90).all()
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["forecast"]["junior"]["peak_year"] in range(2026, 2031)
+    assert summary["scenario"]["forecast"]["births_change"] == -0.2
+
+
+def test_bad_forecast_settings(town_gpkg):
+    path = town_gpkg.parent / "bad.toml"
+    path.write_text(SCENARIO + "[forecast]\nbirth_change = -0.2\nsurvival = 2\n",
+                    encoding="utf-8")
+    with pytest.raises(ValidationError, match="unknown key 'birth_change'") as info:
+        load_scenario(path)
+    assert "survival is a share" in str(info.value)

@@ -27,7 +27,8 @@ __all__ = ["OUTPUT_FILES", "write_gpkg", "write_results"]
 
 #: Files every run writes.
 OUTPUT_FILES = ("results.gpkg", "schools.csv", "zones.csv", "district.csv", "summary.json",
-                "map.html", "report.html")
+                "map.html", "report.html", "forecast.csv", "forecast_schools.csv",
+                "forecast_ensemble.csv")
 _FIXED_DATE = "2000-01-01T00:00:00Z"  # GeoPackage timestamps: fixed, so files are reproducible
 
 
@@ -57,6 +58,43 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float):
         return None if math.isnan(value) else round(value, 6)
     return value
+
+
+def forecast_tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
+    """The year-by-year tables: district and school figures per level, ensemble bands.
+
+    Written even without a forecast (``horizon = 0``), then with a header only.
+    """
+    district_cols = ["level", "year", "demand", "enrolled", "unassigned", "seats",
+                     "shortfall_at_schools", "n_classes_56_plus", "n_classes_66_plus",
+                     "share_classes_56_plus"]
+    frames = [sim.district.assign(level=lv) for lv, sim in result.simulations.items()]
+    district = (pd.concat(frames, ignore_index=True)[district_cols] if frames
+                else pd.DataFrame(columns=district_cols))
+    frames = [sim.by_school.assign(level=lv) for lv, sim in result.simulations.items()]
+    schools = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["level", "year", "school_id"])
+    schools = schools[["level", *[c for c in schools.columns if c != "level"]]]
+    ensemble = result.ensemble if result.ensemble is not None else pd.DataFrame(
+        columns=["level", "year", "demand_p10", "demand_p50", "demand_p90"])
+    return {"forecast.csv": district, "forecast_schools.csv": schools,
+            "forecast_ensemble.csv": ensemble}
+
+
+def forecast_summary(result: ScenarioResult) -> dict[str, Any]:
+    """Peak year and size of demand, and seats short by year, per level."""
+    out: dict[str, Any] = {}
+    for level, sim in result.simulations.items():
+        year, size = sim.peak
+        d = sim.district
+        out[level] = {
+            "peak_year": year, "peak_demand": size,
+            "shortfall_at_schools_by_year": dict(zip(d["year"].astype(int).astype(str),
+                                                     d["shortfall_at_schools"], strict=True)),
+            "share_classes_56_plus_by_year": dict(zip(d["year"].astype(int).astype(str),
+                                                      d["share_classes_56_plus"], strict=True)),
+        }
+    return out
 
 
 def summary(result: ScenarioResult) -> dict[str, Any]:
@@ -94,6 +132,7 @@ def summary(result: ScenarioResult) -> dict[str, Any]:
         "headline_method": headline,
         "totals": result.totals.to_dict(orient="records"),
         "findings": findings,
+        "forecast": forecast_summary(result),
         "notes": result.notes,
         "files": list(OUTPUT_FILES),
     })
@@ -136,6 +175,8 @@ def write_results(
         _csv(result.schools, tmp / "schools.csv")
         _csv(result.zones, tmp / "zones.csv")
         _csv(result.totals, tmp / "district.csv")
+        for name, table in forecast_tables(result).items():
+            _csv(table, tmp / name)
         (tmp / "summary.json").write_text(
             json.dumps(summary(result), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
             encoding="utf-8")
