@@ -1,0 +1,369 @@
+"""Location-model kernels: greedy, vertex substitution and Lagrangian bounds for the p-median.
+
+Numba only: plain NumPy arrays in and out, no Python objects, no exceptions.
+
+All kernels work on a dense C-contiguous cost matrix ``cost`` of shape (n, m) (demand point i,
+candidate site j, float64) and a weight vector ``w`` (n,). An open-site mask ``is_open`` (m,) of
+uint8 is updated in place. ``fixed`` (m,) uint8 marks sites that must stay open.
+
+The maximal covering model is a p-median on the 0/1 matrix "not covered", so it uses the same
+kernels.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+INF = np.inf
+BLOCK = 64  # candidate columns evaluated together by the interchange (cache-friendly rows)
+
+
+@nb.njit(cache=True, nogil=True)
+def nearest_two(cost, is_open, n1, d1, n2, d2):
+    """Nearest and second-nearest open site of every row (−1 / inf when there is none)."""
+    n, m = cost.shape
+    for i in range(n):
+        b1 = INF
+        b2 = INF
+        j1 = -1
+        j2 = -1
+        for j in range(m):
+            if is_open[j]:
+                c = cost[i, j]
+                if c < b1 or j1 < 0:
+                    b2 = b1
+                    j2 = j1
+                    b1 = c
+                    j1 = j
+                elif c < b2 or j2 < 0:
+                    b2 = c
+                    j2 = j
+        n1[i] = j1
+        d1[i] = b1
+        n2[i] = j2
+        d2[i] = b2
+
+
+@nb.njit(cache=True, nogil=True)
+def _nearest_two_listed(cost, sites, k, n1, d1, n2, d2):
+    n = cost.shape[0]
+    for i in range(n):
+        b1 = INF
+        b2 = INF
+        j1 = -1
+        j2 = -1
+        for t in range(k):
+            j = sites[t]
+            c = cost[i, j]
+            if c < b1 or j1 < 0:
+                b2 = b1
+                j2 = j1
+                b1 = c
+                j1 = j
+            elif c < b2 or j2 < 0:
+                b2 = c
+                j2 = j
+        n1[i] = j1
+        d1[i] = b1
+        n2[i] = j2
+        d2[i] = b2
+
+
+@nb.njit(cache=True, nogil=True)
+def greedy_add(cost, w, is_open, p):
+    """Open sites one at a time, each the one lowering Σ w_i min_open c_ij most, until p are open.
+
+    Returns the objective Σ w_i d1_i afterwards.
+    """
+    n, m = cost.shape
+    best = np.full(n, INF)
+    for i in range(n):
+        for j in range(m):
+            if is_open[j] and cost[i, j] < best[i]:
+                best[i] = cost[i, j]
+    n_open = 0
+    for j in range(m):
+        if is_open[j]:
+            n_open += 1
+    total = np.zeros(m)
+    while n_open < p:
+        total[:] = 0.0
+        for i in range(n):
+            b = best[i]
+            wi = w[i]
+            for j in range(m):
+                c = cost[i, j]
+                total[j] += wi * (c if c < b else b)
+        jbest = -1
+        vbest = INF
+        for j in range(m):
+            if not is_open[j] and (jbest < 0 or total[j] < vbest):
+                jbest = j
+                vbest = total[j]
+        is_open[jbest] = 1
+        n_open += 1
+        for i in range(n):
+            if cost[i, jbest] < best[i]:
+                best[i] = cost[i, jbest]
+    obj = 0.0
+    for i in range(n):
+        if w[i] > 0.0:
+            obj += w[i] * best[i]
+    return obj
+
+
+@nb.njit(cache=True, nogil=True)
+def interchange(cost, w, is_open, fixed, max_swaps, rel_tol):
+    """Vertex substitution (Teitz–Bart with Whitaker's nearest/second-nearest bookkeeping).
+
+    Candidates are scanned in blocks of ``BLOCK`` columns; in each block the best (in, out)
+    swap is applied if it lowers the objective, until a full pass over all candidates finds no
+    improving swap (a local optimum) or ``max_swaps`` swaps were made.
+
+    Returns (objective, swaps, n1) where n1 is each row's nearest open site.
+    """
+    n, m = cost.shape
+    sites = np.empty(m, dtype=np.int64)
+    k = 0
+    for j in range(m):
+        if is_open[j]:
+            sites[k] = j
+            k += 1
+    pos = np.full(m, -1, dtype=np.int64)
+    for t in range(k):
+        pos[sites[t]] = t
+    n1 = np.empty(n, dtype=np.int64)
+    n2 = np.empty(n, dtype=np.int64)
+    d1 = np.empty(n)
+    d2 = np.empty(n)
+    _nearest_two_listed(cost, sites, k, n1, d1, n2, d2)
+    obj = 0.0
+    for i in range(n):
+        obj += w[i] * d1[i]
+    gain = np.zeros(BLOCK)
+    extra = np.zeros((BLOCK, k))
+    swaps = 0
+    since_improvement = 0  # candidate columns scanned since the last swap
+    start = 0
+    while since_improvement < m and swaps < max_swaps:
+        stop = min(start + BLOCK, m)
+        width = stop - start
+        gain[:width] = 0.0
+        extra[:width, :] = 0.0
+        for i in range(n):
+            wi = w[i]
+            if wi == 0.0:
+                continue
+            a1 = d1[i]
+            a2 = d2[i]
+            r = pos[n1[i]]
+            for jj in range(width):
+                c = cost[i, start + jj]
+                if c < a2:
+                    a = c if c < a1 else a1
+                    gain[jj] += wi * (a1 - a)
+                    extra[jj, r] += wi * (c - a)
+                else:
+                    extra[jj, r] += wi * (a2 - a1)
+        jbest = -1
+        rbest = -1
+        dbest = 0.0
+        for jj in range(width):
+            j = start + jj
+            if is_open[j]:
+                continue
+            for t in range(k):
+                if fixed[sites[t]]:
+                    continue
+                delta = extra[jj, t] - gain[jj]
+                if delta < dbest:
+                    dbest = delta
+                    jbest = j
+                    rbest = t
+        if jbest >= 0 and dbest < -rel_tol * max(1.0, abs(obj)):
+            out = sites[rbest]
+            is_open[out] = 0
+            is_open[jbest] = 1
+            pos[out] = -1
+            sites[rbest] = jbest
+            pos[jbest] = rbest
+            _nearest_two_listed(cost, sites, k, n1, d1, n2, d2)
+            obj = 0.0
+            for i in range(n):
+                obj += w[i] * d1[i]
+            swaps += 1
+            since_improvement = 0
+        else:
+            since_improvement += width
+            start = stop if stop < m else 0
+    return obj, swaps, n1
+
+
+@nb.njit(cache=True, nogil=True)
+def lagrangian_bound(cost, w, p, fixed, lam, upper, n_iter, integral, best_open, bound_open):
+    """Lower bound of the p-median by subgradient ascent on the relaxed assignment rows.
+
+    L(λ) = Σ_i λ_i + Σ_{j ∈ S(λ)} ρ_j with ρ_j = Σ_i min(0, w_i c_ij − λ_i) and S(λ) the fixed
+    sites plus the p − |fixed| other sites of smallest ρ. ``lam`` (n,) is the start, updated in
+    place; ``upper`` a known objective value (the step target). With ``integral`` (all w_i c_ij
+    whole numbers) the bound is rounded up. Every S(λ) is also priced as a solution; the best
+    is written to ``best_open`` (m,) uint8, the set of the best bound to ``bound_open``.
+    Returns (best bound, iterations, best primal value).
+    """
+    n, m = cost.shape
+    rho = np.zeros(m)
+    key = np.zeros(m)
+    chosen = np.zeros(m, dtype=np.uint8)
+    g = np.zeros(n)
+    best = -INF
+    theta = 2.0
+    stall = 0
+    it = 0
+    primal = INF
+    for it in range(n_iter):
+        rho[:] = 0.0
+        lsum = 0.0
+        for i in range(n):
+            li = lam[i]
+            lsum += li
+            wi = w[i]
+            for j in range(m):
+                v = wi * cost[i, j] - li
+                if v < 0.0:
+                    rho[j] += v
+        for j in range(m):
+            key[j] = -INF if fixed[j] else rho[j]
+        order = np.argsort(key)
+        chosen[:] = 0
+        value = lsum
+        for t in range(p):
+            j = order[t]
+            chosen[j] = 1
+            value += rho[j]
+        heur = 0.0
+        for i in range(n):
+            if w[i] == 0.0:
+                continue
+            b = INF
+            for t in range(p):
+                c = cost[i, order[t]]
+                if c < b:
+                    b = c
+            heur += w[i] * b
+        if heur < primal:
+            primal = heur
+            best_open[:] = chosen
+        if integral:
+            value = np.ceil(value - 1e-7 * max(1.0, abs(value)))
+        if it == 0 or value > best + 1e-12 * max(1.0, abs(best)):
+            best = value
+            bound_open[:] = chosen
+            stall = 0
+        else:
+            stall += 1
+            if stall >= 20:
+                theta *= 0.5
+                stall = 0
+        if best >= upper - 1e-9 * max(1.0, abs(upper)) or theta < 1e-5:
+            break
+        norm = 0.0
+        for i in range(n):
+            s = 1.0
+            li = lam[i]
+            wi = w[i]
+            for t in range(p):
+                j = order[t]
+                if wi * cost[i, j] - li < 0.0:
+                    s -= 1.0
+            g[i] = s
+            norm += s * s
+        if norm == 0.0:
+            break
+        step = theta * (upper - value) / norm
+        if step <= 0.0:
+            step = theta * 1e-3 * max(1.0, abs(upper)) / norm
+        for i in range(n):
+            lam[i] += step * g[i]
+    return best, it + 1, primal
+
+
+@nb.njit(cache=True, nogil=True)
+def greedy_cover(covers, must):
+    """Greedy set cover: open the site covering most uncovered rows until all ``must`` rows are.
+
+    covers (n, m) uint8 · must (n,) uint8 · -> open mask (m,) uint8 (rows no site covers stay
+    uncovered). Redundant sites are dropped at the end.
+    """
+    n, m = covers.shape
+    need = must.copy()
+    is_open = np.zeros(m, dtype=np.uint8)
+    count = np.zeros(m, dtype=np.int64)
+    while True:
+        count[:] = 0
+        for i in range(n):
+            if need[i]:
+                for j in range(m):
+                    if covers[i, j]:
+                        count[j] += 1
+        jbest = -1
+        cbest = 0
+        for j in range(m):
+            if count[j] > cbest:
+                cbest = count[j]
+                jbest = j
+        if jbest < 0:
+            break
+        is_open[jbest] = 1
+        for i in range(n):
+            if covers[i, jbest]:
+                need[i] = 0
+    # drop redundant sites (every row they cover is covered by another open site)
+    hits = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        for j in range(m):
+            if is_open[j] and covers[i, j]:
+                hits[i] += 1
+    for j in range(m):
+        if not is_open[j]:
+            continue
+        redundant = True
+        for i in range(n):
+            if must[i] and covers[i, j] and hits[i] < 2:
+                redundant = False
+                break
+        if redundant:
+            is_open[j] = 0
+            for i in range(n):
+                if covers[i, j]:
+                    hits[i] -= 1
+    return is_open
+
+
+@nb.njit(cache=True, nogil=True)
+def packing_bound(covers, must):
+    """Rows no two of which share a covering site: a lower bound on any cover's size."""
+    n, m = covers.shape
+    n_cov = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        for j in range(m):
+            if covers[i, j]:
+                n_cov[i] += 1
+    order = np.argsort(n_cov)
+    used = np.zeros(m, dtype=np.uint8)
+    size = 0
+    for t in range(n):
+        i = order[t]
+        if not must[i] or n_cov[i] == 0:
+            continue
+        free = True
+        for j in range(m):
+            if covers[i, j] and used[j]:
+                free = False
+                break
+        if free:
+            size += 1
+            for j in range(m):
+                if covers[i, j]:
+                    used[j] = 1
+    return size
