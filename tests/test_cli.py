@@ -75,3 +75,20 @@ def test_readme_demo_command(tmp_path):
         lambda g: g.demand.sum() / g.seats.sum(), include_groups=False)
     assert util["primary", "old_town"] > 1.0  # old town over capacity
     assert util["primary", "rural"] < 0.8  # rural schools under-used
+
+
+def test_compare_prints_shortfall_differences(town_gpkg, capsys):
+    base = town_gpkg.parent
+    text = ('district = "town.gpkg"\nbase_year = 2026\nhorizon = 8\nlevels = ["primary"]\n'
+            'methods = ["catchment"]\n')
+    (base / "a.toml").write_text('name = "a"\n' + text, encoding="utf-8")
+    (base / "b.toml").write_text('name = "b"\n' + text + "[forecast]\nbirths_change = 0.5\n",
+                                 encoding="utf-8")
+    assert main(["compare", str(base / "a.toml"), str(base / "b.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "primary 小学: a (A) vs b (B)" in out
+    rows = [line for line in out.splitlines() if line.startswith("│ 20")]
+    assert len(rows) == 9
+    # births 50 % higher from 2027 reach primary school at age 6, in 2033
+    assert rows[0].rstrip(" │").endswith("+0") and rows[6].rstrip(" │").endswith("+0")
+    assert not rows[7].rstrip(" │").endswith("+0")

@@ -106,6 +106,19 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("out", type=Path, metavar="OUT_DIR",
                      help="folder to write the district into (created if missing)")
     imp.add_argument("--quiet", action="store_true", help="print only where the district is")
+
+    cmp_ = sub.add_parser(
+        "compare", help="compare two scenarios: seats short by level and year",
+        description=(
+            "Run two scenario files (nothing is written) and print, for each level and each "
+            "year of the forecast, the demand and the seats short at schools (学位缺口) under "
+            "each, and the difference B − A — e.g. the baseline against low births, a birth "
+            "rebound, the new town built out on time, or a migration surge."
+        ),
+        epilog="Example: schoolmap compare scenarios/demo.toml scenarios/low-births.toml",
+    )
+    cmp_.add_argument("a", type=Path, metavar="A.toml", help="first scenario (the reference)")
+    cmp_.add_argument("b", type=Path, metavar="B.toml", help="second scenario")
     return p
 
 
@@ -122,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args, console)
         if args.command == "import":
             return _import(args, console)
+        if args.command == "compare":
+            return _compare(args, console)
         return _norms(args, console)
     except SchoolmapError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
@@ -129,6 +144,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted; no output was written")
         return 130
+
+
+def _compare(args: argparse.Namespace, console: Console) -> int:
+    from schoolmap.scenario import load_scenario, run_scenario
+
+    a, b = load_scenario(args.a), load_scenario(args.b)
+    results = []
+    for sc in (a, b):
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=console, transient=True) as progress:
+            task = progress.add_task(sc.name, total=None)
+            results.append(run_scenario(sc, step=lambda msg, t=task, n=sc.name:
+                                        progress.update(t, description=f"{n}: {msg}")))
+    ra, rb = results
+    levels = [lv for lv in a.levels if lv in rb.simulations and lv in ra.simulations]
+    if not levels:
+        console.print("no common levels with a forecast (set horizon > 0 in both)")
+        return 0
+    for level in levels:
+        da = ra.simulations[level].district.set_index("year")
+        db = rb.simulations[level].district.set_index("year")
+        table = Table(title=f"{level} {LEVEL_ZH.get(level, '')}: {a.name} (A) vs {b.name} (B)",
+                      title_justify="left")
+        for col in ("year", "demand A", "demand B", "short A", "short B", "short B − A"):
+            table.add_column(col, justify="right")
+        for year in sorted(set(da.index) & set(db.index)):
+            sa = da.loc[year, "shortfall_at_schools"]
+            sb = db.loc[year, "shortfall_at_schools"]
+            table.add_row(str(year), _fmt(da.loc[year, "demand"]), _fmt(db.loc[year, "demand"]),
+                          _fmt(sa), _fmt(sb), f"{sb - sa:+,.0f}")
+        console.print(table)
+    return 0
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
