@@ -1,0 +1,403 @@
+"""map.html and report.html of the demo run in a real browser, with the network cut off.
+
+Debian's chromium runs headless behind a proxy where nothing listens (every network request
+fails) and is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``: JSON
+messages ended by NUL on file descriptors 3 and 4, no websocket needed), so the tests can read
+console errors and network requests, count what was drawn, click the layer switcher and take
+screenshots. Skipped when chromium is not installed (``.ci/run`` installs it).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from schoolmap.outputs import write_results
+from schoolmap.scenario import load_scenario, run_scenario
+
+from .conftest import DEMO_SCENARIO
+from .test_maps import OSM_TILES, remote_resources
+
+CHROMIUM = shutil.which("chromium")
+pytestmark = pytest.mark.skipif(CHROMIUM is None,
+                                reason="needs Debian's chromium (apt-get install chromium)")
+
+HOSTILE = "<script>alert(1)</script>"
+TILE_HOST = "tile.openstreetmap.org"
+WIDTH, HEIGHT = 1280, 900
+
+
+class Browser:
+    """Headless chromium driven over the DevTools protocol on a pipe."""
+
+    def __init__(self, folder: Path) -> None:
+        to_child, self._w = os.pipe()
+        self._r, from_child = os.pipe()
+        self.log = folder / "chromium.log"
+        args = [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run", "--no-default-browser-check",
+            "--proxy-server=127.0.0.1:9",  # nothing listens there: every request fails
+            f"--user-data-dir={folder / 'profile'}", "--enable-logging=stderr", "--v=0",
+            f"--window-size={WIDTH},{HEIGHT}", "--hide-scrollbars", "--remote-debugging-pipe",
+            "about:blank",
+        ]
+        with open(self.log, "wb") as log:
+            # bash (dash takes no fd above 9) puts our pipe ends on fds 3 (in) and 4 (out)
+            self.proc = subprocess.Popen(
+                ["bash", "-c", f'exec "$0" "$@" 3<&{to_child} 4>&{from_child}', CHROMIUM, *args],
+                pass_fds=(to_child, from_child), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=log)
+        os.close(to_child)
+        os.close(from_child)
+        self._buf = b""
+        self._id = 0
+        self.events: list[dict[str, Any]] = []
+
+    def close(self) -> None:
+        try:
+            self._post("Browser.close")
+            self.proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._w)
+        os.close(self._r)
+
+    def _post(self, method: str, params: dict | None = None, session: str | None = None) -> int:
+        self._id += 1
+        msg: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        os.write(self._w, json.dumps(msg).encode() + b"\0")
+        return self._id
+
+    def _read(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._r], [], [], left)[0]:
+                raise TimeoutError("chromium did not answer in time")
+            chunk = os.read(self._r, 1 << 20)
+            if not chunk:
+                raise RuntimeError(f"chromium exited; see {self.log}")
+            self._buf += chunk
+        raw, self._buf = self._buf.split(b"\0", 1)
+        msg = json.loads(raw)
+        if "method" in msg:
+            self.events.append(msg)
+            if msg["method"] == "Target.attachedToTarget":  # a frame in its own process
+                child = msg["params"]["sessionId"]
+                for method in ("Runtime.enable", "Log.enable", "Network.enable",
+                               "Runtime.runIfWaitingForDebugger"):
+                    self._post(method, session=child)
+        return msg
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None,
+             timeout: float = 30.0) -> dict[str, Any]:
+        wanted = self._post(method, params, session)
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self._read(deadline)
+            if msg.get("id") == wanted:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+
+    def wait_for(self, method: str, session: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        seen = len(self.events)
+        if any(e["method"] == method and e.get("sessionId") == session for e in self.events):
+            return
+        while True:
+            self._read(deadline)
+            for e in self.events[seen:]:
+                if e["method"] == method and e.get("sessionId") == session:
+                    return
+            seen = len(self.events)
+
+    def open(self, path: Path) -> Page:
+        """A new tab showing ``path``, loaded (load event fired, two frames drawn)."""
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"]
+        self.events.clear()
+        for method in ("Page.enable", "Runtime.enable", "Log.enable", "Network.enable"):
+            self.send(method, session=session)
+        self.send("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": True,
+                                           "flatten": True}, session=session)
+        self.send("Emulation.setDeviceMetricsOverride", {"width": WIDTH, "height": HEIGHT,
+                                                         "deviceScaleFactor": 1,
+                                                         "mobile": False}, session=session)
+        self.send("Page.navigate", {"url": path.as_uri()}, session=session)
+        self.wait_for("Page.loadEventFired", session, timeout=60)
+        page = Page(self, session, target)
+        page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        return page
+
+
+class Page:
+    def __init__(self, browser: Browser, session: str, target: str) -> None:
+        self.browser, self.session, self.target = browser, session, target
+
+    def evaluate(self, expression: str, context: int | None = None,
+                 session: str | None = None) -> Any:
+        params: dict[str, Any] = {"expression": expression, "returnByValue": True,
+                                  "awaitPromise": True}
+        if context is not None:
+            params["contextId"] = context
+        out = self.browser.send("Runtime.evaluate", params, session=session or self.session)
+        if "exceptionDetails" in out:
+            raise RuntimeError(f"{expression}: {out['exceptionDetails']}")
+        return out["result"].get("value")
+
+    def evaluate_in_frames(self, expression: str) -> list[Any]:
+        """``expression`` in every frame's main world (iframes in or out of process)."""
+        values = []
+        for e in list(self.browser.events):
+            if e["method"] != "Runtime.executionContextCreated":
+                continue
+            ctx = e["params"]["context"]
+            if not ctx.get("auxData", {}).get("isDefault"):
+                continue
+            try:
+                values.append(self.evaluate(expression, ctx["id"], e.get("sessionId")))
+            except RuntimeError:  # a context gone since (about:blank before navigation)
+                continue
+        return values
+
+    def errors(self) -> list[str]:
+        """Console errors, uncaught exceptions and failed loads, except the tile server's."""
+        found = []
+        for e in self.browser.events:
+            p = e["params"]
+            if e["method"] == "Runtime.exceptionThrown":
+                found.append(json.dumps(p["exceptionDetails"])[:300])
+            elif e["method"] == "Runtime.consoleAPICalled" and p["type"] in ("error", "assert"):
+                found.append(json.dumps(p["args"])[:300])
+            elif e["method"] == "Log.entryAdded" and p["entry"]["level"] == "error":
+                if TILE_HOST not in p["entry"].get("url", "") + p["entry"]["text"]:
+                    found.append(p["entry"]["text"])
+        return found
+
+    def requested(self) -> list[str]:
+        return [e["params"]["request"]["url"] for e in self.browser.events
+                if e["method"] == "Network.requestWillBeSent"]
+
+    def dialogs(self) -> list[str]:
+        return [e["params"]["message"] for e in self.browser.events
+                if e["method"] == "Page.javascriptDialogOpening"]
+
+    def click(self, selector_js: str) -> None:
+        """Click the middle of an element with the mouse, as a planner would."""
+        box = self.evaluate(f"(() => {{ const el = {selector_js}; el.scrollIntoView("
+                            "{block: 'center'}); const r = el.getBoundingClientRect(); "
+                            "return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.browser.send("Input.dispatchMouseEvent", {
+                "type": kind, "x": box[0], "y": box[1], "button": "left", "clickCount": 1},
+                session=self.session)
+        self.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+    def screenshot(self, clip: dict | None = None) -> np.ndarray:
+        """The page as an (h, w, channels) array (PNG read by matplotlib)."""
+        from matplotlib import image
+
+        params: dict[str, Any] = {"format": "png"}
+        if clip:
+            params["clip"] = {**clip, "scale": 1}  # page coordinates, inside the viewport
+        data = base64.b64decode(self.browser.send("Page.captureScreenshot", params,
+                                                  session=self.session)["data"])
+        return image.imread(io.BytesIO(data), format="png")
+
+    def close(self) -> None:
+        self.browser.send("Target.closeTarget", {"targetId": self.target})
+
+
+def n_colours(pixels: np.ndarray) -> int:
+    rgb = np.round(pixels[..., :3] * 255).astype(np.int64)
+    return len(np.unique(rgb.reshape(-1, 3) @ np.array([65536, 256, 1])))
+
+
+# -- the demo run, once ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo scenario run once, a crowded kindergarten (K24) renamed to a hostile string."""
+    from schoolmap.io.district import read_district
+
+    sc = load_scenario(DEMO_SCENARIO)
+    district = read_district(sc.district, planning_crs=sc.planning_crs,
+                             coordinate_system=sc.coordinate_system, input_crs=sc.input_crs)
+    ids = district.schools.school_id
+    worst = "K24" if (ids == "K24").any() else ids.iloc[0]
+    district.schools.loc[ids == worst, "name"] = HOSTILE
+    result = run_scenario(sc, district)
+    folder = write_results(result, tmp_path_factory.mktemp("demo") / "out")
+    return result, folder, worst
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    b = Browser(tmp_path_factory.mktemp("chromium"))
+    yield b
+    b.close()
+
+
+def headline(result):
+    s = result.schools
+    return s[s["method"] == result.scenario.methods[0]]
+
+
+def test_map_draws_offline_with_layers_and_every_school_and_zone(demo, browser):
+    result, folder, _ = demo
+    page = browser.open(folder / "map.html")
+    try:
+        assert page.errors() == []
+        assert {u.split(":")[0] for u in page.requested()} <= {"file", "data"} | (
+            {"https"} if all(TILE_HOST in u for u in page.requested()
+                             if u.startswith("http")) else set())
+        labels = page.evaluate("[...document.querySelectorAll("
+                               "'.leaflet-control-layers-overlays label')]"
+                               ".map(l => l.textContent.trim())")
+        levels = result.scenario.levels
+        for level in levels:
+            assert f"Schools – {level}" in labels and f"Seat prices – {level}" in labels
+        assert "Catchments – primary" in labels and "Catchments – junior" in labels
+        assert "Unserved students – primary" in labels  # zone ZP13's school is not open
+
+        def count(pane: str) -> int:
+            return page.evaluate(f"document.querySelectorAll('.leaflet-{pane}-pane path').length")
+
+        rows = headline(result)
+        n_by_level = rows.groupby("level").size()
+        assert count("overlay") == n_by_level["kindergarten"]  # only the first level is on
+        assert count("schoolmap_catchments") == 0  # kindergartens have no zones
+        for level in ("primary", "junior"):
+            for kind in ("Schools", "Catchments"):
+                page.click(f"[...document.querySelectorAll('.leaflet-control-layers-overlays "
+                           f"label')].find(l => l.textContent.trim() === '{kind} – {level}')"
+                           ".querySelector('input')")
+        assert count("overlay") == len(rows)  # every school row of every level
+        assert count("schoolmap_catchments") == len(result.zones)  # every zone
+        pixels = page.screenshot()
+        assert pixels.shape[:2] == (HEIGHT, WIDTH)
+        assert n_colours(pixels[100:-100, 300:-300]) > 20  # zones and markers, not blank
+    finally:
+        page.close()
+
+
+def test_layer_switcher_clicks_hide_and_show_layers(demo, browser):
+    result, folder, _ = demo
+    page = browser.open(folder / "map.html")
+    try:
+        box = ("[...document.querySelectorAll('.leaflet-control-layers-overlays label')]"
+               ".find(l => l.textContent.trim() === '{}').querySelector('input')")
+        n_k = int((headline(result).level == "kindergarten").sum())
+        paths = "document.querySelectorAll('.leaflet-overlay-pane path').length"
+        before = page.screenshot()
+        page.click(box.format("Schools – kindergarten"))
+        assert page.evaluate(paths) == 0
+        assert not page.evaluate(box.format("Schools – kindergarten") + ".checked")
+        after = page.screenshot()
+        assert np.abs(before - after).max() > 0.1  # the markers went away on screen too
+        page.click(box.format("Schools – kindergarten"))
+        assert page.evaluate(paths) == n_k
+        page.click(box.format("Seat prices – kindergarten"))
+        assert page.evaluate(paths) == 2 * n_k
+        assert page.errors() == []
+    finally:
+        page.close()
+
+
+def test_report_loads_offline_with_tables_charts_and_the_map(demo, browser):
+    result, folder, _ = demo
+    page = browser.open(folder / "report.html")
+    try:
+        assert page.errors() == []
+        assert all(u.startswith(("file:", "data:", "about:")) or TILE_HOST in u
+                   for u in page.requested())
+        assert page.evaluate("document.documentElement.lang") == "zh-CN"
+        rows = headline(result)
+        assert page.evaluate("document.querySelectorAll('tr[data-school-id]').length") == len(rows)
+        assert page.evaluate("new Set([...document.querySelectorAll('tr[data-school-id]')]"
+                             ".map(r => r.dataset.schoolId)).size") == rows.school_id.nunique()
+        assert page.evaluate("document.querySelectorAll('tr[data-zone-id]').length") == len(
+            result.zones)
+        charts = page.evaluate("[...document.querySelectorAll('img.chart')]"
+                               ".map(i => i.complete && i.naturalWidth > 0)")
+        assert charts == [True, True, True]
+        # the embedded map drew its layer switcher and the kindergartens
+        frames = [v for v in page.evaluate_in_frames(
+            "document.querySelector('.leaflet-control-layers') ? [...document.querySelectorAll("
+            "'.leaflet-control-layers-overlays label')].map(l => l.textContent.trim()).concat("
+            "[document.querySelectorAll('.leaflet-overlay-pane path').length]) : null") if v]
+        assert len(frames) == 1
+        *labels, n_paths = frames[0]
+        assert "Schools – primary" in labels and "Catchments – junior" in labels
+        assert n_paths == int((rows.level == "kindergarten").sum())
+        rect = page.evaluate("(() => { const f = document.querySelector('iframe.map'); "
+                             "f.scrollIntoView(); const r = f.getBoundingClientRect(); "  # in view
+                             "return {x: r.x + scrollX, y: r.y + scrollY, width: r.width, "
+                             "height: r.height}; })()")
+        shot = page.screenshot(clip=rect)
+        assert n_colours(shot) > 20  # the map is drawn inside the report
+        whole = page.screenshot()
+        assert n_colours(whole) > 20
+    finally:
+        page.close()
+
+
+def test_hostile_school_name_is_text_everywhere(demo, browser):
+    result, folder, worst = demo
+    page = browser.open(folder / "report.html")
+    try:
+        cells = page.evaluate("[...document.querySelectorAll('td')].filter(td => "
+                              f"td.textContent === {json.dumps(HOSTILE)}).length")
+        assert cells >= 1  # the table of every school (and the shortest-of-seats table)
+        assert page.evaluate("document.querySelectorAll('script').length") == 0
+        assert page.dialogs() == []
+    finally:
+        page.close()
+    page = browser.open(folder / "map.html")
+    try:
+        # open the popup of the renamed school: its name is shown as text, not run
+        shown = page.evaluate(
+            "(() => { const m = Object.keys(window).filter(k => k.startsWith('circle_marker_'))"
+            ".map(k => window[k]).find(m => String(m.getPopup() && m.getPopup().getContent())"
+            f".includes({json.dumps(html.escape(HOSTILE))})); m.openPopup(); return "
+            "document.querySelector('.leaflet-popup-content .name').textContent; })()")
+        assert shown == HOSTILE
+        assert page.evaluate("[...document.scripts].filter(s => s.textContent.trim() === "
+                             "'alert(1)').length") == 0
+        assert page.dialogs() == [] and page.errors() == []
+    finally:
+        page.close()
+    text = (folder / "report.html").read_text(encoding="utf-8")
+    assert HOSTILE not in text and html.escape(HOSTILE) in text
+    assert HOSTILE not in (folder / "map.html").read_text(encoding="utf-8")
+    assert worst in text
+
+
+def test_pages_name_no_external_resource_but_the_tiles(demo):
+    _, folder, _ = demo
+    map_text = (folder / "map.html").read_text(encoding="utf-8")
+    assert remote_resources(map_text) == [OSM_TILES]
+    report = (folder / "report.html").read_text(encoding="utf-8")
+    (srcdoc,) = re.findall(r'srcdoc="([^"]*)"', report)
+    assert remote_resources(re.sub(r'srcdoc="[^"]*"', "", report)) == []
+    assert remote_resources(html.unescape(srcdoc)) == [OSM_TILES]
+    assert not re.findall(r"https?://", re.sub(r'srcdoc="[^"]*"', "", report))
