@@ -139,3 +139,20 @@ def test_optimal_method_hand_checked(town):
     objective = (270 * np.hypot(50, 100) + 90 * np.hypot(950, 100) + 6 * np.hypot(450, 100)
                  + 30 * np.hypot(50, 100))
     assert float(alloc.students @ alloc.distance_m) == pytest.approx(objective)
+
+
+def test_puhui_coverage(town_layers):
+    schools = town_layers["schools"]
+    extra = schools.iloc[[3]].copy()
+    extra["school_id"], extra["sector"], extra["seats"] = "K2", "private", 60.0
+    import pandas as pd
+
+    town_layers["schools"] = pd.concat([schools, extra], ignore_index=True)
+    town = district_from_frames(town_layers)
+    r = run_scenario(Scenario(name="t", district=town.source, base_year=2026,
+                              levels=("kindergarten",), methods=("nearest",), horizon=0), town)
+    kg = r.totals.iloc[0]
+    # 90 puhui + 60 private seats for 178.2 children aged 3–5 × 0.9
+    assert kg["seats_public_puhui"] == 90
+    assert kg["puhui_coverage"] == pytest.approx(90 / 178.2)
+    assert kg["public_share_of_seats"] == 0.0

@@ -194,6 +194,25 @@ def zone_table(
     return gpd.GeoDataFrame(table, geometry=zones.geometry.values, crs=zones.crs)
 
 
+def _puhui(school_rows: pd.DataFrame, demand: float) -> dict:
+    """普惠 figures: seats in public and 普惠 (publicly subsidised) schools against demand.
+
+    ``puhui_coverage`` is the share of demand those seats can hold (target ≥ 80 % for
+    kindergartens), ``public_share_of_seats`` the share of all seats that are public (≥ 50 %).
+    """
+    sector = school_rows["sector"].astype(str)
+    seats = school_rows["seats"].to_numpy(dtype=float)
+    affordable = float(seats[(sector == "public").to_numpy() | (sector == "puhui").to_numpy()]
+                       .sum())
+    total = float(seats.sum())
+    return {
+        "seats_public_puhui": affordable,
+        "puhui_coverage": min(affordable, demand) / demand if demand > 0 else float("nan"),
+        "public_share_of_seats": float(seats[(sector == "public").to_numpy()].sum()) / total
+        if total > 0 else float("nan"),
+    }
+
+
 def district_totals(alloc: Allocation, school_rows: pd.DataFrame, bands: ClassBands) -> dict:
     """District figures of one level under one allocation (a row of ``district.csv``)."""
     classes = school_rows[list(BAND_COLUMNS)].to_numpy().sum()
@@ -223,6 +242,7 @@ def district_totals(alloc: Allocation, school_rows: pd.DataFrame, bands: ClassBa
         "share_classes_66_plus": n66 / classes if classes else float("nan"),
         "target_share_56_plus": bands.target_share_56_plus,
         "target_share_66_plus": bands.target_share_66_plus,
+        **_puhui(school_rows, demand),
         "share_beyond_radius": float(school_rows["students_beyond_radius"].sum() / assigned)
         if assigned > 0 else float("nan"),
         "mean_distance_m": float((alloc.students * alloc.distance_m).sum() / assigned)
