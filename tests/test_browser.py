@@ -36,6 +36,9 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None,
                                 reason="needs Debian's chromium (apt-get install chromium)")
 
 HOSTILE = "<script>alert(1)</script>"
+#: The demo scenario's language is Chinese (grade system 6+3): layer names such as "学校 – 小学".
+LEVEL = {"kindergarten": "幼儿园", "primary": "小学", "junior": "初中"}
+SCHOOLS, CATCHMENTS, PRICES, UNSERVED = "学校", "学区", "学位影子价格", "未获学位学生"
 TILE_HOST = "tile.openstreetmap.org"
 WIDTH, HEIGHT = 1280, 900
 
@@ -267,17 +270,18 @@ def test_map_draws_offline_with_layers_and_every_school_and_zone(demo, browser):
     page = browser.open(folder / "map.html")
     try:
         assert page.errors() == []
-        assert {u.split(":")[0] for u in page.requested()} <= {"file", "data"} | (
-            {"https"} if all(TILE_HOST in u for u in page.requested()
-                             if u.startswith("http")) else set())
+        requested = page.requested()
+        assert requested[0] == (folder / "map.html").as_uri()
+        assert all(u.startswith(("file:", "data:")) or TILE_HOST in u for u in requested)
         labels = page.evaluate("[...document.querySelectorAll("
                                "'.leaflet-control-layers-overlays label')]"
                                ".map(l => l.textContent.trim())")
         levels = result.scenario.levels
         for level in levels:
-            assert f"Schools – {level}" in labels and f"Seat prices – {level}" in labels
-        assert "Catchments – primary" in labels and "Catchments – junior" in labels
-        assert "Unserved students – primary" in labels  # zone ZP13's school is not open
+            assert f"{SCHOOLS} – {LEVEL[level]}" in labels
+            assert f"{PRICES} – {LEVEL[level]}" in labels
+        assert "学区 – 小学" in labels and "学区 – 初中" in labels
+        assert f"{UNSERVED} – 小学" in labels  # zone ZP13's school is not open
 
         def count(pane: str) -> int:
             return page.evaluate(f"document.querySelectorAll('.leaflet-{pane}-pane path').length")
@@ -287,9 +291,9 @@ def test_map_draws_offline_with_layers_and_every_school_and_zone(demo, browser):
         assert count("overlay") == n_by_level["kindergarten"]  # only the first level is on
         assert count("schoolmap_catchments") == 0  # kindergartens have no zones
         for level in ("primary", "junior"):
-            for kind in ("Schools", "Catchments"):
+            for kind in (SCHOOLS, CATCHMENTS):
                 page.click(f"[...document.querySelectorAll('.leaflet-control-layers-overlays "
-                           f"label')].find(l => l.textContent.trim() === '{kind} – {level}')"
+                           f"label')].find(l => l.textContent.trim() === '{kind} – {LEVEL[level]}')"
                            ".querySelector('input')")
         assert count("overlay") == len(rows)  # every school row of every level
         assert count("schoolmap_catchments") == len(result.zones)  # every zone
@@ -309,14 +313,14 @@ def test_layer_switcher_clicks_hide_and_show_layers(demo, browser):
         n_k = int((headline(result).level == "kindergarten").sum())
         paths = "document.querySelectorAll('.leaflet-overlay-pane path').length"
         before = page.screenshot()
-        page.click(box.format("Schools – kindergarten"))
+        page.click(box.format(f"{SCHOOLS} – 幼儿园"))
         assert page.evaluate(paths) == 0
-        assert not page.evaluate(box.format("Schools – kindergarten") + ".checked")
+        assert not page.evaluate(box.format(f"{SCHOOLS} – 幼儿园") + ".checked")
         after = page.screenshot()
         assert np.abs(before - after).max() > 0.1  # the markers went away on screen too
-        page.click(box.format("Schools – kindergarten"))
+        page.click(box.format(f"{SCHOOLS} – 幼儿园"))
         assert page.evaluate(paths) == n_k
-        page.click(box.format("Seat prices – kindergarten"))
+        page.click(box.format(f"{PRICES} – 幼儿园"))
         assert page.evaluate(paths) == 2 * n_k
         assert page.errors() == []
     finally:
@@ -347,7 +351,7 @@ def test_report_loads_offline_with_tables_charts_and_the_map(demo, browser):
             "[document.querySelectorAll('.leaflet-overlay-pane path').length]) : null") if v]
         assert len(frames) == 1
         *labels, n_paths = frames[0]
-        assert "Schools – primary" in labels and "Catchments – junior" in labels
+        assert "学校 – 小学" in labels and "学区 – 初中" in labels
         assert n_paths == int((rows.level == "kindergarten").sum())
         rect = page.evaluate("(() => { const f = document.querySelector('iframe.map'); "
                              "f.scrollIntoView(); const r = f.getBoundingClientRect(); "  # in view

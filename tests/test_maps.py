@@ -559,7 +559,7 @@ def test_results_of_several_allocation_methods_are_refused(schools):
 def tiny_result(district, levels=("primary",), methods=("catchment", "optimal")):
     """A scenario run on a tiny town, map without tiles."""
     sc = Scenario(name="tiny", district=district.source, base_year=2026, levels=levels,
-                  methods=methods, tiles="none")
+                  methods=methods, tiles="none", lang="en")
     return run_scenario(sc, district)
 
 
@@ -633,6 +633,20 @@ def test_result_map_without_optimal_has_no_seat_prices(town, tmp_path):
     text = render_result(tiny_result(town, methods=("catchment", "nearest")), tmp_path)
     assert list(overlays(text)) == ["Catchments – primary", "Schools – primary"]
     assert "Seat price" not in text and "Unserved" not in text
+
+
+def test_result_map_layer_names_follow_the_scenario_language(closed_p2, tmp_path):
+    import dataclasses
+
+    result = tiny_result(closed_p2)
+    assert result.scenario.language == "en"
+    result.scenario = dataclasses.replace(result.scenario, lang=None)  # 6+3: Chinese
+    text = render_result(result, tmp_path)
+    assert list(overlays(text)) == ["学区 – 小学", "学校 – 小学", "学位影子价格 – 小学",
+                                    "未获学位学生 – 小学", "未获学位学生 (最优分配) – 小学"]
+    assert "tiny · 2026 · 划片" in text
+    with pytest.raises(ValueError, match="lang must be one of en, zh"):
+        shortfall_map(result.schools[result.schools["method"] == "catchment"], lang="fr")
 
 
 def test_result_map_layers_per_level_only_where_students_are_unserved(town, tmp_path):

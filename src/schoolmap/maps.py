@@ -65,6 +65,16 @@ LEVEL_NAMES_ZH: dict[str, str] = {
     "senior": "高中",
 }
 
+#: Layer names in the layer switcher, per language (``lang`` of the map functions): the kind of
+#: layer, then " – " and the level (in Chinese under ``"zh"``).
+LAYER_NAMES: dict[str, dict[str, str]] = {
+    "en": {"catchments": "Catchments", "schools": "Schools", "seat_prices": "Seat prices",
+           "unserved": "Unserved students", "unserved_optimal": "Unserved (optimal)"},
+    "zh": {"catchments": "学区", "schools": "学校", "seat_prices": "学位影子价格",
+           "unserved": "未获学位学生", "unserved_optimal": "未获学位学生 (最优分配)"},
+}
+_METHOD_NAMES_ZH = {"catchment": "划片", "nearest": "就近", "optimal": "最优分配"}
+
 #: Utilisation (demand / seats, 1.0 = 100 %) class breaks of the catchment colours: a diverging
 #: blue–white–red scale with 95–105 % in the middle class (ColorBrewer RdBu, 7 classes).
 UTILISATION_BREAKS: tuple[float, ...] = (0.70, 0.85, 0.95, 1.05, 1.15, 1.30)
@@ -191,6 +201,7 @@ def shortfall_map(
     title: str = "",
     tiles: str | None = "OpenStreetMap",
     levels: Sequence[str] | None = None,
+    lang: str = "en",
 ) -> folium.Map:
     """Draw schools and catchments with their seat shortfall on an interactive map.
 
@@ -237,6 +248,9 @@ def shortfall_map(
         Levels to draw, in layer order; the first one that has data is shown when the map
         opens. ``None``: every level in the data, kindergarten, primary, junior, senior first.
         A standard level without data is skipped.
+    lang : {"en", "zh"}, optional
+        Language of the layer names (default English, e.g. ``"学区 – 小学"`` in Chinese); the
+        legend and popups are bilingual either way.
 
     Returns
     -------
@@ -337,15 +351,14 @@ def shortfall_map(
         level_has_zones = level_zones is not None and len(level_zones) > 0
         if not level_has_zones and len(level_schools) == 0:
             continue
-        label = _escape(level)
         if level_has_zones:
             assert level_zones is not None
-            group = folium.FeatureGroup(name=f"Catchments – {label}", show=first)
+            group = folium.FeatureGroup(name=_layer_name("catchments", level, lang), show=first)
             _add_catchments(group, level_zones)
             group.add_to(m)
             has_zone_layer = True
         if len(level_schools):
-            group = folium.FeatureGroup(name=f"Schools – {label}", show=first)
+            group = folium.FeatureGroup(name=_layer_name("schools", level, lang), show=first)
             _add_schools(group, level_schools)
             group.add_to(m)
         first = False
@@ -416,6 +429,7 @@ def add_seat_prices(
     *,
     levels: Sequence[str] | None = None,
     show: bool = False,
+    lang: str = "en",
 ) -> int:
     """Add, per level, a layer of schools coloured by their seat price (学位影子价格).
 
@@ -443,6 +457,8 @@ def add_seat_prices(
         :func:`shortfall_map`). A standard level without data is skipped.
     show : bool, optional
         Whether the layers are on when the map opens (default off).
+    lang : {"en", "zh"}, optional
+        Language of the layer names (as in :func:`shortfall_map`).
 
     Returns
     -------
@@ -498,7 +514,7 @@ def add_seat_prices(
         level_points = points[points["level"].astype(str) == level]
         if len(level_points) == 0:
             continue
-        group = folium.FeatureGroup(name=f"Seat prices – {_escape(level)}", show=show)
+        group = folium.FeatureGroup(name=_layer_name("seat_prices", level, lang), show=show)
         _add_seat_price_markers(group, level_points)
         _add_overlay(m, group)
         n_markers += len(level_points)
@@ -719,6 +735,14 @@ def _add_overlay(m: folium.Map, group: folium.FeatureGroup) -> None:
     group.add_to(m)
     for key in [k for k, child in m._children.items() if isinstance(child, folium.LayerControl)]:
         m._children[key] = m._children.pop(key)
+
+
+def _layer_name(kind: str, level: str, lang: str) -> str:
+    """Escaped layer name, e.g. ``Schools – primary`` or ``学校 – 小学``."""
+    if lang not in LAYER_NAMES:
+        raise ValueError(f"lang must be one of {', '.join(LAYER_NAMES)}, got {lang!r}")
+    shown = LEVEL_NAMES_ZH.get(level, level) if lang == "zh" else level
+    return _escape(f"{LAYER_NAMES[lang][kind]} – {shown}")
 
 
 def _legend_of(m: object, where: str) -> "_Legend":
@@ -1385,7 +1409,8 @@ def render_result_map(result: Any, path: str | os.PathLike) -> Path:
     """Draw a scenario run and write ``map.html``.
 
     The map shows the headline method (the scenario's first) with :func:`shortfall_map`:
-    catchments and schools per level, the first level's on when the map opens. Per level it
+    catchments and schools per level, the first level's on when the map opens; layer names in
+    the scenario's language (``Scenario.language``; names below in English). Per level it
     adds, switched off at first:
 
     - ``"Seat prices – <level>"`` when ``optimal`` is among the methods: the optimal
@@ -1408,21 +1433,26 @@ def render_result_map(result: Any, path: str | os.PathLike) -> Path:
         The path written.
     """
     sc = result.scenario
+    lang = getattr(sc, "language", "en")
     method = sc.methods[0]
     schools = result.schools[result.schools["method"] == method]
     levels = [lv for lv in sc.levels if lv in set(schools["level"])]
-    title = f"{sc.name} · {result.year} · {method}"
+    shown_method = _METHOD_NAMES_ZH.get(method, method) if lang == "zh" else method
+    title = f"{sc.name} · {result.year} · {shown_method}"
     m = shortfall_map(schools, result.zones if len(result.zones) else None, title=title,
-                      tiles=None if sc.tiles == "none" else sc.tiles, levels=levels or None)
+                      tiles=None if sc.tiles == "none" else sc.tiles, levels=levels or None,
+                      lang=lang)
     optimal = result.schools[result.schools["method"] == "optimal"]
-    unserved = [(method, "Unserved students")]
+    unserved = [(method, "unserved")]
     if "optimal" in sc.methods and method != "optimal":
-        unserved.append(("optimal", "Unserved (optimal)"))
+        unserved.append(("optimal", "unserved_optimal"))
     for level in sc.levels:
         if "optimal" in sc.methods and level in set(optimal["level"]):
-            add_seat_prices(m, optimal, levels=[level])
-        for unserved_method, label in unserved:
+            add_seat_prices(m, optimal, levels=[level], lang=lang)
+        for unserved_method, kind in unserved:
             column = f"unassigned_{level}_{unserved_method}"
             if column in result.cells.columns:
-                add_unserved(m, result.cells, column, name=f"{label} – {level}")
+                # add_unserved escapes the name itself
+                name = html.unescape(_layer_name(kind, level, lang))
+                add_unserved(m, result.cells, column, name=name)
     return write_map(m, path)
