@@ -1,0 +1,602 @@
+"""Many districts and scenario ensembles on Dask: one machine's cores, or a cluster.
+
+Two kinds of work are split into independent tasks, each a pure function of its inputs (a
+district file path and a validated :class:`~schoolmap.scenario.Scenario`), so the results are
+identical run serially, on a local cluster or on a remote one:
+
+- **batch** — every district × every scenario of a *manifest* (``schoolmap batch``); each task
+  reads its district, runs the scenario on it and returns small plain tables (district totals
+  per level × method, the forecast table per level and year). They are gathered into one
+  province-level table.
+- **ensemble** — ``schoolmap run SCENARIO --ensemble N``: member *k* is the scenario with
+  ``seed = seed + k`` whose births and migration are drawn from that seed (see
+  :func:`member_scenario`); each member runs the full year-by-year simulation, so the bands
+  (P10 / P50 / P90) cover seats short as well as demand.
+
+The manifest (TOML; paths relative to the manifest file)::
+
+    name = "province"                      # optional, used in the summary
+    scenarios = ["demo.toml", "low-births.toml"]
+    output = "out/batch"                   # optional; --out overrides; default out/<name>
+    districts = ["counties/*.gpkg"]        # optional glob(s): district name = file stem
+
+    [[district]]                           # and/or districts one by one
+    name = "east"
+    path = "data/east.gpkg"                # a GeoPackage or a folder of layers
+
+Each scenario's own ``district`` is replaced by the manifest's districts; everything else
+(levels, methods, norms, forecast) comes from the scenario file. District names must be unique.
+
+Where the work runs
+-------------------
+Default: a :class:`dask.distributed.LocalCluster` on this machine (one single-threaded worker
+process per core, bound to 127.0.0.1), started and stopped by the command. To use several
+machines, a planner starts a scheduler on one and workers on every machine::
+
+    machine-a$ dask scheduler                     # prints tcp://machine-a:8786
+    machine-a$ dask worker tcp://machine-a:8786 --nthreads 1 --nworkers auto
+    machine-b$ dask worker tcp://machine-a:8786 --nthreads 1 --nworkers auto
+
+and runs ``schoolmap batch manifest.toml --scheduler tcp://machine-a:8786`` (or sets
+``SCHOOLMAP_SCHEDULER``). Every machine needs the same Python environment (schoolmap
+installed) and **the district files at the same absolute path** (a shared folder: NFS, SMB):
+tasks carry the path, not the data, and each worker reads its district itself. Only the small
+result tables travel back to the client.
+
+Failures: a task that raises is retried once (``retries=1``) — a worker lost mid-run is
+rescheduled by Dask without counting — and then reported with its district and scenario; the
+other tasks' results are kept. Numba kernels are compiled (or loaded from their on-disk cache)
+once per worker process and reused by every later task in it: the work is partitioned, never
+the kernel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import json
+import os
+import shutil
+import tempfile
+import tomllib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from schoolmap.errors import Problem, SchoolmapError, ValidationError
+from schoolmap.scenario import Scenario, load_scenario, run_scenario
+
+__all__ = [
+    "BatchResult",
+    "BatchTask",
+    "EnsembleResult",
+    "Manifest",
+    "TaskResult",
+    "dask_client",
+    "ensemble_bands",
+    "member_scenario",
+    "read_manifest",
+    "run_batch",
+    "run_ensemble",
+    "run_member",
+    "run_task",
+    "write_batch",
+]
+
+#: Environment variable naming a scheduler to connect to (like ``--scheduler``).
+SCHEDULER_ENV = "SCHOOLMAP_SCHEDULER"
+#: Files ``schoolmap batch`` writes.
+BATCH_FILES = ("batch_totals.csv", "batch_forecast.csv", "batch_summary.json")
+_MANIFEST_KEYS = {"name", "scenarios", "output", "districts", "district"}
+
+
+@dataclass(frozen=True)
+class BatchTask:
+    """One unit of work: a scenario run on one district.
+
+    Attributes
+    ----------
+    district : str
+        District name (from the manifest).
+    path : Path
+        District file or folder (absolute).
+    scenario : Scenario
+        The scenario, its ``district`` already replaced by ``path``.
+    """
+
+    district: str
+    path: Path
+    scenario: Scenario
+
+    @property
+    def key(self) -> str:
+        """A readable, unique Dask key."""
+        return f"schoolmap-{self.district}-{self.scenario.name}"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A parsed manifest: districts × scenarios.
+
+    Attributes
+    ----------
+    name : str
+    districts : tuple of (name, Path)
+    scenarios : tuple of Scenario
+    output : Path
+    source : Path or None
+    """
+
+    name: str
+    districts: tuple[tuple[str, Path], ...]
+    scenarios: tuple[Scenario, ...]
+    output: Path
+    source: Path | None = None
+
+    def tasks(self) -> list[BatchTask]:
+        """Every district × scenario, districts outermost, in manifest order."""
+        return [BatchTask(name, path, dataclasses.replace(sc, district=path))
+                for name, path in self.districts for sc in self.scenarios]
+
+
+def read_manifest(path: str | os.PathLike[str]) -> Manifest:
+    """Read and check a batch manifest (see the module docs for the format).
+
+    Raises
+    ------
+    ValidationError
+        Naming every problem: unknown keys, missing scenario files or districts, duplicate
+        district names, globs that match nothing.
+    """
+    p = Path(path)
+    where = p.name
+    if not p.is_file():
+        raise ValidationError([f"{p}: no such manifest file"], "manifest")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationError([f"{where}: not valid TOML ({exc})"], "manifest") from exc
+    base = p.parent.resolve()
+    problems: list[Problem | str] = []
+    for key in sorted(set(data) - _MANIFEST_KEYS):
+        problems.append(Problem(where, f"unknown key {key!r}; known keys: "
+                                f"{', '.join(sorted(_MANIFEST_KEYS))}"))
+    names = data.get("scenarios")
+    scenarios: list[Scenario] = []
+    if not isinstance(names, list) or not names or not all(isinstance(s, str) for s in names):
+        problems.append(Problem(where, "scenarios must be a non-empty list of scenario files, "
+                                'e.g. scenarios = ["demo.toml"]'))
+    else:
+        for s in names:
+            try:
+                scenarios.append(load_scenario(base / s))
+            except ValidationError as exc:
+                problems += list(exc.problems)
+        seen_sc = [sc.name for sc in scenarios]
+        dup = sorted({n for n in seen_sc if seen_sc.count(n) > 1})
+        if dup:
+            problems.append(Problem(where, f"scenario names must be unique; repeated: "
+                                    f"{', '.join(dup)} (set 'name' in the scenario files)"))
+    districts: list[tuple[str, Path]] = []
+    patterns = data.get("districts", [])
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    if not isinstance(patterns, list) or not all(isinstance(g, str) for g in patterns):
+        problems.append(Problem(where, "districts must be a glob or a list of globs"))
+        patterns = []
+    for pattern in patterns:
+        found = sorted(glob.glob(str(base / pattern)))
+        if not found:
+            problems.append(Problem(where, f"districts glob {pattern!r} matches nothing "
+                                    f"(relative to {base})"))
+        districts += [(Path(f).stem, Path(f).resolve()) for f in found]
+    entries = data.get("district", [])
+    if not isinstance(entries, list):
+        problems.append(Problem(where, "[[district]] entries need name and path"))
+        entries = []
+    for i, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict) or set(entry) - {"name", "path"} or "path" not in entry:
+            problems.append(Problem(where, f"[[district]] #{i}: needs path (and optionally "
+                                    f"name), got {entry!r}"))
+            continue
+        dpath = (base / str(entry["path"])).resolve()
+        if not dpath.exists():
+            problems.append(Problem(where, f"[[district]] #{i}: {dpath} does not exist"))
+        districts.append((str(entry.get("name") or dpath.stem), dpath))
+    if not districts and not problems:
+        problems.append(Problem(where, "no districts: add [[district]] entries or a districts "
+                                "glob"))
+    names_d = [n for n, _ in districts]
+    dup = sorted({n for n in names_d if names_d.count(n) > 1})
+    if dup:
+        problems.append(Problem(where, f"district names must be unique; repeated: "
+                                f"{', '.join(dup)}"))
+    ValidationError.raise_if(problems, f"manifest {where}")
+    name = str(data.get("name") or p.stem)
+    output = base / str(data.get("output", f"out/{name}"))
+    return Manifest(name, tuple(districts), tuple(scenarios), output, p)
+
+
+@dataclass
+class TaskResult:
+    """The small tables one task returns (pickled back to the client).
+
+    Attributes
+    ----------
+    district, scenario : str
+    totals : DataFrame
+        :attr:`ScenarioResult.totals` with ``district`` and ``scenario`` columns in front.
+    forecast : DataFrame
+        The forecast table (``forecast.csv``; empty without a forecast), same key columns.
+    seconds : float
+        Time spent in the task.
+    """
+
+    district: str
+    scenario: str
+    totals: pd.DataFrame
+    forecast: pd.DataFrame
+    seconds: float = 0.0
+
+
+def _keyed(frame: pd.DataFrame, **keys: object) -> pd.DataFrame:
+    out = frame.reset_index(drop=True).copy()
+    for i, (k, v) in enumerate(keys.items()):
+        out.insert(i, k, v)
+    return out
+
+
+def run_task(task: BatchTask) -> TaskResult:
+    """Run one scenario on one district; a pure function of ``task`` (no files written)."""
+    import time
+
+    from schoolmap.outputs import forecast_tables
+
+    t0 = time.perf_counter()
+    result = run_scenario(task.scenario)
+    keys = {"district": task.district, "scenario": task.scenario.name}
+    return TaskResult(task.district, task.scenario.name, _keyed(result.totals, **keys),
+                      _keyed(forecast_tables(result)["forecast.csv"], **keys),
+                      time.perf_counter() - t0)
+
+
+@dataclass
+class BatchResult:
+    """Gathered results of a batch.
+
+    Attributes
+    ----------
+    totals : DataFrame
+        One row per district × scenario × level × method (``batch_totals.csv``).
+    forecast : DataFrame
+        One row per district × scenario × level × year (``batch_forecast.csv``).
+    failures : list of dict
+        ``district``, ``scenario``, ``error`` of every task that failed (after its retry).
+    n_tasks : int
+    seconds : float
+        Wall time.
+    task_seconds : list of float
+        Time inside each successful task.
+    dashboard : str or None
+        Dask dashboard address, when a cluster was used.
+    """
+
+    totals: pd.DataFrame
+    forecast: pd.DataFrame
+    failures: list[dict[str, str]]
+    n_tasks: int
+    seconds: float = 0.0
+    task_seconds: list[float] = field(default_factory=list)
+    dashboard: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every task succeeded."""
+        return not self.failures
+
+
+def _error_text(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text if len(text) < 2000 else text[:2000] + " …"
+
+
+def _gather(tasks: Sequence[BatchTask], results: dict[int, TaskResult],
+            failures: dict[int, str], seconds: float, dashboard: str | None) -> BatchResult:
+    order = sorted(results)
+    totals = pd.concat([results[i].totals for i in order], ignore_index=True) if order \
+        else pd.DataFrame(columns=["district", "scenario", "level", "method"])
+    fc = [results[i].forecast for i in order if len(results[i].forecast)]
+    forecast = pd.concat(fc, ignore_index=True) if fc \
+        else pd.DataFrame(columns=["district", "scenario", "level", "year"])
+    fails = [{"district": tasks[i].district, "scenario": tasks[i].scenario.name,
+              "error": failures[i]} for i in sorted(failures)]
+    return BatchResult(totals, forecast, fails, len(tasks), seconds,
+                       [results[i].seconds for i in order], dashboard)
+
+
+def run_batch(
+    tasks: Sequence[BatchTask],
+    client: Any | None = None,
+    *,
+    on_done: Callable[[BatchTask, str | None], None] | None = None,
+    func: Callable[[BatchTask], TaskResult] = run_task,
+) -> BatchResult:
+    """Run tasks serially (``client=None``) or on a Dask cluster, and gather the results.
+
+    Parameters
+    ----------
+    tasks : sequence of BatchTask
+    client : distributed.Client, optional
+        Without one, tasks run one after another in this process.
+    on_done : callable, optional
+        ``on_done(task, error)`` after each task (error None when it succeeded): progress.
+    func : callable
+        The task function (tests pass a slow or failing one).
+
+    Returns
+    -------
+    BatchResult
+        Rows in task order whatever the order of completion, so serial and cluster runs give
+        equal tables.
+    """
+    import time
+
+    t0 = time.perf_counter()
+    results: dict[int, TaskResult] = {}
+    failures: dict[int, str] = {}
+    done = on_done or (lambda _t, _e: None)
+    if client is None:
+        for i, task in enumerate(tasks):
+            try:
+                results[i] = func(task)
+            except Exception as exc:  # reported per task, like on a cluster
+                failures[i] = _error_text(exc)
+            done(task, failures.get(i))
+        return _gather(tasks, results, failures, time.perf_counter() - t0, None)
+    from distributed import as_completed
+
+    futures = [client.submit(func, task, key=f"{task.key}-{i}", retries=1, pure=False)
+               for i, task in enumerate(tasks)]
+    index = {f.key: i for i, f in enumerate(futures)}
+    for future in as_completed(futures):
+        i = index[future.key]
+        if future.status == "finished":
+            results[i] = future.result()
+        else:
+            exc = future.exception()
+            failures[i] = _error_text(exc) if exc is not None else f"task {future.status}"
+        done(tasks[i], failures.get(i))
+        future.release()
+    return _gather(tasks, results, failures, time.perf_counter() - t0,
+                   getattr(client, "dashboard_link", None))
+
+
+def batch_summary(result: BatchResult, manifest: Manifest | None = None,
+                  top: int = 10) -> dict[str, Any]:
+    """Content of ``batch_summary.json``: counts, failures, the worst districts.
+
+    Worst by shortfall: seats short at schools (学位缺口) summed over levels, headline method
+    (each scenario's first method). Worst by 大班额: share of classes of 56+ at any level.
+    """
+    t = result.totals
+    worst_short: list[dict[str, Any]] = []
+    worst_large: list[dict[str, Any]] = []
+    if len(t):
+        head = {sc.name: sc.methods[0] for sc in manifest.scenarios} if manifest else {}
+        if head:
+            t = t[t["method"] == t["scenario"].map(head)]
+        else:
+            t = t[t.groupby(["district", "scenario"])["method"].transform("first") == t["method"]]
+        by = t.groupby(["district", "scenario"], sort=False).agg(
+            shortfall_at_schools=("shortfall_at_schools", "sum"), demand=("demand", "sum"),
+            seats=("seats", "sum")).reset_index()
+        by = by.sort_values(["shortfall_at_schools", "district", "scenario"],
+                            ascending=[False, True, True], kind="stable")
+        worst_short = by.head(top).to_dict(orient="records")
+        large = t[["district", "scenario", "level", "method", "share_classes_56_plus",
+                   "n_classes_56_plus"]].dropna(subset=["share_classes_56_plus"])
+        large = large.sort_values(["share_classes_56_plus", "district", "scenario", "level"],
+                                  ascending=[False, True, True, True], kind="stable")
+        worst_large = large.head(top).to_dict(orient="records")
+    from schoolmap.outputs import _clean
+
+    return _clean({
+        "name": manifest.name if manifest else "batch",
+        "manifest": str(manifest.source) if manifest and manifest.source else None,
+        "n_tasks": result.n_tasks,
+        "n_succeeded": result.n_tasks - len(result.failures),
+        "n_failed": len(result.failures),
+        "failures": result.failures,
+        "districts": [n for n, _ in manifest.districts] if manifest else [],
+        "scenarios": [sc.name for sc in manifest.scenarios] if manifest else [],
+        "worst_by_shortfall": worst_short,
+        "worst_by_share_classes_56_plus": worst_large,
+        "seconds": result.seconds,
+        "files": list(BATCH_FILES),
+    })
+
+
+def write_batch(result: BatchResult, folder: str | os.PathLike[str],
+                manifest: Manifest | None = None) -> Path:
+    """Write ``batch_totals.csv``, ``batch_forecast.csv`` and ``batch_summary.json`` atomically.
+
+    Like :func:`schoolmap.outputs.write_results`: into a temporary sibling folder, moved into
+    place when complete; an existing folder is replaced only if it is empty or an earlier batch
+    (has ``batch_summary.json``).
+    """
+    target = Path(folder).resolve()
+    if target.exists() and (not target.is_dir() or (
+            any(target.iterdir()) and not (target / "batch_summary.json").exists())):
+        raise SchoolmapError(f"{target} exists and is not a schoolmap batch folder; choose "
+                             "another --out folder (schoolmap only replaces its own outputs)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        for name, table in (("batch_totals.csv", result.totals),
+                            ("batch_forecast.csv", result.forecast)):
+            table.to_csv(tmp / name, index=False, float_format="%.4f", lineterminator="\n")
+        (tmp / "batch_summary.json").write_text(
+            json.dumps(batch_summary(result, manifest), ensure_ascii=False, indent=2) + "\n",
+            encoding="utf-8")
+        os.chmod(tmp, 0o755)
+        backup = None
+        if target.exists():
+            backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+            target.rename(backup)
+        tmp.rename(target)
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+# --------------------------------------------------------------------------- ensemble
+
+
+def member_scenario(scenario: Scenario, member: int, base_births: float) -> Scenario:
+    """Ensemble member ``member``: the scenario with ``seed + member`` and drawn births/migration.
+
+    The member's seed draws, like one member of :func:`schoolmap.forecast.forecast_ensemble`,
+    a lognormal factor per forecast year on births (coefficient of variation ``births_cv``)
+    and a normal shift of net migration (``migration_sd``; one shift for the member, added to
+    ``migration_change``, because a scenario's migration is one rate). The member has no
+    in-process ensemble of its own.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    member : int
+        0 … N − 1.
+    base_births : float
+        Base year's age-0 residents of the district (the births trend starts there).
+    """
+    f = scenario.forecast
+    seed = scenario.seed + member
+    rng = np.random.default_rng(seed)
+    years = scenario.horizon
+    sigma = np.sqrt(np.log1p(f.births_cv ** 2))
+    factor = rng.lognormal(-0.5 * sigma ** 2, sigma, years)
+    shift = float(rng.normal(0.0, f.migration_sd))
+    plain = dataclasses.replace(f, births_change=0.0).births_series(
+        base_births, scenario.base_year, years)
+    births = {scenario.base_year + t + 1: float(plain[t] * factor[t]) for t in range(years)}
+    forecast = dataclasses.replace(f, births=births, ensemble=0,
+                                   migration_change=f.migration_change + shift)
+    return dataclasses.replace(scenario, seed=seed, forecast=forecast,
+                               methods=scenario.methods[:1])
+
+
+def run_member(scenario: Scenario, member: int) -> pd.DataFrame:
+    """Run ensemble member ``member`` (see :func:`member_scenario`); its forecast table.
+
+    Returns
+    -------
+    DataFrame
+        ``forecast.csv`` of the member with ``member`` and ``seed`` columns in front.
+    """
+    from schoolmap.io.district import read_district
+    from schoolmap.outputs import forecast_tables
+
+    district = read_district(scenario.district, planning_crs=scenario.planning_crs,
+                             coordinate_system=scenario.coordinate_system,
+                             input_crs=scenario.input_crs)
+    base_births = float(district.cells["age_0"].sum()) if "age_0" in district.cells else 0.0
+    sc = member_scenario(scenario, member, base_births)
+    result = run_scenario(sc, district)
+    return _keyed(forecast_tables(result)["forecast.csv"], member=member, seed=sc.seed)
+
+
+def ensemble_bands(members: pd.DataFrame) -> pd.DataFrame:
+    """P10 / P50 / P90 over members of demand and seats short, per level and year."""
+    cols = ["level", "year"]
+    out = []
+    for name in ("demand", "shortfall_at_schools", "enrolled"):
+        q = members.groupby(cols, sort=False)[name].quantile([0.1, 0.5, 0.9]).unstack()
+        q.columns = [f"{name}_p10", f"{name}_p50", f"{name}_p90"]
+        out.append(q)
+    bands = pd.concat(out, axis=1).reset_index()
+    bands.insert(2, "members", members.groupby(cols, sort=False).size().to_numpy())
+    return bands
+
+
+@dataclass
+class EnsembleResult:
+    """Members' forecast tables and their bands, and members that failed."""
+
+    members: pd.DataFrame
+    bands: pd.DataFrame
+    failures: list[dict[str, Any]]
+
+
+def run_ensemble(
+    scenario: Scenario,
+    n_members: int,
+    client: Any | None = None,
+    *,
+    on_done: Callable[[int, str | None], None] | None = None,
+) -> EnsembleResult:
+    """Run ``n_members`` members (seeds ``seed`` … ``seed + n − 1``) serially or on Dask."""
+    if n_members < 1:
+        raise ValidationError([f"--ensemble must be ≥ 1 member, got {n_members}"], "ensemble")
+    done = on_done or (lambda _m, _e: None)
+    tables: dict[int, pd.DataFrame] = {}
+    failures: dict[int, str] = {}
+    if client is None:
+        for m in range(n_members):
+            try:
+                tables[m] = run_member(scenario, m)
+            except Exception as exc:
+                failures[m] = _error_text(exc)
+            done(m, failures.get(m))
+    else:
+        from distributed import as_completed
+
+        futures = [client.submit(run_member, scenario, m, retries=1, pure=False,
+                                 key=f"schoolmap-member-{scenario.name}-{m}")
+                   for m in range(n_members)]
+        index = {f.key: m for m, f in enumerate(futures)}
+        for future in as_completed(futures):
+            m = index[future.key]
+            if future.status == "finished":
+                tables[m] = future.result()
+            else:
+                exc = future.exception()
+                failures[m] = _error_text(exc) if exc is not None else f"task {future.status}"
+            done(m, failures.get(m))
+            future.release()
+    if not tables:
+        first = min(failures)
+        raise SchoolmapError(f"every ensemble member failed; member {first}: {failures[first]}")
+    members = pd.concat([tables[m] for m in sorted(tables)], ignore_index=True)
+    return EnsembleResult(members, ensemble_bands(members),
+                          [{"member": m, "seed": scenario.seed + m, "error": e}
+                           for m, e in sorted(failures.items())])
+
+
+# --------------------------------------------------------------------------- clusters
+
+
+@contextmanager
+def dask_client(scheduler: str | None = None, *, n_workers: int | None = None,
+                dashboard_address: str | None = ":0") -> Iterator[Any]:
+    """A Dask client: connected to ``scheduler`` (or ``$SCHOOLMAP_SCHEDULER``), or to a new
+    local cluster of one single-threaded worker process per core (closed on exit)."""
+    from distributed import Client, LocalCluster
+
+    address = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    if address:
+        with Client(address) as client:
+            yield client
+        return
+    n = n_workers or max(1, min(os.cpu_count() or 1, 8))
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=dashboard_address) as cluster, Client(cluster) as client:
+        yield client
+

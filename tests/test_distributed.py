@@ -1,0 +1,178 @@
+"""Batches of districts × scenarios and ensembles on a real local Dask cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pandas as pd
+import pytest
+
+from schoolmap.distributed import (
+    BatchTask,
+    TaskResult,
+    read_manifest,
+    run_batch,
+    run_ensemble,
+    run_task,
+    write_batch,
+)
+from schoolmap.errors import ValidationError
+from schoolmap.outputs import write_gpkg
+from schoolmap.testing import tiny_town_layers
+
+distributed = pytest.importorskip("distributed")
+
+# Dask may warn about ports, closing comms or slow event loops while workers stop or die;
+# those are about the cluster, not about schoolmap's results.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore:Port .* is already in use:UserWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:distributed"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:tornado"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
+
+SCENARIO = """\
+name = "{name}"
+district = "town.gpkg"
+base_year = 2026
+horizon = 3
+levels = ["primary", "junior"]
+methods = ["catchment"]
+[forecast]
+births_change = {change}
+migration = 0.01
+migration_change = {mig}
+"""
+
+
+def _district(path, scale: float, shift: int) -> None:
+    layers = tiny_town_layers()
+    cells = layers["cells"]
+    for a in range(18):  # shift the age pyramid and scale it: a different district
+        cells[f"age_{a}"] = (cells[f"age_{(a + shift) % 18}"] * scale).round()
+    write_gpkg(layers, path)
+
+
+@pytest.fixture(scope="module")
+def batch_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("batch")
+    for i, (scale, shift) in enumerate([(1.0, 0), (1.7, 2), (0.6, 5)]):
+        _district(d / f"d{i}.gpkg", scale, shift)
+    _district(d / "town.gpkg", 1.0, 0)
+    for name, change, mig in (("base", 0.0, 0.0), ("low", -0.2, -0.05)):
+        (d / f"{name}.toml").write_text(SCENARIO.format(name=name, change=change, mig=mig),
+                                        encoding="utf-8")
+    (d / "broken.gpkg").write_bytes(b"not a geopackage")
+    (d / "manifest.toml").write_text(
+        'name = "prov"\nscenarios = ["base.toml", "low.toml"]\ndistricts = ["d*.gpkg"]\n',
+        encoding="utf-8")
+    (d / "broken.toml").write_text(
+        'scenarios = ["base.toml", "low.toml"]\ndistricts = "d*.gpkg"\n'
+        '[[district]]\nname = "bad"\npath = "broken.gpkg"\n', encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def serial(batch_dir):
+    return run_batch(read_manifest(batch_dir / "manifest.toml").tasks())
+
+
+def test_manifest_lists_districts_times_scenarios(batch_dir):
+    m = read_manifest(batch_dir / "manifest.toml")
+    assert [n for n, _ in m.districts] == ["d0", "d1", "d2"]
+    tasks = m.tasks()
+    assert [(t.district, t.scenario.name) for t in tasks] == [
+        ("d0", "base"), ("d0", "low"), ("d1", "base"), ("d1", "low"), ("d2", "base"),
+        ("d2", "low")]
+    assert tasks[2].scenario.district == (batch_dir / "d1.gpkg").resolve()
+
+
+def test_manifest_problems_are_listed_at_once(tmp_path):
+    (tmp_path / "m.toml").write_text('scenarios = ["nope.toml"]\ncolour = 1\n'
+                                     'districts = "none*.gpkg"\n', encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"(?s)colour.*nope.toml.*matches nothing"):
+        read_manifest(tmp_path / "m.toml")
+
+
+def test_batch_on_cluster_equals_serial(batch_dir, client, serial):
+    assert serial.ok and serial.n_tasks == 6
+    assert set(serial.forecast["year"]) == {2026, 2027, 2028, 2029}
+    on_cluster = run_batch(read_manifest(batch_dir / "manifest.toml").tasks(), client)
+    assert on_cluster.ok
+    pd.testing.assert_frame_equal(on_cluster.totals, serial.totals)
+    pd.testing.assert_frame_equal(on_cluster.forecast, serial.forecast)
+    # the districts differ, and so do the scenarios' forecasts
+    prim = serial.forecast[(serial.forecast["level"] == "primary")
+                           & (serial.forecast["year"] == 2029)]
+    assert prim["demand"].nunique() == 6
+
+
+def test_failed_task_is_reported_and_others_kept(batch_dir, client, tmp_path, serial):
+    manifest = read_manifest(batch_dir / "broken.toml")
+    seen = []
+    result = run_batch(manifest.tasks(), client, on_done=lambda t, e: seen.append((t, e)))
+    assert len(seen) == 8
+    assert [(f["district"], f["scenario"]) for f in result.failures] == [("bad", "base"),
+                                                                          ("bad", "low")]
+    pd.testing.assert_frame_equal(result.totals, serial.totals)
+    folder = write_batch(result, tmp_path / "out", manifest)
+    summary = json.loads((folder / "batch_summary.json").read_text(encoding="utf-8"))
+    assert summary["n_failed"] == 2 and summary["n_succeeded"] == 6
+    assert summary["failures"][0]["district"] == "bad"
+    assert summary["worst_by_shortfall"][0]["district"] in {"d0", "d1", "d2"}
+    table = pd.read_csv(folder / "batch_totals.csv")
+    assert len(table) == 6 * 2  # districts × scenarios × levels (one method)
+    assert not list(tmp_path.glob(".out.*"))  # no temporary folder left
+
+
+def _slow_task(task: BatchTask) -> TaskResult:
+    time.sleep(0.4)
+    return run_task(task)
+
+
+def test_killed_worker_loses_no_results(batch_dir, client, serial):
+    tasks = read_manifest(batch_dir / "manifest.toml").tasks() * 2
+    victim = sorted(client.scheduler_info()["workers"])[0]
+    pid = client.run(os.getpid, workers=[victim])[victim]
+    killed = []
+
+    def kill_once(_task, _err):  # after the first result: the victim is busy with another task
+        if not killed:
+            killed.append(pid)
+            os.kill(pid, signal.SIGKILL)
+
+    result = run_batch(tasks, client, on_done=kill_once, func=_slow_task)
+    assert killed and result.ok and len(result.totals) == 2 * len(serial.totals)
+    pd.testing.assert_frame_equal(result.totals.iloc[: len(serial.totals)], serial.totals)
+    client.wait_for_workers(2, timeout=30)  # the nanny restarts the process
+    assert pid not in client.run(os.getpid).values()
+
+
+def test_ensemble_members_on_cluster_equal_serial(batch_dir, client):
+    from schoolmap.scenario import load_scenario
+
+    sc = load_scenario(batch_dir / "base.toml")
+    here = run_ensemble(sc, 4)
+    there = run_ensemble(sc, 4, client)
+    pd.testing.assert_frame_equal(there.members, here.members)
+    pd.testing.assert_frame_equal(there.bands, here.bands)
+    assert sorted(here.members["seed"].unique()) == [0, 1, 2, 3]
+    b = here.bands[here.bands["level"] == "primary"]
+    assert (b["demand_p10"] <= b["demand_p50"]).all() and (
+        b["demand_p50"] <= b["demand_p90"]).all()
+    assert (b["members"] == 4).all()
+    last = b[b["year"] == 2029].iloc[0]
+    assert last["demand_p10"] < last["demand_p90"]  # members differ
