@@ -168,3 +168,16 @@ def test_cli_lang_switches_summary_and_report(town_gpkg, capsys):
     out = capsys.readouterr().out
     assert "District totals" in out and "unserved" in out and "全区合计" not in out
     assert '<html lang="en">' in (folder / "report.html").read_text(encoding="utf-8")
+
+
+def test_us_grade_system_reports_in_english_with_us_level_names():
+    from schoolmap.norms import default_norms
+
+    town = tiny_town()
+    sc = Scenario(name="us-town", district=town.source, base_year=2026, levels=("primary",),
+                  methods=("catchment",),
+                  norms=default_norms().with_overrides({"grade_system": "us"}))
+    assert sc.language == "en"
+    page = report_html(run_scenario(sc, town))
+    assert '<html lang="en">' in page and ">elementary</td>" in page
+    assert "大班额" not in page.split("<h2>Norms used</h2>")[0]  # English headline table

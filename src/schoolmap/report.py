@@ -78,8 +78,8 @@ _T: dict[str, dict[str, str]] = {
     "short_at_schools": {"en": "Seats short at schools", "zh": "学校学位缺口"},
     "net_shortfall": {"en": "Net shortfall", "zh": "净缺口"},
     "schools_short": {"en": "Schools short", "zh": "缺位学校"},
-    "share_56": {"en": "大班额 classes (56+)", "zh": "大班额 (56人以上) 占比"},
-    "share_66": {"en": "超大班额 classes (66+)", "zh": "超大班额 (66人以上) 占比"},
+    "share_56": {"en": "Classes of 56+", "zh": "大班额 (56人以上) 占比"},
+    "share_66": {"en": "Classes of 66+", "zh": "超大班额 (66人以上) 占比"},
     "target": {"en": "target ≤ {pct}", "zh": "目标 ≤ {pct}"},
     "meets": {"en": "meets target", "zh": "达标"},
     "misses": {"en": "above target", "zh": "未达标"},
@@ -90,8 +90,10 @@ _T: dict[str, dict[str, str]] = {
     "shortfall": {"en": "Shortfall", "zh": "学位缺口"},
     "utilisation": {"en": "Utilisation", "zh": "使用率"},
     "avg_class": {"en": "Avg class size", "zh": "平均班额"},
-    "classes_56_65": {"en": "大班额 classes", "zh": "大班额班数"},
-    "classes_66": {"en": "超大班额 classes", "zh": "超大班额班数"},
+    "classes_56_65": {"en": "Classes of 56–65", "zh": "大班额班数"},
+    "classes_66": {"en": "Classes of 66+", "zh": "超大班额班数"},
+    "band_56": {"en": " (large)", "zh": " 大班额"},
+    "band_66": {"en": " (very large)", "zh": " 超大班额"},
     "seat_price": {"en": "Seat price (m)", "zh": "学位影子价格 (米)"},
     "zone": {"en": "Catchment", "zh": "学区"},
     "zone_schools": {"en": "School(s)", "zh": "学校"},
@@ -150,7 +152,8 @@ h1 {font-size: 24px; margin: 8px 0 4px;} h2 {font-size: 19px; margin: 28px 0 8px
 table {border-collapse: collapse; margin: 6px 0 12px;}
 th, td {border-bottom: 1px solid #e3e3e3; padding: 3px 10px 3px 0; text-align: right;
   white-space: nowrap;}
-th {font-weight: 600; background: #f6f6f6;} th.l, td.l {text-align: left;}
+th {font-weight: 600; background: #f6f6f6; white-space: normal; vertical-align: bottom;}
+.scroll {overflow-x: auto;} th.l, td.l {text-align: left;}
 td.bad {color: #b2182b; font-weight: 600;} td.good {color: #1a7a37;}
 .cards {display: flex; flex-wrap: wrap; gap: 10px;}
 .card {border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px; min-width: 200px;}
@@ -379,8 +382,8 @@ class _Report:
             (self.t("bands"), " · ".join([
                 self.t("band_le", a=b.normal_max),
                 self.t("band_range", a=b.normal_max + 1, b=b.large_max),
-                self.t("band_range", a=b.large_max + 1, b=b.oversized_max) + " 大班额",
-                self.t("band_plus", a=b.oversized_max + 1) + " 超大班额"])),
+                self.t("band_range", a=b.large_max + 1, b=b.oversized_max) + self.t("band_56"),
+                self.t("band_plus", a=b.oversized_max + 1) + self.t("band_66")])),
             (self.t("share_56"), self.t("target", pct=_pct(b.target_share_56_plus, 0))),
             (self.t("share_66"), self.t("target", pct=_pct(b.target_share_66_plus, 0))),
         ]
@@ -533,11 +536,9 @@ class _Report:
         cols = ("n_classes_le_45", "n_classes_46_55", "n_classes_56_65", "n_classes_66_plus")
         labels = [self.t("band_le", lang, a=b.normal_max),
                   self.t("band_range", lang, a=b.normal_max + 1, b=b.large_max),
-                  self.t("band_range", lang, a=b.large_max + 1, b=b.oversized_max) + " 大班额",
-                  self.t("band_plus", lang, a=b.oversized_max + 1) + " 超大班额"]
-        if lang == "en" and font is None:
-            labels = [lab.replace(" 大班额", " (large)").replace(" 超大班额", " (very large)")
-                      for lab in labels]
+                  self.t("band_range", lang, a=b.large_max + 1, b=b.oversized_max)
+                  + self.t("band_56", lang),
+                  self.t("band_plus", lang, a=b.oversized_max + 1) + self.t("band_66", lang)]
         rows, names = [], []
         for lv in self.sc.levels:
             for m in self.sc.methods:
@@ -596,7 +597,8 @@ class _Report:
 def _table(head: Sequence[str], body: Sequence[str], *, left: int = 1, cls: str = "") -> str:
     th = "".join(f'<th class="{"l" if i < left else ""}">{h}</th>' for i, h in enumerate(head))
     rows = "".join(body)
-    return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{rows}</tbody></table>'
+    return (f'<div class="scroll"><table class="{cls}"><thead><tr>{th}</tr></thead>'
+            f"<tbody>{rows}</tbody></table></div>")
 
 
 # --------------------------------------------------------------------------------------------
