@@ -30,6 +30,7 @@ from schoolmap._kernels.siting import (
     greedy_add,
     greedy_cover,
     interchange,
+    interchange_lists,
     lagrangian_bound,
     packing_bound,
 )
@@ -38,7 +39,7 @@ from schoolmap.errors import InfeasibleError, ValidationError
 __all__ = ["SitingResult", "cflp", "lscp", "mclp", "p_center", "p_median"]
 
 _MAX_SWAPS = 100_000
-_BOUND_WORK = 4e9  # cost-matrix entries visited by the Lagrangian bound at most
+_BOUND_WORK = 4e8  # cost-matrix entries visited by the Lagrangian bound at most
 _REL_TOL = 1e-12
 
 
@@ -282,38 +283,74 @@ def _milp(c, a, row_lo, row_hi, col_lo, col_hi, integer, *, start=None, time_lim
 
 # --------------------------------------------------------------------------- p-median
 
-def _pmedian_heuristic(cost, w, p, fixed_mask, start=None):
+def _pmedian_heuristic(cost, w, p, fixed_mask, start=None, lists=None):
     is_open = fixed_mask.copy() if start is None else start.copy()
     greedy_add(cost, w, is_open, p)
-    obj, swaps, _ = interchange(cost, w, is_open, fixed_mask, _MAX_SWAPS, _REL_TOL)
+    if lists is not None and p >= 2:
+        nbr_cost, rev_ptr, rev_row, rev_cost = lists
+        obj, swaps, _ = interchange_lists(cost, nbr_cost, rev_ptr, rev_row, rev_cost, w, is_open,
+                                          fixed_mask, _MAX_SWAPS, _REL_TOL)
+    else:
+        obj, swaps, _ = interchange(cost, w, is_open, fixed_mask, _MAX_SWAPS, _REL_TOL)
     return is_open, float(obj), int(swaps)
 
 
-def _pmedian_bound(cost, w, p, fixed_mask, upper, d1, iterations=None):
+def _lists(cost, p):
+    """Each row's K cheapest columns (sorted) and their transpose (each column's rows)."""
+    n, m = cost.shape
+    k = m if m <= 64 else int(min(m, max(64, 4 * m // p)))
+    nbr, nbr_cost = _sorted_neighbours(cost, k)
+    flat = nbr.ravel()
+    order = np.argsort(flat, kind="stable")
+    rev_ptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.bincount(flat, minlength=m), out=rev_ptr[1:])
+    rev_row = np.ascontiguousarray(order // k, dtype=np.int64)
+    rev_cost = np.ascontiguousarray(nbr_cost.ravel()[order])
+    return nbr, nbr_cost, rev_ptr, rev_row, rev_cost
+
+
+def _sorted_neighbours(cost, k):
+    """Each row's k cheapest columns, cheapest first: (n, k) int64 and float64."""
+    n, m = cost.shape
+    if k >= m:
+        nbr = np.argsort(cost, axis=1)
+    else:
+        nbr = np.argpartition(cost, k - 1, axis=1)[:, :k]
+        nbr = np.take_along_axis(nbr, np.argsort(np.take_along_axis(cost, nbr, axis=1), axis=1),
+                                 axis=1)
+    nbr = np.ascontiguousarray(nbr, dtype=np.int64)
+    return nbr, np.ascontiguousarray(np.take_along_axis(cost, nbr, axis=1))
+
+
+def _pmedian_bound(cost, w, p, fixed_mask, upper, d1, nbr, nbr_cost, iterations=None):
     """Lagrangian bound, and the best site set the subgradient steps passed through."""
     n, m = cost.shape
+    k = nbr.shape[1]
     if iterations is None:
-        iterations = int(np.clip(_BOUND_WORK / (n * m), 20, 1000))
+        iterations = int(np.clip(_BOUND_WORK / (n * k), 20, 1000))
     lam = np.ascontiguousarray(w * d1)
     integral = _integral(w) and _integral(cost)
     best_open = np.zeros(m, dtype=np.uint8)
     bound_open = np.zeros(m, dtype=np.uint8)
-    lower, its, primal = lagrangian_bound(cost, w, p, fixed_mask, lam, upper, iterations,
-                                          integral, best_open, bound_open)
+    lower, its, primal = lagrangian_bound(cost, nbr, nbr_cost, w, p, fixed_mask, lam, upper,
+                                          iterations, integral, best_open, bound_open)
     return min(float(lower), upper), int(its), (best_open, bound_open)
 
 
 def _pmedian_solve(cost, w, p, fixed_mask):
     """Greedy + interchange; then interchange from the best Lagrangian set; bound."""
-    is_open, upper, swaps = _pmedian_heuristic(cost, w, p, fixed_mask)
+    nbr, nbr_cost, *rev = _lists(cost, p)
+    lists = (nbr_cost, *rev)
+    is_open, upper, swaps = _pmedian_heuristic(cost, w, p, fixed_mask, lists=lists)
     sites = np.flatnonzero(is_open)
     _, d1 = _nearest(cost, sites)
     upper = float(w @ d1)
-    lower, its, lag_sets = _pmedian_bound(cost, w, p, fixed_mask, upper, d1)
+    lower, its, lag_sets = _pmedian_bound(cost, w, p, fixed_mask, upper, d1, nbr, nbr_cost)
     for lag_open in lag_sets:
         if _gap(lower, upper) == 0 or not lag_open.any():
             continue
-        open2, _, swaps2 = _pmedian_heuristic(cost, w, p, fixed_mask, start=lag_open)
+        open2, _, swaps2 = _pmedian_heuristic(cost, w, p, fixed_mask, start=lag_open,
+                                              lists=lists)
         sites2 = np.flatnonzero(open2)
         _, d2 = _nearest(cost, sites2)
         swaps += swaps2

@@ -201,11 +201,14 @@ def interchange(cost, w, is_open, fixed, max_swaps, rel_tol):
 
 
 @nb.njit(cache=True, nogil=True)
-def lagrangian_bound(cost, w, p, fixed, lam, upper, n_iter, integral, best_open, bound_open):
+def lagrangian_bound(cost, nbr, nbr_cost, w, p, fixed, lam, upper, n_iter, integral, best_open,
+                     bound_open):
     """Lower bound of the p-median by subgradient ascent on the relaxed assignment rows.
 
     L(λ) = Σ_i λ_i + Σ_{j ∈ S(λ)} ρ_j with ρ_j = Σ_i min(0, w_i c_ij − λ_i) and S(λ) the fixed
-    sites plus the p − |fixed| other sites of smallest ρ. ``lam`` (n,) is the start, updated in
+    sites plus the p − |fixed| other sites of smallest ρ. ``nbr`` / ``nbr_cost`` (n, K) are each
+    row's K cheapest columns in order (K ≤ m): ρ only needs the columns with w_i c_ij < λ_i, so a
+    row is scanned in full only when λ_i passes its K-th cost. ``lam`` (n,) is the start, updated in
     place; ``upper`` a known objective value (the step target). With ``integral`` (all w_i c_ij
     whole numbers) the bound is rounded up. Every S(λ) is also priced as a solution; the best
     is written to ``best_open`` (m,) uint8, the set of the best bound to ``bound_open``.
@@ -221,17 +224,26 @@ def lagrangian_bound(cost, w, p, fixed, lam, upper, n_iter, integral, best_open,
     stall = 0
     it = 0
     primal = INF
+    stall_limit = min(20, max(5, n_iter // 25))
     for it in range(n_iter):
         rho[:] = 0.0
         lsum = 0.0
+        kk = nbr.shape[1]
         for i in range(n):
             li = lam[i]
             lsum += li
             wi = w[i]
-            for j in range(m):
-                v = wi * cost[i, j] - li
-                if v < 0.0:
-                    rho[j] += v
+            if kk < m and wi * nbr_cost[i, kk - 1] < li:
+                for j in range(m):
+                    v = wi * cost[i, j] - li
+                    if v < 0.0:
+                        rho[j] += v
+            else:
+                for t in range(kk):
+                    v = wi * nbr_cost[i, t] - li
+                    if v >= 0.0:
+                        break
+                    rho[nbr[i, t]] += v
         for j in range(m):
             key[j] = -INF if fixed[j] else rho[j]
         order = np.argsort(key)
@@ -241,16 +253,35 @@ def lagrangian_bound(cost, w, p, fixed, lam, upper, n_iter, integral, best_open,
             j = order[t]
             chosen[j] = 1
             value += rho[j]
+        # price S(λ) as a solution, and the subgradient g_i = 1 − #{j ∈ S(λ): w_i c_ij < λ_i}
         heur = 0.0
+        norm = 0.0
         for i in range(n):
-            if w[i] == 0.0:
-                continue
+            li = lam[i]
+            wi = w[i]
             b = INF
-            for t in range(p):
-                c = cost[i, order[t]]
-                if c < b:
-                    b = c
-            heur += w[i] * b
+            s = 1.0
+            for t in range(kk):
+                j = nbr[i, t]
+                if chosen[j]:
+                    if b == INF:
+                        b = nbr_cost[i, t]
+                    if wi * nbr_cost[i, t] < li:
+                        s -= 1.0
+                if b < INF and wi * nbr_cost[i, t] >= li:
+                    break
+            if b == INF or (kk < m and wi * nbr_cost[i, kk - 1] < li):
+                b = INF
+                s = 1.0
+                for t in range(p):
+                    c = cost[i, order[t]]
+                    if c < b:
+                        b = c
+                    if wi * c < li:
+                        s -= 1.0
+            heur += wi * b
+            g[i] = s
+            norm += s * s
         if heur < primal:
             primal = heur
             best_open[:] = chosen
@@ -262,22 +293,11 @@ def lagrangian_bound(cost, w, p, fixed, lam, upper, n_iter, integral, best_open,
             stall = 0
         else:
             stall += 1
-            if stall >= 20:
+            if stall >= stall_limit:
                 theta *= 0.5
                 stall = 0
         if best >= upper - 1e-9 * max(1.0, abs(upper)) or theta < 1e-5:
             break
-        norm = 0.0
-        for i in range(n):
-            s = 1.0
-            li = lam[i]
-            wi = w[i]
-            for t in range(p):
-                j = order[t]
-                if wi * cost[i, j] - li < 0.0:
-                    s -= 1.0
-            g[i] = s
-            norm += s * s
         if norm == 0.0:
             break
         step = theta * (upper - value) / norm
@@ -285,6 +305,10 @@ def lagrangian_bound(cost, w, p, fixed, lam, upper, n_iter, integral, best_open,
             step = theta * 1e-3 * max(1.0, abs(upper)) / norm
         for i in range(n):
             lam[i] += step * g[i]
+            if kk < m:  # any λ bounds; keeping λ_i within the K cheapest avoids full row scans
+                cap = w[i] * nbr_cost[i, kk - 1]
+                if lam[i] > cap:
+                    lam[i] = cap
     return best, it + 1, primal
 
 
@@ -367,3 +391,143 @@ def packing_bound(covers, must):
                 if covers[i, j]:
                     used[j] = 1
     return size
+
+
+@nb.njit(cache=True, nogil=True)
+def interchange_lists(cost, nbr_cost, rev_ptr, rev_row, rev_cost, w, is_open, fixed, max_swaps,
+                      rel_tol):
+    """Vertex substitution like :func:`interchange`, visiting only the rows a candidate can help.
+
+    Adding candidate j changes row i only if c_ij < d2_i (its second-nearest open cost). Rows
+    whose d2_i lies within their K cheapest columns (``nbr_cost`` (n, K), sorted) are found
+    through the transposed lists ``rev_ptr`` (m + 1,), ``rev_row``, ``rev_cost`` (each column's
+    rows with it among their K cheapest); the other ("far") rows are scanned for every
+    candidate. The loss of closing site r starts from B_r = Σ_{i: n1_i = r} w_i (d2_i − d1_i).
+    Needs at least two open sites. Candidates are tried one at a time (first improvement, best
+    site to close). Returns (objective, swaps, n1).
+    """
+    n, m = cost.shape
+    kk = nbr_cost.shape[1]
+    sites = np.empty(m, dtype=np.int64)
+    k = 0
+    for j in range(m):
+        if is_open[j]:
+            sites[k] = j
+            k += 1
+    pos = np.full(m, -1, dtype=np.int64)
+    for t in range(k):
+        pos[sites[t]] = t
+    n1 = np.empty(n, dtype=np.int64)
+    n2 = np.empty(n, dtype=np.int64)
+    d1 = np.empty(n)
+    d2 = np.empty(n)
+    base = np.zeros(k)
+    extra = np.zeros(k)
+    is_far = np.zeros(n, dtype=np.uint8)
+    far = np.empty(n, dtype=np.int64)
+    n_far = 0
+    obj = 0.0
+    swaps = 0
+    fresh = True
+    since = 0
+    j = 0
+    _nearest_two_listed(cost, sites, k, n1, d1, n2, d2)
+    while since < m and swaps < max_swaps:
+        if fresh:
+            base[:] = 0.0
+            obj = 0.0
+            n_far = 0
+            for i in range(n):
+                obj += w[i] * d1[i]
+                base[pos[n1[i]]] += w[i] * (d2[i] - d1[i])
+                if kk < m and d2[i] > nbr_cost[i, kk - 1]:
+                    is_far[i] = 1
+                    far[n_far] = i
+                    n_far += 1
+                else:
+                    is_far[i] = 0
+            fresh = False
+        if not is_open[j]:
+            gain = 0.0
+            extra[:k] = base[:k]
+            for e in range(rev_ptr[j], rev_ptr[j + 1]):
+                i = rev_row[e]
+                c = rev_cost[e]
+                if is_far[i] or c >= d2[i] or w[i] == 0.0:
+                    continue
+                a = c if c < d1[i] else d1[i]
+                gain += w[i] * (d1[i] - a)
+                extra[pos[n1[i]]] += w[i] * ((c - a) - (d2[i] - d1[i]))
+            for f in range(n_far):
+                i = far[f]
+                c = cost[i, j]
+                if c >= d2[i] or w[i] == 0.0:
+                    continue
+                a = c if c < d1[i] else d1[i]
+                gain += w[i] * (d1[i] - a)
+                extra[pos[n1[i]]] += w[i] * ((c - a) - (d2[i] - d1[i]))
+            rbest = -1
+            dbest = 0.0
+            for t in range(k):
+                if fixed[sites[t]]:
+                    continue
+                delta = extra[t] - gain
+                if rbest < 0 or delta < dbest:
+                    dbest = delta
+                    rbest = t
+            if rbest >= 0 and dbest < -rel_tol * max(1.0, abs(obj)):
+                out = sites[rbest]
+                is_open[out] = 0
+                is_open[j] = 1
+                pos[out] = -1
+                sites[rbest] = j
+                pos[j] = rbest
+                _swap_nearest_two(cost, sites, k, out, j, n1, d1, n2, d2)
+                swaps += 1
+                since = 0
+                fresh = True
+                continue
+        since += 1
+        j = j + 1 if j + 1 < m else 0
+    if fresh:
+        obj = 0.0
+        for i in range(n):
+            obj += w[i] * d1[i]
+    return obj, swaps, n1
+
+
+@nb.njit(cache=True, nogil=True)
+def _swap_nearest_two(cost, sites, k, out, new, n1, d1, n2, d2):
+    """Update nearest / second-nearest after site ``out`` closed and ``new`` opened."""
+    n = cost.shape[0]
+    for i in range(n):
+        if n1[i] == out or n2[i] == out:
+            b1 = INF
+            b2 = INF
+            j1 = -1
+            j2 = -1
+            for t in range(k):
+                j = sites[t]
+                c = cost[i, j]
+                if c < b1 or j1 < 0:
+                    b2 = b1
+                    j2 = j1
+                    b1 = c
+                    j1 = j
+                elif c < b2 or j2 < 0:
+                    b2 = c
+                    j2 = j
+            n1[i] = j1
+            d1[i] = b1
+            n2[i] = j2
+            d2[i] = b2
+        else:
+            c = cost[i, new]
+            if c < d1[i]:
+                n2[i] = n1[i]
+                d2[i] = d1[i]
+                n1[i] = new
+                d1[i] = c
+            elif c < d2[i]:
+                n2[i] = new
+                d2[i] = c
