@@ -132,6 +132,7 @@ def test_failed_task_is_reported_and_others_kept(batch_dir, client, tmp_path, se
     summary = json.loads((folder / "batch_summary.json").read_text(encoding="utf-8"))
     assert summary["n_failed"] == 2 and summary["n_succeeded"] == 6
     assert summary["failures"][0]["district"] == "bad"
+    assert summary["failures"][0]["error"].startswith("ValidationError: district")
     assert summary["worst_by_shortfall"][0]["district"] in {"d0", "d1", "d2"}
     table = pd.read_csv(folder / "batch_totals.csv")
     assert len(table) == 6 * 2  # districts × scenarios × levels (one method)
@@ -176,3 +177,33 @@ def test_ensemble_members_on_cluster_equal_serial(batch_dir, client):
     assert (b["members"] == 4).all()
     last = b[b["year"] == 2029].iloc[0]
     assert last["demand_p10"] < last["demand_p90"]  # members differ
+
+
+def test_cli_batch_on_a_scheduler_exit_code_and_files(batch_dir, client, tmp_path, capsys):
+    from schoolmap.cli import main
+
+    address = client.scheduler.address
+    code = main(["batch", str(batch_dir / "manifest.toml"), "--out", str(tmp_path / "ok"),
+                 "--scheduler", address])
+    out = capsys.readouterr().out
+    assert code == 0 and "Results written to" in out and "dashboard" in out
+    assert sorted(p.name for p in (tmp_path / "ok").iterdir()) == [
+        "batch_forecast.csv", "batch_summary.json", "batch_totals.csv"]
+    code = main(["batch", str(batch_dir / "broken.toml"), "--out", str(tmp_path / "bad"),
+                 "--scheduler", address, "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 3
+    assert "district 'bad', scenario 'base'" in captured.err.replace("\n", " ")
+    assert len(pd.read_csv(tmp_path / "bad" / "batch_totals.csv")) == 12
+
+
+def test_cli_run_ensemble(batch_dir, client, tmp_path, capsys):
+    from schoolmap.cli import main
+
+    code = main(["run", str(batch_dir / "base.toml"), "--out", str(tmp_path / "run"),
+                 "--ensemble", "3", "--scheduler", client.scheduler.address, "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    bands = pd.read_csv(tmp_path / "run" / "forecast_ensemble.csv")
+    assert {"demand_p10", "demand_p50", "demand_p90", "shortfall_at_schools_p90"} <= set(
+        bands.columns)
+    assert (bands["members"] == 3).all() and len(bands) == 2 * 4  # levels × years

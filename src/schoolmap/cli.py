@@ -59,6 +59,53 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--lang", choices=("zh", "en"), default=None,
                      help="language of report.html, the map's labels and the summary printed "
                           "(default: the scenario's 'lang'; zh for 6+3/5+4, en for us)")
+    run.add_argument("--ensemble", type=int, default=None, metavar="N",
+                     help="also run N ensemble members as parallel tasks (seeds seed … "
+                          "seed+N−1, each drawing its births and migration and simulating "
+                          "every year) and write their P10/P50/P90 of demand and seats short "
+                          "per level and year to forecast_ensemble.csv (needs horizon > 0)")
+    run.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                     help="with --ensemble: Dask scheduler to run the members on (default: "
+                          "$SCHOOLMAP_SCHEDULER, else a local cluster of one worker per core)")
+
+    bat = sub.add_parser(
+        "batch", help="run scenarios on many districts in parallel (Dask): a province table",
+        description=(
+            "Run every scenario of a manifest on every district of it, as independent tasks on "
+            "a Dask cluster — by default a local cluster of one worker process per core, or an "
+            "existing cluster with --scheduler (env SCHOOLMAP_SCHEDULER). Writes, atomically, "
+            "batch_totals.csv (district × scenario × level × method totals), batch_forecast.csv "
+            "(district × scenario × level × year) and batch_summary.json (the districts worst "
+            "by seats short and by 大班额 share, and every failed task). A failed task is "
+            "retried once, then reported with its district and scenario; the others' results "
+            "are kept. Exit code 0 when every task succeeded, 3 when some failed, 2 when the "
+            "manifest is invalid."
+        ),
+        epilog=(
+            "Manifest (TOML, paths relative to it):\n"
+            '  scenarios = ["demo.toml", "low-births.toml"]\n'
+            '  districts = ["counties/*.gpkg"]     # glob(s); name = file stem\n'
+            '  output = "out/province"             # optional\n'
+            "  [[district]]\n"
+            '  name = "east"\n'
+            '  path = "data/east.gpkg"\n\n'
+            "Several machines: on one, `dask scheduler` (tcp://HOST:8786); on each, `dask worker "
+            "tcp://HOST:8786 --nthreads 1 --nworkers auto`; then `schoolmap batch m.toml "
+            "--scheduler tcp://HOST:8786`. Districts must be at the same absolute path on every "
+            "machine (a shared folder): workers read them from there."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bat.add_argument("manifest", type=Path, metavar="MANIFEST.toml",
+                     help="districts × scenarios to run")
+    bat.add_argument("--out", type=Path, default=None, metavar="DIR",
+                     help="output folder (default: the manifest's 'output')")
+    bat.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                     help="Dask scheduler to use (default: $SCHOOLMAP_SCHEDULER, else a local "
+                          "cluster of one worker per core)")
+    bat.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="local cluster only: worker processes (default: one per core)")
+    bat.add_argument("--quiet", action="store_true", help="print only where results are")
 
     val = sub.add_parser(
         "validate", help="check a district file and list every problem found",
@@ -137,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _import(args, console)
         if args.command == "compare":
             return _compare(args, console)
+        if args.command == "batch":
+            return _batch(args, console, err)
         return _norms(args, console)
     except SchoolmapError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
@@ -144,6 +193,66 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted; no output was written")
         return 130
+
+
+def _batch(args: argparse.Namespace, console: Console, err: Console) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn
+
+    from schoolmap.distributed import dask_client, read_manifest, run_batch, write_batch
+
+    t0 = time.perf_counter()
+    manifest = read_manifest(args.manifest)
+    tasks = manifest.tasks()
+    out = args.out if args.out is not None else manifest.output
+    with dask_client(args.scheduler, n_workers=args.workers) as client:
+        if not args.quiet:
+            n = len(client.scheduler_info().get("workers", {}))
+            console.print(f"{len(tasks)} tasks ({len(manifest.districts)} districts × "
+                          f"{len(manifest.scenarios)} scenarios) on {n} workers; Dask "
+                          f"dashboard: {client.dashboard_link}", highlight=False, soft_wrap=True)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console, transient=True,
+                      disable=args.quiet) as progress:
+            bar = progress.add_task("batch", total=len(tasks))
+
+            def done(task: object, error: str | None) -> None:
+                progress.advance(bar)
+                if error is not None and not args.quiet:  # all are listed again at the end
+                    err.print(f"failed: district {task.district!r}, scenario "  # type: ignore
+                              f"{task.scenario.name!r}: {error}",  # type: ignore
+                              highlight=False, markup=False, soft_wrap=True)
+
+            result = run_batch(tasks, client, on_done=done)
+    folder = write_batch(result, out, manifest)
+    if not args.quiet:
+        from schoolmap.distributed import batch_summary
+
+        summ = batch_summary(result, manifest, top=5)
+        table = Table(title="Districts most short of seats (学位缺口, headline method)",
+                      title_justify="left")
+        for col in ("district", "scenario", "demand", "seats", "short at schools"):
+            table.add_column(col, justify="left" if col in ("district", "scenario") else "right")
+        for r in summ["worst_by_shortfall"]:
+            table.add_row(r["district"], r["scenario"], _fmt(r["demand"]), _fmt(r["seats"]),
+                          _fmt(r["shortfall_at_schools"]))
+        console.print(table)
+        table = Table(title="Largest shares of 大班额 classes (56+)", title_justify="left")
+        for col in ("district", "scenario", "level", "classes 56+", "share"):
+            table.add_column(col, justify="left" if col in ("district", "scenario", "level")
+                             else "right")
+        for r in summ["worst_by_share_classes_56_plus"]:
+            table.add_row(r["district"], r["scenario"], r["level"],
+                          _fmt(r["n_classes_56_plus"]), _fmt(r["share_classes_56_plus"], True))
+        console.print(table)
+        console.print(f"done in {time.perf_counter() - t0:.1f} s")
+    if result.failures:
+        err.print(f"{len(result.failures)} of {result.n_tasks} tasks failed (listed in "
+                  f"{folder / 'batch_summary.json'}):", highlight=False, soft_wrap=True)
+        for f in result.failures:
+            err.print(f"  district {f['district']!r}, scenario {f['scenario']!r}: {f['error']}",
+                      highlight=False, markup=False, soft_wrap=True)
+    console.print(f"Results written to {folder}", highlight=False, soft_wrap=True)
+    return 3 if result.failures else 0
 
 
 def _compare(args: argparse.Namespace, console: Console) -> int:
@@ -186,6 +295,14 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     scenario = load_scenario(args.scenario)
     if args.lang is not None:
         scenario = dataclasses.replace(scenario, lang=args.lang)
+    ensemble = getattr(args, "ensemble", None)
+    if ensemble is not None:
+        if ensemble < 1 or scenario.horizon < 1:
+            raise SchoolmapError(f"--ensemble needs N ≥ 1 (got {ensemble}) and a scenario "
+                                 f"with horizon > 0 (got {scenario.horizon})")
+        # the members replace the in-process ensemble
+        scenario = dataclasses.replace(
+            scenario, forecast=dataclasses.replace(scenario.forecast, ensemble=0))
     out = args.out if args.out is not None else scenario.output
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console, transient=True, disable=args.quiet) as progress:
@@ -195,6 +312,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             progress.update(task, description=f"{scenario.name}: {msg}")
 
         result = run_scenario(scenario, step=step)
+        if ensemble is not None:
+            result.ensemble = _ensemble(scenario, ensemble, args, console, progress, task)
         step("writing results")
         folder = write_results(result, out)
     if not args.quiet:
@@ -203,6 +322,31 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     console.print(f"Results written to {folder}  (open {folder / 'report.html'})",
                   highlight=False, soft_wrap=True)
     return 0
+
+
+def _ensemble(scenario: object, n: int, args: argparse.Namespace, console: Console,
+              progress: Progress, task: object) -> object:
+    """Run ``n`` ensemble members on Dask; their bands (the ``forecast_ensemble.csv`` table)."""
+    from schoolmap.distributed import dask_client, run_ensemble
+
+    with dask_client(args.scheduler) as client:
+        if not args.quiet:
+            console.print(f"ensemble of {n} members on "
+                          f"{len(client.scheduler_info().get('workers', {}))} workers; Dask "
+                          f"dashboard: {client.dashboard_link}", highlight=False, soft_wrap=True)
+        progress.update(task, description=f"ensemble: 0/{n} members")  # type: ignore[arg-type]
+        finished = [0]
+
+        def done(member: int, error: str | None) -> None:
+            finished[0] += 1
+            progress.update(task, description=f"ensemble: {finished[0]}/{n} "  # type: ignore
+                                              "members")
+            if error is not None:
+                console.print(f"ensemble member {member} failed: {error}", highlight=False,
+                              markup=False, soft_wrap=True)
+
+        ens = run_ensemble(scenario, n, client, on_done=done)  # type: ignore[arg-type]
+    return ens.bands
 
 
 def _fmt(x: float, pct: bool = False) -> str:

@@ -55,6 +55,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -76,6 +77,7 @@ __all__ = [
     "BatchTask",
     "EnsembleResult",
     "Manifest",
+    "TaskError",
     "TaskResult",
     "dask_client",
     "ensemble_bands",
@@ -300,9 +302,22 @@ class BatchResult:
         return not self.failures
 
 
+class TaskError(RuntimeError):
+    """A task's failure as plain text: pickles back from any worker, whatever the original."""
+
+
 def _error_text(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip()
+    text = str(exc) if isinstance(exc, TaskError) else f"{type(exc).__name__}: {exc}".strip()
     return text if len(text) < 2000 else text[:2000] + " …"
+
+
+def _call(func: Callable[..., Any], *args: Any) -> Any:
+    """Run a task; its exception becomes a :class:`TaskError` naming the original type."""
+    try:
+        return func(*args)
+    except Exception as exc:
+        text = _error_text(exc)
+    raise TaskError(text)  # outside the handler: no unpicklable __context__ travels along
 
 
 def _gather(tasks: Sequence[BatchTask], results: dict[int, TaskResult],
@@ -360,7 +375,7 @@ def run_batch(
         return _gather(tasks, results, failures, time.perf_counter() - t0, None)
     from distributed import as_completed
 
-    futures = [client.submit(func, task, key=f"{task.key}-{i}", retries=1, pure=False)
+    futures = [client.submit(_call, func, task, key=f"{task.key}-{i}", retries=1, pure=False)
                for i, task in enumerate(tasks)]
     index = {f.key: i for i, f in enumerate(futures)}
     for future in as_completed(futures):
@@ -558,7 +573,7 @@ def run_ensemble(
     else:
         from distributed import as_completed
 
-        futures = [client.submit(run_member, scenario, m, retries=1, pure=False,
+        futures = [client.submit(_call, run_member, scenario, m, retries=1, pure=False,
                                  key=f"schoolmap-member-{scenario.name}-{m}")
                    for m in range(n_members)]
         index = {f.key: m for m, f in enumerate(futures)}
@@ -596,7 +611,9 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None,
             yield client
         return
     n = n_workers or max(1, min(os.cpu_count() or 1, 8))
+    # failures are reported per task by schoolmap; the workers' own error logs would repeat them
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=dashboard_address) as cluster, Client(cluster) as client:
+                      dashboard_address=dashboard_address, silence_logs=logging.CRITICAL
+                      ) as cluster, Client(cluster) as client:
         yield client
 
