@@ -229,6 +229,16 @@ class Page:
         self.browser.send("Target.closeTarget", {"targetId": self.target})
 
 
+def eventually(check, timeout: float = 15.0) -> bool:
+    """Whether ``check()`` becomes true within ``timeout`` seconds (polled)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def n_colours(pixels: np.ndarray) -> int:
     rgb = np.round(pixels[..., :3] * 255).astype(np.int64)
     return len(np.unique(rgb.reshape(-1, 3) @ np.array([65536, 256, 1])))
@@ -345,11 +355,17 @@ def test_report_loads_offline_with_tables_charts_and_the_map(demo, browser):
                                ".map(i => i.complete && i.naturalWidth > 0)")
         assert charts == [True, True, True]
         # the embedded map drew its layer switcher and the kindergartens
-        frames = [v for v in page.evaluate_in_frames(
-            "document.querySelector('.leaflet-control-layers') ? [...document.querySelectorAll("
-            "'.leaflet-control-layers-overlays label')].map(l => l.textContent.trim()).concat("
-            "[document.querySelectorAll('.leaflet-overlay-pane path').length]) : null") if v]
-        assert len(frames) == 1
+        frames: list = []
+
+        def map_frames() -> bool:
+            frames[:] = [v for v in page.evaluate_in_frames(
+                "document.querySelector('.leaflet-control-layers') ? [...document."
+                "querySelectorAll('.leaflet-control-layers-overlays label')].map(l => "
+                "l.textContent.trim()).concat([document.querySelectorAll("
+                "'.leaflet-overlay-pane path').length]) : null") if v]
+            return len(frames) == 1
+
+        assert eventually(map_frames)
         *labels, n_paths = frames[0]
         assert "学校 – 小学" in labels and "学区 – 初中" in labels
         assert n_paths == int((rows.level == "kindergarten").sum())
@@ -357,8 +373,8 @@ def test_report_loads_offline_with_tables_charts_and_the_map(demo, browser):
                              "f.scrollIntoView(); const r = f.getBoundingClientRect(); "  # in view
                              "return {x: r.x + scrollX, y: r.y + scrollY, width: r.width, "
                              "height: r.height}; })()")
-        shot = page.screenshot(clip=rect)
-        assert n_colours(shot) > 20  # the map is drawn inside the report
+        # the map is drawn inside the report (its frame may composite a moment later)
+        assert eventually(lambda: n_colours(page.screenshot(clip=rect)) > 20)
         whole = page.screenshot()
         assert n_colours(whole) > 20
     finally:
