@@ -322,13 +322,13 @@ def _sorted_neighbours(cost, k):
     return nbr, np.ascontiguousarray(np.take_along_axis(cost, nbr, axis=1))
 
 
-def _pmedian_bound(cost, w, p, fixed_mask, upper, d1, nbr, nbr_cost, iterations=None):
+def _pmedian_bound(cost, w, p, fixed_mask, upper, d12, nbr, nbr_cost, iterations=None):
     """Lagrangian bound, and the best site set the subgradient steps passed through."""
     n, m = cost.shape
     k = nbr.shape[1]
     if iterations is None:
         iterations = int(np.clip(_BOUND_WORK / (n * k), 20, 1000))
-    lam = np.ascontiguousarray(w * d1)
+    lam = np.ascontiguousarray(w * d12)  # start halfway to the second-nearest open site
     integral = _integral(w) and _integral(cost)
     best_open = np.zeros(m, dtype=np.uint8)
     bound_open = np.zeros(m, dtype=np.uint8)
@@ -345,7 +345,11 @@ def _pmedian_solve(cost, w, p, fixed_mask):
     sites = np.flatnonzero(is_open)
     _, d1 = _nearest(cost, sites)
     upper = float(w @ d1)
-    lower, its, lag_sets = _pmedian_bound(cost, w, p, fixed_mask, upper, d1, nbr, nbr_cost)
+    d12 = d1
+    if len(sites) >= 2:
+        two = np.partition(cost[:, sites], 1, axis=1)[:, :2]
+        d12 = two.mean(axis=1)
+    lower, its, lag_sets = _pmedian_bound(cost, w, p, fixed_mask, upper, d12, nbr, nbr_cost)
     for lag_open in lag_sets:
         if _gap(lower, upper) == 0 or not lag_open.any():
             continue
