@@ -63,6 +63,9 @@ _T: dict[str, dict[str, str]] = {
     "headline": {"en": "Headline figures", "zh": "主要指标"},
     "norms": {"en": "Norms used", "zh": "采用的规划标准"},
     "charts": {"en": "Charts", "zh": "图表"},
+    "chart_forecast": {"en": "Forecast: students needing a seat, seats and seats short by year",
+                       "zh": "预测: 各年学位需求、学位数与学位缺口"},
+    "band_p10_p90": {"en": "P10–P90 (ensemble)", "zh": "P10–P90 (随机模拟)"},
     "schools": {"en": "Schools shortest of seats", "zh": "学位缺口最大的学校"},
     "all_schools": {"en": "All schools", "zh": "全部学校"},
     "zones": {"en": "Catchments", "zh": "学区 (划片)"},
@@ -487,6 +490,9 @@ class _Report:
             warnings.simplefilter("always")
             out.append(self._chart_block("chart_demand", self.demand_chart(chart_lang, font)))
             out.append(self._chart_block("chart_bands", self.bands_chart(chart_lang, font)))
+            if self.result.simulations:
+                out.append(self._chart_block("chart_forecast",
+                                             self.forecast_chart(chart_lang, font)))
             if "optimal" in self.sc.methods:
                 png = self.prices_chart(chart_lang, font)
                 out.append(self._chart_block("chart_prices", png) if png else
@@ -562,6 +568,35 @@ class _Report:
         ax.set_xlabel(self.t("share_of_classes", lang))
         ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.spines[["top", "right"]].set_visible(False)
+        return _png(fig)
+
+    def forecast_chart(self, lang: str, font: str | None) -> bytes:
+        """One panel per level: demand and seats by year, seats short at schools as bars."""
+        sims = self.result.simulations
+        levels = [lv for lv in self.sc.levels if lv in sims]
+        ens = self.result.ensemble
+        fig, _ = _figure(width=8.0, height=2.4 * len(levels))
+        fig.clf()
+        for k, lv in enumerate(levels):
+            ax = fig.add_subplot(len(levels), 1, k + 1)
+            d = sims[lv].district
+            years = d["year"].to_numpy()
+            if ens is not None and len(ens):
+                e = ens[ens["level"] == lv]
+                ax.fill_between(e["year"], e["demand_p10"], e["demand_p90"], color="#fdae61",
+                                alpha=0.35, lw=0, label=self.t("band_p10_p90", lang))
+            ax.plot(years, d["demand"], color="#e66101", lw=2, label=self.t("demand", lang))
+            ax.step(years, d["seats"], where="mid", color="#4575b4", lw=2,
+                    label=self.t("seats", lang))
+            ax.bar(years, d["shortfall_at_schools"], color="#d73027", width=0.6,
+                   label=self.t("short_at_schools", lang))
+            ax.set_title(_mpl(self.level(lv, lang)), fontsize=9, loc="left")
+            ax.yaxis.set_major_formatter(_thousands())
+            ax.set_xticks(years[::max(1, len(years) // 8)])
+            ax.spines[["top", "right"]].set_visible(False)
+            if k == 0:
+                ax.legend(fontsize=8, frameon=False, loc="upper left",
+                          bbox_to_anchor=(1.0, 1.0))
         return _png(fig)
 
     def prices_chart(self, lang: str, font: str | None) -> bytes | None:
