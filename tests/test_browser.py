@@ -353,7 +353,7 @@ def test_report_loads_offline_with_tables_charts_and_the_map(demo, browser):
             result.zones)
         charts = page.evaluate("[...document.querySelectorAll('img.chart')]"
                                ".map(i => i.complete && i.naturalWidth > 0)")
-        assert charts == [True, True, True]
+        assert charts == [True, True, True, True]  # demand, bands, forecast, seat prices
         # the embedded map drew its layer switcher and the kindergartens
         frames: list = []
 

@@ -72,9 +72,9 @@ def test_english_report_has_norms_headline_tables_charts_and_notes():
     assert len(tops) == 3 and "城东小学" in tops[1] and "P2" not in tops[1]
     assert len(re.findall(r"<tr data-school-id=", page)) == 4  # K1, P1, P2, J1
     assert len(re.findall(r"<tr data-zone-id=", page)) == 3
-    # charts: demand/seats, bands, seat prices (optimal present) as PNGs
+    # charts: demand/seats, bands, forecast by year (horizon 10), seat prices (optimal present)
     pngs = images(page)
-    assert len(pngs) == 3 and all(p.startswith(b"\x89PNG\r\n\x1a\n") for p in pngs)
+    assert len(pngs) == 4 and all(p.startswith(b"\x89PNG\r\n\x1a\n") for p in pngs)
     assert "no kindergarten zones" in page  # the run's notes
     assert "Tiny town &amp; &lt;friends&gt;" in page
 
@@ -92,7 +92,7 @@ def test_without_a_cjk_font_charts_fall_back_to_english_with_a_note(monkeypatch)
     monkeypatch.setattr(report, "_cjk_font", lambda: None)
     page = report_html(town_result(lang="zh"))  # filterwarnings=error: no glyph warning leaks
     assert "未找到中文字体 (如 fonts-noto-cjk), 图表标签使用英文。" in page
-    assert len(images(page)) == 3
+    assert len(images(page)) == 4
 
 
 def test_hostile_names_are_escaped(town_layers):
