@@ -133,7 +133,9 @@ def test_failed_task_is_reported_and_others_kept(batch_dir, client, tmp_path, se
     assert summary["n_failed"] == 2 and summary["n_succeeded"] == 6
     assert summary["failures"][0]["district"] == "bad"
     assert summary["failures"][0]["error"].startswith("ValidationError: district")
-    assert summary["worst_by_shortfall"][0]["district"] in {"d0", "d1", "d2"}
+    worst = summary["worst_by_shortfall"][0]
+    assert worst["district"] in {"d0", "d1", "d2"} and 2026 <= worst["peak_year"] <= 2029
+    assert worst["peak_shortfall_at_schools"] >= worst["shortfall_at_schools"]
     table = pd.read_csv(folder / "batch_totals.csv")
     assert len(table) == 6 * 2  # districts × scenarios × levels (one method)
     assert not list(tmp_path.glob(".out.*"))  # no temporary folder left

@@ -230,11 +230,14 @@ def _batch(args: argparse.Namespace, console: Console, err: Console) -> int:
         summ = batch_summary(result, manifest, top=5)
         table = Table(title="Districts most short of seats (学位缺口, headline method)",
                       title_justify="left")
-        for col in ("district", "scenario", "demand", "seats", "short at schools"):
+        for col in ("district", "scenario", "demand", "seats", "short at schools",
+                    "peak short (year)"):
             table.add_column(col, justify="left" if col in ("district", "scenario") else "right")
         for r in summ["worst_by_shortfall"]:
+            peak = (f"{_fmt(r['peak_shortfall_at_schools'])} ({r['peak_year']})"
+                    if r.get("peak_year") is not None else "—")
             table.add_row(r["district"], r["scenario"], _fmt(r["demand"]), _fmt(r["seats"]),
-                          _fmt(r["shortfall_at_schools"]))
+                          _fmt(r["shortfall_at_schools"]), peak)
         console.print(table)
         table = Table(title="Largest shares of 大班额 classes (56+)", title_justify="left")
         for col in ("district", "scenario", "level", "classes 56+", "share"):

@@ -395,8 +395,10 @@ def batch_summary(result: BatchResult, manifest: Manifest | None = None,
                   top: int = 10) -> dict[str, Any]:
     """Content of ``batch_summary.json``: counts, failures, the worst districts.
 
-    Worst by shortfall: seats short at schools (学位缺口) summed over levels, headline method
-    (each scenario's first method). Worst by 大班额: share of classes of 56+ at any level.
+    Worst by shortfall: seats short at schools (学位缺口) in the base year summed over levels,
+    headline method (each scenario's first method), with the forecast's worst year
+    (``peak_year``, ``peak_shortfall_at_schools``) when there is a forecast. Worst by 大班额:
+    share of classes of 56+ at any level, base year.
     """
     t = result.totals
     worst_short: list[dict[str, Any]] = []
@@ -410,6 +412,14 @@ def batch_summary(result: BatchResult, manifest: Manifest | None = None,
         by = t.groupby(["district", "scenario"], sort=False).agg(
             shortfall_at_schools=("shortfall_at_schools", "sum"), demand=("demand", "sum"),
             seats=("seats", "sum")).reset_index()
+        f = result.forecast
+        if len(f):  # the worst year of the forecast: seats short summed over levels
+            per_year = f.groupby(["district", "scenario", "year"], sort=False)[
+                "shortfall_at_schools"].sum().reset_index()
+            peak = per_year.loc[per_year.groupby(["district", "scenario"], sort=False)[
+                "shortfall_at_schools"].idxmax()].rename(columns={
+                    "shortfall_at_schools": "peak_shortfall_at_schools", "year": "peak_year"})
+            by = by.merge(peak, on=["district", "scenario"], how="left")
         by = by.sort_values(["shortfall_at_schools", "district", "scenario"],
                             ascending=[False, True, True], kind="stable")
         worst_short = by.head(top).to_dict(orient="records")
