@@ -209,3 +209,14 @@ def test_cli_run_ensemble(batch_dir, client, tmp_path, capsys):
     assert {"demand_p10", "demand_p50", "demand_p90", "shortfall_at_schools_p90"} <= set(
         bands.columns)
     assert (bands["members"] == 3).all() and len(bands) == 2 * 4  # levels × years
+
+
+def test_scheduler_from_environment(batch_dir, client, monkeypatch, tmp_path):
+    from schoolmap.distributed import SCHEDULER_ENV, dask_client
+
+    monkeypatch.setenv(SCHEDULER_ENV, client.scheduler.address)
+    with dask_client() as c:
+        assert c.scheduler.address == client.scheduler.address
+        result = run_batch(read_manifest(batch_dir / "manifest.toml").tasks()[:2], c)
+    assert result.ok and len(result.totals) == 4
+    assert len(client.scheduler_info()["workers"]) == 2  # the shared cluster is left running

@@ -43,11 +43,13 @@ installed) and **the district files at the same absolute path** (a shared folder
 tasks carry the path, not the data, and each worker reads its district itself. Only the small
 result tables travel back to the client.
 
-Failures: a task that raises is retried once (``retries=1``) — a worker lost mid-run is
-rescheduled by Dask without counting — and then reported with its district and scenario; the
-other tasks' results are kept. Numba kernels are compiled (or loaded from their on-disk cache)
-once per worker process and reused by every later task in it: the work is partitioned, never
-the kernel.
+Failures: a task that raises is retried once (``retries=1``) and then reported with its
+district and scenario; the other tasks' results are kept. A task whose worker dies mid-run
+(killed, out of memory, machine lost) is rescheduled on another worker by Dask itself (up to
+``distributed.scheduler.allowed-failures``, 3, lost workers per task).
+
+Numba kernels are compiled (or loaded from their on-disk cache) once per worker process and
+reused by every later task in it: the work is partitioned, never the kernel.
 """
 
 from __future__ import annotations
