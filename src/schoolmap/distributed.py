@@ -62,6 +62,7 @@ import os
 import shutil
 import tempfile
 import tomllib
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -377,7 +378,9 @@ def run_batch(
         return _gather(tasks, results, failures, time.perf_counter() - t0, None)
     from distributed import as_completed
 
-    futures = [client.submit(_call, func, task, key=f"{task.key}-{i}", retries=1, pure=False)
+    run_id = uuid.uuid4().hex[:8]  # two batches sharing a cluster never share keys
+    futures = [client.submit(_call, func, task, key=f"{task.key}-{i}-{run_id}", retries=1,
+                             pure=False)
                for i, task in enumerate(tasks)]
     index = {f.key: i for i, f in enumerate(futures)}
     for future in as_completed(futures):
@@ -585,8 +588,9 @@ def run_ensemble(
     else:
         from distributed import as_completed
 
+        run_id = uuid.uuid4().hex[:8]
         futures = [client.submit(_call, run_member, scenario, m, retries=1, pure=False,
-                                 key=f"schoolmap-member-{scenario.name}-{m}")
+                                 key=f"schoolmap-member-{scenario.name}-{m}-{run_id}")
                    for m in range(n_members)]
         index = {f.key: m for m, f in enumerate(futures)}
         for future in as_completed(futures):
