@@ -786,6 +786,15 @@ def cflp(
     ------
     InfeasibleError
         If all sites together have less capacity than the total demand.
+
+    Examples
+    --------
+    Opening the cheap site alone beats paying for both:
+
+    >>> cost = np.array([[1.0, 3.0], [3.0, 1.0]])
+    >>> r = cflp(cost, [1, 1], [2, 2], [1, 10])
+    >>> r.sites.tolist(), r.objective, r.optimal
+    ([0], 5.0, True)
     """
     t0 = time.perf_counter()
     cost = _cost(cost)
