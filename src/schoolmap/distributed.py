@@ -59,8 +59,6 @@ import glob
 import json
 import logging
 import os
-import shutil
-import tempfile
 import tomllib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -73,6 +71,7 @@ import numpy as np
 import pandas as pd
 
 from schoolmap.errors import Problem, SchoolmapError, ValidationError
+from schoolmap.outputs import atomic_folder
 from schoolmap.scenario import Scenario, load_scenario, run_scenario
 
 __all__ = [
@@ -459,32 +458,14 @@ def write_batch(result: BatchResult, folder: str | os.PathLike[str],
     place when complete; an existing folder is replaced only if it is empty or an earlier batch
     (has ``batch_summary.json``).
     """
-    target = Path(folder).resolve()
-    if target.exists() and (not target.is_dir() or (
-            any(target.iterdir()) and not (target / "batch_summary.json").exists())):
-        raise SchoolmapError(f"{target} exists and is not a schoolmap batch folder; choose "
-                             "another --out folder (schoolmap only replaces its own outputs)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
+    with atomic_folder(folder, marker="batch_summary.json", kind="schoolmap batch") as tmp:
         for name, table in (("batch_totals.csv", result.totals),
                             ("batch_forecast.csv", result.forecast)):
             table.to_csv(tmp / name, index=False, float_format="%.4f", lineterminator="\n")
         (tmp / "batch_summary.json").write_text(
             json.dumps(batch_summary(result, manifest), ensure_ascii=False, indent=2) + "\n",
             encoding="utf-8")
-        os.chmod(tmp, 0o755)
-        backup = None
-        if target.exists():
-            backup = target.with_name(f".{target.name}.old-{os.getpid()}")
-            target.rename(backup)
-        tmp.rename(target)
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+    return Path(folder).resolve()
 
 
 # --------------------------------------------------------------------------- ensemble

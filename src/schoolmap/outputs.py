@@ -12,7 +12,8 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import pyogrio
 from schoolmap.errors import SchoolmapError
 from schoolmap.scenario import ScenarioResult
 
-__all__ = ["OUTPUT_FILES", "write_gpkg", "write_results"]
+__all__ = ["OUTPUT_FILES", "atomic_folder", "write_gpkg", "write_results"]
 
 #: Files every run writes.
 OUTPUT_FILES = ("results.gpkg", "schools.csv", "zones.csv", "district.csv", "summary.json",
@@ -138,6 +139,46 @@ def summary(result: ScenarioResult) -> dict[str, Any]:
     })
 
 
+@contextmanager
+def atomic_folder(folder: str | os.PathLike[str], *, marker: str,
+                  kind: str = "schoolmap output") -> Iterator[Path]:
+    """Write a folder all at once: yield a temporary sibling, then move it into place.
+
+    An existing ``folder`` is replaced only if it is empty or holds ``marker`` (the file an
+    earlier run of the same kind wrote); anything else is refused, to protect the user's files.
+    If the body raises, the temporary folder is removed and ``folder`` is left as it was.
+
+    Parameters
+    ----------
+    folder : path-like
+        The folder to write.
+    marker : str
+        File name that identifies an earlier output of this kind (e.g. ``summary.json``).
+    kind : str
+        Words for the error message (``"schoolmap output"``, ``"schoolmap batch"``).
+    """
+    target = Path(folder).resolve()
+    if target.exists() and (not target.is_dir() or (
+            any(target.iterdir()) and not (target / marker).exists())):
+        raise SchoolmapError(f"{target} exists and is not a {kind} folder; choose another "
+                             "--out folder (schoolmap only replaces its own outputs)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)
+        backup = None
+        if target.exists():
+            backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+            target.rename(backup)
+        tmp.rename(target)
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def write_results(
     result: ScenarioResult,
     folder: str | os.PathLike[str],
@@ -162,14 +203,7 @@ def write_results(
     Path
         The folder written.
     """
-    target = Path(folder).resolve()
-    if target.exists() and (not target.is_dir() or (
-            any(target.iterdir()) and not (target / "summary.json").exists())):
-        raise SchoolmapError(f"{target} exists and is not a schoolmap output folder; choose "
-                             "another --out folder (schoolmap only replaces its own outputs)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
+    with atomic_folder(folder, marker="summary.json") as tmp:
         write_gpkg({"schools": result.schools, "zones": result.zones, "cells": result.cells},
                    tmp / "results.gpkg")
         _csv(result.schools, tmp / "schools.csv")
@@ -189,15 +223,4 @@ def write_results(
         render_report(result, tmp / "report.html",
                       map_html=map_file.read_text(encoding="utf-8") if map_file.is_file()
                       else None)
-        os.chmod(tmp, 0o755)
-        backup = None
-        if target.exists():
-            backup = target.with_name(f".{target.name}.old-{os.getpid()}")
-            target.rename(backup)
-        tmp.rename(target)
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+    return Path(folder).resolve()
