@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import highspy
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ import schoolmap.optimal as optimal
 from schoolmap.errors import ValidationError
 from schoolmap.optimal import assign, transport
 
-DATA = Path(__file__).parent / "data" / "orlib_cap"
+from .conftest import read_cap
 
 
 def highs_lp(supply, capacity, cost, unserved_cost):
@@ -184,26 +182,9 @@ def test_bad_input_gets_clear_errors():
         assign([[np.nan, 0]], [1], [[0, 0]], [1])
 
 
-def _read_cap(name):
-    tokens = (DATA / f"{name}.txt").read_text().split()
-    m, n = int(tokens[0]), int(tokens[1])
-    pos = 2
-    capacity, fixed = np.zeros(m), np.zeros(m)
-    for j in range(m):
-        capacity[j], fixed[j] = float(tokens[pos]), float(tokens[pos + 1])
-        pos += 2
-    demand, cost = np.zeros(n), np.zeros((n, m))
-    for i in range(n):
-        demand[i] = float(tokens[pos])
-        cost[i] = np.array(tokens[pos + 1:pos + 1 + m], dtype=float)
-        pos += 1 + m
-    opt = (DATA / f"{name}.txt.opt").read_text().split()
-    return capacity, fixed, demand, cost, np.array(opt[:n], dtype=int), float(opt[n])
-
-
 @pytest.mark.parametrize("name", ["cap71", "cap72", "cap73", "cap74"])
 def test_orlib_cap_optimum_with_open_sites_fixed(name):
-    capacity, fixed, demand, cost, sites, optimum = _read_cap(name)
+    capacity, fixed, demand, cost, sites, optimum = read_cap(name)
     open_ = np.unique(sites)
     per_unit = cost[:, open_] / demand[:, None]  # the file gives the cost of ALL demand
     r = transport(demand, capacity[open_], per_unit)

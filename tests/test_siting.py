@@ -15,6 +15,8 @@ from scipy.sparse.csgraph import shortest_path
 from schoolmap.errors import InfeasibleError, ValidationError
 from schoolmap.siting import cflp, lscp, mclp, p_center, p_median
 
+from .conftest import read_cap
+
 DATA = Path(__file__).parent / "data"
 PMED = [f"pmed{k}" for k in range(1, 11)]
 
@@ -46,23 +48,6 @@ def _read_pmed(name):
 
 def _pmed_optima():
     return pd.read_csv(DATA / "orlib_pmed" / "optima.csv", index_col="instance")
-
-
-def _read_cap(name):
-    tokens = (DATA / "orlib_cap" / f"{name}.txt").read_text().split()
-    m, n = int(tokens[0]), int(tokens[1])
-    pos = 2
-    capacity, fixed = np.zeros(m), np.zeros(m)
-    for j in range(m):
-        capacity[j], fixed[j] = float(tokens[pos]), float(tokens[pos + 1])
-        pos += 2
-    demand, cost = np.zeros(n), np.zeros((n, m))
-    for i in range(n):
-        demand[i] = float(tokens[pos])
-        cost[i] = np.array(tokens[pos + 1:pos + 1 + m], dtype=float)
-        pos += 1 + m
-    opt = (DATA / "orlib_cap" / f"{name}.txt.opt").read_text().split()
-    return capacity, fixed, demand, cost / demand[:, None], float(opt[n])
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +140,8 @@ def test_pmed_p_center_exact(pmed, name):
 
 @pytest.mark.parametrize("name", ["cap71", "cap72", "cap73", "cap74"])
 def test_cap_cflp(name):
-    capacity, fixed, demand, cost, optimum = _read_cap(name)
+    capacity, fixed, demand, cost, _, optimum = read_cap(name)
+    cost = cost / demand[:, None]  # the file gives the cost of serving ALL demand
     h = cflp(cost, demand, capacity, fixed)
     assert h.lower_bound <= optimum + 1e-6
     assert optimum - 1e-6 <= h.objective <= 1.01 * optimum
