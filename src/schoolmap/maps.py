@@ -956,8 +956,8 @@ def _add_schools(group: folium.FeatureGroup, schools: gpd.GeoDataFrame) -> None:
         marker.add_to(group)
 
 
-def _school_popup(schools: gpd.GeoDataFrame, i: int) -> str:
-    """HTML table of one school row; every value escaped."""
+def _row_values(schools: gpd.GeoDataFrame, i: int) -> tuple[Any, Any]:
+    """Accessors of row ``i``: ``get(column)`` (None when absent) and ``num(column)`` (float)."""
     row = schools.iloc[i]
 
     def get(column: str) -> Any:
@@ -966,6 +966,20 @@ def _school_popup(schools: gpd.GeoDataFrame, i: int) -> str:
     def num(column: str) -> float:
         return _to_float(get(column))
 
+    return get, num
+
+
+def _popup_html(name: str, rows: list[tuple[str, str]], lead: str = "") -> str:
+    """A popup: escaped name, an optional lead line and a label/value table (values ready)."""
+    body = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
+    lead_html = f'<div class="lead">{lead}</div>' if lead else ""
+    return (f'<div class="schoolmap-popup"><div class="name">{name}</div>{lead_html}'
+            f"<table>{body}</table></div>")
+
+
+def _school_popup(schools: gpd.GeoDataFrame, i: int) -> str:
+    """HTML table of one school row; every value escaped."""
+    get, num = _row_values(schools, i)
     rows = [
         ("ID 编号", _text(get("school_id"))),
         ("Level 学段", _level_label(get("level"))),
@@ -983,11 +997,7 @@ def _school_popup(schools: gpd.GeoDataFrame, i: int) -> str:
         ("Beyond service radius 超出服务半径", _fmt_pct(num("share_beyond_radius"))),
         ("Mean distance 平均距离", _fmt_metres(num("mean_distance_m"))),
     ]
-    body = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
-    return (
-        f'<div class="schoolmap-popup"><div class="name">{_text(get("name"))}</div>'
-        f"<table>{body}</table></div>"
-    )
+    return _popup_html(_text(get("name")), rows)
 
 
 def _add_seat_price_markers(group: folium.FeatureGroup, schools: gpd.GeoDataFrame) -> None:
@@ -1030,14 +1040,7 @@ def _seat_price_sentence(price_m: float) -> str:
 
 def _seat_price_popup(schools: gpd.GeoDataFrame, i: int) -> str:
     """HTML of one school's seat price and optimal figures; every value escaped."""
-    row = schools.iloc[i]
-
-    def get(column: str) -> Any:
-        return row[column] if column in schools.columns else None
-
-    def num(column: str) -> float:
-        return _to_float(get(column))
-
+    get, num = _row_values(schools, i)
     rows = [
         ("ID 编号", _text(get("school_id"))),
         ("Level 学段", _level_label(get("level"))),
@@ -1048,12 +1051,7 @@ def _seat_price_popup(schools: gpd.GeoDataFrame, i: int) -> str:
         ("Spare seats 空余学位", _fmt_int(num("surplus"))),
         ("Mean distance 平均距离", _fmt_metres(num("mean_distance_m"))),
     ]
-    body = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
-    return (
-        f'<div class="schoolmap-popup"><div class="name">{_text(get("name"))}</div>'
-        f'<div class="lead">{_seat_price_sentence(num("seat_price_m"))}</div>'
-        f"<table>{body}</table></div>"
-    )
+    return _popup_html(_text(get("name")), rows, lead=_seat_price_sentence(num("seat_price_m")))
 
 
 def _unserved_squares(cells: gpd.GeoDataFrame, column: str, square_m: float) -> gpd.GeoDataFrame:
