@@ -59,7 +59,6 @@ import glob
 import json
 import logging
 import os
-import tomllib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -72,7 +71,7 @@ import pandas as pd
 
 from schoolmap.errors import Problem, SchoolmapError, ValidationError
 from schoolmap.outputs import atomic_folder
-from schoolmap.scenario import Scenario, load_scenario, run_scenario
+from schoolmap.scenario import Scenario, load_scenario, read_toml, run_scenario
 
 __all__ = [
     "BatchResult",
@@ -159,12 +158,7 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
     """
     p = Path(path)
     where = p.name
-    if not p.is_file():
-        raise ValidationError([f"{p}: no such manifest file"], "manifest")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationError([f"{where}: not valid TOML ({exc})"], "manifest") from exc
+    data = read_toml(p, "manifest")
     base = p.parent.resolve()
     problems: list[Problem | str] = []
     for key in sorted(set(data) - _MANIFEST_KEYS):

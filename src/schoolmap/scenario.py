@@ -156,14 +156,21 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         Naming every unknown key and bad value.
     """
     p = Path(path)
-    where = p.name
-    if not p.is_file():
-        raise ValidationError([f"{p}: no such scenario file"], "scenario")
+    data = read_toml(p, "scenario")
+    return scenario_from_dict(data, base=p.parent, where=p.name, source=p)
+
+
+def read_toml(path: Path, kind: str) -> dict[str, Any]:
+    """Parse a TOML file (a scenario, a manifest), with one clear error if it cannot be read.
+
+    ``kind`` names the file in messages: ``"{path}: no such {kind} file"``.
+    """
+    if not path.is_file():
+        raise ValidationError([f"{path}: no such {kind} file"], kind)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationError([f"{where}: not valid TOML ({exc})"], "scenario") from exc
-    return scenario_from_dict(data, base=p.parent, where=where, source=p)
+        raise ValidationError([f"{path.name}: not valid TOML ({exc})"], kind) from exc
 
 
 def scenario_from_dict(
