@@ -271,6 +271,19 @@ class ScenarioResult:
     allocations : dict
         ``(level, method)`` → :class:`schoolmap.allocation.Allocation`.
     notes : list of str
+    forecast : Forecast or None
+        Residents by cell, age and year (None when the horizon is 0 or ages are missing).
+    simulations : dict
+        Level → :class:`schoolmap.simulation.EnrolmentSimulation` (year-by-year enrolment).
+    ensemble : DataFrame or None
+        Level × year demand percentiles ``demand_p10``, ``demand_p50``, ``demand_p90``.
+    new_sites : GeoDataFrame or None
+        Recommended new schools, one row per site × level (see
+        :func:`schoolmap.site_planning.site_new_schools`): ``level``, ``site_id``, ``name``,
+        ``tracks`` (轨), ``classes``, ``seats``, ``open_year`` (first school year the seats are
+        needed), ``students_served``, ``mean_distance_m``, ``source`` (``sites`` or
+        ``generated``), ``reason`` (a plain-language paragraph in the run's language); points in
+        the district CRS. None when siting was not asked for.
     """
 
     scenario: Scenario
@@ -285,6 +298,7 @@ class ScenarioResult:
     forecast: Forecast | None = None
     simulations: dict[str, Any] = field(default_factory=dict)
     ensemble: pd.DataFrame | None = None
+    new_sites: gpd.GeoDataFrame | None = None
 
 
 def run_scenario(
