@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -9,13 +11,18 @@ from shapely.geometry import Point, box
 
 from schoolmap.errors import ValidationError
 from schoolmap.forecast import (
+    WOMEN_COLUMNS,
+    ForecastSettings,
+    forecast_district,
     forecast_ensemble,
     forecast_grades,
     forecast_residents,
     housing_children,
     level_totals,
     progression_ratios,
+    read_migration_table,
 )
+from schoolmap.io.district import district_from_frames
 from schoolmap.norms import default_norms
 
 NORMS = default_norms()
@@ -126,3 +133,106 @@ def test_ensemble_percentiles_bracket_the_deterministic_run():
 def test_bad_inputs(call, match):
     with pytest.raises(ValidationError, match=match):
         call()
+
+
+def _town_with_women(town_layers):
+    cells = town_layers["cells"]
+    for col in WOMEN_COLUMNS:
+        cells[col] = 0.0
+    cells.loc[cells["cell_id"] == "C1", "women_25_29"] = 100.0
+    return district_from_frames(town_layers)
+
+
+def test_births_from_women_and_fertility_by_hand(town_layers):
+    town = _town_with_women(town_layers)
+    settings = ForecastSettings.from_table({
+        "births_source": "fertility", "fertility_trend": -0.1, "girls_share": 0.5,
+        "fertility": {"15_19": 0.0, "20_24": 0.0, "25_29": 0.1, "30_34": 0.05, "35_39": 0.0,
+                      "40_44": 0.0, "45_49": 0.0}, "survival": 1.0})
+    f, ens = forecast_district(town, settings, {}, base_year=2026, years=2)
+    assert ens is None and f.women is not None
+    # 2027: a fifth of the 100 women 25–29 turn 30: 80 × 0.1 + 20 × 0.05 = 9, × 0.9 (trend)
+    # 2028: 64 in 25–29, 16 + 16 in 30–34: (6.4 + 1.6) × 0.81
+    assert f.residents[1:, 0, 0].tolist() == pytest.approx([9 * 0.9, 8 * 0.81])
+    assert f.births.tolist() == pytest.approx([66, 8.1, 6.48])  # base year: its age-0 count
+    assert f.residents[1:, 1:, 0].sum() == 0  # no women, no births
+    # the girls aged 14 (C1: 10) join 15–19 the next year, half of them
+    assert f.women[1, 0].tolist() == pytest.approx([5, 0, 80, 20, 0, 0, 0])
+    assert f.women[2, 0, 0] == pytest.approx(5 * 0.8 + 10 * 0.5)
+    # the babies age on like everyone else
+    assert f.residents[2, 0, 1] == pytest.approx(8.1)
+    # a births shock scales fertility from its year on, like the series
+    shock = dataclasses.replace(settings, births_change=-0.5, births_from=2028)
+    assert shock.fertility_rates(2026, 2)[:, 2].tolist() == pytest.approx([0.1, 0.09, 0.0405])
+
+
+def test_fertility_needs_the_women_columns(town):
+    settings = ForecastSettings.from_table({"births_source": "fertility"})
+    with pytest.raises(ValidationError, match="needs the cells columns women_15_19"):
+        forecast_district(town, settings, {}, base_year=2026, years=2)
+
+
+def test_migration_by_age_and_zone_by_hand(town):
+    rates = {"district": [0.0] * 18, "ZB": [0.1] * 17 + [0.5]}
+    settings = ForecastSettings.from_table({
+        "migration_by_age": rates, "migration_factor": 2.0, "migration_change": 0.01,
+        "survival": 1.0, "ensemble": 20})
+    f, ens = forecast_district(town, settings, {}, base_year=2026, years=2)
+    r = f.residents
+    # ZB (C3: 5 per age, C4: 0) grows 0.1 × 2 + 0.01 = 21 % a year; the rest 1 %
+    assert r[1, 2, 7] == pytest.approx(5 * 1.21)
+    assert r[2, 2, 8] == pytest.approx(5 * 1.21 ** 2)
+    assert r[1, 0, 7] == pytest.approx(10 * 1.01)  # C1 in zone ZA
+    assert r[1, 4, 7] == pytest.approx(1 * 1.01)  # C5 in zone ZA
+    # the ensemble uses the district mean of each age, weighted by children: 5 of 66 in ZB
+    assert ens.shape == (20, 3, 18)
+    mean = (5 * 0.21 + 61 * 0.01) / 66
+    assert np.median(ens[:, 1, 7]) == pytest.approx(66 * (1 + mean), rel=0.02)
+
+
+def test_migration_table_from_csv(town, tmp_path):
+    lines = ["age,rate,zone_id"] + [f"{a},0.02," for a in range(18)] + [
+        f"{a},-0.05,ZB" for a in range(18)]
+    (tmp_path / "mig.csv").write_text("\n".join(lines) + "\n")
+    settings = ForecastSettings.from_table({"migration_by_age": {"file": "mig.csv"},
+                                            "survival": 1.0})
+    f, _ = forecast_district(town, settings, {}, base_year=2026, years=1, folder=tmp_path)
+    assert f.residents[1, 2, 7] == pytest.approx(5 * 0.95)
+    assert f.residents[1, 1, 7] == pytest.approx(50 * 1.02)
+
+
+@pytest.mark.parametrize(
+    ("table", "match"),
+    [
+        ({"district": [0.01] * 17}, "give 18 rates, for ages 0–17 \\(got 17\\)"),
+        ({"district": {str(a): 0.01 for a in range(16)}}, "rates missing for age\\(s\\) 16, 17"),
+        ({"ZB": [0.01] * 5 + ["a"] + [0.01] * 12}, "rates of age\\(s\\) 5 are not numbers"),
+        ({"ZB": [0.01] * 17 + [-2]}, "below −1"),
+        ("0.01", "give district = \\[18 rates\\]"),
+    ],
+)
+def test_bad_migration_tables(table, match):
+    with pytest.raises(ValidationError, match=match):
+        ForecastSettings.from_table({"migration_by_age": table})
+
+
+def test_bad_migration_zones_and_files(town, tmp_path):
+    for rates, match in (({"ZX": [0.0] * 18}, "zone\\(s\\) 'ZX' are not in the district"),
+                         ({"ZA": [0.0] * 18, "ZJ": [0.0] * 18}, "zones of one level only")):
+        settings = ForecastSettings.from_table({"migration_by_age": rates})
+        with pytest.raises(ValidationError, match=match):
+            forecast_district(town, settings, {}, base_year=2026, years=1)
+    (tmp_path / "bad.csv").write_text("age,rate\n0,0.01\n1,abc\n")
+    with pytest.raises(ValidationError, match="rate is not a number on line\\(s\\) 3"):
+        read_migration_table(tmp_path / "bad.csv")
+    (tmp_path / "short.csv").write_text("age,rate\n0,0.01\n")
+    with pytest.raises(ValidationError, match="rates missing for age\\(s\\) 1, 2"):
+        read_migration_table(tmp_path / "short.csv")
+
+
+def test_bad_fertility_settings():
+    with pytest.raises(ValidationError, match="unknown band\\(s\\) 50_54") as info:
+        ForecastSettings.from_table({"fertility": {"50_54": 0.01, "20_24": 2},
+                                     "births_source": "census"})
+    assert "20_24 must be births per woman" in str(info.value)
+    assert "births_source must be one of 'series', 'fertility'" in str(info.value)

@@ -18,8 +18,11 @@ All counts are persons (residents or students); years are calendar / school year
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,20 +30,29 @@ import shapely
 from scipy.spatial import cKDTree
 
 from schoolmap._kernels.cohort import project_cohorts, project_totals
-from schoolmap.errors import ValidationError
+from schoolmap.allocation import zone_of_points
+from schoolmap.errors import Problem, ValidationError
+from schoolmap.io.district import District
 from schoolmap.norms import LevelNorm
 
 __all__ = [
+    "DEFAULT_ASFR",
+    "DEFAULT_GIRLS_SHARE",
     "DEFAULT_OCCUPANCY",
     "DEFAULT_YIELDS",
     "HOUSING_TYPE_FACTORS",
+    "WOMEN_BANDS",
+    "WOMEN_COLUMNS",
     "Forecast",
     "ForecastSettings",
+    "forecast_district",
     "forecast_ensemble",
     "forecast_grades",
     "forecast_residents",
     "housing_children",
     "level_totals",
+    "migration_by_group",
+    "read_migration_table",
     "progression_ratios",
 ]
 
@@ -53,6 +65,17 @@ DEFAULT_YIELDS: dict[str, float] = {"kindergarten": 8.0, "primary": 11.0, "junio
 #: families with children, rental fewer). Overridable.
 HOUSING_TYPE_FACTORS: dict[str, float] = {"commodity": 1.0, "affordable": 1.2,
                                           "resettlement": 1.1, "rental": 0.7}
+#: Five-year age bands of women 15–49, and the optional ``cells`` columns that hold them.
+WOMEN_BANDS: tuple[str, ...] = ("15_19", "20_24", "25_29", "30_34", "35_39", "40_44", "45_49")
+WOMEN_COLUMNS: tuple[str, ...] = tuple(f"women_{b}" for b in WOMEN_BANDS)
+#: Age-specific fertility, births per woman per year by band (assumption: rounded to the
+#: shape of China's 2020 census, total fertility ≈ 1.3 = 5 × the sum). Calibrate locally.
+DEFAULT_ASFR: dict[str, float] = {"15_19": 0.006, "20_24": 0.055, "25_29": 0.098,
+                                  "30_34": 0.072, "35_39": 0.029, "40_44": 0.007,
+                                  "45_49": 0.002}
+#: Share of girls among children aged 14 (assumption: about 115 boys per 100 girls in the
+#: birth cohorts of the early 2010s), who join the women 15–19 the next year.
+DEFAULT_GIRLS_SHARE = 0.465
 #: Share of a development's households moving in during the completion year and the years after.
 DEFAULT_OCCUPANCY: tuple[float, ...] = (0.3, 0.4, 0.3)
 
@@ -68,11 +91,18 @@ class Forecast:
     residents : ndarray of shape (n_years, n_cells, 18), float64
         Persons aged 0–17.
     notes : tuple of str
+    births : ndarray of shape (n_years,), optional
+        District births of each year (persons; base year: its age-0 count), new housing's
+        babies not included.
+    women : ndarray of shape (n_years, n_cells, 7), optional
+        Women by five-year band 15–19 … 45–49 when births came from fertility.
     """
 
     years: np.ndarray
     residents: np.ndarray
     notes: tuple[str, ...] = field(default=())
+    births: np.ndarray | None = None
+    women: np.ndarray | None = None
 
     def level_demand(self, norm: LevelNorm) -> np.ndarray:
         """Students needing a seat at a level, by year and cell, shape (n_years, n_cells).
@@ -105,7 +135,12 @@ def forecast_residents(
     births: Mapping[int, float] | Sequence[float] | None = None,
     survival: float | Sequence[float] = 0.999,
     migration: float | Sequence[float] | np.ndarray = 0.0,
+    migration_group: np.ndarray | None = None,
     added: np.ndarray | None = None,
+    women: np.ndarray | pd.DataFrame | None = None,
+    fertility: Sequence[float] | np.ndarray | None = None,
+    girls_share: float = DEFAULT_GIRLS_SHARE,
+    women_migration: float | Sequence[float] = 0.0,
 ) -> Forecast:
     """Project residents aged 0–17 of every cell, year by year.
 
@@ -117,14 +152,30 @@ def forecast_residents(
         Years to forecast after the base year.
     base_year : int
     births : mapping year → births, or sequence of ``years`` values, optional
-        District births in each forecast year (persons). Default: the base year's age-0 total,
-        held constant. A mapping must cover every forecast year.
+        District births in each forecast year (persons), split over cells by their share of
+        the base year's age-0 children. Default: the base year's age-0 total, held constant.
+        A mapping must cover every forecast year. Ignored when ``women`` are given.
     survival : float or sequence of 18
         Share of each age surviving one more year.
-    migration : float, sequence of 18, or array of shape (years, 18)
-        Net migration rate per year by age (0.02 = 2 % more children of that age next year).
+    migration : float, sequence of 18, array of shape (years, 18) or (years, n_groups, 18)
+        Net migration rate per year by age (0.02 = 2 % more children of that age next year);
+        the 3-d form gives each group of cells its own rates (see ``migration_group``).
+    migration_group : ndarray of shape (n_cells,), int, optional
+        Each cell's row in the second axis of a 3-d ``migration`` (e.g. its zone).
     added : ndarray of shape (years + 1, n_cells, 18), optional
         Residents added by new housing in each year (see :func:`housing_children`).
+    women : ndarray of shape (n_cells, 7) or DataFrame with :data:`WOMEN_COLUMNS`, optional
+        Base-year women by five-year band 15–19 … 45–49 (persons). When given, each cell's
+        births are its women × ``fertility`` (age-specific fertility), and the women age on:
+        each year a fifth of a band moves to the next band, a fifth of 45–49 leaves, and
+        15–19 receives the cell's residents aged 14 × ``girls_share``.
+    fertility : sequence of 7 or array of shape (years + 1, 7), optional
+        Births per woman per year by band (default :data:`DEFAULT_ASFR`); the 2-d form gives
+        each year its own rates (row 0 = base year, unused).
+    girls_share : float
+        Share of girls among children aged 14 (default :data:`DEFAULT_GIRLS_SHARE`).
+    women_migration : float or sequence of ``years``
+        Net migration rate of women per year (0.01 = +1 %).
 
     Returns
     -------
@@ -137,19 +188,17 @@ def forecast_residents(
     >>> f = forecast_residents(np.full((1, 18), 10.0), 2, survival=1.0)
     >>> f.years.tolist(), f.residents[2, 0, :3].tolist()
     ([2026, 2027, 2028], [10.0, 10.0, 10.0])
+
+    Births from fertility: 100 women aged 25–29 having 0.1 births a year; a fifth of them
+    turn 30 each year (30–34 at 0.05), no girls aged 14:
+
+    >>> w = np.array([[0, 0, 100.0, 0, 0, 0, 0]])
+    >>> rates = [0, 0, 0.1, 0.05, 0, 0, 0]
+    >>> f = forecast_residents(np.zeros((1, 18)), 1, women=w, fertility=rates, survival=1.0)
+    >>> f.births.tolist()  # 80 × 0.1 + 20 × 0.05
+    [0.0, 9.0]
     """
-    if isinstance(ages, pd.DataFrame):
-        missing = [f"age_{a}" for a in range(N_AGES) if f"age_{a}" not in ages.columns]
-        if missing:
-            raise ValidationError([f"age columns missing: {', '.join(missing[:4])}"
-                                   f"{' …' if len(missing) > 4 else ''}"], "forecast input")
-        ages = ages[[f"age_{a}" for a in range(N_AGES)]].to_numpy(dtype=np.float64)
-    ages = np.ascontiguousarray(ages, dtype=np.float64)
-    if ages.ndim != 2 or ages.shape[1] != N_AGES:
-        raise ValidationError([f"ages must have shape (n_cells, 18), got {ages.shape}"],
-                              "forecast input")
-    if (ages < 0).any() or not np.isfinite(ages).all():
-        raise ValidationError(["ages must be finite and ≥ 0"], "forecast input")
+    ages = _age_matrix(ages)
     if not isinstance(years, int) or years < 0:
         raise ValidationError([f"years must be a whole number ≥ 0, got {years!r}"],
                               "forecast input")
@@ -175,7 +224,7 @@ def forecast_residents(
     total0 = ages[:, 0].sum()
     share = ages[:, 0] / total0 if total0 > 0 else np.full(n, 1.0 / max(n, 1))
     surv = _series(survival, (N_AGES,), "survival")
-    mig = _series(migration, (years, N_AGES), "migration")
+    mig, group = _migration_groups(migration, migration_group, years, n)
     if (surv < 0).any() or (surv > 1).any() or (mig < -1).any():
         raise ValidationError(["survival must be 0–1 and migration ≥ −1"], "forecast input")
     add = np.zeros((years + 1, n, N_AGES)) if added is None else np.ascontiguousarray(
@@ -183,8 +232,82 @@ def forecast_residents(
     if add.shape != (years + 1, n, N_AGES):
         raise ValidationError([f"added must have shape {(years + 1, n, N_AGES)}, got "
                                f"{add.shape}"], "forecast input")
-    out = project_cohorts(ages, series, np.ascontiguousarray(share), surv, mig, add)
-    return Forecast(np.arange(base_year, base_year + years + 1), out)
+    if women is None:
+        women0 = np.zeros((n, 0))
+        asfr = np.zeros((years + 1, 0))
+    else:
+        women0 = _women_matrix(women, n)
+        asfr = _series(list(DEFAULT_ASFR.values()) if fertility is None else fertility,
+                       (years + 1, len(WOMEN_BANDS)), "fertility")
+        if (asfr < 0).any():
+            raise ValidationError(["fertility rates must be ≥ 0 (births per woman per year)"],
+                                  "forecast input")
+    if not 0 <= girls_share <= 1:
+        raise ValidationError([f"girls_share is a share between 0 and 1, got {girls_share}"],
+                              "forecast input")
+    wmig = _series(women_migration, (years,), "women_migration")
+    out, women_out = project_cohorts(ages, series, np.ascontiguousarray(share), surv, mig,
+                                     group, add, women0, asfr, float(girls_share),
+                                     np.maximum(wmig, -1.0))
+    born = out[:, :, 0].sum(axis=1) - add[:, :, 0].sum(axis=1)
+    born[0] = base_births
+    return Forecast(np.arange(base_year, base_year + years + 1), out, births=born,
+                    women=women_out if women is not None else None)
+
+
+def _age_matrix(ages: np.ndarray | pd.DataFrame) -> np.ndarray:
+    """Residents by cell and single year of age 0–17, checked (persons)."""
+    if isinstance(ages, pd.DataFrame):
+        missing = [f"age_{a}" for a in range(N_AGES) if f"age_{a}" not in ages.columns]
+        if missing:
+            raise ValidationError([f"age columns missing: {', '.join(missing[:4])}"
+                                   f"{' …' if len(missing) > 4 else ''}"], "forecast input")
+        ages = ages[[f"age_{a}" for a in range(N_AGES)]].to_numpy(dtype=np.float64)
+    ages = np.ascontiguousarray(ages, dtype=np.float64)
+    if ages.ndim != 2 or ages.shape[1] != N_AGES:
+        raise ValidationError([f"ages must have shape (n_cells, 18), got {ages.shape}"],
+                              "forecast input")
+    if (ages < 0).any() or not np.isfinite(ages).all():
+        raise ValidationError(["ages must be finite and ≥ 0"], "forecast input")
+    return ages
+
+
+def _women_matrix(women: np.ndarray | pd.DataFrame, n: int) -> np.ndarray:
+    """Women by cell and five-year band 15–19 … 45–49, checked (persons)."""
+    if isinstance(women, pd.DataFrame):
+        missing = [c for c in WOMEN_COLUMNS if c not in women.columns]
+        if missing:
+            raise ValidationError([f"women columns missing: {', '.join(missing)}; births from "
+                                   f"fertility need all of {', '.join(WOMEN_COLUMNS)}"],
+                                  "forecast input")
+        women = women[list(WOMEN_COLUMNS)].to_numpy(dtype=np.float64)
+    w = np.ascontiguousarray(women, dtype=np.float64)
+    if w.shape != (n, len(WOMEN_BANDS)):
+        raise ValidationError([f"women must have shape ({n}, {len(WOMEN_BANDS)}), got "
+                               f"{w.shape}"], "forecast input")
+    if (w < 0).any() or not np.isfinite(w).all():
+        raise ValidationError(["women must be finite and ≥ 0"], "forecast input")
+    return w
+
+
+def _migration_groups(migration: float | Sequence[float] | np.ndarray,
+                      group: np.ndarray | None, years: int, n: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Migration rates as (years, n_groups, 18) and each cell's group (n,)."""
+    if group is None:
+        mig = _series(migration, (years, N_AGES), "migration")[:, None, :]
+        return np.ascontiguousarray(mig), np.zeros(n, dtype=np.int64)
+    g = np.ascontiguousarray(group, dtype=np.int64)
+    mig = np.asarray(migration, dtype=np.float64)
+    if mig.ndim != 3 or mig.shape[0] != years or mig.shape[2] != N_AGES:
+        raise ValidationError([f"migration by group must have shape (years, n_groups, 18) = "
+                               f"({years}, …, 18), got {mig.shape}"], "forecast input")
+    if g.shape != (n,) or (g < 0).any() or (g >= mig.shape[1]).any():
+        raise ValidationError([f"migration_group must give each of the {n} cells a group "
+                               f"0–{mig.shape[1] - 1}"], "forecast input")
+    if not np.isfinite(mig).all():
+        raise ValidationError(["migration contains NaN or inf"], "forecast input")
+    return np.ascontiguousarray(mig), g
 
 
 def housing_children(
@@ -450,6 +573,28 @@ class ForecastSettings:
         Monte-Carlo members (0: none).
     births_cv, migration_sd : float
         Spread of the ensemble's births (coefficient of variation) and migration (rate).
+    births_source : {"series", "fertility"}
+        ``series``: district births (``births`` / ``births_trend``) split over cells by their
+        share of the base year's babies. ``fertility``: each cell's births = its women
+        ``women_15_19`` … ``women_45_49`` × ``fertility`` (the cells must carry them).
+    fertility : dict band → births per woman per year, optional
+        Age-specific fertility by band ``15_19`` … ``45_49``; bands not given keep
+        :data:`DEFAULT_ASFR`. ``births_change`` / ``births_from`` scale it like the series.
+    fertility_trend : float
+        Yearly relative change of every rate (−0.02 = −2 %/yr).
+    girls_share : float
+        Share of girls among children aged 14 (they join the women 15–19).
+    migration_by_age : dict, optional
+        Net migration rates by single age 0–17 replacing ``migration``: ``district = [18
+        rates]`` and/or ``<zone_id> = [18 rates]`` (cells in that zone), or ``file =
+        "rates.csv"`` (columns ``age``, ``rate``, optional ``zone_id``; relative to the
+        scenario file). A list may be replaced by a table ``{0 = …, …, 17 = …}``.
+    migration_factor : float
+        Multiplies the ``migration_by_age`` rates (2.0: a surge twice the usual flows,
+        −1.0: the flows reversed); ``migration_change`` is added after.
+    puhui_target : float
+        Share of kindergarten demand that public and 普惠 places should hold (≥ 80 % in
+        the county evaluation rules): the forecast's 普惠 demand.
     """
 
     births: dict[int, float] | None = None
@@ -465,6 +610,13 @@ class ForecastSettings:
     ensemble: int = 0
     births_cv: float = 0.05
     migration_sd: float = 0.01
+    births_source: str = "series"
+    fertility: dict[str, float] | None = None
+    fertility_trend: float = 0.0
+    girls_share: float = DEFAULT_GIRLS_SHARE
+    migration_by_age: dict[str, Any] | None = None
+    migration_factor: float = 1.0
+    puhui_target: float = 0.8
 
     @classmethod
     def from_table(cls, table: Mapping[str, object], where: str = "[forecast]"
@@ -493,6 +645,34 @@ class ForecastSettings:
                                     "100 dwellings")
                     continue
                 value = {str(k): float(v) for k, v in value.items()}
+            elif key == "births_source":
+                if value not in BIRTHS_SOURCES:
+                    problems.append(f"{where}: births_source must be one of "
+                                    f"{', '.join(map(repr, BIRTHS_SOURCES))}, got {value!r}")
+                    continue
+            elif key == "fertility":
+                if not isinstance(value, Mapping):
+                    problems.append(f"{where}: fertility must be a table of band = births per "
+                                    f"woman per year (bands {', '.join(WOMEN_BANDS)})")
+                    continue
+                unknown = [str(k) for k in value if str(k) not in WOMEN_BANDS]
+                bad = [str(k) for k, v in value.items() if isinstance(v, bool)
+                       or not isinstance(v, int | float) or not 0 <= v <= 1]
+                if unknown:
+                    problems.append(f"{where}: fertility: unknown band(s) {', '.join(unknown)}; "
+                                    f"bands: {', '.join(WOMEN_BANDS)}")
+                if bad:
+                    problems.append(f"{where}: fertility: {', '.join(bad)} must be births per "
+                                    "woman per year between 0 and 1")
+                if unknown or bad:
+                    continue
+                value = {str(k): float(v) for k, v in value.items()}
+            elif key == "migration_by_age":
+                try:
+                    value = _migration_table_spec(value, f"{where} migration_by_age")
+                except ValidationError as exc:
+                    problems += [str(p) for p in exc.problems]
+                    continue
             elif key == "housing":
                 if not isinstance(value, bool):
                     problems.append(f"{where}: housing must be true or false")
@@ -505,8 +685,9 @@ class ForecastSettings:
                 problems.append(f"{where}: {key} must be a number, got {value!r}")
                 continue
             values[key] = value
-        if isinstance(values.get("survival"), float | int) and not 0 <= values["survival"] <= 1:
-            problems.append(f"{where}: survival is a share between 0 and 1")
+        for key in ("survival", "girls_share", "puhui_target"):
+            if isinstance(values.get(key), float | int) and not 0 <= values[key] <= 1:
+                problems.append(f"{where}: {key} is a share between 0 and 1")
         ValidationError.raise_if(problems, "scenario forecast")
         return cls(**values)  # type: ignore[arg-type]
 
@@ -524,3 +705,279 @@ class ForecastSettings:
                 value *= 1.0 + self.births_change
             out[t - 1] = max(value, 0.0)
         return out
+
+    def fertility_rates(self, base_year: int, years: int) -> np.ndarray:
+        """Births per woman per year by band for every year, shape (years + 1, 7).
+
+        :data:`DEFAULT_ASFR` overridden by ``fertility``, × (1 + ``fertility_trend``)^t,
+        × (1 + ``births_change``) from ``births_from`` on (row 0 = base year).
+        """
+        rates = np.array([(self.fertility or {}).get(b, DEFAULT_ASFR[b]) for b in WOMEN_BANDS])
+        start = self.births_from if self.births_from is not None else base_year + 1
+        t = np.arange(years + 1)
+        scale = (1.0 + self.fertility_trend) ** t
+        scale = scale * np.where(base_year + t >= start, 1.0 + self.births_change, 1.0)
+        return np.maximum(scale[:, None] * rates[None, :], 0.0)
+
+
+BIRTHS_SOURCES = ("series", "fertility")
+
+
+def _rates_by_age(value: object, where: str) -> list[float]:
+    """18 rates from a list or an ``{age = rate}`` table, or a ValidationError saying why."""
+    if isinstance(value, Mapping):
+        keys = {str(k).strip(): v for k, v in value.items()}
+        unknown = [k for k in keys if k not in {str(a) for a in range(N_AGES)}]
+        missing = [str(a) for a in range(N_AGES) if str(a) not in keys]
+        problems = []
+        if unknown:
+            problems.append(f"{where}: ages must be 0–17, got {', '.join(unknown)}")
+        if missing:
+            problems.append(f"{where}: rates missing for age(s) {', '.join(missing)}; give all "
+                            "ages 0–17")
+        ValidationError.raise_if(problems, "migration by age")
+        value = [keys[str(a)] for a in range(N_AGES)]
+    if not isinstance(value, list | tuple) or len(value) != N_AGES:
+        got = len(value) if isinstance(value, list | tuple) else type(value).__name__
+        raise ValidationError([f"{where}: give 18 rates, for ages 0–17 (got {got})"],
+                              "migration by age")
+    bad = [str(a) for a, v in enumerate(value)
+           if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v)]
+    if bad:
+        raise ValidationError([f"{where}: rates of age(s) {', '.join(bad)} are not numbers"],
+                              "migration by age")
+    low = [str(a) for a, v in enumerate(value) if v < -1]
+    if low:
+        raise ValidationError([f"{where}: rates of age(s) {', '.join(low)} are below −1 (−1 = "
+                               "everyone leaves)"], "migration by age")
+    return [float(v) for v in value]
+
+
+def _migration_table_spec(value: object, where: str) -> dict[str, Any]:
+    """Check a scenario's ``migration_by_age`` table: ``file`` or group → 18 rates."""
+    if not isinstance(value, Mapping) or not value:
+        raise ValidationError([f"{where}: give district = [18 rates], <zone_id> = [18 rates] "
+                               "or file = \"rates.csv\""], "migration by age")
+    if "file" in value:
+        if len(value) > 1 or not isinstance(value["file"], str):
+            raise ValidationError([f"{where}: file = \"rates.csv\" stands alone (put zone "
+                                   "rates in the file)"], "migration by age")
+        return {"file": value["file"]}
+    out: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, rates in value.items():
+        try:
+            out[str(key)] = _rates_by_age(rates, f"{where}.{key}")
+        except ValidationError as exc:
+            problems += [str(p) for p in exc.problems]
+    ValidationError.raise_if(problems, "migration by age")
+    return out
+
+
+def read_migration_table(path: str | os.PathLike[str]) -> dict[str, list[float]]:
+    """Read net migration rates by age from a CSV file.
+
+    Parameters
+    ----------
+    path : path-like
+        Columns ``age`` (0–17), ``rate`` (net migration per year, 0.02 = +2 %) and optionally
+        ``zone_id`` (empty or missing: the district's rates).
+
+    Returns
+    -------
+    dict
+        ``"district"`` or a zone id → 18 rates.
+
+    Raises
+    ------
+    ValidationError
+        Naming the file, the lines and what to fix.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ValidationError([f"{p}: no such migration table (columns age, rate, zone_id)"],
+                              "migration by age")
+    table = pd.read_csv(p, dtype=str, keep_default_na=False)
+    missing = [c for c in ("age", "rate") if c not in table.columns]
+    if missing:
+        raise ValidationError([f"{p.name}: column(s) {', '.join(missing)} missing; expected "
+                               "age, rate and optionally zone_id"], "migration by age")
+    zone = (table["zone_id"].str.strip() if "zone_id" in table.columns
+            else pd.Series([""] * len(table)))
+    zone = zone.where(zone != "", "district")
+    age = pd.to_numeric(table["age"], errors="coerce")
+    rate = pd.to_numeric(table["rate"], errors="coerce")
+    problems = []
+    for name, col in (("age", age), ("rate", rate)):
+        bad = np.flatnonzero(col.isna().to_numpy())
+        if len(bad):
+            problems.append(f"{p.name}: {name} is not a number on line(s) "
+                            f"{', '.join(str(i + 2) for i in bad[:5])}")
+    ValidationError.raise_if(problems, "migration by age")
+    out: dict[str, Any] = {}
+    for key in dict.fromkeys(zone):
+        rows = (zone == key).to_numpy()
+        ages = age[rows].to_numpy()
+        if len(set(ages)) != len(ages):
+            problems.append(f"{p.name}: {key}: an age appears twice")
+            continue
+        try:
+            out[key] = _rates_by_age({str(int(a)) if a == int(a) else str(a): r
+                                      for a, r in zip(ages, rate[rows], strict=True)},
+                                     f"{p.name}: {key}")
+        except ValidationError as exc:
+            problems += [str(q) for q in exc.problems]
+    ValidationError.raise_if(problems, "migration by age")
+    return out
+
+
+def migration_by_group(
+    table: Mapping[str, Sequence[float]],
+    cell_xy: np.ndarray,
+    zones: pd.DataFrame | None,
+    years: int,
+    *,
+    default: float = 0.0,
+    factor: float = 1.0,
+    change: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Net migration rates by year, group of cells and age, from a table by zone and age.
+
+    Parameters
+    ----------
+    table : mapping
+        ``"district"`` and/or zone ids → 18 rates (ages 0–17).
+    cell_xy : ndarray of shape (n_cells, 2)
+        Cell points (metres), in the zones' CRS.
+    zones : GeoDataFrame or None
+        The district's zones (``zone_id``); those named in ``table`` must be of one level.
+    years : int
+    default : float
+        Rate of every age for cells in no listed zone when ``table`` has no ``district``.
+    factor, change : float
+        Rates become ``rate × factor + change`` (surge / outflow).
+
+    Returns
+    -------
+    migration : ndarray of shape (years, n_groups, 18)
+        Group 0 = the district's rates, group k = the k-th listed zone.
+    group : ndarray of shape (n_cells,), int64
+
+    Examples
+    --------
+    >>> mig, grp = migration_by_group({"district": [0.01] * 18}, np.zeros((2, 2)), None, 1,
+    ...                               factor=2.0)
+    >>> mig.shape, float(mig[0, 0, 5]), grp.tolist()
+    ((1, 1, 18), 0.02, [0, 0])
+    """
+    named = [k for k in table if k != "district"]
+    known = set() if zones is None else set(zones["zone_id"].astype(str))
+    unknown = [k for k in named if k not in known]
+    if unknown:
+        raise ValidationError([f"migration_by_age: zone(s) {', '.join(map(repr, unknown))} "
+                               "are not in the district's zones layer"], "migration by age")
+    rates = [np.asarray(table.get("district", [default] * N_AGES), dtype=np.float64)]
+    group = np.zeros(len(cell_xy), dtype=np.int64)
+    if named:
+        assert zones is not None
+        listed = zones[zones["zone_id"].astype(str).isin(named)].reset_index(drop=True)
+        if "level" in listed.columns and listed["level"].nunique() > 1:
+            raise ValidationError([f"migration_by_age: zones of one level only (got "
+                                   f"{', '.join(sorted(map(str, set(listed['level']))))})"],
+                                  "migration by age")
+        row = zone_of_points(cell_xy, listed)
+        order = {z: k + 1 for k, z in enumerate(named)}
+        group_of_row = np.array([order[z] for z in listed["zone_id"].astype(str)])
+        group = np.where(row >= 0, group_of_row[np.maximum(row, 0)], 0).astype(np.int64)
+        rates += [np.asarray(table[z], dtype=np.float64) for z in named]
+    mig = np.stack(rates) * factor + change
+    return np.ascontiguousarray(np.broadcast_to(mig, (years, *mig.shape))), group
+
+
+def forecast_district(
+    district: District,
+    settings: ForecastSettings,
+    levels: Mapping[str, LevelNorm],
+    *,
+    base_year: int,
+    years: int,
+    seed: int = 0,
+    folder: str | os.PathLike[str] | None = None,
+) -> tuple[Forecast, np.ndarray | None]:
+    """Forecast a district's residents as a scenario's ``[forecast]`` table says.
+
+    Births from the district series or from women × fertility (``births_source``), migration
+    by age and zone (``migration_by_age``) or one rate, the children of new housing, and the
+    seeded ensemble of district totals.
+
+    Parameters
+    ----------
+    district : District
+        Cells with ``age_0`` … ``age_17`` (and ``women_15_19`` … for fertility).
+    settings : ForecastSettings
+    levels : mapping level → LevelNorm
+        Levels whose ages receive the children of new housing.
+    base_year, years, seed : int
+    folder : path-like, optional
+        Folder of the scenario file (``migration_by_age.file`` is relative to it).
+
+    Returns
+    -------
+    forecast : Forecast
+    ensemble : ndarray of shape (members, years + 1, 18) or None
+        District residents by member, year and age (None when ``settings.ensemble`` is 0).
+        With rates by zone, members use the district's mean rate of each age (weighted by the
+        base year's children).
+    """
+    cells = district.cells
+    ages = _age_matrix(cells)
+    women = None
+    if settings.births_source == "fertility":
+        missing = [c for c in WOMEN_COLUMNS if c not in cells.columns]
+        if missing:
+            raise ValidationError([Problem(district.source, f"births_source = 'fertility' needs "
+                                           f"the cells columns {', '.join(WOMEN_COLUMNS)} "
+                                           f"(missing {', '.join(missing)}); add them or use "
+                                           "births_source = 'series'")], "forecast")
+        women = _women_matrix(cells, len(cells))
+    added = None
+    devs = district.developments
+    if settings.housing and devs is not None and len(devs):
+        shifted = devs.copy()
+        shifted["completion_year"] = pd.to_numeric(shifted["completion_year"]) \
+            + settings.housing_delay
+        added = housing_children(shifted, district.cell_xy, levels, base_year=base_year,
+                                 years=years, yields=settings.yields)
+    births = settings.births_series(float(ages[:, 0].sum()), base_year, years)
+    flat = settings.migration + settings.migration_change
+    group = None
+    migration: float | np.ndarray = flat
+    if settings.migration_by_age is not None:
+        table = settings.migration_by_age
+        if "file" in table:
+            table = read_migration_table(Path(folder or ".") / table["file"])
+        migration, group = migration_by_group(
+            table, district.cell_xy, district.zones, years, default=settings.migration,
+            factor=settings.migration_factor, change=settings.migration_change)
+    forecast = forecast_residents(
+        ages, years, base_year=base_year, births=births, survival=settings.survival,
+        migration=migration, migration_group=group, added=added, women=women,
+        fertility=settings.fertility_rates(base_year, years), girls_share=settings.girls_share,
+        women_migration=flat)
+    if settings.ensemble <= 0:
+        return forecast, None
+    mig_total: float | np.ndarray = migration
+    if group is not None:
+        assert isinstance(migration, np.ndarray)
+        weight = np.zeros((migration.shape[1], N_AGES))
+        np.add.at(weight, group, ages)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (weight * migration[0]).sum(axis=0) / weight.sum(axis=0)
+        mig_total = np.where(np.isfinite(mean), mean, migration[0, 0])
+    assert forecast.births is not None
+    ens = forecast_ensemble(ages.sum(axis=0), forecast.births[1:], members=settings.ensemble,
+                            seed=seed, births_cv=settings.births_cv,
+                            migration_sd=settings.migration_sd, survival=settings.survival,
+                            migration=mig_total,
+                            added_total=None if added is None else added.sum(axis=1))
+    return forecast, ens

@@ -40,9 +40,7 @@ from schoolmap.errors import Problem, ValidationError
 from schoolmap.forecast import (
     Forecast,
     ForecastSettings,
-    forecast_ensemble,
-    forecast_residents,
-    housing_children,
+    forecast_district,
     level_totals,
 )
 from schoolmap.io.crs import COORDINATE_SYSTEMS
@@ -382,37 +380,21 @@ def _run_forecast(result: ScenarioResult, say: Callable[[str], None]) -> None:
     settings = sc.forecast
     years = sc.horizon
     say(f"forecast {sc.base_year}–{sc.base_year + years}")
-    ages = district.cells[[f"age_{a}" for a in range(18)]].to_numpy(dtype=np.float64) \
-        if all(f"age_{a}" in district.cells.columns for a in range(18)) else None
-    if ages is None:
+    if not all(f"age_{a}" in district.cells.columns for a in range(18)):
         result.notes.append("forecast skipped: cells carry no single-year ages (age_0 … age_17)")
         return
     levels = {lv: sc.norms.level(lv) for lv in sc.levels}
-    added = None
-    devs = district.developments
-    if settings.housing and devs is not None and len(devs):
-        shifted = devs.copy()
-        shifted["completion_year"] = pd.to_numeric(shifted["completion_year"]) \
-            + settings.housing_delay
-        added = housing_children(shifted, district.cell_xy, levels, base_year=sc.base_year,
-                                 years=years, yields=settings.yields)
-    births = settings.births_series(float(ages[:, 0].sum()), sc.base_year, years)
-    migration = settings.migration + settings.migration_change
-    forecast = forecast_residents(ages, years, base_year=sc.base_year, births=births,
-                                  survival=settings.survival, migration=migration, added=added)
+    forecast, ens = forecast_district(district, settings, levels, base_year=sc.base_year,
+                                      years=years, seed=sc.seed,
+                                      folder=sc.source.parent if sc.source else None)
     result.forecast = forecast
     method = sc.methods[0]
     for level in sc.levels:
         say(f"{level}: year-by-year enrolment ({method})")
         result.simulations[level] = simulate_enrolment(
             district, forecast, sc.norms, level, method=method, max_distance_m=sc.max_distance_m)
-    if settings.ensemble > 0:
+    if ens is not None:
         say(f"ensemble of {settings.ensemble}")
-        ens = forecast_ensemble(ages.sum(axis=0), births, members=settings.ensemble,
-                                seed=sc.seed, births_cv=settings.births_cv,
-                                migration_sd=settings.migration_sd, survival=settings.survival,
-                                migration=migration,
-                                added_total=None if added is None else added.sum(axis=1))
         rows = []
         for level, norm in levels.items():
             p10, p50, p90 = np.percentile(level_totals(ens, norm), [10, 50, 90], axis=0)

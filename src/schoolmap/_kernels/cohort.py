@@ -7,12 +7,19 @@ import numpy as np
 
 
 @nb.njit(cache=True, nogil=True)
-def project_cohorts(ages0, births, birth_share, survival, migration, added):
-    """Carry every cell's single-year cohorts forward year by year.
+def project_cohorts(ages0, births, birth_share, survival, migration, group, added,
+                    women0, asfr, girls_share, women_migration):
+    """Carry every cell's single-year cohorts (and its women 15–49) forward year by year.
 
     For year t → t + 1 and age a ≥ 1: ``pop[a] = pop_t[a − 1] × survival[a − 1] ×
-    (1 + migration[t, a − 1]) + added[t + 1, cell, a]``; age 0 = ``births[t + 1] ×
-    birth_share[cell] + added[t + 1, cell, 0]``. The oldest age leaves the table.
+    (1 + migration[t, group[cell], a − 1]) + added[t + 1, cell, a]``; the oldest age leaves
+    the table. Age 0 is ``births[t + 1] × birth_share[cell]`` when no women are given
+    (``women0`` has 0 columns), else ``Σ_b women[t + 1, cell, b] × asfr[t + 1, b]``; plus
+    ``added[t + 1, cell, 0]``.
+
+    Women age on through five-year bands: each year a fifth of a band moves to the next, a
+    fifth of the oldest band leaves, and the first band receives the girls turning 15
+    (``pop_t[14] × girls_share``); every band is then scaled by ``1 + women_migration[t]``.
 
     Parameters
     ----------
@@ -20,24 +27,44 @@ def project_cohorts(ages0, births, birth_share, survival, migration, added):
     births : (Y + 1,) f8 — district births per year (index 0 = base year, unused)
     birth_share : (n,) f8 — each cell's share of the district's births (sums to 1)
     survival : (A,) f8 — share of age a surviving to a + 1
-    migration : (Y, A) f8 — net migration rate by year step and age (e.g. 0.02 = +2 %)
+    migration : (Y, G, A) f8 — net migration rate by year step, group and age (0.02 = +2 %)
+    group : (n,) i8 — each cell's migration group (row of ``migration``'s second axis)
     added : (Y + 1, n, A) f8 — residents added by new housing in each year (0 where none)
+    women0 : (n, B) f8 — women by five-year band in the base year (B = 0: use ``births``)
+    asfr : (Y + 1, B) f8 — births per woman per year by band
+    girls_share : f8 — share of girls among residents aged 14
+    women_migration : (Y,) f8 — net migration rate of women per year step
 
     Returns
     -------
-    (Y + 1, n, A) f8 — residents by year, cell and age
+    residents : (Y + 1, n, A) f8 — residents by year, cell and age
+    women : (Y + 1, n, B) f8 — women by year, cell and band
     """
     n, n_age = ages0.shape
+    n_band = women0.shape[1]
     years = births.shape[0] - 1
     out = np.empty((years + 1, n, n_age))
+    women = np.empty((years + 1, n, n_band))
     out[0] = ages0
+    women[0] = women0
     for t in range(years):
         for i in range(n):
-            out[t + 1, i, 0] = births[t + 1] * birth_share[i] + added[t + 1, i, 0]
+            g = group[i]
+            if n_band > 0:
+                grow = 1.0 + women_migration[t]
+                for b in range(n_band - 1, 0, -1):
+                    women[t + 1, i, b] = (women[t, i, b] * 0.8 + women[t, i, b - 1] * 0.2) * grow
+                women[t + 1, i, 0] = (women[t, i, 0] * 0.8 + out[t, i, 14] * girls_share) * grow
+                born = 0.0
+                for b in range(n_band):
+                    born += women[t + 1, i, b] * asfr[t + 1, b]
+            else:
+                born = births[t + 1] * birth_share[i]
+            out[t + 1, i, 0] = born + added[t + 1, i, 0]
             for a in range(1, n_age):
                 out[t + 1, i, a] = (out[t, i, a - 1] * survival[a - 1]
-                                    * (1.0 + migration[t, a - 1]) + added[t + 1, i, a])
-    return out
+                                    * (1.0 + migration[t, g, a - 1]) + added[t + 1, i, a])
+    return out, women
 
 
 @nb.njit(cache=True, nogil=True)

@@ -114,8 +114,9 @@ def _numeric(frame: pd.DataFrame, col: str) -> np.ndarray:
 
 
 def check_cells(frame: gpd.GeoDataFrame, where: str) -> list[Problem]:
-    """Population by age and counted students: numbers, ≥ 0, not NaN; population not below the
-    sum of ages 0–17; ``students_`` columns named after a known level."""
+    """Population by age, women by band (``women_15_19`` …) and counted students: numbers, ≥ 0,
+    not NaN; population not below the sum of ages 0–17; ``students_`` columns named after a
+    known level."""
     problems = []
     present_ages = [c for c in AGE_COLUMNS if c in frame.columns]
     present_students = [c for c in STUDENT_COLUMNS if c in frame.columns]
@@ -127,7 +128,8 @@ def check_cells(frame: gpd.GeoDataFrame, where: str) -> list[Problem]:
         if meant is not None:
             problems.append(Problem(where, f"column {name!r} names no schoolmap level; rename "
                                     f"it 'students_{meant}' (levels: {', '.join(LEVELS)})"))
-    for col in [*present_ages, *present_students, "population", "households"]:
+    women = [c for c in map(str, frame.columns) if c.startswith("women_")]
+    for col in [*present_ages, *present_students, *women, "population", "households"]:
         if col not in frame.columns:
             continue
         values = _numeric(frame, col)
