@@ -17,6 +17,9 @@ from shapely.geometry import Point, box
 
 try:
     from schoolmap.maps import (
+        add_developments,
+        add_milestone_years,
+        add_new_sites,
         add_seat_prices,
         add_unserved,
         render_result_map,
@@ -28,6 +31,9 @@ except ModuleNotFoundError as exc:  # package not installed: use the source tree
         raise
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from schoolmap.maps import (
+        add_developments,
+        add_milestone_years,
+        add_new_sites,
         add_seat_prices,
         add_unserved,
         render_result_map,
@@ -556,10 +562,11 @@ def test_results_of_several_allocation_methods_are_refused(schools):
 # -- seat prices and unserved students ----------------------------------------------------------
 
 
-def tiny_result(district, levels=("primary",), methods=("catchment", "optimal")):
-    """A scenario run on a tiny town, map without tiles."""
+def tiny_result(district, levels=("primary",), methods=("catchment", "optimal"), horizon=0,
+                tiles="none"):
+    """A scenario run on a tiny town, map without tiles (no forecast unless ``horizon``)."""
     sc = Scenario(name="tiny", district=district.source, base_year=2026, levels=levels,
-                  methods=methods, tiles="none", lang="en")
+                  methods=methods, tiles=tiles, lang="en", horizon=horizon)
     return run_scenario(sc, district)
 
 
@@ -574,6 +581,12 @@ def closed_p2(town_layers):
 def render_result(result, tmp_path: Path) -> str:
     path = render_result_map(result, tmp_path / "map.html")
     return path.read_text(encoding="utf-8")
+
+
+def result_overlays(text: str) -> dict[str, str]:
+    """Overlays of a result map but the proposed catchments (tested with schoolmap.catchments)."""
+    return {name: var for name, var in overlays(text).items()
+            if not name.startswith(("Proposed catchments", "建议学区"))}
 
 
 def legend_of(text: str) -> str:
@@ -598,7 +611,7 @@ def square_layers(text: str) -> dict[str, list[dict]]:
 
 def test_result_map_shows_seat_prices_of_the_optimal_method(town, tmp_path):
     text = render_result(tiny_result(town), tmp_path)
-    layers = overlays(text)
+    layers = result_overlays(text)
     # every primary pupil gets a seat under both methods: no unserved layer
     assert list(layers) == ["Catchments – primary", "Schools – primary", "Seat prices – primary"]
     assert shown(text, layers["Schools – primary"])
@@ -631,7 +644,7 @@ def test_result_map_shows_seat_prices_of_the_optimal_method(town, tmp_path):
 
 def test_result_map_without_optimal_has_no_seat_prices(town, tmp_path):
     text = render_result(tiny_result(town, methods=("catchment", "nearest")), tmp_path)
-    assert list(overlays(text)) == ["Catchments – primary", "Schools – primary"]
+    assert list(result_overlays(text)) == ["Catchments – primary", "Schools – primary"]
     assert "Seat price" not in text and "Unserved" not in text
 
 
@@ -642,7 +655,7 @@ def test_result_map_layer_names_follow_the_scenario_language(closed_p2, tmp_path
     assert result.scenario.language == "en"
     result.scenario = dataclasses.replace(result.scenario, lang=None)  # 6+3: Chinese
     text = render_result(result, tmp_path)
-    assert list(overlays(text)) == ["学区 – 小学", "学校 – 小学", "学位影子价格 – 小学",
+    assert list(result_overlays(text)) == ["学区 – 小学", "学校 – 小学", "学位影子价格 – 小学",
                                     "未获学位学生 – 小学", "未获学位学生 (最优分配) – 小学"]
     assert "tiny · 2026 · 划片" in text
     with pytest.raises(ValueError, match="lang must be one of en, zh"):
@@ -652,7 +665,7 @@ def test_result_map_layer_names_follow_the_scenario_language(closed_p2, tmp_path
 def test_result_map_layers_per_level_only_where_students_are_unserved(town, tmp_path):
     # junior: J1 takes all 198 pupils by catchment, but optimal leaves 48 without a seat
     text = render_result(tiny_result(town, levels=("primary", "junior")), tmp_path)
-    layers = overlays(text)
+    layers = result_overlays(text)
     assert list(layers) == [
         "Catchments – primary",
         "Schools – primary",
@@ -680,7 +693,7 @@ def test_unserved_students_of_a_closed_school_are_drawn_as_squares(closed_p2, tm
     }
 
     text = render_result(result, tmp_path)
-    layers = overlays(text)
+    layers = result_overlays(text)
     assert list(layers) == [
         "Catchments – primary",
         "Schools – primary",
@@ -864,3 +877,254 @@ def test_seat_price_and_unserved_layers_draw_in_a_browser(closed_p2, tmp_path):
     # 2 catchments, 1 school (P1; closed P2 is not listed), 1 seat-price marker, 1 square
     assert len(re.findall(r'<path class="leaflet-interactive"', run.stdout)) == 5
     assert 'class="leaflet-pane leaflet-schoolmap_density-pane"' in run.stdout
+
+
+# -- Gaode tiles: layers shifted to GCJ-02 -----------------------------------------------------
+
+GAODE_TILES = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+               "&x={x}&y={y}&z={z}")
+#: The URL as written in the page's JavaScript (a JSON string: & is \u0026).
+GAODE_TILES_JSON = GAODE_TILES.replace("&", "\\u0026")
+
+
+def test_gaode_tiles_shift_every_drawn_coordinate_to_gcj02(schools, zones, tmp_path):
+    from schoolmap.io.crs import wgs84_to_gcj02
+
+    plain = render(shortfall_map(schools, zones, tiles=None), tmp_path, "plain.html")
+    gaode = render(shortfall_map(schools, zones, tiles="gaode"), tmp_path, "gaode.html")
+    assert remote_resources(gaode) == [GAODE_TILES_JSON]
+    # no other server named anywhere (urls() stops at the first backslash of \u0026)
+    assert urls(gaode) - NOT_FETCHED == {GAODE_TILES_JSON.split("\\")[0]}
+    assert "tile.openstreetmap" not in gaode and '"subdomains": "1234"' in gaode
+    assert '"attribution": "\\u0026copy; \\u9ad8\\u5fb7\\u5730\\u56fe AutoNavi' in gaode  # 高德地图
+
+    # P1 at (354,500, 3,456,500) in UTM 51N: WGS 84 lon/lat, then the GCJ-02 closed form
+    wgs = gpd.GeoSeries([Point(X0 + 500, Y0 + 500)], crs=UTM51).to_crs("EPSG:4326")[0]
+    lon, lat = wgs84_to_gcj02(wgs.x, wgs.y)
+    p1_plain = by_school(circle_markers(plain), overlays(plain))[("Schools – primary", "P1")]
+    p1 = by_school(circle_markers(gaode), overlays(gaode))[("Schools – primary", "P1")]
+    assert p1_plain["location"] == [round(wgs.y, 6), round(wgs.x, 6)]
+    assert p1["location"] == [round(float(lat), 6), round(float(lon), 6)]
+    # in Shanghai GCJ-02 lies about 470 m east-south-east... of WGS 84: hundreds of metres
+    shift_m = math.hypot((lon - wgs.x) * 111_320 * math.cos(math.radians(wgs.y)),
+                         (lat - wgs.y) * 111_320)
+    assert 300 < shift_m < 700
+
+    # every zone vertex moves the same way (to within the 1e-6 degree rounding)
+    def vertices(text):
+        return np.array([xy for data in geojson_layers(text).values() for f in data["features"]
+                         for ring in f["geometry"]["coordinates"] for xy in ring])
+
+    before, after = vertices(plain), vertices(gaode)
+    assert before.shape == after.shape and len(before) >= 10
+    expected = np.column_stack(wgs84_to_gcj02(before[:, 0], before[:, 1]))
+    assert np.abs(after - expected).max() < 2e-6
+    # the view is fitted to the shifted data
+    (s0, w0), _ = fit_bounds(plain)
+    (s1, w1), _ = fit_bounds(gaode)
+    assert abs(w1 - float(wgs84_to_gcj02(w0, s0)[0])) < 5e-6  # 0.5 m
+
+
+def test_gaode_scenario_shifts_the_result_layers_too(closed_p2, tmp_path):
+    from schoolmap.io.crs import wgs84_to_gcj02
+
+    plain = render_result(tiny_result(closed_p2), tmp_path)
+    result = tiny_result(closed_p2, tiles="gaode")
+    gaode = render_result_map(result, tmp_path / "gaode.html").read_text(encoding="utf-8")
+    assert remote_resources(gaode) == [GAODE_TILES_JSON]
+    for name in ("Unserved students – primary", "Unserved (optimal) – primary"):
+        before = np.array(square_layers(plain)[name][0]["geometry"]["coordinates"][0])
+        after = np.array(square_layers(gaode)[name][0]["geometry"]["coordinates"][0])
+        expected = np.column_stack(wgs84_to_gcj02(before[:, 0], before[:, 1]))
+        assert np.abs(after - expected).max() < 2e-6
+    a = by_school(circle_markers(plain), overlays(plain))[("Seat prices – primary", "P1")]
+    b = by_school(circle_markers(gaode), overlays(gaode))[("Seat prices – primary", "P1")]
+    lon, lat = wgs84_to_gcj02(a["location"][1], a["location"][0])
+    assert abs(b["location"][0] - lat) < 2e-6 and abs(b["location"][1] - lon) < 2e-6
+
+
+def test_scenario_map_tiles_accepts_gaode_and_rejects_others(tmp_path):
+    from schoolmap.errors import ValidationError
+    from schoolmap.scenario import load_scenario
+
+    text = ('name = "g"\ndistrict = "d.gpkg"\nbase_year = 2026\n[map]\ntiles = "{}"\n')
+    (tmp_path / "g.toml").write_text(text.format("gaode"), encoding="utf-8")
+    assert load_scenario(tmp_path / "g.toml").tiles == "gaode"
+    (tmp_path / "b.toml").write_text(text.format("baidu"), encoding="utf-8")
+    with pytest.raises(ValidationError, match="tiles must be one of OpenStreetMap, none, gaode"):
+        load_scenario(tmp_path / "b.toml")
+
+
+# -- milestone years, new sites, developments -------------------------------------------------
+
+
+@pytest.fixture
+def growing_town(town_layers):
+    """Tiny town with 800 homes handed over in 2028 by C3: primary demand peaks in 2030,
+    junior in 2033 (base year 2026, horizon 2036)."""
+    town_layers["developments"] = gpd.GeoDataFrame(
+        {"dev_id": ["D1"], "name": ["<b>Riverside</b> 滨江"], "dwellings": [800],
+         "housing_type": ["commodity"], "completion_year": [2028]},
+        geometry=[box(500_000 + 1000, 3_500_000, 500_000 + 1200, 3_500_100)], crs=UTM51)
+    return district_from_frames(town_layers, source="growing_town")
+
+
+def test_milestone_years_are_layers_with_that_years_figures(growing_town, tmp_path):
+    result = tiny_result(growing_town, levels=("primary", "junior"), methods=("catchment",),
+                         horizon=10)
+    assert result.simulations["primary"].peak[0] == 2030
+    assert result.simulations["junior"].peak[0] == 2033
+    text = render_result(result, tmp_path)
+    layers = result_overlays(text)
+    assert list(layers) == [
+        "Catchments – primary", "Schools – primary", "Catchments – junior", "Schools – junior",
+        "Schools 2026 (base) – primary", "Schools 2030 (peak) – primary",
+        "Schools 2036 (horizon) – primary", "Schools 2026 (base) – junior",
+        "Schools 2033 (peak) – junior", "Schools 2036 (horizon) – junior", "Developments",
+    ]
+    assert [name for name, var in layers.items() if shown(text, var)] == [
+        "Catchments – primary", "Schools – primary"]
+    markers = by_school(circle_markers(text), layers)
+    assert len(markers) == 2 + 1 + 3 * 2 + 3 * 1  # headline layers, then milestones
+    # the base year is the catchment allocation: P1 takes 366 pupils in six 大班额 classes
+    base = markers[("Schools 2026 (base) – primary", "P1")]
+    cells = popup_cells(base["popup"])
+    assert cells["Year 年份"] == "2026"
+    assert cells["Enrolment 在校生 (students 人)"] == "366"
+    assert cells["Shortfall 学位缺口"] == "96"
+    assert cells["Classes 班数"] == "6" and cells["大班额 classes (56–65)"] == "6"
+    assert cells["Largest class 最大班额"] == "61"
+    assert base["options"]["color"] == "#7b3294" and base["options"]["fillColor"] == "#f46d43"
+    assert "2026 · Shortfall 学位缺口: 96" in base["tooltip"]
+    # every milestone marker shows its year's simulated figures
+    for level, years in (("primary", (2026, 2030, 2036)), ("junior", (2026, 2033, 2036))):
+        table = result.simulations[level].by_school
+        for (name, school_id), marker in markers.items():
+            year = next((y for y in years if name.startswith(f"Schools {y} ")), None)
+            if year is None or not name.endswith(level):
+                continue
+            row = table[(table["year"] == year) & (table["school_id"] == school_id)].iloc[0]
+            cells = popup_cells(marker["popup"])
+            assert cells["Enrolment 在校生 (students 人)"] == f"{round(row['students']):,}"
+            assert cells["Shortfall 学位缺口"] == f"{round(row['shortfall']):,}"
+            assert cells["Seats 学位"] == f"{round(row['seats']):,}"
+            assert cells["Classes needed 所需班数"] == f"{round(row['classes_needed']):,}"
+            for column, label in (("n_classes_le_45", "Classes ≤ 45 班"),
+                                  ("n_classes_46_55", "Classes 46–55 班"),
+                                  ("n_classes_66_plus", "超大班额 classes (66+)")):
+                assert cells[label] == f"{round(row[column]):,}"
+    peak = popup_cells(markers[("Schools 2030 (peak) – primary", "P2")]["popup"])
+    assert int(peak["Enrolment 在校生 (students 人)"]) > 30  # the new homes' children
+    assert legend_of(text).count("Milestone years 关键年份") == 1
+
+    # the development: escaped name, 800 homes in 2028 (1–3 years after 2026: second class)
+    (dev,) = [f for d in geojson_layers(text).values() for f in d["features"]
+              if "dev_id" in f["properties"]]
+    assert dev["properties"] == {"fill": "#66c2a4", "name": "&lt;b&gt;Riverside&lt;/b&gt; 滨江",
+                                 "dev_id": "D1", "dwellings": "800", "housing_type": "commodity",
+                                 "completion_year": "2028"}
+    assert "<b>Riverside" not in text
+    assert "Developments by completion 新建住宅交付年份" in legend_of(text)
+
+
+def test_milestone_year_that_is_base_and_peak_has_one_layer_named_in_chinese(town, tmp_path):
+    result = tiny_result(town, methods=("catchment",), horizon=5)
+    m = shortfall_map(result.schools, tiles=None, lang="zh")
+    assert add_milestone_years(m, result.simulations["primary"], town.schools,
+                               lang="zh") == [2026, 2031]
+    text = render(m, tmp_path)
+    assert list(overlays(text)) == ["学校 – 小学", "学校 2026 (基年, 高峰) – 小学",
+                                    "学校 2031 (规划末年) – 小学"]
+    with pytest.raises(ValueError, match="m must be a map made by"):
+        add_milestone_years(folium_map(), result.simulations["primary"], town.schools)
+
+
+def new_sites() -> gpd.GeoDataFrame:
+    """Recommended sites as documented on ScenarioResult.new_sites (two levels)."""
+    return gpd.GeoDataFrame(
+        {"level": ["primary", "junior", "primary"], "site_id": ["S1", "S2", "G1"],
+         "name": ["New Town Primary 新城小学", EVIL_SCHOOL, "Generated 1"],
+         "tracks": [4, 6, 2], "classes": [24, 18, 12], "seats": [1080, 900, 540],
+         "open_year": [2028, 2030, 2031], "students_served": [950.4, 870.0, 510.0],
+         "mean_distance_m": [420.0, 1234.5, np.nan], "source": ["sites", "sites", "generated"],
+         "reason": ["<b>950</b> pupils have no seat within 500 m;\nP1 is 130 % full.",
+                    "${alert(5)} `x`", None]},
+        geometry=[Point(X0 + 1000, Y0 + 1000), Point(X0 + 1500, Y0 + 1200),
+                  Point(X0 + 2000, Y0 + 400)],
+        crs=UTM51)
+
+
+def test_new_sites_are_sized_by_seats_with_their_figures_and_reason(schools, tmp_path):
+    m = shortfall_map(schools, tiles=None)
+    assert add_new_sites(m, None) == 0
+    assert add_new_sites(m, new_sites().iloc[:0]) == 0
+    assert add_new_sites(m, new_sites()) == 3
+    text = render(m, tmp_path)
+    layers = overlays(text)
+    assert list(layers) == ["Schools – primary", "Schools – junior", "New schools – primary",
+                            "New schools – junior"]
+    assert not shown(text, layers["New schools – primary"])
+    markers = by_school(circle_markers(text), layers)
+    s1 = markers[("New schools – primary", "S1")]
+    assert s1["options"]["radius"] == round(10 * math.sqrt(1.08), 2)
+    assert s1["options"]["fillColor"] == "#2c7bb6" and s1["options"]["dashArray"] == "4 3"
+    assert markers[("New schools – primary", "G1")]["options"]["radius"] == round(
+        10 * math.sqrt(0.54), 2)
+    assert "1,080 seats 学位 · opens 开办 2028" in s1["tooltip"]
+    cells = popup_cells(s1["popup"])
+    assert cells == {
+        "ID 编号": "S1", "Level 学段": "primary 小学", "Tracks 轨": "4", "Classes 班数": "24",
+        "Seats 学位": "1,080", "Opens 开办年份": "2028", "Students served 服务学生 (人)": "950",
+        "Mean distance 平均距离": "420 m", "Site 用地": "candidate site 备选用地"}
+    assert ('<p class="note">&lt;b&gt;950&lt;/b&gt; pupils have no seat within 500 m;<br>'
+            "P1 is 130 % full.</p>") in s1["popup"]
+    g1 = popup_cells(markers[("New schools – primary", "G1")]["popup"])
+    assert g1["Mean distance 平均距离"] == "—" and g1["Site 用地"] == "generated 自动生成"
+    assert '<p class="note">' not in markers[("New schools – primary", "G1")]["popup"]
+    s2 = markers[("New schools – junior", "S2")]
+    assert f'<div class="name">{EVIL_SCHOOL_ESCAPED}</div>' in s2["popup"]
+    assert "&#36;&#123;alert(5)&#125; &#96;x&#96;" in s2["popup"]
+    assert EVIL_SCHOOL not in text and "${alert(5)}" not in text
+    legend = legend_of(text)
+    assert legend.count("New schools 建议新建学校") == 1 and 'stroke-dasharray="3 2"' in legend
+
+
+def test_new_sites_and_developments_check_their_tables(schools):
+    m = shortfall_map(schools, tiles=None)
+    with pytest.raises(ValueError, match=r"add_new_sites: 1 problem — new_sites lacks column"
+                                         r"\(s\) 'seats'"):
+        add_new_sites(m, new_sites().drop(columns="seats"))
+    with pytest.raises(TypeError, match="sequence of level names"):
+        add_new_sites(m, new_sites(), levels="primary")
+    with pytest.raises(ValueError, match="levels: 'prim' not found"):
+        add_new_sites(m, new_sites(), levels=["prim"])  # neither standard nor present
+    with pytest.raises(ValueError, match="developments lacks column\\(s\\) 'completion_year'"):
+        add_developments(m, new_sites(), base_year=2026)
+    assert add_developments(m, None, base_year=2026) == 0
+
+
+def test_developments_are_coloured_by_years_to_completion(schools, tmp_path):
+    devs = gpd.GeoDataFrame(
+        {"dev_id": ["A", "B", "C", "D", "E"], "dwellings": [100, 2000, 300, 50, 10],
+         "completion_year": [2024, 2029, 2031, 2040, np.nan]},
+        geometry=[box(X0, Y0, X0 + 200, Y0 + 200), Point(X0 + 300, Y0 + 300),
+                  box(X0 + 600, Y0, X0 + 900, Y0 + 100), Point(X0 + 50, Y0 + 900),
+                  Point(X0 + 90, Y0 + 90)],
+        crs=UTM51)
+    m = shortfall_map(schools, tiles=None, lang="zh")
+    assert add_developments(m, devs, base_year=2026, lang="zh") == 5
+    text = render(m, tmp_path)
+    assert list(overlays(text))[-1] == "新建住宅"
+    (data,) = [d for d in geojson_layers(text).values()
+               if d["features"] and "dev_id" in d["features"][0]["properties"]]
+    props = {f["properties"]["dev_id"]: f["properties"] for f in data["features"]}
+    assert {k: p["fill"] for k, p in props.items()} == {
+        "A": "#ccece6", "B": "#66c2a4", "C": "#238b45", "D": "#00441b", "E": "#bdbdbd"}
+    assert props["B"]["dwellings"] == "2,000" and props["E"]["completion_year"] == "—"
+    assert props["A"]["name"] == "—"
+    # points are drawn as circles (no Leaflet marker image to fetch), in the density pane
+    assert re.search(r"_pointToLayer\(feature, latlng\) \{.*?new L\.CircleMarker\(latlng, opts\)",
+                     text, re.S)
+    assert len(re.findall(r'createPane\(\s*"schoolmap_density"\)', text)) == 1
+    legend = legend_of(text)
+    assert "completed by 已交付 2026" in legend and "2033 and later 及以后" in legend

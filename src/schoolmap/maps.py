@@ -41,7 +41,7 @@ import math
 import os
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,18 @@ import xstatic.pkg.leaflet as xstatic_leaflet
 from branca.element import Element, MacroElement
 from shapely.geometry import mapping
 
-__all__ = ["add_seat_prices", "add_unserved", "render_result_map", "shortfall_map", "write_map"]
+from schoolmap.io.crs import wgs84_to_gcj02
+
+__all__ = [
+    "add_developments",
+    "add_milestone_years",
+    "add_new_sites",
+    "add_seat_prices",
+    "add_unserved",
+    "render_result_map",
+    "shortfall_map",
+    "write_map",
+]
 
 #: Levels in display order; other level names found in the data follow, sorted.
 LEVEL_ORDER: tuple[str, ...] = ("kindergarten", "primary", "junior", "senior")
@@ -69,9 +80,16 @@ LEVEL_NAMES_ZH: dict[str, str] = {
 #: layer, then " – " and the level (in Chinese under ``"zh"``).
 LAYER_NAMES: dict[str, dict[str, str]] = {
     "en": {"catchments": "Catchments", "schools": "Schools", "seat_prices": "Seat prices",
-           "unserved": "Unserved students", "unserved_optimal": "Unserved (optimal)"},
+           "unserved": "Unserved students", "unserved_optimal": "Unserved (optimal)",
+           "milestone": "Schools", "new_sites": "New schools", "developments": "Developments"},
     "zh": {"catchments": "学区", "schools": "学校", "seat_prices": "学位影子价格",
-           "unserved": "未获学位学生", "unserved_optimal": "未获学位学生 (最优分配)"},
+           "unserved": "未获学位学生", "unserved_optimal": "未获学位学生 (最优分配)",
+           "milestone": "学校", "new_sites": "建议新建学校", "developments": "新建住宅"},
+}
+#: Milestone years in the names of their layers, per language.
+_MILESTONE_NAMES: dict[str, dict[str, str]] = {
+    "en": {"base": "base", "peak": "peak", "horizon": "horizon"},
+    "zh": {"base": "基年", "peak": "高峰", "horizon": "规划末年"},
 }
 _METHOD_NAMES_ZH = {"catchment": "划片", "nearest": "就近", "optimal": "最优分配"}
 
@@ -142,6 +160,17 @@ UNSERVED_LABELS: tuple[str, ...] = (
 #: Colour of anything whose value is missing (NaN).
 NO_DATA_COLOUR = "#bdbdbd"
 
+#: Recommended new schools: fill, dashed ring (colour, width in pixels) and its dash pattern.
+NEW_SITE_COLOUR = "#2c7bb6"
+NEW_SITE_RING: tuple[str, float] = ("#08306b", 2.5)
+NEW_SITE_DASH = "4 3"
+_NEW_SITE_SOURCES = {"sites": "candidate site 备选用地", "generated": "generated 自动生成"}
+
+#: Developments by years from the base year to completion: ≤ 0 (completed), 1–3, 4–6, 7+
+#: (ColorBrewer BuGn, 4 of 6 classes).
+DEVELOPMENT_BREAKS: tuple[float, ...] = (0.0, 3.0, 6.0)
+DEVELOPMENT_COLOURS: tuple[str, ...] = ("#ccece6", "#66c2a4", "#238b45", "#00441b")
+
 #: Ring (outline) of a school marker: (colour, width in pixels).
 RING_NORMAL: tuple[str, float] = ("#4d4d4d", 1.0)
 RING_LARGE_CLASSES: tuple[str, float] = ("#7b3294", 3.0)  # 大班额, 56–65 students per class
@@ -154,6 +183,13 @@ RADIUS_PX_MAX = 24.0
 
 #: Tolerance (metres) used to simplify catchment boundaries before display.
 SIMPLIFY_M = 5.0
+
+#: Basemap tiles of Gaode / AutoNavi (高德地图, street map style 8), served in GCJ-02: with
+#: ``tiles="gaode"`` every layer is shifted from WGS 84 to GCJ-02 to line up with them.
+GAODE_TILES = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
+               "&style=8&x={x}&y={y}&z={z}")
+GAODE_ATTRIBUTION = "&copy; 高德地图 AutoNavi (GCJ-02)"
+GAODE_SUBDOMAINS = "1234"
 
 _MISSING = "—"
 _LEGEND = "schoolmap_legend"  # name of the legend element in the page's HTML
@@ -186,6 +222,7 @@ _CSS = """<style>
   white-space: nowrap;}
 .schoolmap-popup td {text-align: right; padding: 1px 0; white-space: nowrap;}
 .schoolmap-popup .lead {margin-bottom: 4px;}
+.schoolmap-popup p.note {margin: 6px 0 0 0; max-width: 340px; white-space: normal;}
 </style>"""
 
 
@@ -242,8 +279,11 @@ def shortfall_map(
     title : str, optional
         Title shown at the top of the map and as the page title; empty for none.
     tiles : str or None, optional
-        Background tiles, any name :class:`folium.Map` accepts (default ``"OpenStreetMap"``).
-        ``None`` gives a plain white background that needs no tile server.
+        Background tiles, any name :class:`folium.Map` accepts (default ``"OpenStreetMap"``),
+        or ``"gaode"`` for Gaode / AutoNavi (高德地图) tiles, which are in GCJ-02: every layer
+        of the map, including those added later, is then shifted from WGS 84 to GCJ-02 with
+        :func:`schoolmap.io.crs.wgs84_to_gcj02` (a few hundred metres in China) so it lines up
+        with the streets. ``None`` gives a plain white background that needs no tile server.
     levels : sequence of str or None, optional
         Levels to draw, in layer order; the first one that has data is shown when the map
         opens. ``None``: every level in the data, kindergarten, primary, junior, senior first.
@@ -298,16 +338,13 @@ def shortfall_map(
     problems: list[str] = []
     _check_table(schools, "schools", ("school_id", "level"), problems)
     has_zones = zones is not None and _check_table(zones, "zones", ("zone_id", "level"), problems)
-    if isinstance(levels, str):
-        raise TypeError(
-            f"levels must be a sequence of level names such as ['primary'], not the string "
-            f"{levels!r}."
-        )
+    _check_levels_arg(levels)
     if problems:
         raise ValueError(_problem_message(problems))
 
-    school_points = _school_points(schools)
-    zone_shapes = _zone_shapes(zones) if has_zones and zones is not None else None
+    gcj02 = isinstance(tiles, str) and tiles.lower() == "gaode"
+    school_points = _school_points(schools, gcj02)
+    zone_shapes = _zone_shapes(zones, gcj02) if has_zones and zones is not None else None
 
     present = set(school_points["level"].astype(str))
     if zone_shapes is not None:
@@ -318,7 +355,10 @@ def shortfall_map(
     n_unlocated = int((~located & school_points["level"].astype(str).isin(resolved)).sum())
     school_points = school_points[located]
 
-    m = folium.Map(location=None, tiles=tiles, control_scale=True)
+    m = folium.Map(location=None, tiles=None if gcj02 else tiles, control_scale=True)
+    if gcj02:
+        folium.TileLayer(GAODE_TILES, attr=GAODE_ATTRIBUTION, name="高德地图 Gaode",
+                         subdomains=GAODE_SUBDOMAINS, max_zoom=18).add_to(m)
     # No CDN links: Leaflet goes into the page itself, and nothing else folium would link
     # (jQuery, Bootstrap, Font Awesome, awesome-markers) is used by this map.
     m.default_js = []
@@ -369,7 +409,8 @@ def shortfall_map(
             Element(f'<div class="schoolmap-box schoolmap-title">{_escape(title)}</div>'),
             name="schoolmap_title",
         )
-    root.html.add_child(_Legend(*_legend_sections(has_zone_layer, n_unlocated)), name=_LEGEND)
+    legend = _Legend(*_legend_sections(has_zone_layer, n_unlocated), gcj02=gcj02)
+    root.html.add_child(legend, name=_LEGEND)
 
     bounds = _bounds(school_points, zone_shapes, resolved)
     if bounds is not None:
@@ -495,32 +536,12 @@ def add_seat_prices(
     >>> "Seat prices" in text, "one more seat here saves 843 m of travel" in text
     (True, True)
     """
-    legend = _legend_of(m, "add_seat_prices")
-    if isinstance(levels, str):
-        raise TypeError(
-            f"levels must be a sequence of level names such as ['primary'], not the string "
-            f"{levels!r}."
-        )
-    problems: list[str] = []
-    if not _check_table(schools, "schools", ("school_id", "level", "seat_price_m"), problems):
-        if problems:
-            raise ValueError(_problem_message(problems, "add_seat_prices"))
-        return 0
-    points = _school_points(schools)
-    resolved = _resolve_levels(levels, set(points["level"].astype(str)))
-    points = points[points.geometry.notna() & ~points.geometry.is_empty]
-    n_markers = 0
-    for level in resolved:
-        level_points = points[points["level"].astype(str) == level]
-        if len(level_points) == 0:
-            continue
-        group = folium.FeatureGroup(name=_layer_name("seat_prices", level, lang), show=show)
-        _add_seat_price_markers(group, level_points)
-        _add_overlay(m, group)
-        n_markers += len(level_points)
-    if n_markers:
-        legend.add_section("seat_prices", _seat_price_legend())
-    return n_markers
+    return _add_point_layers(
+        m, schools, where="add_seat_prices", what="schools",
+        required=("school_id", "level", "seat_price_m"), kind="seat_prices", levels=levels,
+        show=show, lang=lang, draw=_add_seat_price_markers, legend_key="seat_prices",
+        legend_html=_seat_price_legend,
+    )
 
 
 def add_unserved(
@@ -606,19 +627,244 @@ def add_unserved(
         if problems:
             raise ValueError(_problem_message(problems, "add_unserved"))
         return 0
-    squares = _unserved_squares(cells, column, float(square_m))
+    squares = _unserved_squares(cells, column, float(square_m), legend.gcj02)
     if len(squares) == 0:
         return 0
-    if not any(
-        isinstance(child, folium.map.CustomPane) and child.name == _DENSITY_PANE
-        for child in m._children.values()
-    ):
-        folium.map.CustomPane(_DENSITY_PANE, z_index=380, pointer_events=True).add_to(m)
+    _ensure_density_pane(m)
     group = folium.FeatureGroup(name=_escape(name), show=show)
     _add_unserved_squares(group, squares)
     _add_overlay(m, group)
     legend.add_section(f"unserved_{square_m:g}", _unserved_legend(float(square_m)))
     return len(squares)
+
+
+def add_milestone_years(
+    m: folium.Map,
+    simulation: Any,
+    schools: gpd.GeoDataFrame,
+    *,
+    show: bool = False,
+    lang: str = "en",
+) -> list[int]:
+    """Add the schools of one level in its milestone years: base, peak and horizon.
+
+    One layer per milestone year, ``"Schools <year> (<milestones>) – <level>"``, e.g.
+    ``"Schools 2029 (peak) – junior"``; a year that is two milestones at once (demand peaking
+    in the base year) gets one layer, ``"Schools 2026 (base, peak) – primary"``. The markers
+    are drawn as on the school layers of :func:`shortfall_map` (area ∝ seats, fill by
+    shortfall, 大班额 / 超大班额 rings) from that year's simulated figures; the popup lists the
+    year's enrolment, seats, shortfall, utilisation, classes, classes needed, class sizes and
+    the class counts per size band. Schools not open in a year are not drawn in its layer.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map made by :func:`shortfall_map`.
+    simulation : schoolmap.simulation.EnrolmentSimulation
+        The level's year-by-year enrolment (``ScenarioResult.simulations[level]``): its
+        ``by_school`` table (``year``, ``school_id``, ``students``, ``seats``, ``shortfall``,
+        ``utilisation``, ``classes``, ``classes_needed``, ``avg_class_size``,
+        ``max_class_size``, band counts) and ``district`` table (``year``, ``demand``). The
+        base year is its first year, the horizon its last, the peak the year of the largest
+        district demand (:attr:`~schoolmap.simulation.EnrolmentSimulation.peak`).
+    schools : geopandas.GeoDataFrame
+        Where the schools are (e.g. ``District.schools``), any CRS, with ``school_id`` and
+        optionally ``name``; one location per ``school_id`` (the first is used).
+    show : bool, optional
+        Whether the layers are on when the map opens (default off).
+    lang : {"en", "zh"}, optional
+        Language of the layer names (as in :func:`shortfall_map`).
+
+    Returns
+    -------
+    list of int
+        The years drawn, in order (empty: no school located in any milestone year).
+
+    Raises
+    ------
+    TypeError
+        If ``schools`` is not a GeoDataFrame.
+    ValueError
+        If ``m`` was not made by :func:`shortfall_map` or ``schools`` has no CRS or no
+        ``school_id``.
+
+    Examples
+    --------
+    Tiny town's primary demand peaks in its base year, so base and peak share a layer:
+
+    >>> from schoolmap.scenario import Scenario, run_scenario
+    >>> from schoolmap.testing import tiny_town
+    >>> town = tiny_town()
+    >>> sc = Scenario(name="t", district=town.source, base_year=2026, horizon=5,
+    ...               levels=("primary",), methods=("catchment",))
+    >>> result = run_scenario(sc, town)
+    >>> m = shortfall_map(result.schools, tiles=None)
+    >>> add_milestone_years(m, result.simulations["primary"], town.schools)
+    [2026, 2031]
+    """
+    legend = _legend_of(m, "add_milestone_years")
+    problems: list[str] = []
+    if not _check_table(schools, "schools", ("school_id",), problems):
+        if problems:
+            raise ValueError(_problem_message(problems, "add_milestone_years"))
+        return []
+    by_school = simulation.by_school
+    milestones = _milestone_years(simulation)
+    places = schools.drop_duplicates("school_id")
+    keep = [c for c in ("school_id", "name", places.geometry.name) if c in places.columns]
+    places = places[keep].assign(school_id=places["school_id"].astype(str))
+    drawn = []
+    for year, kinds in milestones.items():
+        rows = by_school[by_school["year"] == year].assign(
+            school_id=lambda f: f["school_id"].astype(str), level=simulation.level)
+        located = gpd.GeoDataFrame(rows.merge(places, on="school_id", how="inner"),
+                                   geometry=places.geometry.name, crs=places.crs)
+        points = _school_points(located, legend.gcj02)
+        points = points[points.geometry.notna() & ~points.geometry.is_empty]
+        if len(points) == 0:
+            continue
+        label = _MILESTONE_NAMES[lang if lang in _MILESTONE_NAMES else "en"]
+        detail = f" {year} ({', '.join(label[k] for k in kinds)})"
+        group = folium.FeatureGroup(
+            name=_layer_name("milestone", simulation.level, lang, detail), show=show)
+        _add_schools(group, points.reset_index(drop=True), popup=_milestone_popup,
+                     tip_lead=f"{year} · ")
+        _add_overlay(m, group)
+        drawn.append(int(year))
+    if drawn:
+        legend.add_section("milestones", _milestone_legend())
+    return drawn
+
+
+def add_new_sites(
+    m: folium.Map,
+    sites: gpd.GeoDataFrame,
+    *,
+    levels: Sequence[str] | None = None,
+    show: bool = False,
+    lang: str = "en",
+) -> int:
+    """Add, per level, a layer of the recommended new schools (建议新建学校).
+
+    Each site is a blue circle marker with a dashed dark-blue ring, area proportional to its
+    seats as on the school layers, in a layer ``"New schools – <level>"``. The tooltip gives
+    the seats and the opening year; the popup the name, 轨 (tracks), classes, seats, opening
+    year, students served, their mean distance, where the site comes from and the
+    plain-language ``reason`` paragraph (all escaped). A legend entry explains the symbol.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map made by :func:`shortfall_map`.
+    sites : geopandas.GeoDataFrame
+        ``ScenarioResult.new_sites``: one row per site × level, points (or polygons, drawn at
+        a representative point) in any CRS, with ``level`` and ``seats`` (required) and
+        ``site_id``, ``name``, ``tracks`` (轨), ``classes``, ``open_year`` (first school year
+        the seats are needed), ``students_served``, ``mean_distance_m`` (metres), ``source``
+        (``sites``: a candidate site of the district; ``generated``) and ``reason`` (text).
+    levels : sequence of str or None, optional
+        Levels to draw, in layer order; ``None``: every level in the data.
+    show : bool, optional
+        Whether the layers are on when the map opens (default off).
+    lang : {"en", "zh"}, optional
+        Language of the layer names (as in :func:`shortfall_map`).
+
+    Returns
+    -------
+    int
+        Number of sites drawn (0: no layer added, e.g. for ``None`` or an empty table).
+
+    Raises
+    ------
+    TypeError
+        If ``sites`` is neither None nor a GeoDataFrame, or ``levels`` is a single string.
+    ValueError
+        If ``m`` was not made by :func:`shortfall_map`, or ``sites`` has no CRS, lacks a
+        required column or has rows without a level (reported together).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> sites = gpd.GeoDataFrame(
+    ...     {"level": ["primary"], "site_id": ["S1"], "name": ["New Town Primary"],
+    ...      "tracks": [4], "classes": [24], "seats": [1080], "open_year": [2028],
+    ...      "students_served": [950.0], "mean_distance_m": [420.0], "source": ["sites"],
+    ...      "reason": ["<b>950</b> pupils of the new town have no seat within 1 km."]},
+    ...     geometry=[Point(355_000, 3_456_000)], crs="EPSG:32651")
+    >>> m = shortfall_map(sites.assign(school_id=["S1"]), tiles=None)
+    >>> add_new_sites(m, sites)
+    1
+    """
+    return _add_point_layers(
+        m, sites, where="add_new_sites", what="new_sites", required=("level", "seats"),
+        kind="new_sites", levels=levels, show=show, lang=lang, draw=_add_new_site_markers,
+        legend_key="new_sites", legend_html=_new_site_legend,
+    )
+
+
+def add_developments(
+    m: folium.Map,
+    developments: gpd.GeoDataFrame,
+    *,
+    base_year: int,
+    show: bool = False,
+    lang: str = "en",
+) -> int:
+    """Add a layer of the housing developments, coloured by completion year.
+
+    Polygons are drawn as they are (simplified by 5 m), points as small circles, in a pane
+    above the catchments and below the school markers, in greens darkening with the years to
+    completion: completed by ``base_year``, within 1–3 years, 4–6 years, 7 years or later
+    (grey when unknown). The tooltip gives name, id, dwellings (套), housing type and
+    completion year. A legend section explains the colours.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map made by :func:`shortfall_map`.
+    developments : geopandas.GeoDataFrame or None
+        ``District.developments``: polygons or points in any CRS with ``completion_year``
+        (required), ``dev_id``, ``name``, ``dwellings``, ``housing_type``.
+    base_year : int
+        The school year the colours count from (the scenario's base year).
+    show : bool, optional
+        Whether the layer is on when the map opens (default off).
+    lang : {"en", "zh"}, optional
+        Language of the layer name: ``"Developments"`` or ``"新建住宅"``.
+
+    Returns
+    -------
+    int
+        Number of developments drawn (0: no layer added).
+
+    Raises
+    ------
+    TypeError
+        If ``developments`` is neither None nor a GeoDataFrame.
+    ValueError
+        If ``m`` was not made by :func:`shortfall_map`, or ``developments`` has no CRS or no
+        ``completion_year``.
+    """
+    legend = _legend_of(m, "add_developments")
+    if developments is None:
+        return 0
+    problems: list[str] = []
+    if not _check_table(developments, "developments", ("completion_year",), problems):
+        if problems:
+            raise ValueError(_problem_message(problems, "add_developments"))
+        return 0
+    shapes = _zone_shapes(developments, legend.gcj02)
+    if len(shapes) == 0:
+        return 0
+    _ensure_density_pane(m)
+    if lang not in LAYER_NAMES:
+        raise ValueError(f"lang must be one of {', '.join(LAYER_NAMES)}, got {lang!r}")
+    group = folium.FeatureGroup(name=_escape(LAYER_NAMES[lang]["developments"]), show=show)
+    _add_development_shapes(group, shapes.reset_index(drop=True), int(base_year))
+    _add_overlay(m, group)
+    legend.add_section("developments", _development_legend(int(base_year)))
+    return len(shapes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -729,6 +975,68 @@ def _problem_message(problems: list[str], where: str = "shortfall_map") -> str:
     return f"{where}: {count} — " + "; ".join(problems) + "."
 
 
+def _add_point_layers(
+    m: folium.Map,
+    table: gpd.GeoDataFrame | None,
+    *,
+    where: str,
+    what: str,
+    required: Sequence[str],
+    kind: str,
+    levels: Sequence[str] | None,
+    show: bool,
+    lang: str,
+    draw: Callable[[folium.FeatureGroup, gpd.GeoDataFrame], None],
+    legend_key: str,
+    legend_html: Callable[[], str],
+) -> int:
+    """Check ``table`` (named ``what`` in messages of ``where``), then per level draw its
+    rows with ``draw(group, points)`` in a layer named by ``kind``; explain them once in the
+    legend. Returns the number of rows drawn."""
+    legend = _legend_of(m, where)
+    _check_levels_arg(levels)
+    if table is None:
+        return 0
+    problems: list[str] = []
+    if not _check_table(table, what, required, problems):
+        if problems:
+            raise ValueError(_problem_message(problems, where))
+        return 0
+    points = _school_points(table, legend.gcj02)
+    resolved = _resolve_levels(levels, set(points["level"].astype(str)))
+    points = points[points.geometry.notna() & ~points.geometry.is_empty]
+    n_drawn = 0
+    for level in resolved:
+        level_points = points[points["level"].astype(str) == level].reset_index(drop=True)
+        if len(level_points) == 0:
+            continue
+        group = folium.FeatureGroup(name=_layer_name(kind, level, lang), show=show)
+        draw(group, level_points)
+        _add_overlay(m, group)
+        n_drawn += len(level_points)
+    if n_drawn:
+        legend.add_section(legend_key, legend_html())
+    return n_drawn
+
+
+def _check_levels_arg(levels: object) -> None:
+    if isinstance(levels, str):
+        raise TypeError(
+            f"levels must be a sequence of level names such as ['primary'], not the string "
+            f"{levels!r}."
+        )
+
+
+def _ensure_density_pane(m: folium.Map) -> None:
+    """The pane above the catchments and below the school markers (unserved squares,
+    developments), created once per map."""
+    if not any(
+        isinstance(child, folium.map.CustomPane) and child.name == _DENSITY_PANE
+        for child in m._children.values()
+    ):
+        folium.map.CustomPane(_DENSITY_PANE, z_index=380, pointer_events=True).add_to(m)
+
+
 def _add_overlay(m: folium.Map, group: folium.FeatureGroup) -> None:
     """Add a layer to a finished map, keeping the layer switcher after every layer: its script
     refers to the layers' variables, which must be defined before it runs."""
@@ -737,12 +1045,13 @@ def _add_overlay(m: folium.Map, group: folium.FeatureGroup) -> None:
         m._children[key] = m._children.pop(key)
 
 
-def _layer_name(kind: str, level: str, lang: str) -> str:
-    """Escaped layer name, e.g. ``Schools – primary`` or ``学校 – 小学``."""
+def _layer_name(kind: str, level: str, lang: str, detail: str = "") -> str:
+    """Escaped layer name, e.g. ``Schools – primary``, ``学校 – 小学`` or, with ``detail``
+    after the kind, ``Schools 2029 (peak) – junior``."""
     if lang not in LAYER_NAMES:
         raise ValueError(f"lang must be one of {', '.join(LAYER_NAMES)}, got {lang!r}")
     shown = LEVEL_NAMES_ZH.get(level, level) if lang == "zh" else level
-    return _escape(f"{LAYER_NAMES[lang][kind]} – {shown}")
+    return _escape(f"{LAYER_NAMES[lang][kind]}{detail} – {shown}")
 
 
 def _legend_of(m: object, where: str) -> "_Legend":
@@ -785,8 +1094,25 @@ def _metres_to_crs_units(crs: Any, metres: float) -> float:
     return metres / factor if factor else metres
 
 
-def _school_points(schools: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Schools as points in EPSG:4326 (polygons replaced by their representative point)."""
+def _lonlat(geoms: gpd.GeoSeries, gcj02: bool = False) -> gpd.GeoSeries:
+    """Geometries as drawn: lon/lat in EPSG:4326 rounded to 1e-6 degrees (about 0.1 m),
+    shifted from WGS 84 to GCJ-02 first when ``gcj02`` (layers over Gaode tiles)."""
+
+    def shift(xy: np.ndarray) -> np.ndarray:
+        if gcj02:
+            xy = np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1]))
+        return np.round(xy, 6)
+
+    out = geoms.to_crs("EPSG:4326")
+    arr = out.to_numpy().copy()
+    keep = ~(shapely.is_missing(arr) | shapely.is_empty(arr))
+    arr[keep] = shapely.transform(arr[keep], shift)
+    return gpd.GeoSeries(arr, index=out.index, crs="EPSG:4326")
+
+
+def _school_points(schools: gpd.GeoDataFrame, gcj02: bool = False) -> gpd.GeoDataFrame:
+    """Schools as points in display lon/lat (:func:`_lonlat`); polygons are replaced by their
+    representative point."""
     if len(schools) == 0:
         return gpd.GeoDataFrame(
             {"level": pd.Series([], dtype=object)}, geometry=gpd.GeoSeries([], crs="EPSG:4326")
@@ -800,12 +1126,12 @@ def _school_points(schools: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         arr[to_point] = shapely.point_on_surface(arr[to_point])
     points = gpd.GeoSeries(arr, index=schools.index, crs=schools.crs)
     if schools.crs is not None:
-        points = points.to_crs("EPSG:4326")
+        points = _lonlat(points, gcj02)
     return gpd.GeoDataFrame(schools.drop(columns=geom.name), geometry=points)
 
 
-def _zone_shapes(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Zones simplified (5 m) in their own CRS, then in EPSG:4326 rounded to 1e-6 degrees."""
+def _zone_shapes(zones: gpd.GeoDataFrame, gcj02: bool = False) -> gpd.GeoDataFrame:
+    """Zones simplified (5 m) in their own CRS, then in display lon/lat (:func:`_lonlat`)."""
     geom = zones.geometry
     arr = geom.to_numpy().copy()
     # GeometryCollections would make folium warn; keep their polygonal parts.
@@ -816,10 +1142,8 @@ def _zone_shapes(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     usable = np.array([g is not None and not g.is_empty for g in arr], dtype=bool)
     tolerance = _metres_to_crs_units(zones.crs, SIMPLIFY_M)
     arr[usable] = shapely.simplify(arr[usable], tolerance, preserve_topology=True)
-    shapes = gpd.GeoSeries(arr, index=zones.index, crs=zones.crs).to_crs("EPSG:4326")
-    rounded = shapes.to_numpy().copy()
+    rounded = _lonlat(gpd.GeoSeries(arr, index=zones.index, crs=zones.crs), gcj02).to_numpy()
     keep = np.array([g is not None and not g.is_empty for g in rounded], dtype=bool)
-    rounded[keep] = shapely.transform(rounded[keep], lambda xy: np.round(xy, 6))
     out = gpd.GeoDataFrame(
         zones.drop(columns=geom.name),
         geometry=gpd.GeoSeries(rounded, index=zones.index, crs="EPSG:4326"),
@@ -855,55 +1179,59 @@ def _bounds(
 def _add_catchments(group: folium.FeatureGroup, zones: gpd.GeoDataFrame) -> None:
     """Add the zones of one level as one GeoJson layer with escaped tooltip fields."""
     util = _numeric(zones, "utilisation")
-    fills = [_utilisation_colour(u) for u in util]
     names = _column(zones, "name")
     zone_ids = _column(zones, "zone_id")
     school_ids = _column(zones, "school_id")
     demand = _numeric(zones, "demand")
     seats = _numeric(zones, "seats")
     shortfall = _numeric(zones, "shortfall")
-    features = []
-    for i, geom in enumerate(zones.geometry):
+    properties = []
+    for i in range(len(zones)):
         ids = school_ids[i]
         if ids is not None:
             ids = "; ".join(part.strip() for part in str(ids).split(";") if part.strip())
-        features.append(
-            {
-                "type": "Feature",
-                "id": i,
-                "geometry": mapping(geom),
-                "properties": {
-                    "fill": fills[i],
-                    "name": _text(names[i]),
-                    "zone_id": _text(zone_ids[i]),
-                    "school_id": _text(ids),
-                    "demand": _fmt_int(demand[i]),
-                    "seats": _fmt_int(seats[i]),
-                    "shortfall": _fmt_int(shortfall[i]),
-                    "utilisation": _fmt_pct(util[i]),
-                },
-            }
-        )
-    tooltip = folium.GeoJsonTooltip(
-        fields=["name", "zone_id", "school_id", "demand", "seats", "shortfall", "utilisation"],
-        aliases=[
-            "Zone 学区",
-            "Zone ID 学区编号",
-            "School(s) 学校",
-            "Demand 需求 (students 人)",
-            "Seats 学位",
-            "Shortfall 学位缺口",
-            "Utilisation 使用率",
-        ],
-        sticky=True,
-    )
+        properties.append({
+            "fill": _utilisation_colour(util[i]),
+            "name": _text(names[i]),
+            "zone_id": _text(zone_ids[i]),
+            "school_id": _text(ids),
+            "demand": _fmt_int(demand[i]),
+            "seats": _fmt_int(seats[i]),
+            "shortfall": _fmt_int(shortfall[i]),
+            "utilisation": _fmt_pct(util[i]),
+        })
+    labels = {"name": "Zone 学区", "zone_id": "Zone ID 学区编号", "school_id": "School(s) 学校",
+              "demand": "Demand 需求 (students 人)", "seats": "Seats 学位",
+              "shortfall": "Shortfall 学位缺口", "utilisation": "Utilisation 使用率"}
+    _add_geojson(group, zones.geometry, properties, labels, _zone_style, "schoolmap_catchments")
+
+
+def _add_geojson(
+    group: folium.FeatureGroup,
+    geoms: gpd.GeoSeries,
+    properties: list[dict[str, str]],
+    labels: dict[str, str],
+    style: Callable[[dict], dict],
+    pane: str,
+    marker: folium.CircleMarker | None = None,
+) -> None:
+    """Add shapes as one GeoJson layer: per shape its ``properties`` (escaped, with the
+    ``fill`` colour ``style`` reads), a sticky tooltip of the ``labels`` fields (field →
+    label), drawn in ``pane``; points as ``marker`` when given."""
+    features = [
+        {"type": "Feature", "id": i, "geometry": mapping(geom), "properties": props}
+        for i, (geom, props) in enumerate(zip(geoms, properties, strict=True))
+    ]
+    tooltip = folium.GeoJsonTooltip(fields=list(labels), aliases=list(labels.values()),
+                                    sticky=True)
     folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
-        style_function=_zone_style,
+        style_function=style,
         highlight_function=_zone_highlight,
         tooltip=tooltip,
+        marker=marker,
         control=False,
-        pane="schoolmap_catchments",
+        pane=pane,
     ).add_to(group)
 
 
@@ -921,38 +1249,62 @@ def _zone_highlight(feature: dict) -> dict:
     return {"weight": 2.5, "color": "#222222", "fillOpacity": 0.75}
 
 
-def _add_schools(group: folium.FeatureGroup, schools: gpd.GeoDataFrame) -> None:
-    """Add one circle marker per school row; larger schools first so small ones stay on top."""
-    seats = _numeric(schools, "seats")
-    order = np.argsort(-np.nan_to_num(seats, nan=-1.0), kind="stable")
+def _add_schools(
+    group: folium.FeatureGroup,
+    schools: gpd.GeoDataFrame,
+    popup: Callable[[gpd.GeoDataFrame, int], str] | None = None,
+    tip_lead: str = "",
+) -> None:
+    """Add one circle marker per school row, filled by shortfall, ringed by oversized classes.
+
+    ``popup(schools, i)`` gives the popup HTML (default :func:`_school_popup`); ``tip_lead``
+    (escaped HTML) starts the tooltip's second line."""
+    popup = popup or _school_popup
     shortfall = _numeric(schools, "shortfall")
     utilisation = _numeric(schools, "utilisation")
     large = _numeric(schools, "n_classes_56_65")
     very_large = _numeric(schools, "n_classes_66_plus")
-    names = _column(schools, "name")
-    ids = _column(schools, "school_id")
-    geoms = schools.geometry.to_numpy()
-    for i in order:
-        point = geoms[i]
+
+    def style(i: int) -> dict[str, Any]:
         ring_colour, ring_width = _ring_style(large[i], very_large[i])
-        name = _text(names[i])
-        tip = (
-            f"<b>{name}</b> ({_text(ids[i])})<br>"
-            f"Shortfall 学位缺口: {_fmt_int(shortfall[i])} · "
-            f"Utilisation 使用率: {_fmt_pct(utilisation[i])}"
-        )
+        return {"color": ring_colour, "weight": ring_width, "fill_opacity": 0.85,
+                "fill_color": _shortfall_colour(shortfall[i])}
+
+    def tip(i: int) -> str:
+        return (f"{tip_lead}Shortfall 学位缺口: {_fmt_int(shortfall[i])} · "
+                f"Utilisation 使用率: {_fmt_pct(utilisation[i])}")
+
+    _add_markers(group, schools, style, tip, lambda i: popup(schools, i))
+
+
+def _add_markers(
+    group: folium.FeatureGroup,
+    points: gpd.GeoDataFrame,
+    style: Callable[[int], dict[str, Any]],
+    tip: Callable[[int], str],
+    popup: Callable[[int], str],
+    max_width: int = 360,
+) -> None:
+    """One circle marker per row of ``points`` (``name``, ``school_id`` or ``site_id``,
+    ``seats``), area ∝ seats, larger first so small ones stay on top. ``style(i)`` gives the
+    marker's colours, ``tip(i)`` the tooltip's line under the name and id, ``popup(i)`` the
+    popup HTML (all escaped)."""
+    seats = _numeric(points, "seats")
+    order = np.argsort(-np.nan_to_num(seats, nan=-1.0), kind="stable")
+    names = _column(points, "name")
+    ids = _column(points, "school_id" if "school_id" in points.columns else "site_id")
+    geoms = points.geometry.to_numpy()
+    for i in order:
         marker = folium.CircleMarker(
-            location=[round(point.y, 6), round(point.x, 6)],
+            location=[round(geoms[i].y, 6), round(geoms[i].x, 6)],
             radius=_marker_radius(seats[i]),
-            color=ring_colour,
-            weight=ring_width,
             opacity=1.0,
             fill=True,
-            fill_color=_shortfall_colour(shortfall[i]),
-            fill_opacity=0.85,
-            tooltip=folium.Tooltip(tip, sticky=True),
+            tooltip=folium.Tooltip(f"<b>{_text(names[i])}</b> ({_text(ids[i])})<br>{tip(i)}",
+                                   sticky=True),
+            **style(i),
         )
-        marker.add_child(_Popup(_school_popup(schools, i), max_width=360))
+        marker.add_child(_Popup(popup(i), max_width=max_width))
         marker.add_to(group)
 
 
@@ -969,61 +1321,49 @@ def _row_values(schools: gpd.GeoDataFrame, i: int) -> tuple[Any, Any]:
     return get, num
 
 
-def _popup_html(name: str, rows: list[tuple[str, str]], lead: str = "") -> str:
-    """A popup: escaped name, an optional lead line and a label/value table (values ready)."""
+def _popup_html(name: str, rows: list[tuple[str, str]], lead: str = "", note: str = "") -> str:
+    """A popup: escaped name, an optional lead line, a label/value table (values ready) and
+    an optional paragraph below it (escaped)."""
     body = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
     lead_html = f'<div class="lead">{lead}</div>' if lead else ""
+    note_html = f'<p class="note">{note}</p>' if note else ""
     return (f'<div class="schoolmap-popup"><div class="name">{name}</div>{lead_html}'
-            f"<table>{body}</table></div>")
+            f"<table>{body}</table>{note_html}</div>")
 
 
 def _school_popup(schools: gpd.GeoDataFrame, i: int) -> str:
     """HTML table of one school row; every value escaped."""
-    get, num = _row_values(schools, i)
-    rows = [
-        ("ID 编号", _text(get("school_id"))),
-        ("Level 学段", _level_label(get("level"))),
-        ("Type 类型", _text(get("school_type"))),
-        ("Sector 办学性质", _text(get("sector"))),
-        ("Seats 学位", _fmt_int(num("seats"))),
-        ("Classes 班数", _fmt_int(num("classes"))),
-        ("Demand 需求 (students 人)", _fmt_int(num("demand"))),
-        ("Shortfall 学位缺口", _fmt_int(num("shortfall"))),
-        ("Utilisation 使用率", _fmt_pct(num("utilisation"))),
-        ("Classes needed 所需班数", _fmt_int(num("classes_needed"))),
-        ("Avg class size 平均班额", _fmt_float(num("avg_class_size"), 1)),
-        ("大班额 classes (56–65)", _fmt_int(num("n_classes_56_65"))),
-        ("超大班额 classes (66+)", _fmt_int(num("n_classes_66_plus"))),
-        ("Beyond service radius 超出服务半径", _fmt_pct(num("share_beyond_radius"))),
-        ("Mean distance 平均距离", _fmt_metres(num("mean_distance_m"))),
-    ]
-    return _popup_html(_text(get("name")), rows)
+    rows = _popup_rows(schools, i, (
+        "school_id", "level", "school_type", "sector", "seats", "classes", "demand",
+        "shortfall", "utilisation", "classes_needed", "avg_class_size", "n_classes_56_65",
+        "n_classes_66_plus", "share_beyond_radius", "mean_distance_m"))
+    return _popup_html(_text(_row_values(schools, i)[0]("name")), rows)
+
+
+def _popup_rows(
+    frame: gpd.GeoDataFrame, i: int, fields: Sequence[str | tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """(label, formatted value) of row ``i`` for ``fields``: column names of
+    :data:`_POPUP_FIELDS`, or (column, label) to relabel one."""
+    get, _ = _row_values(frame, i)
+    rows = []
+    for field in fields:
+        column, label = field if isinstance(field, tuple) else (field, None)
+        default_label, fmt = _POPUP_FIELDS[column]
+        rows.append((label or default_label, fmt(get(column))))
+    return rows
 
 
 def _add_seat_price_markers(group: folium.FeatureGroup, schools: gpd.GeoDataFrame) -> None:
     """One circle marker per school row coloured by seat price; larger schools first."""
-    seats = _numeric(schools, "seats")
-    order = np.argsort(-np.nan_to_num(seats, nan=-1.0), kind="stable")
     prices = _numeric(schools, "seat_price_m")
-    names = _column(schools, "name")
-    ids = _column(schools, "school_id")
-    geoms = schools.geometry.to_numpy()
-    for i in order:
-        point = geoms[i]
-        tip = f"<b>{_text(names[i])}</b> ({_text(ids[i])})<br>{_seat_price_sentence(prices[i])}"
-        marker = folium.CircleMarker(
-            location=[round(point.y, 6), round(point.x, 6)],
-            radius=_marker_radius(seats[i]),
-            color=RING_NORMAL[0],
-            weight=RING_NORMAL[1],
-            opacity=1.0,
-            fill=True,
-            fill_color=_seat_price_colour(prices[i]),
-            fill_opacity=0.9,
-            tooltip=folium.Tooltip(tip, sticky=True),
-        )
-        marker.add_child(_Popup(_seat_price_popup(schools, i), max_width=360))
-        marker.add_to(group)
+    _add_markers(
+        group, schools,
+        lambda i: {"color": RING_NORMAL[0], "weight": RING_NORMAL[1], "fill_opacity": 0.9,
+                   "fill_color": _seat_price_colour(prices[i])},
+        lambda i: _seat_price_sentence(prices[i]),
+        lambda i: _seat_price_popup(schools, i),
+    )
 
 
 def _seat_price_sentence(price_m: float) -> str:
@@ -1041,22 +1381,135 @@ def _seat_price_sentence(price_m: float) -> str:
 def _seat_price_popup(schools: gpd.GeoDataFrame, i: int) -> str:
     """HTML of one school's seat price and optimal figures; every value escaped."""
     get, num = _row_values(schools, i)
-    rows = [
-        ("ID 编号", _text(get("school_id"))),
-        ("Level 学段", _level_label(get("level"))),
-        ("Type 类型", _text(get("school_type"))),
-        ("Seat price 学位影子价格", _fmt_metres(num("seat_price_m"))),
-        ("Demand, optimal 最优分配需求 (students 人)", _fmt_int(num("demand"))),
-        ("Seats 学位", _fmt_int(num("seats"))),
-        ("Spare seats 空余学位", _fmt_int(num("surplus"))),
-        ("Mean distance 平均距离", _fmt_metres(num("mean_distance_m"))),
-    ]
+    rows = _popup_rows(schools, i, (
+        "school_id", "level", "school_type", "seat_price_m",
+        ("demand", "Demand, optimal 最优分配需求 (students 人)"), "seats", "surplus",
+        "mean_distance_m"))
     return _popup_html(_text(get("name")), rows, lead=_seat_price_sentence(num("seat_price_m")))
 
 
-def _unserved_squares(cells: gpd.GeoDataFrame, column: str, square_m: float) -> gpd.GeoDataFrame:
+def _milestone_years(simulation: Any) -> dict[int, list[str]]:
+    """Milestone years of a simulation: year → ``base``, ``peak``, ``horizon`` (in order)."""
+    years = simulation.district["year"].astype(int)
+    out: dict[int, list[str]] = {}
+    for kind, year in (("base", int(years.min())), ("peak", simulation.peak[0]),
+                       ("horizon", int(years.max()))):
+        out.setdefault(int(year), []).append(kind)
+    return dict(sorted(out.items()))
+
+
+def _milestone_popup(schools: gpd.GeoDataFrame, i: int) -> str:
+    """HTML of one school's figures in a milestone year; every value escaped."""
+    rows = _popup_rows(schools, i, (
+        "school_id", "level", "year", "students", "seats", "shortfall", "utilisation",
+        "classes", "classes_needed", "avg_class_size", "max_class_size", "n_classes_le_45",
+        "n_classes_46_55", "n_classes_56_65", "n_classes_66_plus"))
+    return _popup_html(_text(_row_values(schools, i)[0]("name")), rows)
+
+
+def _milestone_legend() -> str:
+    return (
+        "<h4>Milestone years 关键年份</h4>"
+        '<div class="note">Schools in the base year, the year demand peaks and the horizon '
+        "基年、需求高峰年与规划末年的学校; colours and rings as above 颜色与圆环同上.</div>"
+    )
+
+
+def _add_new_site_markers(group: folium.FeatureGroup, sites: gpd.GeoDataFrame) -> None:
+    """One dashed blue circle marker per recommended site; larger sites first."""
+    seats = _numeric(sites, "seats")
+    open_year = _numeric(sites, "open_year")
+    _add_markers(
+        group, sites,
+        lambda i: {"color": NEW_SITE_RING[0], "weight": NEW_SITE_RING[1], "fill_opacity": 0.75,
+                   "dash_array": NEW_SITE_DASH, "fill_color": NEW_SITE_COLOUR},
+        lambda i: (f"New school 建议新建: {_fmt_int(seats[i])} seats 学位 · "
+                   f"opens 开办 {_fmt_year(open_year[i])}"),
+        lambda i: _new_site_popup(sites, i),
+        max_width=380,
+    )
+
+
+def _new_site_popup(sites: gpd.GeoDataFrame, i: int) -> str:
+    """HTML of one recommended site with its reason paragraph; every value escaped."""
+    get, _ = _row_values(sites, i)
+    rows = _popup_rows(sites, i, (
+        "site_id", "level", "tracks", "classes", "seats", ("open_year", "Opens 开办年份"),
+        "students_served", "mean_distance_m", "source"))
+    reason = get("reason")
+    note = "" if _is_missing(reason) else _escape(reason).replace("\n", "<br>")
+    return _popup_html(_text(get("name")), rows, note=note)
+
+
+def _new_site_legend() -> str:
+    ring, width = NEW_SITE_RING
+    svg = ('<svg width="18" height="18" viewBox="0 0 18 18">'
+           f'<circle cx="9" cy="9" r="{8 - width / 2:g}" fill="{NEW_SITE_COLOUR}" '
+           f'stroke="{ring}" stroke-width="{width:g}" stroke-dasharray="3 2"/></svg>')
+    return ("<h4>New schools 建议新建学校</h4>"
+            + _legend_row(svg, "recommended site, area ∝ seats 建议选址, 面积与学位数成正比"))
+
+
+def _development_colour(completion_year: float, base_year: int) -> str:
+    """Fill colour of a development by years from ``base_year`` to completion."""
+    if math.isnan(completion_year):
+        return NO_DATA_COLOUR
+    index = int(np.searchsorted(DEVELOPMENT_BREAKS, completion_year - base_year, side="left"))
+    return DEVELOPMENT_COLOURS[index]
+
+
+def _add_development_shapes(
+    group: folium.FeatureGroup, shapes: gpd.GeoDataFrame, base_year: int
+) -> None:
+    """Add the developments as one GeoJson layer (points as circles) with an escaped tooltip."""
+    years = _numeric(shapes, "completion_year")
+    dwellings = _numeric(shapes, "dwellings")
+    names = _column(shapes, "name")
+    ids = _column(shapes, "dev_id")
+    types = _column(shapes, "housing_type")
+    properties = [
+        {
+            "fill": _development_colour(years[i], base_year),
+            "name": _text(names[i]),
+            "dev_id": _text(ids[i]),
+            "dwellings": _fmt_int(dwellings[i]),
+            "housing_type": _text(types[i]),
+            "completion_year": _fmt_year(years[i]),
+        }
+        for i in range(len(shapes))
+    ]
+    labels = {"name": "Development 住宅项目", "dev_id": "ID 编号",
+              "dwellings": "Dwellings 住宅 (套)", "housing_type": "Type 类型",
+              "completion_year": "Completion 交付年份"}
+    _add_geojson(group, shapes.geometry, properties, labels, _development_style, _DENSITY_PANE,
+                 marker=folium.CircleMarker(radius=6, fill=True))
+
+
+def _development_style(feature: dict) -> dict:
+    return {
+        "fillColor": feature["properties"]["fill"],
+        "fillOpacity": 0.75,
+        "color": "#00441b",
+        "weight": 1.2,
+        "opacity": 0.9,
+    }
+
+
+def _development_legend(base_year: int) -> str:
+    labels = (f"completed by 已交付 {base_year}", f"{base_year + 1}–{base_year + 3}",
+              f"{base_year + 4}–{base_year + 6}", f"{base_year + 7} and later 及以后")
+    rows = [
+        _legend_row(f'<span class="swatch" style="background:{colour}"></span>', label)
+        for colour, label in zip(DEVELOPMENT_COLOURS, labels, strict=True)
+    ]
+    return "<h4>Developments by completion 新建住宅交付年份</h4>" + "".join(rows)
+
+
+def _unserved_squares(
+    cells: gpd.GeoDataFrame, column: str, square_m: float, gcj02: bool = False
+) -> gpd.GeoDataFrame:
     """Unserved students summed per display square: columns ``students``, ``n_cells`` and
-    square polygons in EPSG:4326 (rounded to 1e-6 degrees), ordered by grid position."""
+    square polygons in display lon/lat (:func:`_lonlat`), ordered by grid position."""
     values = np.nan_to_num(_numeric(cells, column), nan=0.0)
     geom = cells.geometry
     keep = (values > 0) & (geom.notna() & ~geom.is_empty).to_numpy()
@@ -1084,44 +1537,21 @@ def _unserved_squares(cells: gpd.GeoDataFrame, column: str, square_m: float) -> 
     keys = keys[drawn]
     squares = shapely.box(keys[:, 0] * side, keys[:, 1] * side,
                           (keys[:, 0] + 1) * side, (keys[:, 1] + 1) * side)
-    lonlat = gpd.GeoSeries(squares, crs=crs).to_crs("EPSG:4326").to_numpy()
-    lonlat = shapely.transform(lonlat, lambda xy: np.round(xy, 6))
     return gpd.GeoDataFrame(
         {"students": students[drawn], "n_cells": n_cells[drawn]},
-        geometry=gpd.GeoSeries(lonlat, crs="EPSG:4326"),
+        geometry=_lonlat(gpd.GeoSeries(squares, crs=crs), gcj02),
     )
 
 
 def _add_unserved_squares(group: folium.FeatureGroup, squares: gpd.GeoDataFrame) -> None:
     """Add the display squares as one GeoJson layer with a tooltip of students and cells."""
-    features = [
-        {
-            "type": "Feature",
-            "id": i,
-            "geometry": mapping(geom),
-            "properties": {
-                "fill": _unserved_colour(students),
-                "students": _fmt_students(students),
-                "cells": _fmt_int(n_cells),
-            },
-        }
-        for i, (geom, students, n_cells) in enumerate(
-            zip(squares.geometry, squares["students"], squares["n_cells"], strict=True)
-        )
+    properties = [
+        {"fill": _unserved_colour(students), "students": _fmt_students(students),
+         "cells": _fmt_int(n_cells)}
+        for students, n_cells in zip(squares["students"], squares["n_cells"], strict=True)
     ]
-    tooltip = folium.GeoJsonTooltip(
-        fields=["students", "cells"],
-        aliases=["Unserved students 未获学位学生", "Cells 网格"],
-        sticky=True,
-    )
-    folium.GeoJson(
-        {"type": "FeatureCollection", "features": features},
-        style_function=_square_style,
-        highlight_function=_zone_highlight,
-        tooltip=tooltip,
-        control=False,
-        pane=_DENSITY_PANE,
-    ).add_to(group)
+    labels = {"students": "Unserved students 未获学位学生", "cells": "Cells 网格"}
+    _add_geojson(group, squares.geometry, properties, labels, _square_style, _DENSITY_PANE)
 
 
 def _square_style(feature: dict) -> dict:
@@ -1217,14 +1647,16 @@ def _unserved_legend(square_m: float) -> str:
 class _Legend(Element):
     """The legend box: sections (key → HTML, in order), then notes; written as it is.
 
-    :func:`shortfall_map` creates it; :func:`add_seat_prices` and :func:`add_unserved` add
-    their section once. All text in it must already be escaped.
+    :func:`shortfall_map` creates it; the ``add_*`` functions add their section once. All text
+    in it must already be escaped. It also records how the map draws coordinates: ``gcj02``
+    is True when the layers are shifted to GCJ-02 for Gaode tiles.
     """
 
-    def __init__(self, sections: dict[str, str], notes: list[str]) -> None:
+    def __init__(self, sections: dict[str, str], notes: list[str], gcj02: bool = False) -> None:
         super().__init__()
         self.sections = dict(sections)
         self.notes = list(notes)
+        self.gcj02 = gcj02
 
     def add_section(self, key: str, section_html: str) -> None:
         self.sections.setdefault(key, section_html)
@@ -1370,6 +1802,11 @@ def _fmt_int(value: float) -> str:
     return f"{round(value):,}"
 
 
+def _fmt_year(value: float) -> str:
+    """A year (no thousands separator); "—" when missing."""
+    return _fmt_int(value).replace(",", "")
+
+
 def _fmt_float(value: float, digits: int) -> str:
     if math.isnan(value):
         return _MISSING
@@ -1403,6 +1840,43 @@ def _fmt_students(value: float) -> str:
     return _fmt_int(value)
 
 
+def _number(fmt: Callable[[float], str]) -> Callable[[Any], str]:
+    """A formatter of raw cell values (missing or non-numeric: NaN) from one of floats."""
+    return lambda value: fmt(_to_float(value))
+
+
+#: Popup rows by column: label and formatter of the raw value (every result escaped).
+_POPUP_FIELDS: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "school_id": ("ID 编号", _text),
+    "site_id": ("ID 编号", _text),
+    "level": ("Level 学段", _level_label),
+    "school_type": ("Type 类型", _text),
+    "sector": ("Sector 办学性质", _text),
+    "year": ("Year 年份", _number(_fmt_year)),
+    "seats": ("Seats 学位", _number(_fmt_int)),
+    "classes": ("Classes 班数", _number(_fmt_int)),
+    "demand": ("Demand 需求 (students 人)", _number(_fmt_int)),
+    "students": ("Enrolment 在校生 (students 人)", _number(_fmt_int)),
+    "shortfall": ("Shortfall 学位缺口", _number(_fmt_int)),
+    "surplus": ("Spare seats 空余学位", _number(_fmt_int)),
+    "utilisation": ("Utilisation 使用率", _number(_fmt_pct)),
+    "classes_needed": ("Classes needed 所需班数", _number(_fmt_int)),
+    "avg_class_size": ("Avg class size 平均班额", _number(lambda v: _fmt_float(v, 1))),
+    "max_class_size": ("Largest class 最大班额", _number(_fmt_int)),
+    "n_classes_le_45": ("Classes ≤ 45 班", _number(_fmt_int)),
+    "n_classes_46_55": ("Classes 46–55 班", _number(_fmt_int)),
+    "n_classes_56_65": ("大班额 classes (56–65)", _number(_fmt_int)),
+    "n_classes_66_plus": ("超大班额 classes (66+)", _number(_fmt_int)),
+    "share_beyond_radius": ("Beyond service radius 超出服务半径", _number(_fmt_pct)),
+    "mean_distance_m": ("Mean distance 平均距离", _number(_fmt_metres)),
+    "seat_price_m": ("Seat price 学位影子价格", _number(_fmt_metres)),
+    "tracks": ("Tracks 轨", _number(_fmt_int)),
+    "open_year": ("Open year 开办年份", _number(_fmt_year)),
+    "students_served": ("Students served 服务学生 (人)", _number(_fmt_int)),
+    "source": ("Site 用地", lambda value: _NEW_SITE_SOURCES.get(str(value), _text(value))),
+}
+
+
 def render_result_map(result: Any, path: str | os.PathLike) -> Path:
     """Draw a scenario run and write ``map.html``.
 
@@ -1416,7 +1890,14 @@ def render_result_map(result: Any, path: str | os.PathLike) -> Path:
     - ``"Unserved students – <level>"``: students who got no seat under the headline method,
       summed over 500 m squares (:func:`add_unserved`), and ``"Unserved (optimal) –
       <level>"`` for the optimal method when it is not the headline one. A layer is left out
-      when every student got a seat.
+      when every student got a seat;
+    - with a forecast (``result.simulations``), the schools in the milestone years, e.g.
+      ``"Schools 2029 (peak) – junior"`` (:func:`add_milestone_years`).
+
+    Then ``"New schools – <level>"`` for the recommended sites (``result.new_sites``,
+    :func:`add_new_sites`) and ``"Developments"`` for the district's new housing
+    (:func:`add_developments`), also off at first. With ``tiles = "gaode"`` every layer is
+    shifted to GCJ-02 to match the Gaode tiles.
 
     Parameters
     ----------
@@ -1453,4 +1934,8 @@ def render_result_map(result: Any, path: str | os.PathLike) -> Path:
                 # add_unserved escapes the name itself
                 name = html.unescape(_layer_name(kind, level, lang))
                 add_unserved(m, result.cells, column, name=name)
+        if level in result.simulations:
+            add_milestone_years(m, result.simulations[level], result.district.schools, lang=lang)
+    add_new_sites(m, result.new_sites, levels=sc.levels, lang=lang)
+    add_developments(m, result.district.developments, base_year=result.year, lang=lang)
     return write_map(m, path)

@@ -50,7 +50,8 @@ from schoolmap.norms import LEVELS, Norms, default_norms
 __all__ = ["LANGS", "Scenario", "ScenarioResult", "allocate", "default_lang", "load_scenario",
            "run_scenario"]
 
-TILES = ("OpenStreetMap", "none")
+#: Basemaps of ``[map] tiles``: Gaode (高德, GCJ-02) shifts the drawn layers to GCJ-02.
+TILES = ("OpenStreetMap", "none", "gaode")
 #: Languages of the report, the CLI summary and the map's labels.
 LANGS = ("zh", "en")
 
@@ -91,7 +92,8 @@ class Scenario:
     seed : int
         Seed of every random draw.
     tiles : str
-        Basemap of the map: ``OpenStreetMap`` or ``none`` (data layers only, works offline).
+        Basemap of the map: ``OpenStreetMap``, ``gaode`` (Gaode/AutoNavi tiles; the layers are
+        shifted to GCJ-02 to line up with them) or ``none`` (data layers only, works offline).
     max_distance_m : float or None
         ``optimal`` only: no student is sent farther (metres); beyond it students are unserved.
     description : str
