@@ -21,6 +21,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from schoolmap.catchments import changing_summary, proposed_catchments
 from schoolmap.errors import SchoolmapError
 from schoolmap.scenario import ScenarioResult
 
@@ -29,7 +30,7 @@ __all__ = ["OUTPUT_FILES", "atomic_folder", "write_gpkg", "write_results"]
 #: Files every run writes.
 OUTPUT_FILES = ("results.gpkg", "schools.csv", "zones.csv", "district.csv", "summary.json",
                 "map.html", "report.html", "forecast.csv", "forecast_schools.csv",
-                "forecast_ensemble.csv")
+                "forecast_ensemble.csv", "proposed_catchments.csv")
 _FIXED_DATE = "2000-01-01T00:00:00Z"  # GeoPackage timestamps: fixed, so files are reproducible
 
 
@@ -98,8 +99,12 @@ def forecast_summary(result: ScenarioResult) -> dict[str, Any]:
     return out
 
 
-def summary(result: ScenarioResult) -> dict[str, Any]:
-    """The content of ``summary.json``: scenario, norms, district totals, findings, notes."""
+def summary(result: ScenarioResult, proposed: gpd.GeoDataFrame | None = None) -> dict[str, Any]:
+    """The content of ``summary.json``: scenario, norms, district totals, findings, notes.
+
+    With ``proposed`` (:func:`schoolmap.catchments.proposed_catchments`), also per level and
+    method the proposed catchments: zones, zones in several pieces, students changing school.
+    """
     sc = result.scenario
     headline = sc.methods[0]
     schools = result.schools
@@ -134,6 +139,7 @@ def summary(result: ScenarioResult) -> dict[str, Any]:
         "totals": result.totals.to_dict(orient="records"),
         "findings": findings,
         "forecast": forecast_summary(result),
+        **({} if proposed is None else {"proposed_catchments": changing_summary(proposed)}),
         "notes": result.notes,
         "files": list(OUTPUT_FILES),
     })
@@ -204,15 +210,18 @@ def write_results(
         The folder written.
     """
     with atomic_folder(folder, marker="summary.json") as tmp:
-        write_gpkg({"schools": result.schools, "zones": result.zones, "cells": result.cells},
-                   tmp / "results.gpkg")
+        proposed = proposed_catchments(result)
+        write_gpkg({"schools": result.schools, "zones": result.zones, "cells": result.cells,
+                    "proposed_catchments": proposed}, tmp / "results.gpkg")
+        _csv(proposed, tmp / "proposed_catchments.csv")
         _csv(result.schools, tmp / "schools.csv")
         _csv(result.zones, tmp / "zones.csv")
         _csv(result.totals, tmp / "district.csv")
         for name, table in forecast_tables(result).items():
             _csv(table, tmp / name)
         (tmp / "summary.json").write_text(
-            json.dumps(summary(result), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
+            json.dumps(summary(result, proposed), ensure_ascii=False, indent=2,
+                       sort_keys=False) + "\n",
             encoding="utf-8")
         if render_map is None:
             from schoolmap.maps import render_result_map as render_map
