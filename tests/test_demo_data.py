@@ -32,3 +32,21 @@ def test_demo_district_shape():
     assert len(d.developments) >= 20 and len(d.sites) >= 30
     # births fell after the 2016 peak: age 10 outnumbers age 2
     assert d.cells["age_10"].sum() > 1.4 * d.cells["age_2"].sum()
+
+
+def test_readme_states_the_committed_files_sha256():
+    readme = (ROOT / "data" / "geo" / "README.md").read_text(encoding="utf-8")
+    digest = hashlib.sha256(DEMO_GPKG.read_bytes()).hexdigest()
+    assert f"sha256 {digest}" in readme
+
+
+def test_demo_enrolment_history_agrees_with_the_cells():
+    d = read_district(DEMO_GPKG)
+    hist = d.enrolment
+    assert sorted(set(hist["year"])) == [2021, 2022, 2023, 2024, 2025]
+    assert hist["school_id"].nunique() == 41 and set(hist["grade"]) == set(range(1, 10))
+    assert "P16" not in set(hist["school_id"])  # opens in 2027
+    # 2025's grade 1 are the 7-year-olds of 2026 (× 0.96 public, ÷ a ratio near 1)
+    grade1 = hist[(hist.year == 2025) & (hist.grade == 1)]["students"].sum()
+    seven = d.cells["age_7"].sum()
+    assert 0.9 * 0.96 * seven < grade1 < 1.0 * 0.96 * seven

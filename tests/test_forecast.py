@@ -6,6 +6,7 @@ import dataclasses
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
@@ -13,6 +14,8 @@ from schoolmap.errors import ValidationError
 from schoolmap.forecast import (
     WOMEN_COLUMNS,
     ForecastSettings,
+    compare_forecast_methods,
+    forecast_by_progression,
     forecast_district,
     forecast_ensemble,
     forecast_grades,
@@ -236,3 +239,79 @@ def test_bad_fertility_settings():
                                      "births_source": "census"})
     assert "20_24 must be births per woman" in str(info.value)
     assert "births_source must be one of 'series', 'fertility'" in str(info.value)
+
+
+def test_progression_forecast_recovers_known_ratios_and_entry():
+    # 9 grades over 6 history years, simulated with known ratios and entry ratio 0.9 × births
+    ratios = np.array([0.99, 1.01, 0.98, 1.0, 1.02, 0.97, 1.0, 0.99])
+    births = {y: 100.0 + 3 * (y - 2000) for y in range(1990, 2040)}
+    first = np.array([90.0, 95, 92, 97, 91, 96, 93, 94, 95])
+    entrants = [0.9 * births[y - 6] for y in range(2021, 2026)]
+    grades = forecast_grades(first, entrants, ratios)  # 2020–2025
+    rows = [{"school_id": f"S{g % 2}", "year": 2020 + t, "grade": g + 1,
+             "students": grades[t, g] / 2} for t in range(6) for g in range(9)
+            for _ in range(2)]  # two schools, half each: sums are what counts
+    hist = pd.DataFrame(rows).groupby(["school_id", "year", "grade"], as_index=False).sum()
+    levels = {"primary": list(range(1, 7)), "junior": [7, 8, 9]}
+    table, found = forecast_by_progression(hist, levels, births, [2025, 2026, 2027])
+    assert found["ratio"].to_numpy() == pytest.approx(np.concatenate([[0.9], ratios]))
+    ahead = forecast_grades(grades[-1], [0.9 * births[2020], 0.9 * births[2021]], ratios)
+    t = table.set_index(["level", "year"])["students"]
+    assert t[("primary", 2025)] == pytest.approx(grades[5, :6].sum())  # history as it was
+    assert t[("primary", 2027)] == pytest.approx(ahead[2, :6].sum())
+    assert t[("junior", 2026)] == pytest.approx(ahead[1, 6:].sum())
+    with pytest.raises(ValidationError, match="no rows for year\\(s\\) 2022"):
+        forecast_by_progression(hist[hist.year != 2022], levels, births, [2026])
+
+
+def test_compare_methods_by_hand():
+    cohort = pd.DataFrame({"level": ["primary", "primary", "junior"], "year": [2026, 2027, 2026],
+                           "students": [100.0, 200.0, 0.0]})
+    prog = pd.DataFrame({"level": ["primary", "primary", "junior"],
+                         "year": [2026, 2027, 2026], "students": [110.0, 190.0, 5.0]})
+    out = compare_forecast_methods(cohort, prog)
+    assert out["difference"].tolist() == [10.0, -10.0, 5.0]
+    assert out["difference_share"].tolist()[:2] == pytest.approx([0.1, -0.05])
+    assert np.isnan(out["difference_share"].iloc[2])
+
+
+def _history_layers(town_layers, rows):
+    layers = dict(town_layers)
+    layers["enrolment"] = pd.DataFrame(rows, columns=["school_id", "year", "grade", "students"])
+    return layers
+
+
+def test_enrolment_layer_checked(town_layers):
+    rows = [("P1", 2025, 1, 10), ("PX", 2025, 2, 5), ("P1", 2025.5, 13, -1),
+            ("P1", 2025, 1, 3)]
+    with pytest.raises(ValidationError) as info:
+        district_from_frames(_history_layers(town_layers, rows))
+    text = str(info.value)
+    assert "'school_id' names no school in the schools layer (e.g. 'PX')" in text
+    assert "'year' must be a whole number" in text and "'grade' must be a whole number 1–12" in text
+    assert "'students' must be a number ≥ 0" in text and "more than one row" in text
+    with pytest.raises(ValidationError, match="column\\(s\\) 'students' missing"):
+        district_from_frames({**town_layers, "enrolment": pd.DataFrame(
+            {"school_id": ["P1"], "year": [2025], "grade": [1]})})
+
+
+def test_scenario_compares_the_two_methods(town_layers, tmp_path):
+    from schoolmap.outputs import forecast_tables
+    from schoolmap.scenario import run_scenario, scenario_from_dict
+
+    # P1's zone: 10 + 50 + 1 children of every age; history = those children, all kept
+    rows = [(sid, y, g, n) for sid, n in (("P1", 61), ("P2", 5), ("J1", 66))
+            for y in (2024, 2025) for g in ((7, 8, 9) if sid == "J1" else range(1, 7))]
+    town = district_from_frames(_history_layers(town_layers, rows))
+    assert town.enrolment["students"].sum() == 2 * (6 * 66 + 3 * 66)
+    sc = scenario_from_dict({"district": "x.gpkg", "base_year": 2026, "horizon": 2,
+                             "levels": ["primary", "junior"], "methods": ["catchment"],
+                             "forecast": {"survival": 1.0}})
+    result = run_scenario(sc, town)
+    m = result.forecast_methods.set_index(["level", "year"])
+    # constant 66 children per age: progression ratios 1, entry ratio 1 → 396 primary pupils
+    # and 198 junior; the cohort forecast says the same (no private share, rate 1)
+    assert m["grade_progression"].tolist() == pytest.approx([396.0] * 3 + [198.0] * 3)
+    assert m["cohort_component"].tolist() == pytest.approx([396.0] * 3 + [198.0] * 3)
+    assert m["difference"].abs().max() == pytest.approx(0.0)
+    assert forecast_tables(result)["forecast_methods.csv"].shape == (6, 6)

@@ -181,3 +181,30 @@ def test_us_grade_system_reports_in_english_with_us_level_names():
     page = report_html(run_scenario(sc, town))
     assert '<html lang="en">' in page and ">elementary</td>" in page
     assert "大班额" not in page.split("<h2>Norms used</h2>")[0]  # English headline table
+
+
+@pytest.mark.parametrize(("lang", "heading", "column"),
+                         [("en", "Forecast methods compared", "Grade progression"),
+                          ("zh", "预测方法比较", "年级升级比率法")])
+def test_forecast_methods_table_in_both_languages(lang, heading, column):
+    import pandas as pd
+
+    from schoolmap.forecast import ForecastSettings
+
+    layers = tiny_town_layers()
+    layers["enrolment"] = pd.DataFrame(
+        [("P1", y, g, 61) for y in (2024, 2025) for g in range(1, 7)]
+        + [("P2", y, g, 5) for y in (2024, 2025) for g in range(1, 7)],
+        columns=["school_id", "year", "grade", "students"])
+    town = district_from_frames(layers)
+    sc = Scenario(name="town", district=town.source, base_year=2026, horizon=2,
+                  levels=("primary",), methods=("catchment",), lang=lang,
+                  forecast=ForecastSettings(survival=1.0))
+    page = report_html(run_scenario(sc, town))
+    assert f"<h2>{heading}</h2>" in page and column in page
+    table = page[page.index('<table class="forecast-methods">'):]
+    table = table[:table.index("</table>")]
+    # 66 children of every age, kept by every grade: both methods say 396 pupils each year
+    assert table.count("<td>396</td>") == 6 and table.count("<tr>") == 4
+    # without an enrolment history there is no such section
+    assert "forecast-methods" not in report_html(town_result(lang=lang))

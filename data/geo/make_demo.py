@@ -13,7 +13,8 @@ prefecture-level city around lon 120.3, lat 31.5 and tells the story of the bure
 
 Geometry is built in a local metric frame (WGS 84 / UTM zone 51N, EPSG:32651) on a 100 m grid
 and written in CGCS2000 lon/lat (EPSG:4490) as one GeoPackage with the layers ``cells``,
-``schools``, ``zones``, ``developments`` and ``sites`` of ``docs/data-model.md``.
+``schools``, ``zones``, ``developments`` and ``sites`` of ``docs/data-model.md``, and the
+table ``enrolment`` (five past school years of enrolment by school and grade).
 
 Usage::
 
@@ -59,6 +60,7 @@ OUTPUT_CRS = "EPSG:4490"  # CGCS2000 geographic (lon/lat)
 CENTRE_LONLAT = (120.3, 31.5)
 GPKG_DATE = "2026-01-01T00:00:00Z"  # pinned GeoPackage timestamps (gpkg_contents.last_change)
 LAYER_ORDER = ("cells", "schools", "zones", "developments", "sites")
+TABLE_ORDER = ("enrolment",)  # tables without geometry, written after the layers
 
 CELL = 100.0  # grid cell size, metres
 NX, NY = 256, 208  # grid columns and rows: 25.6 km × 20.8 km
@@ -112,6 +114,15 @@ OLD_WINDOW = (1.08, 1.33)
 OLD_ASSERT = (1.05, 1.35)
 RURAL_WINDOW = (0.44, 0.73)
 RURAL_ASSERT = (0.40, 0.75)
+
+# Enrolment history (the ``enrolment`` table): school years before the base year, the share of
+# zoned children in public schools (the demo scenario's private share is 0.04), and the grade
+# progression ratio of each part (old town: some inflow; new town: families moving in; rural:
+# pupils leaving for town schools), with 2 % noise.
+HISTORY_YEARS = 5
+PUBLIC_SHARE = 0.96
+PROGRESSION = {OLD: 1.01, NEW: 1.03, RURAL: 0.98}
+HISTORY_NOISE = 0.02
 
 # Yield of new housing per 100 dwellings (DOMAIN.md), for the printed outlook only.
 YIELD_PER_100 = {"kindergarten": 8.0, "primary": 11.0, "junior": 5.0}
@@ -1434,7 +1445,43 @@ def build_layers(cells: pd.DataFrame, cell_geom: Sequence[shapely.Geometry],
     }
 
 
-def write_gpkg(layers: dict[str, gpd.GeoDataFrame], out: Path) -> None:
+def make_enrolment(seed: int, ages: IntArray, schools: list[School],
+                   zones: dict[str, LevelZones]) -> pd.DataFrame:
+    """Enrolment history of the public primary, junior and nine-year schools.
+
+    The pupils of grade g in school year ``BASE_YEAR − k`` are the children of their zone who
+    are ``k`` years older today (aged 17 at most), × ``PUBLIC_SHARE`` ÷ the part's
+    progression ratio to the power k, × 2 % noise: so the history agrees with the cells and
+    a grade-progression forecast recovers the ratios. A 多校划片 zone's pupils are split by
+    seats. Grades count from the first primary grade (junior: 7–9). Uses its own random
+    generator, so the other layers do not change.
+    """
+    rng = np.random.default_rng([seed, 2])
+    rows = []
+    for level in ("primary", "junior"):
+        lz = zones[level]
+        for z, seed_zone in enumerate(lz.seeds):
+            children = ages[lz.owner == z].sum(axis=0).astype(np.float64)
+            seats = np.array([float(sch.seats or (sch.classes or 0) * CLASS_SIZE[level])
+                              for sch in seed_zone.schools])
+            shares = seats / seats.sum() if len(seats) > 1 else np.ones(1)
+            for sch, share in zip(seed_zone.schools, shares, strict=True):
+                ratio = PROGRESSION[sch.part]
+                for k in range(HISTORY_YEARS, 0, -1):
+                    year = BASE_YEAR - k
+                    if sch.open_year is not None and sch.open_year > year:
+                        continue
+                    for age in LEVEL_AGES[level]:
+                        now = children[min(age + k, N_AGES - 1)]
+                        noise = rng.lognormal(0.0, HISTORY_NOISE)
+                        pupils = now * share * PUBLIC_SHARE / ratio ** k * noise
+                        rows.append((sch.school_id, year, age - 5, int(round(pupils))))
+    table = pd.DataFrame(rows, columns=["school_id", "year", "grade", "students"])
+    table = table.astype({"year": np.int64, "grade": np.int64, "students": np.int64})
+    return table.sort_values(["school_id", "year", "grade"]).reset_index(drop=True)
+
+
+def write_gpkg(layers: dict[str, pd.DataFrame], out: Path) -> None:
     """Write the layers in ``LAYER_ORDER`` to a temporary GeoPackage, then rename it to ``out``.
 
     ``OGR_CURRENT_DATE`` pins the timestamps GDAL stores (``gpkg_contents.last_change``);
@@ -1448,6 +1495,8 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], out: Path) -> None:
         for name in LAYER_ORDER:
             pyogrio.write_dataframe(layers[name], tmp, layer=name, driver="GPKG",
                                     layer_options={"SPATIAL_INDEX": "YES"})
+        for name in TABLE_ORDER:
+            pyogrio.write_dataframe(layers[name], tmp, layer=name, driver="GPKG")
         os.replace(tmp, out)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -1493,7 +1542,7 @@ def check_district(path: Path) -> list[str]:
     """
     lines: list[str] = []
     listed = [str(r[0]) for r in pyogrio.list_layers(path)]
-    assert listed == list(LAYER_ORDER), listed
+    assert listed == [*LAYER_ORDER, *TABLE_ORDER], listed
     lay = {name: gpd.read_file(path, layer=name, engine="pyogrio") for name in LAYER_ORDER}
     for name, gdf in lay.items():
         assert gdf.crs is not None and gdf.crs.to_epsg() == 4490, name
@@ -1720,7 +1769,36 @@ def check_district(path: Path) -> list[str]:
     lines.append(f"sites: {len(sites)} (" + ", ".join(
         f"{p} {int((sites['part'] == p).sum())}" for p in PARTS) + "), area "
         f"{sites['area_m2'].min():,.0f}–{sites['area_m2'].max():,.0f} m²")
+    lines += check_enrolment(path, lay["schools"])
     return lines
+
+
+def check_enrolment(path: Path, schools: pd.DataFrame) -> list[str]:
+    """Assert the enrolment history's shape and return its summary lines."""
+    hist = pyogrio.read_dataframe(path, layer="enrolment", read_geometry=False)
+    assert list(hist.columns) == ["school_id", "year", "grade", "students"], list(hist.columns)
+    years = list(range(BASE_YEAR - HISTORY_YEARS, BASE_YEAR))
+    assert sorted(set(hist["year"])) == years
+    assert set(hist["grade"]) == set(range(1, 10)) and (hist["students"] > 0).all()
+    assert not hist.duplicated(["school_id", "year", "grade"]).any()
+    zoned = schools[schools["level"].isin(["primary", "junior", "nine_year"])
+                    & (schools["sector"] != "private")]
+    opened = zoned[zoned["open_year"].isna() | (zoned["open_year"] < BASE_YEAR)]
+    assert set(hist["school_id"]) == set(opened["school_id"])
+    table = hist.pivot_table(index="year", columns="grade", values="students", aggfunc="sum")
+    e = table.to_numpy(dtype=np.float64)
+    ratios = e[1:, 1:].sum(axis=0) / e[:-1, :-1].sum(axis=0)
+    primary = table[list(range(1, 7))].sum(axis=1)
+    junior = table[list(range(7, 10))].sum(axis=1)
+    return [
+        "",
+        f"enrolment: {len(hist):,} rows, {hist['school_id'].nunique()} schools, "
+        f"{years[0]}–{years[-1]}; primary " + ", ".join(
+            f"{y} {v:,.0f}" for y, v in primary.items()) + "; junior " + ", ".join(
+            f"{y} {v:,.0f}" for y, v in junior.items()),
+        "  district grade progression ratios 1→2 … 8→9: " + " ".join(
+            f"{r:.3f}" for r in ratios),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1729,7 +1807,7 @@ def check_district(path: Path) -> list[str]:
 
 
 def build_district(seed: int = SEED, attempts: int = 20
-                   ) -> tuple[dict[str, gpd.GeoDataFrame], int]:
+                   ) -> tuple[dict[str, pd.DataFrame], int]:
     """Build the district from ``seed``; if that layout cannot tell the story (a zone that no
     catchment can bring into its window), try ``seed + 1``, ``seed + 2``, … (deterministic).
 
@@ -1748,7 +1826,7 @@ def build_district(seed: int = SEED, attempts: int = 20
     raise RuntimeError(f"no usable layout in {attempts} seeds from {seed}")
 
 
-def build(seed: int = SEED) -> dict[str, gpd.GeoDataFrame]:
+def build(seed: int = SEED) -> dict[str, pd.DataFrame]:
     """Build the whole district in memory.
 
     Parameters
@@ -1759,7 +1837,8 @@ def build(seed: int = SEED) -> dict[str, gpd.GeoDataFrame]:
     Returns
     -------
     dict
-        Layer name → GeoDataFrame in EPSG:4490, in ``LAYER_ORDER``.
+        Layer name → GeoDataFrame in EPSG:4490, in ``LAYER_ORDER``; then the ``enrolment``
+        table (a DataFrame).
     """
     rng = np.random.default_rng(seed)
     boundary = make_boundary(rng)
@@ -1802,7 +1881,10 @@ def build(seed: int = SEED) -> dict[str, gpd.GeoDataFrame]:
         main.name, second.name = second.name, main.name
     devs = make_developments(rng, grid, st)
     sites = make_sites(rng, grid, st, devs)
-    return build_layers(cells, cell_geom, schools, zones, devs, sites)
+    layers: dict[str, pd.DataFrame] = dict(build_layers(cells, cell_geom, schools, zones, devs,
+                                                        sites))
+    layers["enrolment"] = make_enrolment(seed, ages, schools, zones)
+    return layers
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1816,7 +1898,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_gpkg(layers, args.out)
     lines = check_district(args.out)
     print(f"wrote {args.out} (seed {used}, base year {BASE_YEAR}, {OUTPUT_CRS})")
-    print("layers: " + ", ".join(f"{name} {len(layers[name])}" for name in LAYER_ORDER))
+    print("layers: " + ", ".join(f"{name} {len(layers[name])}"
+                                 for name in (*LAYER_ORDER, *TABLE_ORDER)))
     for line in lines:
         print(line)
     print(f"size {args.out.stat().st_size:,} bytes; sha256 {sha256(args.out)}")

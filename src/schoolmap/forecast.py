@@ -45,6 +45,9 @@ __all__ = [
     "WOMEN_COLUMNS",
     "Forecast",
     "ForecastSettings",
+    "cohort_births",
+    "compare_forecast_methods",
+    "forecast_by_progression",
     "forecast_district",
     "forecast_ensemble",
     "forecast_grades",
@@ -480,6 +483,149 @@ def forecast_grades(current: np.ndarray, entrants: Sequence[float],
         out[t + 1, 0] = entry
         out[t + 1, 1:] = out[t, :-1] * ratios
     return out
+
+
+def cohort_births(forecast: Forecast) -> dict[int, float]:
+    """Births of every year a forecast knows: year → persons.
+
+    Past years come from the base year's residents (those aged a were born a years before;
+    survivors still living in the district, which is what an entry ratio needs), the base
+    and later years from the forecast's births.
+
+    >>> f = forecast_residents(np.arange(18.0)[None, :] + 1, 1, births=[30.0])
+    >>> b = cohort_births(f)
+    >>> b[2009], b[2025], b[2026], b[2027]
+    (18.0, 2.0, 1.0, 30.0)
+    """
+    base = int(forecast.years[0])
+    out = {base - a: float(v) for a, v in enumerate(forecast.residents[0].sum(axis=0))}
+    if forecast.births is not None:
+        out.update({int(y): float(b) for y, b in zip(forecast.years, forecast.births,
+                                                     strict=True)})
+    return out
+
+
+def forecast_by_progression(
+    enrolment: pd.DataFrame,
+    grades_by_level: Mapping[str, Sequence[int]],
+    births: Mapping[int, float],
+    years: Sequence[int],
+    *,
+    entry_age: int = 6,
+    last: int = 3,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Enrolment per level by grade progression ratios (the cohort-survival method).
+
+    District enrolment by year and grade is summed over schools; each grade-to-grade ratio is
+    the enrolment-weighted mean of the last ``last`` transitions (:func:`progression_ratios`,
+    which smooths out single-year swings); the entry grade is births ``entry_age`` years
+    earlier × the entry ratio (grade-1 pupils ÷ those births, over the same years). The last
+    history year is carried forward with :func:`forecast_grades`.
+
+    Parameters
+    ----------
+    enrolment : DataFrame
+        ``year``, ``grade`` (1 = first primary grade), ``students`` (any number of schools).
+        Years must follow each other without gaps.
+    grades_by_level : mapping level → grades
+        E.g. ``{"primary": [1, …, 6], "junior": [7, 8, 9]}``.
+    births : mapping year → births
+        Births of past and forecast years (see :func:`cohort_births`).
+    years : sequence of int
+        Years to report (history years report the history).
+    entry_age : int
+        Age at grade 1.
+    last : int
+        Transitions averaged.
+
+    Returns
+    -------
+    table : DataFrame
+        ``level``, ``year``, ``students``.
+    ratios : DataFrame
+        ``from_grade``, ``to_grade``, ``ratio``; the entry ratio has ``from_grade`` 0.
+
+    Examples
+    --------
+    Grade 2 keeps 90 % of grade 1; grade 1 is half the births six years before:
+
+    >>> hist = pd.DataFrame({"year": [2024, 2024, 2025, 2025], "grade": [1, 2, 1, 2],
+    ...                      "students": [50.0, 40.0, 60.0, 45.0]})
+    >>> births = {2018: 100.0, 2019: 120.0, 2020: 80.0}
+    >>> table, ratios = forecast_by_progression(hist, {"primary": [1, 2]}, births, [2026])
+    >>> ratios["ratio"].round(3).tolist(), table["students"].tolist()
+    ([0.5, 0.9], [94.0])
+    """
+    needed = {"year", "grade", "students"} - set(enrolment.columns)
+    if needed:
+        raise ValidationError([f"enrolment: column(s) {', '.join(sorted(needed))} missing"],
+                              "forecast input")
+    top = max(max(g) for g in grades_by_level.values())
+    hist = enrolment.pivot_table(index="year", columns="grade", values="students",
+                                 aggfunc="sum", fill_value=0.0)
+    span = range(int(hist.index.min()), int(hist.index.max()) + 1)
+    gaps = [y for y in span if y not in hist.index]
+    if gaps:
+        raise ValidationError([f"enrolment: no rows for year(s) {', '.join(map(str, gaps))}; "
+                               "history years must follow each other"], "forecast input")
+    hist = hist.reindex(columns=range(1, top + 1), fill_value=0.0).to_numpy(dtype=np.float64)
+    first = span.start
+    k = min(last, len(span) - 1)
+    ratios = progression_ratios(hist, last=k)
+    recent = [first + i for i in range(len(span) - k - 1 if k else 0, len(span))]
+    lagged = np.array([births.get(y - entry_age, np.nan) for y in recent])
+    known = np.isfinite(lagged)
+    if not known.any() or lagged[known].sum() <= 0:
+        raise ValidationError([f"enrolment: no births known {entry_age} years before "
+                               f"{recent[0]}–{recent[-1]} for the entry ratio"],
+                              "forecast input")
+    entry_ratio = hist[np.array(recent) - first, 0][known].sum() / lagged[known].sum()
+    end = max(max(years), span.stop - 1)
+    future = list(range(span.stop, end + 1))
+    entrants = [entry_ratio * births.get(y - entry_age, np.nan) for y in future]
+    if not np.isfinite(entrants).all():
+        lacking = [y - entry_age for y, e in zip(future, entrants, strict=True)
+                   if not np.isfinite(e)]
+        raise ValidationError([f"no births known for {lacking[0]}–{lacking[-1]} (entry "
+                               "grade of the progression forecast)"], "forecast input")
+    grades = np.vstack([hist, forecast_grades(hist[-1], entrants, ratios)[1:]])
+    rows = []
+    for level, levels_grades in grades_by_level.items():
+        cols = [g - 1 for g in levels_grades]
+        for y in years:
+            rows.append({"level": level, "year": int(y),
+                         "students": float(grades[y - first, cols].sum())
+                         if y >= first else np.nan})
+    ratio_table = pd.DataFrame({"from_grade": np.arange(0, top), "to_grade": np.arange(1, top + 1),
+                                "ratio": np.concatenate([[entry_ratio], ratios])})
+    return pd.DataFrame(rows), ratio_table
+
+
+def compare_forecast_methods(cohort: pd.DataFrame, progression: pd.DataFrame) -> pd.DataFrame:
+    """Both forecasts side by side, per level and year.
+
+    Parameters
+    ----------
+    cohort, progression : DataFrame
+        ``level``, ``year``, ``students`` from the cohort-component forecast (students
+        needing a seat) and from grade progression.
+
+    Returns
+    -------
+    DataFrame
+        ``level``, ``year``, ``cohort_component``, ``grade_progression``, ``difference``
+        (progression − cohort), ``difference_share`` (÷ cohort); the cohort table's rows.
+    """
+    out = cohort[["level", "year"]].copy()
+    out["cohort_component"] = cohort["students"].to_numpy(dtype=np.float64)
+    key = progression.set_index(["level", "year"])["students"]
+    out["grade_progression"] = [key.get((lv, y), np.nan) for lv, y in
+                                zip(out["level"], out["year"], strict=True)]
+    out["difference"] = out["grade_progression"] - out["cohort_component"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["difference_share"] = np.where(out["cohort_component"] > 0,
+                                           out["difference"] / out["cohort_component"], np.nan)
+    return out.reset_index(drop=True)
 
 
 def forecast_ensemble(

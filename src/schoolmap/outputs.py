@@ -30,7 +30,7 @@ __all__ = ["OUTPUT_FILES", "atomic_folder", "write_gpkg", "write_results"]
 #: Files every run writes.
 OUTPUT_FILES = ("results.gpkg", "schools.csv", "zones.csv", "district.csv", "summary.json",
                 "map.html", "report.html", "forecast.csv", "forecast_schools.csv",
-                "forecast_ensemble.csv", "proposed_catchments.csv")
+                "forecast_ensemble.csv", "forecast_methods.csv", "proposed_catchments.csv")
 _FIXED_DATE = "2000-01-01T00:00:00Z"  # GeoPackage timestamps: fixed, so files are reproducible
 
 
@@ -63,7 +63,8 @@ def _clean(value: Any) -> Any:
 
 
 def forecast_tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
-    """The year-by-year tables: district and school figures per level, ensemble bands.
+    """The year-by-year tables: district and school figures per level, ensemble bands, and
+    the cohort-component forecast against grade progression (with an enrolment history).
 
     Written even without a forecast (``horizon = 0``), then with a header only.
     """
@@ -79,8 +80,11 @@ def forecast_tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
     schools = schools[["level", *[c for c in schools.columns if c != "level"]]]
     ensemble = result.ensemble if result.ensemble is not None else pd.DataFrame(
         columns=["level", "year", "demand_p10", "demand_p50", "demand_p90"])
+    methods = result.forecast_methods if result.forecast_methods is not None else pd.DataFrame(
+        columns=["level", "year", "cohort_component", "grade_progression", "difference",
+                 "difference_share"])
     return {"forecast.csv": district, "forecast_schools.csv": schools,
-            "forecast_ensemble.csv": ensemble}
+            "forecast_ensemble.csv": ensemble, "forecast_methods.csv": methods}
 
 
 def forecast_summary(result: ScenarioResult) -> dict[str, Any]:

@@ -136,6 +136,19 @@ _T: dict[str, dict[str, str]] = {
                   "zh": "由 schoolmap {version} 生成。数据学年: {year}。"},
     "seats_short_sentence": {"en": "{n} of {m} schools short", "zh": "{m} 所中 {n} 所缺位"},
     "more_rows": {"en": "{n} rows", "zh": "共 {n} 行"},
+    "forecast_methods": {"en": "Forecast methods compared", "zh": "预测方法比较"},
+    "methods_intro": {
+        "en": "Cohort component: children of the level's ages needing a seat, carried forward "
+              "from the cells' ages (births, migration, new housing). Grade progression: the "
+              "enrolment history carried forward grade by grade with smoothed progression "
+              "ratios, the entry grade from births six years before × the entry ratio.",
+        "zh": "队列要素法: 由各网格分年龄人口推算 (出生、迁移、新建住宅) 的该学段学位需求。"
+              "年级升级比率法: 以历年在校生数据, 按平滑后的年级升级比率逐年推算, "
+              "起始年级 = 六年前出生人数 × 入学比率。"},
+    "cohort_component": {"en": "Cohort component", "zh": "队列要素法"},
+    "grade_progression": {"en": "Grade progression", "zh": "年级升级比率法"},
+    "difference": {"en": "Difference", "zh": "差值"},
+    "difference_share": {"en": "Difference (%)", "zh": "差值 (%)"},
 }
 
 _LEVEL_ZH = {"kindergarten": "幼儿园", "primary": "小学", "junior": "初中", "senior": "高中"}
@@ -303,6 +316,8 @@ class _Report:
             ("headline", self.headline_section()),
             ("norms", self.norms_section()),
             ("charts", charts),
+            *([("forecast_methods", self.forecast_methods_section())]
+              if getattr(res, "forecast_methods", None) is not None else []),
             ("schools", self.schools_section()),
             ("zones", self.zones_section()),
             ("map", self.map_section(map_html)),
@@ -444,6 +459,20 @@ class _Report:
             f"<td>{_num(r.avg_class_size, 1)}</td><td>{_num(r.n_classes_56_65)}</td>"
             f"<td>{_num(r.n_classes_66_plus)}</td></tr>"
         )
+
+    def forecast_methods_section(self) -> str:
+        """Cohort-component demand against the grade-progression forecast, level × year."""
+        m = self.result.forecast_methods
+        head = [self.t(k) for k in ("level", "year", "cohort_component", "grade_progression",
+                                    "difference", "difference_share")]
+        body = [
+            f'<tr><td class="l">{_e(self.level(r.level))}</td><td class="l">{_e(r.year)}</td>'
+            f"<td>{_num(r.cohort_component)}</td><td>{_num(r.grade_progression)}</td>"
+            f"<td>{_num(r.difference)}</td><td>{_pct(r.difference_share)}</td></tr>"
+            for r in m.itertuples()
+        ]
+        return (f'<p class="note">{self.t("methods_intro")}</p>'
+                + _table(head, body, left=2, cls="forecast-methods"))
 
     def zones_section(self) -> str:
         z = self.result.zones

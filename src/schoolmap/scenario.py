@@ -40,6 +40,9 @@ from schoolmap.errors import Problem, ValidationError
 from schoolmap.forecast import (
     Forecast,
     ForecastSettings,
+    cohort_births,
+    compare_forecast_methods,
+    forecast_by_progression,
     forecast_district,
     level_totals,
 )
@@ -284,6 +287,11 @@ class ScenarioResult:
         needed), ``students_served``, ``mean_distance_m``, ``source`` (``sites`` or
         ``generated``), ``reason`` (a plain-language paragraph in the run's language); points in
         the district CRS. None when siting was not asked for.
+    forecast_methods : DataFrame or None
+        When the district has an ``enrolment`` history: per level (not kindergarten) and
+        year, ``cohort_component`` (students needing a seat), ``grade_progression``
+        (enrolment by grade progression ratios), ``difference``, ``difference_share`` (see
+        :func:`schoolmap.forecast.compare_forecast_methods`).
     """
 
     scenario: Scenario
@@ -299,6 +307,7 @@ class ScenarioResult:
     simulations: dict[str, Any] = field(default_factory=dict)
     ensemble: pd.DataFrame | None = None
     new_sites: gpd.GeoDataFrame | None = None
+    forecast_methods: pd.DataFrame | None = None
 
 
 def run_scenario(
@@ -395,6 +404,18 @@ def _run_forecast(result: ScenarioResult, say: Callable[[str], None]) -> None:
         say(f"{level}: year-by-year enrolment ({method})")
         result.simulations[level] = simulate_enrolment(
             district, forecast, sc.norms, level, method=method, max_distance_m=sc.max_distance_m)
+    history = district.enrolment
+    graded = {lv: [a - sc.norms.entry_age + 1 for a in levels[lv].ages] for lv in sc.levels
+              if history is not None and lv != "kindergarten"
+              and set(history["grade"]) & {a - sc.norms.entry_age + 1 for a in levels[lv].ages}}
+    if history is not None and graded:
+        say("grade progression forecast")
+        progression, _ = forecast_by_progression(history, graded, cohort_births(forecast),
+                                                 forecast.years.tolist(),
+                                                 entry_age=sc.norms.entry_age)
+        cohort = pd.concat([result.simulations[lv].district.assign(level=lv)
+                            .rename(columns={"demand": "students"}) for lv in graded])
+        result.forecast_methods = compare_forecast_methods(cohort, progression)
     if ens is not None:
         say(f"ensemble of {settings.ensemble}")
         rows = []

@@ -32,6 +32,8 @@ REQUIRED_COLUMNS = {
     "developments": ("dev_id", "dwellings", "housing_type", "completion_year"),
     "sites": ("site_id",),
 }
+#: Columns of the optional ``enrolment`` table (enrolment history by school, year and grade).
+ENROLMENT_COLUMNS = ("school_id", "year", "grade", "students")
 
 
 def row_labels(frame: pd.DataFrame, mask: np.ndarray, layer: str) -> tuple[str, ...]:
@@ -266,6 +268,45 @@ def check_developments(frame: gpd.GeoDataFrame, where: str) -> list[Problem]:
         if bad.any():
             problems.append(Problem(where, "'completion_year' must be a whole year (when homes "
                                     "are handed over)", row_labels(frame, bad, "developments")))
+    return problems
+
+
+def check_enrolment(frame: pd.DataFrame, where: str,
+                    schools: pd.DataFrame | None) -> list[Problem]:
+    """Enrolment history: columns present, known schools, whole years and grades 1–12,
+    students ≥ 0, one row per school × year × grade (rows named by their line, 1-based)."""
+    missing = [c for c in ENROLMENT_COLUMNS if c not in frame.columns]
+    if missing:
+        return [Problem(where, f"column(s) {', '.join(map(repr, missing))} missing; enrolment "
+                        "history needs school_id, year, grade (1 = first primary grade), "
+                        "students")]
+    problems = []
+
+    def rows(mask: np.ndarray) -> tuple[str, ...]:
+        return tuple(f"#{i + 1}" for i in np.flatnonzero(mask))
+
+    if schools is not None and "school_id" in schools.columns:
+        known = set(schools["school_id"].astype(str))
+        unknown = ~frame["school_id"].astype(str).isin(known).to_numpy()
+        if unknown.any():
+            shown = sorted({str(s) for s in frame.loc[unknown, "school_id"]})[:3]
+            problems.append(Problem(where, f"'school_id' names no school in the schools layer "
+                                    f"(e.g. {', '.join(map(repr, shown))})", rows(unknown)))
+    for col, low, high in (("year", 1900, 2100), ("grade", 1, 12)):
+        values = _numeric(frame, col)
+        bad = np.isnan(values) | (values != np.round(values)) | (values < low) | (values > high)
+        if bad.any():
+            problems.append(Problem(where, f"{col!r} must be a whole number {low}–{high}"
+                                    + (" (1 = first primary grade)" if col == "grade" else ""),
+                                    rows(bad)))
+    students = _numeric(frame, "students")
+    bad = ~(students >= 0)
+    if bad.any():
+        problems.append(Problem(where, "'students' must be a number ≥ 0", rows(bad)))
+    dup = frame.duplicated(["school_id", "year", "grade"], keep=False).to_numpy()
+    if dup.any():
+        problems.append(Problem(where, "more than one row for the same school_id, year and "
+                                "grade; add them up into one row", rows(dup)))
     return problems
 
 

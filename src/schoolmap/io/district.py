@@ -9,6 +9,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import pyproj
 import shapely
 
@@ -46,6 +47,9 @@ class District:
         The planning CRS, in metres.
     source : str
         Where the district was read from.
+    enrolment : pandas.DataFrame or None
+        Optional enrolment history (a table without geometry): ``school_id``, ``year``,
+        ``grade`` (1 = first primary grade), ``students``; sorted by school, year, grade.
     """
 
     cells: gpd.GeoDataFrame
@@ -55,6 +59,7 @@ class District:
     sites: gpd.GeoDataFrame | None
     crs: pyproj.CRS
     source: str = "<memory>"
+    enrolment: pd.DataFrame | None = None
 
     @property
     def cell_xy(self) -> np.ndarray:
@@ -98,7 +103,8 @@ def read_district(
     ----------
     path : path-like
         GeoPackage with layers ``cells``, ``schools`` (required), ``zones``, ``developments``,
-        ``sites``; or a folder of per-layer files (see ``docs/data-model.md``).
+        ``sites`` and the table ``enrolment``; or a folder of per-layer files
+        (``enrolment.csv`` for the table; see ``docs/data-model.md``).
     planning_crs : str, optional
         CRS for all computations, in metres (e.g. ``"EPSG:4547"``, a CGCS2000 Gauss–Krüger
         zone). Default: the layer's own CRS when projected in metres, else the local UTM zone.
@@ -129,6 +135,11 @@ def read_district(
         if frame is not None:
             frames[name] = frame
             labels[name] = sources[name].label
+    table, label, more = _read_enrolment(Path(path))
+    problems += more
+    if table is not None:
+        frames["enrolment"] = table
+        labels["enrolment"] = label
     return district_from_frames(frames, planning_crs=planning_crs,
                                 coordinate_system=coordinate_system, labels=labels,
                                 source=str(path), problems=problems)
@@ -149,7 +160,7 @@ def district_from_frames(
     ----------
     frames : dict
         Layer name (``cells``, ``schools``, ``zones``, ``developments``, ``sites``) →
-        GeoDataFrame with a CRS.
+        GeoDataFrame with a CRS; and optionally ``enrolment`` → DataFrame (no geometry).
     planning_crs, coordinate_system
         As for :func:`read_district`.
     labels : dict, optional
@@ -164,6 +175,11 @@ def district_from_frames(
                                f"{', '.join(COORDINATE_SYSTEMS)}"], "scenario")
     labels = {n: (labels or {}).get(n, n) for n in frames}
     problems = list(problems or [])
+    frames = dict(frames)
+    enrolment = frames.pop("enrolment", None)
+    if enrolment is not None:
+        enrolment = pd.DataFrame(enrolment).reset_index(drop=True)
+        problems += v.check_enrolment(enrolment, labels["enrolment"], frames.get("schools"))
     for name in ("cells", "schools"):
         if name not in frames and not any(name in str(p) for p in problems):
             problems.append(Problem(source, f"required layer {name!r} missing"))
@@ -197,7 +213,42 @@ def district_from_frames(
         sites=frames.get("sites"),
         crs=crs,
         source=source,
+        enrolment=None if enrolment is None else _tidy_enrolment(enrolment),
     )
+
+
+def _read_enrolment(path: Path) -> tuple[pd.DataFrame | None, str, list[Problem]]:
+    """The optional ``enrolment`` table: a GeoPackage table or ``enrolment.csv`` in a folder."""
+    if path.is_dir():
+        source = path / "enrolment.csv"
+        if not source.exists():
+            return None, "", []
+        label = source.name
+        try:
+            return pd.read_csv(source), label, []
+        except Exception as exc:  # pandas says why (encoding, ragged lines, ...)
+            return None, label, [Problem(label, f"cannot be read ({exc})")]
+    if path.suffix.lower() != ".gpkg":
+        return None, "", []
+    label = f"{path.name}:enrolment"
+    if "enrolment" not in {str(r[0]) for r in pyogrio.list_layers(path)}:
+        return None, label, []
+    try:
+        table = pyogrio.read_dataframe(path, layer="enrolment", read_geometry=False)
+    except Exception as exc:  # GDAL's own message says why
+        return None, label, [Problem(label, f"cannot be read ({exc})")]
+    return pd.DataFrame(table.drop(columns="geometry", errors="ignore")), label, []
+
+
+def _tidy_enrolment(table: pd.DataFrame) -> pd.DataFrame:
+    """Checked enrolment as ``school_id`` (str), ``year``, ``grade`` (int64), ``students``."""
+    out = pd.DataFrame({
+        "school_id": table["school_id"].astype(str),
+        "year": pd.to_numeric(table["year"]).astype(np.int64),
+        "grade": pd.to_numeric(table["grade"]).astype(np.int64),
+        "students": pd.to_numeric(table["students"]).astype(np.float64),
+    })
+    return out.sort_values(["school_id", "year", "grade"], kind="stable").reset_index(drop=True)
 
 
 def _check_layers(frames: dict[str, gpd.GeoDataFrame], labels: dict[str, str]) -> list[Problem]:
