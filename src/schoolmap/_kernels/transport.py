@@ -265,6 +265,56 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
 def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0, eps):
     """Solve the capacitated transportation problem over candidate pairs.
 
+    The search rebuilds a school's arcs from the cells it holds, so cells starting at the same
+    school are first made neighbours in memory (a stable counting sort by starting school); the
+    answer is mapped back to the caller's order. Same arguments and returns as the core below.
+    """
+    n = supply.shape[0]
+    m = capacity.shape[0]
+    group = np.full(n, m, np.int64)  # m: no supply, or starts unserved
+    for i in range(n):
+        if supply[i] <= 0.0:
+            continue
+        best = unserved_cost[i]
+        for s in range(indptr[i], indptr[i + 1]):
+            c = cost[s] + price0[school[s]]
+            if c < best:
+                best = c
+                group[i] = school[s]
+    start = np.zeros(m + 2, np.int64)
+    for i in range(n):
+        start[group[i] + 1] += 1
+    for j in range(m + 1):
+        start[j + 1] += start[j]
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        order[start[group[i]]] = i
+        start[group[i]] += 1
+    indptr2 = np.empty(n + 1, np.int64)
+    indptr2[0] = 0
+    for r in range(n):
+        i = order[r]
+        indptr2[r + 1] = indptr2[r] + indptr[i + 1] - indptr[i]
+    nnz = school.shape[0]
+    slot = np.empty(nnz, np.int64)  # slot in the caller's order of each reordered slot
+    for r in range(n):
+        i = order[r]
+        for t in range(indptr[i + 1] - indptr[i]):
+            slot[indptr2[r] + t] = indptr[i] + t
+    flow2, unserved2, price, n_paths, status = _ssp_core(
+        supply[order], capacity, indptr2, school[slot], cost[slot], unserved_cost[order],
+        price0, eps)
+    flow = np.empty(nnz)
+    flow[slot] = flow2
+    unserved = np.empty(n)
+    unserved[order] = unserved2
+    return flow, unserved, price, n_paths, status
+
+
+@nb.njit(cache=True, nogil=True)
+def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps):
+    """Solve the capacitated transportation problem over candidate pairs (in memory order).
+
     Parameters
     ----------
     supply : (n,) f8 — students per cell (≥ 0)
