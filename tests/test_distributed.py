@@ -54,12 +54,14 @@ def _district(path, scale: float, shift: int) -> None:
     cells = layers["cells"]
     for a in range(18):  # shift the age pyramid and scale it: a different district
         cells[f"age_{a}"] = (cells[f"age_{(a + shift) % 18}"] * scale).round()
+    for name, layer in layers.items():  # and place it 2 km east per shift: its own outline
+        layers[name] = layer.set_geometry(layer.geometry.translate(2000.0 * shift, 0.0))
     write_gpkg(layers, path)
 
 
-@pytest.fixture(scope="module")
-def batch_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("batch")
+def make_batch(d):
+    """Three districts d0–d2 (and town.gpkg), scenarios base and low, manifest.toml, and a
+    broken district with its manifest broken.toml, in folder ``d``."""
     for i, (scale, shift) in enumerate([(1.0, 0), (1.7, 2), (0.6, 5)]):
         _district(d / f"d{i}.gpkg", scale, shift)
     _district(d / "town.gpkg", 1.0, 0)
@@ -73,6 +75,12 @@ def batch_dir(tmp_path_factory):
     (d / "broken.toml").write_text(
         'scenarios = ["base.toml", "low.toml"]\ndistricts = "d*.gpkg"\n'
         '[[district]]\nname = "bad"\npath = "broken.gpkg"\n', encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def batch_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("batch")
+    make_batch(d)
     return d
 
 
@@ -190,7 +198,7 @@ def test_cli_batch_on_a_scheduler_exit_code_and_files(batch_dir, client, tmp_pat
     out = capsys.readouterr().out
     assert code == 0 and "Results written to" in out and "dashboard" in out
     assert sorted(p.name for p in (tmp_path / "ok").iterdir()) == [
-        "batch_forecast.csv", "batch_summary.json", "batch_totals.csv"]
+        "batch_forecast.csv", "batch_summary.json", "batch_totals.csv", "province_map.html"]
     code = main(["batch", str(batch_dir / "broken.toml"), "--out", str(tmp_path / "bad"),
                  "--scheduler", address, "--quiet"])
     captured = capsys.readouterr()
@@ -220,3 +228,81 @@ def test_scheduler_from_environment(batch_dir, client, monkeypatch, tmp_path):
         result = run_batch(read_manifest(batch_dir / "manifest.toml").tasks()[:2], c)
     assert result.ok and len(result.totals) == 4
     assert len(client.scheduler_info()["workers"]) == 2  # the shared cluster is left running
+
+
+# -- the province map ---------------------------------------------------------------------------
+
+
+def _map_data(page: str) -> dict:
+    start = page.index("const data = ") + len("const data = ")
+    return json.loads(page[start:page.index(";\nconst map = ")])
+
+
+def test_province_map_outlines_colours_popups_and_worst_districts(batch_dir, serial, tmp_path):
+    import shapely
+
+    from schoolmap.distributed import PROVINCE_SHORTFALL_COLOURS, district_outline
+    from schoolmap.io.district import read_district
+
+    from .test_maps import remote_resources
+
+    manifest = read_manifest(batch_dir / "manifest.toml")
+    # every district's outline: its one junior zone (the union of its zones), in lon/lat
+    assert sorted(serial.outlines) == ["d0", "d1", "d2"]
+    d1 = read_district(batch_dir / "d1.gpkg")
+    assert serial.outlines["d1"] == district_outline(d1)
+    zone = d1.zones.to_crs("EPSG:4326").union_all()
+    outline = shapely.from_wkb(serial.outlines["d1"])
+    assert outline.symmetric_difference(zone).area < 1e-3 * zone.area
+    folder = write_batch(serial, tmp_path / "out", manifest)
+    page = (folder / "province_map.html").read_text(encoding="utf-8")
+    assert remote_resources(page) == []
+    data = _map_data(page)
+    assert [layer["name"] for layer in data["layers"]] == ["base · seats short 学位缺口",
+                                                           "low · seats short 学位缺口"]
+    t = serial.totals
+    for layer, scenario in zip(data["layers"], ("base", "low"), strict=True):
+        features = layer["features"]["features"]
+        assert len(features) == 3
+        for f, district in zip(features, ("d0", "d1", "d2"), strict=True):
+            rows = t[(t["district"] == district) & (t["scenario"] == scenario)]
+            short = rows["shortfall_at_schools"].sum()
+            expected = 0 if short <= 0.5 else 1 + sum(short >= b for b in (100, 500, 2000))
+            assert f["properties"]["fill"] == PROVINCE_SHORTFALL_COLOURS[expected]
+            assert f["properties"]["tip"] == f"{district}: {round(short):,} seats short 学位缺口"
+            primary = rows[rows["level"] == "primary"].iloc[0]
+            assert (f"{round(primary.demand):,} / {round(primary.seats):,} · "
+                    f"<b>{round(primary.shortfall_at_schools):,}</b>") in f["properties"]["popup"]
+            assert "worst year 缺口最大年份" in f["properties"]["popup"]
+    # tiny town: P1 (270 seats) gets 366 pupils by catchment; d1 has 1.7× the children
+    d1_base = t[(t["district"] == "d1") & (t["scenario"] == "base")]
+    assert d1_base["shortfall_at_schools"].sum() > 100
+    summary = json.loads((folder / "batch_summary.json").read_text(encoding="utf-8"))
+    legend = page[page.index("schoolmap-legend"):]
+    first = summary["worst_by_shortfall"][0]
+    assert (f'1. {first["district"]} ({first["scenario"]}): '
+            f'{round(first["shortfall_at_schools"]):,}') in legend
+    large = summary["worst_by_share_classes_56_plus"][0]
+    assert f'1. {large["district"]} ({large["scenario"]}, {large["level"]}): ' in legend
+    again = write_batch(serial, tmp_path / "again", manifest)
+    assert (again / "province_map.html").read_bytes() == (folder / "province_map.html"
+                                                         ).read_bytes()
+
+
+def test_province_map_escapes_names_and_lists_failures(batch_dir, tmp_path):
+    from schoolmap.distributed import province_map_html
+
+    hostile = "<script>alert(1)</script>"
+    (tmp_path / "m.toml").write_text(
+        f'scenarios = ["{batch_dir / "base.toml"}"]\n'
+        f'[[district]]\nname = "{hostile}"\npath = "{batch_dir / "d0.gpkg"}"\n'
+        f'[[district]]\nname = "bad"\npath = "{batch_dir / "broken.gpkg"}"\n',
+        encoding="utf-8")
+    manifest = read_manifest(tmp_path / "m.toml")
+    result = run_batch(manifest.tasks())
+    assert [f["district"] for f in result.failures] == ["bad"]
+    page = province_map_html(result, manifest)
+    assert hostile not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "failed 失败: bad (base)" in page
+    features = _map_data(page)["layers"][0]["features"]["features"]
+    assert len(features) == 1  # the failed district has no outline

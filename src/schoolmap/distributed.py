@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -94,7 +95,15 @@ __all__ = [
 #: Environment variable naming a scheduler to connect to (like ``--scheduler``).
 SCHEDULER_ENV = "SCHOOLMAP_SCHEDULER"
 #: Files ``schoolmap batch`` writes.
-BATCH_FILES = ("batch_totals.csv", "batch_forecast.csv", "batch_summary.json")
+BATCH_FILES = ("batch_totals.csv", "batch_forecast.csv", "batch_summary.json",
+               "province_map.html")
+#: Tolerance (metres) of the district outlines sent back by each task (display only).
+OUTLINE_SIMPLIFY_M = 50.0
+#: Colours of the province map by seats short in a district (学位缺口, summed over levels):
+#: none, then below each break and above the last (ColorBrewer OrRd).
+PROVINCE_SHORTFALL_BREAKS: tuple[float, ...] = (100.0, 500.0, 2000.0)
+PROVINCE_SHORTFALL_COLOURS: tuple[str, ...] = ("#1a9641", "#fdcc8a", "#fc8d59", "#e34a33",
+                                               "#b30000")
 _MANIFEST_KEYS = {"name", "scenarios", "output", "districts", "district"}
 
 
@@ -233,6 +242,9 @@ class TaskResult:
         The forecast table (``forecast.csv``; empty without a forecast), same key columns.
     seconds : float
         Time spent in the task.
+    outline : bytes or None
+        The district's outline for the province map: WKB in EPSG:4326 (see
+        :func:`district_outline`).
     """
 
     district: str
@@ -240,6 +252,7 @@ class TaskResult:
     totals: pd.DataFrame
     forecast: pd.DataFrame
     seconds: float = 0.0
+    outline: bytes | None = None
 
 
 def _keyed(frame: pd.DataFrame, **keys: object) -> pd.DataFrame:
@@ -258,9 +271,45 @@ def run_task(task: BatchTask) -> TaskResult:
     t0 = time.perf_counter()
     result = run_scenario(task.scenario)
     keys = {"district": task.district, "scenario": task.scenario.name}
+    outline = district_outline(result.district)
     return TaskResult(task.district, task.scenario.name, _keyed(result.totals, **keys),
                       _keyed(forecast_tables(result)["forecast.csv"], **keys),
-                      time.perf_counter() - t0)
+                      time.perf_counter() - t0, outline)
+
+
+def district_outline(district: Any) -> bytes | None:
+    """A district's outline in EPSG:4326 as WKB: the union of its zones, or, without zones, the
+    convex hull of its cells; simplified by :data:`OUTLINE_SIMPLIFY_M` and rounded to 1e-6°.
+
+    Parameters
+    ----------
+    district : schoolmap.io.district.District
+
+    Returns
+    -------
+    bytes or None
+        None when the district has no geometry.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> from schoolmap.testing import tiny_town
+    >>> shape = shapely.from_wkb(district_outline(tiny_town()))
+    >>> shape.geom_type, [round(v, 3) for v in shape.bounds]
+    ('Polygon', [122.999, 31.634, 123.014, 31.638])
+    """
+    import shapely
+
+    zones = district.zones
+    if zones is not None and len(zones):
+        shape = shapely.union_all(zones.geometry.to_numpy())
+    else:
+        shape = shapely.convex_hull(shapely.geometrycollections(district.cells.geometry.to_numpy()))
+    if shape is None or shape.is_empty:
+        return None
+    shape = shapely.simplify(shape, OUTLINE_SIMPLIFY_M, preserve_topology=True)
+    lonlat = gpd.GeoSeries([shape], crs=district.crs).to_crs("EPSG:4326").to_numpy()
+    return shapely.to_wkb(shapely.set_precision(lonlat[0], 1e-6))
 
 
 @dataclass
@@ -282,6 +331,9 @@ class BatchResult:
         Time inside each successful task.
     dashboard : str or None
         Dask dashboard address, when a cluster was used.
+    outlines : dict
+        District name → outline (WKB, EPSG:4326; see :func:`district_outline`), for every
+        district with a successful task.
     """
 
     totals: pd.DataFrame
@@ -291,6 +343,7 @@ class BatchResult:
     seconds: float = 0.0
     task_seconds: list[float] = field(default_factory=list)
     dashboard: str | None = None
+    outlines: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -326,8 +379,12 @@ def _gather(tasks: Sequence[BatchTask], results: dict[int, TaskResult],
         else pd.DataFrame(columns=["district", "scenario", "level", "year"])
     fails = [{"district": tasks[i].district, "scenario": tasks[i].scenario.name,
               "error": failures[i]} for i in sorted(failures)]
+    outlines: dict[str, bytes] = {}
+    for i in order:
+        if results[i].outline is not None:
+            outlines.setdefault(results[i].district, results[i].outline)
     return BatchResult(totals, forecast, fails, len(tasks), seconds,
-                       [results[i].seconds for i in order], dashboard)
+                       [results[i].seconds for i in order], dashboard, outlines)
 
 
 def run_batch(
@@ -446,7 +503,8 @@ def batch_summary(result: BatchResult, manifest: Manifest | None = None,
 
 def write_batch(result: BatchResult, folder: str | os.PathLike[str],
                 manifest: Manifest | None = None) -> Path:
-    """Write ``batch_totals.csv``, ``batch_forecast.csv`` and ``batch_summary.json`` atomically.
+    """Write ``batch_totals.csv``, ``batch_forecast.csv``, ``batch_summary.json`` and
+    ``province_map.html`` (see :func:`province_map_html`) atomically.
 
     Like :func:`schoolmap.outputs.write_results`: into a temporary sibling folder, moved into
     place when complete; an existing folder is replaced only if it is empty or an earlier batch
@@ -456,10 +514,192 @@ def write_batch(result: BatchResult, folder: str | os.PathLike[str],
         for name, table in (("batch_totals.csv", result.totals),
                             ("batch_forecast.csv", result.forecast)):
             table.to_csv(tmp / name, index=False, float_format="%.4f", lineterminator="\n")
+        summary = batch_summary(result, manifest)
         (tmp / "batch_summary.json").write_text(
-            json.dumps(batch_summary(result, manifest), ensure_ascii=False, indent=2) + "\n",
-            encoding="utf-8")
+            json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        (tmp / "province_map.html").write_text(province_map_html(result, manifest, summary),
+                                               encoding="utf-8")
     return Path(folder).resolve()
+
+
+# --------------------------------------------------------------------------- province map
+
+_PROVINCE_JS = """
+const data = %(data)s;
+const map = L.map("map", {zoomSnap: 0.25});
+const overlays = {};
+data.layers.forEach((layer, k) => {
+  const group = L.geoJSON(layer.features, {
+    style: f => ({color: "#333333", weight: 1, opacity: 0.9, fillColor: f.properties.fill,
+                  fillOpacity: 0.75}),
+    onEachFeature: (f, l) => {
+      l.bindPopup(f.properties.popup, {maxWidth: 420});
+      l.bindTooltip(f.properties.tip, {sticky: true});
+    },
+  });
+  if (k === 0) group.addTo(map);
+  overlays[layer.name] = group;
+});
+L.control.layers(null, overlays, {collapsed: false}).addTo(map);
+L.control.scale().addTo(map);
+if (data.bounds) {
+  map.fitBounds(data.bounds, {paddingTopLeft: [300, 20], paddingBottomRight: [20, 20]});
+} else {
+  map.setView([35, 105], 4);
+}
+"""
+
+
+def _shortfall_class(shortfall: float) -> int:
+    """Index into :data:`PROVINCE_SHORTFALL_COLOURS` of a district's seats short."""
+    if not shortfall > 0.5:  # none (or NaN)
+        return 0
+    return 1 + int(np.searchsorted(PROVINCE_SHORTFALL_BREAKS, shortfall, side="right"))
+
+
+def province_map_html(result: BatchResult, manifest: Manifest | None = None,
+                      summary: dict[str, Any] | None = None) -> str:
+    """The province map of a batch: one outline per district, coloured by seats short.
+
+    One layer per scenario (the first shown; a layer switcher for the others): each district's
+    outline (:func:`district_outline`) filled by its seats short at schools (学位缺口) summed
+    over levels, base year, headline method (the scenario's first): green for none, then
+    < 100, 100–499, 500–1,999, ≥ 2,000 seats. Its popup gives the district's totals per level
+    (demand, seats, seats short, share of classes of 56+) and the forecast's worst year. The
+    legend lists the worst districts by seats short and by 大班额 share (from
+    :func:`batch_summary`) and the failed tasks. The page carries its own Leaflet (as
+    :mod:`schoolmap.maps`), needs no network (no basemap) and is byte-identical for identical
+    results; every name from the manifest is HTML-escaped.
+
+    Parameters
+    ----------
+    result : BatchResult
+    manifest : Manifest, optional
+        Gives each scenario's headline method and the batch's name.
+    summary : dict, optional
+        :func:`batch_summary` of the result (computed when not given).
+
+    Returns
+    -------
+    str
+        The HTML page.
+    """
+    import shapely
+
+    from schoolmap.maps import (
+        _CSS,
+        _escape,
+        _fmt_int,
+        _fmt_pct,
+        _leaflet_assets,
+        _popup_html,
+    )
+
+    summary = summary if summary is not None else batch_summary(result, manifest)
+    t = result.totals
+    head = {sc.name: sc.methods[0] for sc in manifest.scenarios} if manifest else {}
+    if len(t):
+        first = t.groupby(["district", "scenario"], sort=False)["method"].transform("first")
+        t = t[t["method"] == (t["scenario"].map(head).fillna(first) if head else first)]
+    peaks: dict[tuple[str, str], dict[str, Any]] = {}
+    if len(result.forecast):
+        per_year = result.forecast.groupby(["district", "scenario", "year"], sort=False)[
+            "shortfall_at_schools"].sum().reset_index()
+        best = per_year.loc[per_year.groupby(["district", "scenario"], sort=False)[
+            "shortfall_at_schools"].idxmax()]
+        peaks = {(r.district, r.scenario): {"peak_year": r.year,
+                                            "peak_shortfall_at_schools": r.shortfall_at_schools}
+                 for r in best.itertuples()}
+    shapes = {d: shapely.from_wkb(w) for d, w in result.outlines.items()}
+    layers = []
+    scenarios = list(dict.fromkeys(t["scenario"])) if len(t) else []
+    for scenario in scenarios:
+        features = []
+        rows = t[t["scenario"] == scenario]
+        for district, d in rows.groupby("district", sort=False):
+            shape = shapes.get(district)
+            if shape is None:
+                continue
+            short = float(d["shortfall_at_schools"].sum())
+            classes = float(d["classes"].sum())
+            share = float(d["n_classes_56_plus"].sum()) / classes if classes else float("nan")
+            table = [(f"{_escape(r.level)}", f"{_fmt_int(r.demand)} / {_fmt_int(r.seats)} · "
+                      f"<b>{_fmt_int(r.shortfall_at_schools)}</b> · "
+                      f"{_fmt_pct(r.share_classes_56_plus)}") for r in d.itertuples()]
+            table.append(("all levels 合计", f"<b>{_fmt_int(short)}</b> · {_fmt_pct(share)}"))
+            peak = peaks.get((district, scenario))
+            if peak and peak.get("peak_year") is not None:
+                table.append(("worst year 缺口最大年份", f"{int(peak['peak_year'])}: "
+                              f"{_fmt_int(float(peak['peak_shortfall_at_schools']))}"))
+            lead = (f"{_escape(scenario)} · {_escape(d['method'].iloc[0])}<br>"
+                    "demand / seats · seats short · 56+ share<br>"
+                    "需求 / 学位 · 学位缺口 · 大班额占比")
+            features.append({
+                "type": "Feature",
+                "geometry": shapely.geometry.mapping(shape),
+                "properties": {
+                    "fill": PROVINCE_SHORTFALL_COLOURS[_shortfall_class(short)],
+                    "popup": _popup_html(_escape(district), table, lead=lead),
+                    "tip": f"{_escape(district)}: {_fmt_int(short)} seats short 学位缺口",
+                },
+            })
+        layers.append({"name": f"{_escape(scenario)} · seats short 学位缺口", "features": {
+            "type": "FeatureCollection", "features": features}})
+    drawn = [shapes[d] for d in dict.fromkeys(t["district"])] if len(t) else []
+    bounds = None
+    if drawn:
+        west, south, east, north = shapely.total_bounds(drawn).tolist()
+        bounds = [[south, west], [north, east]]
+    data = json.dumps({"layers": layers, "bounds": bounds}, ensure_ascii=False,
+                      separators=(",", ":")).replace("</", "<\\/")
+    name = summary.get("name") or "batch"
+    css, js = _leaflet_assets()
+    return (
+        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_escape(name)} · province map 全省地图</title>\n"
+        f"<style>{css}</style>\n<script>{js}</script>\n{_CSS}\n"
+        "<style>html, body, #map {height: 100%; margin: 0;} "
+        "#map {background: #ffffff;}</style>\n</head>\n<body>\n"
+        '<div id="map"></div>\n'
+        f'<div class="schoolmap-box schoolmap-title">{_escape(name)} · '
+        f"seats short by district 各区县学位缺口</div>\n"
+        f"{_province_legend(summary)}\n"
+        f"<script>{_PROVINCE_JS % {'data': data}}</script>\n</body>\n</html>\n"
+    )
+
+
+def _province_legend(summary: dict[str, Any], top: int = 5) -> str:
+    """Legend of the province map: colours, worst districts, failed tasks."""
+    from schoolmap.maps import _escape, _fmt_int, _fmt_pct, _legend_row
+
+    labels = ["none 无缺口"] + [
+        f"{lo:,.0f}–{hi - 1:,.0f} seats 学位" for lo, hi in
+        zip((1.0, *PROVINCE_SHORTFALL_BREAKS[:-1]), PROVINCE_SHORTFALL_BREAKS, strict=True)
+    ] + [f"≥ {PROVINCE_SHORTFALL_BREAKS[-1]:,.0f} seats 学位"]
+    rows = "".join(_legend_row(f'<span class="swatch" style="background:{c}"></span>', label)
+                   for c, label in zip(PROVINCE_SHORTFALL_COLOURS, labels, strict=True))
+    worst = "".join(
+        f'<div class="row worst-shortfall">{i}. {_escape(w["district"])} '
+        f'({_escape(w["scenario"])}): {_fmt_int(float(w["shortfall_at_schools"]))}</div>'
+        for i, w in enumerate(summary.get("worst_by_shortfall", [])[:top], 1))
+    large = "".join(
+        f'<div class="row worst-large">{i}. {_escape(w["district"])} '
+        f'({_escape(w["scenario"])}, {_escape(w["level"])}): '
+        f'{_fmt_pct(float(w["share_classes_56_plus"]))}</div>'
+        for i, w in enumerate(summary.get("worst_by_share_classes_56_plus", [])[:top], 1))
+    failed = summary.get("failures", [])
+    note = "".join(
+        f'<div class="note failed">failed 失败: {_escape(f["district"])} '
+        f'({_escape(f["scenario"])})</div>' for f in failed[:top])
+    if len(failed) > top:
+        note += f'<div class="note failed">… {len(failed) - top} more 另有</div>'
+    return ('<div class="schoolmap-box schoolmap-legend"><details open>'
+            "<summary>Legend 图例</summary>"
+            "<h4>Seats short, base year 学位缺口 (基年)</h4>" + rows
+            + "<h4>Worst by seats short 学位缺口最大</h4>" + (worst or "—")
+            + "<h4>Worst by 大班额 share (56+) 大班额占比最高</h4>" + (large or "—")
+            + note + "</details></div>")
 
 
 # --------------------------------------------------------------------------- ensemble

@@ -1946,8 +1946,12 @@ def render_result_map(result: Any, path: str | os.PathLike) -> Path:
 # Proposed catchments (schoolmap.catchments) beside the official zones
 # --------------------------------------------------------------------------------------------
 
-#: Outline of a proposed catchment: colour, width (pixels) and dash pattern.
-PROPOSED_OUTLINE: tuple[str, float, str] = ("#1b1b1b", 2.0, "6 4")
+#: Outline of a proposed catchment: colour (of the legend), width (pixels) and dash pattern.
+PROPOSED_OUTLINE: tuple[str, float, str] = ("#1b1b1b", 1.5, "6 4")
+#: Colours of the proposed catchments, one per zone in turn (ColorBrewer Dark2): zones read as
+#: colours even where their cells form many islands.
+PROPOSED_COLOURS: tuple[str, ...] = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e",
+                                     "#e6ab02", "#a6761d", "#666666")
 _PROPOSED_NAMES = {"en": "Proposed catchments", "zh": "建议学区"}
 #: Tolerance (metres) of the coverage simplification of proposed catchments before display:
 #: about a cell, since their boundaries are cell staircases.
@@ -1965,11 +1969,12 @@ def add_proposed_catchments(
     """Add, per level, a layer of proposed catchments drawn as dashed outlines.
 
     Each level gets a layer ``"Proposed catchments (<method>) – <level>"`` (Chinese under
-    ``lang="zh"``: ``"建议学区 (就近) – 小学"``) over the official zones: one dashed outline per
-    proposed zone, lightly filled so it can be clicked; its tooltip names the school and its
-    popup gives the figures (students, students changing school from the official catchments,
-    cells, pieces, area). A legend section explains the outline and counts the zones in several
-    pieces.
+    ``lang="zh"``: ``"建议学区 (就近) – 小学"``) over the official zones: each proposed zone
+    dashed and lightly filled in one of :data:`PROPOSED_COLOURS`, unlike the zones near it (a
+    zone reads as one colour even where its cells form islands). Its tooltip names the school;
+    its popup gives the figures (students, students changing school from the official
+    catchments, cells, pieces, area). A legend section explains the outline and counts the
+    zones in several pieces.
 
     Parameters
     ----------
@@ -2013,8 +2018,6 @@ def add_proposed_catchments(
     shown_method = _METHOD_NAMES_ZH.get(method, method) if lang == "zh" else method
     resolved = _resolve_levels(levels, set(shapes["level"].astype(str)))
     colour, width, dash = PROPOSED_OUTLINE
-    style = {"color": colour, "weight": width, "dashArray": dash, "opacity": 0.9,
-             "fillColor": colour, "fillOpacity": 0.03}
     n_drawn = 0
     for level in resolved:
         rows = shapes[shapes["level"].astype(str) == level]
@@ -2024,13 +2027,18 @@ def add_proposed_catchments(
         name = f"{_PROPOSED_NAMES.get(lang, _PROPOSED_NAMES['en'])} ({shown_method}) – " \
                f"{level_shown}"
         group = folium.FeatureGroup(name=_escape(name), show=show)
+        colours = _neighbour_colours(rows.geometry.to_numpy(), len(PROPOSED_COLOURS),
+                                     _metres_to_crs_units(rows.crs, 3 * PROPOSED_SIMPLIFY_M))
         for i in range(len(rows)):
             get, num = _row_values(rows, i)
+            fill = PROPOSED_COLOURS[colours[i]]
+            zone_style = {"color": fill, "weight": width, "dashArray": dash, "opacity": 0.9,
+                          "fillColor": fill, "fillOpacity": 0.25}
             title = _text(get("name") if not _is_missing(get("name")) else get("school_id"))
             layer = folium.GeoJson(
                 {"type": "Feature", "geometry": mapping(rows.geometry.iloc[i]),
                  "properties": {}},
-                style_function=lambda _f, s=style: s,
+                style_function=lambda _f, s=zone_style: s,
                 tooltip=folium.Tooltip(f"{title} · {_fmt_int(num('students'))}", sticky=True),
                 control=False,
             )
@@ -2057,6 +2065,22 @@ def add_proposed_catchments(
                           "按分配学校合并网格")
             + f'<div class="note">{split} zone(s) in several pieces 个学区不连片</div>'))
     return n_drawn
+
+
+def _neighbour_colours(geoms: np.ndarray, n_colours: int, within: float) -> list[int]:
+    """Colour index of each shape, greedily unlike the shapes closer than ``within`` (in the
+    shapes' units) that come before it."""
+    first, second = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=within)
+    touching: dict[int, set[int]] = {}
+    for i, j in zip(first.tolist(), second.tolist(), strict=True):
+        if i != j:
+            touching.setdefault(i, set()).add(j)
+    colours: list[int] = []
+    for i in range(len(geoms)):
+        taken = {colours[j] for j in touching.get(i, ()) if j < i}
+        free = [c for c in range(n_colours) if c not in taken]
+        colours.append(free[0] if free else i % n_colours)
+    return colours
 
 
 def _simplified_coverage(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
