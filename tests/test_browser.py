@@ -421,3 +421,198 @@ def test_pages_name_no_external_resource_but_the_tiles(demo):
     assert remote_resources(re.sub(r'srcdoc="[^"]*"', "", report)) == []
     assert remote_resources(html.unescape(srcdoc)) == [OSM_TILES]
     assert not re.findall(r"https?://", re.sub(r'srcdoc="[^"]*"', "", report))
+
+
+# -- milestone years, developments and new sites ----------------------------------------------
+
+OVERLAY_LABELS = ("[...document.querySelectorAll('.leaflet-control-layers-overlays label')]"
+                  ".map(l => l.textContent.trim())")
+LAYER_BOX = ("[...document.querySelectorAll('.leaflet-control-layers-overlays label')]"
+             ".find(l => l.textContent.trim() === {}).querySelector('input')")
+MARKERS = "document.querySelectorAll('.leaflet-overlay-pane path').length"
+DENSITY = "document.querySelectorAll('.leaflet-schoolmap_density-pane path').length"
+
+
+def toggle(page: Page, label: str) -> None:
+    page.click(LAYER_BOX.format(json.dumps(label)))
+
+
+def open_popup_containing(page: Page, text: str) -> str:
+    """Open the popup of the first circle marker whose popup holds ``text``; its text."""
+    return page.evaluate(
+        "(() => { const m = Object.keys(window).filter(k => k.startsWith('circle_marker_'))"
+        ".map(k => window[k]).find(m => String(m.getPopup() && m.getPopup().getContent())"
+        f".includes({json.dumps(text)})); m.openPopup(); return "
+        "document.querySelector('.leaflet-popup-content').textContent; })()")
+
+
+def test_milestone_year_and_development_layers_toggle(demo, browser):
+    result, folder, _ = demo
+    junior = result.simulations["junior"]
+    years = junior.district["year"]
+    base, (peak, _), horizon = int(years.min()), junior.peak, int(years.max())
+    assert base < peak < horizon  # the demo's junior wave peaks inside the forecast
+    by_year = junior.by_school.groupby("year").size()
+    page = browser.open(folder / "map.html")
+    try:
+        labels = page.evaluate(OVERLAY_LABELS)
+        for year, kind in ((base, "基年"), (peak, "高峰"), (horizon, "规划末年")):
+            assert f"学校 {year} ({kind}) – 初中" in labels
+        assert "新建住宅" in labels
+        n0 = page.evaluate(MARKERS)  # the kindergartens, on when the map opens
+        toggle(page, f"学校 {peak} (高峰) – 初中")
+        assert page.evaluate(MARKERS) == n0 + by_year[peak]  # every junior school open then
+        text = open_popup_containing(page, f"<td>{peak}</td>")
+        assert "在校生" in text and "大班额" in text and str(peak) in text
+        toggle(page, f"学校 {peak} (高峰) – 初中")
+        assert page.evaluate(MARKERS) == n0
+        toggle(page, f"学校 {horizon} (规划末年) – 初中")
+        assert page.evaluate(MARKERS) == n0 + by_year[horizon]
+
+        assert page.evaluate(DENSITY) == 0
+        toggle(page, "新建住宅")
+        assert page.evaluate(DENSITY) == len(result.district.developments)
+        assert "新建住宅交付年份" in page.evaluate(
+            "document.querySelector('.schoolmap-legend').textContent")
+        assert page.errors() == [] and page.dialogs() == []
+    finally:
+        page.close()
+
+
+def test_new_sites_layer_draws_with_its_reason_as_text(demo, browser, tmp_path):
+    import dataclasses
+
+    import geopandas as gpd
+
+    from schoolmap.maps import render_result_map
+
+    result, _, _ = demo
+    cells = result.district.cells
+    picks = cells.iloc[[len(cells) // 5, len(cells) // 2, 4 * len(cells) // 5]]
+    sites = gpd.GeoDataFrame(
+        {"level": ["primary", "primary", "junior"], "site_id": ["S1", "S2", "G1"],
+         "name": ["新城第一小学", HOSTILE, "新城初级中学"], "tracks": [4, 6, 8],
+         "classes": [24, 36, 24], "seats": [1080, 1620, 1200], "open_year": [2028, 2029, 2029],
+         "students_served": [950.0, 1400.0, 1100.0], "mean_distance_m": [420.0, 610.0, 900.0],
+         "source": ["sites", "sites", "generated"],
+         "reason": ["新城 950 名学生 500 米内无学位。", f"{HOSTILE} needs seats", None]},
+        geometry=picks.geometry.representative_point().to_numpy(), crs=result.district.crs)
+    path = render_result_map(dataclasses.replace(result, new_sites=sites), tmp_path / "map.html")
+    page = browser.open(path)
+    try:
+        labels = page.evaluate(OVERLAY_LABELS)
+        assert "建议新建学校 – 小学" in labels and "建议新建学校 – 初中" in labels
+        n0 = page.evaluate(MARKERS)
+        toggle(page, "建议新建学校 – 小学")
+        assert page.evaluate(MARKERS) == n0 + 2
+        dashed = page.evaluate("[...document.querySelectorAll('.leaflet-overlay-pane path')]"
+                               ".filter(p => p.getAttribute('stroke-dasharray') === '4 3').length")
+        assert dashed == 2
+        text = open_popup_containing(page, "needs seats")
+        assert text.startswith(HOSTILE) and f"{HOSTILE} needs seats" in text
+        assert "1,620" in text and "2029" in text and "备选用地" in text
+        assert page.evaluate("document.querySelector('.leaflet-popup-content p.note')"
+                             ".textContent") == f"{HOSTILE} needs seats"
+        assert "建议新建学校" in page.evaluate(
+            "document.querySelector('.schoolmap-legend').textContent")
+        assert page.errors() == [] and page.dialogs() == []
+    finally:
+        page.close()
+
+
+# -- a large district ---------------------------------------------------------------------------
+
+
+def large_district_layers(nx: int = 250, ny: int = 200, side_m: float = 100.0, seed: int = 7):
+    """A synthetic district of nx × ny square cells (default 50,000 cells of 100 m, 25 × 20 km
+    in UTM 51N) with two town centres: children by single year of age drawn (Poisson) denser
+    near the centres; 150 kindergartens, 100 primary and 50 junior schools placed where
+    children live; official zones made of whole cells (each cell zoned to its nearest school
+    of the level, so boundaries are cell staircases like real ones); 40 developments."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(seed)
+    x0, y0, crs = 350_000.0, 3_450_000.0, "EPSG:32651"
+    ix, iy = (a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(ny)))
+    x, y = x0 + (ix + 0.5) * side_m, y0 + (iy + 0.5) * side_m
+    to_centre = np.minimum(np.hypot(x - x0 - 6_000, y - y0 - 8_000),
+                           np.hypot(x - x0 - 18_000, y - y0 - 12_000))
+    per_age = 0.05 + 0.9 * np.exp(-to_centre / 4_000)  # children of each age per cell
+    ages = rng.poisson(per_age[:, None], size=(len(x), 18)).astype(float)
+    half = side_m / 2
+    cells = gpd.GeoDataFrame(
+        {"cell_id": [f"C{i:05d}" for i in range(len(x))],
+         **{f"age_{a}": ages[:, a] for a in range(18)}, "population": 5 * ages.sum(axis=1)},
+        geometry=shapely.box(x - half, y - half, x + half, y + half), crs=crs)
+    rows, points = [], []
+    for level, n, seats in (("kindergarten", 150, 270), ("primary", 100, 1080),
+                            ("junior", 50, 1000)):
+        at = rng.choice(len(x), size=n, replace=False, p=per_age / per_age.sum())
+        rows += [{"school_id": f"{level[0].upper()}{k:03d}", "name": f"{level} {k}",
+                  "level": level, "seats": float(seats * rng.uniform(0.6, 1.3) // 10 * 10)}
+                 for k in range(n)]
+        points += list(shapely.points(x[at] + 10, y[at] + 10))
+    schools = gpd.GeoDataFrame(pd.DataFrame(rows), geometry=points, crs=crs)
+    zones = []
+    for level in ("primary", "junior"):
+        of_level = schools[schools["level"] == level]
+        tree = cKDTree(np.column_stack([of_level.geometry.x, of_level.geometry.y]))
+        nearest = tree.query(np.column_stack([x, y]))[1]
+        zone = gpd.GeoDataFrame({"school_id": of_level["school_id"].to_numpy()[nearest]},
+                                geometry=cells.geometry).dissolve("school_id").reset_index()
+        zones.append(zone.assign(zone_id="Z" + zone["school_id"], level=level,
+                                 name=zone["school_id"] + " 学区"))
+    at = rng.choice(len(x), size=40, replace=False)
+    developments = gpd.GeoDataFrame(
+        {"dev_id": [f"D{k:02d}" for k in range(40)], "name": [f"小区 {k}" for k in range(40)],
+         "dwellings": rng.integers(200, 3000, 40), "housing_type": "commodity",
+         "completion_year": rng.integers(2024, 2034, 40)},
+        geometry=shapely.box(x[at] - 150, y[at] - 150, x[at] + 150, y[at] + 150), crs=crs)
+    return {"cells": cells, "schools": schools,
+            "zones": gpd.GeoDataFrame(pd.concat(zones, ignore_index=True), crs=crs),
+            "developments": developments}
+
+
+#: What a 50,000-cell district's map may cost (issue 6): file size and time to open.
+LARGE_MAP_MAX_BYTES = 15_000_000
+LARGE_MAP_MAX_SECONDS = 5.0
+
+
+def test_a_50000_cell_district_map_is_small_and_opens_fast(browser, tmp_path):
+    from schoolmap.io.district import district_from_frames
+    from schoolmap.maps import render_result_map
+    from schoolmap.scenario import Scenario
+
+    district = district_from_frames(large_district_layers(), source="large")
+    assert district.n_cells == 50_000
+    sc = Scenario(name="large", district=district.source, base_year=2026, horizon=10,
+                  levels=("kindergarten", "primary", "junior"),
+                  methods=("catchment", "optimal"), tiles="none", lang="zh")
+    result = run_scenario(sc, district)
+    path = render_result_map(result, tmp_path / "map.html")
+    size = path.stat().st_size
+    assert size < LARGE_MAP_MAX_BYTES
+
+    start = time.monotonic()
+    page = browser.open(path)  # navigated, load event fired, two frames drawn
+    seconds = time.monotonic() - start
+    try:
+        assert seconds < LARGE_MAP_MAX_SECONDS, f"{size / 1e6:.1f} MB opened in {seconds:.1f} s"
+        assert page.errors() == []
+        rows = headline(result)
+        assert page.evaluate(MARKERS) == int((rows["level"] == "kindergarten").sum())
+        labels = page.evaluate(OVERLAY_LABELS)
+        assert "学区 – 小学" in labels and "新建住宅" in labels
+        start = time.monotonic()
+        toggle(page, "学区 – 小学")
+        assert time.monotonic() - start < LARGE_MAP_MAX_SECONDS
+        n_primary_zones = int((result.zones["level"] == "primary").sum())
+        assert page.evaluate("document.querySelectorAll('.leaflet-schoolmap_catchments-pane "
+                             "path').length") == n_primary_zones
+        assert n_colours(page.screenshot()) > 20
+    finally:
+        page.close()
+    print(f"50,000-cell map: {size / 1e6:.2f} MB, opened in {seconds:.2f} s")
