@@ -315,3 +315,18 @@ def test_scenario_compares_the_two_methods(town_layers, tmp_path):
     assert m["cohort_component"].tolist() == pytest.approx([396.0] * 3 + [198.0] * 3)
     assert m["difference"].abs().max() == pytest.approx(0.0)
     assert forecast_tables(result)["forecast_methods.csv"].shape == (6, 6)
+
+
+def test_forecast_table_splits_kindergarten_demand_puhui(town):
+    from schoolmap.outputs import forecast_tables
+    from schoolmap.scenario import run_scenario, scenario_from_dict
+
+    sc = scenario_from_dict({"district": "x.gpkg", "base_year": 2026, "horizon": 1,
+                             "levels": ["kindergarten", "primary"], "methods": ["nearest"],
+                             "forecast": {"survival": 1.0, "puhui_target": 0.5}})
+    table = forecast_tables(run_scenario(sc, town))["forecast.csv"].set_index(["level", "year"])
+    kg = table.loc[("kindergarten", 2026)]
+    assert kg["demand_puhui"] == pytest.approx(90.0)  # K1's 90 普惠 places, all taken
+    assert kg["demand_other"] == pytest.approx(178.2 - 90.0)
+    assert kg["puhui_seats_short"] == pytest.approx(0.0)  # 0.5 × 178.2 = 89.1 ≤ 90
+    assert np.isnan(table.loc[("primary", 2026), "demand_puhui"])

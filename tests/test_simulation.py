@@ -73,3 +73,50 @@ def test_opening_and_closing_schools(town_layers):
     d = sim2.district.set_index("year")
     assert np.allclose(d["enrolled"] + d["unassigned"], d["demand"])
     assert "P2" not in sim2.by_school[sim2.by_school.year == 2028]["school_id"].tolist()
+
+
+def test_pupils_without_a_school_are_placed_when_one_opens(town_layers):
+    # P2 (zone ZB: cell C3, 5 children of every age) opens in 2028: before, C3's pupils
+    # have no open zoned school; from 2028 P2 takes all of them, not only its entrants
+    schools = town_layers["schools"]
+    schools.loc[schools["school_id"] == "P2", "open_year"] = 2028
+    town = district_from_frames(town_layers)
+    f = forecast_residents(town.cells, 3, survival=1.0)
+    sim = simulate_enrolment(town, f, NORMS, "primary", method="catchment")
+    d = sim.district.set_index("year")
+    assert d["unassigned"].tolist() == pytest.approx([30.0, 30.0, 0.0, 0.0])
+    g = sim.by_grade.set_index(["year", "school_id", "grade"])["students"]
+    assert [g[(2028, "P2", k)] for k in range(1, 7)] == pytest.approx([5.0] * 6)
+    assert g[(2029, "P2", 6)] == pytest.approx(5.0)  # and they stay
+    assert np.allclose(d["enrolled"] + d["unassigned"], d["demand"])
+
+
+def test_optimal_places_the_waiting_pupils_in_the_seats_free(town_layers):
+    # P1 alone in 2026–2027 (45 seats a grade for 61 + 5 = 66 a grade): 21 a grade wait;
+    # P2 opens in 2027 with 540 seats (90 a grade) and takes every one of them
+    schools = town_layers["schools"]
+    schools.loc[schools["school_id"] == "P2", "open_year"] = 2027
+    town = district_from_frames(town_layers)
+    f = forecast_residents(town.cells, 2, survival=1.0)
+    sim = simulate_enrolment(town, f, NORMS, "primary", method="optimal")
+    d = sim.district.set_index("year")
+    assert d.loc[2026, "unassigned"] == pytest.approx(6 * 21)
+    assert d.loc[2027, "unassigned"] == pytest.approx(0.0)
+    assert d.loc[2027, "enrolled"] == pytest.approx(396.0)
+    s = sim.by_school.set_index(["year", "school_id"])["students"]
+    assert s[(2027, "P1")] == pytest.approx(270.0) and s[(2027, "P2")] == pytest.approx(126.0)
+
+
+def test_kindergarten_puhui_split(town):
+    f = forecast_residents(town.cells, 1, survival=1.0)
+    sim = simulate_enrolment(town, f, NORMS, "kindergarten", method="nearest",
+                             puhui_target=0.8)
+    row = sim.district.iloc[0]
+    demand = 66 * 3 * 0.9  # ages 3–5 × 入园率; K1 (普惠, 90 places) is the only kindergarten
+    assert row["demand"] == pytest.approx(demand)
+    assert row["seats_public_puhui"] == 90.0
+    assert row["puhui_coverage"] == pytest.approx(90 / demand)
+    assert row["demand_puhui"] == pytest.approx(90.0)
+    assert row["demand_other"] == pytest.approx(demand - 90)
+    assert row["puhui_seats_short"] == pytest.approx(0.8 * demand - 90)
+    assert "demand_puhui" not in simulate_enrolment(town, f, NORMS, "primary").district

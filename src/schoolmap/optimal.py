@@ -32,7 +32,13 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from schoolmap._kernels.candidates import reduced_cost_check, select_candidates
+from schoolmap._kernels.candidates import (
+    knn_violations,
+    pair_distance,
+    reduced_cost_check,
+    select_candidates,
+    split_far,
+)
 from schoolmap._kernels.transport import STATUS_NO_PATH, ssp_transport
 from schoolmap.errors import InfeasibleError, ValidationError
 
@@ -404,10 +410,10 @@ def assign(
     tree = cKDTree(sxy)
     upper = np.inf if max_distance_m is None else float(max_distance_m)
     say = progress or (lambda _msg: None)
-    cand, drop, bound, price = _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k,
-                                           tol, say)
+    cand, known, nearest, bound, price = _candidates(tree, xy, supply, sxy, capacity, p, pnorm,
+                                                     upper, k, tol, say)
     rows, cols, dists = cand
-    drows, dcols, ddists = drop
+    drows, dcols, ddists = known
     while True:
         certificate["rounds"] += 1
         say(f"{n:,} cells × {m:,} schools: exact solve, round {certificate['rounds']}")
@@ -417,26 +423,32 @@ def assign(
         certificate["paths"] += paths
         u, viol, _ = _duals_and_slackness(supply, capacity, indptr, school, cvals, p, flow,
                                           unserved, price, tol)
-        # dual feasibility over all pairs: known non-candidate pairs are checked one by one;
-        # beyond a cell's bound only schools closer than u_i can violate (v ≥ 0)
+        # dual feasibility over all pairs: known pairs (each cell's nearest schools, and the
+        # listed others) are checked one by one; beyond a cell's bound only schools closer than
+        # u_i can violate (v ≥ 0)
         need = bound < u - tol
         certificate["pairs_bounded"] += int((m - np.diff(indptr))[~need].sum())
         b_rows, b_cols, b_radius = _ball_pairs(tree, xy, u, need, pnorm, upper)
         bound[need] = b_radius
-        drows = np.concatenate([drows, b_rows])
-        dcols = np.concatenate([dcols, b_cols])
-        ddists = np.concatenate([ddists, _distance(xy[b_rows], sxy[b_cols], pnorm)])
+        if len(b_rows):
+            drows = np.concatenate([drows, b_rows])
+            dcols = np.concatenate([dcols, b_cols])
+            ddists = np.concatenate([ddists, pair_distance(b_rows, b_cols, xy, sxy, pnorm)])
         bad, worst = reduced_cost_check(drows, dcols, ddists, price, u, tol)
-        certificate["pairs_checked"] += len(drows)
-        certificate["max_violation"] = max(viol, float(worst))
-        if not bad.any():
+        n_rows, n_cols, n_dists, n_worst, n_checked = knn_violations(*nearest, price, u, tol)
+        certificate["pairs_checked"] += len(drows) + int(n_checked)
+        certificate["max_violation"] = max(viol, float(worst), float(n_worst))
+        if not bad.any() and not len(n_rows):
             break
-        key = drows[bad] * m + dcols[bad]
-        _, first = np.unique(key, return_index=True)  # a pair may be known twice
-        rows = np.concatenate([rows, drows[bad][first]])
-        cols = np.concatenate([cols, dcols[bad][first]])
-        dists = np.concatenate([dists, ddists[bad][first]])
-        drows, dcols, ddists = drows[~bad], dcols[~bad], ddists[~bad]
+        new_rows = np.concatenate([drows[bad], n_rows])
+        new_cols = np.concatenate([dcols[bad], n_cols])
+        new_dists = np.concatenate([ddists[bad], n_dists])
+        _, first = np.unique(new_rows * m + new_cols, return_index=True)  # known twice
+        rows = np.concatenate([rows, new_rows[first]])
+        cols = np.concatenate([cols, new_cols[first]])
+        dists = np.concatenate([dists, new_dists[first]])
+        if bad.any():
+            drows, dcols, ddists = drows[~bad], dcols[~bad], ddists[~bad]
     certificate["candidates"] = len(school)
     return _finish(supply, capacity, indptr, school, cvals, p, flow, unserved, price, u,
                    integral, certificate)
@@ -453,10 +465,15 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, tol, say):
 
     Returns
     -------
-    candidates, dropped : tuples (rows, cols, distances) of pairs
-        Candidate pairs (no duplicates) and known pairs left out (checked by the certificate).
+    candidates, known : tuples (rows, cols, distances) of pairs
+        Candidate pairs (no duplicates) and other known pairs around far cells (checked by the
+        certificate).
+    nearest : tuple (dist, idx, skip)
+        Each cell's nearest schools, arrays of shape (n, kk) (inf / m where none), and the cells
+        whose nearest schools are all candidates or listed in ``known`` (the certificate checks
+        the other cells' nearest schools in place).
     bound : ndarray of shape (n,)
-        Every school in neither list is at least this far from the cell.
+        Every school in none of these lists is at least this far from the cell.
     price : ndarray of shape (m,)
         Estimated seat prices (zeros on the coarsest level).
     """
@@ -468,8 +485,8 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, tol, say):
         span = np.ptp(xy, axis=0)
         bin_m = max(float(np.sqrt(max(span[0] * span[1], 1.0) / n_bins)), 1.0)
         key = np.floor((xy - xy.min(axis=0)) / bin_m).astype(np.int64)
-        _, inverse = np.unique(key[:, 0] * (key[:, 1].max() + 1) + key[:, 1],
-                               return_inverse=True, sorted=True)
+        key = key[:, 0] * (key[:, 1].max() + 1) + key[:, 1]  # about n_bins grid squares
+        inverse = (np.cumsum(np.bincount(key) > 0) - 1)[key]  # occupied squares, in key order
         weight = np.bincount(inverse, weights=supply)
         has = weight > 0
         cxy = np.column_stack([np.bincount(inverse, weights=supply * xy[:, 0]),
@@ -492,37 +509,29 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, tol, say):
         dist, idx = dist[:, :kk], idx[:, :kk]
     else:
         bound = np.full(n, np.inf)
-    found = np.isfinite(dist)
-    if estimate is None:
-        rows, cols = np.nonzero(found)
-        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-        return (rows, idx[rows, cols].astype(np.int64), dist[rows, cols]), empty, bound, \
-            np.zeros(m)
-    cr, cc, cd, dr, dc, dd, best, far_mask = select_candidates(
-        np.ascontiguousarray(dist), np.ascontiguousarray(idx, dtype=np.int64), estimate, p,
-        supply, bound, float(margin), min(k, kk))
-    cand = [cr, cc, cd]
-    drop = [dr, dc, dd]
+    dist = np.ascontiguousarray(dist)
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    if estimate is None:  # every nearest school is a candidate
+        rows, cols = np.nonzero(np.isfinite(dist))
+        return (rows, idx[rows, cols], dist[rows, cols]), empty, \
+            (dist, idx, np.ones(n, dtype=bool)), bound, np.zeros(m)
+    cr, cc, cd, best, far_mask = select_candidates(dist, idx, estimate, p, supply, bound,
+                                                   float(margin), min(k, kk))
+    cand, known = (cr, cc, cd), empty
     # where a cheaper priced school may lie beyond the kk nearest, take every school within
     # best + margin (a superset of the kk nearest there)
     far = np.flatnonzero(far_mask)
     if len(far):
         radius = np.minimum(best[far] + margin, upper)
         r2, c2, _ = _ball_pairs(tree, xy, np.full(n, np.inf), far_mask, pnorm, radius)
-        d2 = _distance(xy[r2], sxy[c2], pnorm)
-        kth = dist[:, min(k, kk) - 1]  # the k nearest always stay candidates
-        keep = (d2 + estimate[c2] <= best[r2] + margin) | (d2 <= kth[r2])
-        for part, add in ((cand, keep), (drop, ~keep)):
-            part[0] = np.concatenate([part[0], r2[add]])
-            part[1] = np.concatenate([part[1], c2[add]])
-            part[2] = np.concatenate([part[2], d2[add]])
+        kth = np.ascontiguousarray(dist[:, min(k, kk) - 1])  # the k nearest stay candidates
+        *far_cand, kr, kc, kd = split_far(r2, c2, pair_distance(r2, c2, xy, sxy, pnorm),
+                                          estimate, best, float(margin), kth)
+        cand = tuple(np.concatenate([a, b]) for a, b in zip(cand, far_cand, strict=True))
+        known = (kr, kc, kd)
         bound[far] = radius
-    return tuple(cand), tuple(drop), bound, estimate
-
-
-def _distance(a: np.ndarray, b: np.ndarray, pnorm: int) -> np.ndarray:
-    d = a - b
-    return np.abs(d).sum(axis=1) if pnorm == 1 else np.hypot(d[:, 0], d[:, 1])
+    return cand, known, (dist, idx, far_mask), bound, estimate
 
 
 def _ball_pairs(tree, xy, u, need, pnorm, upper):

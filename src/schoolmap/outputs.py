@@ -72,8 +72,12 @@ def forecast_tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
                      "shortfall_at_schools", "n_classes_56_plus", "n_classes_66_plus",
                      "share_classes_56_plus"]
     frames = [sim.district.assign(level=lv) for lv, sim in result.simulations.items()]
-    district = (pd.concat(frames, ignore_index=True)[district_cols] if frames
-                else pd.DataFrame(columns=district_cols))
+    district = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=district_cols)
+    # kindergartens: the 普惠 split (empty for the other levels)
+    puhui = ["seats_public_puhui", "puhui_coverage", "demand_puhui", "demand_other",
+             "puhui_seats_short"]
+    district = district[district_cols + [c for c in puhui if c in district.columns]]
     frames = [sim.by_school.assign(level=lv) for lv, sim in result.simulations.items()]
     schools = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["level", "year", "school_id"])

@@ -403,7 +403,8 @@ def _run_forecast(result: ScenarioResult, say: Callable[[str], None]) -> None:
     for level in sc.levels:
         say(f"{level}: year-by-year enrolment ({method})")
         result.simulations[level] = simulate_enrolment(
-            district, forecast, sc.norms, level, method=method, max_distance_m=sc.max_distance_m)
+            district, forecast, sc.norms, level, method=method, max_distance_m=sc.max_distance_m,
+            puhui_target=settings.puhui_target)
     history = district.enrolment
     graded = {lv: [a - sc.norms.entry_age + 1 for a in levels[lv].ages] for lv in sc.levels
               if history is not None and lv != "kindergarten"

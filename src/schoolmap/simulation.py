@@ -10,8 +10,16 @@ For each school year of a forecast:
   district totals follow the forecast; the top grade leaves;
 - schools open and close in the years the schools layer says; the students of a closing school
   move, grade by grade, to the nearest school still open;
+- students left without a school (their zone's school not open yet, or no seat under
+  ``optimal``) stay where they live and move up a grade with their cohort; every year those of
+  the upper grades are placed again, grade by grade, with the seats then free (a school's
+  per-grade share of seats less the students already in that grade; ``catchment`` and
+  ``nearest`` ignore seats), so a school opening later takes them in;
 - per school × year: students by grade, seats, shortfall, classes (the building's classes shared
-  over grades), classes needed at norm size, average and largest class, class-size bands.
+  over grades), classes needed at norm size, average and largest class, class-size bands;
+- kindergartens: the 普惠 split of demand (see :func:`schoolmap.capacity.district_totals`):
+  seats in public and 普惠 kindergartens, the share of demand they hold, the children they
+  hold and the others, and the seats they lack for the 普惠 target share.
 
 Every student is enrolled or reported unassigned in every year.
 """
@@ -24,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from schoolmap.capacity import BAND_COLUMNS, _band_counts, classes_by_grade
+from schoolmap.capacity import BAND_COLUMNS, _band_counts, _puhui, classes_by_grade
 from schoolmap.demand import level_schools
 from schoolmap.errors import ValidationError
 from schoolmap.forecast import Forecast
@@ -49,7 +57,11 @@ class EnrolmentSimulation:
     district : DataFrame
         ``year``, ``demand`` (students of the level's ages needing a seat), ``enrolled``,
         ``unassigned``, ``seats``, ``shortfall_at_schools``, ``n_classes_56_plus``,
-        ``n_classes_66_plus``, ``share_classes_56_plus``.
+        ``n_classes_66_plus``, ``share_classes_56_plus``; kindergartens also
+        ``seats_public_puhui`` (seats of public and 普惠 kindergartens), ``puhui_coverage``
+        (share of demand those seats hold), ``demand_puhui`` (children they hold),
+        ``demand_other`` (the rest: private or without a place) and ``puhui_seats_short``
+        (seats lacking for ``puhui_target`` × demand).
     """
 
     level: str
@@ -73,6 +85,7 @@ def simulate_enrolment(
     *,
     method: str = "catchment",
     max_distance_m: float | None = None,
+    puhui_target: float = 0.8,
 ) -> EnrolmentSimulation:
     """Simulate one level's enrolment, school by school, over the forecast's years.
 
@@ -87,6 +100,8 @@ def simulate_enrolment(
     method : {"catchment", "nearest", "optimal"}
     max_distance_m : float, optional
         ``optimal`` only.
+    puhui_target : float
+        Kindergartens: share of demand public and 普惠 places should hold (≥ 80 %).
 
     Returns
     -------
@@ -104,7 +119,8 @@ def simulate_enrolment(
     res = forecast.residents
     totals = res[:, :, ages].sum(axis=1)  # (years, grades) district residents by age
     enrol: dict[str, np.ndarray] = {}
-    pool = np.zeros(n_grades)  # students without a school, by grade (carried like the rest)
+    # students without a school, by the cell they live in and grade (carried like the rest)
+    pool = np.zeros((district.n_cells, n_grades))
     grade_rows, school_rows, district_rows = [], [], []
 
     def place(year, schools, demand_by_cell, seats_share):
@@ -128,7 +144,7 @@ def simulate_enrolment(
             for r, sid in enumerate(ids):
                 take = alloc.school == r
                 enrol[sid] = (alloc.students[take, None] * mix[alloc.cell[take]]).sum(axis=0)
-            pool = (alloc.unassigned_by_cell[:, None] * mix).sum(axis=0)
+            pool = alloc.unassigned_by_cell[:, None] * mix
         else:
             with np.errstate(invalid="ignore", divide="ignore"):
                 scale = np.where(totals[t - 1, :-1] > 0, totals[t, 1:] / totals[t - 1, :-1], 0.0)
@@ -137,8 +153,8 @@ def simulate_enrolment(
                 nxt = np.zeros(n_grades)
                 nxt[1:] = grades[:-1] * scale
                 moved[sid] = nxt
-            carried = np.zeros(n_grades)
-            carried[1:] = pool[:-1] * scale
+            carried = np.zeros_like(pool)
+            carried[:, 1:] = pool[:, :-1] * scale
             pool = carried
             # schools that closed: their students go to the nearest school still open
             closed = [sid for sid in moved if sid not in ids]
@@ -148,10 +164,11 @@ def simulate_enrolment(
                         if ids else None)
                 for sid in closed:
                     leaving = moved.pop(sid)
-                    if tree is None:
-                        pool = pool + leaving
-                        continue
                     pt = prev.loc[sid, "geometry"].representative_point()
+                    if tree is None:  # no school left: they wait near the closed one
+                        near = int(cKDTree(district.cell_xy).query([pt.x, pt.y])[1])
+                        pool[near] += leaving
+                        continue
                     target = ids[int(tree.query([pt.x, pt.y])[1])]
                     moved[target] = moved.get(target, np.zeros(n_grades)) + leaving
             enrol = {sid: moved.get(sid, np.zeros(n_grades)) for sid in ids}
@@ -163,10 +180,31 @@ def simulate_enrolment(
                 got = np.bincount(alloc.school, weights=alloc.students, minlength=len(ids))
                 for r, sid in enumerate(ids):
                     enrol[sid][g] += got[r]
-                pool[g] += float(alloc.unassigned_by_cell.sum())
+                pool[:, g] += alloc.unassigned_by_cell
+            # students still without a school: placed again with the seats free this year
+            per_grade = schools["seats"].to_numpy(dtype=np.float64) / n_grades
+            for g in range(1, n_grades):
+                if pool[:, g].sum() <= 1e-9 or not ids:
+                    continue
+                taken = np.array([enrol[sid][g] for sid in ids])
+                free = schools.assign(seats=np.maximum(per_grade - taken, 0.0))
+                alloc = place(year, free, pool[:, g].copy(), 1.0)
+                got = np.bincount(alloc.school, weights=alloc.students, minlength=len(ids))
+                for r, sid in enumerate(ids):
+                    enrol[sid][g] += got[r]
+                pool[:, g] = alloc.unassigned_by_cell
         demand = float(demand_grade.sum())
         enrolled = float(sum(g.sum() for g in enrol.values()))
         unassigned = float(pool.sum())
+        puhui = {}
+        if level == "kindergarten":
+            held = _puhui(schools, demand)
+            share = 0.0 if np.isnan(held["puhui_coverage"]) else held["puhui_coverage"]
+            puhui = {"seats_public_puhui": held["seats_public_puhui"],
+                     "puhui_coverage": held["puhui_coverage"],
+                     "demand_puhui": demand * share, "demand_other": demand * (1.0 - share),
+                     "puhui_seats_short": max(puhui_target * demand
+                                              - held["seats_public_puhui"], 0.0)}
         for sid in ids:
             for g in range(n_grades):
                 grade_rows.append((year, sid, g + 1, float(enrol[sid][g])))
@@ -199,6 +237,7 @@ def simulate_enrolment(
             "shortfall_at_schools": float(np.maximum(total - seats, 0.0).sum()),
             "n_classes_56_plus": n56, "n_classes_66_plus": int(counts[:, 3].sum()),
             "share_classes_56_plus": n56 / n_classes if n_classes else np.nan,
+            **puhui,
         })
     return EnrolmentSimulation(
         level, method,

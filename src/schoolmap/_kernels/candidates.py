@@ -8,12 +8,13 @@ import numpy as np
 
 @nb.njit(cache=True, nogil=True)
 def select_candidates(dist, idx, price, unserved_cost, supply, bound, margin, k_always):
-    """Split each cell's nearest schools into candidates and known others, in one pass.
+    """Pick each cell's candidate schools among its nearest, in one pass.
 
     A school is a candidate when it is among the ``k_always`` nearest or its priced distance
-    (distance + estimated price) is within ``margin`` of the cell's best priced option. Cells
-    whose best + margin reaches beyond their nearest-school list (``bound``) are flagged *far*:
-    they get no pairs here (the caller looks them up within a radius instead).
+    (distance + estimated price) is within ``margin`` of the cell's best priced option. The
+    others stay known (the certificate checks them, see :func:`knn_violations`). Cells whose
+    best + margin reaches beyond their nearest-school list (``bound``) are flagged *far*: they
+    get no pairs here (the caller looks them up within a radius instead).
 
     Parameters
     ----------
@@ -28,7 +29,7 @@ def select_candidates(dist, idx, price, unserved_cost, supply, bound, margin, k_
 
     Returns
     -------
-    cand_row, cand_col, cand_dist, drop_row, drop_col, drop_dist : 1-D arrays
+    cand_row, cand_col, cand_dist : 1-D arrays
     best : (n,) f8 — best priced option of each cell (capped at its unserved cost)
     far : (n,) bool
     """
@@ -36,7 +37,6 @@ def select_candidates(dist, idx, price, unserved_cost, supply, bound, margin, k_
     best = np.empty(n)
     far = np.zeros(n, np.bool_)
     n_cand = 0
-    n_drop = 0
     for i in range(n):
         b = unserved_cost[i]
         for t in range(kk):
@@ -56,16 +56,10 @@ def select_candidates(dist, idx, price, unserved_cost, supply, bound, margin, k_
                 break
             if t < k_always or d + price[idx[i, t]] <= b + margin:
                 n_cand += 1
-            else:
-                n_drop += 1
     cand_row = np.empty(n_cand, np.int64)
     cand_col = np.empty(n_cand, np.int64)
     cand_dist = np.empty(n_cand)
-    drop_row = np.empty(n_drop, np.int64)
-    drop_col = np.empty(n_drop, np.int64)
-    drop_dist = np.empty(n_drop)
     a = 0
-    z = 0
     for i in range(n):
         if far[i]:
             continue
@@ -80,12 +74,113 @@ def select_candidates(dist, idx, price, unserved_cost, supply, bound, margin, k_
                 cand_col[a] = j
                 cand_dist[a] = d
                 a += 1
-            else:
-                drop_row[z] = i
-                drop_col[z] = j
-                drop_dist[z] = d
-                z += 1
-    return cand_row, cand_col, cand_dist, drop_row, drop_col, drop_dist, best, far
+    return cand_row, cand_col, cand_dist, best, far
+
+
+@nb.njit(cache=True, nogil=True)
+def pair_distance(rows, cols, cell_xy, school_xy, pnorm):
+    """Distance of each (cell, school) pair: (k,) f8, Manhattan if ``pnorm`` is 1 else straight."""
+    out = np.empty(rows.shape[0])
+    for t in range(rows.shape[0]):
+        dx = cell_xy[rows[t], 0] - school_xy[cols[t], 0]
+        dy = cell_xy[rows[t], 1] - school_xy[cols[t], 1]
+        out[t] = abs(dx) + abs(dy) if pnorm == 1 else np.hypot(dx, dy)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def split_far(rows, cols, dists, price, best, margin, kth):
+    """Split the pairs found around *far* cells into candidates and known others.
+
+    A pair is a candidate when its priced distance is within ``margin`` of the cell's best
+    (``best``) or it is no farther than the cell's ``kth`` nearest school.
+
+    Returns
+    -------
+    cand_row, cand_col, cand_dist, other_row, other_col, other_dist : 1-D arrays
+    """
+    k = rows.shape[0]
+    keep = np.empty(k, np.bool_)
+    n_keep = 0
+    for t in range(k):
+        i = rows[t]
+        keep[t] = dists[t] + price[cols[t]] <= best[i] + margin or dists[t] <= kth[i]
+        if keep[t]:
+            n_keep += 1
+    cand_row = np.empty(n_keep, np.int64)
+    cand_col = np.empty(n_keep, np.int64)
+    cand_dist = np.empty(n_keep)
+    other_row = np.empty(k - n_keep, np.int64)
+    other_col = np.empty(k - n_keep, np.int64)
+    other_dist = np.empty(k - n_keep)
+    a = 0
+    z = 0
+    for t in range(k):
+        if keep[t]:
+            cand_row[a] = rows[t]
+            cand_col[a] = cols[t]
+            cand_dist[a] = dists[t]
+            a += 1
+        else:
+            other_row[z] = rows[t]
+            other_col[z] = cols[t]
+            other_dist[z] = dists[t]
+            z += 1
+    return cand_row, cand_col, cand_dist, other_row, other_col, other_dist
+
+
+@nb.njit(cache=True, nogil=True)
+def knn_violations(dist, idx, skip, price, dual, tol):
+    """Dual feasibility of each cell's nearest-school pairs, without listing them.
+
+    Parameters
+    ----------
+    dist, idx : (n, kk) — nearest schools as in :func:`select_candidates`
+    skip : (n,) bool — cells not to check here (their pairs are checked elsewhere)
+    price : (m,) f8 — seat prices v
+    dual : (n,) f8 — cell duals u
+    tol : f8
+
+    Returns
+    -------
+    bad_row, bad_col, bad_dist : pairs with c_ij + v_j < u_i − tol
+    worst : f8 — max(0, max (u_i − c_ij − v_j)) over the checked pairs
+    checked : i8 — pairs checked
+    """
+    n, kk = dist.shape
+    worst = 0.0
+    checked = 0
+    n_bad = 0
+    for i in range(n):
+        if skip[i]:
+            continue
+        for t in range(kk):
+            d = dist[i, t]
+            if d == np.inf:
+                break
+            checked += 1
+            gap = dual[i] - d - price[idx[i, t]]
+            if gap > worst:
+                worst = gap
+            if gap > tol:
+                n_bad += 1
+    bad_row = np.empty(n_bad, np.int64)
+    bad_col = np.empty(n_bad, np.int64)
+    bad_dist = np.empty(n_bad)
+    a = 0
+    for i in range(n):
+        if skip[i] or a == n_bad:
+            continue
+        for t in range(kk):
+            d = dist[i, t]
+            if d == np.inf:
+                break
+            if dual[i] - d - price[idx[i, t]] > tol:
+                bad_row[a] = i
+                bad_col[a] = idx[i, t]
+                bad_dist[a] = d
+                a += 1
+    return bad_row, bad_col, bad_dist, worst, checked
 
 
 @nb.njit(cache=True, nogil=True)
