@@ -1938,4 +1938,169 @@ def render_result_map(result: Any, path: str | os.PathLike) -> Path:
             add_milestone_years(m, result.simulations[level], result.district.schools, lang=lang)
     add_new_sites(m, result.new_sites, levels=sc.levels, lang=lang)
     add_developments(m, result.district.developments, base_year=result.year, lang=lang)
+    _result_proposed_catchments(m, result, lang)
     return write_map(m, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Proposed catchments (schoolmap.catchments) beside the official zones
+# --------------------------------------------------------------------------------------------
+
+#: Outline of a proposed catchment: colour (of the legend), width (pixels) and dash pattern.
+PROPOSED_OUTLINE: tuple[str, float, str] = ("#1b1b1b", 1.5, "6 4")
+#: Colours of the proposed catchments, one per zone in turn (ColorBrewer Dark2): zones read as
+#: colours even where their cells form many islands.
+PROPOSED_COLOURS: tuple[str, ...] = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e",
+                                     "#e6ab02", "#a6761d", "#666666")
+_PROPOSED_NAMES = {"en": "Proposed catchments", "zh": "建议学区"}
+#: Tolerance (metres) of the coverage simplification of proposed catchments before display:
+#: about a cell, since their boundaries are cell staircases.
+PROPOSED_SIMPLIFY_M = 100.0
+
+
+def add_proposed_catchments(
+    m: folium.Map,
+    zones: gpd.GeoDataFrame,
+    *,
+    levels: Sequence[str] | None = None,
+    show: bool = False,
+    lang: str = "en",
+) -> int:
+    """Add, per level, a layer of proposed catchments drawn as dashed outlines.
+
+    Each level gets a layer ``"Proposed catchments (<method>) – <level>"`` (Chinese under
+    ``lang="zh"``: ``"建议学区 (就近) – 小学"``) over the official zones: each proposed zone
+    dashed and lightly filled in one of :data:`PROPOSED_COLOURS`, unlike the zones near it (a
+    zone reads as one colour even where its cells form islands). Its tooltip names the school;
+    its popup gives the figures (students, students changing school from the official
+    catchments, cells, pieces, area). A legend section explains the outline and counts the
+    zones in several pieces.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map made by :func:`shortfall_map`.
+    zones : geopandas.GeoDataFrame
+        Proposed catchments of one method, from
+        :func:`schoolmap.catchments.proposed_catchments`: columns ``level``, ``method``,
+        ``school_id``, ``name``, ``students``, ``students_changing``, ``n_cells``,
+        ``n_pieces``, ``n_parts``, ``area_km2``; polygons in any CRS (simplified by 5 m for
+        display).
+    levels : sequence of str or None, optional
+        Levels to draw; ``None``: every level in ``zones``.
+    show : bool, optional
+        Whether the layers are on when the map opens (default off).
+    lang : {"en", "zh"}, optional
+        Language of the layer names.
+
+    Returns
+    -------
+    int
+        Number of zones drawn (0: no layer added).
+
+    Raises
+    ------
+    ValueError
+        If ``m`` was not made by :func:`shortfall_map`, or ``zones`` lacks a column, has no CRS
+        or holds several methods.
+    """
+    legend = _legend_of(m, "add_proposed_catchments")
+    problems: list[str] = []
+    required = ("level", "school_id", "students", "students_changing", "n_pieces")
+    if not _check_table(zones, "zones", required, problems):
+        if problems:
+            raise ValueError(_problem_message(problems, "add_proposed_catchments"))
+        return 0
+    gcj02 = bool(getattr(legend, "gcj02", False))
+    shapes = _simplified_coverage(zones)
+    shapes = _zone_shapes(shapes, gcj02) if gcj02 else _zone_shapes(shapes)
+    method = str(zones["method"].iloc[0]) if "method" in zones.columns else ""
+    shown_method = _METHOD_NAMES_ZH.get(method, method) if lang == "zh" else method
+    resolved = _resolve_levels(levels, set(shapes["level"].astype(str)))
+    colour, width, dash = PROPOSED_OUTLINE
+    n_drawn = 0
+    for level in resolved:
+        rows = shapes[shapes["level"].astype(str) == level]
+        if len(rows) == 0:
+            continue
+        level_shown = LEVEL_NAMES_ZH.get(level, level) if lang == "zh" else level
+        name = f"{_PROPOSED_NAMES.get(lang, _PROPOSED_NAMES['en'])} ({shown_method}) – " \
+               f"{level_shown}"
+        group = folium.FeatureGroup(name=_escape(name), show=show)
+        colours = _neighbour_colours(rows.geometry.to_numpy(), len(PROPOSED_COLOURS),
+                                     _metres_to_crs_units(rows.crs, 3 * PROPOSED_SIMPLIFY_M))
+        for i in range(len(rows)):
+            get, num = _row_values(rows, i)
+            fill = PROPOSED_COLOURS[colours[i]]
+            zone_style = {"color": fill, "weight": width, "dashArray": dash, "opacity": 0.9,
+                          "fillColor": fill, "fillOpacity": 0.25}
+            title = _text(get("name") if not _is_missing(get("name")) else get("school_id"))
+            layer = folium.GeoJson(
+                {"type": "Feature", "geometry": mapping(rows.geometry.iloc[i]),
+                 "properties": {}},
+                style_function=lambda _f, s=zone_style: s,
+                tooltip=folium.Tooltip(f"{title} · {_fmt_int(num('students'))}", sticky=True),
+                control=False,
+            )
+            layer.add_child(_Popup(_popup_html(title, [
+                ("ID 编号", _text(get("school_id"))),
+                ("Level 学段", _level_label(get("level"))),
+                ("Method 分配方法", _text(get("method"))),
+                ("Students 学生 (residents 常住)", _fmt_int(num("students"))),
+                ("Would change school 需转学", _fmt_int(num("students_changing"))),
+                ("Cells 网格", _fmt_int(num("n_cells"))),
+                ("Pieces 分块", _fmt_int(num("n_pieces"))),
+                ("Area 面积", f"{_fmt_float(num('area_km2'), 2)} km²"),
+            ]), max_width=360))
+            layer.add_to(group)
+        _add_overlay(m, group)
+        n_drawn += len(rows)
+    if n_drawn:
+        split = int((pd.to_numeric(zones["n_pieces"], errors="coerce") > 1).sum())
+        symbol = (f'<svg width="18" height="12"><line x1="0" y1="6" x2="18" y2="6" '
+                  f'stroke="{colour}" stroke-width="{width:g}" stroke-dasharray="{dash}"/></svg>')
+        legend.add_section("proposed_catchments", (
+            "<h4>Proposed catchments 建议学区</h4>"
+            + _legend_row(symbol, f"cells by assigned school ({_escape(method)}) "
+                          "按分配学校合并网格")
+            + f'<div class="note">{split} zone(s) in several pieces 个学区不连片</div>'))
+    return n_drawn
+
+
+def _neighbour_colours(geoms: np.ndarray, n_colours: int, within: float) -> list[int]:
+    """Colour index of each shape, greedily unlike the shapes closer than ``within`` (in the
+    shapes' units) that come before it."""
+    first, second = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=within)
+    touching: dict[int, set[int]] = {}
+    for i, j in zip(first.tolist(), second.tolist(), strict=True):
+        if i != j:
+            touching.setdefault(i, set()).add(j)
+    colours: list[int] = []
+    for i in range(len(geoms)):
+        taken = {colours[j] for j in touching.get(i, ()) if j < i}
+        free = [c for c in range(n_colours) if c not in taken]
+        colours.append(free[0] if free else i % n_colours)
+    return colours
+
+
+def _simplified_coverage(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Zones of each level and method simplified together (shared edges stay shared) by
+    :data:`PROPOSED_SIMPLIFY_M`; zones that do not form a valid coverage are left as they are."""
+    out = zones.copy()
+    tolerance = _metres_to_crs_units(zones.crs, PROPOSED_SIMPLIFY_M)
+    keys = [c for c in ("level", "method") if c in zones.columns]
+    for _, group in out.groupby(keys, sort=False) if keys else [(None, out)]:
+        geoms = group.geometry.to_numpy()
+        if len(geoms) and shapely.coverage_is_valid(geoms):
+            out.loc[group.index, out.geometry.name] = shapely.coverage_simplify(geoms, tolerance)
+    return out
+
+
+def _result_proposed_catchments(m: folium.Map, result: Any, lang: str) -> int:
+    """The proposed catchments of a run's first method other than ``catchment``, on ``m``."""
+    from schoolmap.catchments import proposed_catchments
+
+    others = [method for method in result.scenario.methods if method != "catchment"][:1]
+    if not others:
+        return 0
+    return add_proposed_catchments(m, proposed_catchments(result, methods=others), lang=lang)
