@@ -377,6 +377,12 @@ _WORDS: dict[str, tuple[str, str]] = {
     "area": ("area", "区域"),
     "utilisation": ("utilisation", "使用率"),
     "note": ("note", "说明"),
+    "new schools": ("Recommended new schools (siting: {n} new, proven minimum {lb})",
+                    "新建学校建议 (共 {n} 所, 已证明至少需要 {lb} 所)"),
+    "site": ("site", "地块"),
+    "size": ("轨 / classes", "轨 / 班"),
+    "open year": ("needed from", "最迟启用"),
+    "served": ("students served", "服务学生"),
 }
 _METHOD_ZH = {"catchment": "划片", "nearest": "就近", "optimal": "最优"}
 
@@ -424,6 +430,19 @@ def _print_summary(result: object, console: Console) -> None:
             t2.add_row(level_name(level), area, _fmt(r["demand"]), _fmt(r["seats"]),
                        _fmt(util, True), _fmt(r["shortfall"]))
         console.print(t2)
+    if result.siting:
+        n = sum(p.n_new for p in result.siting.values())
+        lb = sum(p.lower_bound for p in result.siting.values())
+        t3 = Table(title=w("new schools", n=n, lb=lb), title_justify="left")
+        for col in ("level", "site", "size", "seats", "open year", "served"):
+            t3.add_column(w(col), justify="left" if col in ("level", "site") else "right")
+        for level, plan in result.siting.items():
+            for r in plan.sites.itertuples():
+                t3.add_row(level_name(level), f"{r.name} ({r.site_id})",
+                           f"{r.tracks} / {r.classes}", _fmt(r.seats),
+                           "—" if r.open_year is None or r.open_year != r.open_year
+                           else str(r.open_year), _fmt(r.students_served))
+        console.print(t3)
     for note in result.notes:
         console.print(f"{w('note')}: {note}", highlight=False, soft_wrap=True)
 

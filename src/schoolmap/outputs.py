@@ -30,7 +30,8 @@ __all__ = ["OUTPUT_FILES", "atomic_folder", "write_gpkg", "write_results"]
 #: Files every run writes.
 OUTPUT_FILES = ("results.gpkg", "schools.csv", "zones.csv", "district.csv", "summary.json",
                 "map.html", "report.html", "forecast.csv", "forecast_schools.csv",
-                "forecast_ensemble.csv", "forecast_methods.csv", "proposed_catchments.csv")
+                "forecast_ensemble.csv", "forecast_methods.csv", "proposed_catchments.csv",
+                "new_sites.csv", "siting_years.csv")
 _FIXED_DATE = "2000-01-01T00:00:00Z"  # GeoPackage timestamps: fixed, so files are reproducible
 
 
@@ -55,6 +56,8 @@ def _clean(value: Any) -> Any:
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
+    if value is pd.NA:
+        return None
     if hasattr(value, "item") and not isinstance(value, str):
         value = value.item()
     if isinstance(value, float):
@@ -147,10 +150,60 @@ def summary(result: ScenarioResult, proposed: gpd.GeoDataFrame | None = None) ->
         "totals": result.totals.to_dict(orient="records"),
         "findings": findings,
         "forecast": forecast_summary(result),
+        "siting": siting_summary(result),
         **({} if proposed is None else {"proposed_catchments": changing_summary(proposed)}),
         "notes": result.notes,
         "files": list(OUTPUT_FILES),
     })
+
+
+#: Columns of ``new_sites.csv`` (see :class:`schoolmap.site_planning.SitingPlan`).
+SITE_COLUMNS = ("level", "site_id", "name", "tracks", "classes", "seats", "open_year",
+                "students_served", "busiest_year", "mean_distance_m", "source", "reason", "x",
+                "y")
+
+
+def siting_tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
+    """``new_sites.csv`` (one row per proposed school, planning-CRS x/y in metres) and
+    ``siting_years.csv`` (per level and year, unserved and travel before/after the plan).
+
+    Both have a header only when siting was not asked for.
+    """
+    sites = pd.DataFrame(columns=list(SITE_COLUMNS))
+    if result.new_sites is not None and len(result.new_sites):
+        s = result.new_sites
+        sites = pd.DataFrame(s.drop(columns="geometry"))
+        sites["x"], sites["y"] = s.geometry.x.round(2), s.geometry.y.round(2)
+        sites = sites[list(SITE_COLUMNS)]
+    years = [plan.years for plan in result.siting.values()]
+    return {"new_sites.csv": sites,
+            "siting_years.csv": pd.concat(years, ignore_index=True) if years else
+            pd.DataFrame(columns=["level", "year", "unserved_before", "unserved_after"])}
+
+
+def siting_summary(result: ScenarioResult) -> dict[str, Any] | None:
+    """Per level: new schools, proven lower bound and gap, seats, and the sites with reasons."""
+    if not result.siting:
+        return None
+    out: dict[str, Any] = {}
+    for level, plan in result.siting.items():
+        worst = plan.years.loc[plan.years["unserved_before"].idxmax()] if len(plan.years) \
+            else None
+        out[level] = {
+            "new_schools": plan.n_new,
+            "lower_bound": plan.lower_bound,
+            "gap": plan.gap,
+            "reach_m": plan.reach_m,
+            "target_unserved": plan.target_unserved,
+            "candidates": plan.n_candidates,
+            "seats_new": int(plan.sites["seats"].sum()) if plan.n_new else 0,
+            "worst_year": None if worst is None or pd.isna(worst["year"]) else int(worst["year"]),
+            "unserved_before": None if worst is None else float(worst["unserved_before"]),
+            "unserved_after": None if worst is None else float(worst["unserved_after"]),
+            "sites": plan.sites.drop(columns="geometry").to_dict(orient="records"),
+            "notes": list(plan.notes),
+        }
+    return out
 
 
 @contextmanager
@@ -219,9 +272,14 @@ def write_results(
     """
     with atomic_folder(folder, marker="summary.json") as tmp:
         proposed = proposed_catchments(result)
-        write_gpkg({"schools": result.schools, "zones": result.zones, "cells": result.cells,
-                    "proposed_catchments": proposed}, tmp / "results.gpkg")
+        layers = {"schools": result.schools, "zones": result.zones, "cells": result.cells,
+                  "proposed_catchments": proposed}
+        if result.new_sites is not None and len(result.new_sites):
+            layers["new_sites"] = result.new_sites
+        write_gpkg(layers, tmp / "results.gpkg")
         _csv(proposed, tmp / "proposed_catchments.csv")
+        for name, table in siting_tables(result).items():
+            _csv(table, tmp / name)
         _csv(result.schools, tmp / "schools.csv")
         _csv(result.zones, tmp / "zones.csv")
         _csv(result.totals, tmp / "district.csv")

@@ -149,6 +149,35 @@ _T: dict[str, dict[str, str]] = {
     "grade_progression": {"en": "Grade progression", "zh": "年级升级比率法"},
     "difference": {"en": "Difference", "zh": "差值"},
     "difference_share": {"en": "Difference (%)", "zh": "差值 (%)"},
+    "new_sites": {"en": "Recommended new schools", "zh": "新建学校建议"},
+    "sites_intro": {
+        "en": "The fewest new schools of standard sizes (轨 = classes per grade) so that, with "
+              "the optimal allocation (least travel, no school over its seats), every student has "
+              "a seat within {reach}; each opens in the first school year it is needed. "
+              "{n} new schools, {seats} seats; any plan needs at least {lb} "
+              "(proven lower bound; gap {gap}).",
+        "zh": "在最优分配 (通学距离最短、不超学位) 下, 使每名学生在 {reach} 内都有学位所需的最少"
+              "标准规模新建学校 (轨 = 每年级班数), 并给出最早需要投入使用的学年。"
+              "共 {n} 所, {seats} 个学位; 任何方案至少需要 {lb} 所 (已证明的下界; 差距 {gap})。"},
+    "no_new_sites": {"en": "No new school is needed within the planning years.",
+                     "zh": "规划期内无需新建学校。"},
+    "site": {"en": "Site", "zh": "地块"},
+    "tracks": {"en": "轨 (classes per grade)", "zh": "轨"},
+    "classes": {"en": "Classes", "zh": "班数"},
+    "open_year": {"en": "Needed from", "zh": "最迟启用学年"},
+    "students_served": {"en": "Students served (busiest year)", "zh": "服务学生 (最多年份)"},
+    "mean_distance": {"en": "Mean trip (m)", "zh": "平均距离 (米)"},
+    "before_after": {"en": "Before and after the new schools, by year",
+                     "zh": "新建学校前后对比 (逐年)"},
+    "unserved_before": {"en": "Without a seat within reach, before", "zh": "可达范围内无学位 (前)"},
+    "unserved_after": {"en": "… after", "zh": "… (后)"},
+    "short_before": {"en": "Seats short, nearest school, before",
+                     "zh": "就近入学学位缺口 (前)"},
+    "short_after": {"en": "… after", "zh": "… (后)"},
+    "share56_before": {"en": "Classes of 56+, nearest school, before",
+                       "zh": "就近入学大班额占比 (前)"},
+    "share56_after": {"en": "… after", "zh": "… (后)"},
+    "new_seats_open": {"en": "New seats open", "zh": "新增学位"},
 }
 
 _LEVEL_ZH = {"kindergarten": "幼儿园", "primary": "小学", "junior": "初中", "senior": "高中"}
@@ -318,6 +347,7 @@ class _Report:
             ("charts", charts),
             *([("forecast_methods", self.forecast_methods_section())]
               if getattr(res, "forecast_methods", None) is not None else []),
+            *([("new_sites", self.sites_section())] if getattr(res, "siting", None) else []),
             ("schools", self.schools_section()),
             ("zones", self.zones_section()),
             ("map", self.map_section(map_html)),
@@ -473,6 +503,48 @@ class _Report:
         ]
         return (f'<p class="note">{self.t("methods_intro")}</p>'
                 + _table(head, body, left=2, cls="forecast-methods"))
+
+    def sites_section(self) -> str:
+        """Per level: the recommended new schools, their paragraphs, and before/after by year."""
+        out = []
+        for level, plan in self.result.siting.items():
+            reach = f"{plan.reach_m:,.0f} {'米' if self.lang == 'zh' else 'm'}"
+            out.append(f"<h3>{_e(self.level(level))}</h3>")
+            intro = self.t("sites_intro", reach=reach, n=plan.n_new,
+                           seats=_num(plan.sites["seats"].sum() if plan.n_new else 0),
+                           lb=plan.lower_bound, gap=_pct(plan.gap))
+            out.append(f'<p class="note">{intro}</p>')
+            if plan.n_new:
+                head = [self.t(k) for k in ("site", "id", "tracks", "classes", "seats",
+                                            "open_year", "students_served", "mean_distance")]
+                body = [
+                    f'<tr><td class="l">{_e(r.name)}</td><td class="l">{_e(r.site_id)}</td>'
+                    f"<td>{int(r.tracks)}</td><td>{int(r.classes)}</td><td>{_num(r.seats)}</td>"
+                    f"<td>{_e(r.open_year)}</td><td>{_num(r.students_served)}</td>"
+                    f"<td>{_num(r.mean_distance_m)}</td></tr>"
+                    for r in plan.sites.itertuples()
+                ]
+                out.append(_table(head, body, left=2, cls="new-sites"))
+                out.append('<ul class="site-reasons">' + "".join(
+                    f"<li>{_e(r)}</li>" for r in plan.sites["reason"]) + "</ul>")
+            else:
+                out.append(f"<p>{self.t('no_new_sites')}</p>")
+            for note in plan.notes:
+                out.append(f'<p class="note">{_e(note)}</p>')
+            head = [self.t(k) for k in ("year", "demand", "new_seats_open", "unserved_before",
+                                        "unserved_after", "short_before", "short_after",
+                                        "share56_before", "share56_after")]
+            body = [
+                f'<tr><td class="l">{_e(r.year)}</td><td>{_num(r.demand)}</td>'
+                f"<td>{_num(r.seats_new)}</td><td>{_num(r.unserved_before)}</td>"
+                f"<td>{_num(r.unserved_after)}</td><td>{_num(r.short_nearest_before)}</td>"
+                f"<td>{_num(r.short_nearest_after)}</td><td>{_pct(r.share_56_plus_before)}</td>"
+                f"<td>{_pct(r.share_56_plus_after)}</td></tr>"
+                for r in plan.years.itertuples()
+            ]
+            out.append(f"<h3>{_e(self.level(level))} · {self.t('before_after')}</h3>"
+                       + _table(head, body, left=1, cls="siting-years"))
+        return "".join(out)
 
     def zones_section(self) -> str:
         z = self.result.zones

@@ -49,6 +49,7 @@ from schoolmap.forecast import (
 from schoolmap.io.crs import COORDINATE_SYSTEMS
 from schoolmap.io.district import District, read_district
 from schoolmap.norms import LEVELS, Norms, default_norms
+from schoolmap.site_planning import SitingPlan, SitingSettings, site_new_schools
 
 __all__ = ["LANGS", "Scenario", "ScenarioResult", "allocate", "default_lang", "load_scenario",
            "run_scenario"]
@@ -125,6 +126,7 @@ class Scenario:
     source: Path | None = None
     lang: str | None = None
     forecast: ForecastSettings = field(default_factory=ForecastSettings)
+    siting: SitingSettings | None = None
 
     @property
     def language(self) -> str:
@@ -138,13 +140,14 @@ class Scenario:
                for k, v in out.items()}
         out["norms"] = self.norms.to_dict()
         out["forecast"] = dataclasses.asdict(self.forecast)
+        out["siting"] = None if self.siting is None else dataclasses.asdict(self.siting)
         return out
 
 
 _KEYS = {
     "name", "description", "district", "base_year", "horizon", "levels", "methods", "output",
     "norms", "planning_crs", "coordinate_system", "input_crs", "seed", "map", "max_distance_m",
-    "lang", "forecast",
+    "lang", "forecast", "siting",
 }
 
 
@@ -239,6 +242,15 @@ def scenario_from_dict(
                                                where=f"{where} [forecast]")
     except ValidationError as exc:
         problems += list(exc.problems)
+    siting = None
+    if "siting" in data:
+        try:
+            siting = SitingSettings.from_table(dict(data["siting"]), where=f"{where} [siting]")
+        except ValidationError as exc:
+            problems += list(exc.problems)
+        if siting is not None and siting.levels and set(siting.levels) - set(levels):
+            problems.append(Problem(where, f"[siting] levels {list(siting.levels)} must be among "
+                                    f"the scenario's levels {list(levels)}"))
     ValidationError.raise_if(problems, f"scenario {where}")
     output = base / str(data.get("output", f"out/{name}"))
     return Scenario(
@@ -248,7 +260,7 @@ def scenario_from_dict(
         input_crs=data.get("input_crs") or None, seed=seed, tiles=tiles,
         description=str(data.get("description", "")), source=source,
         max_distance_m=float(max_distance) if max_distance is not None else None,
-        lang=lang or default_lang(norms.grade_system), forecast=settings,
+        lang=lang or default_lang(norms.grade_system), forecast=settings, siting=siting,
     )
 
 
@@ -287,6 +299,8 @@ class ScenarioResult:
         needed), ``students_served``, ``mean_distance_m``, ``source`` (``sites`` or
         ``generated``), ``reason`` (a plain-language paragraph in the run's language); points in
         the district CRS. None when siting was not asked for.
+    siting : dict
+        Level → :class:`schoolmap.site_planning.SitingPlan` (bounds, year-by-year before/after).
     forecast_methods : DataFrame or None
         When the district has an ``enrolment`` history: per level (not kindergarten) and
         year, ``cohort_component`` (students needing a seat), ``grade_progression``
@@ -308,6 +322,7 @@ class ScenarioResult:
     ensemble: pd.DataFrame | None = None
     new_sites: gpd.GeoDataFrame | None = None
     forecast_methods: pd.DataFrame | None = None
+    siting: dict[str, SitingPlan] = field(default_factory=dict)
 
 
 def run_scenario(
@@ -380,7 +395,46 @@ def run_scenario(
                             pd.DataFrame(totals), cells_gdf, allocations, notes)
     if scenario.horizon > 0:
         _run_forecast(result, say)
+    if scenario.siting is not None and scenario.siting.enabled:
+        _run_siting(result, say)
     return result
+
+
+def _run_siting(result: ScenarioResult, say: Callable[[str], None]) -> None:
+    """Recommend new schools per level over the forecast years (base year without one)."""
+    sc, settings = result.scenario, result.scenario.siting
+    assert settings is not None
+    plans, frames = {}, []
+    for level in settings.levels or sc.levels:
+        norm = sc.norms.level(level)
+        grade_demand = None
+        year = sc.base_year
+        if result.forecast is not None and not _counted(result.district, level):
+            rate = norm.enrolment_rate * (1.0 - norm.private_share)
+            ages = list(norm.ages)
+            grade_demand = {int(t): result.forecast.residents[k][:, ages] * rate
+                            for k, t in enumerate(result.forecast.years.tolist())}
+            year = max(grade_demand)
+        say(f"{level}: siting new schools")
+        plan = site_new_schools(result.district, level, year, norms=sc.norms,
+                                grade_demand_by_year=grade_demand,
+                                reach_m=settings.reach(level),
+                                target_unserved=settings.target_unserved,
+                                max_new=settings.max_new, lang=sc.language)
+        plans[level] = plan
+        frames.append(plan.sites)
+        result.notes += [f"{level}/siting: {n}" for n in plan.notes]
+    result.siting = plans
+    non_empty = [f for f in frames if len(f)]
+    result.new_sites = (_concat(non_empty, result.district.crs) if non_empty
+                        else frames[0] if frames else None)
+
+
+def _counted(district: District, level: str) -> bool:
+    """True when the cells give the level's students directly (no ages to forecast)."""
+    from schoolmap.demand import students_column
+
+    return students_column(level) in district.cells.columns
 
 
 def _run_forecast(result: ScenarioResult, say: Callable[[str], None]) -> None:

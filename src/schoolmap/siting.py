@@ -19,6 +19,8 @@ bookkeeping) with Lagrangian or combinatorial bounds; ``exact=True`` solves a MI
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -229,6 +231,22 @@ def _highspy():
     return highspy
 
 
+def _quiet_highs():
+    """A HiGHS instance that prints nothing (its banner goes to the C-level stdout)."""
+    highspy = _highspy()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 def _milp(c, a, row_lo, row_hi, col_lo, col_hi, integer, *, start=None, time_limit=None,
           relax=False):
     """Solve min c·x, row_lo ≤ A x ≤ row_hi, col_lo ≤ x ≤ col_hi with HiGHS.
@@ -236,8 +254,7 @@ def _milp(c, a, row_lo, row_hi, col_lo, col_hi, integer, *, start=None, time_lim
     Returns (x, objective, dual bound, proven optimal).
     """
     highspy = _highspy()
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _quiet_highs()
     h.setOptionValue("mip_rel_gap", 1e-9)
     h.setOptionValue("mip_abs_gap", 1e-7)
     if time_limit is not None:
