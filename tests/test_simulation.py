@@ -75,14 +75,19 @@ def test_opening_and_closing_schools(town_layers):
     assert "P2" not in sim2.by_school[sim2.by_school.year == 2028]["school_id"].tolist()
 
 
+def _p2_opening(town_layers, year, method, years):
+    """Primary enrolment of the tiny town when P2 opens in ``year`` (no births, no deaths)."""
+    schools = town_layers["schools"]
+    schools.loc[schools["school_id"] == "P2", "open_year"] = year
+    town = district_from_frames(town_layers)
+    f = forecast_residents(town.cells, years, survival=1.0)
+    return simulate_enrolment(town, f, NORMS, "primary", method=method)
+
+
 def test_pupils_without_a_school_are_placed_when_one_opens(town_layers):
     # P2 (zone ZB: cell C3, 5 children of every age) opens in 2028: before, C3's pupils
     # have no open zoned school; from 2028 P2 takes all of them, not only its entrants
-    schools = town_layers["schools"]
-    schools.loc[schools["school_id"] == "P2", "open_year"] = 2028
-    town = district_from_frames(town_layers)
-    f = forecast_residents(town.cells, 3, survival=1.0)
-    sim = simulate_enrolment(town, f, NORMS, "primary", method="catchment")
+    sim = _p2_opening(town_layers, 2028, "catchment", years=3)
     d = sim.district.set_index("year")
     assert d["unassigned"].tolist() == pytest.approx([30.0, 30.0, 0.0, 0.0])
     g = sim.by_grade.set_index(["year", "school_id", "grade"])["students"]
@@ -94,11 +99,7 @@ def test_pupils_without_a_school_are_placed_when_one_opens(town_layers):
 def test_optimal_places_the_waiting_pupils_in_the_seats_free(town_layers):
     # P1 alone in 2026–2027 (45 seats a grade for 61 + 5 = 66 a grade): 21 a grade wait;
     # P2 opens in 2027 with 540 seats (90 a grade) and takes every one of them
-    schools = town_layers["schools"]
-    schools.loc[schools["school_id"] == "P2", "open_year"] = 2027
-    town = district_from_frames(town_layers)
-    f = forecast_residents(town.cells, 2, survival=1.0)
-    sim = simulate_enrolment(town, f, NORMS, "primary", method="optimal")
+    sim = _p2_opening(town_layers, 2027, "optimal", years=2)
     d = sim.district.set_index("year")
     assert d.loc[2026, "unassigned"] == pytest.approx(6 * 21)
     assert d.loc[2027, "unassigned"] == pytest.approx(0.0)
