@@ -13,8 +13,9 @@ How it works, year by year from the first planning year:
 2. While more than ``target_unserved`` students are left without a seat, open the candidate
    site with the most unserved students within ``reach_m`` (largest standard size for now) and
    allocate again. Sites opened in this year that turn out unnecessary are dropped again.
-3. Each site opens in the first year it would seat students who otherwise have none (a pocket
-   that only justifies a school later is served from the year its shortage starts).
+3. Each site opens in the first year it would seat ``min_students``, or a quarter of its
+   busiest year's students, who otherwise have none (a pocket that only justifies a school
+   later is served from the year its shortage becomes substantial).
 4. At the end each site gets the smallest standard size holding the students it takes in its
    busiest year, and every year is checked again with the final sizes.
 
@@ -303,7 +304,7 @@ def site_new_schools(
                                         f" (most in {when}; {len(cases)} years affected)")
         notes.append(f"{most:,.0f} students remain without a seat within {reach:,.0f} m{span}: "
                      f"{why}")
-    _open_early(planner, plan, years)
+    _open_early(planner, plan, years, smallest)
     _right_size(planner, plan, years)
     after = {t: planner.solve(t, plan) for t in years}
     lower = _lower_bound(planner, before, after, years, cand_xy, notes)
@@ -486,20 +487,26 @@ class _Planner:
         return {s.cand: float(taken[m0 + k]) for k, s in enumerate(sites)}
 
 
-def _open_early(planner: _Planner, plan: list[_Site], years: list[Any]) -> None:
-    """Move each site's opening to the first year it would seat students who have none.
+def _open_early(planner: _Planner, plan: list[_Site], years: list[Any], smallest: float) -> None:
+    """Move each site's opening to the first year a real share of its pupils lack seats.
 
     A site built for a pocket that grows past ``min_students`` in a later year is needed as
-    soon as its pupils start to lack seats.
+    soon as it would seat, in an earlier year, ``min_students`` or a quarter of its busiest
+    year's students (whichever is fewer) who otherwise have no seat.
     """
     if not plan or years[0] is None:
         return
+    busiest = dict.fromkeys((s.cand for s in plan), 0.0)
+    for t in years:
+        for cand, f in planner.flow_into(t, plan, planner.solve(t, plan)).items():
+            busiest[cand] = max(busiest[cand], f)
     for site in sorted(plan, key=lambda s: s.open_year):
+        enough = max(_TOL, min(smallest, 0.25 * busiest[site.cand]))
         for t in reversed([y for y in years if y < site.open_year]):
             without = planner.unserved(planner.solve(t, plan))
             was = site.open_year
             site.open_year = t
-            if planner.unserved(planner.solve(t, plan)) < without - _TOL:
+            if planner.unserved(planner.solve(t, plan)) <= without - enough:
                 continue
             site.open_year = was
             break
