@@ -479,7 +479,7 @@ def test_milestone_year_and_development_layers_toggle(demo, browser):
         page.close()
 
 
-def test_new_sites_layer_draws_with_its_reason_as_text(demo, browser, tmp_path):
+def test_new_sites_and_assignment_lines_draw_and_toggle(demo, browser, tmp_path):
     import dataclasses
 
     import geopandas as gpd
@@ -497,9 +497,20 @@ def test_new_sites_layer_draws_with_its_reason_as_text(demo, browser, tmp_path):
          "source": ["sites", "sites", "generated"],
          "reason": ["新城 950 名学生 500 米内无学位。", f"{HOSTILE} needs seats", None]},
         geometry=picks.geometry.representative_point().to_numpy(), crs=result.district.crs)
-    path = render_result_map(dataclasses.replace(result, new_sites=sites), tmp_path / "map.html")
+    sc = dataclasses.replace(result.scenario, assignment_lines=("P01",))
+    path = render_result_map(dataclasses.replace(result, new_sites=sites, scenario=sc),
+                             tmp_path / "map.html")
+    alloc = result.allocations[("primary", sc.methods[0])]
+    rows = headline(result)
+    p01 = int(np.flatnonzero(rows[rows["level"] == "primary"]["school_id"] == "P01")[0])
+    n_lines = int((alloc.school == p01).sum())
+    assert n_lines > 5
     page = browser.open(path)
     try:
+        lines = "学生来源连线: " + rows.loc[rows["school_id"] == "P01", "name"].iloc[0]
+        assert page.evaluate(DENSITY) == n_lines  # asked for, so on when the map opens
+        toggle(page, f"{lines} (P01) – 小学")
+        assert page.evaluate(DENSITY) == 0
         labels = page.evaluate(OVERLAY_LABELS)
         assert "建议新建学校 – 小学" in labels and "建议新建学校 – 初中" in labels
         n0 = page.evaluate(MARKERS)

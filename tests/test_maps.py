@@ -1128,3 +1128,55 @@ def test_developments_are_coloured_by_years_to_completion(schools, tmp_path):
     assert len(re.findall(r'createPane\(\s*"schoolmap_density"\)', text)) == 1
     legend = legend_of(text)
     assert "completed by 已交付 2026" in legend and "2033 and later 及以后" in legend
+
+
+def test_assignment_lines_link_each_cell_to_the_chosen_school(town, tmp_path):
+    import dataclasses
+
+    from schoolmap.maps import add_assignment_lines
+
+    result = tiny_result(town, methods=("catchment", "nearest"))
+    result.scenario = dataclasses.replace(result.scenario, assignment_lines=("P1", "Z<9>"))
+    text = render_result(result, tmp_path)
+    layers = result_overlays(text)
+    name = "Assignment lines: 城东小学 (P1) – primary"
+    assert list(layers)[-1] == name and shown(text, layers[name])
+    (data,) = [d for d in geojson_layers(text).values()
+               if d["features"] and "distance" in d["features"][0]["properties"]]
+    # by catchment P1 (x 100, y 150) takes C1, C2 (112 m away) and C5 (559 m)
+    props = {f["properties"]["cell"]: f["properties"] for f in data["features"]}
+    assert props == {
+        "C1": {"weight": round(1 + 5 * math.sqrt(60 / 300), 2), "cell": "C1", "students": "60",
+               "distance": "112 m"},
+        "C2": {"weight": 6.0, "cell": "C2", "students": "300", "distance": "112 m"},
+        "C5": {"weight": round(1 + 5 * math.sqrt(6 / 300), 2), "cell": "C5", "students": "6",
+               "distance": "559 m"},
+    }
+    school = by_school(circle_markers(text), layers)[("Schools – primary", "P1")]["location"]
+    for f in data["features"]:
+        (lon0, lat0), (lon1, lat1) = f["geometry"]["coordinates"]
+        assert [lat1, lon1] == school
+    legend = legend_of(text)
+    assert "Assignment lines 学生来源连线" in legend
+    assert "no school Z&lt;9&gt; 未找到学校" in legend
+
+    alloc = result.allocations[("primary", "catchment")]
+    rows = result.schools[result.schools["method"] == "catchment"]
+    m = shortfall_map(rows, tiles=None)
+    assert add_assignment_lines(m, alloc, rows, result.cells, "P2", lang="zh") == 1  # C3
+    with pytest.raises(ValueError, match=r"school 'P9' is not among the 2 schools"):
+        add_assignment_lines(m, alloc, rows, result.cells, "P9")
+    with pytest.raises(ValueError, match="cells has 4 rows, the allocation 5 cells"):
+        add_assignment_lines(m, alloc, rows, result.cells.iloc[:4], "P1")
+
+
+def test_scenario_map_assignment_lines_are_a_list_of_ids(tmp_path):
+    from schoolmap.errors import ValidationError
+    from schoolmap.scenario import load_scenario
+
+    text = 'name = "g"\ndistrict = "d.gpkg"\nbase_year = 2026\n[map]\nassignment_lines = {}\n'
+    (tmp_path / "a.toml").write_text(text.format('["P01", "J03"]'), encoding="utf-8")
+    assert load_scenario(tmp_path / "a.toml").assignment_lines == ("P01", "J03")
+    (tmp_path / "b.toml").write_text(text.format('"P01"'), encoding="utf-8")
+    with pytest.raises(ValidationError, match="assignment_lines must be a list of school ids"):
+        load_scenario(tmp_path / "b.toml")

@@ -57,6 +57,7 @@ from shapely.geometry import mapping
 from schoolmap.io.crs import wgs84_to_gcj02
 
 __all__ = [
+    "add_assignment_lines",
     "add_developments",
     "add_milestone_years",
     "add_new_sites",
@@ -81,10 +82,12 @@ LEVEL_NAMES_ZH: dict[str, str] = {
 LAYER_NAMES: dict[str, dict[str, str]] = {
     "en": {"catchments": "Catchments", "schools": "Schools", "seat_prices": "Seat prices",
            "unserved": "Unserved students", "unserved_optimal": "Unserved (optimal)",
-           "milestone": "Schools", "new_sites": "New schools", "developments": "Developments"},
+           "milestone": "Schools", "new_sites": "New schools", "developments": "Developments",
+           "lines": "Assignment lines"},
     "zh": {"catchments": "学区", "schools": "学校", "seat_prices": "学位影子价格",
            "unserved": "未获学位学生", "unserved_optimal": "未获学位学生 (最优分配)",
-           "milestone": "学校", "new_sites": "建议新建学校", "developments": "新建住宅"},
+           "milestone": "学校", "new_sites": "建议新建学校", "developments": "新建住宅",
+           "lines": "学生来源连线"},
 }
 #: Milestone years in the names of their layers, per language.
 _MILESTONE_NAMES: dict[str, dict[str, str]] = {
@@ -164,6 +167,8 @@ NO_DATA_COLOUR = "#bdbdbd"
 NEW_SITE_COLOUR = "#2c7bb6"
 NEW_SITE_RING: tuple[str, float] = ("#08306b", 2.5)
 NEW_SITE_DASH = "4 3"
+#: Colour of the assignment lines (cell → school).
+ASSIGNMENT_LINE_COLOUR = "#54278f"
 _NEW_SITE_SOURCES = {"sites": "candidate site 备选用地", "generated": "generated 自动生成"}
 
 #: Developments by years from the base year to completion: ≤ 0 (completed), 1–3, 4–6, 7+
@@ -867,6 +872,116 @@ def add_developments(
     return len(shapes)
 
 
+def add_assignment_lines(
+    m: folium.Map,
+    allocation: Any,
+    schools: gpd.GeoDataFrame,
+    cells: gpd.GeoDataFrame,
+    school_id: str,
+    *,
+    show: bool = True,
+    lang: str = "en",
+) -> int:
+    """Add a layer of lines from every cell sending students to one school.
+
+    One straight line per cell → school flow of the allocation (a cell split between schools
+    has a line to each), from the cell's representative point to the school, its width
+    growing with the students (1–6 px, ∝ √students); the tooltip gives the cell, its students
+    going there and the distance. The layer, ``"Assignment lines: <name> (<id>) – <level>"``,
+    lies above the catchments and below the school markers; a legend section explains it.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map made by :func:`shortfall_map`.
+    allocation : schoolmap.allocation.Allocation
+        Flows of one level and method (``ScenarioResult.allocations[(level, method)]``).
+    schools : geopandas.GeoDataFrame
+        The allocation's school table in its row order (``Allocation.school`` indexes it), e.g.
+        the result's schools of that level and method, with ``school_id`` and ``name``.
+    cells : geopandas.GeoDataFrame
+        Cells in the allocation's order (``ScenarioResult.cells``), with ``cell_id``.
+    school_id : str
+        The school whose students are drawn.
+    show : bool, optional
+        Whether the layer is on when the map opens (default on: it was asked for).
+    lang : {"en", "zh"}, optional
+        Language of the layer name.
+
+    Returns
+    -------
+    int
+        Number of lines drawn (0: no student goes to the school, no layer).
+
+    Raises
+    ------
+    ValueError
+        If ``m`` was not made by :func:`shortfall_map`, the tables do not match the allocation
+        (row counts) or have no CRS, or ``school_id`` is not in ``schools``.
+
+    Examples
+    --------
+    In tiny town P1 takes the pupils of cells C1, C2 and C5 by catchment:
+
+    >>> from schoolmap.scenario import Scenario, run_scenario
+    >>> from schoolmap.testing import tiny_town
+    >>> town = tiny_town()
+    >>> sc = Scenario(name="t", district=town.source, base_year=2026, horizon=0,
+    ...               levels=("primary",), methods=("catchment",))
+    >>> result = run_scenario(sc, town)
+    >>> m = shortfall_map(result.schools, tiles=None)
+    >>> add_assignment_lines(m, result.allocations[("primary", "catchment")], result.schools,
+    ...                      result.cells, "P1")
+    3
+    """
+    legend = _legend_of(m, "add_assignment_lines")
+    problems: list[str] = []
+    _check_table(schools, "schools", ("school_id",), problems)
+    _check_table(cells, "cells", (), problems)
+    if len(schools) != allocation.n_schools:
+        problems.append(f"schools has {len(schools)} rows, the allocation {allocation.n_schools}"
+                        " schools: pass the allocation's school table in its order")
+    if len(cells) != len(allocation.demand_by_cell):
+        problems.append(f"cells has {len(cells)} rows, the allocation "
+                        f"{len(allocation.demand_by_cell)} cells")
+    ids = schools["school_id"].astype(str).to_numpy() if "school_id" in schools else []
+    if len(ids) and str(school_id) not in set(ids):
+        problems.append(f"school {school_id!r} is not among the {len(ids)} schools of the "
+                        f"allocation (e.g. {', '.join(map(repr, ids[:3]))})")
+    if problems:
+        raise ValueError(_problem_message(problems, "add_assignment_lines"))
+    row = int(np.flatnonzero(ids == str(school_id))[0])
+    flows = np.flatnonzero(allocation.school == row)
+    if len(flows) == 0:
+        return 0
+    from_xy = cells.geometry.representative_point().to_numpy()[allocation.cell[flows]]
+    to_point = schools.geometry.iloc[[row]].to_crs(cells.crs)
+    to_point = shapely.point_on_surface(to_point.to_numpy()[0])
+    lines = shapely.linestrings(
+        [[(p.x, p.y), (to_point.x, to_point.y)] for p in from_xy])
+    shapes = _lonlat(gpd.GeoSeries(lines, crs=cells.crs), legend.gcj02)
+    students = allocation.students[flows]
+    cell_ids = _column(cells, "cell_id")
+    top = float(students.max())
+    properties = [
+        {"weight": round(1.0 + 5.0 * math.sqrt(s / top), 2) if top > 0 else 1.0,
+         "cell": _text(cell_ids[c]), "students": _fmt_students(s), "distance": _fmt_metres(d)}
+        for c, s, d in zip(allocation.cell[flows], students, allocation.distance_m[flows],
+                           strict=True)
+    ]
+    labels = {"cell": "Cell 网格", "students": "Students 学生 (人)",
+              "distance": "Distance 距离"}
+    _ensure_density_pane(m)
+    name = _row_values(schools, row)[0]("name")
+    label = f"{'' if _is_missing(name) else str(name) + ' '}({school_id})"
+    level = str(getattr(allocation, "level", ""))
+    group = folium.FeatureGroup(name=_layer_name("lines", level, lang, f": {label}"), show=show)
+    _add_geojson(group, shapes, properties, labels, _line_style, _DENSITY_PANE)
+    _add_overlay(m, group)
+    legend.add_section("lines", _lines_legend())
+    return len(flows)
+
+
 # --------------------------------------------------------------------------------------------
 # The page's own copy of Leaflet
 # --------------------------------------------------------------------------------------------
@@ -1505,6 +1620,18 @@ def _development_legend(base_year: int) -> str:
     return "<h4>Developments by completion 新建住宅交付年份</h4>" + "".join(rows)
 
 
+def _line_style(feature: dict) -> dict:
+    return {"color": ASSIGNMENT_LINE_COLOUR, "weight": feature["properties"]["weight"],
+            "opacity": 0.75}
+
+
+def _lines_legend() -> str:
+    svg = ('<svg width="18" height="12" viewBox="0 0 18 12"><line x1="1" y1="10" x2="17" y2="2" '
+           f'stroke="{ASSIGNMENT_LINE_COLOUR}" stroke-width="3"/></svg>')
+    return ("<h4>Assignment lines 学生来源连线</h4>"
+            + _legend_row(svg, "cell → school, width ∝ √students 网格至学校, 线宽随学生数增加"))
+
+
 def _unserved_squares(
     cells: gpd.GeoDataFrame, column: str, square_m: float, gcj02: bool = False
 ) -> gpd.GeoDataFrame:
@@ -1877,6 +2004,28 @@ _POPUP_FIELDS: dict[str, tuple[str, Callable[[Any], str]]] = {
 }
 
 
+def _result_assignment_lines(m: folium.Map, result: Any, method: str, lang: str) -> None:
+    """The assignment lines the scenario asks for (``[map] assignment_lines``), per level the
+    school serves; an id found in no level is named in the legend."""
+    wanted = getattr(result.scenario, "assignment_lines", ())
+    missing = []
+    for school_id in wanted:
+        found = False
+        for level in result.scenario.levels:
+            rows = result.schools[(result.schools["level"] == level)
+                                  & (result.schools["method"] == method)]
+            if (level, method) in result.allocations and (rows["school_id"] == school_id).any():
+                add_assignment_lines(m, result.allocations[(level, method)], rows, result.cells,
+                                     school_id, lang=lang)
+                found = True
+        if not found:
+            missing.append(school_id)
+    if missing:
+        ids = _escape(", ".join(missing))
+        _legend_of(m, "render_result_map").notes.append(
+            f'<div class="note">Assignment lines: no school {ids} 未找到学校 {ids}.</div>')
+
+
 def render_result_map(result: Any, path: str | os.PathLike) -> Path:
     """Draw a scenario run and write ``map.html``.
 
@@ -1896,8 +2045,10 @@ def render_result_map(result: Any, path: str | os.PathLike) -> Path:
 
     Then ``"New schools – <level>"`` for the recommended sites (``result.new_sites``,
     :func:`add_new_sites`) and ``"Developments"`` for the district's new housing
-    (:func:`add_developments`), also off at first. With ``tiles = "gaode"`` every layer is
-    shifted to GCJ-02 to match the Gaode tiles.
+    (:func:`add_developments`), also off at first; for each school of the scenario's
+    ``[map] assignment_lines``, its lines from the cells it takes students from under the
+    headline method (:func:`add_assignment_lines`, on). With ``tiles = "gaode"`` every layer
+    is shifted to GCJ-02 to match the Gaode tiles.
 
     Parameters
     ----------
@@ -1938,6 +2089,7 @@ def render_result_map(result: Any, path: str | os.PathLike) -> Path:
             add_milestone_years(m, result.simulations[level], result.district.schools, lang=lang)
     add_new_sites(m, result.new_sites, levels=sc.levels, lang=lang)
     add_developments(m, result.district.developments, base_year=result.year, lang=lang)
+    _result_assignment_lines(m, result, method, lang)
     _result_proposed_catchments(m, result, lang)
     return write_map(m, path)
 

@@ -98,6 +98,8 @@ class Scenario:
     tiles : str
         Basemap of the map: ``OpenStreetMap``, ``gaode`` (Gaode/AutoNavi tiles; the layers are
         shifted to GCJ-02 to line up with them) or ``none`` (data layers only, works offline).
+    assignment_lines : tuple of str
+        School ids whose students the map links to their cells (headline method); empty: none.
     max_distance_m : float or None
         ``optimal`` only: no student is sent farther (metres); beyond it students are unserved.
     description : str
@@ -121,6 +123,7 @@ class Scenario:
     input_crs: str | None = None
     seed: int = 0
     tiles: str = "OpenStreetMap"
+    assignment_lines: tuple[str, ...] = ()
     max_distance_m: float | None = None
     description: str = ""
     source: Path | None = None
@@ -220,8 +223,14 @@ def scenario_from_dict(
     if tiles not in TILES:
         problems.append(Problem(where, f"map.tiles must be one of {', '.join(TILES)}; got "
                                 f"{tiles!r}"))
+    lines = map_table.pop("assignment_lines", [])
+    if not isinstance(lines, list) or not all(isinstance(v, str) for v in lines):
+        problems.append(Problem(where, f"map.assignment_lines must be a list of school ids such "
+                                f"as [\"P01\"]; got {lines!r}"))
+        lines = []
     for key in map_table:
-        problems.append(Problem(where, f"unknown key map.{key}; known: map.tiles"))
+        problems.append(Problem(where, f"unknown key map.{key}; known: map.tiles, "
+                                f"map.assignment_lines"))
     max_distance = data.get("max_distance_m")
     if max_distance is not None and (isinstance(max_distance, bool) or not isinstance(
             max_distance, int | float) or max_distance <= 0):
@@ -258,7 +267,7 @@ def scenario_from_dict(
         levels=levels, methods=methods, output=output, norms=norms,
         planning_crs=data.get("planning_crs") or None, coordinate_system=cs,
         input_crs=data.get("input_crs") or None, seed=seed, tiles=tiles,
-        description=str(data.get("description", "")), source=source,
+        assignment_lines=tuple(lines), description=str(data.get("description", "")), source=source,
         max_distance_m=float(max_distance) if max_distance is not None else None,
         lang=lang or default_lang(norms.grade_system), forecast=settings, siting=siting,
     )
