@@ -272,7 +272,7 @@ def site_new_schools(
     planner.cand_xy = cand_xy
     planner.site_ids = cand_info["site_id"].astype(str).to_numpy()
     notes: list[str] = []
-    left: dict[str, list[tuple[float, Any]]] = {}
+    left: set[str] = set()
     plan: list[_Site] = []
     for t in years:
         say(f"{level}: siting {'' if t is None else t}")
@@ -280,14 +280,11 @@ def site_new_schools(
         added: list[_Site] = []
         while planner.unserved(r) > planner.target + _TOL:
             if len(plan) >= max_new:
-                notes.append(f"stopped at max_new = {max_new} new schools")
+                left.add("max_new")
                 break
             j, score = planner.best_candidate(r, {s.cand for s in plan})
             if j < 0 or score < smallest:
-                why = ("no candidate site within reach" if j < 0 else
-                       f"in pockets of fewer than {smallest:,.0f} students, too few for a new "
-                       "school (consider a school bus, a teaching point or a class elsewhere)")
-                left.setdefault(why, []).append((planner.unserved(r), t))
+                left.add("no_site" if j < 0 else "pockets")
                 break
             site = _Site(j, len(options) - 1, t if t is not None else 0)
             plan.append(site)
@@ -298,15 +295,13 @@ def site_new_schools(
             allowed = max(planner.target, planner.unserved(r)) + _TOL
             if planner.unserved(planner.solve(t, trial)) <= allowed:
                 plan = trial
-    for why, cases in left.items():
-        most, when = max(cases, key=lambda c: (c[0], -(c[1] or 0)))
-        span = "" if when is None else (f" in {when}" if len(cases) == 1 else
-                                        f" (most in {when}; {len(cases)} years affected)")
-        notes.append(f"{most:,.0f} students remain without a seat within {reach:,.0f} m{span}: "
-                     f"{why}")
     _open_early(planner, plan, years, smallest)
     _right_size(planner, plan, years)
     after = {t: planner.solve(t, plan) for t in years}
+    short = [(planner.unserved(after[t]), t) for t in years
+             if planner.unserved(after[t]) > planner.target + _TOL]
+    if short:
+        notes.append(_left_note(short, reach, smallest, max_new, left, lang))
     lower = _lower_bound(planner, before, after, years, cand_xy, notes)
     n_new = len(plan)
     lower = min(lower, n_new)
@@ -679,6 +674,31 @@ def _site_table(district, level, norm, options, plan, cand_info, planner, after,
     xy = np.array(points).reshape(-1, 2)
     return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
                             crs=district.crs)
+
+
+def _left_note(short: list[tuple[float, Any]], reach: float, smallest: float, max_new: int,
+               why: set[str], lang: str) -> str:
+    """Who is still without a seat after the plan, and why (in the run's language)."""
+    most, when = max(short, key=lambda c: (c[0], -(c[1] or 0)))
+    zh = lang == "zh"
+    reasons = {
+        "pockets": (f"in pockets of fewer than {smallest:,.0f} students, too few for a new school "
+                    "(consider a school bus, a teaching point or a class elsewhere)",
+                    f"分散在不足{smallest:,.0f}人的小片区, 不足以新建学校 (可考虑校车、教学点或"
+                    "在附近学校增设班级)"),
+        "no_site": ("no candidate site within reach", "可达范围内没有候选用地"),
+        "max_new": (f"the plan stopped at max_new = {max_new} new schools",
+                    f"已达到新建学校数上限 max_new = {max_new}"),
+    }
+    text = ("；" if zh else "; ").join(reasons[k][zh] for k in sorted(why)) or (
+        "未达到目标" if zh else "the target is not reached")
+    if zh:
+        span = "" if when is None else (f" ({when}学年)" if len(short) == 1 else
+                                        f" (最多在{when}学年, 共{len(short)}个学年)")
+        return f"仍有{most:,.0f}名学生在{reach:,.0f}米内没有学位{span}: {text}"
+    span = "" if when is None else (f" in {when}" if len(short) == 1 else
+                                    f" (most in {when}; {len(short)} years affected)")
+    return f"{most:,.0f} students remain without a seat within {reach:,.0f} m{span}: {text}"
 
 
 _LEVEL_ZH = {"kindergarten": "幼儿园", "primary": "小学", "junior": "初中", "senior": "高中"}
