@@ -372,6 +372,14 @@ def assign(
     >>> r.assigned_by_school.tolist(), r.objective, r.certificate["optimal"]
     ([2.0, 1.0], 10.0, True)
     """
+    return _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, metric,
+                   tol, k, k, progress)
+
+
+def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, metric, tol, k,
+            k_cold, progress):
+    """:func:`assign`; ``k_cold`` nearest schools per cell are candidates where no prices are
+    estimated (on the coarsest level), the ``k`` nearest always are."""
     xy = np.ascontiguousarray(np.asarray(cell_xy, dtype=np.float64))
     sxy = np.ascontiguousarray(np.asarray(school_xy, dtype=np.float64))
     problems = []
@@ -411,7 +419,7 @@ def assign(
     upper = np.inf if max_distance_m is None else float(max_distance_m)
     say = progress or (lambda _msg: None)
     cand, known, nearest, bound, price = _candidates(tree, xy, supply, sxy, capacity, p, pnorm,
-                                                     upper, k, tol, say)
+                                                     upper, k, k_cold, tol, say)
     rows, cols, dists = cand
     drows, dcols, ddists = known
     while True:
@@ -454,7 +462,7 @@ def assign(
                    integral, certificate)
 
 
-def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, tol, say):
+def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol, say):
     """First candidate schools of each cell, the known others, and a bound on the unknown.
 
     With k nearest schools alone, a crowded area whose nearest schools are all full finds no
@@ -478,7 +486,7 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, tol, say):
         Estimated seat prices (zeros on the coarsest level).
     """
     n, m = len(xy), len(sxy)
-    kk = min(m, k)
+    kk = min(m, k_cold)
     estimate = None
     n_bins = max(n // LEVEL_FACTOR, BINS_PER_SCHOOL * m, 2000)
     if n > 2 * n_bins and m > kk:
@@ -493,10 +501,9 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, tol, say):
                                np.bincount(inverse, weights=supply * xy[:, 1])])
         cxy = cxy[has] / weight[has, None]
         say(f"estimating seat prices on {int(has.sum()):,} bins of {bin_m:,.0f} m")
-        coarse = assign(cxy, weight[has], sxy, capacity, unserved_cost=float(p.max()),
-                        metric="manhattan" if pnorm == 1 else "euclidean",
-                        max_distance_m=None if np.isinf(upper) else upper, tol=tol,
-                        k=_K_COLD, progress=say)
+        coarse = _assign(cxy, weight[has], sxy, capacity,
+                         None if np.isinf(upper) else upper, float(p.max()),
+                         "manhattan" if pnorm == 1 else "euclidean", tol, k, _K_COLD, say)
         estimate = coarse.seat_price
         margin = MARGIN_BINS * bin_m * np.sqrt(2.0)
         kk = min(m, _K_PRICED)

@@ -7,6 +7,12 @@ import numpy as np
 
 
 @nb.njit(cache=True, nogil=True)
+def _empty_pairs(k):
+    """Room for k (cell, school, distance) pairs."""
+    return np.empty(k, np.int64), np.empty(k, np.int64), np.empty(k)
+
+
+@nb.njit(cache=True, nogil=True)
 def select_candidates(dist, idx, price, unserved_cost, supply, bound, margin, k_always):
     """Pick each cell's candidate schools among its nearest, in one pass.
 
@@ -56,9 +62,7 @@ def select_candidates(dist, idx, price, unserved_cost, supply, bound, margin, k_
                 break
             if t < k_always or d + price[idx[i, t]] <= b + margin:
                 n_cand += 1
-    cand_row = np.empty(n_cand, np.int64)
-    cand_col = np.empty(n_cand, np.int64)
-    cand_dist = np.empty(n_cand)
+    cand_row, cand_col, cand_dist = _empty_pairs(n_cand)
     a = 0
     for i in range(n):
         if far[i]:
@@ -107,12 +111,8 @@ def split_far(rows, cols, dists, price, best, margin, kth):
         keep[t] = dists[t] + price[cols[t]] <= best[i] + margin or dists[t] <= kth[i]
         if keep[t]:
             n_keep += 1
-    cand_row = np.empty(n_keep, np.int64)
-    cand_col = np.empty(n_keep, np.int64)
-    cand_dist = np.empty(n_keep)
-    other_row = np.empty(k - n_keep, np.int64)
-    other_col = np.empty(k - n_keep, np.int64)
-    other_dist = np.empty(k - n_keep)
+    cand_row, cand_col, cand_dist = _empty_pairs(n_keep)
+    other_row, other_col, other_dist = _empty_pairs(k - n_keep)
     a = 0
     z = 0
     for t in range(k):
@@ -164,9 +164,7 @@ def knn_violations(dist, idx, skip, price, dual, tol):
                 worst = gap
             if gap > tol:
                 n_bad += 1
-    bad_row = np.empty(n_bad, np.int64)
-    bad_col = np.empty(n_bad, np.int64)
-    bad_dist = np.empty(n_bad)
+    bad_row, bad_col, bad_dist = _empty_pairs(n_bad)
     a = 0
     for i in range(n):
         if skip[i] or a == n_bad:
