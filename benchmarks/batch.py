@@ -9,7 +9,9 @@ overhead of the cluster (no-op round trips, and wall × workers − work), and a
 a province-scale run (2,800 counties on 10 machines) from the time of one demo-district task.
 Prints a markdown table and writes ``benchmarks/results/batch.json``.
 
-Run: ``python benchmarks/batch.py [--districts 40] [--workers 2] [--no-demo]``
+Also times writing the gathered tables, summary and province map, and bounds the province map's
+size for the estimate's counties. Run: ``python benchmarks/batch.py [--districts 40] [--workers 2]
+[--no-demo] [--json PATH]``
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ import pandas as pd
 from shapely.geometry import Point, box
 
 from schoolmap.distributed import (
+    OUTLINE_MAX_POINTS,
     BatchTask,
     dask_client,
     read_manifest,
     run_batch,
     run_task,
+    write_batch,
 )
 from schoolmap.outputs import write_gpkg
 
@@ -117,6 +121,8 @@ def main() -> None:
     ap.add_argument("--machines", type=int, default=10)
     ap.add_argument("--cores", type=int, default=8, help="cores per machine (estimate)")
     ap.add_argument("--counties", type=int, default=2800)
+    ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "batch.json",
+                    help="where to write the results")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="schoolmap-batch-") as tmp:
@@ -154,6 +160,18 @@ def main() -> None:
         pd.testing.assert_frame_equal(cluster.totals, serial.totals)
         pd.testing.assert_frame_equal(cluster.forecast, serial.forecast)
         print(f"cluster ({n_workers} workers): {cluster.seconds:.1f} s; tables equal")
+        t0 = time.perf_counter()
+        folder = write_batch(cluster, d / "out", read_manifest(d / "batch.toml"))
+        write_s = time.perf_counter() - t0
+        page = (folder / "province_map.html").read_text(encoding="utf-8")
+        map_mb = len(page.encode("utf-8")) / 1e6
+        # per district and scenario: the popup and colour; per district: at most the capped
+        # outline (about 24 bytes a point in the page)
+        per_task = (len(page.encode("utf-8")) - len(page.split("const data = ")[0])) / len(tasks)
+        map_estimate_mb = (args.counties * len(SCENARIOS) * per_task
+                           + args.counties * OUTLINE_MAX_POINTS * 24) / 1e6
+        print(f"writing tables, summary and province map: {write_s:.2f} s "
+              f"(province_map.html {map_mb:.2f} MB)")
 
     work = sum(cluster.task_seconds)
     overhead = (cluster.seconds * n_workers - work) / len(tasks)
@@ -182,6 +200,10 @@ def main() -> None:
         ("worker warm-up (once per worker)", f"{warm:.2f} s"),
         ("no-op task round trip", f"{1000 * noop:.1f} ms"),
         ("overhead per task (wall × workers − work)", f"{1000 * overhead:.0f} ms"),
+        ("write tables, summary and province map", f"{write_s:.2f} s "
+         f"(province_map.html {map_mb:.2f} MB)"),
+        (f"province map for {args.counties:,} counties × {len(SCENARIOS)} scenarios "
+         f"(≤ {OUTLINE_MAX_POINTS} points per outline)", f"≤ {map_estimate_mb:.0f} MB"),
     ]
     if demo_task is not None:
         rows.append(("one demo-district task (estimate's basis)", f"{demo_task:.1f} s"))
@@ -203,6 +225,8 @@ def main() -> None:
         "tasks": len(tasks), "workers": n_workers, "serial_s": serial.seconds,
         "cluster_s": cluster.seconds, "speedup": serial.seconds / cluster.seconds,
         "warmup_s": warm, "noop_roundtrip_s": noop, "overhead_per_task_s": overhead,
+        "write_s": write_s, "province_map_mb": map_mb,
+        "province_map_estimate_mb": map_estimate_mb,
         "mean_task_s": mean_task, "demo_task_s": demo_task, "dashboard": dashboard,
         "estimate": {"counties": args.counties, "machines": args.machines,
                      "cores_per_machine": args.cores, "tasks": n_prov,
@@ -210,10 +234,10 @@ def main() -> None:
                      "assumes": "every county costs one demo-district task; workers read "
                                 "districts from a shared folder; no straggler effects"},
     }
-    path = ROOT / "benchmarks" / "results" / "batch.json"
+    path = args.json.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwritten {path.relative_to(ROOT)}")
+    print(f"\nwritten {path}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import os
 import signal
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -261,19 +262,21 @@ def test_province_map_outlines_colours_popups_and_worst_districts(batch_dir, ser
     assert [layer["name"] for layer in data["layers"]] == ["base · seats short 学位缺口",
                                                            "low · seats short 学位缺口"]
     t = serial.totals
+    # one outline per district, stored once for both scenarios' layers
+    assert sorted(data["outlines"]) == ["d0", "d1", "d2"]
+    assert shapely.geometry.shape(data["outlines"]["d1"]).equals_exact(outline, 1e-6)
     for layer, scenario in zip(data["layers"], ("base", "low"), strict=True):
-        features = layer["features"]["features"]
-        assert len(features) == 3
-        for f, district in zip(features, ("d0", "d1", "d2"), strict=True):
+        assert layer["districts"] == ["d0", "d1", "d2"]
+        for k, district in enumerate(layer["districts"]):
             rows = t[(t["district"] == district) & (t["scenario"] == scenario)]
             short = rows["shortfall_at_schools"].sum()
             expected = 0 if short <= 0.5 else 1 + sum(short >= b for b in (100, 500, 2000))
-            assert f["properties"]["fill"] == PROVINCE_SHORTFALL_COLOURS[expected]
-            assert f["properties"]["tip"] == f"{district}: {round(short):,} seats short 学位缺口"
+            assert layer["fill"][k] == PROVINCE_SHORTFALL_COLOURS[expected]
+            assert layer["tip"][k] == f"{district}: {round(short):,} seats short 学位缺口"
             primary = rows[rows["level"] == "primary"].iloc[0]
             assert (f"{round(primary.demand):,} / {round(primary.seats):,} · "
-                    f"<b>{round(primary.shortfall_at_schools):,}</b>") in f["properties"]["popup"]
-            assert "worst year 缺口最大年份" in f["properties"]["popup"]
+                    f"<b>{round(primary.shortfall_at_schools):,}</b>") in layer["popup"][k]
+            assert "worst year 缺口最大年份" in layer["popup"][k]
     # tiny town: P1 (270 seats) gets 366 pupils by catchment; d1 has 1.7× the children
     d1_base = t[(t["district"] == "d1") & (t["scenario"] == "base")]
     assert d1_base["shortfall_at_schools"].sum() > 100
@@ -304,5 +307,27 @@ def test_province_map_escapes_names_and_lists_failures(batch_dir, tmp_path):
     page = province_map_html(result, manifest)
     assert hostile not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "failed 失败: bad (base)" in page
-    features = _map_data(page)["layers"][0]["features"]["features"]
-    assert len(features) == 1  # the failed district has no outline
+    data = _map_data(page)
+    assert len(data["outlines"]) == 1  # the failed district has no outline
+    assert data["layers"][0]["districts"] == ["&lt;script&gt;alert(1)&lt;/script&gt;"]
+
+
+def test_district_outline_is_capped_in_points():
+    import shapely
+    from shapely.geometry import Point
+
+    from schoolmap.distributed import OUTLINE_MAX_POINTS, district_outline
+    from schoolmap.io.district import district_from_frames
+
+    layers = tiny_town_layers()
+    zones = layers["zones"]
+    centre = Point(zones.geometry.iloc[2].centroid.x, zones.geometry.iloc[2].centroid.y)
+    # a wiggly 5 km zone of 20,000 points: far above the cap even after a 50 m simplification
+    angles = np.linspace(0, 2 * np.pi, 20_000, endpoint=False)
+    radius = 5000 + 400 * np.sin(angles * 800)
+    wiggly = shapely.Polygon(np.column_stack([centre.x + radius * np.cos(angles),
+                                              centre.y + radius * np.sin(angles)]))
+    layers["zones"] = zones.set_geometry([wiggly, wiggly, wiggly])
+    outline = shapely.from_wkb(district_outline(district_from_frames(layers, source="w")))
+    assert 4 <= shapely.get_num_coordinates(outline) <= OUTLINE_MAX_POINTS
+    assert outline.geom_type == "Polygon"

@@ -97,8 +97,11 @@ SCHEDULER_ENV = "SCHOOLMAP_SCHEDULER"
 #: Files ``schoolmap batch`` writes.
 BATCH_FILES = ("batch_totals.csv", "batch_forecast.csv", "batch_summary.json",
                "province_map.html")
-#: Tolerance (metres) of the district outlines sent back by each task (display only).
+#: Tolerance (metres) of the district outlines sent back by each task (display only), doubled
+#: until an outline has at most :data:`OUTLINE_MAX_POINTS` points (a province of 2,800
+#: counties then stays a map a browser can draw).
 OUTLINE_SIMPLIFY_M = 50.0
+OUTLINE_MAX_POINTS = 400
 #: Colours of the province map by seats short in a district (学位缺口, summed over levels):
 #: none, then below each break and above the last (ColorBrewer OrRd).
 PROVINCE_SHORTFALL_BREAKS: tuple[float, ...] = (100.0, 500.0, 2000.0)
@@ -279,7 +282,8 @@ def run_task(task: BatchTask) -> TaskResult:
 
 def district_outline(district: Any) -> bytes | None:
     """A district's outline in EPSG:4326 as WKB: the union of its zones, or, without zones, the
-    convex hull of its cells; simplified by :data:`OUTLINE_SIMPLIFY_M` and rounded to 1e-6°.
+    convex hull of its cells; simplified by :data:`OUTLINE_SIMPLIFY_M` (or more, to at most
+    :data:`OUTLINE_MAX_POINTS` points) and rounded to 1e-6°.
 
     Parameters
     ----------
@@ -307,7 +311,12 @@ def district_outline(district: Any) -> bytes | None:
         shape = shapely.convex_hull(shapely.geometrycollections(district.cells.geometry.to_numpy()))
     if shape is None or shape.is_empty:
         return None
-    shape = shapely.simplify(shape, OUTLINE_SIMPLIFY_M, preserve_topology=True)
+    tolerance = OUTLINE_SIMPLIFY_M
+    simple = shapely.simplify(shape, tolerance, preserve_topology=True)
+    while shapely.get_num_coordinates(simple) > OUTLINE_MAX_POINTS and tolerance < 1e5:
+        tolerance *= 2
+        simple = shapely.simplify(shape, tolerance, preserve_topology=True)
+    shape = simple
     lonlat = gpd.GeoSeries([shape], crs=district.crs).to_crs("EPSG:4326").to_numpy()
     return shapely.to_wkb(shapely.set_precision(lonlat[0], 1e-6))
 
@@ -529,7 +538,11 @@ const data = %(data)s;
 const map = L.map("map", {zoomSnap: 0.25});
 const overlays = {};
 data.layers.forEach((layer, k) => {
-  const group = L.geoJSON(layer.features, {
+  // outlines are stored once; each scenario's layer gives them its colours and popups
+  const features = layer.districts.map((d, i) => ({
+    type: "Feature", geometry: data.outlines[d],
+    properties: {fill: layer.fill[i], popup: layer.popup[i], tip: layer.tip[i]}}));
+  const group = L.geoJSON({type: "FeatureCollection", features: features}, {
     style: f => ({color: "#333333", weight: 1, opacity: 0.9, fillColor: f.properties.fill,
                   fillOpacity: 0.75}),
     onEachFeature: (f, l) => {
@@ -612,9 +625,11 @@ def province_map_html(result: BatchResult, manifest: Manifest | None = None,
                  for r in best.itertuples()}
     shapes = {d: shapely.from_wkb(w) for d, w in result.outlines.items()}
     layers = []
+    outlines: dict[str, Any] = {}  # escaped district name → GeoJSON geometry, once
     scenarios = list(dict.fromkeys(t["scenario"])) if len(t) else []
     for scenario in scenarios:
-        features = []
+        layer: dict[str, Any] = {"name": f"{_escape(scenario)} · seats short 学位缺口",
+                                 "districts": [], "fill": [], "popup": [], "tip": []}
         rows = t[t["scenario"] == scenario]
         for district, d in rows.groupby("district", sort=False):
             shape = shapes.get(district)
@@ -634,23 +649,21 @@ def province_map_html(result: BatchResult, manifest: Manifest | None = None,
             lead = (f"{_escape(scenario)} · {_escape(d['method'].iloc[0])}<br>"
                     "demand / seats · seats short · 56+ share<br>"
                     "需求 / 学位 · 学位缺口 · 大班额占比")
-            features.append({
-                "type": "Feature",
-                "geometry": shapely.geometry.mapping(shape),
-                "properties": {
-                    "fill": PROVINCE_SHORTFALL_COLOURS[_shortfall_class(short)],
-                    "popup": _popup_html(_escape(district), table, lead=lead),
-                    "tip": f"{_escape(district)}: {_fmt_int(short)} seats short 学位缺口",
-                },
-            })
-        layers.append({"name": f"{_escape(scenario)} · seats short 学位缺口", "features": {
-            "type": "FeatureCollection", "features": features}})
+            key = _escape(district)
+            if key not in outlines:
+                outlines[key] = shapely.geometry.mapping(shape)
+            layer["districts"].append(key)
+            layer["fill"].append(PROVINCE_SHORTFALL_COLOURS[_shortfall_class(short)])
+            layer["popup"].append(_popup_html(_escape(district), table, lead=lead))
+            layer["tip"].append(f"{_escape(district)}: {_fmt_int(short)} seats short 学位缺口")
+        layers.append(layer)
     drawn = [shapes[d] for d in dict.fromkeys(t["district"])] if len(t) else []
     bounds = None
     if drawn:
         west, south, east, north = shapely.total_bounds(drawn).tolist()
         bounds = [[south, west], [north, east]]
-    data = json.dumps({"layers": layers, "bounds": bounds}, ensure_ascii=False,
+    data = json.dumps({"outlines": outlines, "layers": layers, "bounds": bounds},
+                      ensure_ascii=False,
                       separators=(",", ":")).replace("</", "<\\/")
     name = summary.get("name") or "batch"
     css, js = _leaflet_assets()
