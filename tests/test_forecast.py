@@ -330,3 +330,27 @@ def test_forecast_table_splits_kindergarten_demand_puhui(town):
     assert kg["demand_other"] == pytest.approx(178.2 - 90.0)
     assert kg["puhui_seats_short"] == pytest.approx(0.0)  # 0.5 × 178.2 = 89.1 ≤ 90
     assert np.isnan(table.loc[("primary", 2026), "demand_puhui"])
+
+
+def test_enrolment_table_read_from_a_folder_and_a_geopackage(town_layers, tmp_path):
+    from schoolmap.io.district import read_district
+    from schoolmap.outputs import write_gpkg
+
+    folder = tmp_path / "town"
+    folder.mkdir()
+    for name, frame in town_layers.items():
+        frame.to_file(folder / f"{name}.geojson", driver="GeoJSON", engine="pyogrio")
+    (folder / "enrolment.csv").write_text("school_id,year,grade,students\nP1,2025,2,40\n"
+                                          "P1,2025,1,41\nJ1,2025,7,30\n")
+    d = read_district(folder)
+    assert d.enrolment.to_dict("list") == {"school_id": ["J1", "P1", "P1"],
+                                           "year": [2025] * 3, "grade": [7, 1, 2],
+                                           "students": [30.0, 41.0, 40.0]}
+    (folder / "enrolment.csv").write_text("school_id,year,grade,students\nP9,2025,1,x\n")
+    with pytest.raises(ValidationError, match="enrolment.csv") as info:
+        read_district(folder)
+    assert "enrolment.csv: 'students' must be a number ≥ 0 (rows #1)" in str(info.value)
+    assert "names no school in the schools layer (e.g. 'P9')" in str(info.value)
+    gpkg = tmp_path / "town.gpkg"
+    write_gpkg(town_layers, gpkg)
+    assert read_district(gpkg).enrolment is None
