@@ -9,8 +9,10 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ortools.graph.python import min_cost_flow
+from scipy.spatial import cKDTree
 
 import schoolmap.optimal as optimal
+from schoolmap._kernels.candidates import nearest_from_bins
 from schoolmap.errors import ValidationError
 from schoolmap.optimal import assign, transport
 
@@ -135,9 +137,14 @@ def test_coordinates_match_highs(n, m, seed, max_distance, metric):
         assert r.unserved_by_cell.sum() == max(0.0, supply.sum() - capacity.sum())
 
 
-def test_coarse_start_and_certificate_rounds(monkeypatch):
-    """Large-instance path (coarse price estimate, priced candidates, widening) stays exact."""
+@pytest.mark.parametrize(("metric", "max_distance"), [("euclidean", None),
+                                                     ("manhattan", None),
+                                                     ("euclidean", 2500.0)])
+def test_coarse_start_and_certificate_rounds(monkeypatch, metric, max_distance):
+    """Large-instance path (coarse price levels, priced candidates, widening) stays exact."""
     monkeypatch.setattr(optimal, "BINS_PER_SCHOOL", 4)
+    monkeypatch.setattr(optimal, "MIN_BINS", 200)  # 3,000 cells: priced by a coarser level
+    levels = []
     rng = np.random.default_rng(7)
     n, m = 3000, 30
     centres = rng.uniform(0, 10_000, (4, 2))
@@ -145,12 +152,47 @@ def test_coarse_start_and_certificate_rounds(monkeypatch):
     schools = rng.uniform(0, 10_000, (m, 2))
     supply = rng.integers(0, 10, n).astype(float)
     capacity = rng.multinomial(int(supply.sum() * 1.02), np.ones(m) / m).astype(float)
-    r = assign(cells, supply, schools, capacity, k=4)
-    d = np.hypot(*(cells[:, None, :] - schools[None, :, :]).transpose(2, 0, 1))
+    r = assign(cells, supply, schools, capacity, k=4, metric=metric,
+               max_distance_m=max_distance, progress=levels.append)
+    assert any("estimating seat prices" in msg for msg in levels)
+    diff = cells[:, None, :] - schools[None, :, :]
+    d = np.abs(diff).sum(-1) if metric == "manhattan" else np.hypot(diff[..., 0], diff[..., 1])
+    if max_distance is not None:
+        d = np.where(d <= max_distance, d, np.inf)
     assert r.objective == pytest.approx(highs_lp(supply, capacity, d, r.unserved_cost),
                                         rel=1e-9)
     check_invariants(r, supply, capacity, d)
+    assert r.certificate["optimal"]
     assert r.certificate["candidates"] < n * m / 2  # never the full matrix
+
+
+@pytest.mark.parametrize("pnorm", [1, 2])
+def test_nearest_from_bins_bound_holds(pnorm):
+    """Each cell's nearest schools found through its grid square, and a valid bound."""
+    rng = np.random.default_rng(3)
+    cells = rng.uniform(0, 5000, (2000, 2))
+    schools = rng.uniform(0, 5000, (60, 2))
+    side = 200.0
+    key = np.floor(cells / side).astype(np.int64)
+    key = key[:, 0] * 100 + key[:, 1]
+    occupied, bin_of = np.unique(key, return_inverse=True)
+    centre = side * (np.column_stack([occupied // 100, occupied % 100]) + 0.5)
+    width = 6
+    tree = cKDTree(schools)
+    listed, listed_idx = tree.query(centre, k=width + 3, p=pnorm)
+    dist, idx, bound = nearest_from_bins(cells, schools, bin_of, centre,
+                                         np.ascontiguousarray(listed_idx[:, :-1]),
+                                         np.ascontiguousarray(listed[:, -1]), width, pnorm)
+    diff = cells[:, None, :] - schools[None, :, :]
+    full = np.abs(diff).sum(-1) if pnorm == 1 else np.hypot(diff[..., 0], diff[..., 1])
+    assert np.allclose(dist, np.take_along_axis(full, idx, axis=1))
+    assert (np.diff(dist, axis=1) >= 0).all()
+    others = full.copy()
+    np.put_along_axis(others, idx, np.inf, axis=1)
+    assert (others.min(axis=1) >= bound - 1e-9).all()  # every school not returned is that far
+    exact = np.sort(full, axis=1)[:, :width]
+    hit = bound > exact[:, -1]  # where the bound allows, these are the true nearest
+    assert hit.mean() > 0.9 and np.allclose(dist[hit], exact[hit])
 
 
 def test_hand_checked_prices():

@@ -34,6 +34,7 @@ from scipy.spatial import cKDTree
 
 from schoolmap._kernels.candidates import (
     knn_violations,
+    nearest_from_bins,
     pair_distance,
     reduced_cost_check,
     select_candidates,
@@ -48,8 +49,10 @@ _K_START = 4
 _K_COLD = 64  # nearest schools per cell on the coarsest level (no price estimate yet)
 _K_PRICED = 16  # nearest schools looked at per cell when prices are estimated
 BINS_PER_SCHOOL = 8
+MIN_BINS = 2000  # fewer cells than 2 × this are solved without a coarser level
 LEVEL_FACTOR = 4
 MARGIN_BINS = 0.5
+_K_BIN_EXTRA = 4  # schools listed per grid square beyond those kept per cell
 
 
 @dataclass(frozen=True)
@@ -488,13 +491,17 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     n, m = len(xy), len(sxy)
     kk = min(m, k_cold)
     estimate = None
-    n_bins = max(n // LEVEL_FACTOR, BINS_PER_SCHOOL * m, 2000)
+    n_bins = max(n // LEVEL_FACTOR, BINS_PER_SCHOOL * m, MIN_BINS)
     if n > 2 * n_bins and m > kk:
         span = np.ptp(xy, axis=0)
         bin_m = max(float(np.sqrt(max(span[0] * span[1], 1.0) / n_bins)), 1.0)
-        key = np.floor((xy - xy.min(axis=0)) / bin_m).astype(np.int64)
-        key = key[:, 0] * (key[:, 1].max() + 1) + key[:, 1]  # about n_bins grid squares
-        inverse = (np.cumsum(np.bincount(key) > 0) - 1)[key]  # occupied squares, in key order
+        origin = xy.min(axis=0)
+        key = np.floor((xy - origin) / bin_m).astype(np.int64)
+        ny = int(key[:, 1].max()) + 1
+        key = key[:, 0] * ny + key[:, 1]  # about n_bins grid squares
+        counts = np.bincount(key)
+        occupied = np.flatnonzero(counts)  # squares with cells, in key order
+        inverse = (np.cumsum(counts > 0) - 1)[key]
         weight = np.bincount(inverse, weights=supply)
         has = weight > 0
         cxy = np.column_stack([np.bincount(inverse, weights=supply * xy[:, 0]),
@@ -507,17 +514,14 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
         estimate = coarse.seat_price
         margin = MARGIN_BINS * bin_m * np.sqrt(2.0)
         kk = min(m, _K_PRICED)
-    dist, idx = tree.query(xy, k=min(m, kk + 1), p=pnorm, distance_upper_bound=upper,
-                           workers=-1)
-    dist = dist.reshape(n, -1)
-    idx = idx.reshape(n, -1)
-    if dist.shape[1] > kk:
-        bound = dist[:, kk].copy()  # every school not among the candidates is at least this far
-        dist, idx = dist[:, :kk], idx[:, :kk]
+    if estimate is not None and np.isinf(upper):
+        # nearest schools of each grid square's centre, then of each cell among those
+        centre = origin + bin_m * (np.column_stack([occupied // ny, occupied % ny]) + 0.5)
+        listed = min(m, kk + _K_BIN_EXTRA)
+        dist, idx, bound = _nearest(tree, centre, listed, pnorm, upper)
+        dist, idx, bound = nearest_from_bins(xy, sxy, inverse, centre, idx, bound, kk, pnorm)
     else:
-        bound = np.full(n, np.inf)
-    dist = np.ascontiguousarray(dist)
-    idx = np.ascontiguousarray(idx, dtype=np.int64)
+        dist, idx, bound = _nearest(tree, xy, kk, pnorm, upper)
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     if estimate is None:  # every nearest school is a candidate
         rows, cols = np.nonzero(np.isfinite(dist))
@@ -539,6 +543,21 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
         known = (kr, kc, kd)
         bound[far] = radius
     return cand, known, (dist, idx, far_mask), bound, estimate
+
+
+def _nearest(tree, xy, kk, pnorm, upper):
+    """The kk nearest schools of each point (inf / m where none) and the (kk + 1)-th distance."""
+    n = len(xy)
+    dist, idx = tree.query(xy, k=min(tree.n, kk + 1), p=pnorm, distance_upper_bound=upper,
+                           workers=-1)
+    dist = dist.reshape(n, -1)
+    idx = idx.reshape(n, -1)
+    if dist.shape[1] > kk:
+        bound = dist[:, kk].copy()  # every school not among the candidates is at least this far
+        dist, idx = dist[:, :kk], idx[:, :kk]
+    else:
+        bound = np.full(n, np.inf)
+    return np.ascontiguousarray(dist), np.ascontiguousarray(idx, dtype=np.int64), bound
 
 
 def _ball_pairs(tree, xy, u, need, pnorm, upper):

@@ -82,13 +82,80 @@ def select_candidates(dist, idx, price, unserved_cost, supply, bound, margin, k_
 
 
 @nb.njit(cache=True, nogil=True)
+def _metric(ax, ay, bx, by, pnorm):
+    dx = ax - bx
+    dy = ay - by
+    return abs(dx) + abs(dy) if pnorm == 1 else np.hypot(dx, dy)
+
+
+@nb.njit(cache=True, nogil=True)
+def nearest_from_bins(cell_xy, school_xy, bin_of, bin_xy, bin_schools, bin_bound, width, pnorm):
+    """Each cell's ``width`` nearest schools among those listed for its bin, and a bound.
+
+    A school not in the bin's list is at least ``bin_bound − |cell − bin point|`` from the cell
+    (triangle inequality), so a cell's bound is the smaller of that and its own next listed
+    school: every school not returned for the cell is at least ``bound`` away.
+
+    Parameters
+    ----------
+    cell_xy : (n, 2) f8 · school_xy : (m, 2) f8
+    bin_of : (n,) i8 — bin of each cell
+    bin_xy : (nb, 2) f8 — a point of each bin (its centre)
+    bin_schools : (nb, kb) i8 — schools nearest to each bin point (m = none)
+    bin_bound : (nb,) f8 — every school not listed is at least this far from the bin point
+    width : i8 — nearest schools returned per cell
+    pnorm : i8 — 1 Manhattan, else straight-line distance
+
+    Returns
+    -------
+    dist : (n, width) f8 — ascending (ties by school), inf = none
+    idx : (n, width) i8 — m = none
+    bound : (n,) f8
+    """
+    n = cell_xy.shape[0]
+    m = school_xy.shape[0]
+    kb = bin_schools.shape[1]
+    dist = np.full((n, width), np.inf)
+    idx = np.full((n, width), m, np.int64)
+    bound = np.empty(n)
+    d = np.empty(kb)
+    js = np.empty(kb, np.int64)
+    for i in range(n):
+        b = bin_of[i]
+        x = cell_xy[i, 0]
+        y = cell_xy[i, 1]
+        count = 0
+        for t in range(kb):
+            j = bin_schools[b, t]
+            if j >= m:
+                break
+            dj = _metric(x, y, school_xy[j, 0], school_xy[j, 1], pnorm)
+            pos = count  # insertion sort by (distance, school)
+            while pos > 0 and (d[pos - 1] > dj or (d[pos - 1] == dj and js[pos - 1] > j)):
+                d[pos] = d[pos - 1]
+                js[pos] = js[pos - 1]
+                pos -= 1
+            d[pos] = dj
+            js[pos] = j
+            count += 1
+        for t in range(min(count, width)):
+            dist[i, t] = d[t]
+            idx[i, t] = js[t]
+        bnd = bin_bound[b] - _metric(x, y, bin_xy[b, 0], bin_xy[b, 1], pnorm)
+        if count > width and d[width] < bnd:
+            bnd = d[width]
+        bound[i] = bnd
+    return dist, idx, bound
+
+
+@nb.njit(cache=True, nogil=True)
 def pair_distance(rows, cols, cell_xy, school_xy, pnorm):
     """Distance of each (cell, school) pair: (k,) f8, Manhattan if ``pnorm`` is 1 else straight."""
     out = np.empty(rows.shape[0])
     for t in range(rows.shape[0]):
-        dx = cell_xy[rows[t], 0] - school_xy[cols[t], 0]
-        dy = cell_xy[rows[t], 1] - school_xy[cols[t], 1]
-        out[t] = abs(dx) + abs(dy) if pnorm == 1 else np.hypot(dx, dy)
+        i = rows[t]
+        j = cols[t]
+        out[t] = _metric(cell_xy[i, 0], cell_xy[i, 1], school_xy[j, 0], school_xy[j, 1], pnorm)
     return out
 
 
