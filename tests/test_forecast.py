@@ -354,3 +354,26 @@ def test_enrolment_table_read_from_a_folder_and_a_geopackage(town_layers, tmp_pa
     gpkg = tmp_path / "town.gpkg"
     write_gpkg(town_layers, gpkg)
     assert read_district(gpkg).enrolment is None
+
+
+def test_school_ratios_shrink_towards_the_district():
+    # A: 100 in grade 1, 90 stay into grade 2 (0.9); B: 10 and all 10 stay (1.0).
+    # District 100/110; with smoothing 30 A's ratio is (90 + 30 × 100/110) / 130, B's
+    # (10 + 30 × 100/110) / 40; grade 1 splits 10 : 1 as in the history
+    hist = pd.DataFrame({"school_id": ["A"] * 4 + ["B"] * 4,
+                         "year": [2024, 2024, 2025, 2025] * 2, "grade": [1, 2] * 4,
+                         "students": [100.0, 90, 100, 90, 10, 10, 10, 10]})
+    births = {2018: 220.0, 2019: 220.0, 2020: 220.0}
+    table, ratios = forecast_by_progression(hist, {"primary": [1, 2]}, births, [2026],
+                                            smoothing=30.0)
+    district = 100 / 110
+    assert ratios["ratio"].tolist() == pytest.approx([0.5, district])
+    a = (90 + 30 * district) / 130
+    b = (10 + 30 * district) / 40
+    assert table["students"].iloc[0] == pytest.approx(110 + 100 * a + 10 * b)
+    # no smoothing: each school's own ratio; district only (no school_id): the district's
+    own, _ = forecast_by_progression(hist, {"primary": [1, 2]}, births, [2026], smoothing=0)
+    assert own["students"].iloc[0] == pytest.approx(110 + 90 + 10)
+    flat, _ = forecast_by_progression(hist.drop(columns="school_id"), {"primary": [1, 2]},
+                                      births, [2026])
+    assert flat["students"].iloc[0] == pytest.approx(110 + 110 * district)

@@ -421,7 +421,8 @@ def level_totals(residents: np.ndarray, norm: LevelNorm) -> np.ndarray:
     return residents[..., list(norm.ages)].sum(axis=-1) * rate
 
 
-def progression_ratios(enrolment: np.ndarray, last: int = 3) -> np.ndarray:
+def progression_ratios(enrolment: np.ndarray, last: int = 3,
+                       prior: np.ndarray | None = None, weight: float = 0.0) -> np.ndarray:
     """Grade progression ratios from enrolment history (the cohort-survival method).
 
     Parameters
@@ -431,15 +432,27 @@ def progression_ratios(enrolment: np.ndarray, last: int = 3) -> np.ndarray:
     last : int
         Transitions averaged (the most recent ones), weighted by enrolment: the ratio of
         grade g → g + 1 is Σ enrol[y + 1, g + 1] / Σ enrol[y, g] over those years.
+    prior : ndarray of shape (n_grades − 1,), optional
+        Ratios to shrink towards (e.g. the district's, for one school).
+    weight : float
+        Students the prior counts for: the ratio becomes (Σ enrol[y + 1, g + 1] + weight ×
+        prior) / (Σ enrol[y, g] + weight), so small schools lean on the prior and large
+        ones on their own history.
 
     Returns
     -------
     ndarray of shape (n_grades − 1,)
+        1.0 (or the prior) where a grade has no students.
 
     Examples
     --------
     >>> progression_ratios(np.array([[100, 90], [110, 95], [120, 104.5]]))
     array([0.95])
+
+    A school of 10 pupils a grade, all staying, shrunk towards a district ratio of 0.9:
+
+    >>> progression_ratios(np.array([[10, 10], [10, 10.0]]), prior=np.array([0.9]), weight=30)
+    array([0.925])
     """
     e = np.asarray(enrolment, dtype=np.float64)
     if e.ndim != 2 or e.shape[0] < 2 or e.shape[1] < 2:
@@ -450,8 +463,11 @@ def progression_ratios(enrolment: np.ndarray, last: int = 3) -> np.ndarray:
     k = min(last, e.shape[0] - 1)
     num = e[-k:, 1:].sum(axis=0)
     den = e[-k - 1:-1, :-1].sum(axis=0)
+    base = np.ones(e.shape[1] - 1) if prior is None else np.asarray(prior, dtype=np.float64)
+    if prior is not None and weight > 0:
+        num, den = num + weight * base, den + weight
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), base)
 
 
 def forecast_grades(current: np.ndarray, entrants: Sequence[float],
@@ -513,6 +529,7 @@ def forecast_by_progression(
     *,
     entry_age: int = 6,
     last: int = 3,
+    smoothing: float = 30.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Enrolment per level by grade progression ratios (the cohort-survival method).
 
@@ -521,6 +538,13 @@ def forecast_by_progression(
     which smooths out single-year swings); the entry grade is births ``entry_age`` years
     earlier × the entry ratio (grade-1 pupils ÷ those births, over the same years). The last
     history year is carried forward with :func:`forecast_grades`.
+
+    With ``school_id`` in the history, each school is carried forward with its own ratios,
+    shrunk towards the district's by ``smoothing`` (students the district ratio counts for,
+    so a small school's noisy history does not swing its forecast); its first grade (grade
+    1, or 7 at a junior school) takes its recent share of the district's forecast of that
+    grade. The levels' totals are the schools' sums. Schools opening later are not in the
+    history: their pupils are counted at the schools whose shares they would take.
 
     Parameters
     ----------
@@ -537,6 +561,8 @@ def forecast_by_progression(
         Age at grade 1.
     last : int
         Transitions averaged.
+    smoothing : float
+        Weight of the district ratios in each school's (students); 0: each school's own.
 
     Returns
     -------
@@ -589,6 +615,9 @@ def forecast_by_progression(
         raise ValidationError([f"no births known for {lacking[0]}–{lacking[-1]} (entry "
                                "grade of the progression forecast)"], "forecast input")
     grades = np.vstack([hist, forecast_grades(hist[-1], entrants, ratios)[1:]])
+    if "school_id" in enrolment.columns:
+        grades = _schools_by_progression(enrolment, grades, hist, span, k, ratios,
+                                         smoothing)
     rows = []
     for level, levels_grades in grades_by_level.items():
         cols = [g - 1 for g in levels_grades]
@@ -599,6 +628,36 @@ def forecast_by_progression(
     ratio_table = pd.DataFrame({"from_grade": np.arange(0, top), "to_grade": np.arange(1, top + 1),
                                 "ratio": np.concatenate([[entry_ratio], ratios])})
     return pd.DataFrame(rows), ratio_table
+
+
+def _schools_by_progression(enrolment: pd.DataFrame, district: np.ndarray, hist: np.ndarray,
+                            span: range, k: int, ratios: np.ndarray,
+                            smoothing: float) -> np.ndarray:
+    """Sum of the schools' own progression forecasts, by year and grade (see
+    :func:`forecast_by_progression`): history rows as they were."""
+    total = np.zeros_like(district)
+    n_hist = len(span)
+    recent = slice(n_hist - k - 1, n_hist)
+    grades = range(1, district.shape[1] + 1)
+    for _, part in enrolment.groupby("school_id", sort=True):
+        h = part.pivot_table(index="year", columns="grade", values="students", aggfunc="sum",
+                             fill_value=0.0).reindex(index=list(span), columns=grades,
+                                                     fill_value=0.0).to_numpy(np.float64)
+        taught = h.sum(axis=0) > 0
+        own = progression_ratios(h, last=k, prior=ratios, weight=smoothing)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(hist[recent].sum(axis=0) > 0,
+                             h[recent].sum(axis=0) / hist[recent].sum(axis=0), 0.0)
+        out = np.zeros_like(district)
+        out[:n_hist] = h
+        for t in range(n_hist, len(district)):
+            for g in np.flatnonzero(taught):
+                if g == 0 or not taught[g - 1]:
+                    out[t, g] = share[g] * district[t, g]
+                else:
+                    out[t, g] = out[t - 1, g - 1] * own[g - 1]
+        total += out
+    return total
 
 
 def compare_forecast_methods(cohort: pd.DataFrame, progression: pd.DataFrame) -> pd.DataFrame:
