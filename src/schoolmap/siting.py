@@ -204,7 +204,14 @@ def _gap(lower: float, upper: float) -> float:
 
 
 def _integral(a: np.ndarray) -> bool:
-    return bool(np.all(a == np.round(a)))
+    """True when every entry is a whole number (checked in chunks: real costs fail at once)."""
+    flat = a.ravel()
+    step = 1 << 16
+    for start in range(0, flat.size, step):
+        chunk = flat[start:start + step]
+        if not np.array_equal(chunk, np.round(chunk)):
+            return False
+    return True
 
 
 def _nearest(cost: np.ndarray, sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
