@@ -331,3 +331,48 @@ def test_district_outline_is_capped_in_points():
     outline = shapely.from_wkb(district_outline(district_from_frames(layers, source="w")))
     assert 4 <= shapely.get_num_coordinates(outline) <= OUTLINE_MAX_POINTS
     assert outline.geom_type == "Polygon"
+
+
+# -- districts scattered from the client ---------------------------------------------------------
+
+
+def _run_where_scattered(task: BatchTask) -> TaskResult:
+    """run_task, after checking the district was written on the worker, not read in place."""
+    assert "schoolmap-district-" in str(task.path) and task.path.is_file(), task.path
+    assert task.scenario.district == task.path
+    return run_task(task)
+
+
+def test_scattered_districts_give_the_same_results(batch_dir, client, serial):
+    (batch_dir / "scatter.toml").write_text(
+        'scenarios = ["base.toml", "low.toml"]\ndistricts = ["d*.gpkg"]\nscatter = true\n',
+        encoding="utf-8")
+    manifest = read_manifest(batch_dir / "scatter.toml")
+    assert manifest.scatter and all(t.scatter for t in manifest.tasks())
+    result = run_batch(manifest.tasks(), client, func=_run_where_scattered)
+    assert result.ok, result.failures
+    pd.testing.assert_frame_equal(result.totals, serial.totals)
+    pd.testing.assert_frame_equal(result.forecast, serial.forecast)
+    assert result.outlines == serial.outlines
+
+
+def test_scattered_folder_district_and_bad_scatter_value(batch_dir, tmp_path):
+    from schoolmap.distributed import _pack, _unpacked
+
+    folder = tmp_path / "east"
+    folder.mkdir()
+    for name, layer in tiny_town_layers().items():
+        layer.to_file(folder / f"{name}.geojson", driver="GeoJSON")
+    (tmp_path / "m.toml").write_text(
+        f'scenarios = ["{batch_dir / "base.toml"}"]\n[[district]]\npath = "east"\n',
+        encoding="utf-8")
+    task = read_manifest(tmp_path / "m.toml").tasks()[0]
+    kind, name, data = _pack(task.path)
+    assert (kind, name) == ("folder", "east") and data[:2] == b"PK"
+    sent = _unpacked(run_task, task, (kind, name, data))
+    pd.testing.assert_frame_equal(sent.totals, run_task(task).totals)
+    (tmp_path / "bad.toml").write_text(
+        f'scenarios = ["{batch_dir / "base.toml"}"]\nscatter = "yes"\n'
+        '[[district]]\npath = "east"\n', encoding="utf-8")
+    with pytest.raises(ValidationError, match="scatter must be true or false"):
+        read_manifest(tmp_path / "bad.toml")

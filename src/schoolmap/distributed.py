@@ -18,6 +18,7 @@ The manifest (TOML; paths relative to the manifest file)::
     name = "province"                      # optional, used in the summary
     scenarios = ["demo.toml", "low-births.toml"]
     output = "out/batch"                   # optional; --out overrides; default out/<name>
+    scatter = false                        # optional; true: send district files to workers
     districts = ["counties/*.gpkg"]        # optional glob(s): district name = file stem
 
     [[district]]                           # and/or districts one by one
@@ -39,9 +40,15 @@ machines, a planner starts a scheduler on one and workers on every machine::
 
 and runs ``schoolmap batch manifest.toml --scheduler tcp://machine-a:8786`` (or sets
 ``SCHOOLMAP_SCHEDULER``). Every machine needs the same Python environment (schoolmap
-installed) and **the district files at the same absolute path** (a shared folder: NFS, SMB):
-tasks carry the path, not the data, and each worker reads its district itself. Only the small
-result tables travel back to the client.
+installed). Districts reach the workers in one of two ways:
+
+- by default **a shared path**: the district files sit at the same absolute path on every
+  machine (a shared folder: NFS, SMB); tasks carry the path, not the data, and each worker
+  reads its district itself;
+- with ``scatter = true`` in the manifest, **scattered by the client**: the client reads each
+  district once and sends it to the workers (see :func:`run_batch`); no shared folder needed.
+
+Only the small result tables (and each district's outline) travel back to the client.
 
 Failures: a task that raises is retried once (``retries=1``) and then reported with its
 district and scenario; the other tasks' results are kept. A task whose worker dies mid-run
@@ -107,7 +114,7 @@ OUTLINE_MAX_POINTS = 400
 PROVINCE_SHORTFALL_BREAKS: tuple[float, ...] = (100.0, 500.0, 2000.0)
 PROVINCE_SHORTFALL_COLOURS: tuple[str, ...] = ("#1a9641", "#fdcc8a", "#fc8d59", "#e34a33",
                                                "#b30000")
-_MANIFEST_KEYS = {"name", "scenarios", "output", "districts", "district"}
+_MANIFEST_KEYS = {"name", "scenarios", "output", "districts", "district", "scatter"}
 
 
 @dataclass(frozen=True)
@@ -122,11 +129,15 @@ class BatchTask:
         District file or folder (absolute).
     scenario : Scenario
         The scenario, its ``district`` already replaced by ``path``.
+    scatter : bool
+        On a cluster, send the district's file(s) from the client to the workers instead of
+        having each worker read ``path`` (see :func:`run_batch`).
     """
 
     district: str
     path: Path
     scenario: Scenario
+    scatter: bool = False
 
     @property
     def key(self) -> str:
@@ -145,6 +156,8 @@ class Manifest:
     scenarios : tuple of Scenario
     output : Path
     source : Path or None
+    scatter : bool
+        ``scatter = true``: district files travel from the client to the workers.
     """
 
     name: str
@@ -152,10 +165,11 @@ class Manifest:
     scenarios: tuple[Scenario, ...]
     output: Path
     source: Path | None = None
+    scatter: bool = False
 
     def tasks(self) -> list[BatchTask]:
         """Every district × scenario, districts outermost, in manifest order."""
-        return [BatchTask(name, path, dataclasses.replace(sc, district=path))
+        return [BatchTask(name, path, dataclasses.replace(sc, district=path), self.scatter)
                 for name, path in self.districts for sc in self.scenarios]
 
 
@@ -226,10 +240,13 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
     if dup:
         problems.append(Problem(where, f"district names must be unique; repeated: "
                                 f"{', '.join(dup)}"))
+    scatter = data.get("scatter", False)
+    if not isinstance(scatter, bool):
+        problems.append(Problem(where, f"scatter must be true or false, got {scatter!r}"))
     ValidationError.raise_if(problems, f"manifest {where}")
     name = str(data.get("name") or p.stem)
     output = base / str(data.get("output", f"out/{name}"))
-    return Manifest(name, tuple(districts), tuple(scenarios), output, p)
+    return Manifest(name, tuple(districts), tuple(scenarios), output, p, scatter)
 
 
 @dataclass
@@ -420,6 +437,14 @@ def run_batch(
     BatchResult
         Rows in task order whatever the order of completion, so serial and cluster runs give
         equal tables.
+
+    Notes
+    -----
+    Tasks with ``scatter`` (manifest ``scatter = true``) do not need their district on the
+    workers' disks: the client reads each district once (a folder of layers as a zip archive),
+    sends it into the cluster's memory (``Client.scatter``), and each task writes it to a
+    temporary folder on its worker and reads it from there. Files the scenario names itself
+    (e.g. a migration CSV) are not sent.
     """
     import time
 
@@ -438,10 +463,25 @@ def run_batch(
     from distributed import as_completed
 
     run_id = uuid.uuid4().hex[:8]  # two batches sharing a cluster never share keys
-    futures = [client.submit(_call, func, task, key=f"{task.key}-{i}-{run_id}", retries=1,
-                             pure=False)
-               for i, task in enumerate(tasks)]
-    index = {f.key: i for i, f in enumerate(futures)}
+    packed: dict[Path, Any] = {}  # each district sent once, for all its scenarios
+    for task in tasks:
+        if task.scatter and task.path not in packed:
+            try:
+                packed[task.path] = client.scatter(_pack(task.path), hash=False)
+            except OSError as exc:  # unreadable here: its tasks fail, the others run
+                packed[task.path] = _error_text(exc)
+    futures = []
+    for i, task in enumerate(tasks):
+        key = f"{task.key}-{i}-{run_id}"
+        if not task.scatter:
+            futures.append(client.submit(_call, func, task, key=key, retries=1, pure=False))
+        elif isinstance(packed[task.path], str):
+            failures[i] = packed[task.path]
+            done(task, failures[i])
+        else:
+            futures.append(client.submit(_call, _unpacked, func, task, packed[task.path],
+                                         key=key, retries=1, pure=False))
+    index = {f.key: int(f.key.rsplit("-", 2)[1]) for f in futures}
     for future in as_completed(futures):
         i = index[future.key]
         if future.status == "finished":
@@ -453,6 +493,43 @@ def run_batch(
         future.release()
     return _gather(tasks, results, failures, time.perf_counter() - t0,
                    getattr(client, "dashboard_link", None))
+
+
+def _pack(path: Path) -> tuple[str, str, bytes]:
+    """A district as (kind, name, bytes) to send to a worker: a file as it is, a folder of
+    layers as a zip archive."""
+    import io
+    import zipfile
+
+    if path.is_dir():
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for file in sorted(path.rglob("*")):
+                if file.is_file():
+                    archive.write(file, file.relative_to(path).as_posix())
+        return "folder", path.name, buffer.getvalue()
+    return "file", path.name, path.read_bytes()
+
+
+def _unpacked(func: Callable[[BatchTask], TaskResult], task: BatchTask,
+              packed: tuple[str, str, bytes]) -> TaskResult:
+    """Run ``func`` on ``task`` with its district written from ``packed`` into a temporary
+    folder on this worker (removed afterwards)."""
+    import io
+    import tempfile
+    import zipfile
+
+    kind, name, data = packed
+    with tempfile.TemporaryDirectory(prefix="schoolmap-district-") as tmp:
+        local = Path(tmp) / name
+        if kind == "folder":
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                archive.extractall(local)
+        else:
+            local.write_bytes(data)
+        here = dataclasses.replace(task, path=local,
+                                   scenario=dataclasses.replace(task.scenario, district=local))
+        return func(here)
 
 
 def batch_summary(result: BatchResult, manifest: Manifest | None = None,
