@@ -455,6 +455,8 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     layers = {"cells": d.cells, "schools": d.schools, "zones": d.zones,
               "developments": d.developments, "sites": d.sites}
     parts = ", ".join(f"{len(f):,} {n}" for n, f in layers.items() if f is not None)
+    if d.enrolment is not None:
+        parts += f", {len(d.enrolment):,} enrolment rows"
     console.print(f"{args.district}: OK — {parts}; planning CRS {d.crs.name}", highlight=False,
                   soft_wrap=True)
     return 0
