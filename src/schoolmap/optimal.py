@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from schoolmap._kernels.candidates import (
+    balls_from_bins,
     knn_violations,
     nearest_from_bins,
     pair_distance,
@@ -514,7 +515,8 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
         estimate = coarse.seat_price
         margin = MARGIN_BINS * bin_m * np.sqrt(2.0)
         kk = min(m, _K_PRICED)
-    if estimate is not None and np.isinf(upper):
+    by_bins = estimate is not None and np.isinf(upper)
+    if by_bins:
         # nearest schools of each grid square's centre, then of each cell among those
         centre = origin + bin_m * (np.column_stack([occupied // ny, occupied % ny]) + 0.5)
         listed = min(m, kk + _K_BIN_EXTRA)
@@ -535,10 +537,22 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     far = np.flatnonzero(far_mask)
     if len(far):
         radius = np.minimum(best[far] + margin, upper)
-        r2, c2, _ = _ball_pairs(tree, xy, np.full(n, np.inf), far_mask, pnorm, radius)
+        if by_bins:  # one ball per grid square, wide enough for each of its far cells
+            off = xy[far] - centre[inverse[far]]
+            off = np.abs(off).sum(axis=1) if pnorm == 1 else np.hypot(off[:, 0], off[:, 1])
+            reach = np.zeros(len(centre))
+            np.maximum.at(reach, inverse[far], (radius + off) * (1 + 1e-9) + 1e-6)
+            squares = np.flatnonzero(reach)
+            s_rows, s_cols, _ = _ball_pairs(tree, centre[squares], reach[squares],
+                                            np.ones(len(squares), dtype=bool), pnorm, np.inf)
+            square_ptr = np.zeros(len(centre) + 1, dtype=np.int64)
+            np.cumsum(np.bincount(squares[s_rows], minlength=len(centre)), out=square_ptr[1:])
+            r2, c2, d2 = balls_from_bins(xy, sxy, far, radius, inverse, square_ptr, s_cols, pnorm)
+        else:
+            r2, c2, _ = _ball_pairs(tree, xy, np.full(n, np.inf), far_mask, pnorm, radius)
+            d2 = pair_distance(r2, c2, xy, sxy, pnorm)
         kth = np.ascontiguousarray(dist[:, min(k, kk) - 1])  # the k nearest stay candidates
-        *far_cand, kr, kc, kd = split_far(r2, c2, pair_distance(r2, c2, xy, sxy, pnorm),
-                                          estimate, best, float(margin), kth)
+        *far_cand, kr, kc, kd = split_far(r2, c2, d2, estimate, best, float(margin), kth)
         cand = tuple(np.concatenate([a, b]) for a, b in zip(cand, far_cand, strict=True))
         known = (kr, kc, kd)
         bound[far] = radius

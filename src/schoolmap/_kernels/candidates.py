@@ -149,6 +149,49 @@ def nearest_from_bins(cell_xy, school_xy, bin_of, bin_xy, bin_schools, bin_bound
 
 
 @nb.njit(cache=True, nogil=True)
+def balls_from_bins(cell_xy, school_xy, cells, radius, bin_of, bin_ptr, bin_schools, pnorm):
+    """Every school within ``radius[t]`` of cell ``cells[t]``, among those listed for its bin.
+
+    The caller lists, per bin, every school within the largest cell radius plus the cell's
+    distance from the bin point, so nothing within a cell's radius is missed.
+
+    Parameters
+    ----------
+    cells : (k,) i8 · radius : (k,) f8
+    bin_of : (n,) i8 — bin of each cell
+    bin_ptr : (nb + 1,) i8 · bin_schools : (nnz,) i8 — CSR lists of schools per bin
+    pnorm : i8 — 1 Manhattan, else straight-line distance
+
+    Returns
+    -------
+    rows, cols, dists : 1-D arrays of the pairs found
+    """
+    count = 0
+    for t in range(cells.shape[0]):
+        i = cells[t]
+        b = bin_of[i]
+        for e in range(bin_ptr[b], bin_ptr[b + 1]):
+            j = bin_schools[e]
+            if _metric(cell_xy[i, 0], cell_xy[i, 1], school_xy[j, 0], school_xy[j, 1],
+                       pnorm) <= radius[t]:
+                count += 1
+    rows, cols, dists = _empty_pairs(count)
+    a = 0
+    for t in range(cells.shape[0]):
+        i = cells[t]
+        b = bin_of[i]
+        for e in range(bin_ptr[b], bin_ptr[b + 1]):
+            j = bin_schools[e]
+            d = _metric(cell_xy[i, 0], cell_xy[i, 1], school_xy[j, 0], school_xy[j, 1], pnorm)
+            if d <= radius[t]:
+                rows[a] = i
+                cols[a] = j
+                dists[a] = d
+                a += 1
+    return rows, cols, dists
+
+
+@nb.njit(cache=True, nogil=True)
 def pair_distance(rows, cols, cell_xy, school_xy, pnorm):
     """Distance of each (cell, school) pair: (k,) f8, Manhattan if ``pnorm`` is 1 else straight."""
     out = np.empty(rows.shape[0])
