@@ -118,6 +118,13 @@ def test_forecast_tables_and_birth_scenarios(town_gpkg):
     ens = pd.read_csv(folder / "forecast_ensemble.csv")
     assert set(ens.level) == {"primary", "junior"} and len(ens) == 10
     assert (ens.demand_p10 <= ens.demand_p50).all() and (ens.demand_p50 <= ens.demand_p90).all()
+    # the shortfall is a monotone function of demand: its percentiles are those of demand
+    for level in ("primary", "junior"):
+        seats = rb.simulations[level].district["seats"].to_numpy()
+        e = ens[ens.level == level]
+        for q in ("p10", "p50", "p90"):
+            expected = np.maximum(e[f"demand_{q}"].to_numpy() - seats, 0.0)
+            assert e[f"net_shortfall_{q}"].to_numpy() == pytest.approx(expected, abs=1e-3)
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert summary["forecast"]["junior"]["peak_year"] in range(2026, 2031)
     assert summary["scenario"]["forecast"]["births_change"] == -0.2

@@ -86,7 +86,8 @@ def forecast_tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
         columns=["level", "year", "school_id"])
     schools = schools[["level", *[c for c in schools.columns if c != "level"]]]
     ensemble = result.ensemble if result.ensemble is not None else pd.DataFrame(
-        columns=["level", "year", "demand_p10", "demand_p50", "demand_p90"])
+        columns=["level", "year", "demand_p10", "demand_p50", "demand_p90", "net_shortfall_p10",
+                 "net_shortfall_p50", "net_shortfall_p90"])
     methods = result.forecast_methods if result.forecast_methods is not None else pd.DataFrame(
         columns=["level", "year", "cohort_component", "grade_progression", "difference",
                  "difference_share"])

@@ -300,7 +300,9 @@ class ScenarioResult:
     simulations : dict
         Level → :class:`schoolmap.simulation.EnrolmentSimulation` (year-by-year enrolment).
     ensemble : DataFrame or None
-        Level × year demand percentiles ``demand_p10``, ``demand_p50``, ``demand_p90``.
+        Level × year demand percentiles ``demand_p10``, ``demand_p50``, ``demand_p90``, and of
+        the net shortfall (district demand − seats of the schools open that year, ≥ 0)
+        ``net_shortfall_p10`` … ``net_shortfall_p90``.
     new_sites : GeoDataFrame or None
         Recommended new schools, one row per site × level (see
         :func:`schoolmap.site_planning.site_new_schools`): ``level``, ``site_id``, ``name``,
@@ -484,10 +486,17 @@ def _run_forecast(result: ScenarioResult, say: Callable[[str], None]) -> None:
         say(f"ensemble of {settings.ensemble}")
         rows = []
         for level, norm in levels.items():
-            p10, p50, p90 = np.percentile(level_totals(ens, norm), [10, 50, 90], axis=0)
+            members = level_totals(ens, norm)
+            p10, p50, p90 = np.percentile(members, [10, 50, 90], axis=0)
+            seats = result.simulations[level].district.set_index("year")["seats"]
+            seats = seats.reindex(forecast.years.tolist()).to_numpy(dtype=np.float64)
+            s10, s50, s90 = np.percentile(np.maximum(members - seats[None, :], 0.0),
+                                          [10, 50, 90], axis=0)
             for t, year in enumerate(forecast.years.tolist()):
                 rows.append({"level": level, "year": year, "demand_p10": p10[t],
-                             "demand_p50": p50[t], "demand_p90": p90[t]})
+                             "demand_p50": p50[t], "demand_p90": p90[t],
+                             "net_shortfall_p10": s10[t], "net_shortfall_p50": s50[t],
+                             "net_shortfall_p90": s90[t]})
         result.ensemble = pd.DataFrame(rows)
 
 
