@@ -166,16 +166,10 @@ def balls_from_bins(cell_xy, school_xy, cells, radius, bin_of, bin_ptr, bin_scho
     -------
     rows, cols, dists : 1-D arrays of the pairs found
     """
-    count = 0
+    listed = 0
     for t in range(cells.shape[0]):
-        i = cells[t]
-        b = bin_of[i]
-        for e in range(bin_ptr[b], bin_ptr[b + 1]):
-            j = bin_schools[e]
-            if _metric(cell_xy[i, 0], cell_xy[i, 1], school_xy[j, 0], school_xy[j, 1],
-                       pnorm) <= radius[t]:
-                count += 1
-    rows, cols, dists = _empty_pairs(count)
+        listed += bin_ptr[bin_of[cells[t]] + 1] - bin_ptr[bin_of[cells[t]]]
+    rows, cols, dists = _empty_pairs(listed)
     a = 0
     for t in range(cells.shape[0]):
         i = cells[t]
@@ -188,7 +182,7 @@ def balls_from_bins(cell_xy, school_xy, cells, radius, bin_of, bin_ptr, bin_scho
                 cols[a] = j
                 dists[a] = d
                 a += 1
-    return rows, cols, dists
+    return rows[:a].copy(), cols[:a].copy(), dists[:a].copy()
 
 
 @nb.njit(cache=True, nogil=True)
