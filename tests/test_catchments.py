@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -19,7 +20,12 @@ from schoolmap.catchments import (
 )
 from schoolmap.errors import ValidationError
 from schoolmap.io.district import district_from_frames
-from schoolmap.maps import add_proposed_catchments, shortfall_map, write_map
+from schoolmap.maps import (
+    PROPOSED_COLOURS,
+    add_proposed_catchments,
+    shortfall_map,
+    write_map,
+)
 from schoolmap.outputs import write_results
 from schoolmap.scenario import Scenario, run_scenario
 from schoolmap.testing import X0, Y0, tiny_town_layers
@@ -178,6 +184,9 @@ def test_map_layer_escapes_names_and_counts_split_zones(strip, tmp_path):
     page = write_map(m, tmp_path / "m.html").read_text(encoding="utf-8")
     assert hostile not in page and "&lt;script&gt;" in page
     assert "1 zone(s) in several pieces" in page
+    # P2's zone touches both pieces of P1's: different colours
+    fills = re.findall(r'"fillColor": "(#[0-9a-f]{6})", "fillOpacity": 0.25', page)
+    assert len(fills) == 2 and len(set(fills)) == 2
     with pytest.raises(ValueError, match="methods"):
         add_proposed_catchments(m, proposed_catchments(result))
 
@@ -210,3 +219,35 @@ def test_demo_sized_district_is_fast_and_official_zones_stay_whole():
     assert z["students"].sum() == students.sum() and z["n_cells"].sum() == len(xs)
     assert seconds < 20  # about 1.5 s on a quiet 2-core machine
     assert [Point(p).within(z.union_all()) for p in schools[:3]] == [True] * 3
+
+
+def test_map_layer_toggles_in_a_browser(town, tmp_path):
+    from .test_browser import CHROMIUM, Browser, eventually
+
+    if CHROMIUM is None:
+        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+    folder = write_results(_run(town, lang="en"), tmp_path / "out")
+    browser = Browser(tmp_path)
+    try:
+        page = browser.open(folder / "map.html")
+        assert page.errors() == []
+
+        def dashed() -> int:
+            return page.evaluate("document.querySelectorAll("
+                                 "'path[stroke-dasharray=\"6 4\"]').length")
+
+        assert dashed() == 0  # off when the map opens
+        labels = page.evaluate("[...document.querySelectorAll("
+                               "'.leaflet-control-layers-overlays label')]"
+                               ".map(l => l.textContent.trim())")
+        k = labels.index("Proposed catchments (nearest) – primary")
+        page.click(f"document.querySelectorAll('.leaflet-control-layers-overlays input')[{k}]")
+        assert eventually(lambda: dashed() == 2)  # P1's and P2's zones
+
+        fills = page.evaluate("[...document.querySelectorAll("
+                              "'path[stroke-dasharray=\"6 4\"]')].map(p => p.getAttribute('fill'))")
+        assert set(fills) <= set(PROPOSED_COLOURS)  # 400 m apart: may share a colour
+        # the popups' content is checked in the page's HTML (test_outputs_layer_csv_summary...)
+        page.close()
+    finally:
+        browser.close()
