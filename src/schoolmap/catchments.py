@@ -19,9 +19,8 @@ zones (划片):
   territories touch (neighbours in the Delaunay triangulation of their centres), so parts
   separated only by land without students (a river, fields, cells of no students of the level)
   count as one piece, while a part cut off by another school's students is a piece of its
-  own. ``n_parts`` is the number of polygons of the dissolved
-  geometry itself. Contiguity repair is not done here: a zone in several pieces is reported,
-  not changed.
+  own. ``n_parts`` is the number of polygons of the dissolved geometry itself. Contiguity
+  repair is not done here: a zone in several pieces is reported, not changed.
 
 Cells without a main school (no students of the level, or none of them got a seat) go with the
 nearest cell that has one, so the proposed zones have no holes where nobody of the level lives.
