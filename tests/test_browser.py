@@ -204,9 +204,13 @@ class Page:
                 if e["method"] == "Page.javascriptDialogOpening"]
 
     def click(self, selector_js: str) -> None:
-        """Click the middle of an element with the mouse, as a planner would."""
+        """Click the middle of an element with the mouse, as a planner would.
+
+        The element is scrolled into view only when it is not in view: centring it would also
+        scroll the map's (overflow: hidden) container, which Leaflet scrolls back as soon as
+        the pointer moves, so the click would land on another row of the layer switcher."""
         box = self.evaluate(f"(() => {{ const el = {selector_js}; el.scrollIntoView("
-                            "{block: 'center'}); const r = el.getBoundingClientRect(); "
+                            "{block: 'nearest'}); const r = el.getBoundingClientRect(); "
                             "return [r.x + r.width / 2, r.y + r.height / 2]; })()")
         for kind in ("mousePressed", "mouseReleased"):
             self.browser.send("Input.dispatchMouseEvent", {
@@ -438,12 +442,19 @@ def toggle(page: Page, label: str) -> None:
 
 
 def open_popup_containing(page: Page, text: str) -> str:
-    """Open the popup of the first circle marker whose popup holds ``text``; its text."""
+    """Open the popup of the first circle marker on the map whose popup holds ``text``; the
+    popup's text."""
     return page.evaluate(
         "(() => { const m = Object.keys(window).filter(k => k.startsWith('circle_marker_'))"
-        ".map(k => window[k]).find(m => String(m.getPopup() && m.getPopup().getContent())"
-        f".includes({json.dumps(text)})); m.openPopup(); return "
+        ".map(k => window[k]).find(m => m._map && String(m.getPopup() && "
+        f"m.getPopup().getContent()).includes({json.dumps(text)})); m.openPopup(); return "
         "document.querySelector('.leaflet-popup-content').textContent; })()")
+
+
+def counts(page: Page, expression: str, expected: int) -> bool:
+    """Whether ``expression`` (a count) reaches ``expected`` soon (the page may lag a click
+    on a busy machine)."""
+    return eventually(lambda: page.evaluate(expression) == expected, timeout=10.0)
 
 
 def test_milestone_year_and_development_layers_toggle(demo, browser):
@@ -461,17 +472,17 @@ def test_milestone_year_and_development_layers_toggle(demo, browser):
         assert "新建住宅" in labels
         n0 = page.evaluate(MARKERS)  # the kindergartens, on when the map opens
         toggle(page, f"学校 {peak} (高峰) – 初中")
-        assert page.evaluate(MARKERS) == n0 + by_year[peak]  # every junior school open then
+        assert counts(page, MARKERS, n0 + by_year[peak])  # every junior school open then
         text = open_popup_containing(page, f"<td>{peak}</td>")
         assert "在校生" in text and "大班额" in text and str(peak) in text
         toggle(page, f"学校 {peak} (高峰) – 初中")
-        assert page.evaluate(MARKERS) == n0
+        assert counts(page, MARKERS, n0)
         toggle(page, f"学校 {horizon} (规划末年) – 初中")
-        assert page.evaluate(MARKERS) == n0 + by_year[horizon]
+        assert counts(page, MARKERS, n0 + by_year[horizon])
 
         assert page.evaluate(DENSITY) == 0
         toggle(page, "新建住宅")
-        assert page.evaluate(DENSITY) == len(result.district.developments)
+        assert counts(page, DENSITY, len(result.district.developments))
         assert "新建住宅交付年份" in page.evaluate(
             "document.querySelector('.schoolmap-legend').textContent")
         assert page.errors() == [] and page.dialogs() == []
@@ -510,12 +521,12 @@ def test_new_sites_and_assignment_lines_draw_and_toggle(demo, browser, tmp_path)
         lines = "学生来源连线: " + rows.loc[rows["school_id"] == "P01", "name"].iloc[0]
         assert page.evaluate(DENSITY) == n_lines  # asked for, so on when the map opens
         toggle(page, f"{lines} (P01) – 小学")
-        assert page.evaluate(DENSITY) == 0
+        assert counts(page, DENSITY, 0)
         labels = page.evaluate(OVERLAY_LABELS)
         assert "建议新建学校 – 小学" in labels and "建议新建学校 – 初中" in labels
         n0 = page.evaluate(MARKERS)
         toggle(page, "建议新建学校 – 小学")
-        assert page.evaluate(MARKERS) == n0 + 2
+        assert counts(page, MARKERS, n0 + 2)
         dashed = page.evaluate("[...document.querySelectorAll('.leaflet-overlay-pane path')]"
                                ".filter(p => p.getAttribute('stroke-dasharray') === '4 3').length")
         assert dashed == 2
@@ -619,10 +630,10 @@ def test_a_50000_cell_district_map_is_small_and_opens_fast(browser, tmp_path):
         assert "学区 – 小学" in labels and "新建住宅" in labels
         start = time.monotonic()
         toggle(page, "学区 – 小学")
-        assert time.monotonic() - start < LARGE_MAP_MAX_SECONDS
         n_primary_zones = int((result.zones["level"] == "primary").sum())
-        assert page.evaluate("document.querySelectorAll('.leaflet-schoolmap_catchments-pane "
-                             "path').length") == n_primary_zones
+        assert counts(page, "document.querySelectorAll('.leaflet-schoolmap_catchments-pane "
+                            "path').length", n_primary_zones)
+        assert time.monotonic() - start < LARGE_MAP_MAX_SECONDS
         assert n_colours(page.screenshot()) > 20
     finally:
         page.close()
