@@ -75,8 +75,10 @@ def _parser() -> argparse.ArgumentParser:
             "a Dask cluster — by default a local cluster of one worker process per core, or an "
             "existing cluster with --scheduler (env SCHOOLMAP_SCHEDULER). Writes, atomically, "
             "batch_totals.csv (district × scenario × level × method totals), batch_forecast.csv "
-            "(district × scenario × level × year) and batch_summary.json (the districts worst "
-            "by seats short and by 大班额 share, and every failed task). A failed task is "
+            "(district × scenario × level × year), batch_summary.json (the districts worst "
+            "by seats short and by 大班额 share, and every failed task) and province_map.html "
+            "(an offline map: one outline per district coloured by seats short, a layer per "
+            "scenario, the worst districts in the legend). A failed task is "
             "retried once, then reported with its district and scenario; the others' results "
             "are kept. Exit code 0 when every task succeeded, 3 when some failed, 2 when the "
             "manifest is invalid."
@@ -86,13 +88,15 @@ def _parser() -> argparse.ArgumentParser:
             '  scenarios = ["demo.toml", "low-births.toml"]\n'
             '  districts = ["counties/*.gpkg"]     # glob(s); name = file stem\n'
             '  output = "out/province"             # optional\n'
+            "  scatter = false                     # true: send district files to the workers\n"
             "  [[district]]\n"
             '  name = "east"\n'
             '  path = "data/east.gpkg"\n\n'
             "Several machines: on one, `dask scheduler` (tcp://HOST:8786); on each, `dask worker "
             "tcp://HOST:8786 --nthreads 1 --nworkers auto`; then `schoolmap batch m.toml "
             "--scheduler tcp://HOST:8786`. Districts must be at the same absolute path on every "
-            "machine (a shared folder): workers read them from there."
+            "machine (a shared folder) — or set `scatter = true` and the client sends each "
+            "district's file to the workers."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
