@@ -137,3 +137,19 @@ def test_bad_forecast_settings(town_gpkg):
     with pytest.raises(ValidationError, match="unknown key 'birth_change'") as info:
         load_scenario(path)
     assert "survival is a share" in str(info.value)
+
+
+def test_a_level_without_schools_still_writes_every_output(tmp_path):
+    from schoolmap.scenario import scenario_from_dict
+    from schoolmap.testing import tiny_town
+
+    sc = scenario_from_dict({"district": "x", "base_year": 2026, "horizon": 0,
+                             "levels": ["senior"], "methods": ["catchment", "optimal"]})
+    result = run_scenario(sc, tiny_town())
+    assert len(result.schools) == 0 and "shortfall" in result.schools.columns
+    totals = result.totals.set_index("method")
+    # nobody has a seat: every senior student is reported unassigned, none dropped
+    assert totals.loc["optimal", "unassigned"] == pytest.approx(totals.loc["optimal", "demand"])
+    folder = write_results(result, tmp_path / "out")
+    for name in ("summary.json", "map.html", "report.html", "schools.csv"):
+        assert (folder / name).is_file()

@@ -436,9 +436,7 @@ def _run_siting(result: ScenarioResult, say: Callable[[str], None]) -> None:
         frames.append(plan.sites)
         result.notes += [f"{level}/siting: {n}" for n in plan.notes]
     result.siting = plans
-    non_empty = [f for f in frames if len(f)]
-    result.new_sites = (_concat(non_empty, result.district.crs) if non_empty
-                        else frames[0] if frames else None)
+    result.new_sites = _concat(frames, result.district.crs) if frames else None
 
 
 def _counted(district: District, level: str) -> bool:
@@ -595,7 +593,11 @@ def _area_lookup(district: District) -> Callable[[gpd.GeoDataFrame], np.ndarray]
 
 
 def _concat(frames: list[gpd.GeoDataFrame], crs: Any) -> gpd.GeoDataFrame:
-    frames = [f for f in frames if len(f)]
-    if not frames:
+    """Rows of every frame; with no rows at all, the first frame's columns (tables stay valid)."""
+    full = [f for f in frames if len(f)]
+    if not full:
+        if frames:
+            return gpd.GeoDataFrame(frames[0].iloc[:0], geometry="geometry", crs=crs)
         return gpd.GeoDataFrame(geometry=[], crs=crs)
+    frames = full
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
