@@ -47,7 +47,7 @@ from schoolmap.errors import InfeasibleError, ValidationError
 __all__ = ["TransportResult", "assign", "transport"]
 
 _K_START = 4
-_K_COLD = 64  # nearest schools per cell on the coarsest level (no price estimate yet)
+_K_COLD = 32  # nearest schools per cell on the coarsest level (no price estimate yet)
 _K_PRICED = 16  # nearest schools looked at per cell when prices are estimated
 BINS_PER_SCHOOL = 8
 MIN_BINS = 2000  # fewer cells than 2 × this are solved without a coarser level
