@@ -106,6 +106,21 @@ def _measure(tool, model, name, p, radius, time_limit):
             "status": status, "sites": sites}
 
 
+def _kill_tree(proc) -> None:
+    """Stop a timed-out tool and every solver process it started (CBC runs as a child)."""
+    import psutil
+
+    try:
+        children = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
+    for child in children:
+        child.kill()
+    proc.terminate()
+    proc.join()
+    psutil.wait_procs(children, timeout=10)
+
+
 def run_one(tool, model, name, p, radius, timeout, time_limit):
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
@@ -114,8 +129,7 @@ def run_one(tool, model, name, p, radius, timeout, time_limit):
     proc.start()
     proc.join(timeout)
     if proc.is_alive():
-        proc.terminate()
-        proc.join()
+        _kill_tree(proc)
         return {"seconds": time.perf_counter() - t0, "objective": None, "bound": None,
                 "gap": None, "status": f"timeout ({timeout:.0f} s)"}
     return queue.get() if not queue.empty() else {"status": "crashed"}
