@@ -21,7 +21,7 @@ How it works, year by year from the first planning year:
 
 Quality is reported, not assumed: ``lower_bound`` is a proven minimum number of new schools
 (the seats missing in the worst year ÷ the largest standard size, and, with HiGHS installed,
-the linear-programming relaxation of the covering problem over all cells and sites) and
+the linear-programming relaxation of the covering problem over all cells, sites and years) and
 ``gap`` compares the plan with it.
 
 Candidates are the district's ``sites`` layer (rows whose ``level`` is empty, the level or a
@@ -543,17 +543,20 @@ def _lower_bound(planner: _Planner, before: Mapping[Any, TransportResult],
                  notes: list[str]) -> int:
     """Proven fewest new schools reaching the plan's unserved level in every year.
 
-    The seats missing in each year ÷ the largest size, and the LP relaxation in the worst year.
+    The seats missing in each year ÷ the largest size, and the LP relaxation over the (up to
+    three) years missing most seats together: one set of sites must serve every one of them.
     """
     biggest = planner.options[-1, 1]
     limit = {t: max(planner.target, planner.unserved(after[t])) for t in years}
     deficit = {t: planner.unserved(before[t]) - limit[t] for t in years}
-    worst = max(years, key=lambda t: (deficit[t], -(t or 0)))
-    if deficit[worst] <= _TOL:
+    short = [t for t in years if deficit[t] > _TOL]
+    if not short:
         return 0
-    bound = max(math.ceil((deficit[t] - _TOL) / biggest) for t in years if deficit[t] > _TOL)
+    bound = max(math.ceil((deficit[t] - _TOL) / biggest) for t in short)
+    # the years missing most seats bind hardest; a few of them keep the LP small
+    chosen = sorted(sorted(short, key=lambda t: -deficit[t])[:_LP_YEARS])
     try:
-        lp = _lp_bound(planner, worst, cand_xy, limit[worst] + _TOL)
+        lp = _lp_bound(planner, chosen, cand_xy, {t: limit[t] + _TOL for t in chosen})
     except ImportError:
         notes.append("lower bound from seats missing only (install highspy for the LP bound)")
         return bound
@@ -565,18 +568,54 @@ def _lower_bound(planner: _Planner, before: Mapping[Any, TransportResult],
 
 _LP_MAX_PAIRS = 2_000_000
 _LP_BLOCKS_PER_REACH = 6
+_LP_YEARS = 3  # years in the LP bound (those missing most seats): any subset gives a valid bound
 
 
-def _lp_bound(planner: _Planner, t: Any, cand_xy: np.ndarray, limit: float) -> float | None:
-    """LP relaxation of the fewest-sites problem in year ``t`` (a proven lower bound).
+def _lp_bound(planner: _Planner, years: list[Any], cand_xy: np.ndarray,
+              limit: Mapping[Any, float]) -> float | None:
+    """LP relaxation of the fewest-sites problem over ``years`` (a proven lower bound).
 
-    min Σ y_j over candidates, every student served within reach except ``limit``, candidate
-    j holding at most (largest size) × y_j, 0 ≤ y ≤ 1. Cells are pooled into squares of
-    reach / 8; a square may use every school any of its cells reaches, which only relaxes the
-    problem further, so the optimum stays a valid lower bound.
+    min Σ y_j over candidates such that in every year every student is served within reach
+    except ``limit[t]``, candidate j holding at most (largest size) × y_j, 0 ≤ y ≤ 1, the same
+    y in every year. Cells are pooled into squares of reach / 6; a square may use every school
+    any of its cells reaches, which only relaxes the problem further, so the optimum stays a
+    valid lower bound.
     """
     from schoolmap.siting import _milp
 
+    k = len(cand_xy)
+    parts, row_lo, row_hi = [], [], []
+    n_rows = n_cols = 0
+    budget = _LP_MAX_PAIRS
+    for t in years:
+        part = _lp_year(planner, t, cand_xy, limit[t], budget)
+        if part is None:
+            return None
+        a, lo, hi, nv = part
+        budget -= nv
+        parts.append((a, n_rows, n_cols, nv))
+        row_lo.append(lo)
+        row_hi.append(hi)
+        n_rows += a.shape[0]
+        n_cols += nv
+    rows, cols, vals = [], [], []
+    for a, r0, c0, nv in parts:
+        rows.append(a.row + r0)
+        cols.append(np.where(a.col < nv, a.col + c0, a.col - nv + n_cols))
+        vals.append(a.data)
+    big = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                        shape=(n_rows, n_cols + k))
+    c = np.concatenate([np.zeros(n_cols), np.ones(k)])
+    col_hi = np.concatenate([np.full(n_cols, np.inf), np.ones(k)])
+    _, value, _, optimal = _milp(c, big, np.concatenate(row_lo), np.concatenate(row_hi),
+                                 np.zeros(n_cols + k), col_hi, np.zeros(n_cols + k, dtype=bool),
+                                 relax=True)
+    return value if optimal else None
+
+
+def _lp_year(planner: _Planner, t: Any, cand_xy: np.ndarray, limit: float, budget: int):
+    """One year's rows of :func:`_lp_bound`: (A as COO with the k candidate columns last,
+    row lower and upper bounds, number of the year's own columns); None beyond ``budget``."""
     demand = planner.demand[t]
     ex = planner.existing[t]
     xy = np.vstack([_xy(ex), cand_xy])
@@ -597,14 +636,13 @@ def _lp_bound(planner: _Planner, t: Any, cand_xy: np.ndarray, limit: float) -> f
         return None
     cols = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(counts.sum()))
     pair = np.unique(np.repeat(block, counts) * m + cols)
-    if len(pair) > _LP_MAX_PAIRS:
+    if len(pair) > budget:
         return None
     rows, cols = pair // m, pair % m
     nx = len(pair)
-    # variables: x (block, school) pairs, u (unserved per block), y (candidates)
+    # columns: x (block, school) pairs, u (unserved per block), then y (candidates)
     # rows: block demand (n), school capacity (m), unserved limit (1), then the strong rows
     # x_bj ≤ load_b · y_j for candidate pairs (implied by the same rows cell by cell)
-    c = np.concatenate([np.zeros(nx + n), np.ones(k)])
     strong = np.flatnonzero(cols >= m0)
     ns = len(strong)
     r0 = n + m + 1
@@ -619,10 +657,7 @@ def _lp_bound(planner: _Planner, t: Any, cand_xy: np.ndarray, limit: float) -> f
         shape=(r0 + ns, nx + n + k))
     row_lo = np.concatenate([load, np.full(m + 1 + ns, -np.inf)])
     row_hi = np.concatenate([load, cap[:m0], np.zeros(k), [limit], np.zeros(ns)])
-    col_hi = np.concatenate([np.full(nx + n, np.inf), np.ones(k)])
-    _, value, _, optimal = _milp(c, a, row_lo, row_hi, np.zeros(nx + n + k), col_hi,
-                                 np.zeros(nx + n + k, dtype=bool), relax=True)
-    return value if optimal else None
+    return a, row_lo, row_hi, nx + n
 
 
 # --------------------------------------------------------------------------- tables
