@@ -129,8 +129,10 @@ def test_max_students_caps_the_sizes():
     assert plan.lower_bound == 2        # 1,200 pupils ÷ 810 seats at most per school
 
 
-def test_lower_bound_never_exceeds_the_true_minimum():
-    """Brute force over every set of candidates: bound ≤ fewest feasible ≤ plan."""
+@pytest.mark.parametrize("n_years", [1, 3])
+def test_lower_bound_never_exceeds_the_true_minimum(n_years):
+    """Brute force over every set of candidates: bound ≤ fewest feasible ≤ plan (one set of
+    sites, all open, must meet every year's level of the plan)."""
     rng = np.random.default_rng(7)
     n = 12
     xs = rng.uniform(0, 6000, n)
@@ -150,24 +152,28 @@ def test_lower_bound_never_exceeds_the_true_minimum():
                               "name": [f"S{k}" for k in range(5)], "level": ["primary"] * 5},
                              geometry=[Point(X0 + x, Y0 + y) for x, y in site_xy], crs=CRS)
     d = district_from_frames({"cells": cells, "schools": schools, "sites": sites}, source="t")
-    plan = site_new_schools(d, "primary", reach_m=2500, min_students=0)
-    demand = 6 * per_age
+    grades = {2026 + t: np.repeat((per_age * (1 + 0.6 * t) * rng.uniform(0.5, 1.5, n))[:, None],
+                                  6, axis=1) for t in range(n_years)}
+    plan = site_new_schools(d, "primary", 2030, grade_demand_by_year=grades, reach_m=2500,
+                            min_students=0)
     cell_xy = d.cell_xy
     school_xy = np.array([[X0 + 3000, Y0 + 1500]])
-    limit = plan.years["unserved_after"].iloc[0] + 0.5
+    limits = plan.years["unserved_after"].to_numpy() + 0.5
     fewest = None
     for k in range(len(site_xy) + 1):
         for combo in itertools.combinations(range(len(site_xy)), k):
             new = np.array([[X0 + site_xy[j][0], Y0 + site_xy[j][1]] for j in combo])
             xy = np.vstack([school_xy, new.reshape(-1, 2)])
             seats = np.array([540.0] + [1350.0] * k)
-            r = assign(cell_xy, demand, xy, seats, max_distance_m=2500)
-            if r.unserved_by_cell.sum() <= limit:
+            if all(assign(cell_xy, g.sum(axis=1), xy, seats,
+                          max_distance_m=2500).unserved_by_cell.sum() <= lim
+                   for g, lim in zip(grades.values(), limits, strict=True)):
                 fewest = k
                 break
         if fewest is not None:
             break
     assert fewest is not None
+    assert plan.n_new >= 1 and plan.lower_bound >= 1
     assert plan.lower_bound <= fewest <= plan.n_new
     assert plan.gap == pytest.approx((plan.n_new - plan.lower_bound) / max(plan.n_new, 1))
 
