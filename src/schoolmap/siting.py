@@ -14,7 +14,8 @@ fast answer can be from the best possible one.
 
 Heuristics run in numba (greedy + vertex substitution with nearest / second-nearest
 bookkeeping) with Lagrangian or combinatorial bounds; ``exact=True`` solves a MILP with HiGHS
-(``pip install highspy``) and reaches the proven optimum unless ``time_limit`` runs out.
+(``highspy``, installed with schoolmap) and reaches the proven optimum unless ``time_limit``
+runs out.
 """
 
 from __future__ import annotations
