@@ -46,28 +46,30 @@ def nearest_two(cost, is_open, n1, d1, n2, d2):
 
 
 @nb.njit(cache=True, nogil=True)
+def _row_nearest_two(cost, sites, k, i):
+    """Row i's nearest and second-nearest of the first ``k`` ``sites``: (j1, c1, j2, c2)."""
+    b1 = INF
+    b2 = INF
+    j1 = -1
+    j2 = -1
+    for t in range(k):
+        j = sites[t]
+        c = cost[i, j]
+        if c < b1 or j1 < 0:
+            b2 = b1
+            j2 = j1
+            b1 = c
+            j1 = j
+        elif c < b2 or j2 < 0:
+            b2 = c
+            j2 = j
+    return j1, b1, j2, b2
+
+
+@nb.njit(cache=True, nogil=True)
 def _nearest_two_listed(cost, sites, k, n1, d1, n2, d2):
-    n = cost.shape[0]
-    for i in range(n):
-        b1 = INF
-        b2 = INF
-        j1 = -1
-        j2 = -1
-        for t in range(k):
-            j = sites[t]
-            c = cost[i, j]
-            if c < b1 or j1 < 0:
-                b2 = b1
-                j2 = j1
-                b1 = c
-                j1 = j
-            elif c < b2 or j2 < 0:
-                b2 = c
-                j2 = j
-        n1[i] = j1
-        d1[i] = b1
-        n2[i] = j2
-        d2[i] = b2
+    for i in range(cost.shape[0]):
+        n1[i], d1[i], n2[i], d2[i] = _row_nearest_two(cost, sites, k, i)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -502,25 +504,7 @@ def _swap_nearest_two(cost, sites, k, out, new, n1, d1, n2, d2):
     n = cost.shape[0]
     for i in range(n):
         if n1[i] == out or n2[i] == out:
-            b1 = INF
-            b2 = INF
-            j1 = -1
-            j2 = -1
-            for t in range(k):
-                j = sites[t]
-                c = cost[i, j]
-                if c < b1 or j1 < 0:
-                    b2 = b1
-                    j2 = j1
-                    b1 = c
-                    j1 = j
-                elif c < b2 or j2 < 0:
-                    b2 = c
-                    j2 = j
-            n1[i] = j1
-            d1[i] = b1
-            n2[i] = j2
-            d2[i] = b2
+            n1[i], d1[i], n2[i], d2[i] = _row_nearest_two(cost, sites, k, i)
         else:
             c = cost[i, new]
             if c < d1[i]:
