@@ -22,27 +22,8 @@ BLOCK = 64  # candidate columns evaluated together by the interchange (cache-fri
 @nb.njit(cache=True, nogil=True)
 def nearest_two(cost, is_open, n1, d1, n2, d2):
     """Nearest and second-nearest open site of every row (−1 / inf when there is none)."""
-    n, m = cost.shape
-    for i in range(n):
-        b1 = INF
-        b2 = INF
-        j1 = -1
-        j2 = -1
-        for j in range(m):
-            if is_open[j]:
-                c = cost[i, j]
-                if c < b1 or j1 < 0:
-                    b2 = b1
-                    j2 = j1
-                    b1 = c
-                    j1 = j
-                elif c < b2 or j2 < 0:
-                    b2 = c
-                    j2 = j
-        n1[i] = j1
-        d1[i] = b1
-        n2[i] = j2
-        d2[i] = b2
+    sites = np.nonzero(is_open)[0]
+    _nearest_two_listed(cost, sites, len(sites), n1, d1, n2, d2)
 
 
 @nb.njit(cache=True, nogil=True)
