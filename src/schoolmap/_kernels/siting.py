@@ -27,6 +27,22 @@ def nearest_two(cost, is_open, n1, d1, n2, d2):
 
 
 @nb.njit(cache=True, nogil=True)
+def _open_list(is_open):
+    """Open sites as a list (room for all m, first k used) and each site's place in it (−1)."""
+    m = is_open.shape[0]
+    sites = np.empty(m, dtype=np.int64)
+    k = 0
+    for j in range(m):
+        if is_open[j]:
+            sites[k] = j
+            k += 1
+    pos = np.full(m, -1, dtype=np.int64)
+    for t in range(k):
+        pos[sites[t]] = t
+    return sites, k, pos
+
+
+@nb.njit(cache=True, nogil=True)
 def _row_nearest_two(cost, sites, k, i):
     """Row i's nearest and second-nearest of the first ``k`` ``sites``: (j1, c1, j2, c2)."""
     b1 = INF
@@ -107,15 +123,7 @@ def interchange(cost, w, is_open, fixed, max_swaps, rel_tol):
     Returns (objective, swaps, n1) where n1 is each row's nearest open site.
     """
     n, m = cost.shape
-    sites = np.empty(m, dtype=np.int64)
-    k = 0
-    for j in range(m):
-        if is_open[j]:
-            sites[k] = j
-            k += 1
-    pos = np.full(m, -1, dtype=np.int64)
-    for t in range(k):
-        pos[sites[t]] = t
+    sites, k, pos = _open_list(is_open)
     n1 = np.empty(n, dtype=np.int64)
     n2 = np.empty(n, dtype=np.int64)
     d1 = np.empty(n)
@@ -391,15 +399,7 @@ def interchange_lists(cost, nbr_cost, rev_ptr, rev_row, rev_cost, w, is_open, fi
     """
     n, m = cost.shape
     kk = nbr_cost.shape[1]
-    sites = np.empty(m, dtype=np.int64)
-    k = 0
-    for j in range(m):
-        if is_open[j]:
-            sites[k] = j
-            k += 1
-    pos = np.full(m, -1, dtype=np.int64)
-    for t in range(k):
-        pos[sites[t]] = t
+    sites, k, pos = _open_list(is_open)
     n1 = np.empty(n, dtype=np.int64)
     n2 = np.empty(n, dtype=np.int64)
     d1 = np.empty(n)
