@@ -381,6 +381,23 @@ class TaskError(RuntimeError):
     """A task's failure as plain text: pickles back from any worker, whatever the original."""
 
 
+def _as_finished(futures: list, index: dict) -> Any:
+    """Yield (position, result, None) or (position, None, error text) as tasks finish.
+
+    ``index`` maps each future's key to its position; each future is released once read.
+    """
+    from distributed import as_completed
+
+    for future in as_completed(futures):
+        if future.status == "finished":
+            yield index[future.key], future.result(), None
+        else:
+            exc = future.exception()
+            yield (index[future.key], None,
+                   _error_text(exc) if exc is not None else f"task {future.status}")
+        future.release()
+
+
 def _error_text(exc: BaseException) -> str:
     text = str(exc) if isinstance(exc, TaskError) else f"{type(exc).__name__}: {exc}".strip()
     return text if len(text) < 2000 else text[:2000] + " …"
@@ -460,7 +477,6 @@ def run_batch(
                 failures[i] = _error_text(exc)
             done(task, failures.get(i))
         return _gather(tasks, results, failures, time.perf_counter() - t0, None)
-    from distributed import as_completed
 
     run_id = uuid.uuid4().hex[:8]  # two batches sharing a cluster never share keys
     packed: dict[Path, Any] = {}  # each district sent once, for all its scenarios
@@ -482,15 +498,12 @@ def run_batch(
             futures.append(client.submit(_call, _unpacked, func, task, packed[task.path],
                                          key=key, retries=1, pure=False))
     index = {f.key: int(f.key.rsplit("-", 2)[1]) for f in futures}
-    for future in as_completed(futures):
-        i = index[future.key]
-        if future.status == "finished":
-            results[i] = future.result()
+    for i, value, error in _as_finished(futures, index):
+        if error is None:
+            results[i] = value
         else:
-            exc = future.exception()
-            failures[i] = _error_text(exc) if exc is not None else f"task {future.status}"
-        done(tasks[i], failures.get(i))
-        future.release()
+            failures[i] = error
+        done(tasks[i], error)
     return _gather(tasks, results, failures, time.perf_counter() - t0,
                    getattr(client, "dashboard_link", None))
 
@@ -891,22 +904,17 @@ def run_ensemble(
                 failures[m] = _error_text(exc)
             done(m, failures.get(m))
     else:
-        from distributed import as_completed
-
         run_id = uuid.uuid4().hex[:8]
         futures = [client.submit(_call, run_member, scenario, m, retries=1, pure=False,
                                  key=f"schoolmap-member-{scenario.name}-{m}-{run_id}")
                    for m in range(n_members)]
         index = {f.key: m for m, f in enumerate(futures)}
-        for future in as_completed(futures):
-            m = index[future.key]
-            if future.status == "finished":
-                tables[m] = future.result()
+        for m, value, error in _as_finished(futures, index):
+            if error is None:
+                tables[m] = value
             else:
-                exc = future.exception()
-                failures[m] = _error_text(exc) if exc is not None else f"task {future.status}"
-            done(m, failures.get(m))
-            future.release()
+                failures[m] = error
+            done(m, error)
     if not tables:
         first = min(failures)
         raise SchoolmapError(f"every ensemble member failed; member {first}: {failures[first]}")
