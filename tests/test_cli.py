@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -13,6 +14,22 @@ import pytest
 from schoolmap.cli import main
 
 from .conftest import DEMO_GPKG, DEMO_SCENARIO
+
+# sha256 of the demo's tables, recorded before the package was restructured into rooms
+# (issue 13): the move must not change a byte of them.
+DEMO_TABLES_SHA256 = {
+    "district.csv": "dedf73610930797ac305fcc7db82261129bdf435b9e5b35e92e2277f4244da4a",
+    "forecast.csv": "578ee78d7efc3eea8b21698496ab99bb9376c3142fb9eca0b8cdad55fa102d32",
+    "forecast_ensemble.csv": "1884617d2e4ca016b9afa7de6b581e7c9c8408a08957847f9705ec91898b68cb",
+    "forecast_methods.csv": "0390d8cbec8dee71f33e2bfb82b50ccd21e60b3c93d957089783dd858065225e",
+    "forecast_schools.csv": "2bae588c146d2492f6367ae5bf879eaa20121346399adf88c4577dc0ca18e5e9",
+    "new_sites.csv": "0475e3c9a5e5865f751c3851865939a1802210bb5c999aeaec1473268aba855f",
+    "proposed_catchments.csv": "32dcedecac79cd62db53432961f9871c689749cd29451fcd4c0335fb36ba6e30",
+    "schools.csv": "a33ce8c18f294b8521579ba562f97fc7b1360a851cdf930aee4750a8a0305a86",
+    "siting_years.csv": "25777a659709473089be3f21d8cf11cd9e671a0868ca722e8072fc71e705b6f5",
+    "zones.csv": "47e4447ae4d4c56f096ba8050adc882c30f3283618f108fb772cfe479c8cdad8",
+    "summary.json": "12b032106a48fe3d0ba03a68077a39dc4473b779803fe41544abdef28d4e0fe2",
+}
 
 
 def test_help_is_useful(capsys):
@@ -75,6 +92,11 @@ def test_readme_demo_command(tmp_path):
         lambda g: g.demand.sum() / g.seats.sum(), include_groups=False)
     assert util["primary", "old_town"] > 1.0  # old town over capacity
     assert util["primary", "rural"] < 0.8  # rural schools under-used
+    # every table byte-identical to the recorded run (same relative paths as the README command)
+    tables = sorted([p.name for p in out.iterdir() if p.suffix == ".csv"] + ["summary.json"])
+    assert tables == sorted(DEMO_TABLES_SHA256)
+    digests = {name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in tables}
+    assert digests == DEMO_TABLES_SHA256
 
 
 def test_compare_prints_shortfall_differences(town_gpkg, capsys):
