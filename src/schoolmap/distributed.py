@@ -79,6 +79,11 @@ import pandas as pd
 
 from schoolmap.errors import Problem, SchoolmapError, ValidationError
 from schoolmap.outputs import atomic_folder
+from schoolmap.present.maps.province import (  # noqa: F401  (re-exported: the colours' old home)
+    PROVINCE_SHORTFALL_BREAKS,
+    PROVINCE_SHORTFALL_COLOURS,
+    province_page,
+)
 from schoolmap.scenario import Scenario, load_scenario, read_toml, run_scenario
 
 __all__ = [
@@ -109,11 +114,6 @@ BATCH_FILES = ("batch_totals.csv", "batch_forecast.csv", "batch_summary.json",
 #: counties then stays a map a browser can draw).
 OUTLINE_SIMPLIFY_M = 50.0
 OUTLINE_MAX_POINTS = 400
-#: Colours of the province map by seats short in a district (学位缺口, summed over levels):
-#: none, then below each break and above the last (ColorBrewer OrRd).
-PROVINCE_SHORTFALL_BREAKS: tuple[float, ...] = (100.0, 500.0, 2000.0)
-PROVINCE_SHORTFALL_COLOURS: tuple[str, ...] = ("#1a9641", "#fdcc8a", "#fc8d59", "#e34a33",
-                                               "#b30000")
 _MANIFEST_KEYS = {"name", "scenarios", "output", "districts", "district", "scatter"}
 
 
@@ -623,42 +623,6 @@ def write_batch(result: BatchResult, folder: str | os.PathLike[str],
 
 # --------------------------------------------------------------------------- province map
 
-_PROVINCE_JS = """
-const data = %(data)s;
-const map = L.map("map", {zoomSnap: 0.25});
-const overlays = {};
-data.layers.forEach((layer, k) => {
-  // outlines are stored once; each scenario's layer gives them its colours and popups
-  const features = layer.districts.map((d, i) => ({
-    type: "Feature", geometry: data.outlines[d],
-    properties: {fill: layer.fill[i], popup: layer.popup[i], tip: layer.tip[i]}}));
-  const group = L.geoJSON({type: "FeatureCollection", features: features}, {
-    style: f => ({color: "#333333", weight: 1, opacity: 0.9, fillColor: f.properties.fill,
-                  fillOpacity: 0.75}),
-    onEachFeature: (f, l) => {
-      l.bindPopup(f.properties.popup, {maxWidth: 420});
-      l.bindTooltip(f.properties.tip, {sticky: true});
-    },
-  });
-  if (k === 0) group.addTo(map);
-  overlays[layer.name] = group;
-});
-L.control.layers(null, overlays, {collapsed: false}).addTo(map);
-L.control.scale().addTo(map);
-if (data.bounds) {
-  map.fitBounds(data.bounds, {paddingTopLeft: [300, 20], paddingBottomRight: [20, 20]});
-} else {
-  map.setView([35, 105], 4);
-}
-"""
-
-
-def _shortfall_class(shortfall: float) -> int:
-    """Index into :data:`PROVINCE_SHORTFALL_COLOURS` of a district's seats short."""
-    if not shortfall > 0.5:  # none (or NaN)
-        return 0
-    return 1 + int(np.searchsorted(PROVINCE_SHORTFALL_BREAKS, shortfall, side="right"))
-
 
 def province_map_html(result: BatchResult, manifest: Manifest | None = None,
                       summary: dict[str, Any] | None = None) -> str:
@@ -687,17 +651,6 @@ def province_map_html(result: BatchResult, manifest: Manifest | None = None,
     str
         The HTML page.
     """
-    import shapely
-
-    from schoolmap.maps import (
-        _CSS,
-        _escape,
-        _fmt_int,
-        _fmt_pct,
-        _leaflet_assets,
-        _popup_html,
-    )
-
     summary = summary if summary is not None else batch_summary(result, manifest)
     t = result.totals
     head = {sc.name: sc.methods[0] for sc in manifest.scenarios} if manifest else {}
@@ -713,96 +666,14 @@ def province_map_html(result: BatchResult, manifest: Manifest | None = None,
         peaks = {(r.district, r.scenario): {"peak_year": r.year,
                                             "peak_shortfall_at_schools": r.shortfall_at_schools}
                  for r in best.itertuples()}
-    shapes = {d: shapely.from_wkb(w) for d, w in result.outlines.items()}
-    layers = []
-    outlines: dict[str, Any] = {}  # escaped district name → GeoJSON geometry, once
-    scenarios = list(dict.fromkeys(t["scenario"])) if len(t) else []
-    for scenario in scenarios:
-        layer: dict[str, Any] = {"name": f"{_escape(scenario)} · seats short 学位缺口",
-                                 "districts": [], "fill": [], "popup": [], "tip": []}
-        rows = t[t["scenario"] == scenario]
-        for district, d in rows.groupby("district", sort=False):
-            shape = shapes.get(district)
-            if shape is None:
-                continue
-            short = float(d["shortfall_at_schools"].sum())
-            classes = float(d["classes"].sum())
-            share = float(d["n_classes_56_plus"].sum()) / classes if classes else float("nan")
-            table = [(f"{_escape(r.level)}", f"{_fmt_int(r.demand)} / {_fmt_int(r.seats)} · "
-                      f"<b>{_fmt_int(r.shortfall_at_schools)}</b> · "
-                      f"{_fmt_pct(r.share_classes_56_plus)}") for r in d.itertuples()]
-            table.append(("all levels 合计", f"<b>{_fmt_int(short)}</b> · {_fmt_pct(share)}"))
-            peak = peaks.get((district, scenario))
-            if peak and peak.get("peak_year") is not None:
-                table.append(("worst year 缺口最大年份", f"{int(peak['peak_year'])}: "
-                              f"{_fmt_int(float(peak['peak_shortfall_at_schools']))}"))
-            lead = (f"{_escape(scenario)} · {_escape(d['method'].iloc[0])}<br>"
-                    "demand / seats · seats short · 56+ share<br>"
-                    "需求 / 学位 · 学位缺口 · 大班额占比")
-            key = _escape(district)
-            if key not in outlines:
-                outlines[key] = shapely.geometry.mapping(shape)
-            layer["districts"].append(key)
-            layer["fill"].append(PROVINCE_SHORTFALL_COLOURS[_shortfall_class(short)])
-            layer["popup"].append(_popup_html(_escape(district), table, lead=lead))
-            layer["tip"].append(f"{_escape(district)}: {_fmt_int(short)} seats short 学位缺口")
-        layers.append(layer)
-    drawn = [shapes[d] for d in dict.fromkeys(t["district"])] if len(t) else []
-    bounds = None
-    if drawn:
-        west, south, east, north = shapely.total_bounds(drawn).tolist()
-        bounds = [[south, west], [north, east]]
-    data = json.dumps({"outlines": outlines, "layers": layers, "bounds": bounds},
-                      ensure_ascii=False,
-                      separators=(",", ":")).replace("</", "<\\/")
-    name = summary.get("name") or "batch"
-    css, js = _leaflet_assets()
-    return (
-        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_escape(name)} · province map 全省地图</title>\n"
-        f"<style>{css}</style>\n<script>{js}</script>\n{_CSS}\n"
-        "<style>html, body, #map {height: 100%; margin: 0;} "
-        "#map {background: #ffffff;}</style>\n</head>\n<body>\n"
-        '<div id="map"></div>\n'
-        f'<div class="schoolmap-box schoolmap-title">{_escape(name)} · '
-        f"seats short by district 各区县学位缺口</div>\n"
-        f"{_province_legend(summary)}\n"
-        f"<script>{_PROVINCE_JS % {'data': data}}</script>\n</body>\n</html>\n"
-    )
-
-
-def _province_legend(summary: dict[str, Any], top: int = 5) -> str:
-    """Legend of the province map: colours, worst districts, failed tasks."""
-    from schoolmap.maps import _escape, _fmt_int, _fmt_pct, _legend_row
-
-    labels = ["none 无缺口"] + [
-        f"{lo:,.0f}–{hi - 1:,.0f} seats 学位" for lo, hi in
-        zip((1.0, *PROVINCE_SHORTFALL_BREAKS[:-1]), PROVINCE_SHORTFALL_BREAKS, strict=True)
-    ] + [f"≥ {PROVINCE_SHORTFALL_BREAKS[-1]:,.0f} seats 学位"]
-    rows = "".join(_legend_row(f'<span class="swatch" style="background:{c}"></span>', label)
-                   for c, label in zip(PROVINCE_SHORTFALL_COLOURS, labels, strict=True))
-    worst = "".join(
-        f'<div class="row worst-shortfall">{i}. {_escape(w["district"])} '
-        f'({_escape(w["scenario"])}): {_fmt_int(float(w["shortfall_at_schools"]))}</div>'
-        for i, w in enumerate(summary.get("worst_by_shortfall", [])[:top], 1))
-    large = "".join(
-        f'<div class="row worst-large">{i}. {_escape(w["district"])} '
-        f'({_escape(w["scenario"])}, {_escape(w["level"])}): '
-        f'{_fmt_pct(float(w["share_classes_56_plus"]))}</div>'
-        for i, w in enumerate(summary.get("worst_by_share_classes_56_plus", [])[:top], 1))
-    failed = summary.get("failures", [])
-    note = "".join(
-        f'<div class="note failed">failed 失败: {_escape(f["district"])} '
-        f'({_escape(f["scenario"])})</div>' for f in failed[:top])
-    if len(failed) > top:
-        note += f'<div class="note failed">… {len(failed) - top} more 另有</div>'
-    return ('<div class="schoolmap-box schoolmap-legend"><details open>'
-            "<summary>Legend 图例</summary>"
-            "<h4>Seats short, base year 学位缺口 (基年)</h4>" + rows
-            + "<h4>Worst by seats short 学位缺口最大</h4>" + (worst or "—")
-            + "<h4>Worst by 大班额 share (56+) 大班额占比最高</h4>" + (large or "—")
-            + note + "</details></div>")
+    districts: dict[tuple[str, str], tuple[float, float]] = {}
+    for (district, scenario), d in (t.groupby(["district", "scenario"], sort=False)
+                                    if len(t) else []):
+        short = float(d["shortfall_at_schools"].sum())
+        classes = float(d["classes"].sum())
+        share = float(d["n_classes_56_plus"].sum()) / classes if classes else float("nan")
+        districts[(district, scenario)] = (short, share)
+    return province_page(t, districts, peaks, result.outlines, summary)
 
 
 # --------------------------------------------------------------------------- ensemble

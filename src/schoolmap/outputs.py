@@ -263,7 +263,8 @@ def write_results(
         schoolmap run (a ``summary.json``); anything else is refused, to protect your files.
     render_map : callable, optional
         ``render_map(result, path)`` writes ``map.html``; default
-        :func:`schoolmap.maps.render_result_map`. ``report.html`` (see
+        :func:`schoolmap.present.maps.render_result_map` (given the proposed catchments
+        written beside it). ``report.html`` (see
         :func:`schoolmap.report.render_report`, in the scenario's language) embeds the map.
 
     Returns
@@ -291,8 +292,11 @@ def write_results(
                        sort_keys=False) + "\n",
             encoding="utf-8")
         if render_map is None:
-            from schoolmap.maps import render_result_map as render_map
-        render_map(result, tmp / "map.html")
+            from schoolmap.present.maps import render_result_map
+
+            render_result_map(result, tmp / "map.html", proposed=proposed)
+        else:
+            render_map(result, tmp / "map.html")
         from schoolmap.report import render_report
 
         map_file = tmp / "map.html"
