@@ -13,8 +13,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from schoolmap.allocation import Allocation, zone_of_points
-from schoolmap.io._validate import split_ids
+from schoolmap.allocation import Allocation
+from schoolmap.io.zones import split_ids, zone_of_points
 from schoolmap.norms import ClassBands, LevelNorm
 
 __all__ = [

@@ -94,7 +94,7 @@ def demand_by_cell_grade(cells: pd.DataFrame, norms: Norms, level: str) -> np.nd
                                f"the counted students or residents aged "
                                f"{norm.ages[0]}–{norm.ages[-1]}"], "cells")
     ages = cells[cols].to_numpy(dtype=np.float64)
-    return np.ascontiguousarray(ages * (norm.enrolment_rate * (1.0 - norm.private_share)))
+    return np.ascontiguousarray(ages * norm.public_rate)
 
 
 def level_schools(district: District, norms: Norms, level: str, year: int) -> gpd.GeoDataFrame:

@@ -30,9 +30,9 @@ import shapely
 from scipy.spatial import cKDTree
 
 from schoolmap._kernels.cohort import project_cohorts, project_totals
-from schoolmap.allocation import zone_of_points
 from schoolmap.errors import Problem, ValidationError
 from schoolmap.io.district import District
+from schoolmap.io.zones import zone_of_points
 from schoolmap.norms import LevelNorm
 
 __all__ = [
@@ -113,7 +113,7 @@ class Forecast:
         Children of the level's ages × enrolment rate × (1 − private share).
         """
         ages = list(norm.ages)
-        rate = norm.enrolment_rate * (1.0 - norm.private_share)
+        rate = norm.public_rate
         return self.residents[:, :, ages].sum(axis=2) * rate
 
 
@@ -417,7 +417,7 @@ def housing_children(
 
 def level_totals(residents: np.ndarray, norm: LevelNorm) -> np.ndarray:
     """Students of a level from residents by (…, age): sums the level's ages × rates."""
-    rate = norm.enrolment_rate * (1.0 - norm.private_share)
+    rate = norm.public_rate
     return residents[..., list(norm.ages)].sum(axis=-1) * rate
 
 

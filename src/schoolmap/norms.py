@@ -164,6 +164,17 @@ class LevelNorm:
         return len(self.ages)
 
     @property
+    def public_rate(self) -> float:
+        """Share of the resident children of the level's ages who go to the public schools
+        planned here: ``enrolment_rate`` × (1 − ``private_share``).
+
+        >>> LevelNorm("primary", (6,), (45,), 500.0, enrolment_rate=0.9, private_share=0.1
+        ...           ).public_rate
+        0.81
+        """
+        return self.enrolment_rate * (1.0 - self.private_share)
+
+    @property
     def mean_class_size(self) -> float:
         """Mean norm class size over the grades (students per class)."""
         return sum(self.class_sizes) / len(self.class_sizes)

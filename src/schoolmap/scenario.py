@@ -30,9 +30,10 @@ from scipy.spatial import cKDTree
 from schoolmap.allocation import (
     METHODS,
     Allocation,
-    allocate_catchment,
-    allocate_nearest,
-    allocate_optimal,
+    allocate,
+    district_xy,
+    level_zones,
+    school_points,
 )
 from schoolmap.capacity import district_totals, school_table, zone_table
 from schoolmap.demand import demand_by_cell_grade, level_schools
@@ -51,8 +52,8 @@ from schoolmap.io.district import District, read_district
 from schoolmap.norms import LEVELS, Norms, default_norms
 from schoolmap.site_planning import SitingPlan, SitingSettings, site_new_schools
 
-__all__ = ["LANGS", "Scenario", "ScenarioResult", "allocate", "default_lang", "load_scenario",
-           "run_scenario"]
+__all__ = ["LANGS", "Scenario", "ScenarioResult", "allocate", "default_lang", "district_xy",
+           "load_scenario", "run_scenario"]
 
 #: Basemaps of ``[map] tiles``: Gaode (高德, GCJ-02) shifts the drawn layers to GCJ-02.
 TILES = ("OpenStreetMap", "none", "gaode")
@@ -375,7 +376,7 @@ def run_scenario(
         grade_demand = demand_by_cell_grade(district.cells, norms, level)
         demand = grade_demand.sum(axis=1)
         cells_out[f"demand_{level}"] = demand
-        zones = _level_zones(district, level)
+        zones = level_zones(district, level)
         if len(zones):
             zone_frames.append(zone_table(cell_xy, demand, schools, zones, level))
         for method in scenario.methods:
@@ -421,7 +422,7 @@ def _run_siting(result: ScenarioResult, say: Callable[[str], None]) -> None:
         grade_demand = None
         year = sc.base_year
         if result.forecast is not None and not _counted(result.district, level):
-            rate = norm.enrolment_rate * (1.0 - norm.private_share)
+            rate = norm.public_rate
             ages = list(norm.ages)
             grade_demand = {int(t): result.forecast.residents[k][:, ages] * rate
                             for k, t in enumerate(result.forecast.years.tolist())}
@@ -498,84 +499,6 @@ def _run_forecast(result: ScenarioResult, say: Callable[[str], None]) -> None:
         result.ensemble = pd.DataFrame(rows)
 
 
-def allocate(
-    district: District,
-    level: str,
-    method: str = "catchment",
-    *,
-    year: int | None = None,
-    norms: Norms | None = None,
-    max_distance_m: float | None = None,
-    schools: gpd.GeoDataFrame | None = None,
-    demand_by_cell: np.ndarray | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> Allocation:
-    """Assign a district's students of one level to its schools.
-
-    Parameters
-    ----------
-    district : District
-    level : str
-        ``kindergarten``, ``primary``, ``junior`` or ``senior``.
-    method : {"catchment", "nearest", "optimal"}
-        ``catchment``: the official zone's school(s) (nearest school where the level has no
-        zones); ``nearest``: the closest school; both ignore seats, so shortfalls show.
-        ``optimal``: least total travel with no school over its seats (exact, certified);
-        students without a seat are unassigned.
-    year : int, optional
-        School year (schools open / closed); default: open schools regardless of year.
-    norms : Norms, optional
-        Default: the national norms.
-    max_distance_m : float, optional
-        ``optimal`` only: farthest allowed trip (metres).
-    schools, demand_by_cell : optional
-        The level's school table and students per cell, when already computed.
-    progress : callable, optional
-        Called with short messages during long (``optimal``) solves.
-
-    Returns
-    -------
-    Allocation
-        Rows of ``Allocation.school`` index :func:`schoolmap.demand.level_schools`.
-    """
-    if method not in METHODS:
-        raise ValidationError([f"method {method!r} unknown; use one of {', '.join(METHODS)}"],
-                              "allocate")
-    norms = norms or default_norms()
-    if schools is None:
-        schools = level_schools(district, norms, level, 9999 if year is None else year)
-    if demand_by_cell is None:
-        demand_by_cell = demand_by_cell_grade(district.cells, norms, level).sum(axis=1)
-    cell_xy = district.cell_xy
-    if method == "optimal":
-        return allocate_optimal(cell_xy, demand_by_cell, district_xy(schools),
-                                schools["seats"].to_numpy(dtype=np.float64), level=level,
-                                max_distance_m=max_distance_m, progress=progress)
-    zones = _level_zones(district, level)
-    if method == "catchment" and len(zones) == 0:
-        alloc = allocate_nearest(cell_xy, demand_by_cell, district_xy(schools), level=level)
-        return dataclasses.replace(alloc, method="catchment", notes=(
-            *alloc.notes, f"no {level} zones in the district: catchment = nearest school "
-            "(kindergartens are usually not zoned)"))
-    if method == "catchment":
-        return allocate_catchment(cell_xy, demand_by_cell, schools, zones, level=level)
-    return allocate_nearest(cell_xy, demand_by_cell, district_xy(schools), level=level)
-
-
-def district_xy(schools: gpd.GeoDataFrame) -> np.ndarray:
-    """School points of a level table, ndarray of shape (n_schools, 2), metres."""
-    if len(schools) == 0:
-        return np.zeros((0, 2))
-    return np.column_stack([schools.geometry.x.to_numpy(), schools.geometry.y.to_numpy()])
-
-
-def _level_zones(district: District, level: str) -> gpd.GeoDataFrame:
-    z = district.zones
-    if z is None:
-        return gpd.GeoDataFrame({"zone_id": [], "school_id": []}, geometry=[], crs=district.crs)
-    return z[z["level"] == level].reset_index(drop=True)
-
-
 def _area_lookup(district: District) -> Callable[[gpd.GeoDataFrame], np.ndarray] | None:
     """When cells carry ``area_type``: a function giving each school its nearest cell's type."""
     if "area_type" not in district.cells.columns or district.n_cells == 0:
@@ -586,7 +509,7 @@ def _area_lookup(district: District) -> Callable[[gpd.GeoDataFrame], np.ndarray]
     def lookup(schools: gpd.GeoDataFrame) -> np.ndarray:
         if len(schools) == 0:
             return np.zeros(0, dtype=object)
-        _, idx = tree.query(district_xy(schools), k=1)
+        _, idx = tree.query(school_points(schools), k=1)
         return labels[idx]
 
     return lookup

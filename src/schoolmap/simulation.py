@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from schoolmap.allocation.dispatch import allocate
 from schoolmap.capacity import BAND_COLUMNS, _band_counts, _puhui, classes_by_grade
 from schoolmap.demand import level_schools
 from schoolmap.errors import ValidationError
@@ -107,15 +108,13 @@ def simulate_enrolment(
     -------
     EnrolmentSimulation
     """
-    from schoolmap.scenario import allocate  # the scenario layer owns method dispatch
-
     if forecast.residents.shape[1] != district.n_cells:
         raise ValidationError([f"forecast has {forecast.residents.shape[1]} cells, the district "
                                f"{district.n_cells}"], "simulation input")
     norm = norms.level(level)
     ages = list(norm.ages)
     n_grades = norm.n_grades
-    rate = norm.enrolment_rate * (1.0 - norm.private_share)
+    rate = norm.public_rate
     res = forecast.residents
     totals = res[:, :, ages].sum(axis=1)  # (years, grades) district residents by age
     enrol: dict[str, np.ndarray] = {}

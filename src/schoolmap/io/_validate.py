@@ -8,6 +8,7 @@ import pandas as pd
 import shapely
 
 from schoolmap.errors import Problem
+from schoolmap.io.zones import split_ids
 from schoolmap.norms import LEVELS, SCHOOL_TYPES
 
 AGE_COLUMNS = tuple(f"age_{a}" for a in range(18))
@@ -308,10 +309,3 @@ def check_enrolment(frame: pd.DataFrame, where: str,
         problems.append(Problem(where, "more than one row for the same school_id, year and "
                                 "grade; add them up into one row", rows(dup)))
     return problems
-
-
-def split_ids(value: object) -> list[str]:
-    """School ids of a zone: ``"P03;P04"`` → ``["P03", "P04"]``; empty → ``[]``."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
-    return [s.strip() for s in str(value).split(";") if s.strip()]

@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from schoolmap.io._validate import split_ids
+from schoolmap.io.zones import split_ids, zone_of_points
 from schoolmap.optimal import TransportResult, assign, transport
 
 __all__ = [
@@ -272,30 +272,3 @@ def allocate_catchment(
                      f"{level} students lie outside every zone; they are unassigned")
     return Allocation(level, "catchment", cell.astype(np.int64), school, students, distance,
                       demand_by_cell, unassigned, len(schools), tuple(notes))
-
-
-def zone_of_points(xy: np.ndarray, zones: gpd.GeoDataFrame) -> np.ndarray:
-    """Row of the first zone containing each point (boundary counts), -1 for none.
-
-    Parameters
-    ----------
-    xy : ndarray of shape (n_points, 2)
-        Points (metres), in the zones' CRS.
-    zones : GeoDataFrame
-        Polygons.
-
-    Returns
-    -------
-    ndarray of shape (n_points,), int64
-    """
-    out = np.full(len(xy), -1, dtype=np.int64)
-    if len(zones) == 0 or len(xy) == 0:
-        return out
-    tree = shapely.STRtree(zones.geometry.array)
-    pt_idx, zone_idx = tree.query(shapely.points(xy), predicate="intersects")
-    # keep the smallest zone row per point
-    first = np.full(len(xy), len(zones), dtype=np.int64)
-    np.minimum.at(first, pt_idx, zone_idx.astype(np.int64))
-    hit = first < len(zones)
-    out[hit] = first[hit]
-    return out
