@@ -11,6 +11,7 @@ The public API, in the order of a planning run::
 from importlib.metadata import PackageNotFoundError, version
 
 from schoolmap.allocation import Allocation, allocate_catchment, allocate_nearest
+from schoolmap.backtest import Backtest, backtest
 from schoolmap.errors import InfeasibleError, SchoolmapError, ValidationError
 from schoolmap.io.district import District, district_from_frames, read_district
 from schoolmap.norms import Norms, default_norms
@@ -25,6 +26,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "Allocation",
+    "Backtest",
     "District",
     "InfeasibleError",
     "Norms",
@@ -35,6 +37,7 @@ __all__ = [
     "__version__",
     "allocate_catchment",
     "allocate_nearest",
+    "backtest",
     "default_norms",
     "district_from_frames",
     "load_scenario",

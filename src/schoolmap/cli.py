@@ -1,4 +1,4 @@
-"""Command line: ``schoolmap run``, ``validate``, ``norms`` and ``import``.
+"""Command line: ``schoolmap run``, ``validate``, ``norms``, ``import`` and ``backtest``.
 
 A thin layer over :mod:`schoolmap.scenario`; every planning figure is computed there.
 """
@@ -18,6 +18,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from schoolmap import __version__
+from schoolmap.backtest import add_backtest_command, run_backtest_command
 from schoolmap.errors import SchoolmapError
 from schoolmap.importers import IMPORTERS
 from schoolmap.norms import default_norms
@@ -170,6 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     cmp_.add_argument("a", type=Path, metavar="A.toml", help="first scenario (the reference)")
     cmp_.add_argument("b", type=Path, metavar="B.toml", help="second scenario")
+    add_backtest_command(sub)
     return p
 
 
@@ -190,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _compare(args, console)
         if args.command == "batch":
             return _batch(args, console, err)
+        if args.command == "backtest":
+            return run_backtest_command(args, console)
         return _norms(args, console)
     except SchoolmapError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
