@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from schoolmap.capacity import _band_counts, classes_by_grade
+from schoolmap.planning.capacity import band_counts, classes_by_grade
 from schoolmap.demand import level_schools
 from schoolmap.io.district import district_from_frames
 from schoolmap.norms import ClassBands, default_norms
@@ -37,7 +37,7 @@ def test_classes_share_out_over_grades():
     ],
 )
 def test_band_counts(students, classes, bands, over, largest):
-    counts, n_over, big = _band_counts(np.array([[students]]), np.array([[classes]]),
+    counts, n_over, big = band_counts(np.array([[students]]), np.array([[classes]]),
                                        np.array([[45]]), ClassBands())
     assert counts[0].tolist() == bands
     assert n_over[0] == over and big[0] == largest

@@ -35,7 +35,6 @@ from schoolmap.allocation import (
     level_zones,
     school_points,
 )
-from schoolmap.capacity import district_totals, school_table, zone_table
 from schoolmap.demand import demand_by_cell_grade, level_schools
 from schoolmap.errors import Problem, ValidationError
 from schoolmap.forecast import (
@@ -50,7 +49,9 @@ from schoolmap.forecast import (
 from schoolmap.io.crs import COORDINATE_SYSTEMS
 from schoolmap.io.district import District, read_district
 from schoolmap.norms import LEVELS, Norms, default_norms
-from schoolmap.site_planning import SitingPlan, SitingSettings, site_new_schools
+from schoolmap.planning.capacity import district_totals, school_table, zone_table
+from schoolmap.planning.simulation import simulate_enrolment
+from schoolmap.planning.siting import SitingPlan, SitingSettings, site_new_schools
 
 __all__ = ["LANGS", "Scenario", "ScenarioResult", "allocate", "default_lang", "district_xy",
            "load_scenario", "run_scenario"]
@@ -449,8 +450,6 @@ def _counted(district: District, level: str) -> bool:
 
 def _run_forecast(result: ScenarioResult, say: Callable[[str], None]) -> None:
     """Forecast residents over the horizon and simulate each level year by year (in place)."""
-    from schoolmap.simulation import simulate_enrolment
-
     sc, district = result.scenario, result.district
     settings = sc.forecast
     years = sc.horizon
