@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from schoolmap.planning.capacity import band_counts, classes_by_grade
 from schoolmap.demand import level_schools
 from schoolmap.io.district import district_from_frames
 from schoolmap.norms import ClassBands, default_norms
+from schoolmap.planning.capacity import band_counts, classes_by_grade
 from schoolmap.scenario import Scenario, run_scenario
 
 

@@ -36,8 +36,7 @@ from schoolmap.allocation import (
     school_points,
 )
 from schoolmap.demand import demand_by_cell_grade, level_schools
-from schoolmap.errors import Problem, ValidationError
-from schoolmap.forecast import (
+from schoolmap.demand.forecast import (
     Forecast,
     ForecastSettings,
     cohort_births,
@@ -46,6 +45,7 @@ from schoolmap.forecast import (
     forecast_district,
     level_totals,
 )
+from schoolmap.errors import Problem, ValidationError
 from schoolmap.io.crs import COORDINATE_SYSTEMS
 from schoolmap.io.district import District, read_district
 from schoolmap.norms import LEVELS, Norms, default_norms

@@ -34,8 +34,8 @@ from scipy.spatial import cKDTree
 
 from schoolmap.allocation.dispatch import allocate
 from schoolmap.demand import level_schools
+from schoolmap.demand.forecast import Forecast
 from schoolmap.errors import ValidationError
-from schoolmap.forecast import Forecast
 from schoolmap.io.district import District
 from schoolmap.norms import Norms
 from schoolmap.planning.capacity import BAND_COLUMNS, band_counts, classes_by_grade, puhui_figures
