@@ -17,6 +17,14 @@ Prints a table and writes ``benchmarks/results/allocation.json``.
 
 Run: ``python benchmarks/allocation.py [--sizes S M L] [--tools ...] [--repeat 1]
 [--timeout 1800]`` (needs the ``bench`` extra: ``pip install -e '.[bench]'``).
+
+**The panel** (``--panel [--sizes M L]``): every city family of ``instances.FAMILIES`` × every
+balance (students ÷ seats 0.90, 1.00, 1.04, 1.20), and each family at 1.04 with
+``max_distance_m`` = 5 km, at M and L; unserved students cost 200,000 m each (a planner's
+setting: a seat is worth a 200 km detour). schoolmap (certified every time), POT ``ot.emd``
+dense at M and OR-Tools on each cell's 16 nearest schools at L run side by side on the same
+instance in the same run. Rows are printed worst schoolmap time first; the JSON goes to
+``benchmarks/results/allocation_panel.json``.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from instances import SIZES, make_instance  # noqa: E402
+from instances import BALANCES, FAMILIES, SIZES, make_instance  # noqa: E402
 
 TOOLS = ("schoolmap", "ortools", "pot", "highs")
 UNSERVED_M = None  # default unserved cost of each tool run: (m + 1) × diagonal + 1
@@ -55,7 +63,7 @@ def _unserved_cost(cell_xy, school_xy):
     return (len(school_xy) + 1) * float(np.hypot(*(hi - lo))) + 1.0
 
 
-def run_schoolmap(cell_xy, students, school_xy, seats, p, repeat=1):
+def run_schoolmap(cell_xy, students, school_xy, seats, p, repeat=1, max_distance_m=None):
     from schoolmap.optimal import assign
 
     assign(cell_xy[:200], students[:200], school_xy[:5], seats[:5])  # JIT warm-up (cached)
@@ -63,7 +71,8 @@ def run_schoolmap(cell_xy, students, school_xy, seats, p, repeat=1):
     walls = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        r = assign(cell_xy, students, school_xy, seats, unserved_cost=p)
+        r = assign(cell_xy, students, school_xy, seats, unserved_cost=p,
+                   max_distance_m=max_distance_m, on_unproven="warn")
         walls.append(time.perf_counter() - t0)
     return {"seconds": min(walls), "runs": walls, "objective": r.objective,
             "all_pairs_optimal": bool(r.certificate["optimal"]),
@@ -72,7 +81,7 @@ def run_schoolmap(cell_xy, students, school_xy, seats, p, repeat=1):
                                                        "pairs_checked", "pairs_bounded")}}
 
 
-def run_ortools(cell_xy, students, school_xy, seats, p, k=None):
+def run_ortools(cell_xy, students, school_xy, seats, p, k=None, max_distance_m=None):
     from ortools.graph.python import min_cost_flow
     from scipy.spatial import cKDTree
 
@@ -90,8 +99,11 @@ def run_ortools(cell_xy, students, school_xy, seats, p, k=None):
         tails = np.repeat(np.arange(n), k)
         heads = n + idx.ravel()
         unit = np.rint(dist.ravel() * 100).astype(np.int64)
+        if max_distance_m is not None:
+            ok = dist.ravel() <= max_distance_m
+            tails, heads, unit = tails[ok], heads[ok], unit[ok]
     sink, dummy = n + m, n + m + 1
-    caps = np.repeat(students.astype(np.int64), m if k is None else k)
+    caps = students.astype(np.int64)[tails]
     f = min_cost_flow.SimpleMinCostFlow()
     f.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, unit)
     f.add_arcs_with_capacity_and_unit_cost(
@@ -116,12 +128,14 @@ def run_ortools(cell_xy, students, school_xy, seats, p, k=None):
             "detail": {"arcs": int(len(tails)), "candidates_per_cell": k or m}}
 
 
-def run_pot(cell_xy, students, school_xy, seats, p):
+def run_pot(cell_xy, students, school_xy, seats, p, max_distance_m=None):
     import ot
 
     base = _rss_mb()
     t0 = time.perf_counter()
     cost = _dense(cell_xy, school_xy)
+    if max_distance_m is not None:  # a pair beyond reach costs more than leaving unserved
+        cost[cost > max_distance_m] = p + 1.0
     n, m = cost.shape
     full = np.zeros((n + 1, m + 1))
     full[:n, :m] = cost
@@ -165,6 +179,100 @@ def worker(tool: str, size: str, repeat: int = 1) -> dict:
     return run_highs(cell_xy, students, school_xy, seats, p)
 
 
+PANEL_UNSERVED_M = 200_000.0
+PANEL_MAX_DISTANCE_M = 5_000.0
+PANEL_PEERS = {"S": ("pot",), "M": ("pot",), "L": ("ortools",)}
+
+
+def panel_worker(tool: str, size: str, family: str, balance: float, reach: float | None,
+                 repeat: int) -> dict:
+    n, m = SIZES[size]
+    cell_xy, students, school_xy, seats = make_instance(n, m, seed=20261202, family=family,
+                                                        balance=balance)
+    p = PANEL_UNSERVED_M
+    info = {"balance_made": float(students.sum() / seats.sum())}
+    if tool == "schoolmap":
+        out = run_schoolmap(cell_xy, students, school_xy, seats, p, repeat, reach)
+    elif tool == "ortools":
+        out = run_ortools(cell_xy, students, school_xy, seats, p, k=16, max_distance_m=reach)
+    else:
+        out = run_pot(cell_xy, students, school_xy, seats, p, max_distance_m=reach)
+    return {**info, **out}
+
+
+def panel(sizes, timeout: float, repeat: int, tools=TOOLS) -> None:
+    rows = []
+    cases = [(f, b, None) for f in FAMILIES for b in BALANCES]
+    cases += [(f, 1.04, PANEL_MAX_DISTANCE_M) for f in FAMILIES]
+    for size in sizes:
+        for family, balance, reach in cases:
+            row = {"size": size, "cells": SIZES[size][0], "schools": SIZES[size][1],
+                   "family": family, "balance": balance, "max_distance_m": reach}
+            for tool in ("schoolmap", *PANEL_PEERS[size]):
+                if tool not in tools:
+                    row[tool] = {"error": "not run"}
+                    continue
+                load = os.getloadavg()[0]
+                out = _subprocess([tool, size, family, str(balance), str(reach or 0),
+                                   str(repeat)], timeout, "--panel-worker")
+                row[tool] = {"load_before": load, **out}
+            rows.append(row)
+            sm = row["schoolmap"]
+            peer = row[PANEL_PEERS[size][0]]
+            print(f"{size} {family:<10} {balance:.2f} {'reach' if reach else '     '} "
+                  f"schoolmap {sm.get('seconds', float('nan')):7.2f} s "
+                  f"{sm.get('extra_mb', float('nan')):7.0f} MB "
+                  f"{'certified' if sm.get('all_pairs_optimal') else sm.get('error', 'UNPROVEN')}"
+                  f" | {PANEL_PEERS[size][0]} {peer.get('seconds', float('nan')):7.2f} s "
+                  f"{peer.get('error', '')} (load {load:.1f})", flush=True)
+    out = Path(__file__).parent / "results" / "allocation_panel.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"machine": {"arch": platform.machine(), "cores": os.cpu_count()},
+                               "unserved_cost_m": PANEL_UNSERVED_M, "rows": rows},
+                              indent=2) + "\n")
+    print()
+    print(panel_table(rows))
+
+
+def panel_table(rows: list[dict]) -> str:
+    """The panel as a Markdown table, worst schoolmap wall time first in each size."""
+    head = ("| size | family | students ÷ seats | reach | schoolmap s | peak MB | certified "
+            "| peer | peer s | peer objective vs schoolmap | load |\n"
+            "|---|---|---:|---|---:|---:|---|---|---:|---:|---:|")
+    lines = [head]
+    def key(r):
+        return (r["size"], -r["schoolmap"].get("seconds", np.inf))
+    for r in sorted(rows, key=key):
+        sm = r["schoolmap"]
+        name = PANEL_PEERS[r["size"]][0]
+        peer = r[name]
+        if "objective" in sm and "objective" in peer:
+            rel = f"{peer['objective'] / sm['objective'] - 1:+.1e}"
+        else:
+            rel = peer.get("error", "—")[:40]
+        reach = f"{r['max_distance_m'] / 1000:.0f} km" if r["max_distance_m"] else "—"
+        lines.append(
+            f"| {r['size']} | {r['family']} | {sm.get('balance_made', r['balance']):.3f} "
+            f"| {reach} | {sm.get('seconds', float('nan')):.2f} "
+            f"| {sm.get('extra_mb', float('nan')):,.0f} "
+            f"| {'yes' if sm.get('all_pairs_optimal') else sm.get('error', 'NO')[:30]} "
+            f"| {name} | {peer.get('seconds', float('nan')):.2f} | {rel} "
+            f"| {sm.get('load_before', float('nan')):.1f} |")
+    return "\n".join(lines)
+
+
+def _subprocess(args: list[str], timeout: float, flag: str) -> dict:
+    try:
+        proc = subprocess.run([sys.executable, __file__, flag, *args], capture_output=True,
+                              text=True, timeout=timeout)
+        if proc.returncode == 0:
+            return json.loads(proc.stdout.strip().splitlines()[-1])
+        tail = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+        return {"error": tail[:200]}
+    except subprocess.TimeoutExpired:
+        return {"error": f"over {timeout:.0f} s"}
+
+
 PLAN = {"S": ("schoolmap", "ortools", "pot", "highs"), "M": ("schoolmap", "ortools", "pot"),
         "L": ("schoolmap", "ortools")}
 
@@ -175,8 +283,20 @@ def main() -> None:
     ap.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS)
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per tool run")
     ap.add_argument("--repeat", type=int, default=1, help="schoolmap runs per size (fastest)")
+    ap.add_argument("--panel", action="store_true",
+                    help="families × balances at the sizes given (default M L)")
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--panel-worker", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.panel_worker:
+        tool, size, family, balance, reach, repeat = args.panel_worker
+        print(json.dumps(panel_worker(tool, size, family, float(balance),
+                                      float(reach) or None, int(repeat))))
+        return
+    if args.panel:
+        panel(args.sizes if args.sizes != ["S", "M", "L"] else ["M", "L"], args.timeout,
+              args.repeat, args.tools)
+        return
     if args.worker:
         tool, size, repeat = args.worker
         print(json.dumps(worker(tool, size, int(repeat))))

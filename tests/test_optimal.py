@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import highspy
 import numpy as np
 import pytest
@@ -9,14 +11,13 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ortools.graph.python import min_cost_flow
-from scipy.spatial import cKDTree
 
 import schoolmap.optimal as optimal
-from schoolmap._kernels.candidates import nearest_from_bins
-from schoolmap.errors import ValidationError
+from schoolmap._kernels.candidates import bin_boxes, priced_candidates, priced_violations
+from schoolmap.errors import MemoryLimitError, UnprovenError, ValidationError
 from schoolmap.optimal import assign, transport
 
-from .conftest import read_cap
+from .conftest import ROOT, read_cap
 
 
 def highs_lp(supply, capacity, cost, unserved_cost):
@@ -166,33 +167,114 @@ def test_coarse_start_and_certificate_rounds(monkeypatch, metric, max_distance):
     assert r.certificate["candidates"] < n * m / 2  # never the full matrix
 
 
-@pytest.mark.parametrize("pnorm", [1, 2])
-def test_nearest_from_bins_bound_holds(pnorm):
-    """Each cell's nearest schools found through its grid square, and a valid bound."""
-    rng = np.random.default_rng(3)
-    cells = rng.uniform(0, 5000, (2000, 2))
-    schools = rng.uniform(0, 5000, (60, 2))
-    side = 200.0
-    key = np.floor(cells / side).astype(np.int64)
-    key = key[:, 0] * 100 + key[:, 1]
-    occupied, bin_of = np.unique(key, return_inverse=True)
-    centre = side * (np.column_stack([occupied // 100, occupied % 100]) + 0.5)
-    width = 6
-    tree = cKDTree(schools)
-    listed, listed_idx = tree.query(centre, k=width + 3, p=pnorm)
-    dist, idx, bound = nearest_from_bins(cells, schools, bin_of, centre,
-                                         np.ascontiguousarray(listed_idx[:, :-1]),
-                                         np.ascontiguousarray(listed[:, -1]), width, pnorm)
+def _brute(cells, schools, pnorm, upper=np.inf):
     diff = cells[:, None, :] - schools[None, :, :]
-    full = np.abs(diff).sum(-1) if pnorm == 1 else np.hypot(diff[..., 0], diff[..., 1])
-    assert np.allclose(dist, np.take_along_axis(full, idx, axis=1))
-    assert (np.diff(dist, axis=1) >= 0).all()
-    others = full.copy()
-    np.put_along_axis(others, idx, np.inf, axis=1)
-    assert (others.min(axis=1) >= bound - 1e-9).all()  # every school not returned is that far
-    exact = np.sort(full, axis=1)[:, :width]
-    hit = bound > exact[:, -1]  # where the bound allows, these are the true nearest
-    assert hit.mean() > 0.9 and np.allclose(dist[hit], exact[hit])
+    d = np.abs(diff).sum(-1) if pnorm == 1 else np.hypot(diff[..., 0], diff[..., 1])
+    return np.where(d <= upper, d, np.inf)
+
+
+@pytest.mark.parametrize(("pnorm", "upper"), [(1, np.inf), (2, np.inf), (2, 1500.0)])
+def test_streamed_kernels_match_brute_force(pnorm, upper):
+    """Priced candidates and the streamed certificate see every pair, as brute force does."""
+    rng = np.random.default_rng(11)
+    cells = rng.uniform(0, 5000, (1500, 2))
+    schools = rng.uniform(0, 5000, (40, 2))
+    price = np.where(rng.random(40) < 0.5, 0.0, rng.uniform(0, 3000, 40))
+    p = np.full(1500, 4000.0)
+    supply = rng.integers(0, 3, 1500).astype(float)
+    bin_cells, bin_ptr = optimal.cell_bins(cells, 16)
+    box = bin_boxes(cells, bin_cells, bin_ptr)
+    assert np.array_equal(np.sort(bin_cells), np.arange(1500))
+    d = _brute(cells, schools, pnorm, upper)
+    priced = d + price[None, :]
+    # candidates: every school within the margin of the cell's best priced option
+    rows, cols, dists, best = priced_candidates(cells, bin_cells, bin_ptr, box, schools, price,
+                                                p, supply, 250.0, upper, pnorm)
+    want_best = np.minimum(p, priced.min(axis=1))
+    has = supply > 0
+    assert np.allclose(best[has], want_best[has])
+    got = set(zip(rows.tolist(), cols.tolist(), strict=True))
+    want = {(i, j) for i, j in zip(*np.nonzero(priced <= want_best[:, None] + 250.0),
+                                   strict=True) if has[i]}
+    assert got == want
+    assert np.allclose(dists, d[rows, cols])
+    # the certificate: the worst violation over all pairs, the most violating pairs per cell
+    u = np.minimum(p, priced.min(axis=1) + rng.uniform(-50, 400, 1500))
+    br, bc, bd, worst, checked = priced_violations(cells, bin_cells, bin_ptr, box, schools,
+                                                   price, u, upper, 1e-6, pnorm, 3)
+    gap = np.where(np.isfinite(d), u[:, None] - priced, -np.inf)
+    assert worst == pytest.approx(max(0.0, gap.max()))
+    assert checked < 1500 * 40  # most pairs cleared by the bins' bounds
+    assert np.allclose(bd, d[br, bc])
+    for i in range(1500):
+        bad = np.flatnonzero(gap[i] > 1e-6)
+        mine = bc[br == i]
+        assert len(mine) == min(3, len(bad))
+        if len(mine):  # the most violating ones
+            assert gap[i, mine].min() >= np.sort(gap[i, bad])[::-1][len(mine) - 1] - 1e-9
+
+
+def _panel_instance(n, m, seed, family, balance):
+    spec = importlib.util.spec_from_file_location("bench_instances",
+                                                  ROOT / "benchmarks" / "instances.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make_instance(n, m, seed, family=family, balance=balance)
+
+
+@pytest.mark.parametrize(("seed", "family", "balance", "reach"),
+                         [(0, "satellite", 1.04, 3000.0), (6, "megacity", 1.04, None)])
+def test_fractional_students_are_proven(seed, family, balance, reach):
+    """Regression: these instances came back *not certified* before the streamed certificate
+    (fractional students, unserved cost 200 km: max_violation 1,860 m and 600 m), and passed
+    silently. Now they are proven, and the proof is re-checked here by weak duality."""
+    cells, students, schools, seats = _panel_instance(20_000, 120, seed, family, balance)
+    students = students * 0.8731
+    r = assign(cells, students, schools, seats, unserved_cost=200_000, max_distance_m=reach)
+    assert r.certificate["optimal"]
+    d = _brute(cells, schools, 2, np.inf if reach is None else reach)
+    # dual feasible on every pair, primal feasible, and primal − dual within the gap tolerance
+    assert (d + r.seat_price[None, :] >= r.cell_dual[:, None] - 1e-6).all()
+    assert (r.cell_dual <= r.unserved_cost + 1e-9).all() and (r.seat_price >= 0).all()
+    assert (r.assigned_by_school <= seats + 1e-6).all()
+    placed = np.bincount(r.cell, weights=r.students, minlength=len(cells)) + r.unserved_by_cell
+    assert np.allclose(placed, students)
+    dual = students @ r.cell_dual - seats @ r.seat_price
+    assert r.objective - dual <= 1e-8 * r.objective
+
+
+def test_unproven_is_refused_or_loud():
+    """An answer whose proof does not hold within max_rounds is an error, or a loud warning."""
+    cells, students, schools, seats = _panel_instance(20_000, 120, 3, "ring", 1.2)
+    kwargs = dict(unserved_cost=200_000, max_distance_m=3000.0)
+    full = assign(cells, students * 0.8731, schools, seats, **kwargs)
+    assert full.certificate["rounds"] > 1 and full.certificate["optimal"]
+    with pytest.raises(UnprovenError, match="NOT proven optimal.*round limit \\(1\\)") as err:
+        assign(cells, students * 0.8731, schools, seats, max_rounds=1, **kwargs)
+    assert err.value.result.certificate["round_limit_hit"]
+    with pytest.warns(optimal.UnprovenWarning, match="NOT proven optimal"):
+        r = assign(cells, students * 0.8731, schools, seats, max_rounds=1, on_unproven="warn",
+                   **kwargs)
+    assert not r.certificate["optimal"] and r.certificate["max_violation"] > 1e-6
+
+
+def test_memory_guard_stops_before_work():
+    cells, students, schools, seats = _panel_instance(20_000, 120, 1, "clustered", 1.0)
+    with pytest.raises(MemoryLimitError, match=r"20,000 cells × 120 schools needs about .* GB "
+                                               r".*memory_limit"):
+        assign(cells, students, schools, seats, memory_limit=1e6)
+    with pytest.raises(ValidationError, match="memory_limit must be a number of bytes"):
+        assign(cells, students, schools, seats, memory_limit=-1)
+    # the estimate at the benchmark's largest size is within the issue's budget
+    assert optimal.estimate_assign_bytes(1_000_000, 1_000) < 4e9
+
+
+@pytest.mark.parametrize("family", ["clustered", "ring", "satellite", "rural", "megacity"])
+def test_benchmark_instances_have_the_balance_they_say(family):
+    for balance in (0.90, 1.00, 1.04, 1.20):
+        _, students, _, seats = _panel_instance(20_000, 60, 5, family, balance)
+        assert students.sum() / seats.sum() == pytest.approx(balance, abs=1e-3)
+        assert (students >= 0).all() and np.array_equal(students, np.round(students))
 
 
 def test_hand_checked_prices():

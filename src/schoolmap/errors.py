@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["InfeasibleError", "Problem", "SchoolmapError", "ValidationError"]
+__all__ = ["InfeasibleError", "MemoryLimitError", "Problem", "SchoolmapError", "UnprovenError",
+           "ValidationError"]
 
 
 class SchoolmapError(Exception):
@@ -75,3 +76,23 @@ class ValidationError(SchoolmapError, ValueError):
 
 class InfeasibleError(SchoolmapError):
     """A planning question has no answer under the given constraints (e.g. seats can't suffice)."""
+
+
+class MemoryLimitError(SchoolmapError, MemoryError):
+    """A computation would need more memory than allowed; raised before it starts.
+
+    The message names the size of the problem, the estimate, the limit and the option to change
+    (``memory_limit``), so the planner can allow more, split the district or coarsen the cells.
+    """
+
+
+class UnprovenError(SchoolmapError):
+    """An optimiser could not prove its answer optimal within its limits.
+
+    Raised instead of passing an unproven answer off as optimal. ``result`` holds the best answer
+    found, with its certificate (``optimal`` False, the largest violation and the limit hit).
+    """
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result

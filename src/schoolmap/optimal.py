@@ -5,55 +5,84 @@ minimise Σ_ij c_ij x_ij + Σ_i p_i u_i  subject to  Σ_j x_ij + u_i = students_
 
 - :func:`transport` — array door: a dense (n, m) cost matrix or a scipy.sparse matrix (an absent
   entry = pair not allowed).
-- :func:`assign` — coordinate door: cell and school points in metres; never builds an n × m
-  matrix. It solves over each cell's nearest schools and then *proves* optimality over all pairs
-  with the duals: a pair (i, k) can improve the answer only if c_ik + v_k < u_i, and since seat
-  prices v are ≥ 0 only schools closer than u_i can; a KD-tree finds them. Cells whose proof
-  fails get those schools as candidates and the problem is solved again, until the proof holds.
+- :func:`assign` — coordinate door: cell and school points in metres; never builds or stores
+  an n × m matrix. It solves over candidate pairs (each cell's schools whose distance + estimated
+  seat price is near its best) and then *proves* optimality over all pairs with the duals: a
+  pair (i, k) can improve the answer only if c_ik + v_k < u_i. That is checked for every pair in
+  one streamed pass over grid squares of cells: a school's distance to the square's bounding box
+  plus its price bounds c_ik + v_k for every cell of the square, so most schools are cleared a
+  square at a time and only the rest are evaluated, none stored. Violating pairs (the worst few
+  per cell) are priced in and the problem solved again from the previous flows, until the proof
+  holds — or, after ``max_rounds`` rounds, the answer is refused as unproven
+  (:class:`~schoolmap.errors.UnprovenError`), never passed off as optimal.
 
 **Seat price** ``v_j`` (in cost units, metres for :func:`assign`): the travel the district would
 save with one more seat at school j — zero where seats are spare; high where students are pushed
 far away for lack of seats. It is where an expansion helps most. The **cell dual** ``u_i`` is the
 cost of serving one more student living in cell i.
 
-The certificate checks primal feasibility, complementary slackness, dual feasibility over all
-pairs and equality of the primal and dual objectives; ``certificate["optimal"]`` is True only
-when all hold within ``tol``.
+The certificate checks primal feasibility (no school over its seats, every student assigned or
+unserved), dual feasibility over all pairs (u_i ≤ c_ij + v_j within ``tol``, u_i ≤ p_i, v ≥ 0)
+and the duality gap: by weak duality the dual objective Σ s_i u_i − Σ seats_j v_j is a lower
+bound on every allocation, so a relative gap ≤ ``GAP_TOL`` (1e-8) proves the answer optimal to
+that precision. ``certificate["optimal"]`` is True only when all three hold. Complementary
+slackness is reported too (``max_slackness``), for information.
+
+**Memory.** Before any work :func:`assign` estimates its peak (:func:`estimate_assign_bytes`)
+and stops with a :class:`~schoolmap.errors.MemoryLimitError` naming the size, the estimate and
+the ``memory_limit`` option if it would exceed the limit (default 60 % of available memory).
 """
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from schoolmap._kernels.candidates import (
-    balls_from_bins,
-    knn_violations,
-    nearest_from_bins,
-    pair_distance,
-    reduced_cost_check,
-    select_candidates,
-    split_far,
-)
+from schoolmap._kernels.candidates import bin_boxes, priced_candidates, priced_violations
 from schoolmap._kernels.transport import STATUS_NO_PATH, ssp_transport
-from schoolmap.errors import InfeasibleError, ValidationError
+from schoolmap.errors import InfeasibleError, MemoryLimitError, UnprovenError, ValidationError
 
-__all__ = ["TransportResult", "assign", "transport"]
+__all__ = ["TransportResult", "UnprovenWarning", "assign", "check_memory", "estimate_assign_bytes",
+           "transport"]
 
 _K_START = 4
 _K_COLD = 32  # nearest schools per cell on the coarsest level (no price estimate yet)
-_K_PRICED = 16  # nearest schools looked at per cell when prices are estimated
 BINS_PER_SCHOOL = 8
 MIN_BINS = 2000  # fewer cells than 2 × this are solved without a coarser level
 LEVEL_FACTOR = 4
 MARGIN_BINS = 0.5
-_K_BIN_EXTRA = 4  # schools listed per grid square beyond those kept per cell
+CELLS_PER_CHECK_BIN = 32  # cells per grid square of the streamed certificate (on average)
+KEEP_VIOLATIONS = 4  # violating pairs priced in per cell and round (the most violating)
+MAX_ROUNDS = 50  # solve rounds before an answer is reported unproven
+GAP_TOL = 1e-8  # relative duality gap accepted as proof (total travel within 1e-8 of optimal)
+
+
+def cell_bins(xy: np.ndarray, per_bin: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cells grouped by grid square, about ``per_bin`` cells a square on average.
+
+    Returns ``bin_cells`` (n,) — cell indices in square order — and ``bin_ptr`` (n_squares + 1,):
+    the cells of square b are ``bin_cells[bin_ptr[b]:bin_ptr[b + 1]]`` (occupied squares only).
+    """
+    n = len(xy)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(1, np.int64)
+    span = np.ptp(xy, axis=0)
+    side = max(float(np.sqrt(max(span[0] * span[1], 1.0) * per_bin / n)), 1e-9)
+    key = np.floor((xy - xy.min(axis=0)) / side).astype(np.int64)
+    key = key[:, 0] * (int(key[:, 1].max()) + 1) + key[:, 1]
+    order = np.argsort(key, kind="stable")
+    counts = np.bincount(key)
+    counts = counts[counts > 0]
+    ptr = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    return order.astype(np.int64), ptr
 
 
 @dataclass(frozen=True)
@@ -79,10 +108,13 @@ class TransportResult:
         Dual u_i: the cost of one more student in cell i.
     unserved_cost : ndarray of shape (n_cells,), float64
     certificate : dict
-        ``optimal`` (bool), ``duality_gap`` (relative), ``max_violation`` (reduced-cost or
-        slackness violation found, cost units), ``pairs_checked`` (pairs whose reduced cost was
-        checked explicitly), ``pairs_bounded`` (pairs cleared by the KD-tree bound without
-        evaluating them), ``rounds``, ``paths`` (shortest paths augmented), ``candidates``.
+        ``optimal`` (bool), ``duality_gap`` (relative), ``max_violation`` (largest dual
+        infeasibility u_i − c_ij − v_j over all pairs, cost units), ``max_slackness`` (largest
+        complementary-slackness violation, for information), ``max_infeasibility`` (students
+        over seats or not accounted for), ``pairs_checked`` (pairs whose reduced cost was
+        evaluated explicitly), ``pairs_bounded`` (pairs cleared by a bound without evaluating
+        them), ``rounds``, ``round_limit_hit`` (present and True when ``max_rounds`` stopped the
+        search), ``paths`` (shortest paths augmented), ``candidates``.
     """
 
     cell: np.ndarray
@@ -124,21 +156,23 @@ def _vector(x: Any, name: str, length: int | None = None) -> np.ndarray:
 
 
 def _solve_candidates(supply, capacity, indptr, school, cost, unserved_cost, integral,
-                      price0=None):
+                      price0=None, flow0=None):
     eps = 0.5 if integral else 1e-9 * max(1.0, float(supply.sum()))
     if price0 is None:
         price0 = np.zeros(len(capacity))
     flow, unserved, price, n_paths, status = ssp_transport(
         supply, capacity, indptr, school, cost, unserved_cost,
-        np.ascontiguousarray(price0, dtype=np.float64), eps)
+        np.ascontiguousarray(price0, dtype=np.float64), eps,
+        np.zeros(0) if flow0 is None else np.ascontiguousarray(flow0, dtype=np.float64))
     if status == STATUS_NO_PATH:
         raise InfeasibleError("students cannot all be placed and leaving them unserved is not "
                               "allowed (unserved_cost is infinite); give a finite unserved_cost")
     return flow, unserved, price, int(n_paths)
 
 
-def _sorted_csr(n: int, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray):
-    order = np.argsort(rows, kind="stable")
+def _sorted_csr(n: int, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, order=None):
+    if order is None:
+        order = np.argsort(rows, kind="stable")
     rows, cols, vals = rows[order], cols[order], vals[order]
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
@@ -147,7 +181,8 @@ def _sorted_csr(n: int, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray):
 
 def _duals_and_slackness(supply, capacity, indptr, school, cost, unserved_cost, flow, unserved,
                          price, tol):
-    """Cell duals u, and the largest complementary-slackness violation."""
+    """Cell duals u, and the largest complementary-slackness violation (for information: with
+    primal and dual feasibility, the duality gap is what proves optimality)."""
     n = len(supply)
     cell_of = np.repeat(np.arange(n), np.diff(indptr))
     priced = cost + price[school]
@@ -181,8 +216,15 @@ def _finish(supply, capacity, indptr, school, cost, unserved_cost, flow, unserve
     dual = float(supply @ u_finite - capacity @ price)
     gap = abs(primal - dual) / max(1.0, abs(primal))
     certificate["duality_gap"] = gap
-    certificate["optimal"] = bool(certificate["max_violation"] <= certificate["tol"]
-                                  and gap <= 1e-9)
+    # primal feasibility: no school over its seats, every cell's students assigned or unserved
+    load = np.bincount(school[keep], weights=flow[keep], minlength=len(capacity))
+    placed = np.bincount(cell_of[keep], weights=flow[keep], minlength=n) + unserved
+    infeasible = max(float((load - capacity).max(initial=0.0)),
+                     float(np.abs(placed - supply).max(initial=0.0)))
+    certificate["max_infeasibility"] = infeasible
+    feasible = infeasible <= (0.0 if integral else 1e-9 * max(1.0, float(supply.sum())))
+    certificate["optimal"] = bool(feasible and certificate["max_violation"] <= certificate["tol"]
+                                  and gap <= GAP_TOL)
     students = flow[keep]
     out_unserved = unserved
     if integral:
@@ -264,8 +306,9 @@ def transport(
                                                          p, integral)
         u, viol, _ = _duals_and_slackness(supply, capacity, indptr, school, cvals, p, flow,
                                           unserved, price, tol)
-        certificate.update(rounds=1, paths=paths, pairs_checked=len(school),
-                           max_violation=viol, candidates=len(school))
+        # u is the cheapest priced option of each cell: dual feasible on every allowed pair
+        certificate.update(rounds=1, paths=paths, pairs_checked=len(school), max_violation=0.0,
+                           max_slackness=viol, candidates=len(school))
         return _finish(supply, capacity, indptr, school, cvals, p, flow, unserved, price, u,
                        integral, certificate)
 
@@ -301,7 +344,8 @@ def transport(
             worst[start:start + 4096] = u[start:start + 4096] - block.min(axis=1)
         certificate["pairs_checked"] += n * m
         bad = worst > tol
-        certificate["max_violation"] = max(viol, float(worst.max(initial=0.0)))
+        certificate["max_violation"] = float(worst.max(initial=0.0))
+        certificate["max_slackness"] = viol
         if not bad.any() or wide[bad].all():
             break
         wide |= bad
@@ -332,6 +376,9 @@ def assign(
     tol: float = 1e-6,
     k: int = _K_START,
     progress: Callable[[str], None] | None = None,
+    memory_limit: float | None = None,
+    max_rounds: int = MAX_ROUNDS,
+    on_unproven: str = "raise",
 ) -> TransportResult:
     """Exact capacitated allocation from coordinates: the coordinate door.
 
@@ -362,11 +409,21 @@ def assign(
         Nearest schools tried first per cell.
     progress : callable, optional
         Called with a short message at each stage (coarse price levels, solve rounds).
+    memory_limit : float, optional
+        Bytes the solve may use at its peak, above its inputs. Default: 60 % of the memory
+        available when the call starts. The peak is estimated before any work; above the limit a
+        :class:`~schoolmap.errors.MemoryLimitError` names the size, the estimate and this option.
+    max_rounds : int
+        Solve rounds (each prices in the pairs the certificate found violated) before giving up.
+    on_unproven : {"raise", "warn"}
+        When the certificate does not hold after ``max_rounds`` rounds: raise
+        :class:`~schoolmap.errors.UnprovenError` (default; the best answer is its ``result``), or
+        return it with ``certificate["optimal"]`` False after a :class:`UnprovenWarning`.
 
     Returns
     -------
     TransportResult
-        Costs are distances in metres.
+        Costs are distances in metres; ``certificate["optimal"]`` is True.
 
     Examples
     --------
@@ -376,12 +433,91 @@ def assign(
     >>> r.assigned_by_school.tolist(), r.objective, r.certificate["optimal"]
     ([2.0, 1.0], 10.0, True)
     """
-    return _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, metric,
-                   tol, k, k, progress)
+    if on_unproven not in ("raise", "warn"):
+        raise ValidationError([f"on_unproven must be 'raise' or 'warn', got {on_unproven!r}"],
+                              "assign input")
+    if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
+        raise ValidationError([f"max_rounds must be a whole number ≥ 1, got {max_rounds!r}"],
+                              "assign input")
+    n, m = np.shape(cell_xy)[0], np.shape(school_xy)[0]
+    check_memory(estimate_assign_bytes(n, m), memory_limit,
+                 f"exact allocation of {n:,} cells × {m:,} schools")
+    r = _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, metric,
+                tol, k, k, progress, max_rounds)
+    if not r.certificate["optimal"]:
+        c = r.certificate
+        why = (f"the round limit ({max_rounds}) was reached" if c.get("round_limit_hit")
+               else "the certificate does not hold")
+        text = (f"exact allocation of {n:,} cells × {m:,} schools is NOT proven optimal: {why} "
+                f"(largest violation {c['max_violation']:.6g} m, duality gap "
+                f"{c['duality_gap']:.3g}); raise max_rounds, or report this district")
+        if on_unproven == "raise":
+            raise UnprovenError(text, r)
+        warnings.warn(text, UnprovenWarning, stacklevel=2)
+    return r
+
+
+class UnprovenWarning(UserWarning):
+    """An answer returned although its optimality is not proven (``on_unproven="warn"``)."""
+
+
+# bytes per cell and per candidate pair at the peak of a solve, measured on the benchmark panel
+# (nearest-school lists, candidate and CSR arrays, the kernel's copies, the certificate's bins)
+_BYTES_PER_CELL = 900.0
+_BYTES_PER_PAIR = 160.0
+_PAIRS_PER_CELL = 12.0
+
+
+def estimate_assign_bytes(n_cells: int, n_schools: int) -> float:
+    """Estimated peak memory (bytes above the inputs) of :func:`assign` on this many cells.
+
+    >>> round(estimate_assign_bytes(1_000_000, 1_000) / 1e9, 1)
+    2.9
+    """
+    school_graph = 6 * 8.0 * (n_schools + 2) ** 2  # the kernel's arc tables and heap
+    return n_cells * (_BYTES_PER_CELL + _PAIRS_PER_CELL * _BYTES_PER_PAIR) + school_graph
+
+
+def available_memory() -> float:
+    """Bytes of memory available now (``MemAvailable``; the physical size where unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024.0
+    except OSError:
+        pass
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return float("inf")
+
+
+def check_memory(needed: float, memory_limit: float | None, what: str) -> None:
+    """Raise :class:`MemoryLimitError` before work starts if ``needed`` bytes exceed the limit.
+
+    ``memory_limit`` in bytes; ``None``: 60 % of the memory available now.
+    """
+    if memory_limit is None:
+        limit = 0.6 * available_memory()
+        source = "60 % of the memory available now"
+    else:
+        if isinstance(memory_limit, bool) or not np.isfinite(float(memory_limit)) \
+                or float(memory_limit) <= 0:
+            raise ValidationError([f"memory_limit must be a number of bytes > 0, got "
+                                   f"{memory_limit!r}"], "memory limit")
+        limit = float(memory_limit)
+        source = "memory_limit"
+    if needed > limit:
+        raise MemoryLimitError(
+            f"{what} needs about {needed / 1e9:,.2f} GB at its peak, more than the "
+            f"{limit / 1e9:,.2f} GB allowed ({source}). Allow more with memory_limit (bytes; "
+            f"[allocation] memory_limit_gb in a scenario), free memory, or split the district or "
+            f"use coarser cells")
 
 
 def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, metric, tol, k,
-            k_cold, progress):
+            k_cold, progress, max_rounds=MAX_ROUNDS):
     """:func:`assign`; ``k_cold`` nearest schools per cell are candidates where no prices are
     estimated (on the coarsest level), the ``k`` nearest always are."""
     xy = np.ascontiguousarray(np.asarray(cell_xy, dtype=np.float64))
@@ -415,151 +551,99 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
     if m == 0 or n == 0:
         indptr = np.zeros(n + 1, dtype=np.int64)
         empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0)
-        certificate.update(rounds=1, max_violation=0.0, candidates=0)
+        certificate.update(rounds=1, max_violation=0.0, max_slackness=0.0, candidates=0)
         u = p.copy()
         return _finish(supply, capacity, indptr, empty_i, empty_f, p, empty_f,
                        supply.copy(), np.zeros(m), u, integral, certificate)
     tree = cKDTree(sxy)
     upper = np.inf if max_distance_m is None else float(max_distance_m)
     say = progress or (lambda _msg: None)
-    cand, known, nearest, bound, price = _candidates(tree, xy, supply, sxy, capacity, p, pnorm,
-                                                     upper, k, k_cold, tol, say)
-    rows, cols, dists = cand
-    drows, dcols, ddists = known
+    bin_cells, bin_ptr = cell_bins(xy, CELLS_PER_CHECK_BIN)
+    box = bin_boxes(xy, bin_cells, bin_ptr)
+    (rows, cols, dists), price = _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper,
+                                             k, k_cold, tol, say, (bin_cells, bin_ptr, box))
+    pair_flow = None  # flows of the last round, per pair (new pairs: 0)
     while True:
         certificate["rounds"] += 1
         say(f"{n:,} cells × {m:,} schools: exact solve, round {certificate['rounds']}")
-        indptr, school, cvals = _sorted_csr(n, rows, cols, dists)
-        flow, unserved, price, paths = _solve_candidates(supply, capacity, indptr, school, cvals,
-                                                         p, integral, price)
+        order = np.argsort(rows, kind="stable")
+        indptr, school, cvals = _sorted_csr(n, rows, cols, dists, order)
+        flow, unserved, price, paths = _solve_candidates(
+            supply, capacity, indptr, school, cvals, p, integral, price,
+            None if pair_flow is None else pair_flow[order])
+        pair_flow = np.empty(len(rows))
+        pair_flow[order] = flow
         certificate["paths"] += paths
+        say(f"  solved: {len(school):,} candidate pairs, {paths:,} paths")
         u, viol, _ = _duals_and_slackness(supply, capacity, indptr, school, cvals, p, flow,
                                           unserved, price, tol)
-        # dual feasibility over all pairs: known pairs (each cell's nearest schools, and the
-        # listed others) are checked one by one; beyond a cell's bound only schools closer than
-        # u_i can violate (v ≥ 0)
-        need = bound < u - tol
-        certificate["pairs_bounded"] += int((m - np.diff(indptr))[~need].sum())
-        b_rows, b_cols, b_radius = _ball_pairs(tree, xy, u, need, pnorm, upper)
-        bound[need] = b_radius
-        if len(b_rows):
-            drows = np.concatenate([drows, b_rows])
-            dcols = np.concatenate([dcols, b_cols])
-            ddists = np.concatenate([ddists, pair_distance(b_rows, b_cols, xy, sxy, pnorm)])
-        bad, worst = reduced_cost_check(drows, dcols, ddists, price, u, tol)
-        n_rows, n_cols, n_dists, n_worst, n_checked = knn_violations(*nearest, price, u, tol)
-        certificate["pairs_checked"] += len(drows) + int(n_checked)
-        certificate["max_violation"] = max(viol, float(worst), float(n_worst))
-        if not bad.any() and not len(n_rows):
+        # dual feasibility over all pairs, streamed bin by bin (nothing stored but violations)
+        b_rows, b_cols, b_dists, worst, checked = priced_violations(
+            xy, bin_cells, bin_ptr, box, sxy, price, u, upper, tol, pnorm, KEEP_VIOLATIONS)
+        certificate["pairs_checked"] += int(checked)
+        certificate["pairs_bounded"] += n * m - int(checked)
+        certificate["max_violation"] = float(worst)
+        certificate["max_slackness"] = viol
+        if not len(b_rows):
             break
-        new_rows = np.concatenate([drows[bad], n_rows])
-        new_cols = np.concatenate([dcols[bad], n_cols])
-        new_dists = np.concatenate([ddists[bad], n_dists])
-        _, first = np.unique(new_rows * m + new_cols, return_index=True)  # known twice
-        rows = np.concatenate([rows, new_rows[first]])
-        cols = np.concatenate([cols, new_cols[first]])
-        dists = np.concatenate([dists, new_dists[first]])
-        if bad.any():
-            drows, dcols, ddists = drows[~bad], dcols[~bad], ddists[~bad]
+        if certificate["rounds"] >= max_rounds:
+            certificate["round_limit_hit"] = True
+            break
+        rows = np.concatenate([rows, b_rows])
+        cols = np.concatenate([cols, b_cols])
+        dists = np.concatenate([dists, b_dists])
+        pair_flow = np.concatenate([pair_flow, np.zeros(len(b_rows))])
     certificate["candidates"] = len(school)
     return _finish(supply, capacity, indptr, school, cvals, p, flow, unserved, price, u,
                    integral, certificate)
 
 
-def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol, say):
-    """First candidate schools of each cell, the known others, and a bound on the unknown.
+def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol, say, bins):
+    """First candidate schools of each cell, and estimated seat prices.
 
-    With k nearest schools alone, a crowded area whose nearest schools are all full finds no
+    With the k nearest schools alone, a crowded area whose nearest schools are all full finds no
     free seat among its candidates and its prices jump to the unserved cost. So for large
     instances seat prices are first estimated on a grid of binned cells (solved exactly the same
-    way, recursively: each level 4× coarser), and each cell gets the schools whose *priced*
-    distance is within a margin of its best; the certificate then adds whatever is missing.
-    On such a level the KD-tree is asked once per grid square, not per cell: a cell's nearest
-    schools are taken among its square's, and a school not listed for the square is at least
-    the square's bound minus the cell's distance from the square's centre away.
+    way, recursively: each level 4× coarser), and each cell gets every school whose *priced*
+    distance (distance + estimated price) is within a margin of its best — found bin by bin
+    with box bounds (:func:`~schoolmap._kernels.candidates.priced_candidates`), so the lists
+    are as long as the prices make them and never n × m; the certificate adds whatever is
+    missing. The coarsest level takes each cell's ``k_cold`` nearest schools.
 
     Returns
     -------
-    candidates, known : tuples (rows, cols, distances) of pairs
-        Candidate pairs (no duplicates) and other known pairs around far cells (checked by the
-        certificate).
-    nearest : tuple (dist, idx, skip)
-        Each cell's nearest schools, arrays of shape (n, kk) (inf / m where none), and the cells
-        whose nearest schools are all candidates or listed in ``known`` (the certificate checks
-        the other cells' nearest schools in place).
-    bound : ndarray of shape (n,)
-        Every school in none of these lists is at least this far from the cell.
+    candidates : tuple (rows, cols, distances) of pairs, no duplicates
     price : ndarray of shape (m,)
         Estimated seat prices (zeros on the coarsest level).
     """
     n, m = len(xy), len(sxy)
     kk = min(m, k_cold)
-    estimate = None
     n_bins = max(n // LEVEL_FACTOR, BINS_PER_SCHOOL * m, MIN_BINS)
-    if n > 2 * n_bins and m > kk:
-        span = np.ptp(xy, axis=0)
-        bin_m = max(float(np.sqrt(max(span[0] * span[1], 1.0) / n_bins)), 1.0)
-        origin = xy.min(axis=0)
-        key = np.floor((xy - origin) / bin_m).astype(np.int64)
-        ny = int(key[:, 1].max()) + 1
-        key = key[:, 0] * ny + key[:, 1]  # about n_bins grid squares
-        counts = np.bincount(key)
-        occupied = np.flatnonzero(counts)  # squares with cells, in key order
-        inverse = (np.cumsum(counts > 0) - 1)[key]
-        weight = np.bincount(inverse, weights=supply)
-        has = weight > 0
-        cxy = np.column_stack([np.bincount(inverse, weights=supply * xy[:, 0]),
-                               np.bincount(inverse, weights=supply * xy[:, 1])])
-        cxy = cxy[has] / weight[has, None]
-        say(f"estimating seat prices on {int(has.sum()):,} bins of {bin_m:,.0f} m")
-        coarse = _assign(cxy, weight[has], sxy, capacity,
-                         None if np.isinf(upper) else upper, float(p.max()),
-                         "manhattan" if pnorm == 1 else "euclidean", tol, k, _K_COLD, say)
-        estimate = coarse.seat_price
-        margin = MARGIN_BINS * bin_m * np.sqrt(2.0)
-        kk = min(m, _K_PRICED)
-    by_bins = estimate is not None and np.isinf(upper)
-    if by_bins:
-        # nearest schools of each grid square's centre, then of each cell among those
-        centre = origin + bin_m * (np.column_stack([occupied // ny, occupied % ny]) + 0.5)
-        listed = min(m, kk + _K_BIN_EXTRA)
-        dist, idx, bound = _nearest(tree, centre, listed, pnorm, upper)
-        dist, idx, bound = nearest_from_bins(xy, sxy, inverse, centre, idx, bound, kk, pnorm)
-    else:
-        dist, idx, bound = _nearest(tree, xy, kk, pnorm, upper)
-    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-    if estimate is None:  # every nearest school is a candidate
-        rows, cols = np.nonzero(np.isfinite(dist))
-        return (rows, idx[rows, cols], dist[rows, cols]), empty, \
-            (dist, idx, np.ones(n, dtype=bool)), bound, np.zeros(m)
-    cr, cc, cd, best, far_mask = select_candidates(dist, idx, estimate, p, supply, bound,
-                                                   float(margin), min(k, kk))
-    cand, known = (cr, cc, cd), empty
-    # where a cheaper priced school may lie beyond the kk nearest, take every school within
-    # best + margin (a superset of the kk nearest there)
-    far = np.flatnonzero(far_mask)
-    if len(far):
-        radius = np.minimum(best[far] + margin, upper)
-        if by_bins:  # one ball per grid square, wide enough for each of its far cells
-            off = xy[far] - centre[inverse[far]]
-            off = np.abs(off).sum(axis=1) if pnorm == 1 else np.hypot(off[:, 0], off[:, 1])
-            reach = np.zeros(len(centre))
-            np.maximum.at(reach, inverse[far], (radius + off) * (1 + 1e-9) + 1e-6)
-            squares = np.flatnonzero(reach)
-            s_rows, s_cols, _ = _ball_pairs(tree, centre[squares], reach[squares],
-                                            np.ones(len(squares), dtype=bool), pnorm, np.inf)
-            square_ptr = np.zeros(len(centre) + 1, dtype=np.int64)
-            np.cumsum(np.bincount(squares[s_rows], minlength=len(centre)), out=square_ptr[1:])
-            r2, c2, d2 = balls_from_bins(xy, sxy, far, radius, inverse, square_ptr, s_cols, pnorm)
-        else:
-            r2, c2, _ = _ball_pairs(tree, xy, np.full(n, np.inf), far_mask, pnorm, radius)
-            d2 = pair_distance(r2, c2, xy, sxy, pnorm)
-        kth = np.ascontiguousarray(dist[:, min(k, kk) - 1])  # the k nearest stay candidates
-        *far_cand, kr, kc, kd = split_far(r2, c2, d2, estimate, best, float(margin), kth)
-        cand = tuple(np.concatenate([a, b]) for a, b in zip(cand, far_cand, strict=True))
-        known = (kr, kc, kd)
-        bound[far] = radius
-    return cand, known, (dist, idx, far_mask), bound, estimate
+    if not (n > 2 * n_bins and m > kk):
+        dist, idx, _ = _nearest(tree, xy, kk, pnorm, upper)
+        rows, cols = np.nonzero(np.isfinite(dist) & (supply[:, None] > 0))
+        return (rows, idx[rows, cols], dist[rows, cols]), np.zeros(m)
+    span = np.ptp(xy, axis=0)
+    bin_m = max(float(np.sqrt(max(span[0] * span[1], 1.0) / n_bins)), 1.0)
+    key = np.floor((xy - xy.min(axis=0)) / bin_m).astype(np.int64)
+    key = key[:, 0] * (int(key[:, 1].max()) + 1) + key[:, 1]  # about n_bins grid squares
+    counts = np.bincount(key)
+    inverse = (np.cumsum(counts > 0) - 1)[key]
+    weight = np.bincount(inverse, weights=supply)
+    has = weight > 0
+    cxy = np.column_stack([np.bincount(inverse, weights=supply * xy[:, 0]),
+                           np.bincount(inverse, weights=supply * xy[:, 1])])
+    cxy = cxy[has] / weight[has, None]
+    say(f"estimating seat prices on {int(has.sum()):,} bins of {bin_m:,.0f} m")
+    coarse = _assign(cxy, weight[has], sxy, capacity, None if np.isinf(upper) else upper,
+                     float(p.max()), "manhattan" if pnorm == 1 else "euclidean", tol, k,
+                     _K_COLD, say, MAX_ROUNDS)
+    estimate = coarse.seat_price
+    margin = MARGIN_BINS * bin_m * np.sqrt(2.0)
+    bin_cells, bin_ptr, box = bins
+    rows, cols, dists, _ = priced_candidates(xy, bin_cells, bin_ptr, box, sxy, estimate, p,
+                                             supply, float(margin), upper, pnorm)
+    return (rows, cols, dists), estimate
 
 
 def _nearest(tree, xy, kk, pnorm, upper):
@@ -575,19 +659,3 @@ def _nearest(tree, xy, kk, pnorm, upper):
     else:
         bound = np.full(n, np.inf)
     return np.ascontiguousarray(dist), np.ascontiguousarray(idx, dtype=np.int64), bound
-
-
-def _ball_pairs(tree, xy, u, need, pnorm, upper):
-    """Every school within min(u_i, upper) of each flagged cell (the only ones that can beat u_i).
-
-    ``upper`` is a number or an array over the flagged cells.
-    """
-    cells = np.flatnonzero(need)
-    radius = np.minimum(u[cells], upper)
-    if len(cells) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), radius
-    hits = tree.query_ball_point(xy[cells], radius, p=pnorm, return_sorted=False, workers=-1)
-    counts = np.fromiter(map(len, hits), dtype=np.int64, count=len(cells))
-    rows = np.repeat(cells, counts)
-    cols = np.fromiter(chain.from_iterable(hits), dtype=np.int64, count=int(counts.sum()))
-    return rows, cols, radius

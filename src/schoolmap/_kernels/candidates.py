@@ -1,84 +1,15 @@
-"""Candidate schools per cell from its nearest schools and estimated seat prices (numba only)."""
+"""Candidate schools per cell from estimated seat prices, and the streamed all-pairs certificate
+(numba only).
+
+Both walk grid squares (bins) of cells: a school's distance to a bin's bounding box plus its
+seat price bounds the priced distance of every cell of the bin, so most schools are dealt with a
+bin at a time and no (cell, school) pair is ever stored unless it is kept.
+"""
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
-
-
-@nb.njit(cache=True, nogil=True)
-def _empty_pairs(k):
-    """Room for k (cell, school, distance) pairs."""
-    return np.empty(k, np.int64), np.empty(k, np.int64), np.empty(k)
-
-
-@nb.njit(cache=True, nogil=True)
-def select_candidates(dist, idx, price, unserved_cost, supply, bound, margin, k_always):
-    """Pick each cell's candidate schools among its nearest, in one pass.
-
-    A school is a candidate when it is among the ``k_always`` nearest or its priced distance
-    (distance + estimated price) is within ``margin`` of the cell's best priced option. The
-    others stay known (the certificate checks them, see :func:`knn_violations`). Cells whose
-    best + margin reaches beyond their nearest-school list (``bound``) are flagged *far*: they
-    get no pairs here (the caller looks them up within a radius instead).
-
-    Parameters
-    ----------
-    dist : (n, kk) f8 — distances to the kk nearest schools, ascending (inf = none)
-    idx : (n, kk) i8 — their indices
-    price : (m,) f8 — estimated seat prices (≥ 0)
-    unserved_cost : (n,) f8
-    supply : (n,) f8
-    bound : (n,) f8 — distance of the (kk + 1)-th nearest school (inf if none)
-    margin : f8 — cost units
-    k_always : i8
-
-    Returns
-    -------
-    cand_row, cand_col, cand_dist : 1-D arrays
-    best : (n,) f8 — best priced option of each cell (capped at its unserved cost)
-    far : (n,) bool
-    """
-    n, kk = dist.shape
-    best = np.empty(n)
-    far = np.zeros(n, np.bool_)
-    n_cand = 0
-    for i in range(n):
-        b = unserved_cost[i]
-        for t in range(kk):
-            d = dist[i, t]
-            if d == np.inf:
-                break
-            c = d + price[idx[i, t]]
-            if c < b:
-                b = c
-        best[i] = b
-        if bound[i] < b + margin and supply[i] > 0.0:
-            far[i] = True
-            continue
-        for t in range(kk):
-            d = dist[i, t]
-            if d == np.inf:
-                break
-            if t < k_always or d + price[idx[i, t]] <= b + margin:
-                n_cand += 1
-    cand_row, cand_col, cand_dist = _empty_pairs(n_cand)
-    a = 0
-    for i in range(n):
-        if far[i]:
-            continue
-        b = best[i]
-        for t in range(kk):
-            d = dist[i, t]
-            if d == np.inf:
-                break
-            j = idx[i, t]
-            if t < k_always or d + price[j] <= b + margin:
-                cand_row[a] = i
-                cand_col[a] = j
-                cand_dist[a] = d
-                a += 1
-    return cand_row, cand_col, cand_dist, best, far
 
 
 @nb.njit(cache=True, nogil=True)
@@ -89,226 +20,265 @@ def _metric(ax, ay, bx, by, pnorm):
 
 
 @nb.njit(cache=True, nogil=True)
-def nearest_from_bins(cell_xy, school_xy, bin_of, bin_xy, bin_schools, bin_bound, width, pnorm):
-    """Each cell's ``width`` nearest schools among those listed for its bin, and a bound.
+def _grown(rows, cols, dists, used, size):
+    """Pair arrays of room ``size`` holding the first ``used`` pairs of the given ones."""
+    grown_r = np.empty(size, np.int64)
+    grown_c = np.empty(size, np.int64)
+    grown_d = np.empty(size)
+    grown_r[:used] = rows[:used]
+    grown_c[:used] = cols[:used]
+    grown_d[:used] = dists[:used]
+    return grown_r, grown_c, grown_d
 
-    A school not in the bin's list is at least ``bin_bound − |cell − bin point|`` from the cell
-    (triangle inequality), so a cell's bound is the smaller of that and its own next listed
-    school: every school not returned for the cell is at least ``bound`` away.
+
+@nb.njit(cache=True, nogil=True)
+def _box_distance(box, x, y, pnorm):
+    """Distance from point (x, y) to the box (xmin, ymin, xmax, ymax): ≤ its distance to any
+    point of the box."""
+    dx = 0.0
+    if x < box[0]:
+        dx = box[0] - x
+    elif x > box[2]:
+        dx = x - box[2]
+    dy = 0.0
+    if y < box[1]:
+        dy = box[1] - y
+    elif y > box[3]:
+        dy = y - box[3]
+    return dx + dy if pnorm == 1 else np.hypot(dx, dy)
+
+
+@nb.njit(cache=True, nogil=True)
+def _bin_schools(box, school_xy, price, upper, limit, pnorm, lb, cand):
+    """Schools whose box distance (within ``upper``) plus price is at most ``limit``: their
+    count k, bounds in ``lb[:k]`` and indices in ``cand[:k]``, and the order of the bounds."""
+    n_cand = 0
+    for j in range(school_xy.shape[0]):
+        d = _box_distance(box, school_xy[j, 0], school_xy[j, 1], pnorm)
+        if d > upper:
+            continue
+        bound = d * (1.0 - 1e-12) + price[j]
+        if bound <= limit:
+            lb[n_cand] = bound
+            cand[n_cand] = j
+            n_cand += 1
+    return n_cand, np.argsort(lb[:n_cand], kind="mergesort")
+
+
+@nb.njit(cache=True, nogil=True)
+def priced_violations(cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, dual, upper, tol,
+                      pnorm, keep):
+    """Dual feasibility over **every** (cell, school) pair, streamed: no pair is stored.
+
+    A pair (i, j) violates when c_ij + v_j < u_i − tol. For each bin of cells, a school's
+    distance to the bin's bounding box plus its price is a lower bound on c_ij + v_j for every
+    cell of the bin; schools whose bound reaches the bin's largest u are checked cell by cell
+    (in order of their bound, stopping at the cell's own u), the others are cleared by the bound.
+    Pairs farther than ``upper`` are not allowed and never violate.
 
     Parameters
     ----------
-    cell_xy : (n, 2) f8 · school_xy : (m, 2) f8
-    bin_of : (n,) i8 — bin of each cell
-    bin_xy : (nb, 2) f8 — a point of each bin (its centre)
-    bin_schools : (nb, kb) i8 — schools nearest to each bin point (m = none)
-    bin_bound : (nb,) f8 — every school not listed is at least this far from the bin point
-    width : i8 — nearest schools returned per cell
-    pnorm : i8 — 1 Manhattan, else straight-line distance
+    cell_xy : (n, 2) f8 · school_xy : (m, 2) f8 — metres
+    bin_cells : (n,) i8 — cells in bin order · bin_ptr : (nb + 1,) i8
+    bin_box : (nb, 4) f8 — xmin, ymin, xmax, ymax of each bin's cells
+    price : (m,) f8 — seat prices v (≥ 0) · dual : (n,) f8 — cell duals u (may be inf)
+    upper : f8 — largest allowed distance (inf: none)
+    tol : f8 — violations up to this are accepted (cost units)
+    pnorm : i8 — 1 Manhattan, else straight line
+    keep : i8 — violating pairs kept per cell (the most violating)
 
     Returns
     -------
-    dist : (n, width) f8 — ascending (ties by school), inf = none
-    idx : (n, width) i8 — m = none
-    bound : (n,) f8
+    bad_row, bad_col, bad_dist : violating pairs (at most ``keep`` per cell), by cell
+    worst : f8 — max(0, max over all pairs of u_i − c_ij − v_j)
+    checked : i8 — pairs evaluated one by one (the rest were cleared by a bound)
     """
-    n = cell_xy.shape[0]
     m = school_xy.shape[0]
-    kb = bin_schools.shape[1]
-    dist = np.full((n, width), np.inf)
-    idx = np.full((n, width), m, np.int64)
-    bound = np.empty(n)
-    d = np.empty(kb)
-    js = np.empty(kb, np.int64)
-    for i in range(n):
-        b = bin_of[i]
-        x = cell_xy[i, 0]
-        y = cell_xy[i, 1]
-        count = 0
-        for t in range(kb):
-            j = bin_schools[b, t]
-            if j >= m:
-                break
-            dj = _metric(x, y, school_xy[j, 0], school_xy[j, 1], pnorm)
-            pos = count  # insertion sort by (distance, school)
-            while pos > 0 and (d[pos - 1] > dj or (d[pos - 1] == dj and js[pos - 1] > j)):
-                d[pos] = d[pos - 1]
-                js[pos] = js[pos - 1]
-                pos -= 1
-            d[pos] = dj
-            js[pos] = j
-            count += 1
-        for t in range(min(count, width)):
-            dist[i, t] = d[t]
-            idx[i, t] = js[t]
-        bnd = bin_bound[b] - _metric(x, y, bin_xy[b, 0], bin_xy[b, 1], pnorm)
-        if count > width and d[width] < bnd:
-            bnd = d[width]
-        bound[i] = bnd
-    return dist, idx, bound
-
-
-@nb.njit(cache=True, nogil=True)
-def balls_from_bins(cell_xy, school_xy, cells, radius, bin_of, bin_ptr, bin_schools, pnorm):
-    """Every school within ``radius[t]`` of cell ``cells[t]``, among those listed for its bin.
-
-    The caller lists, per bin, every school within the largest cell radius plus the cell's
-    distance from the bin point, so nothing within a cell's radius is missed.
-
-    Parameters
-    ----------
-    cells : (k,) i8 · radius : (k,) f8
-    bin_of : (n,) i8 — bin of each cell
-    bin_ptr : (nb + 1,) i8 · bin_schools : (nnz,) i8 — CSR lists of schools per bin
-    pnorm : i8 — 1 Manhattan, else straight-line distance
-
-    Returns
-    -------
-    rows, cols, dists : 1-D arrays of the pairs found
-    """
-    listed = 0
-    for t in range(cells.shape[0]):
-        listed += bin_ptr[bin_of[cells[t]] + 1] - bin_ptr[bin_of[cells[t]]]
-    rows, cols, dists = _empty_pairs(listed)
-    a = 0
-    for t in range(cells.shape[0]):
-        i = cells[t]
-        b = bin_of[i]
-        for e in range(bin_ptr[b], bin_ptr[b + 1]):
-            j = bin_schools[e]
-            d = _metric(cell_xy[i, 0], cell_xy[i, 1], school_xy[j, 0], school_xy[j, 1], pnorm)
-            if d <= radius[t]:
-                rows[a] = i
-                cols[a] = j
-                dists[a] = d
-                a += 1
-    return rows[:a].copy(), cols[:a].copy(), dists[:a].copy()
-
-
-@nb.njit(cache=True, nogil=True)
-def pair_distance(rows, cols, cell_xy, school_xy, pnorm):
-    """Distance of each (cell, school) pair: (k,) f8, Manhattan if ``pnorm`` is 1 else straight."""
-    out = np.empty(rows.shape[0])
-    for t in range(rows.shape[0]):
-        i = rows[t]
-        j = cols[t]
-        out[t] = _metric(cell_xy[i, 0], cell_xy[i, 1], school_xy[j, 0], school_xy[j, 1], pnorm)
-    return out
-
-
-@nb.njit(cache=True, nogil=True)
-def split_far(rows, cols, dists, price, best, margin, kth):
-    """Split the pairs found around *far* cells into candidates and known others.
-
-    A pair is a candidate when its priced distance is within ``margin`` of the cell's best
-    (``best``) or it is no farther than the cell's ``kth`` nearest school.
-
-    Returns
-    -------
-    cand_row, cand_col, cand_dist, other_row, other_col, other_dist : 1-D arrays
-    """
-    k = rows.shape[0]
-    keep = np.empty(k, np.bool_)
-    n_keep = 0
-    for t in range(k):
-        i = rows[t]
-        keep[t] = dists[t] + price[cols[t]] <= best[i] + margin or dists[t] <= kth[i]
-        if keep[t]:
-            n_keep += 1
-    cand_row, cand_col, cand_dist = _empty_pairs(n_keep)
-    other_row, other_col, other_dist = _empty_pairs(k - n_keep)
-    a = 0
-    z = 0
-    for t in range(k):
-        if keep[t]:
-            cand_row[a] = rows[t]
-            cand_col[a] = cols[t]
-            cand_dist[a] = dists[t]
-            a += 1
-        else:
-            other_row[z] = rows[t]
-            other_col[z] = cols[t]
-            other_dist[z] = dists[t]
-            z += 1
-    return cand_row, cand_col, cand_dist, other_row, other_col, other_dist
-
-
-@nb.njit(cache=True, nogil=True)
-def knn_violations(dist, idx, skip, price, dual, tol):
-    """Dual feasibility of each cell's nearest-school pairs, without listing them.
-
-    Parameters
-    ----------
-    dist, idx : (n, kk) — nearest schools as in :func:`select_candidates`
-    skip : (n,) bool — cells not to check here (their pairs are checked elsewhere)
-    price : (m,) f8 — seat prices v
-    dual : (n,) f8 — cell duals u
-    tol : f8
-
-    Returns
-    -------
-    bad_row, bad_col, bad_dist : pairs with c_ij + v_j < u_i − tol
-    worst : f8 — max(0, max (u_i − c_ij − v_j)) over the checked pairs
-    checked : i8 — pairs checked
-    """
-    n, kk = dist.shape
+    n_bins = bin_ptr.shape[0] - 1
+    lb = np.empty(m)
+    cand = np.empty(m, np.int64)
+    buf_gap = np.empty(keep)
+    buf_col = np.empty(keep, np.int64)
+    buf_dist = np.empty(keep)
+    bad_row = np.empty(1024, np.int64)
+    bad_col = np.empty(1024, np.int64)
+    bad_dist = np.empty(1024)
+    n_bad = 0
     worst = 0.0
     checked = 0
-    n_bad = 0
-    for i in range(n):
-        if skip[i]:
+    for b in range(n_bins):
+        lo = bin_ptr[b]
+        hi = bin_ptr[b + 1]
+        if hi == lo:
             continue
-        for t in range(kk):
-            d = dist[i, t]
-            if d == np.inf:
-                break
-            checked += 1
-            gap = dual[i] - d - price[idx[i, t]]
-            if gap > worst:
-                worst = gap
-            if gap > tol:
+        umax = -np.inf
+        for t in range(lo, hi):
+            if dual[bin_cells[t]] > umax:
+                umax = dual[bin_cells[t]]
+        n_cand, order = _bin_schools(bin_box[b], school_xy, price, upper, umax - tol, pnorm, lb,
+                                     cand)
+        if n_cand == 0:
+            continue
+        for t in range(lo, hi):
+            i = bin_cells[t]
+            u = dual[i]
+            x = cell_xy[i, 0]
+            y = cell_xy[i, 1]
+            n_buf = 0
+            for r in range(n_cand):
+                q = order[r]
+                if lb[q] >= u - tol:
+                    break
+                j = cand[q]
+                d = _metric(x, y, school_xy[j, 0], school_xy[j, 1], pnorm)
+                checked += 1
+                if d > upper:
+                    continue
+                gap = u - d - price[j]
+                if gap > worst:
+                    worst = gap
+                if gap <= tol:
+                    continue
+                if n_buf < keep:  # insertion into the cell's buffer, most violating first
+                    pos = n_buf
+                    n_buf += 1
+                elif gap > buf_gap[keep - 1]:
+                    pos = keep - 1
+                else:
+                    continue
+                while pos > 0 and buf_gap[pos - 1] < gap:
+                    buf_gap[pos] = buf_gap[pos - 1]
+                    buf_col[pos] = buf_col[pos - 1]
+                    buf_dist[pos] = buf_dist[pos - 1]
+                    pos -= 1
+                buf_gap[pos] = gap
+                buf_col[pos] = j
+                buf_dist[pos] = d
+            if n_buf == 0:
+                continue
+            if n_bad + n_buf > bad_row.shape[0]:
+                bad_row, bad_col, bad_dist = _grown(bad_row, bad_col, bad_dist, n_bad,
+                                                    2 * (n_bad + n_buf))
+            for s in range(n_buf):
+                bad_row[n_bad] = i
+                bad_col[n_bad] = buf_col[s]
+                bad_dist[n_bad] = buf_dist[s]
                 n_bad += 1
-    bad_row, bad_col, bad_dist = _empty_pairs(n_bad)
-    a = 0
-    for i in range(n):
-        if skip[i] or a == n_bad:
-            continue
-        for t in range(kk):
-            d = dist[i, t]
-            if d == np.inf:
-                break
-            if dual[i] - d - price[idx[i, t]] > tol:
-                bad_row[a] = i
-                bad_col[a] = idx[i, t]
-                bad_dist[a] = d
-                a += 1
-    return bad_row, bad_col, bad_dist, worst, checked
+    return bad_row[:n_bad].copy(), bad_col[:n_bad].copy(), bad_dist[:n_bad].copy(), worst, \
+        checked
 
 
 @nb.njit(cache=True, nogil=True)
-def reduced_cost_check(rows, cols, dists, price, dual, tol):
-    """Which known pairs violate dual feasibility, and by how much at worst.
+def bin_boxes(cell_xy, bin_cells, bin_ptr):
+    """Bounding box (xmin, ymin, xmax, ymax) of each bin's cells: (nb, 4) f8."""
+    n_bins = bin_ptr.shape[0] - 1
+    box = np.empty((n_bins, 4))
+    for b in range(n_bins):
+        box[b, 0] = np.inf
+        box[b, 1] = np.inf
+        box[b, 2] = -np.inf
+        box[b, 3] = -np.inf
+        for t in range(bin_ptr[b], bin_ptr[b + 1]):
+            i = bin_cells[t]
+            x = cell_xy[i, 0]
+            y = cell_xy[i, 1]
+            box[b, 0] = min(box[b, 0], x)
+            box[b, 1] = min(box[b, 1], y)
+            box[b, 2] = max(box[b, 2], x)
+            box[b, 3] = max(box[b, 3], y)
+    return box
+
+
+@nb.njit(cache=True, nogil=True)
+def _box_far(box, x, y, pnorm):
+    """Distance from point (x, y) to the farthest corner of the box: ≥ its distance to any
+    point of the box."""
+    dx = max(abs(x - box[0]), abs(x - box[2]))
+    dy = max(abs(y - box[1]), abs(y - box[3]))
+    return dx + dy if pnorm == 1 else np.hypot(dx, dy)
+
+
+@nb.njit(cache=True, nogil=True)
+def priced_candidates(cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, unserved_cost,
+                      supply, margin, upper, pnorm):
+    """Each cell's candidate schools: those whose priced distance is within ``margin`` of its best.
+
+    ``best_i = min(p_i, min_j (c_ij + v_j))`` over *every* school within ``upper`` (no list is
+    assumed); the candidates of cell i are the schools with c_ij + v_j ≤ best_i + margin. Bins of
+    cells prune the schools as in :func:`priced_violations`: a school whose box distance plus
+    price exceeds every cell's possible best (bounded by the farthest corner of the box) is
+    skipped for the whole bin. Cells without students get no candidates.
 
     Parameters
     ----------
-    rows, cols : (k,) i8 — cell and school of each pair
-    dists : (k,) f8 — their cost
-    price : (m,) f8 — seat prices v
-    dual : (n,) f8 — cell duals u
-    tol : f8
+    cell_xy : (n, 2) f8 · school_xy : (m, 2) f8 — metres
+    bin_cells, bin_ptr, bin_box : bins of cells as in :func:`priced_violations`
+    price : (m,) f8 — estimated seat prices (≥ 0) · unserved_cost : (n,) f8 · supply : (n,) f8
+    margin : f8 — cost units · upper : f8 — largest allowed distance (inf: none)
+    pnorm : i8 — 1 Manhattan, else straight line
 
     Returns
     -------
-    bad : (k,) bool — c_ij + v_j < u_i − tol
-    worst : f8 — max(0, max_i (u_i − c_ij − v_j))
+    rows, cols, dists : candidate pairs, by bin then cell
+    best : (n,) f8 — each cell's best priced option (its unserved cost if no school is better)
     """
-    k = rows.shape[0]
-    bad = np.zeros(k, np.bool_)
-    worst = 0.0
-    for t in range(k):
-        gap = dual[rows[t]] - dists[t] - price[cols[t]]
-        if gap > worst:
-            worst = gap
-        if gap > tol:
-            bad[t] = True
-    return bad, worst
+    m = school_xy.shape[0]
+    n = cell_xy.shape[0]
+    n_bins = bin_ptr.shape[0] - 1
+    best = unserved_cost.copy()
+    lbp = np.empty(m)
+    cand = np.empty(m, np.int64)
+    rows = np.empty(max(1024, 4 * n), np.int64)
+    cols = np.empty(max(1024, 4 * n), np.int64)
+    dists = np.empty(max(1024, 4 * n))
+    count = 0
+    for b in range(n_bins):
+        lo = bin_ptr[b]
+        hi = bin_ptr[b + 1]
+        box = bin_box[b]
+        pmax = -np.inf
+        for t in range(lo, hi):
+            if supply[bin_cells[t]] > 0.0 and unserved_cost[bin_cells[t]] > pmax:
+                pmax = unserved_cost[bin_cells[t]]
+        if pmax == -np.inf:
+            continue
+        # every cell's best is at most min_j (farthest corner + v_j), and at most its own p_i
+        top = pmax
+        for j in range(m):
+            far = _box_far(box, school_xy[j, 0], school_xy[j, 1], pnorm)
+            if far <= upper and far + price[j] < top:
+                top = far + price[j]
+        n_cand, order = _bin_schools(box, school_xy, price, upper, top + margin, pnorm, lbp,
+                                     cand)
+        if n_cand == 0:
+            continue
+        for t in range(lo, hi):
+            i = bin_cells[t]
+            if supply[i] <= 0.0:
+                continue
+            x = cell_xy[i, 0]
+            y = cell_xy[i, 1]
+            bi = best[i]
+            for r in range(n_cand):  # the best priced school (bounds in ascending order)
+                q = order[r]
+                if lbp[q] >= bi:
+                    break
+                j = cand[q]
+                d = _metric(x, y, school_xy[j, 0], school_xy[j, 1], pnorm)
+                if d <= upper and d + price[j] < bi:
+                    bi = d + price[j]
+            best[i] = bi
+            if count + n_cand > rows.shape[0]:
+                rows, cols, dists = _grown(rows, cols, dists, count, 2 * (count + n_cand))
+            for r in range(n_cand):
+                q = order[r]
+                if lbp[q] > bi + margin:
+                    break
+                j = cand[q]
+                d = _metric(x, y, school_xy[j, 0], school_xy[j, 1], pnorm)
+                if d <= upper and d + price[j] <= bi + margin:
+                    rows[count] = i
+                    cols[count] = j
+                    dists[count] = d
+                    count += 1
+    return rows[:count].copy(), cols[:count].copy(), dists[:count].copy(), best

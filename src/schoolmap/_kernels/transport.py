@@ -228,33 +228,33 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
         dst = arc_to[a, b]
         if a == U:
             i = -1 - src
-            unserved[i] -= delta
+            unserved[i] -= delta  # a remainder below eps stays (every student counted)
             if unserved[i] <= eps:
-                unserved[i] = 0.0
                 dirty[U] = True
         else:
             flow[src] -= delta
             load[a] -= delta
             if flow[src] <= eps:
-                flow[src] = 0.0
                 dirty[a] = True
         if b == U:
             i = cell_of[src]
-            was_empty = unserved[i] <= 0.0
+            was_empty = unserved[i] <= eps
             unserved[i] += delta
-            if was_empty and not listed_u[i]:
+            if not listed_u[i]:
                 nxt, item_at, used = _push_list(U, i, head, nxt, item_at, used)
                 listed_u[i] = True
+                was_empty = True
             if was_empty and not dirty[U]:
                 _offer(U, i, -1 - i, unserved_cost[i], indptr, school, cost, unserved_cost,
                        m, arc, arc_from, arc_to, nbr, n_nbr)
         else:
             load[b] += delta
-            was_empty = flow[dst] <= 0.0
+            was_empty = flow[dst] <= eps
             flow[dst] += delta
-            if was_empty and not listed[dst]:
+            if not listed[dst]:
                 nxt, item_at, used = _push_list(b, dst, head, nxt, item_at, used)
                 listed[dst] = True
+                was_empty = True
             if was_empty and not dirty[b]:
                 _offer(b, cell_of[dst], dst, cost[dst], indptr, school, cost, unserved_cost, m,
                        arc, arc_from, arc_to, nbr, n_nbr)
@@ -262,8 +262,12 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
 
 
 @nb.njit(cache=True, nogil=True)
-def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0, eps):
+def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0, eps, flow0):
     """Solve the capacitated transportation problem over candidate pairs.
+
+    ``flow0`` (nnz,) is a previous solution over the same pairs (zeros on pairs added since, or
+    an empty array for none): a cell whose previous flows are all still on its cheapest priced
+    options keeps them, only the others start again at their cheapest option.
 
     The search rebuilds a school's arcs from the cells it holds, so cells starting at the same
     school are first made neighbours in memory (a stable counting sort by starting school); the
@@ -301,9 +305,10 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
         i = order[r]
         for t in range(indptr[i + 1] - indptr[i]):
             slot[indptr2[r] + t] = indptr[i] + t
+    flow0_r = flow0[slot] if flow0.shape[0] == nnz else np.zeros(0)
     flow2, unserved2, price, n_paths, status = _ssp_core(
         supply[order], capacity, indptr2, school[slot], cost[slot], unserved_cost[order],
-        price0, eps)
+        price0, eps, flow0_r)
     flow = np.empty(nnz)
     flow[slot] = flow2
     unserved = np.empty(n)
@@ -312,7 +317,7 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
 
 
 @nb.njit(cache=True, nogil=True)
-def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps):
+def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps, flow0):
     """Solve the capacitated transportation problem over candidate pairs (in memory order).
 
     Parameters
@@ -325,6 +330,7 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
     unserved_cost : (n,) f8 — cost per student left unserved (may be inf)
     price0 : (m,) f8 — estimated seat prices (≥ 0) to start from; zeros for a cold start
     eps : f8 — amounts below this are zero (0.5 for integer data)
+    flow0 : (nnz,) f8 or (0,) — previous flows to keep where still cheapest (see the wrapper)
 
     Returns
     -------
@@ -347,6 +353,7 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
         for s in range(indptr[i], indptr[i + 1]):
             cell_of[s] = i
     total = 0.0
+    use_flow0 = flow0.shape[0] == nnz and nnz > 0
     for i in range(n):
         if supply[i] <= 0.0:
             continue
@@ -358,6 +365,25 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
             if c < best:
                 best = c
                 best_s = s
+        if use_flow0:  # keep the previous flows if they are all still on cheapest options
+            slack = 1e-9 * max(1.0, abs(best))
+            kept = 0.0
+            ok = True
+            for s in range(indptr[i], indptr[i + 1]):
+                if flow0[s] > 0.0:
+                    kept += flow0[s]
+                    if cost[s] + price0[school[s]] > best + slack:
+                        ok = False
+            rest = supply[i] - kept
+            if rest < -eps or (rest > eps and unserved_cost[i] > best + slack):
+                ok = False
+            if ok:
+                for s in range(indptr[i], indptr[i + 1]):
+                    if flow0[s] > 0.0:
+                        flow[s] = flow0[s]
+                        load[school[s]] += flow0[s]
+                unserved[i] = rest if rest > eps else 0.0
+                continue
         if best_s >= 0:
             flow[best_s] = supply[i]
             load[school[best_s]] += supply[i]
