@@ -20,10 +20,9 @@ from rich.table import Table
 from schoolmap import __version__
 from schoolmap.backtest import add_backtest_command, run_backtest_command
 from schoolmap.errors import SchoolmapError
+from schoolmap.i18n import CLI_WORDS, LEVEL_NAMES_ZH, METHOD_NAMES
 from schoolmap.importers import IMPORTERS
 from schoolmap.norms import default_norms
-
-LEVEL_ZH = {"kindergarten": "幼儿园", "primary": "小学", "junior": "初中", "senior": "高中"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -285,7 +284,8 @@ def _compare(args: argparse.Namespace, console: Console) -> int:
     for level in levels:
         da = ra.simulations[level].district.set_index("year")
         db = rb.simulations[level].district.set_index("year")
-        table = Table(title=f"{level} {LEVEL_ZH.get(level, '')}: {a.name} (A) vs {b.name} (B)",
+        zh_name = LEVEL_NAMES_ZH.get(level, "")
+        table = Table(title=f"{level} {zh_name}: {a.name} (A) vs {b.name} (B)",
                       title_justify="left")
         for col in ("year", "demand A", "demand B", "short A", "short B", "short B − A"):
             table.add_column(col, justify="right")
@@ -366,35 +366,6 @@ def _fmt(x: float, pct: bool = False) -> str:
     return f"{100 * x:.1f} %" if pct else f"{x:,.0f}"
 
 
-#: Words of the summary printed by ``schoolmap run`` (English, Chinese).
-_WORDS: dict[str, tuple[str, str]] = {
-    "cells": ("{cells} cells, {schools} schools, school year {year}",
-              "{cells} 个网格, {schools} 所学校, {year} 学年"),
-    "totals": ("District totals (学位 seats, 缺口 shortfall)", "全区合计"),
-    "level": ("level", "学段"),
-    "method": ("method", "分配方法"),
-    "demand": ("demand", "需求"),
-    "seats": ("seats", "学位"),
-    "short at schools": ("short at schools", "学校学位缺口"),
-    "schools short": ("schools short", "缺位学校"),
-    "classes 56+": ("classes 56+", "大班额占比"),
-    "classes 66+": ("classes 66+", "超大班额占比"),
-    "beyond radius": ("beyond radius", "超出服务半径"),
-    "unserved": ("unserved", "未获学位"),
-    "by area": ("By area ({method})", "按区域 ({method})"),
-    "area": ("area", "区域"),
-    "utilisation": ("utilisation", "使用率"),
-    "note": ("note", "说明"),
-    "new schools": ("Recommended new schools (siting: {n} new, proven minimum {lb})",
-                    "新建学校建议 (共 {n} 所, 已证明至少需要 {lb} 所)"),
-    "site": ("site", "地块"),
-    "size": ("轨 / classes", "轨 / 班"),
-    "open year": ("needed from", "最迟启用"),
-    "served": ("students served", "服务学生"),
-}
-_METHOD_ZH = {"catchment": "划片", "nearest": "就近", "optimal": "最优"}
-
-
 def _print_summary(result: object, console: Console) -> None:
     from schoolmap.scenario import ScenarioResult
 
@@ -403,13 +374,14 @@ def _print_summary(result: object, console: Console) -> None:
     zh = sc.language == "zh"
 
     def w(key: str, **kw: object) -> str:
-        return _WORDS[key][1 if zh else 0].format(**kw)
+        return CLI_WORDS[key][1 if zh else 0].format(**kw)
 
     def level_name(level: str) -> str:
-        return LEVEL_ZH.get(level, level) if zh else f"{level} {LEVEL_ZH.get(level, '')}".strip()
+        zh_name = LEVEL_NAMES_ZH.get(level, "")
+        return (zh_name or level) if zh else f"{level} {zh_name}".strip()
 
     def method_name(method: str) -> str:
-        return _METHOD_ZH.get(method, method) if zh else method
+        return METHOD_NAMES.get(method, {}).get("zh", method) if zh else method
 
     console.print(f"[bold]{sc.name}[/]: " + w("cells", cells=f"{result.district.n_cells:,}",
                                               schools=result.district.n_schools,

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schoolmap.errors import Problem, ValidationError
+from schoolmap.i18n import US_LEVEL_NAMES
 
 __all__ = [
     "GRADE_SYSTEMS",
@@ -80,13 +81,6 @@ _DEFAULT_ENTRY_AGE = {"6+3": 6, "5+4": 6, "us": 5}
 #: Whose norms a grade system's levels start from (class sizes, radii, rates).
 _NORM_FAMILY = {"6+3": "cn", "5+4": "cn", "us": "us"}
 
-#: US names of the levels under ``grade_system = "us"`` (schoolmap level → US name).
-US_LEVEL_NAMES: dict[str, str] = {
-    "kindergarten": "pre-K",
-    "primary": "elementary",
-    "junior": "middle",
-    "senior": "high",
-}
 
 _MILE_M = 1609.344
 

@@ -33,8 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from schoolmap.norms import US_LEVEL_NAMES
-from schoolmap.scenario import LANGS
+from schoolmap.i18n import LANGS, LEVEL_NAMES_ZH, METHOD_NAMES, REPORT_TEXT, US_LEVEL_NAMES
 
 __all__ = ["render_report", "report_html"]
 
@@ -51,141 +50,6 @@ CJK_FONTS: tuple[str, ...] = (
 
 BAND_COLOURS = ("#4daf4a", "#ffd92f", "#fc8d62", "#b2182b")
 
-_T: dict[str, dict[str, str]] = {
-    "title": {"en": "School seats report", "zh": "学位供需报告"},
-    "scenario": {"en": "Scenario", "zh": "情景"},
-    "district": {"en": "District", "zh": "片区数据"},
-    "year": {"en": "School year", "zh": "学年"},
-    "headline_method": {"en": "Headline method", "zh": "主要分配方法"},
-    "cells_schools": {"en": "{cells} cells, {schools} schools",
-                      "zh": "{cells} 个网格, {schools} 所学校"},
-    "contents": {"en": "Contents", "zh": "目录"},
-    "headline": {"en": "Headline figures", "zh": "主要指标"},
-    "norms": {"en": "Norms used", "zh": "采用的规划标准"},
-    "charts": {"en": "Charts", "zh": "图表"},
-    "chart_forecast": {"en": "Forecast: students needing a seat, seats and seats short by year",
-                       "zh": "预测: 各年学位需求、学位数与学位缺口"},
-    "band_p10_p90": {"en": "P10–P90 (ensemble)", "zh": "P10–P90 (随机模拟)"},
-    "schools": {"en": "Schools shortest of seats", "zh": "学位缺口最大的学校"},
-    "all_schools": {"en": "All schools", "zh": "全部学校"},
-    "zones": {"en": "Catchments", "zh": "学区 (划片)"},
-    "notes": {"en": "Notes", "zh": "说明"},
-    "map": {"en": "Map", "zh": "地图"},
-    "map_open": {"en": "Open the map on its own: map.html",
-                 "zh": "单独打开地图: map.html"},
-    "no_map": {"en": "No map in this report.", "zh": "本报告未包含地图。"},
-    "level": {"en": "Level", "zh": "学段"},
-    "method": {"en": "Method", "zh": "分配方法"},
-    "demand": {"en": "Demand (students)", "zh": "需求 (学生数)"},
-    "seats": {"en": "Seats", "zh": "学位"},
-    "short_at_schools": {"en": "Seats short at schools", "zh": "学校学位缺口"},
-    "net_shortfall": {"en": "Net shortfall", "zh": "净缺口"},
-    "schools_short": {"en": "Schools short", "zh": "缺位学校"},
-    "share_56": {"en": "Classes of 56+", "zh": "大班额 (56人以上) 占比"},
-    "share_66": {"en": "Classes of 66+", "zh": "超大班额 (66人以上) 占比"},
-    "target": {"en": "target ≤ {pct}", "zh": "目标 ≤ {pct}"},
-    "meets": {"en": "meets target", "zh": "达标"},
-    "misses": {"en": "above target", "zh": "未达标"},
-    "unserved": {"en": "Unserved students", "zh": "未获学位学生"},
-    "beyond_radius": {"en": "Beyond service radius", "zh": "超出服务半径"},
-    "school": {"en": "School", "zh": "学校"},
-    "id": {"en": "ID", "zh": "编号"},
-    "shortfall": {"en": "Shortfall", "zh": "学位缺口"},
-    "utilisation": {"en": "Utilisation", "zh": "使用率"},
-    "avg_class": {"en": "Avg class size", "zh": "平均班额"},
-    "classes_56_65": {"en": "Classes of 56–65", "zh": "大班额班数"},
-    "classes_66": {"en": "Classes of 66+", "zh": "超大班额班数"},
-    "band_56": {"en": " (large)", "zh": " 大班额"},
-    "band_66": {"en": " (very large)", "zh": " 超大班额"},
-    "seat_price": {"en": "Seat price (m)", "zh": "学位影子价格 (米)"},
-    "zone": {"en": "Catchment", "zh": "学区"},
-    "zone_schools": {"en": "School(s)", "zh": "学校"},
-    "none_short": {"en": "No school is short of seats.", "zh": "没有学校存在学位缺口。"},
-    "no_zones": {"en": "The district has no catchments.", "zh": "本片区无学区划分数据。"},
-    "no_notes": {"en": "None.", "zh": "无。"},
-    "norm": {"en": "Norm", "zh": "标准"},
-    "value": {"en": "Value", "zh": "取值"},
-    "grade_system": {"en": "Grade system", "zh": "学制"},
-    "entry_age": {"en": "Entry age (years)", "zh": "入学年龄 (岁)"},
-    "bands": {"en": "Class-size bands (students per class)", "zh": "班额分级 (每班人数)"},
-    "ages": {"en": "Ages (years)", "zh": "年龄 (岁)"},
-    "class_sizes": {"en": "Norm class size per grade", "zh": "各年级标准班额"},
-    "service_radius": {"en": "Service radius (m)", "zh": "服务半径 (米)"},
-    "enrolment_rate": {"en": "Enrolment rate", "zh": "入学 (园) 率"},
-    "private_share": {"en": "Private share", "zh": "民办学校比例"},
-    "standard_classes": {"en": "Standard sizes (classes)", "zh": "标准办学规模 (班)"},
-    "max_students": {"en": "Largest school (students)", "zh": "最大办学规模 (学生)"},
-    "band_le": {"en": "≤ {a}", "zh": "≤ {a} 人"},
-    "band_range": {"en": "{a}–{b}", "zh": "{a}–{b} 人"},
-    "band_plus": {"en": "{a}+", "zh": "{a} 人以上"},
-    "chart_demand": {"en": "Demand and seats per level; seats short at schools per method",
-                     "zh": "各学段需求与学位; 各分配方法下的学校学位缺口"},
-    "chart_bands": {"en": "Classes by size band (share of classes)",
-                    "zh": "各班额区间的班级占比"},
-    "chart_prices": {"en": "Seat prices, optimal allocation (m of travel one more seat saves)",
-                     "zh": "学位影子价格 (最优分配; 每增加一个学位减少的通学距离, 米)"},
-    "no_prices": {"en": "Every school has seats spare (all seat prices 0).",
-                  "zh": "所有学校学位均有富余 (影子价格均为 0)。"},
-    "share_of_classes": {"en": "share of classes", "zh": "班级占比"},
-    "students": {"en": "students", "zh": "学生数"},
-    "metres": {"en": "metres", "zh": "米"},
-    "no_cjk": {"en": "", "zh": "未找到中文字体 (如 fonts-noto-cjk), 图表标签使用英文。"},
-    "glyphs": {"en": "Some characters of the data could not be drawn in the charts.",
-               "zh": "图表中部分字符无法显示。"},
-    "generated": {"en": "Written by schoolmap {version}. Figures for school year {year}.",
-                  "zh": "由 schoolmap {version} 生成。数据学年: {year}。"},
-    "seats_short_sentence": {"en": "{n} of {m} schools short", "zh": "{m} 所中 {n} 所缺位"},
-    "more_rows": {"en": "{n} rows", "zh": "共 {n} 行"},
-    "forecast_methods": {"en": "Forecast methods compared", "zh": "预测方法比较"},
-    "methods_intro": {
-        "en": "Cohort component: children of the level's ages needing a seat, carried forward "
-              "from the cells' ages (births, migration, new housing). Grade progression: the "
-              "enrolment history carried forward grade by grade with smoothed progression "
-              "ratios, the entry grade from births six years before × the entry ratio.",
-        "zh": "队列要素法: 由各网格分年龄人口推算 (出生、迁移、新建住宅) 的该学段学位需求。"
-              "年级升级比率法: 以历年在校生数据, 按平滑后的年级升级比率逐年推算, "
-              "起始年级 = 六年前出生人数 × 入学比率。"},
-    "cohort_component": {"en": "Cohort component", "zh": "队列要素法"},
-    "grade_progression": {"en": "Grade progression", "zh": "年级升级比率法"},
-    "difference": {"en": "Difference", "zh": "差值"},
-    "difference_share": {"en": "Difference (%)", "zh": "差值 (%)"},
-    "new_sites": {"en": "Recommended new schools", "zh": "新建学校建议"},
-    "sites_intro": {
-        "en": "The fewest new schools of standard sizes (轨 = classes per grade) so that, with "
-              "the optimal allocation (least travel, no school over its seats), every student has "
-              "a seat within {reach}; each opens in the first school year it is needed. "
-              "{n} new schools, {seats} seats; any plan needs at least {lb} "
-              "(proven lower bound; gap {gap}).",
-        "zh": "在最优分配 (通学距离最短、不超学位) 下, 使每名学生在 {reach} 内都有学位所需的最少"
-              "标准规模新建学校 (轨 = 每年级班数), 并给出最早需要投入使用的学年。"
-              "共 {n} 所, {seats} 个学位; 任何方案至少需要 {lb} 所 (已证明的下界; 差距 {gap})。"},
-    "no_new_sites": {"en": "No new school is needed within the planning years.",
-                     "zh": "规划期内无需新建学校。"},
-    "site": {"en": "Site", "zh": "地块"},
-    "tracks": {"en": "轨 (classes per grade)", "zh": "轨"},
-    "classes": {"en": "Classes", "zh": "班数"},
-    "open_year": {"en": "Needed from", "zh": "最迟启用学年"},
-    "students_served": {"en": "Students served (busiest year)", "zh": "服务学生 (最多年份)"},
-    "mean_distance": {"en": "Mean trip (m)", "zh": "平均距离 (米)"},
-    "before_after": {"en": "Before and after the new schools, by year",
-                     "zh": "新建学校前后对比 (逐年)"},
-    "unserved_before": {"en": "Without a seat within reach, before", "zh": "可达范围内无学位 (前)"},
-    "unserved_after": {"en": "… after", "zh": "… (后)"},
-    "short_before": {"en": "Seats short, nearest school, before",
-                     "zh": "就近入学学位缺口 (前)"},
-    "short_after": {"en": "… after", "zh": "… (后)"},
-    "share56_before": {"en": "Classes of 56+, nearest school, before",
-                       "zh": "就近入学大班额占比 (前)"},
-    "share56_after": {"en": "… after", "zh": "… (后)"},
-    "new_seats_open": {"en": "New seats open", "zh": "新增学位"},
-}
-
-_LEVEL_ZH = {"kindergarten": "幼儿园", "primary": "小学", "junior": "初中", "senior": "高中"}
-_METHOD_NAMES = {
-    "catchment": {"en": "catchment", "zh": "划片"},
-    "nearest": {"en": "nearest", "zh": "就近"},
-    "optimal": {"en": "optimal", "zh": "最优"},
-}
 
 _CSS = """
 body {font: 14px/1.45 "Helvetica Neue", Arial, "Noto Sans CJK SC", "PingFang SC",
@@ -324,17 +188,17 @@ class _Report:
     # -- words --------------------------------------------------------------------------------
 
     def t(self, key: str, lang: str | None = None, **kw: Any) -> str:
-        return _T[key][lang or self.lang].format(**kw)
+        return REPORT_TEXT[key][lang or self.lang].format(**kw)
 
     def level(self, level: str, lang: str | None = None) -> str:
         lang = lang or self.lang
         name = US_LEVEL_NAMES.get(level, level) if self.us else level
         if lang == "zh":
-            return _LEVEL_ZH.get(level, name)
+            return LEVEL_NAMES_ZH.get(level, name)
         return name
 
     def method(self, method: str, lang: str | None = None) -> str:
-        return _METHOD_NAMES.get(method, {}).get(lang or self.lang, method)
+        return METHOD_NAMES.get(method, {}).get(lang or self.lang, method)
 
     # -- sections -----------------------------------------------------------------------------
 

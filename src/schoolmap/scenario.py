@@ -46,6 +46,7 @@ from schoolmap.demand.forecast import (
     level_totals,
 )
 from schoolmap.errors import Problem, ValidationError
+from schoolmap.i18n import LANGS, default_lang
 from schoolmap.io.crs import COORDINATE_SYSTEMS
 from schoolmap.io.district import District, read_district
 from schoolmap.norms import LEVELS, Norms, default_norms
@@ -58,17 +59,6 @@ __all__ = ["LANGS", "Scenario", "ScenarioResult", "allocate", "default_lang", "d
 
 #: Basemaps of ``[map] tiles``: Gaode (高德, GCJ-02) shifts the drawn layers to GCJ-02.
 TILES = ("OpenStreetMap", "none", "gaode")
-#: Languages of the report, the CLI summary and the map's labels.
-LANGS = ("zh", "en")
-
-
-def default_lang(grade_system: str) -> str:
-    """Language of a scenario without ``lang``: Chinese for Chinese grade systems, else English.
-
-    >>> default_lang("6+3"), default_lang("5+4"), default_lang("us")
-    ('zh', 'zh', 'en')
-    """
-    return "en" if grade_system == "us" else "zh"
 
 
 @dataclass(frozen=True)

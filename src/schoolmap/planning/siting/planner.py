@@ -44,6 +44,7 @@ from scipy.spatial import cKDTree
 
 from schoolmap.demand import demand_by_cell_grade, level_schools
 from schoolmap.errors import ValidationError
+from schoolmap.i18n import LEVEL_NAMES_ZH, LEVEL_NOUNS_EN
 from schoolmap.io.district import District
 from schoolmap.norms import LEVELS, SCHOOL_TYPES, LevelNorm, Norms, default_norms
 from schoolmap.optimal import TransportResult, assign
@@ -648,13 +649,6 @@ def _left_note(short: list[tuple[float, Any]], reach: float, smallest: float, ma
     return f"{most:,.0f} students remain without a seat within {reach:,.0f} m{span}: {text}"
 
 
-_LEVEL_ZH = {"kindergarten": "幼儿园", "primary": "小学", "junior": "初中", "senior": "高中"}
-
-
-_LEVEL_EN = {"kindergarten": "kindergarten", "primary": "primary school",
-             "junior": "junior middle school", "senior": "senior high school"}
-
-
 def _reason(row: dict, reach: float, norm: LevelNorm, lang: str) -> str:
     """A plain-language paragraph for one proposed site."""
     year = row["open_year"]
@@ -663,7 +657,7 @@ def _reason(row: dict, reach: float, norm: LevelNorm, lang: str) -> str:
         when = f"须于{year}学年前建成招生" if year else "现在即需要"
         where = (f"{row['name']}（{row['site_id']}）" if row["source"] == "sites" else
                  f"{row['name']}（规划中未预留用地，需在附近选址）")
-        return (f"建议在{where}新建{_LEVEL_ZH[norm.level]}，"
+        return (f"建议在{where}新建{LEVEL_NAMES_ZH[norm.level]}，"
                 f"{row['tracks']}轨{row['classes']}班、{row['seats']:,}个学位，{when}。"
                 + (f"{busy}学年可容纳{row['students_served']:,.0f}名学生，" if busy else
                    f"可容纳{row['students_served']:,.0f}名学生，")
@@ -672,7 +666,7 @@ def _reason(row: dict, reach: float, norm: LevelNorm, lang: str) -> str:
     when = f"needed from school year {year}/{(year + 1) % 100:02d}" if year else "needed now"
     where = (f"{row['name']} (site {row['site_id']})" if row["source"] == "sites" else
              f"{row['name'].replace('land to find ', '')} (no site reserved: find land there)")
-    return (f"Build a new {_LEVEL_EN[norm.level]} at {where}: "
+    return (f"Build a new {LEVEL_NOUNS_EN[norm.level]} at {where}: "
             f"{row['tracks']} 轨, {row['classes']} classes, {row['seats']:,} seats, {when}. "
             + (f"In {busy} it takes {row['students_served']:,.0f} students" if busy else
                f"It takes {row['students_served']:,.0f} students")

@@ -15,6 +15,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping
 
+from schoolmap.i18n import LEVEL_NAMES_ZH, MAP_METHOD_NAMES_ZH, PROPOSED_NAMES
 from schoolmap.present.maps.base import (
     DENSITY_PANE,
     TextPopup,
@@ -32,8 +33,6 @@ from schoolmap.present.maps.base import (
 )
 from schoolmap.present.maps.style import (
     ASSIGNMENT_LINE_COLOUR,
-    LEVEL_NAMES_ZH,
-    METHOD_NAMES_ZH,
     column_values,
     escape,
     fmt_float,
@@ -182,9 +181,6 @@ PROPOSED_COLOURS: tuple[str, ...] = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a",
                                      "#e6ab02", "#a6761d", "#666666")
 
 
-_PROPOSED_NAMES = {"en": "Proposed catchments", "zh": "建议学区"}
-
-
 #: Tolerance (metres) of the coverage simplification of proposed catchments before display:
 #: about a cell, since their boundaries are cell staircases.
 PROPOSED_SIMPLIFY_M = 100.0
@@ -247,7 +243,7 @@ def add_proposed_catchments(
     shapes = _simplified_coverage(zones)
     shapes = zone_shapes_lonlat(shapes, gcj02) if gcj02 else zone_shapes_lonlat(shapes)
     method = str(zones["method"].iloc[0]) if "method" in zones.columns else ""
-    shown_method = METHOD_NAMES_ZH.get(method, method) if lang == "zh" else method
+    shown_method = MAP_METHOD_NAMES_ZH.get(method, method) if lang == "zh" else method
     resolved = resolve_levels(levels, set(shapes["level"].astype(str)))
     colour, width, dash = PROPOSED_OUTLINE
     n_drawn = 0
@@ -256,7 +252,7 @@ def add_proposed_catchments(
         if len(rows) == 0:
             continue
         level_shown = LEVEL_NAMES_ZH.get(level, level) if lang == "zh" else level
-        name = f"{_PROPOSED_NAMES.get(lang, _PROPOSED_NAMES['en'])} ({shown_method}) – " \
+        name = f"{PROPOSED_NAMES.get(lang, PROPOSED_NAMES['en'])} ({shown_method}) – " \
                f"{level_shown}"
         group = folium.FeatureGroup(name=escape(name), show=show)
         colours = _neighbour_colours(rows.geometry.to_numpy(), len(PROPOSED_COLOURS),

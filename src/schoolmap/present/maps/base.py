@@ -23,10 +23,9 @@ from branca.element import Element, MacroElement
 from jinja2.utils import htmlsafe_json_dumps
 from shapely.geometry import mapping
 
+from schoolmap.i18n import LAYER_NAMES, LEVEL_NAMES_ZH
 from schoolmap.io.crs import wgs84_to_gcj02
 from schoolmap.present.maps.style import (
-    LAYER_NAMES,
-    LEVEL_NAMES_ZH,
     LEVEL_ORDER,
     SIMPLIFY_M,
     catchment_highlight,

@@ -11,10 +11,13 @@ from typing import Any
 import folium
 import geopandas as gpd
 
+from schoolmap.i18n import MAP_METHOD_NAMES_ZH
 from schoolmap.present.maps.allocation import add_assignment_lines, add_proposed_catchments
 from schoolmap.present.maps.base import layer_name, legend_of, write_map
 from schoolmap.present.maps.capacity import add_seat_prices, add_unserved, shortfall_map
-from schoolmap.present.maps.style import METHOD_NAMES_ZH, escape
+from schoolmap.present.maps.style import (
+    escape,
+)
 from schoolmap.present.maps.timeline import add_developments, add_milestone_years, add_new_sites
 
 
@@ -88,7 +91,7 @@ def render_result_map(result: Any, path: str | os.PathLike,
     method = sc.methods[0]
     schools = result.schools[result.schools["method"] == method]
     levels = [lv for lv in sc.levels if lv in set(schools["level"])]
-    shown_method = METHOD_NAMES_ZH.get(method, method) if lang == "zh" else method
+    shown_method = MAP_METHOD_NAMES_ZH.get(method, method) if lang == "zh" else method
     title = f"{sc.name} · {result.year} · {shown_method}"
     m = shortfall_map(schools, result.zones if len(result.zones) else None, title=title,
                       tiles=None if sc.tiles == "none" else sc.tiles, levels=levels or None,

@@ -11,40 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from schoolmap.i18n import LEVEL_NAMES_ZH
+
 #: Levels in display order; other level names found in the data follow, sorted.
 LEVEL_ORDER: tuple[str, ...] = ("kindergarten", "primary", "junior", "senior")
-
-
-LEVEL_NAMES_ZH: dict[str, str] = {
-    "kindergarten": "幼儿园",
-    "primary": "小学",
-    "junior": "初中",
-    "senior": "高中",
-}
-
-
-#: Layer names in the layer switcher, per language (``lang`` of the map functions): the kind of
-#: layer, then " – " and the level (in Chinese under ``"zh"``).
-LAYER_NAMES: dict[str, dict[str, str]] = {
-    "en": {"catchments": "Catchments", "schools": "Schools", "seat_prices": "Seat prices",
-           "unserved": "Unserved students", "unserved_optimal": "Unserved (optimal)",
-           "milestone": "Schools", "new_sites": "New schools", "developments": "Developments",
-           "lines": "Assignment lines"},
-    "zh": {"catchments": "学区", "schools": "学校", "seat_prices": "学位影子价格",
-           "unserved": "未获学位学生", "unserved_optimal": "未获学位学生 (最优分配)",
-           "milestone": "学校", "new_sites": "建议新建学校", "developments": "新建住宅",
-           "lines": "学生来源连线"},
-}
-
-
-#: Milestone years in the names of their layers, per language.
-MILESTONE_NAMES: dict[str, dict[str, str]] = {
-    "en": {"base": "base", "peak": "peak", "horizon": "horizon"},
-    "zh": {"base": "基年", "peak": "高峰", "horizon": "规划末年"},
-}
-
-
-METHOD_NAMES_ZH = {"catchment": "划片", "nearest": "就近", "optimal": "最优分配"}
 
 
 #: Utilisation (demand / seats, 1.0 = 100 %) class breaks of the catchment colours: a diverging

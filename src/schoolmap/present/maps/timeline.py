@@ -13,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from schoolmap.i18n import LAYER_NAMES, MILESTONE_NAMES
 from schoolmap.present.maps.base import (
     DENSITY_PANE,
     add_geojson,
@@ -31,8 +32,6 @@ from schoolmap.present.maps.base import (
 from schoolmap.present.maps.style import (
     DEVELOPMENT_BREAKS,
     DEVELOPMENT_COLOURS,
-    LAYER_NAMES,
-    MILESTONE_NAMES,
     NEW_SITE_COLOUR,
     NEW_SITE_DASH,
     NEW_SITE_RING,
