@@ -9,12 +9,12 @@ import re
 
 import pytest
 
-from schoolmap import report
 from schoolmap.cli import main
 from schoolmap.errors import ValidationError
 from schoolmap.io.district import district_from_frames
 from schoolmap.outputs import OUTPUT_FILES, write_results
-from schoolmap.report import render_report, report_html
+from schoolmap.present import charts, report
+from schoolmap.present.report import render_report, report_html
 from schoolmap.scenario import Scenario, load_scenario, run_scenario, scenario_from_dict
 from schoolmap.testing import tiny_town, tiny_town_layers
 
@@ -85,11 +85,11 @@ def test_chinese_is_the_default_for_chinese_grade_systems():
     assert "<h1>学位供需报告 · town</h1>" in page and "<h2>采用的规划标准</h2>" in page
     assert ">小学</td><td class=\"l\">划片</td>" in page
     assert "目标 ≤ 5 %" in page
-    assert "未找到中文字体" not in page or report._cjk_font() is None
+    assert "未找到中文字体" not in page or charts.cjk_font() is None
 
 
 def test_without_a_cjk_font_charts_fall_back_to_english_with_a_note(monkeypatch):
-    monkeypatch.setattr(report, "_cjk_font", lambda: None)
+    monkeypatch.setattr(charts, "cjk_font", lambda: None)
     page = report_html(town_result(lang="zh"))  # filterwarnings=error: no glyph warning leaks
     assert "未找到中文字体 (如 fonts-noto-cjk), 图表标签使用英文。" in page
     assert len(images(page)) == 4

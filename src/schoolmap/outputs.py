@@ -297,7 +297,7 @@ def write_results(
             render_result_map(result, tmp / "map.html", proposed=proposed)
         else:
             render_map(result, tmp / "map.html")
-        from schoolmap.report import render_report
+        from schoolmap.present.report import render_report
 
         map_file = tmp / "map.html"
         render_report(result, tmp / "report.html",
