@@ -157,7 +157,7 @@ def _vector(x: Any, name: str, length: int | None = None) -> np.ndarray:
 
 def _solve_candidates(supply, capacity, indptr, school, cost, unserved_cost, integral,
                       price0=None, flow0=None):
-    eps = 0.5 if integral else 1e-9 * max(1.0, float(supply.sum()))
+    eps = 0.5 if integral else 1e-12 * max(1.0, float(supply.sum()))
     if price0 is None:
         price0 = np.zeros(len(capacity))
     flow, unserved, price, n_paths, status = ssp_transport(
@@ -623,10 +623,7 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
         dist, idx, _ = _nearest(tree, xy, kk, pnorm, upper)
         rows, cols = np.nonzero(np.isfinite(dist) & (supply[:, None] > 0))
         return (rows, idx[rows, cols], dist[rows, cols]), np.zeros(m)
-    span = np.ptp(xy, axis=0)
-    bin_m = max(float(np.sqrt(max(span[0] * span[1], 1.0) / n_bins)), 1.0)
-    key = np.floor((xy - xy.min(axis=0)) / bin_m).astype(np.int64)
-    key = key[:, 0] * (int(key[:, 1].max()) + 1) + key[:, 1]  # about n_bins grid squares
+    bin_m, key = _grid_for(xy, n_bins)
     counts = np.bincount(key)
     inverse = (np.cumsum(counts > 0) - 1)[key]
     weight = np.bincount(inverse, weights=supply)
@@ -644,6 +641,23 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     rows, cols, dists, _ = priced_candidates(xy, bin_cells, bin_ptr, box, sxy, estimate, p,
                                              supply, float(margin), upper, pnorm)
     return (rows, cols, dists), estimate
+
+
+def _grid_for(xy: np.ndarray, n_bins: int) -> tuple[float, np.ndarray]:
+    """A grid square side (metres) giving about ``n_bins`` *occupied* squares, and each cell's
+    square key. Where cells crowd into part of the bounding box, the side shrinks until the
+    occupied squares are that many (a few refinements)."""
+    span = np.ptp(xy, axis=0)
+    origin = xy.min(axis=0)
+    bin_m = max(float(np.sqrt(max(span[0] * span[1], 1.0) / n_bins)), 1.0)
+    for _ in range(8):
+        key = np.floor((xy - origin) / bin_m).astype(np.int64)
+        key = key[:, 0] * (int(key[:, 1].max()) + 1) + key[:, 1]
+        occupied = len(np.unique(key))
+        if occupied >= 0.7 * n_bins or bin_m <= 1.0:
+            break
+        bin_m = max(bin_m * float((occupied / n_bins) ** 0.75), 1.0)
+    return bin_m, key
 
 
 def _nearest(tree, xy, kk, pnorm, upper):
