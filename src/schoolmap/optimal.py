@@ -511,9 +511,8 @@ def check_memory(needed: float, memory_limit: float | None, what: str) -> None:
     if needed > limit:
         raise MemoryLimitError(
             f"{what} needs about {needed / 1e9:,.2f} GB at its peak, more than the "
-            f"{limit / 1e9:,.2f} GB allowed ({source}). Allow more with memory_limit (bytes; "
-            f"[allocation] memory_limit_gb in a scenario), free memory, or split the district or "
-            f"use coarser cells")
+            f"{limit / 1e9:,.2f} GB allowed ({source}). Allow more with memory_limit (bytes), "
+            f"free memory (close other programs), or split the district or use coarser cells")
 
 
 def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, metric, tol, k,

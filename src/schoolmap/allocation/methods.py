@@ -169,7 +169,9 @@ def allocate_optimal(
 ) -> Allocation:
     """Assign students so that no school exceeds its seats and total travel is least.
 
-    Exact, with a certificate (see :mod:`schoolmap.optimal`). Students who cannot get a seat
+    Exact, with a certificate (see :mod:`schoolmap.optimal`); an answer whose proof does not
+    hold is never returned: :class:`~schoolmap.errors.UnprovenError` is raised instead, and a
+    run stops with its message. Students who cannot get a seat
     (within ``max_distance_m`` when given) are unassigned — where they live is where seats are
     missing.
 
@@ -190,8 +192,6 @@ def allocate_optimal(
     if left > 0:
         where = f" within {max_distance_m:,.0f} m" if max_distance_m else ""
         notes.append(f"{left:,.0f} {level} students get no seat{where}: seats run out")
-    if not r.certificate["optimal"]:  # pragma: no cover - the solver proves what it returns
-        notes.append(f"optimality not proven: {r.certificate}")
     return Allocation(level, "optimal", r.cell, r.school, r.students.astype(np.float64),
                       r.cost, demand_by_cell, r.unserved_by_cell.astype(np.float64),
                       len(seats), tuple(notes), r.seat_price, r.certificate)
