@@ -50,7 +50,9 @@ __all__ = [
     "US_NORMS_SOURCES",
     "ClassBands",
     "LevelNorm",
+    "LOCALITIES",
     "Norms",
+    "ResourceNorm",
     "default_norms",
 ]
 
@@ -115,6 +117,85 @@ class ClassBands:
     #: national targets: share of classes that may be 大班额 (56+) / 超大班额 (66+)
     target_share_56_plus: float = 0.05
     target_share_66_plus: float = 0.02
+
+
+#: Where a school is, for the staffing norms: 城市 (city), 县镇 (county town), 农村 (rural).
+LOCALITIES: tuple[str, ...] = ("urban", "county", "rural")
+
+
+@dataclass(frozen=True)
+class ResourceNorm:
+    """Resource norms of one level: staff posts (编制), building and land area, funds, cost.
+
+    Set in a scenario's ``[norms.resources.<level>]`` table; the sources of every default are
+    in ``docs/norms.md`` (values marked "(check)" there are not verified against the text).
+
+    Attributes
+    ----------
+    level : str
+    students_per_post : tuple of float
+        Students per staff post (教职工编制, 生师比 1 : x) in urban, county-town and rural
+        schools (:data:`LOCALITIES` order).
+    posts_per_class : float
+        Posts per class of the class-based rule (班师比): kindergartens always, other levels in
+        rural schools of at most ``class_rule_max_students`` students; a school gets the larger
+        of the two rules.
+    class_rule_max_students : int
+        Largest rural school (students) staffed by the class-based rule as well.
+    area_classes : tuple of int
+        School sizes (classes) the area norms are given for, ascending.
+    building_m2_per_student, land_m2_per_student : tuple of float
+        Building (校舍建筑面积) and land (用地) area per student (m²) at each size of
+        ``area_classes``; a school takes the figure of the smallest size holding its classes.
+    funds_per_student_yuan : float
+        Operating funds (生均公用经费) per student per year (yuan).
+    funds_per_boarder_yuan : float
+        Extra funds per boarding student per year (yuan).
+    funds_min_students : int
+        Small schools are funded as if they had this many students (0: no such rule).
+    cost_per_m2_yuan : float
+        Construction cost per m² of building (yuan).
+    """
+
+    level: str
+    students_per_post: tuple[float, ...]
+    posts_per_class: float
+    class_rule_max_students: int
+    area_classes: tuple[int, ...]
+    building_m2_per_student: tuple[float, ...]
+    land_m2_per_student: tuple[float, ...]
+    funds_per_student_yuan: float = 0.0
+    funds_per_boarder_yuan: float = 0.0
+    funds_min_students: int = 0
+    cost_per_m2_yuan: float = 4000.0
+
+    def area_index(self, classes: float) -> int:
+        """Index into ``area_classes`` of the smallest size holding ``classes`` (else the last).
+
+        >>> default_norms().resource("primary").area_index(20)
+        2
+        """
+        for i, c in enumerate(self.area_classes):
+            if classes <= c:
+                return i
+        return len(self.area_classes) - 1
+
+
+def _default_resources() -> tuple[ResourceNorm, ...]:
+    """The national resource defaults (docs/norms.md gives the source of each)."""
+    return (
+        # 幼儿园教职工配备标准（暂行）2013: staff 1:5–1:7, 2 teachers + 1 caregiver per class;
+        # areas (check): no verified 建标175-2016 text; no national per-child funds norm
+        ResourceNorm("kindergarten", (7.0, 7.0, 7.0), 3.0, 100_000, (3, 6, 9, 12),
+                     (9.0, 9.0, 9.0, 9.0), (15.0, 15.0, 15.0, 15.0)),
+        # 中央编办发〔2014〕72号: the urban 1:19 for all; 建标102-2002 table 4-1; 国发〔2015〕67号
+        ResourceNorm("primary", (19.0, 19.0, 19.0), 1.7, 200, (12, 18, 24, 30),
+                     (10.0, 8.3, 7.9, 7.2), (22.0, 22.0, 22.0, 22.0), 600.0, 200.0, 100),
+        ResourceNorm("junior", (13.5, 13.5, 13.5), 3.0, 300, (12, 18, 24, 30),
+                     (11.4, 10.1, 9.8, 9.0), (24.0, 24.0, 24.0, 24.0), 800.0, 200.0, 100),
+        ResourceNorm("senior", (12.5, 12.5, 12.5), 3.5, 300, (18, 24, 30, 36),
+                     (10.4, 10.0, 9.2, 8.9), (30.0, 30.0, 30.0, 30.0), 500.0),
+    )
 
 
 @dataclass(frozen=True)
@@ -193,15 +274,15 @@ class Norms:
     entry_age: int = 6
     bands: ClassBands = field(default_factory=ClassBands)
     levels: tuple[LevelNorm, ...] = ()
+    resources: tuple[ResourceNorm, ...] = field(default_factory=_default_resources)
 
     def level(self, name: str) -> LevelNorm:
         """Norms of level ``name``."""
-        for lv in self.levels:
-            if lv.level == name:
-                return lv
-        raise ValidationError(
-            [f"unknown level {name!r}; expected one of {', '.join(LEVELS)}"], "norms"
-        )
+        return _by_level(self.levels, name)
+
+    def resource(self, name: str) -> ResourceNorm:
+        """Resource norms (posts, areas, funds, cost) of level ``name``."""
+        return _by_level(self.resources, name)
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str = "[norms]") -> Norms:
         """Return norms with the values of a scenario's ``[norms]`` table applied.
@@ -210,7 +291,9 @@ class Norms:
         ----------
         overrides : mapping
             Top-level keys ``grade_system`` (``"6+3"``, ``"5+4"`` or ``"us"``), ``entry_age``, a
-            ``bands`` table and one table per level (``primary = {class_size = 40}``). A level's
+            ``bands`` table, a ``resources`` table of one table per level (``[norms.resources.
+            primary] funds_per_student_yuan = 650``) and one table per level
+            (``primary = {class_size = 40}``). A level's
             ``class_size`` may be one number or a list with one number per grade. Switching
             between the Chinese systems and ``"us"`` starts from that system's default norms
             (and entry age, unless ``entry_age`` is given).
@@ -223,12 +306,13 @@ class Norms:
             Naming every unknown key or bad value.
         """
         problems: list[Problem] = []
-        top = {k: v for k, v in overrides.items() if k not in LEVELS and k != "bands"}
+        top = {k: v for k, v in overrides.items()
+               if k not in LEVELS and k not in ("bands", "resources")}
         known_top = {"grade_system", "entry_age"}
         for key in sorted(set(top) - known_top):
             problems.append(
                 Problem(where, f"unknown norm {key!r}; known: {', '.join(sorted(known_top))}, "
-                        f"bands, {', '.join(LEVELS)}")
+                        f"bands, resources, {', '.join(LEVELS)}")
             )
         grade_system = str(top.get("grade_system", self.grade_system))
         if grade_system not in GRADE_SYSTEMS:
@@ -249,6 +333,9 @@ class Norms:
         if "bands" in overrides:
             bands, more = _replace_checked(bands, overrides["bands"], f"{where}.bands")
             problems += more
+        resources, more = _resource_overrides(self.resources, overrides.get("resources", {}),
+                                              f"{where}.resources")
+        problems += more
 
         same_family = _NORM_FAMILY[grade_system] == _NORM_FAMILY[self.grade_system]
         base = _make_levels(grade_system, entry_age, self.levels if same_family else ())
@@ -280,12 +367,13 @@ class Norms:
             levels.append(lv)
         ValidationError.raise_if(problems, "scenario norms")
         return dataclasses.replace(
-            self, grade_system=grade_system, entry_age=entry_age, bands=bands, levels=tuple(levels)
-        )
+            self, grade_system=grade_system, entry_age=entry_age, bands=bands, levels=tuple(levels),
+            resources=resources)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form, as written to ``summary.json`` (with the sources of US defaults)."""
         out = dataclasses.asdict(self)
+        out.pop("resources")  # written with the plan that uses them
         if _NORM_FAMILY.get(self.grade_system) == "us":
             out["sources"] = dict(US_NORMS_SOURCES)
         return out
@@ -318,6 +406,43 @@ def _replace_checked(obj: Any, table: Mapping[str, Any], where: str) -> tuple[An
             continue
         changes[key] = type(current)(value) if isinstance(current, int | float) else value
     return (dataclasses.replace(obj, **changes) if changes else obj), problems
+
+
+def _by_level(items: tuple[Any, ...], name: str) -> Any:
+    for item in items:
+        if item.level == name:
+            return item
+    raise ValidationError(
+        [f"unknown level {name!r}; expected one of {', '.join(LEVELS)}"], "norms"
+    )
+
+
+def _resource_overrides(current: tuple[ResourceNorm, ...], table: Any,
+                        where: str) -> tuple[tuple[ResourceNorm, ...], list[Problem]]:
+    """Apply ``[norms.resources]``: one table per level, checked like the level tables."""
+    if not isinstance(table, Mapping):
+        return current, [Problem(where, "must be a table of levels, e.g. "
+                                 "[norms.resources.primary]")]
+    problems = [Problem(where, f"unknown level {k!r}; expected one of {', '.join(LEVELS)}")
+                for k in table if k not in LEVELS]
+    out = []
+    for rn in current:
+        if rn.level in table:
+            new, more = _replace_checked(rn, table[rn.level], f"{where}.{rn.level}")
+            n = len(new.area_classes)
+            if len(new.students_per_post) != len(LOCALITIES):
+                more.append(Problem(f"{where}.{rn.level}", f"students_per_post needs "
+                                    f"{len(LOCALITIES)} numbers ({', '.join(LOCALITIES)}), got "
+                                    f"{list(new.students_per_post)}"))
+            for key in ("building_m2_per_student", "land_m2_per_student"):
+                if len(getattr(new, key)) != n:
+                    more.append(Problem(f"{where}.{rn.level}", f"{key} needs one number per "
+                                        f"size of area_classes ({n}), got "
+                                        f"{list(getattr(new, key))}"))
+            problems += more
+            rn = new if not more else rn
+        out.append(rn)
+    return tuple(out), problems
 
 
 def _make_levels(
