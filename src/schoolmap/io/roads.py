@@ -1,0 +1,525 @@
+"""Road graphs: a district's ``roads`` layer (or an OpenStreetMap ``.osm.pbf``) as CSR arrays.
+
+A road graph has a node at every vertex of every road line and an edge along every segment
+between consecutive vertices, so a network distance is a sum of straight segments and can never
+be shorter than the straight line between its ends (the lower bound the exact allocation's
+certificate rests on, :mod:`schoolmap.allocation.network`).
+
+- **Roads layer** (LineStrings; optional columns ``mode`` = ``walk`` / ``drive`` / ``both``,
+  ``speed_kmh``, ``oneway``, ``barrier``). The lines of one mode are noded together (shapely's
+  ``unary_union`` with a snapping grid of ``tolerance_m``): two roads meet where they cross or
+  where their ends lie within the tolerance. A line whose ``barrier`` is set (a river, a railway,
+  an expressway drawn for the map) is never an edge: it is crossed only where a road crosses it
+  (a bridge, an interchange), and a road that stops at it does not cross it.
+- **OpenStreetMap** (``.osm.pbf``, read with pyrosm's ``walking`` / ``driving`` filters): ways meet
+  only where OSM says they share a node — a bridge over a road is not a crossing.
+
+Graphs of a layer are cached next to the district (``.schoolmap-cache/roads-<mode>-<hash>.npz``,
+keyed by a hash of the layer's geometry and columns), written aside and renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyproj
+import shapely
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from schoolmap.errors import Problem, ValidationError
+
+__all__ = ["MODES", "RoadGraph", "build_road_graph", "read_osm_roads", "read_roads_layer",
+           "road_graph_for"]
+
+#: Travel modes of a road graph (``euclidean`` needs none).
+MODES = ("walk", "drive")
+DEFAULT_SPEED_KMH = {"walk": 5.0, "drive": 30.0}
+TOLERANCE_M = 0.5
+CACHE_DIR = ".schoolmap-cache"
+_CACHE_VERSION = 1
+_TRUE = {"1", "true", "yes", "y", "t", "-1"}
+_FALSE = {"0", "false", "no", "n", "f", "", "nan", "none"}
+
+
+@dataclass(frozen=True)
+class RoadGraph:
+    """A directed road graph as CSR arrays, in the district's planning CRS.
+
+    Attributes
+    ----------
+    node_xy : ndarray of shape (n_nodes, 2), float64
+        Node coordinates, metres.
+    indptr : ndarray of shape (n_nodes + 1,), int64
+        The edges leaving node k are ``index[indptr[k]:indptr[k + 1]]``.
+    index : ndarray of shape (n_edges,), int64
+        Head node of each edge.
+    length_m : ndarray of shape (n_edges,), float64
+        Edge length (metres; the straight segment between its nodes).
+    time_s : ndarray of shape (n_edges,), float64
+        Travel time along the edge (seconds) at its speed.
+    component : ndarray of shape (n_nodes,), int64
+        Connected piece of each node (0 = the largest); ``n_pieces`` pieces.
+    mode : str
+        ``walk`` or ``drive``.
+    source : str
+        Layer or file the graph was built from.
+    notes : tuple of str
+        What a reader should know (features skipped, pieces).
+    """
+
+    node_xy: np.ndarray
+    indptr: np.ndarray
+    index: np.ndarray
+    length_m: np.ndarray
+    time_s: np.ndarray
+    component: np.ndarray
+    mode: str
+    source: str = "<memory>"
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.node_xy)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of directed edges."""
+        return len(self.index)
+
+    @property
+    def n_pieces(self) -> int:
+        """Number of connected pieces of the network."""
+        return int(self.component.max()) + 1 if len(self.component) else 0
+
+    def to_scipy(self, weight: str = "length_m") -> csr_matrix:
+        """The graph as a scipy.sparse CSR matrix of ``length_m`` (or ``time_s``)."""
+        w = self.length_m if weight == "length_m" else self.time_s
+        n = self.n_nodes
+        return csr_matrix((w, self.index, self.indptr), shape=(n, n))
+
+    def connect(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest node of each point and the connector length (metres), by KD-tree.
+
+        Returns ``node`` (n,) int64 (-1 when the graph is empty) and ``connector_m`` (n,).
+        """
+        xy = np.ascontiguousarray(xy, dtype=np.float64).reshape(-1, 2)
+        if self.n_nodes == 0 or len(xy) == 0:
+            return np.full(len(xy), -1, np.int64), np.full(len(xy), np.inf)
+        dist, node = cKDTree(self.node_xy).query(xy, k=1)
+        return node.astype(np.int64), dist.astype(np.float64)
+
+
+def _flag(values: pd.Series, name: str, label: str, problems: list[Problem]) -> np.ndarray:
+    text = values.astype(str).str.strip().str.lower()
+    bad = ~text.isin(_TRUE | _FALSE)
+    if bad.any():
+        problems.append(Problem(label, f"column '{name}' must be yes/no (or 1/0, true/false); "
+                                f"got {sorted(set(text[bad]))[:3]}",
+                                tuple(str(i) for i in np.flatnonzero(bad.to_numpy()))))
+    return text.isin(_TRUE).to_numpy()
+
+
+def build_road_graph(
+    roads: gpd.GeoDataFrame,
+    mode: str = "walk",
+    *,
+    crs: pyproj.CRS | str | None = None,
+    walk_kmh: float = DEFAULT_SPEED_KMH["walk"],
+    tolerance_m: float = TOLERANCE_M,
+    label: str = "roads",
+    noded: bool = False,
+) -> RoadGraph:
+    """Build the road graph of one mode from a layer of lines.
+
+    Parameters
+    ----------
+    roads : GeoDataFrame
+        LineStrings (MultiLineStrings are split); optional columns ``mode``
+        (walk / drive / both; default both), ``speed_kmh`` (> 0), ``oneway`` (drive only; the
+        line's direction), ``barrier`` (set: not an edge).
+    mode : {"walk", "drive"}
+    crs : CRS, optional
+        The planning CRS (metres). The layer is projected to it; a layer without a CRS is
+        refused when ``crs`` is given.
+    walk_kmh : float
+        Walking speed (the ``time_s`` of walk edges).
+    tolerance_m : float
+        Ends and crossings closer than this are one node (the snapping grid).
+    label : str
+        Name of the layer in messages (``demo.gpkg:roads``).
+    noded : bool
+        True when lines already meet only where they share vertices (OpenStreetMap ways): no
+        noding at crossings.
+
+    Returns
+    -------
+    RoadGraph
+
+    Examples
+    --------
+    Two roads crossing at (50, 0) meet there:
+
+    >>> import geopandas as gpd, shapely
+    >>> lines = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (100, 0)]),
+    ...                                    shapely.LineString([(50, -50), (50, 50)])])
+    >>> g = build_road_graph(lines)
+    >>> g.n_nodes, g.n_edges, g.n_pieces
+    (5, 8, 1)
+    """
+    problems: list[Problem] = []
+    if mode not in MODES:
+        raise ValidationError([Problem("scenario [travel]", f"mode {mode!r} needs no roads or is "
+                                       f"unknown; road modes are {', '.join(MODES)}")], label)
+    if not isinstance(roads, gpd.GeoDataFrame):
+        raise ValidationError([Problem(label, "roads must be a GeoDataFrame of lines")], label)
+    frame = roads.reset_index(drop=True)
+    if crs is not None:
+        target = pyproj.CRS.from_user_input(crs)
+        if frame.crs is None:
+            raise ValidationError([Problem(label, f"the layer has no CRS; the district is in "
+                                           f"{target.to_string()}. Save the roads with their CRS")],
+                                  label)
+        if not pyproj.CRS.from_user_input(frame.crs).equals(target):
+            frame = frame.to_crs(target)
+    elif frame.crs is not None and pyproj.CRS.from_user_input(frame.crs).is_geographic:
+        raise ValidationError([Problem(label, f"lines are in a geographic CRS "
+                                       f"({frame.crs.to_string()}); distances would be in degrees. "
+                                       "Project them, or read them with the district")], label)
+    geom = frame.geometry.array
+    kind = np.asarray(shapely.get_type_id(geom))
+    lines = (kind == 1) | (kind == 5)  # LineString, MultiLineString
+    empty = np.asarray(shapely.is_empty(geom)) | np.asarray(shapely.is_missing(geom))
+    usable = lines & ~empty
+    if not usable.any():
+        kinds = sorted({str(t) for t in shapely.get_type_id(geom)}) if len(geom) else []
+        raise ValidationError([Problem(label, "the roads layer has no lines"
+                                       + (f" (geometry type ids {kinds}; 1 = LineString)"
+                                          if kinds else " (it is empty)")
+                                       + "; draw roads as LineStrings, or drop the layer")], label)
+    skipped = np.flatnonzero(~usable & ~empty)  # not fatal: noted
+
+    modes = pd.Series(["both"] * len(frame))
+    if "mode" in frame:
+        modes = frame["mode"].fillna("both").astype(str).str.strip().str.lower()
+        bad = ~modes.isin(["walk", "drive", "both"])
+        if bad.any():
+            problems.append(Problem(label, "column 'mode' must be walk, drive or both; got "
+                                    f"{sorted(set(modes[bad]))[:3]}",
+                                    tuple(str(i) for i in np.flatnonzero(bad.to_numpy()))))
+    default_speed = walk_kmh if mode == "walk" else DEFAULT_SPEED_KMH["drive"]
+    speed = np.full(len(frame), float(default_speed))
+    if "speed_kmh" in frame and mode == "drive":
+        raw = pd.to_numeric(frame["speed_kmh"], errors="coerce")
+        bad = raw.notna() & ~(raw > 0)
+        notnum = frame["speed_kmh"].notna() & raw.isna()
+        if (bad | notnum).any():
+            rows = tuple(str(i) for i in np.flatnonzero((bad | notnum).to_numpy()))
+            problems.append(Problem(label, "column 'speed_kmh' must be a speed > 0 km/h (zero, "
+                                    "negative or non-numeric speeds found); fix or leave empty "
+                                    "for the default", rows))
+        speed = np.where(raw > 0, raw.to_numpy(dtype=np.float64, na_value=np.nan), speed)
+    if not (np.isfinite(walk_kmh) and walk_kmh > 0):
+        problems.append(Problem("scenario [travel]", f"walk_kmh must be > 0, got {walk_kmh!r}"))
+    oneway = np.zeros(len(frame), bool)
+    if "oneway" in frame and mode == "drive":
+        oneway = _flag(frame["oneway"], "oneway", label, problems)
+    barrier = np.zeros(len(frame), bool)
+    if "barrier" in frame:
+        text = frame["barrier"].astype(str).str.strip().str.lower()
+        barrier = ~text.isin(_FALSE).to_numpy()
+    ValidationError.raise_if(problems, label)
+
+    keep = usable & ~barrier & modes.isin([mode, "both"]).to_numpy()
+    notes = []
+    if len(skipped):
+        notes.append(f"{label}: {len(skipped)} features that are not lines ignored (rows "
+                     f"{', '.join(map(str, skipped[:5]))})")
+    feats = np.flatnonzero(keep)
+    if len(feats) == 0:
+        raise ValidationError([Problem(label, f"no {mode} roads: every line is a barrier or of "
+                                       "another mode (column 'mode')")], label)
+    parts, src = shapely.get_parts(geom[feats], return_index=True)
+    src = feats[src]
+    parts = shapely.set_precision(parts, tolerance_m)
+    if not noded:
+        parts, src = _node(parts, src, tolerance_m)
+    coords, seg_src, seg_dir = _segments(parts, src, geom)
+    return _assemble(coords, seg_src, seg_dir, speed, oneway, mode, label, tolerance_m, notes)
+
+
+def _node(parts: np.ndarray, src: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Split lines where they cross (unary_union), and find each piece's source feature."""
+    merged = shapely.unary_union(parts, grid_size=tol)
+    pieces = shapely.get_parts(merged)
+    pieces = pieces[np.asarray(shapely.get_type_id(pieces)) == 1]
+    pieces = pieces[~np.asarray(shapely.is_empty(pieces))]
+    mid = shapely.line_interpolate_point(pieces, 0.5, normalized=True)
+    tree = shapely.STRtree(parts)
+    (i_piece, i_part), _dist = tree.query_nearest(mid, return_distance=True, all_matches=False)
+    order = np.argsort(i_piece)
+    owner = np.empty(len(pieces), np.int64)
+    owner[i_piece[order]] = i_part[order]
+    return pieces, src[owner]
+
+
+def _segments(parts: np.ndarray, src: np.ndarray, source_geom: np.ndarray):
+    """Consecutive vertex pairs of every line; direction +1 when along its source feature."""
+    coords, ring = shapely.get_coordinates(parts, return_index=True)
+    same = ring[1:] == ring[:-1]
+    a = np.flatnonzero(same)
+    seg = np.concatenate([coords[a], coords[a + 1]], axis=1)
+    seg_src = src[ring[a]]
+    # is each piece oriented along its source line? (unary_union may reverse pieces)
+    first = np.searchsorted(ring, np.arange(len(parts)))
+    last = np.searchsorted(ring, np.arange(len(parts)), side="right") - 1
+    ok = last > first
+    direction = np.ones(len(parts))
+    if ok.any():
+        g = source_geom[src[ok]]
+        p0 = shapely.line_locate_point(g, shapely.points(coords[first[ok]]))
+        p1 = shapely.line_locate_point(g, shapely.points(coords[last[ok]]))
+        direction[ok] = np.where(p1 >= p0, 1.0, -1.0)
+    return seg, seg_src, direction[ring[a]]
+
+
+def _assemble(seg, seg_src, seg_dir, speed, oneway, mode, label, tol, notes) -> RoadGraph:
+    key = np.round(np.concatenate([seg[:, :2], seg[:, 2:]]) / tol).astype(np.int64)
+    uniq, inv = np.unique(key, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    k = len(seg)
+    a, b = inv[:k], inv[k:]
+    node_xy = np.zeros((len(uniq), 2))
+    node_xy[inv] = np.concatenate([seg[:, :2], seg[:, 2:]])
+    loop = a == b
+    a, b, s_src, s_dir = a[~loop], b[~loop], seg_src[~loop], seg_dir[~loop]
+    length = np.hypot(*(node_xy[b] - node_xy[a]).T)
+    kmh = speed[s_src]
+    time = length / (kmh / 3.6)
+    one = oneway[s_src] if mode == "drive" else np.zeros(len(a), bool)
+    fwd_a = np.where(s_dir > 0, a, b)
+    fwd_b = np.where(s_dir > 0, b, a)
+    tail = np.concatenate([fwd_a, fwd_b[~one]])
+    head = np.concatenate([fwd_b, fwd_a[~one]])
+    w_len = np.concatenate([length, length[~one]])
+    w_time = np.concatenate([time, time[~one]])
+    return _from_edges(node_xy, tail, head, w_len, w_time, mode, label, notes)
+
+
+def _from_edges(node_xy, tail, head, w_len, w_time, mode, label, notes) -> RoadGraph:
+    """CSR arrays from an edge list (parallel edges: the shortest kept)."""
+    n = len(node_xy)
+    order = np.lexsort((w_len, head, tail))
+    tail, head, w_len, w_time = tail[order], head[order], w_len[order], w_time[order]
+    first = np.ones(len(tail), bool)
+    first[1:] = (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])
+    tail, head, w_len, w_time = tail[first], head[first], w_len[first], w_time[first]
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(tail, minlength=n), out=indptr[1:])
+    g = csr_matrix((np.ones(len(tail)), head, indptr), shape=(n, n))
+    n_comp, comp = connected_components(g, directed=True, connection="weak")
+    sizes = np.bincount(comp, minlength=n_comp)
+    rank = np.empty(n_comp, np.int64)
+    rank[np.argsort(-sizes, kind="stable")] = np.arange(n_comp)
+    notes = list(notes)
+    return RoadGraph(np.ascontiguousarray(node_xy, np.float64), indptr,
+                     np.ascontiguousarray(head, np.int64), np.ascontiguousarray(w_len, np.float64),
+                     np.ascontiguousarray(w_time, np.float64), rank[comp].astype(np.int64), mode,
+                     label, tuple(notes))
+
+
+# ------------------------------------------------------------------------------------ reading
+
+def read_roads_layer(district_source: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame | None,
+                                                                        str]:
+    """The ``roads`` layer of a district (GeoPackage layer, or ``roads.gpkg``/``.geojson`` in a
+    district folder); ``(None, label)`` when it has none."""
+    p = Path(district_source)
+    if p.is_dir():
+        for ext in (".gpkg", ".geojson", ".json"):
+            f = p / f"roads{ext}"
+            if f.exists():
+                return _read(f, None, f.name)
+        return None, str(p / "roads")
+    if p.suffix.lower() == ".gpkg" and p.exists():
+        names = {str(r[0]) for r in pyogrio.list_layers(p)}
+        if "roads" in names:
+            return _read(p, "roads", f"{p.name}:roads")
+    return None, f"{p.name}:roads"
+
+
+def _read(path: Path, layer: str | None, label: str) -> tuple[gpd.GeoDataFrame, str]:
+    try:
+        return gpd.read_file(path, layer=layer, engine="pyogrio"), label
+    except Exception as exc:
+        raise ValidationError([Problem(label, f"cannot be read ({exc})")], label) from exc
+
+
+def read_osm_roads(path: str | os.PathLike[str], mode: str = "walk",
+                   bounding_box: list[float] | None = None) -> gpd.GeoDataFrame:
+    """Walkable or drivable ways of an OpenStreetMap ``.osm.pbf`` file (pyrosm), WGS 84.
+
+    Columns: ``speed_kmh`` (OSM ``maxspeed`` where it is a number), ``oneway``. Needs the
+    ``osm`` extra (``pip install 'schoolmap[osm]'``).
+    """
+    p = Path(path)
+    label = p.name
+    if not p.exists():
+        raise ValidationError([Problem(label, "no such file; give an OpenStreetMap .osm.pbf")],
+                              label)
+    with open(p, "rb") as f:
+        head = f.read(64)
+    if len(head) < 8 or b"OSMHeader" not in head:
+        raise ValidationError([Problem(label, "is not an OpenStreetMap PBF file (no OSMHeader "
+                                       "block at its start); download a .osm.pbf extract, e.g. "
+                                       "from Geofabrik")], label)
+    try:
+        import pyrosm
+    except ImportError as exc:  # pragma: no cover - pyrosm is in the test extra
+        raise ValidationError([Problem(label, "reading .osm.pbf needs pyrosm: pip install "
+                                       "'schoolmap[osm]'")], label) from exc
+    try:
+        osm = pyrosm.OSM(str(p), bounding_box=bounding_box)
+        edges = osm.get_network(network_type="walking" if mode == "walk" else "driving")
+    except Exception as exc:
+        raise ValidationError([Problem(label, f"cannot be read as OpenStreetMap ({exc})")],
+                              label) from exc
+    if edges is None or len(edges) == 0:
+        raise ValidationError([Problem(label, f"has no {mode} ways")], label)
+    out = gpd.GeoDataFrame(geometry=edges.geometry.array, crs=edges.crs or "EPSG:4326")
+    if "maxspeed" in edges:
+        out["speed_kmh"] = pd.to_numeric(edges["maxspeed"], errors="coerce").to_numpy()
+    if "oneway" in edges:
+        out["oneway"] = edges["oneway"].fillna("no").astype(str).str.lower().isin(
+            ["yes", "true", "1"]).to_numpy()
+    return out
+
+
+def graph_from_osm(path: str | os.PathLike[str], mode: str, crs: pyproj.CRS | str, *,
+                   walk_kmh: float = DEFAULT_SPEED_KMH["walk"],
+                   bounding_box: list[float] | None = None) -> RoadGraph:
+    """:func:`build_road_graph` of an ``.osm.pbf`` (ways meet at shared OSM nodes only)."""
+    roads = read_osm_roads(path, mode, bounding_box)
+    return build_road_graph(roads, mode, crs=crs, walk_kmh=walk_kmh, label=Path(path).name,
+                            noded=True)
+
+
+# ------------------------------------------------------------------------------------ caching
+
+def _layer_hash(roads: gpd.GeoDataFrame, mode: str, walk_kmh: float, tol: float) -> str:
+    h = hashlib.sha256(f"v{_CACHE_VERSION}|{mode}|{walk_kmh!r}|{tol!r}|".encode())
+    h.update(str(roads.crs).encode())
+    h.update(b"".join(shapely.to_wkb(roads.geometry.array, hex=False)))
+    for col in ("mode", "speed_kmh", "oneway", "barrier"):
+        if col in roads:
+            h.update(col.encode() + roads[col].astype(str).str.cat(sep="\x1f").encode())
+    return h.hexdigest()[:20]
+
+
+def road_graph_for(
+    district_source: str | os.PathLike[str],
+    mode: str,
+    crs: pyproj.CRS | str,
+    *,
+    roads: str | os.PathLike[str] | None = None,
+    walk_kmh: float = DEFAULT_SPEED_KMH["walk"],
+    tolerance_m: float = TOLERANCE_M,
+    cache: bool = True,
+    cells_bounds: np.ndarray | None = None,
+) -> RoadGraph:
+    """The road graph of a district for one mode, built once and cached next to the district.
+
+    Parameters
+    ----------
+    district_source : path
+        The district's GeoPackage or folder (its ``roads`` layer is read).
+    mode : {"walk", "drive"}
+    crs : CRS
+        The district's planning CRS.
+    roads : path, optional
+        An ``.osm.pbf`` file used instead of the layer (relative paths: next to the district).
+    cells_bounds : array of 4 floats, optional
+        The cells' bounds in ``crs``; roads that miss them entirely are refused (another CRS).
+    """
+    base = Path(district_source)
+    folder = base if base.is_dir() else base.parent
+    if roads is not None:
+        pbf = Path(roads) if Path(roads).is_absolute() else folder / roads
+        graph = graph_from_osm(pbf, mode, crs, walk_kmh=walk_kmh)
+        _check_overlap(graph, cells_bounds, pbf.name)
+        return graph
+    frame, label = read_roads_layer(base)
+    if frame is None:
+        raise ValidationError([Problem(label, f"travel mode {mode!r} needs roads: add a 'roads' "
+                                       "layer of LineStrings to the district, or set roads = "
+                                       "\"file.osm.pbf\" in [travel]; or use mode = "
+                                       "\"euclidean\"")],
+                              label)
+    key = _layer_hash(frame, mode, walk_kmh, tolerance_m) + "-" + str(pyproj.CRS(crs).to_epsg())
+    cache_file = folder / CACHE_DIR / f"roads-{base.stem}-{mode}-{key}.npz"
+    if cache and cache_file.exists():
+        graph = _load(cache_file, label)
+        if graph is not None:
+            _check_overlap(graph, cells_bounds, label)
+            return graph
+    graph = build_road_graph(frame, mode, crs=crs, walk_kmh=walk_kmh, tolerance_m=tolerance_m,
+                             label=label)
+    _check_overlap(graph, cells_bounds, label)
+    if cache:
+        _save(cache_file, graph)
+    return graph
+
+
+def _check_overlap(graph: RoadGraph, bounds: np.ndarray | None, label: str) -> None:
+    if bounds is None or graph.n_nodes == 0:
+        return
+    lo, hi = graph.node_xy.min(axis=0), graph.node_xy.max(axis=0)
+    b = np.asarray(bounds, dtype=np.float64)
+    if lo[0] > b[2] or hi[0] < b[0] or lo[1] > b[3] or hi[1] < b[1]:
+        raise ValidationError([Problem(label, f"the roads (x {lo[0]:,.0f}…{hi[0]:,.0f}, y "
+                                       f"{lo[1]:,.0f}…{hi[1]:,.0f}) do not overlap the cells (x "
+                                       f"{b[0]:,.0f}…{b[2]:,.0f}, y {b[1]:,.0f}…{b[3]:,.0f}): the "
+                                       "lines are in another CRS than the layer says. Save them "
+                                       "with their true CRS")], label)
+
+
+_FIELDS = ("node_xy", "indptr", "index", "length_m", "time_s", "component")
+
+
+def _save(path: Path, graph: RoadGraph) -> None:
+    """Write aside and rename (atomic); a folder we cannot write to just means no cache."""
+    try:
+        path.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".roads-", suffix=".npz.part", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, schoolmap_roads=np.array(_CACHE_VERSION), mode=np.array(graph.mode),
+                         source=np.array(graph.source), notes=np.array(graph.notes, dtype=str),
+                         **{k: getattr(graph, k) for k in _FIELDS})
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)  # only the part file this call wrote
+    except OSError:
+        return
+
+
+def _load(path: Path, label: str) -> RoadGraph | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "schoolmap_roads" not in z or int(z["schoolmap_roads"]) != _CACHE_VERSION:
+                return None
+            return RoadGraph(**{k: z[k] for k in _FIELDS}, mode=str(z["mode"]), source=label,
+                             notes=tuple(str(s) for s in z["notes"]))
+    except (OSError, ValueError, KeyError):
+        return None
