@@ -1,0 +1,255 @@
+"""Shortest paths on road graphs (CSR arrays in, arrays out).
+
+- :func:`bounded_dijkstra` — from each source (a school's node, with its connector as the
+  starting distance) up to that source's limit: (source, node, distance) triplets, and whether
+  the search settled every node it can reach (the limit was never hit).
+- :func:`nearest_source` — one multi-source Dijkstra: each node's nearest source and distance
+  (ties: the lower source index).
+- :func:`lower_bound_violations` — the exact allocation's certificate over all cell × school
+  pairs, streamed over grid squares of cells: a pair absent from the cost matrix costs at least
+  its straight-line distance and, when the school's search stopped at ``radius``, at least
+  ``radius + connectors``; pairs where even that bound, plus the seat price, is below the cell's
+  dual are returned.
+
+Edge weights must be ≥ 0.
+"""
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def _push(hk, hs, hn, size, key, src, node):
+    i = size
+    hk[i] = key
+    hs[i] = src
+    hn[i] = node
+    while i > 0:
+        p = (i - 1) >> 1
+        if hk[p] < hk[i] or (hk[p] == hk[i] and hs[p] <= hs[i]):
+            break
+        hk[p], hk[i] = hk[i], hk[p]
+        hs[p], hs[i] = hs[i], hs[p]
+        hn[p], hn[i] = hn[i], hn[p]
+        i = p
+    return size + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _pop(hk, hs, hn, size):
+    key, src, node = hk[0], hs[0], hn[0]
+    size -= 1
+    hk[0], hs[0], hn[0] = hk[size], hs[size], hn[size]
+    i = 0
+    while True:
+        lft = 2 * i + 1
+        if lft >= size:
+            break
+        c = lft
+        r = lft + 1
+        if r < size and (hk[r] < hk[lft] or (hk[r] == hk[lft] and hs[r] < hs[lft])):
+            c = r
+        if hk[i] < hk[c] or (hk[i] == hk[c] and hs[i] <= hs[c]):
+            break
+        hk[c], hk[i] = hk[i], hk[c]
+        hs[c], hs[i] = hs[i], hs[c]
+        hn[c], hn[i] = hn[i], hn[c]
+        i = c
+    return key, src, node, size
+
+
+@numba.njit(cache=True, nogil=True)
+def _grow(a, k, cap):
+    """``a[:k]`` copied into a new array of ``cap`` entries."""
+    out = np.empty(cap, a.dtype)
+    out[:k] = a[:k]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def bounded_dijkstra(indptr, index, weight, source_node, source_offset, limit):
+    """Dijkstra from each source up to its limit.
+
+    indptr (N+1,) i8 · index (E,) i8 · weight (E,) f8 · source_node (m,) i8 · source_offset (m,)
+    f8 (distance at the source node) · limit (m,) f8 (inf: no limit)
+    -> src (k,) i8, node (k,) i8, dist (k,) f8 (every node with dist ≤ limit, per source in
+    settling order), exhausted (m,) bool (the search ran out of nodes before the limit).
+    """
+    n = len(indptr) - 1
+    m = len(source_node)
+    dist = np.full(n, np.inf)
+    done = np.zeros(n, np.bool_)
+    touched = np.empty(n, np.int64)
+    cap = max(16, len(index) + 1)
+    hk = np.empty(cap, np.float64)
+    hs = np.zeros(cap, np.int64)
+    hn = np.empty(cap, np.int64)
+    out_cap = max(1024, 4 * m)
+    o_src = np.empty(out_cap, np.int64)
+    o_node = np.empty(out_cap, np.int64)
+    o_dist = np.empty(out_cap, np.float64)
+    k = 0
+    exhausted = np.zeros(m, np.bool_)
+    for j in range(m):
+        s = source_node[j]
+        if s < 0:
+            exhausted[j] = True
+            continue
+        n_touched = 0
+        size = 0
+        dist[s] = source_offset[j]
+        touched[n_touched] = s
+        n_touched += 1
+        size = _push(hk, hs, hn, size, source_offset[j], 0, s)
+        hit = False
+        while size > 0:
+            d, _z, v, size = _pop(hk, hs, hn, size)
+            if done[v] or d > dist[v]:
+                continue
+            if d > limit[j]:
+                hit = True
+                break
+            done[v] = True
+            if k == out_cap:
+                out_cap *= 2
+                o_src = _grow(o_src, k, out_cap)
+                o_node = _grow(o_node, k, out_cap)
+                o_dist = _grow(o_dist, k, out_cap)
+            o_src[k] = j
+            o_node[k] = v
+            o_dist[k] = d
+            k += 1
+            for e in range(indptr[v], indptr[v + 1]):
+                w = index[e]
+                nd = d + weight[e]
+                if nd < dist[w]:
+                    if dist[w] == np.inf:
+                        touched[n_touched] = w
+                        n_touched += 1
+                    dist[w] = nd
+                    if size == len(hk):  # never: at most one entry per relaxed edge (+1)
+                        hk = _grow(hk, size, 2 * size)
+                        hs = _grow(hs, size, 2 * size)
+                        hn = _grow(hn, size, 2 * size)
+                    size = _push(hk, hs, hn, size, nd, 0, w)
+        exhausted[j] = not hit
+        for t in range(n_touched):
+            dist[touched[t]] = np.inf
+            done[touched[t]] = False
+    return o_src[:k].copy(), o_node[:k].copy(), o_dist[:k].copy(), exhausted
+
+
+@numba.njit(cache=True, nogil=True)
+def nearest_source(indptr, index, weight, source_node, source_offset):
+    """Each node's nearest source (ties: lower source index) and its distance.
+
+    -> label (N,) i8 (-1: unreachable), dist (N,) f8 (inf: unreachable)
+    """
+    n = len(indptr) - 1
+    m = len(source_node)
+    dist = np.full(n, np.inf)
+    label = np.full(n, -1, np.int64)
+    done = np.zeros(n, np.bool_)
+    cap = len(index) + m + 1
+    hk = np.empty(cap, np.float64)
+    hs = np.empty(cap, np.int64)
+    hn = np.empty(cap, np.int64)
+    size = 0
+    for j in range(m):
+        s = source_node[j]
+        if s < 0:
+            continue
+        d = source_offset[j]
+        if d < dist[s] or (d == dist[s] and j < label[s]):
+            dist[s] = d
+            label[s] = j
+            size = _push(hk, hs, hn, size, d, j, s)
+    while size > 0:
+        d, j, v, size = _pop(hk, hs, hn, size)
+        if done[v] or d > dist[v] or (d == dist[v] and j != label[v]):
+            continue
+        done[v] = True
+        for e in range(indptr[v], indptr[v + 1]):
+            w = index[e]
+            nd = d + weight[e]
+            if not done[w] and (nd < dist[w] or (nd == dist[w] and j < label[w])):
+                dist[w] = nd
+                label[w] = j
+                size = _push(hk, hs, hn, size, nd, j, w)
+    return label, dist
+
+
+@numba.njit(cache=True, nogil=True)
+def lower_bound_violations(xy, bin_cells, bin_ptr, sxy, price, u, radius, conn_cell,
+                           conn_school, comp_cell, comp_school, straight_cell, straight_school,
+                           tol):
+    """Pairs (i, j) whose lower bound on the network cost, plus price v_j, is below u_i − tol.
+
+    xy (n, 2) · bin_cells (n,) i8 / bin_ptr (B+1,) i8 cells by grid square · sxy (m, 2) ·
+    price (m,) · u (n,) · radius (m,) (how far school j's search went; inf: exhausted) ·
+    conn_cell (n,) / conn_school (m,) connector metres · comp_cell (n,) / comp_school (m,) piece
+    of the network · straight_cell (n,) / straight_school (m,) bool: costs are straight lines
+    -> cell (k,) i8, school (k,) i8, need (k,) f8 (u_i − v_j: the cost the pair must reach),
+    worst (largest violation), checked (pairs evaluated one by one)
+    A pair (i, j) absent from the cost matrix costs at least d_ij (straight line); a network pair
+    also at least radius_j + conn_i + conn_j; a pair between two pieces cannot be travelled.
+    """
+    m = len(sxy)
+    cap = 1024
+    o_c = np.empty(cap, np.int64)
+    o_s = np.empty(cap, np.int64)
+    o_n = np.empty(cap, np.float64)
+    k = 0
+    worst = 0.0
+    checked = 0
+    for b in range(len(bin_ptr) - 1):
+        lo, hi = bin_ptr[b], bin_ptr[b + 1]
+        x0 = np.inf
+        x1 = -np.inf
+        y0 = np.inf
+        y1 = -np.inf
+        umax = -np.inf
+        cmin = np.inf
+        any_straight = False
+        for t in range(lo, hi):
+            i = bin_cells[t]
+            x0 = min(x0, xy[i, 0])
+            x1 = max(x1, xy[i, 0])
+            y0 = min(y0, xy[i, 1])
+            y1 = max(y1, xy[i, 1])
+            umax = max(umax, u[i])
+            cmin = min(cmin, conn_cell[i])
+            if straight_cell[i]:
+                any_straight = True
+        for j in range(m):
+            dx = max(x0 - sxy[j, 0], 0.0, sxy[j, 0] - x1)
+            dy = max(y0 - sxy[j, 1], 0.0, sxy[j, 1] - y1)
+            lb = np.sqrt(dx * dx + dy * dy)
+            if not any_straight and not straight_school[j]:
+                lb = max(lb, radius[j] + conn_school[j] + cmin)
+            if lb + price[j] >= umax - tol:
+                continue
+            for t in range(lo, hi):
+                i = bin_cells[t]
+                checked += 1
+                ex = xy[i, 0] - sxy[j, 0]
+                ey = xy[i, 1] - sxy[j, 1]
+                d = np.sqrt(ex * ex + ey * ey)
+                if not straight_cell[i] and not straight_school[j]:
+                    if comp_cell[i] != comp_school[j]:
+                        continue
+                    d = max(d, radius[j] + conn_school[j] + conn_cell[i])
+                viol = u[i] - price[j] - d
+                if viol <= tol:
+                    continue
+                worst = max(worst, viol)
+                if k == cap:
+                    cap *= 2
+                    o_c = _grow(o_c, k, cap)
+                    o_s = _grow(o_s, k, cap)
+                    o_n = _grow(o_n, k, cap)
+                o_c[k] = i
+                o_s[k] = j
+                o_n[k] = u[i] - price[j]
+                k += 1
+    return o_c[:k].copy(), o_s[:k].copy(), o_n[:k].copy(), worst, checked
