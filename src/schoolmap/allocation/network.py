@@ -1,0 +1,466 @@
+"""Allocation on road distances: nearest school and exact capacitated allocation by network.
+
+Cells and schools join the road graph at their nearest node (KD-tree); the connector's length
+is part of every trip. A point farther than ``max_connector_m`` from every node travels by
+straight line (and is named in a note). Trips run home → school (on a one-way street the
+search runs against the traffic, from the school).
+
+**The exact allocation** solves on a sparse cost matrix through :func:`schoolmap.optimal.transport`
+(the sparse door) and then proves the answer optimal over *all* cell × school pairs: each
+school's bounded Dijkstra computed every node within its radius R_j, so a pair (i, j) absent
+from the matrix costs at least ``max(d_ij, R_j + connector_i + connector_j)`` — d_ij the straight
+line, a lower bound on every network distance — or cannot be travelled at all (two pieces of
+the network). Where that bound plus the seat price v_j falls below the cell's dual u_i, the
+pair could improve the answer: those schools' radii are widened and the problem solved again,
+until no pair can (``certificate["optimal"]``), or ``max_rounds`` rounds pass
+(``certificate["round_limit_hit"]``; the answer is then refused as unproven).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from schoolmap._kernels.network import bounded_dijkstra, lower_bound_violations, nearest_source
+from schoolmap.allocation.methods import Allocation, _check_inputs
+from schoolmap.errors import UnprovenError, ValidationError
+from schoolmap.io.roads import RoadGraph
+from schoolmap.optimal import TransportResult, UnprovenWarning, cell_bins, transport
+
+__all__ = ["NetworkCosts", "Travel", "allocate_nearest_network", "allocate_optimal_network",
+           "connect_points", "network_pair_costs", "network_transport", "piece_notes"]
+
+MAX_ROUNDS = 30
+WIDEN = 1.2
+FIRST_RADIUS = 1.25
+CELLS_PER_BIN = 32
+
+
+@dataclass(frozen=True)
+class Travel:
+    """How far is a trip: the scenario's ``[travel]`` table.
+
+    Attributes
+    ----------
+    mode : {"euclidean", "walk", "drive"}
+        ``euclidean``: straight lines (no roads needed); ``walk`` / ``drive``: along the roads
+        layer (or ``roads``, an ``.osm.pbf``) open to that mode.
+    walk_kmh : float
+        Walking speed (for travel times).
+    detour_max : float
+        Expected worst ratio of road to straight-line distance: the reach that prices an
+        unserved student (``unserved_cost`` = (m + 1) × ``detour_max`` × the district's diagonal
+        + 1, as the straight-line engine does with the diagonal itself).
+    max_connector_m : float
+        Farthest a cell or school may be from the road network; beyond, straight line.
+    roads : str or None
+        An ``.osm.pbf`` file instead of the district's ``roads`` layer.
+    """
+
+    mode: str = "euclidean"
+    walk_kmh: float = 5.0
+    detour_max: float = 3.0
+    max_connector_m: float = 300.0
+    roads: str | None = None
+
+    @property
+    def label(self) -> str:
+        """One line for the report: which distance every figure uses."""
+        if self.mode == "euclidean":
+            return "Distances: straight line (travel mode euclidean)."
+        what = "walking" if self.mode == "walk" else "driving"
+        return (f"Distances: {what} distance along the roads (travel mode {self.mode}; cells and "
+                f"schools more than {self.max_connector_m:,.0f} m from a road: straight line).")
+
+
+@dataclass(frozen=True)
+class NetworkCosts:
+    """Points joined to a road graph."""
+
+    node: np.ndarray          # (n,) nearest node, -1 when straight
+    connector_m: np.ndarray   # (n,) metres to it
+    straight: np.ndarray      # (n,) bool: farther than max_connector_m: straight line
+    component: np.ndarray     # (n,) piece of the network (-1 when straight)
+
+
+def connect_points(graph: RoadGraph, xy: np.ndarray, max_connector_m: float) -> NetworkCosts:
+    """Join points to their nearest node; farther than ``max_connector_m``: straight line."""
+    node, conn = graph.connect(xy)
+    straight = ~(conn <= max_connector_m)
+    comp = np.where(straight, -1, graph.component[np.maximum(node, 0)] if len(node) else node)
+    return NetworkCosts(np.where(straight, -1, node), np.where(straight, 0.0, conn), straight,
+                        comp.astype(np.int64))
+
+
+def _reverse(graph: RoadGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR of the reversed graph: searches from a school give distances *to* it."""
+    t = graph.to_scipy().T.tocsr()
+    return (t.indptr.astype(np.int64), t.indices.astype(np.int64),
+            np.ascontiguousarray(t.data, dtype=np.float64))
+
+
+def _cells_by_node(nodes: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    ok = np.flatnonzero(nodes >= 0)
+    order = ok[np.argsort(nodes[ok], kind="stable")]
+    ptr = np.zeros(n_nodes + 1, np.int64)
+    np.cumsum(np.bincount(nodes[ok], minlength=n_nodes), out=ptr[1:])
+    return order.astype(np.int64), ptr
+
+
+def _expand(t_src, t_node, t_dist, cell_order, node_ptr, conn_cell):
+    """(school, node, distance) triplets → (cell, school, cost) pairs for every cell at the node."""
+    counts = node_ptr[t_node + 1] - node_ptr[t_node]
+    keep = counts > 0
+    t_src, t_node, t_dist, counts = t_src[keep], t_node[keep], t_dist[keep], counts[keep]
+    total = int(counts.sum())
+    start = np.repeat(node_ptr[t_node] - np.cumsum(counts) + counts, counts)
+    cells = cell_order[start + np.arange(total)]
+    return cells, np.repeat(t_src, counts), np.repeat(t_dist, counts) + conn_cell[cells]
+
+
+def network_pair_costs(graph: RoadGraph, cell_xy: np.ndarray, school_xy: np.ndarray,
+                       radius_m: float | np.ndarray = np.inf, *,
+                       max_connector_m: float = np.inf):
+    """Network cost of every (cell, school) pair within each school's search radius.
+
+    Returns ``cell``, ``school``, ``cost_m`` (arrays of the pairs found; cost = connector of
+    the cell + road distance + connector of the school) — cells and schools off the network
+    (farther than ``max_connector_m``) are left out.
+    """
+    cells = connect_points(graph, cell_xy, max_connector_m)
+    schools = connect_points(graph, school_xy, max_connector_m)
+    indptr, index, weight = _reverse(graph)
+    radius = np.broadcast_to(np.asarray(radius_m, dtype=np.float64), (len(school_xy),))
+    src, node, dist, _ = bounded_dijkstra(indptr, index, weight, schools.node,
+                                          schools.connector_m,
+                                          np.ascontiguousarray(radius + schools.connector_m))
+    order, ptr = _cells_by_node(cells.node, graph.n_nodes)
+    return _expand(src, node, dist, order, ptr, cells.connector_m)
+
+
+def piece_notes(graph: RoadGraph, cells: NetworkCosts, demand_by_cell: np.ndarray,
+                schools: NetworkCosts, school_ids: list[str], nearest_straight: np.ndarray,
+                level: str = "") -> list[str]:
+    """Notes on a network in several pieces: students per piece, schools cut off from cells."""
+    notes = []
+    if graph.n_pieces <= 1:
+        return notes
+    net = ~cells.straight & (demand_by_cell > 0)
+    students = np.bincount(cells.component[net], weights=demand_by_cell[net],
+                           minlength=graph.n_pieces)
+    n_sch = np.bincount(schools.component[~schools.straight], minlength=graph.n_pieces)
+    used = np.flatnonzero((students > 0) | (n_sch > 0))
+    if len(used) > 1:
+        parts = [f"piece {p + 1}: {students[p]:,.0f} students, {n_sch[p]} schools"
+                 for p in used[:8]]
+        more = f"; {len(used) - 8} more" if len(used) > 8 else ""
+        notes.append(f"the {graph.mode} road network ({graph.source}) is in {len(used)} pieces "
+                     f"that have {level} students or schools — {'; '.join(parts)}{more}. Trips "
+                     "between pieces are impossible; join them (a missing bridge or link?)")
+    for j, sid in enumerate(school_ids):
+        if schools.straight[j]:
+            continue
+        mine = net & (nearest_straight == j) & (cells.component != schools.component[j])
+        if mine.any():
+            notes.append(f"school {sid} is unreachable by road from {int(mine.sum())} cells "
+                         f"({demand_by_cell[mine].sum():,.0f} students) whose nearest school by "
+                         f"straight line it is: it lies on piece {schools.component[j] + 1} of "
+                         "the network, they do not")
+    return notes
+
+
+def _fallback_notes(cells: NetworkCosts, schools: NetworkCosts, demand: np.ndarray,
+                    school_ids: list[str], max_connector_m: float) -> list[str]:
+    notes = []
+    far = cells.straight & (demand > 0)
+    if far.any():
+        notes.append(f"{int(far.sum())} cells ({demand[far].sum():,.0f} students) are more than "
+                     f"{max_connector_m:,.0f} m from any road: their trips are straight lines")
+    if schools.straight.any():
+        ids = [school_ids[j] for j in np.flatnonzero(schools.straight)]
+        notes.append(f"schools {', '.join(ids[:5])} are more than {max_connector_m:,.0f} m from "
+                     "any road: their trips are straight lines")
+    return notes
+
+
+def allocate_nearest_network(
+    graph: RoadGraph,
+    cell_xy: np.ndarray,
+    demand_by_cell: np.ndarray,
+    school_xy: np.ndarray,
+    *,
+    level: str = "",
+    max_connector_m: float = 300.0,
+    school_ids: list[str] | None = None,
+) -> Allocation:
+    """Send every cell's students to the nearest school by road (one multi-source Dijkstra).
+
+    ``distance_m`` of the result is the road distance (connectors included). Cells that reach no
+    school (another piece of the network) are unassigned, with a note.
+    """
+    cell_xy = np.ascontiguousarray(cell_xy, dtype=np.float64)
+    school_xy = np.ascontiguousarray(np.asarray(school_xy, dtype=np.float64).reshape(-1, 2))
+    demand_by_cell = np.ascontiguousarray(demand_by_cell, dtype=np.float64)
+    _check_inputs(cell_xy, demand_by_cell)
+    n, m = len(cell_xy), len(school_xy)
+    ids = school_ids or [str(j) for j in range(m)]
+    if m == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return Allocation(level, "nearest", empty, empty, np.zeros(0), np.zeros(0),
+                          demand_by_cell, demand_by_cell.copy(), 0,
+                          (f"no {level or 'open'} school: all students unassigned",))
+    cells = connect_points(graph, cell_xy, max_connector_m)
+    schools = connect_points(graph, school_xy, max_connector_m)
+    indptr, index, weight = _reverse(graph)
+    label, dist = nearest_source(indptr, index, weight, schools.node, schools.connector_m)
+    best = np.full(n, -1, np.int64)
+    cost = np.full(n, np.inf)
+    net = ~cells.straight
+    best[net] = label[cells.node[net]]
+    cost[net] = dist[cells.node[net]] + cells.connector_m[net]
+    # straight-line trips: cells off the network to any school, any cell to a school off it
+    for rows, cols in ((np.flatnonzero(cells.straight), np.arange(m)),
+                       (np.arange(n), np.flatnonzero(schools.straight))):
+        if len(rows) and len(cols):
+            d, k = cKDTree(school_xy[cols]).query(cell_xy[rows], k=1)
+            j = cols[k]
+            better = (d < cost[rows]) | ((d == cost[rows]) & (j < best[rows]))
+            best[rows[better]], cost[rows[better]] = j[better], d[better]
+    straight_nearest = cKDTree(school_xy).query(cell_xy, k=1)[1] if n else np.zeros(0, int)
+    notes = _fallback_notes(cells, schools, demand_by_cell, ids, max_connector_m)
+    notes += piece_notes(graph, cells, demand_by_cell, schools, ids, straight_nearest, level)
+    has = np.flatnonzero((demand_by_cell > 0) & (best >= 0))
+    lost = (demand_by_cell > 0) & (best < 0)
+    if lost.any():
+        notes.append(f"{int(lost.sum())} cells ({demand_by_cell[lost].sum():,.0f} {level} "
+                     "students) reach no school by road: unassigned")
+    unassigned = np.where(lost, demand_by_cell, 0.0)
+    return Allocation(level, "nearest", has.astype(np.int64), best[has], demand_by_cell[has],
+                      cost[has], demand_by_cell, unassigned, m, tuple(notes))
+
+
+def network_transport(
+    graph: RoadGraph,
+    cell_xy: Any,
+    students: Any,
+    school_xy: Any,
+    seats: Any,
+    *,
+    max_distance_m: float | None = None,
+    max_connector_m: float = 300.0,
+    detour_max: float = 3.0,
+    unserved_cost: Any = None,
+    tol: float = 1e-6,
+    max_rounds: int = MAX_ROUNDS,
+    on_unproven: str = "raise",
+    progress: Callable[[str], None] | None = None,
+) -> TransportResult:
+    """Exact capacitated allocation on road distances, proven optimal over all pairs.
+
+    Parameters
+    ----------
+    graph : RoadGraph
+    cell_xy, school_xy : array_like of shape (n, 2), (m, 2)
+        Points, metres, in the graph's CRS.
+    students, seats : array_like of shape (n,), (m,)
+    max_distance_m : float, optional
+        Longest allowed trip (road metres); farther pairs are not allowed.
+    max_connector_m : float
+        Points farther from every node travel by straight line.
+    detour_max : float
+        The reach pricing an unserved student: ``unserved_cost`` defaults to (m + 1) ×
+        ``detour_max`` × (the district's diagonal + 2 × ``max_connector_m``) + 1. (The first
+        search radius of a school is ``FIRST_RADIUS`` × its nearest-by-road catchment radius;
+        the proof widens it where it must.)
+    max_rounds : int
+        Solve rounds (each widening the radii the proof asks for) before giving up.
+    on_unproven : {"raise", "warn"}
+        As in :func:`schoolmap.optimal.assign`.
+
+    Returns
+    -------
+    TransportResult
+        Costs in road metres. ``certificate`` as :func:`~schoolmap.optimal.transport`'s, with
+        ``max_violation`` over *all* pairs (by the lower bound), ``pairs_checked`` /
+        ``pairs_bounded`` of the all-pairs check, ``rounds``, ``searches`` (Dijkstra runs),
+        ``widened`` (schools whose radius grew), ``travel`` (the graph's mode).
+    """
+    if on_unproven not in ("raise", "warn"):
+        raise ValidationError([f"on_unproven must be 'raise' or 'warn', got {on_unproven!r}"],
+                              "network allocation")
+    xy = np.ascontiguousarray(np.asarray(cell_xy, dtype=np.float64).reshape(-1, 2))
+    sxy = np.ascontiguousarray(np.asarray(school_xy, dtype=np.float64).reshape(-1, 2))
+    supply = np.ascontiguousarray(students, dtype=np.float64)
+    cap = np.ascontiguousarray(seats, dtype=np.float64)
+    n, m = len(xy), len(sxy)
+    say = progress or (lambda _msg: None)
+    cells = connect_points(graph, xy, max_connector_m)
+    schools = connect_points(graph, sxy, max_connector_m)
+    indptr, index, weight = _reverse(graph)
+    upper = np.inf if max_distance_m is None else float(max_distance_m)
+    if unserved_cost is None and n and m:
+        lo = np.minimum(xy.min(axis=0), sxy.min(axis=0))
+        hi = np.maximum(xy.max(axis=0), sxy.max(axis=0))
+        reach = upper if np.isfinite(upper) else detour_max * (
+            float(np.hypot(*(hi - lo))) + 2 * max_connector_m)
+        unserved_cost = (m + 1) * reach + 1.0
+    elif unserved_cost is None:
+        unserved_cost = 1.0
+
+    # first radii: FIRST_RADIUS × each school's nearest-by-road catchment
+    label, dist = nearest_source(indptr, index, weight, schools.node, schools.connector_m)
+    net_cells = np.flatnonzero(~cells.straight)
+    radius = np.full(m, 500.0)
+    if len(net_cells):
+        lab = label[cells.node[net_cells]]
+        ok = lab >= 0
+        np.maximum.at(radius, lab[ok], dist[cells.node[net_cells[ok]]] - schools.connector_m[
+            lab[ok]])
+    radius = np.minimum(FIRST_RADIUS * radius, upper - schools.connector_m)
+    radius[schools.straight] = 0.0
+    order, ptr = _cells_by_node(cells.node, graph.n_nodes)
+    bin_cells, bin_ptr = cell_bins(xy, CELLS_PER_BIN)
+
+    # straight-line pairs: cells off the network to their few nearest schools (and the reverse)
+    s_rows, s_cols, s_cost = [], [], []
+    off = np.flatnonzero(cells.straight)
+    if len(off) and m:
+        kk = min(m, 4)
+        d, k = cKDTree(sxy).query(xy[off], k=kk)
+        d, k = d.reshape(len(off), kk), k.reshape(len(off), kk)
+        s_rows.append(np.repeat(off, kk))
+        s_cols.append(k.ravel())
+        s_cost.append(d.ravel())
+    straight_pairs = [np.concatenate(a) if a else np.zeros(0, t)
+                      for a, t in ((s_rows, np.int64), (s_cols, np.int64), (s_cost, np.float64))]
+
+    todo = np.flatnonzero(~schools.straight)
+    kept = np.zeros(m, bool)  # schools whose triplets are current
+    trip = [np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)]
+    searched = np.zeros(m)
+    exhausted = np.zeros(m, bool)
+    cert: dict[str, Any] = {}
+    rounds = searches = 0
+    widened: set[int] = set()
+    while True:
+        rounds += 1
+        if len(todo):
+            src, node, dd, exh = bounded_dijkstra(
+                indptr, index, weight, schools.node[todo], schools.connector_m[todo],
+                np.ascontiguousarray(radius[todo] + schools.connector_m[todo]))
+            searches += len(todo)
+            keep_old = ~np.isin(trip[0], todo)
+            trip = [np.concatenate([trip[0][keep_old], todo[src]]),
+                    np.concatenate([trip[1][keep_old], node]),
+                    np.concatenate([trip[2][keep_old], dd])]
+            searched[todo] = radius[todo]
+            exhausted[todo] = exh
+            kept[todo] = True
+        r_cells, r_sch, r_cost = _expand(trip[0], trip[1], trip[2], order, ptr,
+                                         cells.connector_m)
+        rows = np.concatenate([r_cells, straight_pairs[0]])
+        cols = np.concatenate([r_sch, straight_pairs[1]])
+        vals = np.concatenate([r_cost, straight_pairs[2]])
+        if np.isfinite(upper):
+            ok = vals <= upper
+            rows, cols, vals = rows[ok], cols[ok], vals[ok]
+        say(f"{n:,} cells × {m:,} schools by road: solve {rounds}, {len(rows):,} pairs")
+        matrix = sp.coo_matrix((vals, (rows, cols)), shape=(n, m))
+        r = transport(supply, cap, matrix, unserved_cost=unserved_cost, tol=tol)
+        cert = dict(r.certificate)
+        # all pairs: a school whose search settled everything reachable (or everything
+        # allowed) has no unseen pair on its piece
+        eff = np.where(exhausted | (searched + schools.connector_m >= upper), np.inf, searched)
+        v_c, v_s, need, worst, checked = lower_bound_violations(
+            xy, bin_cells, bin_ptr, sxy, r.seat_price, r.cell_dual, eff, cells.connector_m,
+            schools.connector_m, cells.component, schools.component, cells.straight,
+            schools.straight, tol)
+        if np.isfinite(upper) and len(v_c):  # pairs beyond the longest trip are not allowed
+            ok = np.hypot(*(xy[v_c] - sxy[v_s]).T) <= upper
+            v_c, v_s, need = v_c[ok], v_s[ok], need[ok]
+            if not len(v_c):
+                worst = 0.0
+        cert.update(max_violation=float(worst), pairs_checked=int(checked),
+                    pairs_bounded=n * m - int(checked), rounds=rounds, searches=searches,
+                    travel=graph.mode, candidates=len(rows))
+        if not len(v_c):
+            break
+        if rounds >= max_rounds:
+            cert["round_limit_hit"] = True
+            break
+        straight = cells.straight[v_c] | schools.straight[v_s]
+        if straight.any():
+            a, b = v_c[straight], v_s[straight]
+            straight_pairs = [np.concatenate([straight_pairs[0], a]),
+                              np.concatenate([straight_pairs[1], b]),
+                              np.concatenate([straight_pairs[2], np.hypot(*(xy[a] - sxy[b]).T)])]
+        nv = ~straight
+        want = np.zeros(m)
+        np.maximum.at(want, v_s[nv], need[nv] - cells.connector_m[v_c[nv]]
+                      - schools.connector_m[v_s[nv]])
+        todo = np.flatnonzero(want > 0)
+        radius[todo] = np.minimum(np.maximum(want[todo] + 1.0, WIDEN * radius[todo]),
+                                  upper - schools.connector_m[todo])
+        widened.update(todo.tolist())
+        say(f"  proof asks for wider searches at {len(todo)} schools")
+    cert["widened"] = len(widened)
+    cert["optimal"] = bool(cert["optimal"] and cert["max_violation"] <= tol
+                           and not cert.get("round_limit_hit"))
+    out = TransportResult(r.cell, r.school, r.students, r.cost, r.unserved_by_cell, r.objective,
+                          r.seat_price, r.cell_dual, r.unserved_cost, cert)
+    if not cert["optimal"]:
+        why = (f"the round limit ({max_rounds}) was reached" if cert.get("round_limit_hit")
+               else "the certificate does not hold")
+        text = (f"exact allocation by road of {n:,} cells × {m:,} schools is NOT proven optimal: "
+                f"{why} (largest violation {cert['max_violation']:.6g} m, duality gap "
+                f"{cert['duality_gap']:.3g}); raise max_rounds or detour_max")
+        if on_unproven == "raise":
+            raise UnprovenError(text, out)
+        warnings.warn(text, UnprovenWarning, stacklevel=2)
+    return out
+
+
+def allocate_optimal_network(
+    graph: RoadGraph,
+    cell_xy: np.ndarray,
+    demand_by_cell: np.ndarray,
+    school_xy: np.ndarray,
+    seats: np.ndarray,
+    *,
+    level: str = "",
+    max_distance_m: float | None = None,
+    max_connector_m: float = 300.0,
+    detour_max: float = 3.0,
+    school_ids: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Allocation:
+    """:func:`schoolmap.allocation.allocate_optimal` on road distances (certified)."""
+    demand_by_cell = np.ascontiguousarray(demand_by_cell, dtype=np.float64)
+    cell_xy = np.ascontiguousarray(cell_xy, dtype=np.float64)
+    _check_inputs(cell_xy, demand_by_cell)
+    school_xy = np.asarray(school_xy, dtype=np.float64).reshape(-1, 2)
+    m = len(school_xy)
+    r = network_transport(graph, cell_xy, demand_by_cell, school_xy, seats,
+                          max_distance_m=max_distance_m, max_connector_m=max_connector_m,
+                          detour_max=detour_max, progress=progress)
+    ids = school_ids or [str(j) for j in range(m)]
+    cells = connect_points(graph, cell_xy, max_connector_m)
+    schools = connect_points(graph, school_xy, max_connector_m)
+    notes = _fallback_notes(cells, schools, demand_by_cell, ids, max_connector_m)
+    if m and len(cell_xy):
+        near = cKDTree(school_xy).query(cell_xy, k=1)[1]
+        notes += piece_notes(graph, cells, demand_by_cell, schools, ids, near, level)
+    left = float(np.sum(r.unserved_by_cell))
+    if left > 0:
+        where = f" within {max_distance_m:,.0f} m by road" if max_distance_m else ""
+        notes.append(f"{left:,.0f} {level} students get no seat{where}: seats run out or no "
+                     "road reaches one")
+    return Allocation(level, "optimal", r.cell, r.school, r.students.astype(np.float64),
+                      r.cost, demand_by_cell, r.unserved_by_cell.astype(np.float64),
+                      m, tuple(notes), r.seat_price, r.certificate)
