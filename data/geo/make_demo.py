@@ -13,7 +13,7 @@ prefecture-level city around lon 120.3, lat 31.5 and tells the story of the bure
 
 Geometry is built in a local metric frame (WGS 84 / UTM zone 51N, EPSG:32651) on a 100 m grid
 and written in CGCS2000 lon/lat (EPSG:4490) as one GeoPackage with the layers ``cells``,
-``schools``, ``zones``, ``developments`` and ``sites`` of ``docs/data-model.md``, and the
+``schools``, ``zones``, ``developments``, ``sites`` and ``roads`` of ``docs/data-model.md``, and the
 table ``enrolment`` (five past school years of enrolment by school and grade).
 
 Usage::
@@ -59,7 +59,7 @@ LOCAL_CRS = "EPSG:32651"  # WGS 84 / UTM zone 51N: the local metric frame
 OUTPUT_CRS = "EPSG:4490"  # CGCS2000 geographic (lon/lat)
 CENTRE_LONLAT = (120.3, 31.5)
 GPKG_DATE = "2026-01-01T00:00:00Z"  # pinned GeoPackage timestamps (gpkg_contents.last_change)
-LAYER_ORDER = ("cells", "schools", "zones", "developments", "sites")
+LAYER_ORDER = ("cells", "schools", "zones", "developments", "sites", "roads")
 TABLE_ORDER = ("enrolment",)  # tables without geometry, written after the layers
 
 CELL = 100.0  # grid cell size, metres
@@ -1369,6 +1369,111 @@ def make_sites(rng: np.random.Generator, grid: Grid, st: Settlement, devs: list[
 # ---------------------------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------------------------
+# Roads (added after every other layer: it draws no random numbers, so nothing else changes)
+# ---------------------------------------------------------------------------------------------
+
+RIVER_X = OLD_CENTRE[0] + 700.0  # the river runs north–south through the old town's east side
+EXPRESSWAY_Y = -5_200.0  # the expressway runs east–west south of the old town
+ROAD_VERTEX_SPACING = 100.0  # metres between road vertices (every vertex is a network node)
+
+
+def _river() -> shapely.LineString:
+    y = np.arange(GRID_Y0 - 500.0, GRID_Y0 + NY * CELL + 501.0, 100.0)
+    return shapely.LineString(np.column_stack([RIVER_X + 350.0 * np.sin(y / 1_700.0), y]))
+
+
+def _expressway() -> shapely.LineString:
+    x = np.arange(GRID_X0 - 500.0, GRID_X0 + NX * CELL + 501.0, 100.0)
+    return shapely.LineString(np.column_stack([x, EXPRESSWAY_Y + 250.0 * np.sin(x / 2_900.0)]))
+
+
+def make_roads(st: Settlement, boundary: shapely.Polygon) -> tuple[pd.DataFrame, list]:
+    """Old-town grid, new-town superblock roads, trunk roads to the townships, village lanes
+    along the canals; a river crossed by a few bridges (one a footbridge) and an expressway
+    crossed at three interchanges. Roads that do not cross a barrier stop 15 m short of it."""
+    river, expressway = _river(), _expressway()
+    cut = shapely.union(river.buffer(15.0), expressway.buffer(15.0))
+    rows: list[tuple[str, float, str, str]] = []  # kind, speed, mode, barrier
+    geoms: list[shapely.Geometry] = []
+
+    def add(line: shapely.Geometry, kind: str, speed: float, mode: str = "both",
+            crossing: bool = False) -> None:
+        g = line if crossing else shapely.difference(line, cut)
+        g = shapely.intersection(g, boundary.buffer(300.0))
+        for part in shapely.get_parts(shapely.line_merge(g) if not g.is_empty else g):
+            if part.geom_type == "LineString" and part.length > 1.0:
+                geoms.append(shapely.segmentize(part, ROAD_VERTEX_SPACING))
+                rows.append((kind, speed, mode, "no"))
+
+    # old town: a 250 m grid; every fourth east–west street bridges the river
+    ox, oy = OLD_CENTRE
+    reach = OLD_RADIUS * 1.05
+    old = shapely.Point(ox, oy).buffer(reach, quad_segs=32)
+    for k, y in enumerate(np.arange(oy - reach, oy + reach + 1.0, 250.0)):
+        add(shapely.intersection(shapely.LineString([(ox - reach, y), (ox + reach, y)]), old),
+            "street", 30.0, crossing=(k % 4 == 2))
+    for x in np.arange(ox - reach, ox + reach + 1.0, 250.0):
+        add(shapely.intersection(shapely.LineString([(x, oy - reach), (x, oy + reach)]), old),
+            "street", 30.0)
+    # a footbridge half-way between two road bridges
+    add(shapely.LineString([(RIVER_X - 800.0, oy + 500.0 + 0.0), (RIVER_X + 800.0, oy + 500.0)]),
+        "footbridge", 5.0, mode="walk", crossing=True)
+    # new town: roads along the 400 m superblocks
+    xmin, ymin, xmax, ymax = NEW_BOX
+    for y in np.arange(ymin, ymax + 1.0, BLOCK):
+        add(shapely.LineString([(xmin, y), (xmax, y)]), "avenue", 50.0)
+    for x in np.arange(xmin, xmax + 1.0, BLOCK):
+        add(shapely.LineString([(x, ymin), (x, ymax)]), "avenue", 50.0)
+    # trunk roads: old town → new town, and each township to its nearest neighbour in town
+    hubs = [(ox, oy), ((xmin + xmax) / 2, (ymin + ymax) / 2)]
+    add(shapely.LineString(hubs), "trunk", 60.0, crossing=True)
+    for t in st.townships:
+        d = [np.hypot(t["x"] - hx, t["y"] - hy) for hx, hy in hubs]
+        hx, hy = hubs[int(np.argmin(d))]
+        line = shapely.LineString([(t["x"], t["y"]), (hx, hy)])
+        # interchanges: the three trunk roads nearest the district centre cross the expressway
+        add(line, "trunk", 60.0, crossing=bool(line.intersects(expressway)
+                                              and np.hypot(t["x"], t["y"]) < 9_000.0)
+            or not line.intersects(expressway))
+        hubs.append((t["x"], t["y"]))
+        # the township's own cross of streets
+        for dx, dy in ((1, 0), (0, 1)):
+            r = 1_200.0
+            add(shapely.LineString([(t["x"] - r * dx, t["y"] - r * dy),
+                                    (t["x"] + r * dx, t["y"] + r * dy)]), "street", 30.0)
+    # village lanes along the canals: each village to the nearest hub or village on its side
+    side = [_side(x, y, river, expressway) for x, y in hubs]
+    placed = list(zip(hubs, side, strict=True))
+    order = np.argsort([min(np.hypot(vx - hx, vy - hy) for hx, hy in hubs)
+                        for vx, vy, _ in st.villages])
+    for v in order:
+        vx, vy = float(st.villages[v, 0]), float(st.villages[v, 1])
+        me = _side(vx, vy, river, expressway)
+        same = [p for p, sd in placed if sd == me] or [p for p, _ in placed]
+        px, py = min(same, key=lambda p: (p[0] - vx) ** 2 + (p[1] - vy) ** 2)
+        add(shapely.LineString([(vx, vy), (vx, py), (px, py)]), "lane", 30.0,
+            crossing=(me != _side(px, py, river, expressway)))
+        placed.append(((vx, vy), me))
+    frame = pd.DataFrame(rows, columns=["kind", "speed_kmh", "mode", "barrier"])
+    frame = pd.concat([frame, pd.DataFrame({"kind": ["river", "expressway"],
+                                            "speed_kmh": [0.0, 100.0], "mode": ["both", "drive"],
+                                            "barrier": ["river", "expressway"]})],
+                      ignore_index=True)
+    frame["speed_kmh"] = frame["speed_kmh"].astype(np.float64)
+    geoms += [shapely.intersection(river, boundary.buffer(300.0)),
+              shapely.intersection(expressway, boundary.buffer(300.0))]
+    frame.insert(0, "road_id", [f"R{i:05d}" for i in range(1, len(frame) + 1)])
+    return frame, geoms
+
+
+def _side(x: float, y: float, river: shapely.LineString, expressway: shapely.LineString
+          ) -> tuple[bool, bool]:
+    east = x > RIVER_X + 350.0 * np.sin(y / 1_700.0)
+    north = y > EXPRESSWAY_Y + 250.0 * np.sin(x / 2_900.0)
+    return bool(east), bool(north)
+
+
 def local_origin() -> tuple[float, float]:
     """UTM 51N coordinates of the local origin: the district centre rounded to 100 m."""
     to_utm = Transformer.from_crs(OUTPUT_CRS, LOCAL_CRS, always_xy=True)
@@ -1883,6 +1988,8 @@ def build(seed: int = SEED) -> dict[str, pd.DataFrame]:
     sites = make_sites(rng, grid, st, devs)
     layers: dict[str, pd.DataFrame] = dict(build_layers(cells, cell_geom, schools, zones, devs,
                                                         sites))
+    road_frame, road_geoms = make_roads(st, boundary)
+    layers["roads"] = to_output(road_frame, road_geoms, local_origin())
     layers["enrolment"] = make_enrolment(seed, ages, schools, zones)
     return layers
 
