@@ -357,7 +357,7 @@ def test_scattered_districts_give_the_same_results(batch_dir, client, serial):
 
 
 def test_scattered_folder_district_and_bad_scatter_value(batch_dir, tmp_path):
-    from schoolmap.distributed import _pack, _unpacked
+    from schoolmap.run.distributed import _pack, _unpacked
 
     folder = tmp_path / "east"
     folder.mkdir()

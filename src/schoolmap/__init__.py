@@ -15,8 +15,9 @@ from schoolmap.backtest import Backtest, backtest
 from schoolmap.errors import InfeasibleError, SchoolmapError, ValidationError
 from schoolmap.io.district import District, district_from_frames, read_district
 from schoolmap.norms import Norms, default_norms
-from schoolmap.outputs import write_results
-from schoolmap.scenario import Scenario, ScenarioResult, load_scenario, run_scenario
+from schoolmap.planning.siting import site_new_schools
+from schoolmap.run.outputs import write_results
+from schoolmap.run.scenario import Scenario, ScenarioResult, load_scenario, run_scenario
 
 try:
     __version__ = version("schoolmap")
@@ -43,5 +44,6 @@ __all__ = [
     "load_scenario",
     "read_district",
     "run_scenario",
+    "site_new_schools",
     "write_results",
 ]

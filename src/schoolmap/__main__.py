@@ -2,6 +2,6 @@
 
 import sys
 
-from schoolmap.cli import main
+from schoolmap.run.cli import main
 
 sys.exit(main())

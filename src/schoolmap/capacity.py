@@ -1,4 +1,6 @@
 """Old path of :mod:`schoolmap.planning.capacity` (moved there; this name keeps working)."""
 
-from schoolmap.planning.capacity import *  # noqa: F403
-from schoolmap.planning.capacity import __all__  # noqa: F401
+from schoolmap._compat import reexport
+from schoolmap.planning import capacity as _new
+
+__all__ = reexport(globals(), _new)

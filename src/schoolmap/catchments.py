@@ -1,4 +1,6 @@
 """Old path of :mod:`schoolmap.allocation.catchments` (moved there; this name keeps working)."""
 
-from schoolmap.allocation.catchments import *  # noqa: F403
-from schoolmap.allocation.catchments import __all__  # noqa: F401
+from schoolmap._compat import reexport
+from schoolmap.allocation import catchments as _new
+
+__all__ = reexport(globals(), _new)

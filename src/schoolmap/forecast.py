@@ -1,4 +1,6 @@
 """Old path of :mod:`schoolmap.demand.forecast` (moved there; this name keeps working)."""
 
-from schoolmap.demand.forecast import *  # noqa: F403
-from schoolmap.demand.forecast import __all__  # noqa: F401
+from schoolmap._compat import reexport
+from schoolmap.demand import forecast as _new
+
+__all__ = reexport(globals(), _new)

@@ -1,4 +1,6 @@
 """Old path of :mod:`schoolmap.present.report` (moved there; this name keeps working)."""
 
-from schoolmap.present.report import *  # noqa: F403
-from schoolmap.present.report import __all__  # noqa: F401
+from schoolmap._compat import reexport
+from schoolmap.present import report as _new
+
+__all__ = reexport(globals(), _new)

@@ -1,4 +1,6 @@
 """Old path of :mod:`schoolmap.planning.simulation` (moved there; this name keeps working)."""
 
-from schoolmap.planning.simulation import *  # noqa: F403
-from schoolmap.planning.simulation import __all__  # noqa: F401
+from schoolmap._compat import reexport
+from schoolmap.planning import simulation as _new
+
+__all__ = reexport(globals(), _new)

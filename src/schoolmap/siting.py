@@ -1,4 +1,6 @@
 """Old path of :mod:`schoolmap.planning.siting.models` (moved there; this name keeps working)."""
 
-from schoolmap.planning.siting.models import *  # noqa: F403
-from schoolmap.planning.siting.models import __all__  # noqa: F401
+from schoolmap._compat import reexport
+from schoolmap.planning.siting import models as _new
+
+__all__ = reexport(globals(), _new)

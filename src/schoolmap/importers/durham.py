@@ -192,7 +192,7 @@ def import_durham(src: str | os.PathLike[str], out: str | os.PathLike[str]) -> P
         Listing every missing file or unusable input at once.
     """
     from schoolmap.io.district import district_from_frames
-    from schoolmap.outputs import write_gpkg
+    from schoolmap.io.files import write_gpkg
 
     built = build_durham(src)
     variants = built.variants()

@@ -1,7 +1,7 @@
 """Where new schools go: the location models on a cost matrix (the array door,
 :mod:`~schoolmap.planning.siting.models`) and the district planner that sizes and times new
 schools from the forecast (:func:`~schoolmap.planning.siting.planner.site_new_schools`); HiGHS
-sits behind :mod:`~schoolmap.planning.siting._highs`."""
+sits behind :mod:`schoolmap.highs`."""
 
 from schoolmap.planning.siting.models import SitingResult, cflp, lscp, mclp, p_center, p_median
 from schoolmap.planning.siting.planner import SitingPlan, site_new_schools

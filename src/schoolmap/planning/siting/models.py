@@ -36,7 +36,7 @@ from schoolmap._kernels.siting import (
     packing_bound,
 )
 from schoolmap.errors import InfeasibleError, ValidationError
-from schoolmap.planning.siting._highs import milp
+from schoolmap.highs import milp
 
 __all__ = ["SitingResult", "cflp", "lscp", "mclp", "p_center", "p_median"]
 

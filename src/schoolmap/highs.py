@@ -1,7 +1,7 @@
 """HiGHS behind one function: :func:`milp` solves a (mixed-integer) linear programme quietly.
 
-Private to :mod:`schoolmap.planning.siting`: the location models and the planner's LP bound
-use it."""
+Ground floor, shared by every room that solves a MILP or LP exactly: the location models and
+the planner's LP bound (:mod:`schoolmap.planning.siting`), catchment design."""
 
 from __future__ import annotations
 

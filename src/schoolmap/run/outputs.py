@@ -1,0 +1,252 @@
+"""Writing a scenario's results: GeoPackage, CSV tables, summary.json and the map — atomically.
+
+Everything is written into a temporary sibling folder first; only when every file is complete is
+it moved into place (replacing an earlier run's folder), so a failed run never leaves a
+half-written output folder. Tables are byte-identical for identical inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from schoolmap.catchments import changing_summary, proposed_catchments
+from schoolmap.io.files import atomic_folder, write_gpkg
+from schoolmap.run.scenario import ScenarioResult
+
+__all__ = ["OUTPUT_FILES", "atomic_folder", "json_ready", "write_gpkg", "write_results"]
+
+#: Files every run writes.
+OUTPUT_FILES = ("results.gpkg", "schools.csv", "zones.csv", "district.csv", "summary.json",
+                "map.html", "report.html", "forecast.csv", "forecast_schools.csv",
+                "forecast_ensemble.csv", "forecast_methods.csv", "proposed_catchments.csv",
+                "new_sites.csv", "siting_years.csv")
+
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> None:
+    table = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
+    table.to_csv(path, index=False, float_format="%.4f", lineterminator="\n")
+
+
+def json_ready(value: Any) -> Any:
+    """JSON-safe value: NaN → None, numpy scalars → Python."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if value is pd.NA:
+        return None
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 6)
+    return value
+
+
+def forecast_tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
+    """The year-by-year tables: district and school figures per level, ensemble bands, and
+    the cohort-component forecast against grade progression (with an enrolment history).
+
+    Written even without a forecast (``horizon = 0``), then with a header only.
+    """
+    district_cols = ["level", "year", "demand", "enrolled", "unassigned", "seats",
+                     "shortfall_at_schools", "n_classes_56_plus", "n_classes_66_plus",
+                     "share_classes_56_plus"]
+    frames = [sim.district.assign(level=lv) for lv, sim in result.simulations.items()]
+    district = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=district_cols)
+    # kindergartens: the 普惠 split (empty for the other levels)
+    puhui = ["seats_public_puhui", "puhui_coverage", "demand_puhui", "demand_other",
+             "puhui_seats_short"]
+    district = district[district_cols + [c for c in puhui if c in district.columns]]
+    frames = [sim.by_school.assign(level=lv) for lv, sim in result.simulations.items()]
+    schools = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["level", "year", "school_id"])
+    schools = schools[["level", *[c for c in schools.columns if c != "level"]]]
+    ensemble = result.ensemble if result.ensemble is not None else pd.DataFrame(
+        columns=["level", "year", "demand_p10", "demand_p50", "demand_p90", "net_shortfall_p10",
+                 "net_shortfall_p50", "net_shortfall_p90"])
+    methods = result.forecast_methods if result.forecast_methods is not None else pd.DataFrame(
+        columns=["level", "year", "cohort_component", "grade_progression", "difference",
+                 "difference_share"])
+    return {"forecast.csv": district, "forecast_schools.csv": schools,
+            "forecast_ensemble.csv": ensemble, "forecast_methods.csv": methods}
+
+
+def forecast_summary(result: ScenarioResult) -> dict[str, Any]:
+    """Peak year and size of demand, and seats short by year, per level."""
+    out: dict[str, Any] = {}
+    for level, sim in result.simulations.items():
+        year, size = sim.peak
+        d = sim.district
+        out[level] = {
+            "peak_year": year, "peak_demand": size,
+            "shortfall_at_schools_by_year": dict(zip(d["year"].astype(int).astype(str),
+                                                     d["shortfall_at_schools"], strict=True)),
+            "share_classes_56_plus_by_year": dict(zip(d["year"].astype(int).astype(str),
+                                                      d["share_classes_56_plus"], strict=True)),
+        }
+    return out
+
+
+def summary(result: ScenarioResult, proposed: gpd.GeoDataFrame | None = None) -> dict[str, Any]:
+    """The content of ``summary.json``: scenario, norms, district totals, findings, notes.
+
+    With ``proposed`` (:func:`schoolmap.catchments.proposed_catchments`), also per level and
+    method the proposed catchments: zones, zones in several pieces, students changing school.
+    """
+    sc = result.scenario
+    headline = sc.methods[0]
+    schools = result.schools
+    findings: dict[str, Any] = {}
+    for level in sc.levels:
+        rows = schools[(schools["level"] == level) & (schools["method"] == headline)]
+        short = rows[rows["shortfall"] > 0.5].sort_values(["shortfall", "school_id"],
+                                                          ascending=[False, True])
+        findings[level] = {
+            "schools_short": [
+                {"school_id": r.school_id, "name": r.name, "shortfall": r.shortfall,
+                 "utilisation": r.utilisation, "n_classes_56_plus":
+                 int(r.n_classes_56_65 + r.n_classes_66_plus)}
+                for r in short.head(10).itertuples()
+            ],
+        }
+        if "area_type" in rows.columns:
+            by_area = rows.groupby("area_type", sort=True)[["demand", "seats", "shortfall"]].sum()
+            by_area["utilisation"] = by_area["demand"] / by_area["seats"]
+            findings[level]["by_area_type"] = by_area.to_dict(orient="index")
+    return json_ready({
+        "scenario": sc.to_dict(),
+        "district": {
+            "source": result.district.source,
+            "planning_crs": result.district.crs.to_string(),
+            "n_cells": result.district.n_cells,
+            "n_schools": result.district.n_schools,
+            "population": float(result.district.cells["population"].sum()),
+        },
+        "year": result.year,
+        "headline_method": headline,
+        "totals": result.totals.to_dict(orient="records"),
+        "findings": findings,
+        "forecast": forecast_summary(result),
+        "siting": siting_summary(result),
+        **({} if proposed is None else {"proposed_catchments": changing_summary(proposed)}),
+        "notes": result.notes,
+        "files": list(OUTPUT_FILES),
+    })
+
+
+#: Columns of ``new_sites.csv`` (see :class:`schoolmap.site_planning.SitingPlan`).
+SITE_COLUMNS = ("level", "site_id", "name", "tracks", "classes", "seats", "open_year",
+                "students_served", "busiest_year", "mean_distance_m", "source", "reason", "x",
+                "y")
+
+
+def siting_tables(result: ScenarioResult) -> dict[str, pd.DataFrame]:
+    """``new_sites.csv`` (one row per proposed school, planning-CRS x/y in metres) and
+    ``siting_years.csv`` (per level and year, unserved and travel before/after the plan).
+
+    Both have a header only when siting was not asked for.
+    """
+    sites = pd.DataFrame(columns=list(SITE_COLUMNS))
+    if result.new_sites is not None and len(result.new_sites):
+        s = result.new_sites
+        sites = pd.DataFrame(s.drop(columns="geometry"))
+        sites["x"], sites["y"] = s.geometry.x.round(2), s.geometry.y.round(2)
+        sites = sites[list(SITE_COLUMNS)]
+    years = [plan.years for plan in result.siting.values()]
+    return {"new_sites.csv": sites,
+            "siting_years.csv": pd.concat(years, ignore_index=True) if years else
+            pd.DataFrame(columns=["level", "year", "unserved_before", "unserved_after"])}
+
+
+def siting_summary(result: ScenarioResult) -> dict[str, Any] | None:
+    """Per level: new schools, proven lower bound and gap, seats, and the sites with reasons."""
+    if not result.siting:
+        return None
+    out: dict[str, Any] = {}
+    for level, plan in result.siting.items():
+        worst = plan.years.loc[plan.years["unserved_before"].idxmax()] if len(plan.years) \
+            else None
+        out[level] = {
+            "new_schools": plan.n_new,
+            "lower_bound": plan.lower_bound,
+            "gap": plan.gap,
+            "reach_m": plan.reach_m,
+            "target_unserved": plan.target_unserved,
+            "candidates": plan.n_candidates,
+            "seats_new": int(plan.sites["seats"].sum()) if plan.n_new else 0,
+            "worst_year": None if worst is None or pd.isna(worst["year"]) else int(worst["year"]),
+            "unserved_before": None if worst is None else float(worst["unserved_before"]),
+            "unserved_after": None if worst is None else float(worst["unserved_after"]),
+            "sites": plan.sites.drop(columns="geometry").to_dict(orient="records"),
+            "notes": list(plan.notes),
+        }
+    return out
+
+
+def write_results(
+    result: ScenarioResult,
+    folder: str | os.PathLike[str],
+    *,
+    render_map: Callable[[ScenarioResult, Path], None] | None = None,
+) -> Path:
+    """Write all outputs of a run into ``folder``, atomically.
+
+    Parameters
+    ----------
+    result : ScenarioResult
+    folder : path-like
+        Output folder. An existing folder is replaced only if it is empty or holds an earlier
+        schoolmap run (a ``summary.json``); anything else is refused, to protect your files.
+    render_map : callable, optional
+        ``render_map(result, path)`` writes ``map.html``; default
+        :func:`schoolmap.present.maps.render_result_map` (given the proposed catchments
+        written beside it). ``report.html`` (see
+        :func:`schoolmap.report.render_report`, in the scenario's language) embeds the map.
+
+    Returns
+    -------
+    Path
+        The folder written.
+    """
+    with atomic_folder(folder, marker="summary.json") as tmp:
+        proposed = proposed_catchments(result)
+        layers = {"schools": result.schools, "zones": result.zones, "cells": result.cells,
+                  "proposed_catchments": proposed}
+        if result.new_sites is not None and len(result.new_sites):
+            layers["new_sites"] = result.new_sites
+        write_gpkg(layers, tmp / "results.gpkg")
+        _csv(proposed, tmp / "proposed_catchments.csv")
+        for name, table in siting_tables(result).items():
+            _csv(table, tmp / name)
+        _csv(result.schools, tmp / "schools.csv")
+        _csv(result.zones, tmp / "zones.csv")
+        _csv(result.totals, tmp / "district.csv")
+        for name, table in forecast_tables(result).items():
+            _csv(table, tmp / name)
+        (tmp / "summary.json").write_text(
+            json.dumps(summary(result, proposed), ensure_ascii=False, indent=2,
+                       sort_keys=False) + "\n",
+            encoding="utf-8")
+        if render_map is None:
+            from schoolmap.present.maps import render_result_map
+
+            render_result_map(result, tmp / "map.html", proposed=proposed)
+        else:
+            render_map(result, tmp / "map.html")
+        from schoolmap.present.report import render_report
+
+        map_file = tmp / "map.html"
+        render_report(result, tmp / "report.html",
+                      map_html=map_file.read_text(encoding="utf-8") if map_file.is_file()
+                      else None)
+    return Path(folder).resolve()

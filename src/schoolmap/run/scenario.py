@@ -1,0 +1,515 @@
+"""Scenarios: a TOML file says which district, year, levels, norms and methods; run it.
+
+A scenario file (see ``scenarios/demo.toml``)::
+
+    name = "demo"
+    district = "../data/geo/demo.gpkg"   # relative to this file
+    base_year = 2026
+    levels = ["kindergarten", "primary", "junior"]
+    methods = ["catchment", "nearest"]
+    output = "../out/demo"               # relative to this file; `--out` overrides
+    [norms.primary]
+    private_share = 0.04
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from schoolmap.allocation import (
+    METHODS,
+    Allocation,
+    allocate,
+    district_xy,
+    level_zones,
+    school_points,
+)
+from schoolmap.demand import demand_by_cell_grade, level_schools
+from schoolmap.demand.forecast import (
+    Forecast,
+    ForecastSettings,
+    cohort_births,
+    compare_forecast_methods,
+    forecast_by_progression,
+    forecast_district,
+    level_totals,
+)
+from schoolmap.errors import Problem, ValidationError
+from schoolmap.i18n import LANGS, default_lang
+from schoolmap.io.crs import COORDINATE_SYSTEMS
+from schoolmap.io.district import District, read_district
+from schoolmap.norms import LEVELS, Norms, default_norms
+from schoolmap.planning.capacity import district_totals, school_table, zone_table
+from schoolmap.planning.simulation import simulate_enrolment
+from schoolmap.planning.siting import SitingPlan, SitingSettings, site_new_schools
+
+__all__ = ["LANGS", "Scenario", "ScenarioResult", "allocate", "default_lang", "district_xy",
+           "load_scenario", "run_scenario"]
+
+#: Basemaps of ``[map] tiles``: Gaode (高德, GCJ-02) shifts the drawn layers to GCJ-02.
+TILES = ("OpenStreetMap", "none", "gaode")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario.
+
+    Attributes
+    ----------
+    name : str
+        Short name, used in output names.
+    district : Path
+        District GeoPackage or folder.
+    base_year : int
+        School year the cells' ages refer to (e.g. 2026 = school year 2026/27).
+    horizon : int
+        Years to forecast (used by forecasting).
+    levels : tuple of str
+        Levels to plan.
+    methods : tuple of str
+        Allocation methods, the first being the headline one (tables, map).
+    output : Path
+        Output folder.
+    norms : Norms
+        Norms with the scenario's overrides.
+    planning_crs, coordinate_system, input_crs : str or None
+        How to read coordinates (see :func:`schoolmap.io.district.read_district`).
+    seed : int
+        Seed of every random draw.
+    tiles : str
+        Basemap of the map: ``OpenStreetMap``, ``gaode`` (Gaode/AutoNavi tiles; the layers are
+        shifted to GCJ-02 to line up with them) or ``none`` (data layers only, works offline).
+    assignment_lines : tuple of str
+        School ids whose students the map links to their cells (headline method); empty: none.
+    max_distance_m : float or None
+        ``optimal`` only: no student is sent farther (metres); beyond it students are unserved.
+    description : str
+    source : Path or None
+        The scenario file.
+    lang : {"zh", "en"} or None
+        Language of the report, the CLI summary and the map's labels; None: Chinese for the
+        Chinese grade systems (6+3, 5+4), English for ``us`` (see :attr:`language`).
+    """
+
+    name: str
+    district: Path
+    base_year: int
+    horizon: int = 10
+    levels: tuple[str, ...] = ("kindergarten", "primary", "junior")
+    methods: tuple[str, ...] = ("catchment", "nearest")
+    output: Path = Path("out")
+    norms: Norms = field(default_factory=default_norms)
+    planning_crs: str | None = None
+    coordinate_system: str = "wgs84"
+    input_crs: str | None = None
+    seed: int = 0
+    tiles: str = "OpenStreetMap"
+    assignment_lines: tuple[str, ...] = ()
+    max_distance_m: float | None = None
+    description: str = ""
+    source: Path | None = None
+    lang: str | None = None
+    forecast: ForecastSettings = field(default_factory=ForecastSettings)
+    siting: SitingSettings | None = None
+
+    @property
+    def language(self) -> str:
+        """The language in force: ``lang``, or the grade system's default."""
+        return self.lang or default_lang(self.norms.grade_system)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for ``summary.json`` (paths as given, norms in full)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "norms"}
+        out = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+               for k, v in out.items()}
+        out["norms"] = self.norms.to_dict()
+        out["forecast"] = dataclasses.asdict(self.forecast)
+        out["siting"] = None if self.siting is None else dataclasses.asdict(self.siting)
+        return out
+
+
+_KEYS = {
+    "name", "description", "district", "base_year", "horizon", "levels", "methods", "output",
+    "norms", "planning_crs", "coordinate_system", "input_crs", "seed", "map", "max_distance_m",
+    "lang", "forecast", "siting",
+}
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Read and check a scenario TOML file.
+
+    Relative paths in the file (``district``, ``output``) are relative to the file's folder.
+
+    Raises
+    ------
+    ValidationError
+        Naming every unknown key and bad value.
+    """
+    p = Path(path)
+    data = read_toml(p, "scenario")
+    return scenario_from_dict(data, base=p.parent, where=p.name, source=p)
+
+
+def read_toml(path: Path, kind: str) -> dict[str, Any]:
+    """Parse a TOML file (a scenario, a manifest), with one clear error if it cannot be read.
+
+    ``kind`` names the file in messages: ``"{path}: no such {kind} file"``.
+    """
+    if not path.is_file():
+        raise ValidationError([f"{path}: no such {kind} file"], kind)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationError([f"{path.name}: not valid TOML ({exc})"], kind) from exc
+
+
+def scenario_from_dict(
+    data: Mapping[str, Any], *, base: Path = Path("."), where: str = "scenario",
+    source: Path | None = None,
+) -> Scenario:
+    """Build a :class:`Scenario` from parsed TOML (see :func:`load_scenario`)."""
+    problems: list[Problem | str] = []
+    for key in sorted(set(data) - _KEYS):
+        problems.append(Problem(where, f"unknown key {key!r}; known keys: "
+                                f"{', '.join(sorted(_KEYS))}"))
+    for key in ("district", "base_year"):
+        if key not in data:
+            problems.append(Problem(where, f"{key!r} is required"))
+    name = str(data.get("name") or (source.stem if source else "scenario"))
+    base_year = data.get("base_year", 2026)
+    if not isinstance(base_year, int) or not 1990 <= base_year <= 2100:
+        problems.append(Problem(where, f"base_year must be a year like 2026, got {base_year!r}"))
+    horizon = data.get("horizon", 10)
+    if not isinstance(horizon, int) or not 0 <= horizon <= 30:
+        problems.append(Problem(where, f"horizon must be 0–30 years, got {horizon!r}"))
+    levels = tuple(data.get("levels", ("kindergarten", "primary", "junior")))
+    bad = [lv for lv in levels if lv not in LEVELS]
+    if bad or not levels:
+        problems.append(Problem(where, f"levels must be a non-empty list of {', '.join(LEVELS)}; "
+                                f"got {list(levels)!r}"))
+    methods = tuple(data.get("methods", ("catchment", "nearest")))
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        problems.append(Problem(where, f"methods must be a non-empty list of "
+                                f"{', '.join(METHODS)}; got {list(methods)!r}"))
+    cs = data.get("coordinate_system", "wgs84")
+    if cs not in COORDINATE_SYSTEMS:
+        problems.append(Problem(where, f"coordinate_system must be one of "
+                                f"{', '.join(COORDINATE_SYSTEMS)}; got {cs!r}"))
+    seed = data.get("seed", 0)
+    if not isinstance(seed, int) or seed < 0:
+        problems.append(Problem(where, f"seed must be a whole number ≥ 0, got {seed!r}"))
+    map_table = dict(data.get("map", {}))
+    tiles = str(map_table.pop("tiles", "OpenStreetMap"))
+    if tiles not in TILES:
+        problems.append(Problem(where, f"map.tiles must be one of {', '.join(TILES)}; got "
+                                f"{tiles!r}"))
+    lines = map_table.pop("assignment_lines", [])
+    if not isinstance(lines, list) or not all(isinstance(v, str) for v in lines):
+        problems.append(Problem(where, f"map.assignment_lines must be a list of school ids such "
+                                f"as [\"P01\"]; got {lines!r}"))
+        lines = []
+    for key in map_table:
+        problems.append(Problem(where, f"unknown key map.{key}; known: map.tiles, "
+                                f"map.assignment_lines"))
+    max_distance = data.get("max_distance_m")
+    if max_distance is not None and (isinstance(max_distance, bool) or not isinstance(
+            max_distance, int | float) or max_distance <= 0):
+        problems.append(Problem(where, f"max_distance_m must be a distance > 0 in metres, got "
+                                f"{max_distance!r}"))
+    lang = data.get("lang")
+    if lang is not None and lang not in LANGS:
+        problems.append(Problem(where, f"lang must be one of {', '.join(map(repr, LANGS))}; got "
+                                f"{lang!r}"))
+    norms = default_norms()
+    try:
+        norms = norms.with_overrides(dict(data.get("norms", {})), where=f"{where} [norms]")
+    except ValidationError as exc:
+        problems += list(exc.problems)
+    settings = ForecastSettings()
+    try:
+        settings = ForecastSettings.from_table(dict(data.get("forecast", {})),
+                                               where=f"{where} [forecast]")
+    except ValidationError as exc:
+        problems += list(exc.problems)
+    siting = None
+    if "siting" in data:
+        try:
+            siting = SitingSettings.from_table(dict(data["siting"]), where=f"{where} [siting]")
+        except ValidationError as exc:
+            problems += list(exc.problems)
+        if siting is not None and siting.levels and set(siting.levels) - set(levels):
+            problems.append(Problem(where, f"[siting] levels {list(siting.levels)} must be among "
+                                    f"the scenario's levels {list(levels)}"))
+    ValidationError.raise_if(problems, f"scenario {where}")
+    output = base / str(data.get("output", f"out/{name}"))
+    return Scenario(
+        name=name, district=base / str(data["district"]), base_year=base_year, horizon=horizon,
+        levels=levels, methods=methods, output=output, norms=norms,
+        planning_crs=data.get("planning_crs") or None, coordinate_system=cs,
+        input_crs=data.get("input_crs") or None, seed=seed, tiles=tiles,
+        assignment_lines=tuple(lines), description=str(data.get("description", "")), source=source,
+        max_distance_m=float(max_distance) if max_distance is not None else None,
+        lang=lang or default_lang(norms.grade_system), forecast=settings, siting=siting,
+    )
+
+
+@dataclass
+class ScenarioResult:
+    """Everything a scenario run computed.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    district : District
+    year : int
+        School year of the figures.
+    schools : GeoDataFrame
+        One row per school × level × method (see :func:`schoolmap.capacity.school_table`),
+        plus ``area_type`` when the cells carry one.
+    zones : GeoDataFrame
+        One row per zone (see :func:`schoolmap.capacity.zone_table`).
+    totals : DataFrame
+        One row per level × method (see :func:`schoolmap.capacity.district_totals`).
+    cells : GeoDataFrame
+        Per cell: ``demand_<level>`` and ``school_<level>_<method>`` (main school id).
+    allocations : dict
+        ``(level, method)`` → :class:`schoolmap.allocation.Allocation`.
+    notes : list of str
+    forecast : Forecast or None
+        Residents by cell, age and year (None when the horizon is 0 or ages are missing).
+    simulations : dict
+        Level → :class:`schoolmap.simulation.EnrolmentSimulation` (year-by-year enrolment).
+    ensemble : DataFrame or None
+        Level × year demand percentiles ``demand_p10``, ``demand_p50``, ``demand_p90``, and of
+        the net shortfall (district demand − seats of the schools open that year, ≥ 0)
+        ``net_shortfall_p10`` … ``net_shortfall_p90``.
+    new_sites : GeoDataFrame or None
+        Recommended new schools, one row per site × level (see
+        :func:`schoolmap.site_planning.site_new_schools`): ``level``, ``site_id``, ``name``,
+        ``tracks`` (轨), ``classes``, ``seats``, ``open_year`` (first school year the seats are
+        needed), ``students_served``, ``mean_distance_m``, ``source`` (``sites`` or
+        ``generated``), ``reason`` (a plain-language paragraph in the run's language); points in
+        the district CRS. None when siting was not asked for.
+    siting : dict
+        Level → :class:`schoolmap.site_planning.SitingPlan` (bounds, year-by-year before/after).
+    forecast_methods : DataFrame or None
+        When the district has an ``enrolment`` history: per level (not kindergarten) and
+        year, ``cohort_component`` (students needing a seat), ``grade_progression``
+        (enrolment by grade progression ratios), ``difference``, ``difference_share`` (see
+        :func:`schoolmap.forecast.compare_forecast_methods`).
+    """
+
+    scenario: Scenario
+    district: District
+    year: int
+    schools: gpd.GeoDataFrame
+    zones: gpd.GeoDataFrame
+    totals: pd.DataFrame
+    cells: gpd.GeoDataFrame
+    allocations: dict[tuple[str, str], Allocation]
+    notes: list[str]
+    forecast: Forecast | None = None
+    simulations: dict[str, Any] = field(default_factory=dict)
+    ensemble: pd.DataFrame | None = None
+    new_sites: gpd.GeoDataFrame | None = None
+    forecast_methods: pd.DataFrame | None = None
+    siting: dict[str, SitingPlan] = field(default_factory=dict)
+
+
+def run_scenario(
+    scenario: Scenario,
+    district: District | None = None,
+    *,
+    step: Callable[[str], None] | None = None,
+) -> ScenarioResult:
+    """Compute a scenario's base-year answers for every level and method.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    district : District, optional
+        Already read district (read from ``scenario.district`` otherwise).
+    step : callable, optional
+        Called with a short description before each step (progress display).
+
+    Returns
+    -------
+    ScenarioResult
+    """
+    say = step or (lambda _msg: None)
+    if district is None:
+        say("reading district")
+        district = read_district(scenario.district, planning_crs=scenario.planning_crs,
+                                 coordinate_system=scenario.coordinate_system,
+                                 input_crs=scenario.input_crs)
+    year = scenario.base_year
+    cell_xy = district.cell_xy
+    norms = scenario.norms
+    area_of_school = _area_lookup(district)
+    school_frames, zone_frames, totals, notes = [], [], [], []
+    cells_out = district.cells[["cell_id"]].copy()
+    allocations: dict[tuple[str, str], Allocation] = {}
+    for level in scenario.levels:
+        norm = norms.level(level)
+        schools = level_schools(district, norms, level, year)
+        grade_demand = demand_by_cell_grade(district.cells, norms, level)
+        demand = grade_demand.sum(axis=1)
+        cells_out[f"demand_{level}"] = demand
+        zones = level_zones(district, level)
+        if len(zones):
+            zone_frames.append(zone_table(cell_xy, demand, schools, zones, level))
+        for method in scenario.methods:
+            say(f"{level}: {method} allocation")
+            alloc = allocate(district, level, method, year=year, norms=norms,
+                             max_distance_m=scenario.max_distance_m, schools=schools,
+                             demand_by_cell=demand,
+                             progress=lambda msg, lv=level: say(f"{lv}: optimal: {msg}"))
+            allocations[(level, method)] = alloc
+            notes += [f"{level}/{method}: {n}" for n in alloc.notes]
+            table = school_table(alloc, schools, grade_demand, norm, norms.bands)
+            if area_of_school is not None:
+                table.insert(6, "area_type", area_of_school(table))
+            school_frames.append(table)
+            totals.append(district_totals(alloc, table, norms.bands))
+            ids = schools["school_id"].to_numpy()
+            main = alloc.main_school_by_cell()
+            assigned_id = np.full(len(main), None, dtype=object)
+            assigned_id[main >= 0] = ids[main[main >= 0]]
+            cells_out[f"school_{level}_{method}"] = assigned_id
+            cells_out[f"distance_{level}_{method}_m"] = alloc.distance_by_cell()
+            cells_out[f"unassigned_{level}_{method}"] = alloc.unassigned_by_cell
+    crs = district.crs
+    schools_all = _concat(school_frames, crs)
+    zones_all = _concat(zone_frames, crs)
+    cells_gdf = gpd.GeoDataFrame(cells_out, geometry=district.cells.geometry.values, crs=crs)
+    result = ScenarioResult(scenario, district, year, schools_all, zones_all,
+                            pd.DataFrame(totals), cells_gdf, allocations, notes)
+    if scenario.horizon > 0:
+        _run_forecast(result, say)
+    if scenario.siting is not None and scenario.siting.enabled:
+        _run_siting(result, say)
+    return result
+
+
+def _run_siting(result: ScenarioResult, say: Callable[[str], None]) -> None:
+    """Recommend new schools per level over the forecast years (base year without one)."""
+    sc, settings = result.scenario, result.scenario.siting
+    assert settings is not None
+    plans, frames = {}, []
+    for level in settings.levels or sc.levels:
+        norm = sc.norms.level(level)
+        grade_demand = None
+        year = sc.base_year
+        if result.forecast is not None and not _counted(result.district, level):
+            rate = norm.public_rate
+            ages = list(norm.ages)
+            grade_demand = {int(t): result.forecast.residents[k][:, ages] * rate
+                            for k, t in enumerate(result.forecast.years.tolist())}
+            year = max(grade_demand)
+        say(f"{level}: siting new schools")
+        plan = site_new_schools(result.district, level, year, norms=sc.norms,
+                                grade_demand_by_year=grade_demand,
+                                reach_m=settings.reach(level),
+                                target_unserved=settings.target_unserved,
+                                max_new=settings.max_new, lang=sc.language)
+        plans[level] = plan
+        frames.append(plan.sites)
+        result.notes += [f"{level}/siting: {n}" for n in plan.notes]
+    result.siting = plans
+    result.new_sites = _concat(frames, result.district.crs) if frames else None
+
+
+def _counted(district: District, level: str) -> bool:
+    """True when the cells give the level's students directly (no ages to forecast)."""
+    from schoolmap.demand import students_column
+
+    return students_column(level) in district.cells.columns
+
+
+def _run_forecast(result: ScenarioResult, say: Callable[[str], None]) -> None:
+    """Forecast residents over the horizon and simulate each level year by year (in place)."""
+    sc, district = result.scenario, result.district
+    settings = sc.forecast
+    years = sc.horizon
+    say(f"forecast {sc.base_year}–{sc.base_year + years}")
+    if not all(f"age_{a}" in district.cells.columns for a in range(18)):
+        result.notes.append("forecast skipped: cells carry no single-year ages (age_0 … age_17)")
+        return
+    levels = {lv: sc.norms.level(lv) for lv in sc.levels}
+    forecast, ens = forecast_district(district, settings, levels, base_year=sc.base_year,
+                                      years=years, seed=sc.seed,
+                                      folder=sc.source.parent if sc.source else None)
+    result.forecast = forecast
+    method = sc.methods[0]
+    for level in sc.levels:
+        say(f"{level}: year-by-year enrolment ({method})")
+        result.simulations[level] = simulate_enrolment(
+            district, forecast, sc.norms, level, method=method, max_distance_m=sc.max_distance_m,
+            puhui_target=settings.puhui_target)
+    history = district.enrolment
+    graded = {lv: [a - sc.norms.entry_age + 1 for a in levels[lv].ages] for lv in sc.levels
+              if history is not None and lv != "kindergarten"
+              and set(history["grade"]) & {a - sc.norms.entry_age + 1 for a in levels[lv].ages}}
+    if history is not None and graded:
+        say("grade progression forecast")
+        progression, _ = forecast_by_progression(history, graded, cohort_births(forecast),
+                                                 forecast.years.tolist(),
+                                                 entry_age=sc.norms.entry_age)
+        cohort = pd.concat([result.simulations[lv].district.assign(level=lv)
+                            .rename(columns={"demand": "students"}) for lv in graded])
+        result.forecast_methods = compare_forecast_methods(cohort, progression)
+    if ens is not None:
+        say(f"ensemble of {settings.ensemble}")
+        rows = []
+        for level, norm in levels.items():
+            members = level_totals(ens, norm)
+            p10, p50, p90 = np.percentile(members, [10, 50, 90], axis=0)
+            seats = result.simulations[level].district.set_index("year")["seats"]
+            seats = seats.reindex(forecast.years.tolist()).to_numpy(dtype=np.float64)
+            s10, s50, s90 = np.percentile(np.maximum(members - seats[None, :], 0.0),
+                                          [10, 50, 90], axis=0)
+            for t, year in enumerate(forecast.years.tolist()):
+                rows.append({"level": level, "year": year, "demand_p10": p10[t],
+                             "demand_p50": p50[t], "demand_p90": p90[t],
+                             "net_shortfall_p10": s10[t], "net_shortfall_p50": s50[t],
+                             "net_shortfall_p90": s90[t]})
+        result.ensemble = pd.DataFrame(rows)
+
+
+def _area_lookup(district: District) -> Callable[[gpd.GeoDataFrame], np.ndarray] | None:
+    """When cells carry ``area_type``: a function giving each school its nearest cell's type."""
+    if "area_type" not in district.cells.columns or district.n_cells == 0:
+        return None
+    tree = cKDTree(district.cell_xy)
+    labels = district.cells["area_type"].astype(str).to_numpy()
+
+    def lookup(schools: gpd.GeoDataFrame) -> np.ndarray:
+        if len(schools) == 0:
+            return np.zeros(0, dtype=object)
+        _, idx = tree.query(school_points(schools), k=1)
+        return labels[idx]
+
+    return lookup
+
+
+def _concat(frames: list[gpd.GeoDataFrame], crs: Any) -> gpd.GeoDataFrame:
+    """Rows of every frame; with no rows at all, the first frame's columns (tables stay valid)."""
+    full = [f for f in frames if len(f)]
+    if not full:
+        if frames:
+            return gpd.GeoDataFrame(frames[0].iloc[:0], geometry="geometry", crs=crs)
+        return gpd.GeoDataFrame(geometry=[], crs=crs)
+    frames = full
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
