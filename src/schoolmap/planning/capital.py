@@ -20,7 +20,7 @@ starts before ``first_start_year``.
 The aggregated problem: cells are summed into squares of ``cell_size_m`` (students at their
 weighted centre), each square may send students to its ``n_nearest`` schools and sites within
 ``reach_m`` (straight-line metres), every year is a transport problem over the seats then
-open. HiGHS solves it as a mixed-integer programme (through :func:`scipy.optimize.milp`) within
+open. HiGHS solves it as a mixed-integer programme (:func:`schoolmap.highs.milp`) within
 ``time_limit_s``; ``lower_bound_yuan`` is the solver's proven dual bound, so ``gap`` says how
 far from the best possible plan of the aggregated problem the plan can be.
 """
@@ -36,12 +36,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
 from schoolmap.allocation import school_points
 from schoolmap.demand import level_schools
-from schoolmap.errors import InfeasibleError, Problem, ValidationError
+from schoolmap.errors import Problem, ValidationError
+from schoolmap.highs import milp
 from schoolmap.io.district import District
 from schoolmap.norms import LEVELS, LOCALITIES, Norms, default_norms
 
@@ -180,7 +180,7 @@ class CapitalSolution:
     lower_bound_yuan : float
         Proven lower bound on the cost of any plan (HiGHS dual bound).
     optimal : bool
-        True when HiGHS proved the plan optimal (within 1e-6 relative).
+        True when HiGHS proved the plan optimal (within 1e-9 relative).
     """
 
     units: np.ndarray
@@ -316,23 +316,16 @@ def solve_capital(
     integrality[:n_b] = 1
     upper = np.full(n_var, np.inf)
     upper[:n_b] = max_units[bf]
-    res = milp(c, constraints=LinearConstraint(a, np.array(lo), np.array(hi)),
-               integrality=integrality, bounds=Bounds(0.0, upper),
-               options={"time_limit": float(time_limit_s), "mip_rel_gap": 1e-6})
-    if res.x is None:
-        raise InfeasibleError(f"the capital plan found no solution ({res.message}); raise "
-                              "time_limit_s or the budget")
-    x = res.x
+    x, _, bound, optimal = milp(c, a, np.array(lo), np.array(hi), np.zeros(n_var), upper,
+                                integrality, time_limit=float(time_limit_s), relax=n_b == 0)
     units = np.zeros((n_fac, n_years))
-    units[bf, bt] = np.round(x[:n_b])
+    units[bf, bt] = np.round(x[:n_b]) + 0.0  # no -0.0
     flows = x[xi] if n_pairs else np.zeros((0, n_years))
     unseated = x[ui]
     construction = float(unit_cost[bf] @ units[bf, bt])
     travel = float(travel_weight * (dist / 1000.0) @ flows.sum(axis=1)) if n_pairs else 0.0
     unseated_yuan = float(unseated_cost_yuan * unseated.sum())
-    bound = getattr(res, "mip_dual_bound", None)
-    bound = float(res.fun) if bound is None or not np.isfinite(bound) else float(bound)
-    optimal = res.status == 0
+    bound = bound if np.isfinite(bound) else -np.inf
     return CapitalSolution(units, flows, unseated, spend @ units[bf, bt], construction, travel,
                            unseated_yuan, min(bound, construction + travel + unseated_yuan),
                            bool(optimal))
@@ -631,9 +624,8 @@ def _unseated_without(demand: np.ndarray, pairs, seats: np.ndarray) -> np.ndarra
                        sp.csr_matrix((np.ones(n_p), (fac, np.arange(n_p))),
                                      shape=(seats.shape[0], n_p))])
         hi = np.concatenate([demand[:, t], seats[:, t]])
-        res = milp(-np.ones(n_p), constraints=LinearConstraint(a, -np.inf, hi),
-                   bounds=Bounds(0, np.inf)) if n_p else None
-        seated = -res.fun if res is not None and res.x is not None else 0.0
+        seated = -milp(-np.ones(n_p), a, np.full(len(hi), -np.inf), hi, np.zeros(n_p),
+                       np.full(n_p, np.inf), np.zeros(n_p), relax=True)[1] if n_p else 0.0
         out.append(float(demand[:, t].sum() - seated))
     return np.array(out)
 
