@@ -11,6 +11,8 @@ The public API, in the order of a planning run::
 from importlib.metadata import PackageNotFoundError, version
 
 from schoolmap.allocation import Allocation, allocate_catchment, allocate_nearest
+
+# through the old path, so the attribute schoolmap.backtest stays the function
 from schoolmap.backtest import Backtest, backtest
 from schoolmap.errors import InfeasibleError, SchoolmapError, ValidationError
 from schoolmap.io.district import District, district_from_frames, read_district

@@ -101,7 +101,7 @@ class Allocation:
             return np.where(w > 0, d / np.where(w > 0, w, 1.0), np.nan)
 
 
-def _check_inputs(cell_xy: np.ndarray, demand_by_cell: np.ndarray) -> None:
+def check_inputs(cell_xy: np.ndarray, demand_by_cell: np.ndarray) -> None:
     if cell_xy.ndim != 2 or cell_xy.shape[1] != 2 or len(cell_xy) != len(demand_by_cell):
         raise ValueError(f"cell_xy must have shape (n_cells, 2) matching demand_by_cell "
                          f"({len(demand_by_cell)}), got {cell_xy.shape}")
@@ -142,7 +142,7 @@ def allocate_nearest(
     """
     cell_xy = np.ascontiguousarray(cell_xy, dtype=np.float64)
     demand_by_cell = np.ascontiguousarray(demand_by_cell, dtype=np.float64)
-    _check_inputs(cell_xy, demand_by_cell)
+    check_inputs(cell_xy, demand_by_cell)
     n = len(cell_xy)
     if len(school_xy) == 0:
         empty = np.zeros(0, dtype=np.int64)
@@ -184,7 +184,7 @@ def allocate_optimal(
     ([1.0, 2.0], [12.0, 0.0], True)
     """
     demand_by_cell = np.ascontiguousarray(demand_by_cell, dtype=np.float64)
-    _check_inputs(np.ascontiguousarray(cell_xy, dtype=np.float64), demand_by_cell)
+    check_inputs(np.ascontiguousarray(cell_xy, dtype=np.float64), demand_by_cell)
     r = assign(cell_xy, demand_by_cell, school_xy, seats, max_distance_m=max_distance_m,
                progress=progress)
     notes = []
@@ -228,7 +228,7 @@ def allocate_catchment(
     """
     cell_xy = np.ascontiguousarray(cell_xy, dtype=np.float64)
     demand_by_cell = np.ascontiguousarray(demand_by_cell, dtype=np.float64)
-    _check_inputs(cell_xy, demand_by_cell)
+    check_inputs(cell_xy, demand_by_cell)
     n = len(cell_xy)
     notes: list[str] = []
     zone_of_cell = zone_of_points(cell_xy, zones)

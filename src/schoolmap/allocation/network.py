@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from schoolmap._kernels.network import bounded_dijkstra, lower_bound_violations, nearest_source
-from schoolmap.allocation.methods import Allocation, _check_inputs
+from schoolmap.allocation.methods import Allocation, check_inputs
 from schoolmap.errors import UnprovenError, ValidationError
 from schoolmap.io.roads import RoadGraph
 from schoolmap.optimal import TransportResult, UnprovenWarning, cell_bins, transport
@@ -207,7 +207,7 @@ def allocate_nearest_network(
     cell_xy = np.ascontiguousarray(cell_xy, dtype=np.float64)
     school_xy = np.ascontiguousarray(np.asarray(school_xy, dtype=np.float64).reshape(-1, 2))
     demand_by_cell = np.ascontiguousarray(demand_by_cell, dtype=np.float64)
-    _check_inputs(cell_xy, demand_by_cell)
+    check_inputs(cell_xy, demand_by_cell)
     n, m = len(cell_xy), len(school_xy)
     ids = school_ids or [str(j) for j in range(m)]
     if m == 0:
@@ -443,7 +443,7 @@ def allocate_optimal_network(
     """:func:`schoolmap.allocation.allocate_optimal` on road distances (certified)."""
     demand_by_cell = np.ascontiguousarray(demand_by_cell, dtype=np.float64)
     cell_xy = np.ascontiguousarray(cell_xy, dtype=np.float64)
-    _check_inputs(cell_xy, demand_by_cell)
+    check_inputs(cell_xy, demand_by_cell)
     school_xy = np.asarray(school_xy, dtype=np.float64).reshape(-1, 2)
     m = len(school_xy)
     r = network_transport(graph, cell_xy, demand_by_cell, school_xy, seats,

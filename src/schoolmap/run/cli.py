@@ -18,11 +18,11 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from schoolmap import __version__
-from schoolmap.backtest import add_backtest_command, run_backtest_command
 from schoolmap.errors import SchoolmapError
 from schoolmap.i18n import CLI_WORDS, LEVEL_NAMES_ZH, METHOD_NAMES
 from schoolmap.importers import IMPORTERS
 from schoolmap.norms import default_norms
+from schoolmap.run.backtest import add_backtest_command, run_backtest_command
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from schoolmap.catchments import changing_summary, proposed_catchments
+from schoolmap.allocation.catchments import changing_summary, proposed_catchments
 from schoolmap.io.files import atomic_folder, write_gpkg
 from schoolmap.run.scenario import ScenarioResult
 
