@@ -94,3 +94,31 @@ def test_bad_school_columns_are_named(column, value, match):
 def test_bad_resource_norms_are_named(overrides, match):
     with pytest.raises(ValidationError, match=match):
         default_norms().with_overrides({"resources": overrides})
+
+
+def test_balance_cv_by_hand_and_thresholds():
+    from schoolmap.planning.balance import balance_indicators
+
+    n = default_norms()
+    # two schools: 12 classes for 540 pupils and 12 classes for 270 → 2.22 and 4.44 per 100
+    sim = _sim("primary", [(2026, "A", 540.0, 12, 12), (2026, "B", 270.0, 12, 6)])
+    sim = EnrolmentSimulation("primary", "catchment", pd.DataFrame(), sim.by_school,
+                              pd.DataFrame({"year": [2026], "demand": [900.0],
+                                            "enrolled": [810.0]}))
+    schools = pd.DataFrame({"school_id": ["A", "B"], "migrant_students": [54, 81],
+                            "teachers": [30, 20]})
+    res = estimate_resources(sim, schools, n)
+    bal = balance_indicators(res, sim, n, schools)
+    x = np.array([100 * 12 / 540, 100 * 12 / 270])
+    w = np.array([540.0, 270.0])
+    mean = w @ x / w.sum()
+    cv = np.sqrt(w @ (x - mean) ** 2 / w.sum()) / mean
+    row = bal.by_year.iloc[0]
+    assert row.cv_classrooms_per_100 == pytest.approx(cv)  # ≈ 0.35
+    assert max(row.cv_posts_per_100, row.cv_building_m2_per_student) <= 0.5
+    assert row.cv_threshold == 0.5 and bool(row.cv_pass)  # every coefficient ≤ 0.50
+    assert bal.by_school.set_index("school_id").loc["B", "posts_per_100"] == pytest.approx(
+        100 * 20 / 270)  # actual teachers where given
+    assert row.in_catchment_share == pytest.approx(0.9)
+    assert row.migrant_share == pytest.approx(135 / 810)
+    assert bal.summary()["year"] == 2026
