@@ -53,12 +53,11 @@ from schoolmap.norms import LEVELS, Norms, default_norms
 from schoolmap.planning.capacity import district_totals, school_table, zone_table
 from schoolmap.planning.simulation import simulate_enrolment
 from schoolmap.planning.siting import SitingPlan, SitingSettings, site_new_schools
+from schoolmap.present.maps.settings import TILES, MapSettings  # noqa: F401  (TILES: its old home)
 
 __all__ = ["LANGS", "Scenario", "ScenarioResult", "allocate", "default_lang", "district_xy",
            "load_scenario", "run_scenario"]
 
-#: Basemaps of ``[map] tiles``: Gaode (高德, GCJ-02) shifts the drawn layers to GCJ-02.
-TILES = ("OpenStreetMap", "none", "gaode")
 
 
 @dataclass(frozen=True)
@@ -210,19 +209,11 @@ def scenario_from_dict(
     seed = data.get("seed", 0)
     if not isinstance(seed, int) or seed < 0:
         problems.append(Problem(where, f"seed must be a whole number ≥ 0, got {seed!r}"))
-    map_table = dict(data.get("map", {}))
-    tiles = str(map_table.pop("tiles", "OpenStreetMap"))
-    if tiles not in TILES:
-        problems.append(Problem(where, f"map.tiles must be one of {', '.join(TILES)}; got "
-                                f"{tiles!r}"))
-    lines = map_table.pop("assignment_lines", [])
-    if not isinstance(lines, list) or not all(isinstance(v, str) for v in lines):
-        problems.append(Problem(where, f"map.assignment_lines must be a list of school ids such "
-                                f"as [\"P01\"]; got {lines!r}"))
-        lines = []
-    for key in map_table:
-        problems.append(Problem(where, f"unknown key map.{key}; known: map.tiles, "
-                                f"map.assignment_lines"))
+    map_settings = MapSettings()
+    try:
+        map_settings = MapSettings.from_table(dict(data.get("map", {})), where=where)
+    except ValidationError as exc:
+        problems += list(exc.problems)
     max_distance = data.get("max_distance_m")
     if max_distance is not None and (isinstance(max_distance, bool) or not isinstance(
             max_distance, int | float) or max_distance <= 0):
@@ -258,8 +249,9 @@ def scenario_from_dict(
         name=name, district=base / str(data["district"]), base_year=base_year, horizon=horizon,
         levels=levels, methods=methods, output=output, norms=norms,
         planning_crs=data.get("planning_crs") or None, coordinate_system=cs,
-        input_crs=data.get("input_crs") or None, seed=seed, tiles=tiles,
-        assignment_lines=tuple(lines), description=str(data.get("description", "")), source=source,
+        input_crs=data.get("input_crs") or None, seed=seed, tiles=map_settings.tiles,
+        assignment_lines=map_settings.assignment_lines,
+        description=str(data.get("description", "")), source=source,
         max_distance_m=float(max_distance) if max_distance is not None else None,
         lang=lang or default_lang(norms.grade_system), forecast=settings, siting=siting,
     )

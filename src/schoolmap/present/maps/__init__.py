@@ -47,12 +47,15 @@ from schoolmap.present.maps.allocation import (
 from schoolmap.present.maps.base import SchoolMap, write_map
 from schoolmap.present.maps.capacity import add_seat_prices, add_unserved, shortfall_map
 from schoolmap.present.maps.result import render_result_map
+from schoolmap.present.maps.settings import TILES, MapSettings
 from schoolmap.present.maps.timeline import add_developments, add_milestone_years, add_new_sites
 
 __all__ = [
     "PROPOSED_COLOURS",
     "PROPOSED_OUTLINE",
     "PROPOSED_SIMPLIFY_M",
+    "TILES",
+    "MapSettings",
     "SchoolMap",
     "add_assignment_lines",
     "add_developments",
