@@ -1,0 +1,127 @@
+"""Road-network benchmark (issue 14): graph build + costs + exact allocation on the demo, and a
+synthetic grid city against scipy.sparse.csgraph.dijkstra(indices=schools, limit=…).
+
+Run: python benchmarks/network.py [--nodes N] [--cells N] [--schools N]
+The machine is shared: the load average is recorded with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse.csgraph import dijkstra
+
+from schoolmap._kernels.network import bounded_dijkstra
+from schoolmap.allocation.network import (
+    _reverse,
+    allocate_optimal_network,
+    connect_points,
+    network_transport,
+)
+from schoolmap.demand import demand_by_cell_grade, level_schools
+from schoolmap.io.district import read_district
+from schoolmap.io.roads import RoadGraph, _from_edges, road_graph_for
+from schoolmap.norms import default_norms
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def demo(repeat: int = 2) -> dict:
+    d = read_district(ROOT / "data" / "geo" / "demo.gpkg")
+    norms = default_norms()
+    s = level_schools(d, norms, "primary", 9999)
+    dem = demand_by_cell_grade(d.cells, norms, "primary").sum(axis=1)
+    sxy = np.column_stack([s.geometry.x, s.geometry.y])
+    best = {}
+    for _ in range(repeat):  # first pass warms the JIT and the cache
+        t0 = time.perf_counter()
+        g = road_graph_for(d.source, "walk", d.crs, cache=False)
+        t1 = time.perf_counter()
+        a = allocate_optimal_network(g, d.cell_xy, dem, sxy, s["seats"].to_numpy(float))
+        t2 = time.perf_counter()
+        best = {"graph_s": t1 - t0, "costs_and_allocation_s": t2 - t1, "total_s": t2 - t0,
+                "nodes": g.n_nodes, "edges": g.n_edges, "cells": d.n_cells, "schools": len(s),
+                "optimal": a.certificate["optimal"], "rounds": a.certificate["rounds"]}
+    return best
+
+
+def grid_city(n_nodes: int, seed: int = 0) -> RoadGraph:
+    """A perturbed square street grid with ~2.5 directed edges per node (some streets removed)."""
+    rng = np.random.default_rng(seed)
+    side = int(np.sqrt(n_nodes))
+    ii, jj = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+    xy = np.column_stack([ii.ravel() * 100.0, jj.ravel() * 100.0]) + rng.uniform(-20, 20,
+                                                                               (side * side, 2))
+    k = np.arange(side * side).reshape(side, side)
+    a = np.concatenate([k[:-1, :].ravel(), k[:, :-1].ravel()])
+    b = np.concatenate([k[1:, :].ravel(), k[:, 1:].ravel()])
+    keep = rng.uniform(size=len(a)) < 0.63  # ~1.25 undirected streets per node → 2.5 directed
+    a, b = a[keep], b[keep]
+    length = np.hypot(*(xy[a] - xy[b]).T)
+    tail, head = np.concatenate([a, b]), np.concatenate([b, a])
+    w = np.concatenate([length, length])
+    return _from_edges(xy, tail, head, w, w / (5 / 3.6), "walk", "synthetic", [])
+
+
+def synthetic(n_nodes: int, n_cells: int, n_schools: int, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    g = grid_city(n_nodes, seed)
+    t_build = time.perf_counter() - t0
+    span = g.node_xy.max(axis=0)
+    cells = rng.uniform(0, span, (n_cells, 2))
+    students = rng.integers(1, 20, n_cells).astype(float)
+    schools = rng.uniform(0, span, (n_schools, 2))
+    seats = np.full(n_schools, np.ceil(1.1 * students.sum() / n_schools))
+    t0 = time.perf_counter()
+    r = network_transport(g, cells, students, schools, seats, max_connector_m=1e9)
+    t_alloc = time.perf_counter() - t0
+    # same distances both ways: each school's search to the same limit
+    sc = connect_points(g, schools, 1e9)
+    limit = float(np.quantile(r.cost, 0.99)) if len(r.cost) else 1000.0
+    ip, ix, w = _reverse(g)
+    t0 = time.perf_counter()
+    src, node, dist, _ = bounded_dijkstra(ip, ix, w, sc.node, np.zeros(n_schools),
+                                          np.full(n_schools, limit))
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ref = dijkstra(g.to_scipy().T.tocsr(), indices=sc.node, limit=limit)
+    t_scipy = time.perf_counter() - t0
+    assert np.allclose(ref[src, node], dist, atol=1e-6)
+    assert np.isfinite(ref).sum() == len(dist)
+    return {"nodes": g.n_nodes, "edges": g.n_edges, "cells": n_cells, "schools": n_schools,
+            "graph_s": t_build, "costs_and_allocation_s": t_alloc,
+            "optimal": r.certificate["optimal"], "rounds": r.certificate["rounds"],
+            "pairs": r.certificate["candidates"], "dijkstra_limit_m": limit,
+            "ours_dijkstra_s": t_ours, "scipy_dijkstra_s": t_scipy,
+            "speedup": t_scipy / t_ours if t_ours else None}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--nodes", type=int, default=1_000_000)
+    p.add_argument("--cells", type=int, default=1_000_000)
+    p.add_argument("--schools", type=int, default=1_000)
+    args = p.parse_args()
+    load0 = os.getloadavg()
+    out = {"load_before": load0, "cpus": os.cpu_count(),
+           "note": "shared machine (several engineers): timings include their load"}
+    out["demo"] = demo()
+    print("demo:", out["demo"])
+    synthetic(10_000, 10_000, 20)  # warm up
+    out["synthetic"] = synthetic(args.nodes, args.cells, args.schools)
+    out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    out["load_after"] = os.getloadavg()
+    print("synthetic:", out["synthetic"])
+    print(f"peak RSS {out['peak_rss_gb']:.2f} GB; load {load0} → {out['load_after']}")
+    (ROOT / "benchmarks" / "results" / "network.json").write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
