@@ -54,8 +54,8 @@ __all__ = ["TransportResult", "UnprovenWarning", "assign", "check_memory", "esti
 
 _K_START = 4
 _K_COLD = 32  # nearest schools per cell on the coarsest level (no price estimate yet)
-BINS_PER_SCHOOL = 8
-MIN_BINS = 2000  # fewer cells than 2 × this are solved without a coarser level
+BINS_PER_SCHOOL = 2
+MIN_BINS = 500  # fewer cells than 2 × this are solved without a coarser level
 LEVEL_FACTOR = 4
 MARGIN_BINS = 0.5
 CELLS_PER_CHECK_BIN = 32  # cells per grid square of the streamed certificate (on average)

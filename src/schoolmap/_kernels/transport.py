@@ -182,6 +182,16 @@ def _next_admissible(a, ptr, dead, on_path, dirty, potential, fwd, capacity, loa
 
 
 @nb.njit(cache=True, nogil=True)
+def _feeds_arc(a, src, arc_from, nbr, n_nbr):
+    """Whether the slot ``src`` (a cell leaving node a) realises one of a's arcs: only then must
+    the row be rebuilt."""
+    for t in range(n_nbr[a]):
+        if arc_from[a, nbr[a, t]] == src:
+            return True
+    return False
+
+
+@nb.njit(cache=True, nogil=True)
 def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_of, indptr,
              school, cost, unserved_cost, m, arc, arc_from, arc_to, nbr, n_nbr, dirty, head,
              nxt, item_at, used, listed, listed_u, fwd_total, unserved_total, eps):
@@ -229,13 +239,13 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
         if a == U:
             i = -1 - src
             unserved[i] -= delta  # a remainder below eps stays (every student counted)
-            if unserved[i] <= eps:
-                dirty[U] = True
+            if unserved[i] <= eps and not dirty[U]:
+                dirty[U] = _feeds_arc(U, src, arc_from, nbr, n_nbr)
         else:
             flow[src] -= delta
             load[a] -= delta
-            if flow[src] <= eps:
-                dirty[a] = True
+            if flow[src] <= eps and not dirty[a]:
+                dirty[a] = _feeds_arc(a, src, arc_from, nbr, n_nbr)
         if b == U:
             i = cell_of[src]
             was_empty = unserved[i] <= eps
