@@ -105,53 +105,6 @@ def _push(hkey, hstu, base, size, key, i):
 
 
 @nb.njit(cache=True, nogil=True)
-def _deferred_acceptance(mtb, dseed, stu_group, pos, pref_indptr, pref_school, pref_priority,
-                         seats, hoff, hkey, hstu, hsize, nxt, stack, school_of, entry_of):
-    """Student-proposing deferred acceptance; writes ``school_of`` / ``entry_of`` of the held."""
-    n = stu_group.shape[0]
-    for j in range(seats.shape[0]):
-        hsize[j] = 0
-    for i in range(n):
-        nxt[i] = 0
-        stack[i] = i
-    top = n
-    while top > 0:
-        top -= 1
-        i = stack[top]
-        g = stu_group[i]
-        b = pref_indptr[g]
-        length = pref_indptr[g + 1] - b
-        while nxt[i] < length:
-            e = b + nxt[i]
-            j = pref_school[e]
-            cap = seats[j]
-            if mtb:
-                lot = np.int64(_mix(dseed + np.uint64(j) * np.uint64(0xD1B54A32D192ED03)
-                                    + np.uint64(i) * GOLDEN) >> np.uint64(64 - LOT_BITS))
-            else:
-                lot = pos[i]
-            key = (pref_priority[e] << LOT_BITS) + lot
-            if hsize[j] < cap:
-                _push(hkey, hstu, hoff[j], hsize[j], key, i)
-                hsize[j] += 1
-                break
-            if cap > 0 and key < hkey[hoff[j]]:
-                r = hstu[hoff[j]]
-                hkey[hoff[j]], hstu[hoff[j]] = key, i
-                _sift_down(hkey, hstu, hoff[j], hsize[j], 0)
-                nxt[r] += 1
-                stack[top] = r
-                top += 1
-                break
-            nxt[i] += 1
-    for j in range(seats.shape[0]):
-        for h in range(hsize[j]):
-            i = hstu[hoff[j] + h]
-            school_of[i] = j
-            entry_of[i] = nxt[i]
-
-
-@nb.njit(cache=True, nogil=True)
 def _first_with_seat(ptr, row, indptr, school, left):
     """First entry at or after ``ptr[row]`` in CSR row ``row`` whose school has a seat left
     (the row's end if none); ``ptr[row]`` moves there (seats only run out, so it never moves
@@ -165,197 +118,233 @@ def _first_with_seat(ptr, row, indptr, school, left):
 
 
 @nb.njit(cache=True, nogil=True)
-def _one_draw(mech, dseed, st, stu_group, by_class, class_ptr, group_cell, group_class,
-              pref_indptr, pref_school, pref_priority, max_len, seats, fb_indptr, fb_school,
-              fb_dist, base_dist, order, pos, nxt, buf, left, gptr, fptr, hoff, hkey, hstu,
-              hsize, school_of, entry_of, placed, fb_n, fb_extra, none_n, fb_by_school,
+def _deferred_acceptance(mtb, dseed, order, pref_indptr, pref_school, pref_priority, seats,
+                         hoff, hkey, hstu, hsize, nxt, stack):
+    """Student-proposing deferred acceptance over lottery positions t (group ``order[t]``).
+
+    Leaves ``nxt[t]`` at the list position held (the list's length when rejected everywhere)
+    and each school's holders in its heap.
+    """
+    n = order.shape[0]
+    for j in range(seats.shape[0]):
+        hsize[j] = 0
+    for t in range(n):
+        nxt[t] = 0
+        stack[t] = t
+    top = n
+    while top > 0:
+        top -= 1
+        t = stack[top]
+        g = order[t]
+        b = pref_indptr[g]
+        length = pref_indptr[g + 1] - b
+        while nxt[t] < length:
+            e = b + nxt[t]
+            j = pref_school[e]
+            cap = seats[j]
+            if mtb:  # each school its own lottery number for every student
+                lot = np.int64(_mix(dseed + np.uint64(j) * np.uint64(0xD1B54A32D192ED03)
+                                    + np.uint64(t) * GOLDEN) >> np.uint64(64 - LOT_BITS))
+            else:  # one lottery: the position drawn
+                lot = t
+            key = (pref_priority[e] << LOT_BITS) + lot
+            if hsize[j] < cap:
+                _push(hkey, hstu, hoff[j], hsize[j], key, t)
+                hsize[j] += 1
+                break
+            if cap > 0 and key < hkey[hoff[j]]:
+                r = hstu[hoff[j]]
+                hkey[hoff[j]], hstu[hoff[j]] = key, t
+                _sift_down(hkey, hstu, hoff[j], hsize[j], 0)
+                nxt[r] += 1
+                stack[top] = r
+                top += 1
+                break
+            nxt[t] += 1
+
+
+@nb.njit(cache=True, nogil=True)
+def _one_draw(mech, dseed, st, by_class, class_ptr, group_cell, group_class, pref_indptr,
+              pref_school, pref_priority, max_len, seats, fb_indptr, fb_school, fb_dist,
+              base_dist, order, nxt, buf, left, gptr, fptr, hoff, hkey, hstu, hsize, record,
+              school_of, entry_of, placed, fb_n, fb_extra, none_n, fb_by_school,
               outside_by_class):
-    """One lottery draw: fills ``school_of`` / ``entry_of`` and adds to the accumulators."""
-    n = stu_group.shape[0]
+    """One lottery draw; adds to the accumulators (and, with ``record``, fills ``school_of`` /
+    ``entry_of`` by lottery position). Students are lottery positions t of group ``order[t]``:
+    students of a group are alike, so the draw shuffles group ids, not student ids."""
+    n = order.shape[0]
     n_classes = class_ptr.shape[0] - 1
     st[0] = dseed
-    for i in range(n):
-        school_of[i] = -1
-        entry_of[i] = PENDING
+    if record:
+        for t in range(n):
+            school_of[t] = -1
+            entry_of[t] = PENDING
     for j in range(seats.shape[0]):
         left[j] = seats[j]
-    if mech == 0:  # class by class, one lottery within each class
+    nun = 0  # students left for the bureau's rule, as positions in class-then-lottery order
+    if mech == 0:  # class by class, one lottery within each class: first school with a seat
         for p in range(n_classes):
             _shuffle_into(by_class, class_ptr[p], class_ptr[p + 1], order, st)
         for g in range(gptr.shape[0]):
             gptr[g] = pref_indptr[g]
         for t in range(n):
-            i = order[t]
-            g = stu_group[i]
+            g = order[t]
             k = _first_with_seat(gptr, g, pref_indptr, pref_school, left)
             if k < pref_indptr[g + 1]:
+                nxt[t] = k - pref_indptr[g]
                 left[pref_school[k]] -= 1
-                school_of[i] = pref_school[k]
-                entry_of[i] = k - pref_indptr[g]
+            else:
+                nxt[t] = -1
+                buf[nun] = t
+                nun += 1
     else:
         _shuffle_into(by_class, 0, n, order, st)
-        for t in range(n):
-            pos[order[t]] = t
-        if mech == 1:  # immediate acceptance, round by round
+        if mech == 1:  # immediate acceptance: round k, the k-th choices, by priority
             nrem = 0
             for t in range(n):
-                i = order[t]
-                if pref_indptr[stu_group[i] + 1] > pref_indptr[stu_group[i]]:
-                    buf[nrem] = i
+                nxt[t] = -1
+                if pref_indptr[order[t] + 1] > pref_indptr[order[t]]:
+                    buf[nrem] = t
                     nrem += 1
             for k in range(max_len):
                 for p in range(n_classes):
-                    for t in range(nrem):
-                        i = buf[t]
-                        g = stu_group[i]
-                        e = pref_indptr[g] + k
-                        if entry_of[i] == PENDING and pref_priority[e] == p:
-                            j = pref_school[e]
-                            if left[j] > 0:
-                                left[j] -= 1
-                                school_of[i] = j
-                                entry_of[i] = k
+                    for u in range(nrem):
+                        t = buf[u]
+                        e = pref_indptr[order[t]] + k
+                        if nxt[t] < 0 and pref_priority[e] == p and left[pref_school[e]] > 0:
+                            left[pref_school[e]] -= 1
+                            nxt[t] = k
                 keep = 0
-                for t in range(nrem):
-                    i = buf[t]
-                    g = stu_group[i]
-                    if entry_of[i] == PENDING and pref_indptr[g] + k + 1 < pref_indptr[g + 1]:
-                        buf[keep] = i
+                for u in range(nrem):
+                    t = buf[u]
+                    if nxt[t] < 0 and pref_indptr[order[t]] + k + 1 < pref_indptr[order[t] + 1]:
+                        buf[keep] = t
                         keep += 1
                 nrem = keep
         else:
-            _deferred_acceptance(mech == 3, dseed, stu_group, pos, pref_indptr, pref_school,
-                                 pref_priority, seats, hoff, hkey, hstu, hsize, nxt, buf,
-                                 school_of, entry_of)
+            _deferred_acceptance(mech == 3, dseed, order, pref_indptr, pref_school,
+                                 pref_priority, seats, hoff, hkey, hstu, hsize, nxt, buf)
+            for t in range(n):
+                if nxt[t] == pref_indptr[order[t] + 1] - pref_indptr[order[t]]:
+                    nxt[t] = -1
             for j in range(seats.shape[0]):
                 left[j] = seats[j] - hsize[j]
-    # zone places counted; the rest, in order of class then lottery, by the bureau's rule
-    nun = 0
+        for p in range(n_classes):
+            for t in range(n):
+                if nxt[t] < 0 and group_class[order[t]] == p:
+                    buf[nun] = t
+                    nun += 1
     for t in range(n):
-        i = order[t]
-        e = entry_of[i]
-        g = stu_group[i]
-        if e >= 0:
-            placed[pref_indptr[g] + e] += 1
-        else:
-            buf[nun] = i
-            nun += 1
+        if nxt[t] >= 0:
+            k = pref_indptr[order[t]] + nxt[t]
+            placed[k] += 1
+            if record:
+                school_of[t] = pref_school[k]
+                entry_of[t] = nxt[t]
+    # the rest, in order of class then lottery, by the bureau's rule: nearest seat left
     for c in range(fptr.shape[0]):
         fptr[c] = fb_indptr[c]
-    passes = 1 if mech == 0 else n_classes  # the lottery order is class by class already
-    for p in range(passes):
-        for t in range(nun):
-            i = buf[t]
-            g = stu_group[i]
-            if mech != 0 and group_class[g] != p:
-                continue
-            c = group_cell[g]
-            k = _first_with_seat(fptr, c, fb_indptr, fb_school, left)
-            if k < fb_indptr[c + 1]:
-                j = fb_school[k]
-                left[j] -= 1
-                school_of[i] = j
-                entry_of[i] = FALLBACK
-                fb_n[g] += 1
-                fb_extra[g] += fb_dist[k] - base_dist[g]
-                fb_by_school[j] += 1
-                outside_by_class[group_class[g]] += 1
-            else:
-                entry_of[i] = NO_SEAT
-                none_n[g] += 1
+    total = 0
+    for j in range(seats.shape[0]):
+        total += left[j]
+    for u in range(nun):
+        t = buf[u]
+        g = order[t]
+        c = group_cell[g]
+        k = _first_with_seat(fptr, c, fb_indptr, fb_school, left) if total else fb_indptr[c + 1]
+        if k < fb_indptr[c + 1]:
+            total -= 1
+            j = fb_school[k]
+            left[j] -= 1
+            fb_n[g] += 1
+            fb_extra[g] += fb_dist[k] - base_dist[g]
+            fb_by_school[j] += 1
+            outside_by_class[group_class[g]] += 1
+            if record:
+                school_of[t] = j
+                entry_of[t] = FALLBACK
+        else:
+            none_n[g] += 1
+            if record:
+                entry_of[t] = NO_SEAT
 
 
 @nb.njit(cache=True, nogil=True)
 def _setup(group_class, group_count, n_classes, seats):
-    """Student → group, students ordered by class (and class offsets), heap offsets."""
+    """Group id of every student, sorted by class (with class offsets); heap offsets."""
     n_groups = group_count.shape[0]
-    n = 0
-    for g in range(n_groups):
-        n += group_count[g]
-    stu_group = np.empty(n, dtype=np.int64)
-    t = 0
-    for g in range(n_groups):
-        for _ in range(group_count[g]):
-            stu_group[t] = g
-            t += 1
     class_ptr = np.zeros(n_classes + 1, dtype=np.int64)
     for g in range(n_groups):
         class_ptr[group_class[g] + 1] += group_count[g]
     for p in range(n_classes):
         class_ptr[p + 1] += class_ptr[p]
     fill = class_ptr[:-1].copy()
-    by_class = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        p = group_class[stu_group[i]]
-        by_class[fill[p]] = i
-        fill[p] += 1
+    by_class = np.empty(class_ptr[n_classes], dtype=np.int64)
+    for g in range(n_groups):
+        p = group_class[g]
+        for _ in range(group_count[g]):
+            by_class[fill[p]] = g
+            fill[p] += 1
     hoff = np.zeros(seats.shape[0] + 1, dtype=np.int64)
     for j in range(seats.shape[0]):
         hoff[j + 1] = hoff[j] + seats[j]
-    return stu_group, by_class, class_ptr, hoff
-
-
-@nb.njit(cache=True, nogil=True)
-def _max_len(pref_indptr):
-    out = 0
-    for g in range(pref_indptr.shape[0] - 1):
-        out = max(out, pref_indptr[g + 1] - pref_indptr[g])
-    return out
+    return by_class, class_ptr, hoff
 
 
 @nb.njit(cache=True, nogil=True)
 def _run_draws(mech, d0, d1, seed, group_cell, group_class, pref_indptr, pref_school,
-               pref_priority, seats, fb_indptr, fb_school, fb_dist, base_dist, stu_group,
-               by_class, class_ptr, hoff, placed, fb_n, fb_extra, none_n, fb_by_school,
-               outside_by_draw, school_of, entry_of):
+               pref_priority, seats, fb_indptr, fb_school, fb_dist, base_dist, by_class,
+               class_ptr, hoff, placed, fb_n, fb_extra, none_n, fb_by_school, outside_by_draw,
+               record, order, school_of, entry_of):
     """Draws ``d0 … d1 − 1`` with one workspace; ``outside_by_draw`` rows d − d0."""
-    n = stu_group.shape[0]
-    n_groups = group_cell.shape[0]
+    n = by_class.shape[0]
     m = seats.shape[0]
     st = np.zeros(1, dtype=np.uint64)
-    order = np.empty(n, dtype=np.int64)
-    pos = np.empty(n, dtype=np.int64)
     nxt = np.empty(n, dtype=np.int64)
     buf = np.empty(n, dtype=np.int64)
     left = np.empty(m, dtype=np.int64)
-    gptr = np.empty(n_groups, dtype=np.int64)
+    gptr = np.empty(group_cell.shape[0], dtype=np.int64)
     fptr = np.empty(fb_indptr.shape[0] - 1, dtype=np.int64)
     hkey = np.empty(max(hoff[m], 1), dtype=np.int64)
     hstu = np.empty(max(hoff[m], 1), dtype=np.int64)
     hsize = np.zeros(m, dtype=np.int64)
-    max_len = _max_len(pref_indptr)
+    max_len = 0
+    for g in range(group_cell.shape[0]):
+        max_len = max(max_len, pref_indptr[g + 1] - pref_indptr[g])
     for d in range(d0, d1):
-        _one_draw(mech, draw_seed(seed, d), st, stu_group, by_class, class_ptr, group_cell,
-                  group_class, pref_indptr, pref_school, pref_priority, max_len, seats,
-                  fb_indptr, fb_school, fb_dist, base_dist, order, pos, nxt, buf, left, gptr,
-                  fptr, hoff, hkey, hstu, hsize, school_of, entry_of, placed, fb_n, fb_extra,
-                  none_n, fb_by_school, outside_by_draw[d - d0])
+        _one_draw(mech, draw_seed(seed, d), st, by_class, class_ptr, group_cell, group_class,
+                  pref_indptr, pref_school, pref_priority, max_len, seats, fb_indptr,
+                  fb_school, fb_dist, base_dist, order, nxt, buf, left, gptr, fptr, hoff, hkey,
+                  hstu, hsize, record, school_of, entry_of, placed, fb_n, fb_extra, none_n,
+                  fb_by_school, outside_by_draw[d - d0])
 
 
 @nb.njit(cache=True, nogil=True)
 def admit_once(mech, group_cell, group_class, group_count, pref_indptr, pref_school,
                pref_priority, seats, fb_indptr, fb_school, fb_dist, base_dist, n_classes, seed,
                draw):
-    """One draw, student by student (tests, and to show one lottery's outcome).
+    """Draw ``draw`` of a run seeded ``seed``, student by student (tests; one lottery shown).
 
-    Returns
-    -------
-    stu_group : (n,) i8 — each student's group
+    Returns, per lottery position t (students are numbered in the order drawn)
+    ---------------------------------------------------------------------------
+    group_of : (n,) i8 — the student's group
     school_of : (n,) i8 — school placed at (−1: none)
     entry_of : (n,) i8 — position on the group's list (≥ 0), −2 placed by the bureau's rule,
         −3 no seat anywhere
     """
-    stu_group, by_class, class_ptr, hoff = _setup(group_class, group_count, n_classes, seats)
+    by_class, class_ptr, hoff = _setup(group_class, group_count, n_classes, seats)
     n_groups = group_cell.shape[0]
-    school_of = np.empty(stu_group.shape[0], dtype=np.int64)
-    entry_of = np.empty(stu_group.shape[0], dtype=np.int64)
+    n = by_class.shape[0]
+    order = np.empty(n, dtype=np.int64)
+    school_of = np.empty(n, dtype=np.int64)
+    entry_of = np.empty(n, dtype=np.int64)
     _run_draws(mech, draw, draw + 1, seed, group_cell, group_class, pref_indptr, pref_school,
-               pref_priority, seats, fb_indptr, fb_school, fb_dist, base_dist, stu_group,
-               by_class, class_ptr, hoff, np.zeros(pref_school.shape[0], dtype=np.int64),
+               pref_priority, seats, fb_indptr, fb_school, fb_dist, base_dist, by_class,
+               class_ptr, hoff, np.zeros(pref_school.shape[0], dtype=np.int64),
                np.zeros(n_groups, dtype=np.int64), np.zeros(n_groups),
                np.zeros(n_groups, dtype=np.int64), np.zeros(seats.shape[0], dtype=np.int64),
-               np.zeros((1, n_classes), dtype=np.int64), school_of, entry_of)
-    return stu_group, school_of, entry_of
+               np.zeros((1, n_classes), dtype=np.int64), True, order, school_of, entry_of)
+    return order, school_of, entry_of
 
 
 @nb.njit(cache=True, parallel=True)
@@ -384,9 +373,226 @@ def admission_monte_carlo(mech, group_cell, group_class, group_count, pref_indpt
     none_n : (G,) i8 — no seat anywhere · fb_by_school : (m,) i8 — bureau placements per school
     outside_by_draw : (draws, n_classes) i8 — placed by the bureau's rule in each draw
     """
-    stu_group, by_class, class_ptr, hoff = _setup(group_class, group_count, n_classes, seats)
+    by_class, class_ptr, hoff = _setup(group_class, group_count, n_classes, seats)
     n_groups = group_cell.shape[0]
     nnz = pref_school.shape[0]
+    m = seats.shape[0]
+    n = by_class.shape[0]
+    placed_c = np.zeros((n_chunks, nnz), dtype=np.int64)
+    fb_n_c = np.zeros((n_chunks, n_groups), dtype=np.int64)
+    fb_extra_c = np.zeros((n_chunks, n_groups))
+    none_c = np.zeros((n_chunks, n_groups), dtype=np.int64)
+    fb_school_c = np.zeros((n_chunks, m), dtype=np.int64)
+    outside_by_draw = np.zeros((draws, n_classes), dtype=np.int64)
+    for c in nb.prange(n_chunks):
+        d0 = c * draws // n_chunks
+        d1 = (c + 1) * draws // n_chunks
+        none = np.empty(1, dtype=np.int64)
+        _run_draws(mech, d0, d1, seed, group_cell, group_class, pref_indptr, pref_school,
+                   pref_priority, seats, fb_indptr, fb_school, fb_dist, base_dist, by_class,
+                   class_ptr, hoff, placed_c[c], fb_n_c[c], fb_extra_c[c], none_c[c],
+                   fb_school_c[c], outside_by_draw[d0:d1], False, np.empty(n, dtype=np.int64),
+                   none, none)
+    placed = np.zeros(nnz, dtype=np.int64)
+    fb_n = np.zeros(n_groups, dtype=np.int64)
+    fb_extra = np.zeros(n_groups)
+    none_n = np.zeros(n_groups, dtype=np.int64)
+    fb_by_school = np.zeros(m, dtype=np.int64)
+    for c in range(n_chunks):  # fixed order: the same sums whatever the threads
+        placed += placed_c[c]
+        fb_n += fb_n_c[c]
+        fb_extra += fb_extra_c[c]
+        none_n += none_c[c]
+        fb_by_school += fb_school_c[c]
+    return placed, fb_n, fb_extra, none_n, fb_by_school, outside_by_draw
+
+
+@nb.njit(cache=True, nogil=True)
+def _hypergeometric_split(counts, idx, k, sample, out):
+    """Draw ``sample`` of the students ``counts[idx[:k]]`` without replacement (multivariate
+    hypergeometric): ``out[idx[q]]`` the number drawn of each."""
+    pool = 0
+    for q in range(k):
+        pool += counts[idx[q]]
+    for q in range(k):
+        c = counts[idx[q]]
+        if sample == 0 or c == 0:
+            x = 0
+        elif sample >= pool:
+            x = c
+        else:
+            x = np.random.hypergeometric(c, pool - c, sample)  # noqa: NPY002 (numba)
+        out[idx[q]] = x
+        pool -= c
+        sample -= x
+
+
+@nb.njit(cache=True, nogil=True)
+def _typed_draw(mech, type_class, type_count, t_indptr, t_school, t_priority, comp_ptr,
+                n_classes, max_len, seats, left, rem, cur, take, idx, placed, unplaced):
+    """One draw on student *types* (alike students: same class, list and priorities), zone
+    component by component; adds to ``placed`` (type entries), sets ``unplaced`` (types)."""
+    for j in range(seats.shape[0]):
+        left[j] = seats[j]
+    for c in range(comp_ptr.shape[0] - 1):
+        a, b = comp_ptr[c], comp_ptr[c + 1]
+        for s in range(a, b):
+            rem[s] = type_count[s]
+            cur[s] = t_indptr[s]
+        if mech == 0:  # class by class; batches no school can overflow, drawn at random
+            for p in range(n_classes):
+                while True:
+                    k = 0
+                    pool = 0
+                    batch = -1
+                    for s in range(a, b):
+                        if type_class[s] != p or rem[s] == 0:
+                            continue
+                        e = _first_with_seat(cur, s, t_indptr, t_school, left)
+                        if e == t_indptr[s + 1]:
+                            continue  # list used up: unplaced
+                        idx[k] = s
+                        k += 1
+                        pool += rem[s]
+                        if batch < 0 or left[t_school[e]] < batch:
+                            batch = left[t_school[e]]
+                    if k == 0:
+                        break
+                    _hypergeometric_split(rem, idx, k, min(batch, pool), take)
+                    for q in range(k):
+                        s = idx[q]
+                        placed[cur[s]] += take[s]
+                        left[t_school[cur[s]]] -= take[s]
+                        rem[s] -= take[s]
+        else:  # immediate acceptance: round r, each school keeps its r-th-choice applicants
+            for r in range(max_len):
+                for p in range(n_classes):
+                    for s in range(a, b):
+                        take[s] = 0
+                    # schools of this round and priority, one at a time (few per component)
+                    for s0 in range(a, b):
+                        e0 = t_indptr[s0] + r
+                        if (rem[s0] == 0 or e0 >= t_indptr[s0 + 1] or t_priority[e0] != p
+                                or take[s0] != 0):
+                            continue
+                        j = t_school[e0]
+                        k = 0
+                        for s in range(s0, b):
+                            e = t_indptr[s] + r
+                            if (rem[s] > 0 and e < t_indptr[s + 1] and t_priority[e] == p
+                                    and t_school[e] == j):
+                                idx[k] = s
+                                k += 1
+                        pool = 0
+                        for q in range(k):
+                            pool += rem[idx[q]]
+                        _hypergeometric_split(rem, idx, k, min(left[j], pool), take)
+                        for q in range(k):
+                            s = idx[q]
+                            placed[t_indptr[s] + r] += take[s]
+                            left[j] -= take[s]
+                            take[s] = -1 - take[s]  # marks done this pass (≤ −1)
+                    for s in range(a, b):
+                        if take[s] < 0:
+                            rem[s] -= -1 - take[s]
+        for s in range(a, b):
+            unplaced[s] = rem[s]
+
+
+@nb.njit(cache=True, nogil=True)
+def _typed_draws(mech, d0, d1, seed, type_class, type_count, t_indptr, t_school, t_priority,
+                 comp_ptr, stu_ptr, stu_group, group_cell, group_class, n_classes, seats,
+                 fb_indptr, fb_school, fb_dist, base_dist, placed, fb_n, fb_extra, none_n,
+                 fb_by_school, outside_by_draw):
+    """Draws ``d0 … d1 − 1`` of :func:`admission_monte_carlo_typed` with one workspace."""
+    n_types = type_count.shape[0]
+    m = seats.shape[0]
+    left = np.empty(m, dtype=np.int64)
+    rem = np.empty(n_types, dtype=np.int64)
+    cur = np.empty(n_types, dtype=np.int64)
+    take = np.empty(n_types, dtype=np.int64)
+    idx = np.empty(n_types, dtype=np.int64)
+    unplaced = np.empty(n_types, dtype=np.int64)
+    students = stu_group.copy()  # partial shuffles leave it a permutation per type
+    buf = np.empty(stu_group.shape[0], dtype=np.int64)
+    cls_n = np.empty(n_classes + 1, dtype=np.int64)
+    fptr = np.empty(fb_indptr.shape[0] - 1, dtype=np.int64)
+    max_len = 0
+    for s in range(n_types):
+        max_len = max(max_len, t_indptr[s + 1] - t_indptr[s])
+    for d in range(d0, d1):
+        ds = draw_seed(seed, d)
+        np.random.seed(np.int64(ds >> np.uint64(33)))  # noqa: NPY002 (numba: per thread)
+        _typed_draw(mech, type_class, type_count, t_indptr, t_school, t_priority, comp_ptr,
+                    n_classes, max_len, seats, left, rem, cur, take, idx, placed, unplaced)
+        # who exactly is unplaced: a random subset of each type's students, then by class in
+        # lottery order, the bureau's rule
+        for p in range(n_classes + 1):
+            cls_n[p] = 0
+        for s in range(n_types):
+            cls_n[type_class[s] + 1] += unplaced[s]
+        for p in range(n_classes):
+            cls_n[p + 1] += cls_n[p]
+        for s in range(n_types):
+            a = stu_ptr[s]
+            size = stu_ptr[s + 1] - a
+            for q in range(unplaced[s]):
+                r = q + np.random.randint(0, size - q)  # noqa: NPY002
+                g = students[a + r]
+                students[a + r] = students[a + q]
+                students[a + q] = g
+                buf[cls_n[type_class[s]]] = g
+                cls_n[type_class[s]] += 1
+        lo = 0
+        for p in range(n_classes):
+            hi = cls_n[p]
+            for q in range(hi - 1, lo, -1):
+                r = lo + np.random.randint(0, q - lo + 1)  # noqa: NPY002
+                g = buf[r]
+                buf[r] = buf[q]
+                buf[q] = g
+            lo = hi
+        for c in range(fptr.shape[0]):
+            fptr[c] = fb_indptr[c]
+        total = 0
+        for j in range(m):
+            total += left[j]
+        for u in range(lo):
+            g = buf[u]
+            c = group_cell[g]
+            k = (_first_with_seat(fptr, c, fb_indptr, fb_school, left) if total
+                 else fb_indptr[c + 1])
+            if k < fb_indptr[c + 1]:
+                total -= 1
+                j = fb_school[k]
+                left[j] -= 1
+                fb_n[g] += 1
+                fb_extra[g] += fb_dist[k] - base_dist[g]
+                fb_by_school[j] += 1
+                outside_by_draw[d - d0, group_class[g]] += 1
+            else:
+                none_n[g] += 1
+
+
+@nb.njit(cache=True, parallel=True)
+def admission_monte_carlo_typed(mech, type_class, type_count, t_indptr, t_school, t_priority,
+                                comp_ptr, stu_ptr, stu_group, group_cell, group_class,
+                                n_classes, seats, fb_indptr, fb_school, fb_dist, base_dist,
+                                draws, seed, n_chunks):
+    """:func:`admission_monte_carlo` for ``lottery`` (0) and ``boston`` (1), on student types.
+
+    Students alike in class, list and priorities form a *type*; which of them gets which place
+    is exchangeable, so a draw needs only how many of each type get each place (multivariate
+    hypergeometric batches no school can overflow for the lottery; each school's applicants of
+    a round and priority for 志愿优先), then which students of each type are left over (a
+    random subset) for the bureau's rule. Types are grouped by zone component (``comp_ptr``:
+    types of component c are ``comp_ptr[c]:comp_ptr[c + 1]``; no list leaves its component);
+    ``stu_ptr`` (T + 1,) / ``stu_group`` (n,) list each type's students by group.
+
+    Returns ``placed`` by *type* entry (nnz_types,), then as :func:`admission_monte_carlo`.
+    """
+    n_groups = group_cell.shape[0]
+    nnz = t_school.shape[0]
     m = seats.shape[0]
     placed_c = np.zeros((n_chunks, nnz), dtype=np.int64)
     fb_n_c = np.zeros((n_chunks, n_groups), dtype=np.int64)
@@ -394,21 +600,20 @@ def admission_monte_carlo(mech, group_cell, group_class, group_count, pref_indpt
     none_c = np.zeros((n_chunks, n_groups), dtype=np.int64)
     fb_school_c = np.zeros((n_chunks, m), dtype=np.int64)
     outside_by_draw = np.zeros((draws, n_classes), dtype=np.int64)
-    n = stu_group.shape[0]
     for c in nb.prange(n_chunks):
         d0 = c * draws // n_chunks
         d1 = (c + 1) * draws // n_chunks
-        _run_draws(mech, d0, d1, seed, group_cell, group_class, pref_indptr, pref_school,
-                   pref_priority, seats, fb_indptr, fb_school, fb_dist, base_dist, stu_group,
-                   by_class, class_ptr, hoff, placed_c[c], fb_n_c[c], fb_extra_c[c], none_c[c],
-                   fb_school_c[c], outside_by_draw[d0:d1], np.empty(n, dtype=np.int64),
-                   np.empty(n, dtype=np.int64))
+        _typed_draws(mech, d0, d1, seed, type_class, type_count, t_indptr, t_school,
+                     t_priority, comp_ptr, stu_ptr, stu_group, group_cell, group_class,
+                     n_classes, seats, fb_indptr, fb_school, fb_dist, base_dist, placed_c[c],
+                     fb_n_c[c], fb_extra_c[c], none_c[c], fb_school_c[c],
+                     outside_by_draw[d0:d1])
     placed = np.zeros(nnz, dtype=np.int64)
     fb_n = np.zeros(n_groups, dtype=np.int64)
     fb_extra = np.zeros(n_groups)
     none_n = np.zeros(n_groups, dtype=np.int64)
     fb_by_school = np.zeros(m, dtype=np.int64)
-    for c in range(n_chunks):  # fixed order: the same sums whatever the threads
+    for c in range(n_chunks):
         placed += placed_c[c]
         fb_n += fb_n_c[c]
         fb_extra += fb_extra_c[c]
