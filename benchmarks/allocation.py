@@ -200,10 +200,12 @@ def panel_worker(tool: str, size: str, family: str, balance: float, reach: float
     return {**info, **out}
 
 
-def panel(sizes, timeout: float, repeat: int, tools=TOOLS) -> None:
+def panel(sizes, timeout: float, repeat: int, tools=TOOLS, balances=BALANCES, with_reach=True,
+          out_name="allocation_panel.json") -> None:
     rows = []
-    cases = [(f, b, None) for f in FAMILIES for b in BALANCES]
-    cases += [(f, 1.04, PANEL_MAX_DISTANCE_M) for f in FAMILIES]
+    cases = [(f, b, None) for f in FAMILIES for b in balances]
+    if with_reach:
+        cases += [(f, 1.04, PANEL_MAX_DISTANCE_M) for f in FAMILIES]
     for size in sizes:
         for family, balance, reach in cases:
             row = {"size": size, "cells": SIZES[size][0], "schools": SIZES[size][1],
@@ -225,7 +227,7 @@ def panel(sizes, timeout: float, repeat: int, tools=TOOLS) -> None:
                   f"{'certified' if sm.get('all_pairs_optimal') else sm.get('error', 'UNPROVEN')}"
                   f" | {PANEL_PEERS[size][0]} {peer.get('seconds', float('nan')):7.2f} s "
                   f"{peer.get('error', '')} (load {load:.1f})", flush=True)
-    out = Path(__file__).parent / "results" / "allocation_panel.json"
+    out = Path(__file__).parent / "results" / out_name
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"machine": {"arch": platform.machine(), "cores": os.cpu_count()},
                                "unserved_cost_m": PANEL_UNSERVED_M, "rows": rows},
@@ -285,6 +287,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="schoolmap runs per size (fastest)")
     ap.add_argument("--panel", action="store_true",
                     help="families × balances at the sizes given (default M L)")
+    ap.add_argument("--balances", nargs="+", type=float, default=list(BALANCES),
+                    help="panel: students ÷ seats to run (default all)")
+    ap.add_argument("--no-reach", action="store_true", help="panel: skip the max-distance rows")
+    ap.add_argument("--out", default="allocation_panel.json",
+                    help="panel: JSON file name in benchmarks/results/")
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--panel-worker", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -295,7 +302,7 @@ def main() -> None:
         return
     if args.panel:
         panel(args.sizes if args.sizes != ["S", "M", "L"] else ["M", "L"], args.timeout,
-              args.repeat, args.tools)
+              args.repeat, args.tools, tuple(args.balances), not args.no_reach, args.out)
         return
     if args.worker:
         tool, size, repeat = args.worker
