@@ -28,11 +28,11 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "schoolmap"
 SHIMS = {"schoolmap.maps", "schoolmap.catchments", "schoolmap.capacity", "schoolmap.simulation",
          "schoolmap.siting", "schoolmap.site_planning", "schoolmap.forecast", "schoolmap.report",
          "schoolmap.scenario", "schoolmap.outputs", "schoolmap.distributed", "schoolmap.cli",
-         "schoolmap.backtest", "schoolmap._compat"}
+         "schoolmap.backtest", "schoolmap.optimal", "schoolmap._compat"}
 #: The package's front door: re-exports the public API, runs the command line.
 TOP = {"schoolmap", "schoolmap.__main__"}
-#: Modules not yet in their room. optimal.py moves into allocation/ after the engine rewrite.
-TEMPORARY = {"schoolmap.optimal": "allocation"}
+#: Modules not yet in their room (none).
+TEMPORARY: dict[str, str] = {}
 
 ROOMS = ("ground", "demand", "allocation", "planning", "present", "run")
 #: What each room may import (besides itself).

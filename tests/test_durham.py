@@ -17,6 +17,7 @@ import pytest
 import shapely
 
 from schoolmap.allocation import zone_of_points
+from schoolmap.allocation.optimal import assign, transport
 from schoolmap.cli import main
 from schoolmap.demand import demand_by_cell_grade, level_schools
 from schoolmap.errors import ValidationError
@@ -28,7 +29,6 @@ from schoolmap.importers.durham import (
 )
 from schoolmap.io.district import District, district_from_frames, read_district
 from schoolmap.norms import default_norms
-from schoolmap.optimal import assign, transport
 from schoolmap.outputs import OUTPUT_FILES as RUN_FILES
 from schoolmap.scenario import allocate, district_xy, load_scenario
 

@@ -19,9 +19,9 @@ from schoolmap.allocation.network import (
     network_pair_costs,
     network_transport,
 )
+from schoolmap.allocation.optimal import transport
 from schoolmap.errors import ValidationError
 from schoolmap.io.roads import build_road_graph, graph_from_osm, read_osm_roads, road_graph_for
-from schoolmap.optimal import transport
 
 from .test_optimal import highs_lp
 

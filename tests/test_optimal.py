@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ortools.graph.python import min_cost_flow
 
-import schoolmap.optimal as optimal
+import schoolmap.allocation.optimal as optimal
 from schoolmap._kernels.candidates import bin_boxes, priced_candidates, priced_violations
+from schoolmap.allocation.optimal import assign, transport
 from schoolmap.errors import MemoryLimitError, UnprovenError, ValidationError
-from schoolmap.optimal import assign, transport
 
 from .conftest import ROOT, read_cap
 

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
+from schoolmap.allocation.optimal import assign
 from schoolmap.errors import ValidationError
 from schoolmap.io.district import district_from_frames
 from schoolmap.norms import default_norms
-from schoolmap.optimal import assign
 from schoolmap.scenario import run_scenario, scenario_from_dict
 from schoolmap.site_planning import SitingSettings, site_new_schools
 

@@ -1,7 +1,7 @@
 """Who goes to which school: the three allocation methods, their one door, proposed zones.
 
 - :mod:`~schoolmap.allocation.methods`: :class:`Allocation` and the array-level methods
-  (``catchment``, ``nearest``; ``optimal`` over :mod:`schoolmap.optimal`'s exact engine);
+  (``catchment``, ``nearest``; ``optimal`` over the exact engine in :mod:`~.optimal`);
 - :mod:`~schoolmap.allocation.dispatch`: :func:`allocate`, a district's level by method;
 - :mod:`~schoolmap.allocation.catchments`: proposed catchments, cells dissolved by assigned
   school.

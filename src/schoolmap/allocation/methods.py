@@ -18,8 +18,8 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
+from schoolmap.allocation.optimal import TransportResult, assign, transport
 from schoolmap.io.zones import split_ids, zone_of_points
-from schoolmap.optimal import TransportResult, assign, transport
 
 __all__ = [
     "METHODS",

@@ -29,9 +29,9 @@ from scipy.spatial import cKDTree
 
 from schoolmap._kernels.network import bounded_dijkstra, lower_bound_violations, nearest_source
 from schoolmap.allocation.methods import Allocation, check_inputs
+from schoolmap.allocation.optimal import TransportResult, UnprovenWarning, cell_bins, transport
 from schoolmap.errors import UnprovenError, ValidationError
 from schoolmap.io.roads import RoadGraph
-from schoolmap.optimal import TransportResult, UnprovenWarning, cell_bins, transport
 
 __all__ = ["NetworkCosts", "Travel", "allocate_nearest_network", "allocate_optimal_network",
            "connect_points", "network_pair_costs", "network_transport", "piece_notes"]

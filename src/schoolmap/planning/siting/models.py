@@ -625,7 +625,7 @@ def _cflp_eval(open_mask, cost, demand, capacity, fixed_cost, cache):
     key = open_mask.tobytes()
     if key in cache:
         return cache[key]
-    from schoolmap.optimal import transport
+    from schoolmap.allocation.optimal import transport
 
     cols = np.flatnonzero(open_mask)
     if capacity[cols].sum() < demand.sum() - 1e-9 or len(cols) == 0:

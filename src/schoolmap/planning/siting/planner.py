@@ -42,13 +42,13 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
+from schoolmap.allocation.optimal import TransportResult, assign
 from schoolmap.demand import demand_by_cell_grade, level_schools
 from schoolmap.errors import ValidationError
 from schoolmap.highs import milp
 from schoolmap.i18n import LEVEL_NAMES_ZH, LEVEL_NOUNS_EN
 from schoolmap.io.district import District
 from schoolmap.norms import LEVELS, SCHOOL_TYPES, LevelNorm, Norms, default_norms
-from schoolmap.optimal import TransportResult, assign
 from schoolmap.planning.siting.settings import DEFAULT_REACH_M
 
 __all__ = ["SitingPlan", "site_new_schools"]
