@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,8 +64,19 @@ class District:
 
     @property
     def cell_xy(self) -> np.ndarray:
-        """Representative point of each cell, ndarray of shape (n_cells, 2), metres."""
-        return _points_xy(self.cells.geometry)
+        """Representative point of each cell, ndarray of shape (n_cells, 2), metres.
+
+        Computed once per district (a polygon's point on surface is costly at a million cells);
+        each call returns a fresh copy, so callers may change it.
+        """
+        return self.cell_points.copy()
+
+    @functools.cached_property
+    def cell_points(self) -> np.ndarray:
+        """The cached representative points behind :attr:`cell_xy` (read-only)."""
+        xy = _points_xy(self.cells.geometry)
+        xy.flags.writeable = False
+        return xy
 
     @property
     def school_xy(self) -> np.ndarray:

@@ -115,10 +115,11 @@ def housing_children(
     tree = cKDTree(cell_xy)
     geoms = developments.geometry.array if hasattr(developments, "geometry") else None
     points = shapely.points(cell_xy)
+    inside = shapely.STRtree(points)  # developments to cells by index, never all pairs
     for r in range(len(developments)):
         cells = np.zeros(0, dtype=np.int64)
         if geoms is not None and shapely.get_type_id(geoms[r]) in (3, 6):
-            cells = np.flatnonzero(shapely.contains(geoms[r], points))
+            cells = np.sort(inside.query(geoms[r], predicate="contains")).astype(np.int64)
         if len(cells) == 0:
             where = (shapely.get_coordinates(shapely.point_on_surface(geoms[r]))[0]
                      if geoms is not None else np.zeros(2))
