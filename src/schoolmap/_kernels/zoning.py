@@ -151,8 +151,10 @@ def _connected(z, root, size, label, adj_ptr, adj_idx, stamp, near, queue, tick)
 
 
 @numba.njit(cache=True, nogil=True)
-def repair(label, root, s, adj_ptr, adj_idx, cand_ptr, cand_zone, cand_cost):
-    """Make every zone one piece holding its root (in place); returns cells reattached."""
+def repair(label, root, s, adj_ptr, adj_idx, cand_ptr, cand_zone, cand_cost, hi):
+    """Make every zone one piece holding its root (in place); returns cells reattached.
+    A cut-off cell joins the cheapest neighbouring zone with room for it (``hi``), or the
+    cheapest neighbouring zone when none has room."""
     n = len(label)
     k = len(root)
     for z in range(k):
@@ -183,6 +185,10 @@ def repair(label, root, s, adj_ptr, adj_idx, cand_ptr, cand_zone, cand_cost):
             moved += 1
         elif label[i] < 0:
             orphan[i] = True  # unserved by the seed: join a zone if one is next to it
+    load = np.zeros(k)
+    for i in range(n):
+        if label[i] >= 0:
+            load[label[i]] += s[i]
     new = np.empty(n, dtype=np.int64)
     while True:
         changed = 0
@@ -195,12 +201,15 @@ def repair(label, root, s, adj_ptr, adj_idx, cand_ptr, cand_zone, cand_cost):
                 z = label[adj_idx[t]]
                 if z >= 0 and not orphan[adj_idx[t]]:
                     c = _cost(i, z, cand_ptr, cand_zone, cand_cost)
+                    if load[z] + s[i] > hi[z]:
+                        c += 1e30  # full: only when no neighbour has room
                     if c < best:
                         best = c
                         new[i] = z
         for i in range(n):
             if new[i] >= 0:
                 label[i] = new[i]
+                load[new[i]] += s[i]
                 orphan[i] = False
                 changed += 1
         if changed == 0:
@@ -519,3 +528,125 @@ def clip_duals_xy(u, cell_xy, school_xy, price, official, mw, cap_u):
                 best = c
         out[i] = best
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def rebalance(label, root, s, official, adj_ptr, adj_idx, cand_ptr, cand_zone, cand_cost, hi,
+              mw, max_moves):
+    """Ejection chains (in place): while a zone holds more students than ``hi``, find the
+    nearest zone with room (for the excess, or one student) through the zone adjacency
+    (fewest hops) and pass boundary cells along the path — from each zone on it to the next,
+    the cell whose move costs least per student (an empty cell only opens the way), keeping
+    every zone one piece — until the first zone fits. Returns cells moved."""
+    n = len(label)
+    k = len(root)
+    load = np.zeros(k)
+    size = np.zeros(k, dtype=np.int64)
+    root_of = np.full(n, -1, dtype=np.int64)
+    for z in range(k):
+        root_of[root[z]] = z
+    for i in range(n):
+        if label[i] >= 0:
+            load[label[i]] += s[i]
+            size[label[i]] += 1
+    stamp = np.zeros(n, dtype=np.int64)
+    near = np.zeros(n, dtype=np.int64)
+    queue = np.empty(n, dtype=np.int64)
+    tick = 0
+    moves = 0
+    stuck = np.zeros(k, dtype=np.bool_)
+    parent = np.empty(k, dtype=np.int64)
+    zq = np.empty(k, dtype=np.int64)
+    touch = np.zeros((k, k), dtype=np.bool_)
+    while moves < max_moves:
+        a = -1
+        worst = 1e-9
+        for z in range(k):
+            if not stuck[z] and load[z] - hi[z] > worst:
+                worst = load[z] - hi[z]
+                a = z
+        if a < 0:
+            break
+        touch[:, :] = False
+        for i in range(n):
+            p = label[i]
+            if p < 0:
+                continue
+            for t in range(adj_ptr[i], adj_ptr[i + 1]):
+                q = label[adj_idx[t]]
+                if q >= 0 and q != p and np.isfinite(_cost(adj_idx[t], p, cand_ptr, cand_zone,
+                                                           cand_cost)):
+                    touch[q, p] = True  # a cell of q could pass to p
+        parent[:] = -2
+        parent[a] = -1
+        zq[0] = a
+        head = 0
+        tail = 1
+        target = -1
+        while head < tail and target < 0:
+            p = zq[head]
+            head += 1
+            for q in range(k):
+                if touch[p, q] and parent[q] == -2:
+                    parent[q] = p
+                    zq[tail] = q
+                    tail += 1
+                    if hi[q] - load[q] >= min(worst, 1.0) - 1e-9:
+                        target = q
+                        break
+        if target < 0:
+            stuck[a] = True
+            continue
+        # the path a → … → target, then push along it from a
+        path = np.empty(k, dtype=np.int64)
+        m = 0
+        q = target
+        while q >= 0:
+            path[m] = q
+            m += 1
+            q = parent[q]
+        ok = True
+        for h in range(m - 1, 0, -1):
+            p = path[h]
+            q = path[h - 1]
+            empty_moves = 0
+            while load[p] > hi[p] + 1e-9 and ok:
+                best = np.inf
+                pick = -1
+                for i in range(n):
+                    if label[i] != p or root_of[i] == p:
+                        continue
+                    nextto = False
+                    for t in range(adj_ptr[i], adj_ptr[i + 1]):
+                        if label[adj_idx[t]] == q:
+                            nextto = True
+                            break
+                    if not nextto:
+                        continue
+                    cq = _cost(i, q, cand_ptr, cand_zone, cand_cost)
+                    if not np.isfinite(cq):
+                        continue
+                    d = s[i] * (cq - _cost(i, p, cand_ptr, cand_zone, cand_cost))
+                    if official[i] >= 0:
+                        d += mw * s[i] * ((1.0 if official[i] != q else 0.0)
+                                          - (1.0 if official[i] != p else 0.0))
+                    # per student moved; an empty cell only opens the way (last choice)
+                    d = d / s[i] if s[i] > 0.0 else 1e30 + d
+                    if d < best:
+                        tick += 1
+                        if _stays_connected(i, label, adj_ptr, adj_idx, stamp, near, queue,
+                                            tick):
+                            best = d
+                            pick = i
+                if pick < 0 or empty_moves > 200:
+                    ok = False
+                    break
+                if s[pick] <= 0.0:
+                    empty_moves += 1
+                _apply(pick, q, label, load, size, s)
+                moves += 1
+            if not ok:
+                break
+        if not ok:
+            stuck[a] = True
+    return moves

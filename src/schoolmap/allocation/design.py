@@ -48,10 +48,10 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from schoolmap._kernels.zoning import clip_duals_xy, design_cost, improve, repair
+from schoolmap._kernels.zoning import clip_duals_xy, design_cost, improve, rebalance, repair
 from schoolmap.allocation._milp import solve_milp
+from schoolmap.allocation.optimal import transport
 from schoolmap.errors import InfeasibleError, Problem, ValidationError
-from schoolmap.optimal import transport
 
 __all__ = ["DEFAULT_MOVE_WEIGHT_M", "EXACT_MAX_CELLS", "ZoneDesign", "design_zones"]
 
@@ -567,7 +567,17 @@ def _bounds(inst: _Instance, costs, units, ctx, cell_xy, school_xy, groups) -> d
     flows = sp.coo_matrix((np.asarray(r.students, dtype=np.float64), (units[r.cell], r.school)),
                           shape=(len(inst.students), k)).tocsr()
     has = np.diff(flows.indptr) > 0
-    out["seed"] = np.where(has, np.asarray(flows.argmax(axis=1)).ravel(), -1).astype(np.int64)
+    seed = np.where(has, np.asarray(flows.argmax(axis=1)).ravel(), -1).astype(np.int64)
+    # units without students (or without a seat): their cheapest zone, so zones do not fall
+    # apart at empty land
+    unit_of = np.repeat(np.arange(len(seed)), np.diff(inst.cand_ptr))
+    order = np.lexsort((inst.cand_cost, unit_of))
+    first = order[np.r_[True, unit_of[order][1:] != unit_of[order][:-1]]] if len(order) \
+        else order
+    cheapest = np.full(len(seed), -1, np.int64)
+    cheapest[unit_of[first]] = inst.cand_zone[first]
+    seed = np.where(has, seed, cheapest)
+    out["seed"] = seed
     return out
 
 
@@ -607,7 +617,10 @@ def _search(inst: _Instance, seed_label: np.ndarray, iterations: int | None, res
     that, keeping the better design."""
     label = seed_label.copy()
     repair(label, inst.root, inst.students, inst.adj.indptr, inst.adj.indices, inst.cand_ptr,
-           inst.cand_zone, inst.cand_cost)
+           inst.cand_zone, inst.cand_cost, inst.hi)
+    rebalance(label, inst.root, inst.students, inst.official, inst.adj.indptr,
+              inst.adj.indices, inst.cand_ptr, inst.cand_zone, inst.cand_cost, inst.hi,
+              inst.mw, 2 * len(label))
     start = label.copy()
     its = int(iterations if iterations is not None else max(20_000, 40 * len(label)))
     args = (inst.root, inst.students, inst.official, inst.adj.indptr, inst.adj.indices,

@@ -1,0 +1,328 @@
+"""Catchment design for a district: :func:`design_catchments`, the district door of
+:func:`schoolmap.allocation.design.design_zones`.
+
+It builds what the array door needs from a district's level:
+
+- **adjacency** (:func:`cell_adjacency`): cells sharing an edge (``rook``, the default) or also a
+  corner (``queen``), weighted by the shared boundary in metres (the compactness penalty counts
+  it); cells separated only by land without cells (fields, water, gaps in a population grid)
+  are neighbours when their nearest-cell territories touch (an edge of the Delaunay
+  triangulation of cell centres between two otherwise unconnected groups of cells), so a zone
+  may reach across empty land but never through another zone's cells;
+- **costs**: straight lines from each cell's point to the schools, or road distances
+  (``roads``: a :class:`schoolmap.io.roads.RoadGraph`, via
+  :func:`schoolmap.allocation.network.network_pair_costs`; cells off the network travel by
+  straight line);
+- **students** per cell (:func:`schoolmap.demand.demand_by_cell_grade`), the schools open in
+  ``year`` with their seats and the cell each stands in, and the **official zones** (the
+  ``catchment`` allocation's school for each cell).
+
+The result, :class:`CatchmentDesign`, holds a row per designed zone with its polygon (the
+zone's cells dissolved) and the official zones' figures for comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import Delaunay, QhullError
+
+from schoolmap.allocation.design import DEFAULT_MOVE_WEIGHT_M, ZoneDesign, design_zones
+from schoolmap.allocation.dispatch import allocate, school_points
+from schoolmap.demand import demand_by_cell_grade, level_schools
+from schoolmap.errors import ValidationError
+from schoolmap.io.district import District
+from schoolmap.io.zones import zone_of_points
+from schoolmap.norms import Norms, default_norms
+
+__all__ = ["ZONE_COLUMNS", "CatchmentDesign", "cell_adjacency", "design_catchments"]
+
+#: Columns of :attr:`CatchmentDesign.zones` (then ``geometry``).
+ZONE_COLUMNS = ("level", "zone", "school_id", "name", "students", "seats", "utilisation",
+                "pieces", "students_moved", "mean_trip_m", "share_beyond_radius", "n_cells",
+                "area_km2")
+
+
+def cell_adjacency(cells: gpd.GeoDataFrame, contiguity: str = "rook") -> sp.csr_matrix:
+    """Which cells are neighbours, weighted by their shared boundary (metres).
+
+    Parameters
+    ----------
+    cells : GeoDataFrame
+        Cell polygons in a metric CRS.
+    contiguity : {"rook", "queen"}
+        ``rook``: cells sharing an edge; ``queen``: a corner is enough (weight 1e-6 m). Groups of
+        cells that touch no other group are joined where their nearest-cell territories touch
+        (Delaunay edges of the cell centres; weight 1e-6 m).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of shape (n_cells, n_cells)
+        Symmetric; the stored value is the shared boundary in metres.
+
+    Examples
+    --------
+    Two touching squares and one 200 m away: the far one is joined across the gap.
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> cells = gpd.GeoDataFrame(geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100),
+    ...                                    box(400, 0, 500, 100)], crs="EPSG:32651")
+    >>> cell_adjacency(cells).toarray().round(6).tolist()
+    [[0.0, 100.0, 0.0], [100.0, 0.0, 1e-06], [0.0, 1e-06, 0.0]]
+    """
+    if contiguity not in ("rook", "queen"):
+        raise ValidationError([f"contiguity must be 'rook' or 'queen', got {contiguity!r}"],
+                              "cell_adjacency")
+    geoms = cells.geometry.to_numpy()
+    n = len(geoms)
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    shared = shapely.length(shapely.intersection(geoms[a], geoms[b]))
+    use = shared > 1e-6 if contiguity == "rook" else np.ones(len(a), dtype=bool)
+    a, b, w = a[use], b[use], np.maximum(shared[use], 1e-6)
+    m = sp.coo_matrix((w, (a, b)), shape=(n, n)).tocsr()
+    n_groups, group = connected_components(m, directed=False)
+    if n_groups > 1 and n > 2:
+        xy = shapely.get_coordinates(shapely.point_on_surface(geoms))
+        try:
+            s = Delaunay(xy - xy.min(axis=0)).simplices
+            da = np.concatenate([s[:, 0], s[:, 1], s[:, 2]])
+            db = np.concatenate([s[:, 1], s[:, 2], s[:, 0]])
+        except QhullError:  # all centres on one line
+            order = np.lexsort((xy[:, 1], xy[:, 0]))
+            da, db = order[:-1], order[1:]
+        across = group[da] != group[db]
+        bridge = sp.coo_matrix((np.full(int(across.sum()), 1e-6),
+                                (da[across], db[across])), shape=(n, n)).tocsr()
+        bridge.data[:] = 1e-6
+        m = m + bridge
+    m = (m + m.T).tocsr()
+    m.sort_indices()
+    return m
+
+
+@dataclass(frozen=True)
+class CatchmentDesign:
+    """A district level's designed catchments, with the official zones to compare.
+
+    Attributes
+    ----------
+    level : str
+    year : int or None
+    zones : GeoDataFrame
+        One row per designed zone, columns :data:`ZONE_COLUMNS`: ``school_id`` (several joined
+        by ``;`` for schools sharing a cell), ``students`` (resident students of the level),
+        ``seats``, ``utilisation`` (students / seats), ``pieces`` (connected parts; 1),
+        ``students_moved`` (students of the zone whose official zone is another school's),
+        ``mean_trip_m`` (student-weighted trip to the school, metres: straight line or road),
+        ``share_beyond_radius`` (share of the zone's students living farther than the level's
+        service radius), ``n_cells``, ``area_km2``; the zone's polygon (cells dissolved).
+    zone_by_cell : pandas.Series
+        Designed school id(s) of each cell (None: unzoned), on the cells' index.
+    official : dict
+        The official zones' figures: ``zones_over_capacity`` (zones whose resident students
+        exceed ``max_utilisation`` × seats), ``mean_trip_m``, ``students``.
+    dissolved_optimum_moved : float
+        Students who would change school if the optimal allocation were dissolved by main
+        school (each cell whole to its main school) — what today's proposed catchments move.
+    design : ZoneDesign
+        The array-level result (bounds, gaps, problems, notes).
+    settings : dict
+        The design's settings (max/min utilisation, weights, contiguity, travel).
+    """
+
+    level: str
+    year: int | None
+    zones: gpd.GeoDataFrame
+    zone_by_cell: pd.Series
+    official: dict[str, Any]
+    dissolved_optimum_moved: float
+    design: ZoneDesign
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """Figures for ``summary.json``: designed vs official, bounds and gaps."""
+        z, d = self.zones, self.design
+        students = float(z["students"].sum())
+        trip = float((z["mean_trip_m"] * z["students"]).sum() / students) if students else 0.0
+        over = int((z["students"] > self.settings["max_utilisation"] * z["seats"] + 1e-9).sum())
+        return {
+            "level": self.level, "year": self.year, "method": d.method,
+            "n_zones": len(z), "zones_several_pieces": int((z["pieces"] > 1).sum()),
+            "zones_over_capacity": over, "students": students,
+            "students_moved": d.moved, "students_unzoned": d.unzoned, "mean_trip_m": trip,
+            "travel_student_m": d.travel, "travel_bound_student_m": d.travel_bound,
+            "travel_gap": d.travel_gap, "bound": d.bound, "gap": d.gap,
+            "official": self.official,
+            "dissolved_optimum_students_moved": self.dissolved_optimum_moved,
+            "problems": [str(p) for p in d.problems], "notes": list(d.notes),
+            "seconds": d.seconds, **{f"setting_{k}": v for k, v in self.settings.items()},
+        }
+
+
+def design_catchments(
+    district: District,
+    level: str,
+    year: int | None = None,
+    *,
+    max_utilisation: float = 1.0,
+    min_utilisation: float | None = None,
+    move_weight: float = DEFAULT_MOVE_WEIGHT_M,
+    compactness_weight: float = 0.0,
+    contiguity: str = "rook",
+    norms: Norms | None = None,
+    demand_by_cell: np.ndarray | None = None,
+    roads: Any = None,
+    community_column: str | None = "community_id",
+    method: str = "auto",
+    seed: int = 0,
+    adjacency: sp.csr_matrix | None = None,
+    **options: Any,
+) -> CatchmentDesign:
+    """Design a level's catchments: contiguous zones within seats, short trips, few moves.
+
+    Parameters
+    ----------
+    district : District
+    level : str
+        ``primary``, ``junior``, … (a level with schools; official zones optional).
+    year : int, optional
+        School year: which schools are open (default: all).
+    max_utilisation, min_utilisation, move_weight, compactness_weight :
+        See :func:`schoolmap.allocation.design.design_zones` (``move_weight`` in metres per
+        student moved; ``compactness_weight`` in student-metres per metre of zone boundary).
+    contiguity : {"rook", "queen"}
+        See :func:`cell_adjacency`.
+    norms : Norms, optional
+        Default: the national norms (service radius, demand rates).
+    demand_by_cell : ndarray of shape (n_cells,), optional
+        Students per cell (e.g. a forecast year's); default: the district's cells now.
+    roads : RoadGraph, optional
+        Road distances instead of straight lines.
+    community_column : str, optional
+        Cells column naming each cell's community (小区, kept whole) when present.
+    method, seed, **options :
+        Passed to :func:`~schoolmap.allocation.design.design_zones`.
+    adjacency : scipy.sparse matrix, optional
+        :func:`cell_adjacency` of the cells, when already built.
+
+    Returns
+    -------
+    CatchmentDesign
+    """
+    norms = norms or default_norms()
+    schools = level_schools(district, norms, level, 9999 if year is None else year)
+    if len(schools) == 0:
+        raise ValidationError([f"no {level} school is open in {year}: nothing to design"],
+                              "design_catchments")
+    cells = district.cells
+    if demand_by_cell is None:
+        demand_by_cell = demand_by_cell_grade(cells, norms, level).sum(axis=1)
+    students = np.asarray(demand_by_cell, dtype=np.float64)
+    cell_xy = district.cell_xy
+    sxy = school_points(schools)
+    school_cell = zone_of_points(sxy, cells)
+    seats = schools["seats"].to_numpy(dtype=np.float64)
+    official = allocate(district, level, "catchment", year=year, norms=norms, schools=schools,
+                        demand_by_cell=students)
+    official_school = official.main_school_by_cell()
+    adj = adjacency if adjacency is not None else cell_adjacency(cells, contiguity)
+    costs = None if roads is None else _road_costs(roads, cell_xy, sxy)
+    community = (cells[community_column].to_numpy(dtype=object)
+                 if community_column and community_column in cells.columns else None)
+    ids = schools["school_id"].astype(str).tolist()
+    d = design_zones(adj, costs, students, seats, school_cell, official_school,
+                     max_utilisation=max_utilisation, min_utilisation=min_utilisation,
+                     move_weight=move_weight, compactness_weight=compactness_weight,
+                     community_by_cell=community, method=method, seed=seed, cell_xy=cell_xy,
+                     school_xy=sxy, cell_ids=cells["cell_id"].astype(str).tolist(),
+                     school_ids=ids, **options)
+    radius = norms.level(level).service_radius_m
+    trip = _trip_by_cell(d, costs, cell_xy, sxy)
+    zones = _zone_rows(cells, d, schools, students, trip, radius, level)
+    zone_ids = np.array([";".join(ids[j] for j in g) for g in d.zone_schools] + [None],
+                        dtype=object)
+    by_cell = pd.Series(zone_ids[d.zone_by_cell], index=cells.index, name=f"zone_{level}")
+    # official zones and the dissolved optimum, for comparison
+    o_load = np.bincount(official_school[official_school >= 0],
+                         weights=students[official_school >= 0], minlength=len(seats))
+    o_trip = official.distance_by_cell() if roads is None else trip * np.nan
+    has = (official_school >= 0) & (students > 0)
+    opt = allocate(district, level, "optimal", year=year, norms=norms, schools=schools,
+                   demand_by_cell=students).main_school_by_cell()
+    changed = (opt >= 0) & (official_school >= 0) & (opt != official_school)
+    return CatchmentDesign(
+        level=level, year=year, zones=zones, zone_by_cell=by_cell,
+        official={"zones_over_capacity": int((o_load > max_utilisation * seats + 1e-9).sum()),
+                  "n_zones": int((o_load > 0).sum()),
+                  "mean_trip_m": float(np.nansum(o_trip[has] * students[has])
+                                       / max(students[has].sum(), 1e-12)),
+                  "students": float(students[has].sum())},
+        dissolved_optimum_moved=float(students[changed].sum()), design=d,
+        settings={"max_utilisation": max_utilisation, "min_utilisation": min_utilisation,
+                  "move_weight": move_weight, "compactness_weight": compactness_weight,
+                  "contiguity": contiguity, "travel": "road" if roads is not None else
+                  "straight line"})
+
+
+def _road_costs(roads: Any, cell_xy: np.ndarray, sxy: np.ndarray) -> sp.csr_matrix:
+    from schoolmap.allocation.network import network_pair_costs
+
+    cell, school, cost = network_pair_costs(roads, cell_xy, sxy)
+    n, m = len(cell_xy), len(sxy)
+    off = np.setdiff1d(np.arange(n), cell)  # off the network: straight lines
+    rows = np.concatenate([cell, np.repeat(off, m)])
+    cols = np.concatenate([school, np.tile(np.arange(m), len(off))])
+    extra = np.hypot(*(cell_xy[np.repeat(off, m)] - sxy[np.tile(np.arange(m), len(off))]).T)
+    return sp.csr_matrix((np.concatenate([cost, extra]), (rows, cols)), shape=(n, m))
+
+
+def _trip_by_cell(d: ZoneDesign, costs, cell_xy, sxy) -> np.ndarray:
+    """Trip (metres) of each cell to its zone's (first) school; NaN unzoned."""
+    school = d.school_by_cell
+    trip = np.full(len(school), np.nan)
+    ok = school >= 0
+    if costs is None:
+        trip[ok] = np.hypot(*(cell_xy[ok] - sxy[school[ok]]).T)
+    else:
+        c = sp.csr_matrix(costs)
+        trip[ok] = np.asarray(c[np.flatnonzero(ok), school[ok]]).ravel()
+    return trip
+
+
+def _zone_rows(cells, d: ZoneDesign, schools, students, trip, radius, level):
+    geoms = cells.geometry.to_numpy()
+    ids = schools["school_id"].astype(str).tolist()
+    names = schools["name"].astype(str).tolist() if "name" in schools.columns else ids
+    rows = []
+    for z, g in enumerate(d.zone_schools):
+        members = np.flatnonzero(d.zone_by_cell == z)
+        s = students[members]
+        total = float(s.sum())
+        shape = shapely.coverage_union_all(geoms[members]) if len(members) else None
+        if shape is not None and not shape.is_valid:
+            shape = shapely.union_all(geoms[members])
+        rows.append({
+            "level": level, "zone": z, "school_id": ";".join(ids[j] for j in g),
+            "name": ";".join(names[j] for j in g), "students": total,
+            "seats": float(d.seats_by_zone[z]),
+            "utilisation": total / d.seats_by_zone[z] if d.seats_by_zone[z] > 0 else np.nan,
+            "pieces": int(d.pieces_by_zone[z]), "students_moved": float(d.moved_by_zone[z]),
+            "mean_trip_m": float((trip[members] * s).sum() / total) if total else np.nan,
+            "share_beyond_radius": float(s[trip[members] > radius].sum() / total)
+            if total else 0.0,
+            "n_cells": len(members),
+            "area_km2": round(float(shape.area) / 1e6, 6) if shape is not None else 0.0,
+            "geometry": shape,
+        })
+    return gpd.GeoDataFrame(rows, columns=[*ZONE_COLUMNS, "geometry"], geometry="geometry",
+                            crs=cells.crs)
