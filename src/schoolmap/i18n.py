@@ -89,6 +89,17 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
     "cells_schools": {"en": "{cells} cells, {schools} schools",
                       "zh": "{cells} 个网格, {schools} 所学校"},
     "contents": {"en": "Contents", "zh": "目录"},
+    # [travel]: which distance every figure uses (one line under the title)
+    "travel_euclidean": {"en": "Distances: straight line (travel mode euclidean).",
+                         "zh": "距离：直线距离（出行方式 euclidean）。"},
+    "travel_road": {"en": "Distances: {what} distance along the roads (travel mode {mode}) "
+                          "for the nearest and optimal methods and the year-by-year figures; "
+                          "official catchments follow their zones. Cells and schools more than "
+                          "{conn} m from a road: straight line.",
+                    "zh": "距离：沿道路的{what}距离（出行方式 {mode}），用于就近、最优分配方法及"
+                          "逐年模拟；划片按官方学区。距道路超过 {conn} 米的网格和学校按直线距离。"},
+    "travel_walk": {"en": "walking", "zh": "步行"},
+    "travel_drive": {"en": "driving", "zh": "驾车"},
     "headline": {"en": "Headline figures", "zh": "主要指标"},
     "norms": {"en": "Norms used", "zh": "采用的规划标准"},
     "charts": {"en": "Charts", "zh": "图表"},

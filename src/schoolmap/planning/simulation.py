@@ -27,6 +27,7 @@ Every student is enrolled or reported unassigned in every year.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -87,6 +88,8 @@ def simulate_enrolment(
     method: str = "catchment",
     max_distance_m: float | None = None,
     puhui_target: float = 0.8,
+    travel: Any = None,
+    graph: Any = None,
 ) -> EnrolmentSimulation:
     """Simulate one level's enrolment, school by school, over the forecast's years.
 
@@ -103,6 +106,8 @@ def simulate_enrolment(
         ``optimal`` only.
     puhui_target : float
         Kindergartens: share of demand public and 普惠 places should hold (≥ 80 %).
+    travel, graph : optional
+        The scenario's ``[travel]`` and road graph (see :func:`schoolmap.allocation.allocate`).
 
     Returns
     -------
@@ -128,7 +133,7 @@ def simulate_enrolment(
         offered["seats"] = offered["seats"] * seats_share
         alloc = allocate(district, level, method, year=year, norms=norms,
                          max_distance_m=max_distance_m, schools=offered,
-                         demand_by_cell=demand_by_cell)
+                         demand_by_cell=demand_by_cell, travel=travel, graph=graph)
         return alloc
 
     for t, year in enumerate(forecast.years.tolist()):

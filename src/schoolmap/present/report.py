@@ -31,7 +31,7 @@ import pandas as pd
 from schoolmap.i18n import LANGS, LEVEL_NAMES_ZH, METHOD_NAMES, REPORT_TEXT, US_LEVEL_NAMES
 from schoolmap.present.charts import chart_section
 
-__all__ = ["render_report", "report_html"]
+__all__ = ["render_report", "report_html", "travel_line"]
 
 #: Schools listed per level in the "shortest of seats" table.
 TOP_N_SCHOOLS = 10
@@ -216,6 +216,7 @@ class _Report:
                      schools=f"{res.district.n_schools:,}")
             + "</p>"
         )
+        meta += f'<p class="meta travel">{_e(self.travel_line())}</p>'
         desc = f'<p class="desc">{_e(sc.description)}</p>' if sc.description else ""
         title = f"{self.t('title')} · {_e(sc.name)} · {_e(res.year)}"
         footer = (f'<p class="note">{self.t("generated", version=_e(__version__), year=res.year)}'
@@ -227,6 +228,10 @@ class _Report:
             f"<h1>{self.t('title')} · {_e(sc.name)}</h1>{meta}{desc}"
             f'<nav class="meta">{toc}</nav>{body}{footer}</body></html>\n'
         )
+
+    def travel_line(self) -> str:
+        """Which distance every figure uses (the scenario's ``[travel]`` mode)."""
+        return travel_line(self.sc, self.lang)
 
     def totals(self) -> pd.DataFrame:
         return self.result.totals
@@ -427,6 +432,16 @@ class _Report:
         if not notes:
             return f'<p class="note">{self.t("no_notes")}</p>'
         return "<ul>" + "".join(f"<li>{n}</li>" for n in notes) + "</ul>"
+
+
+def travel_line(scenario: Any, lang: str) -> str:
+    """One line: which distance every figure of a run uses (its ``[travel]`` mode)."""
+    travel = getattr(scenario, "travel", None)
+    if travel is None or travel.mode == "euclidean":
+        return REPORT_TEXT["travel_euclidean"][lang]
+    return REPORT_TEXT["travel_road"][lang].format(
+        what=REPORT_TEXT[f"travel_{travel.mode}"][lang], mode=travel.mode,
+        conn=f"{travel.max_connector_m:,.0f}")
 
 
 def _table(head: Sequence[str], body: Sequence[str], *, left: int = 1, cls: str = "") -> str:

@@ -134,6 +134,7 @@ def summary(result: ScenarioResult, proposed: gpd.GeoDataFrame | None = None) ->
         },
         "year": result.year,
         "headline_method": headline,
+        **({} if sc.travel.mode == "euclidean" else {"travel": travel_summary(result)}),
         "totals": result.totals.to_dict(orient="records"),
         "findings": findings,
         "forecast": forecast_summary(result),
@@ -142,6 +143,16 @@ def summary(result: ScenarioResult, proposed: gpd.GeoDataFrame | None = None) ->
         "notes": result.notes,
         "files": list(OUTPUT_FILES),
     })
+
+
+def travel_summary(result: ScenarioResult) -> dict[str, Any]:
+    """The ``[travel]`` mode and the report's line saying which distance every figure uses."""
+    from schoolmap.present.report import travel_line
+
+    t = result.scenario.travel
+    return {"mode": t.mode, "line": travel_line(result.scenario, result.scenario.language),
+            "walk_kmh": t.walk_kmh, "detour_max": t.detour_max,
+            "max_connector_m": t.max_connector_m}
 
 
 #: Columns of ``new_sites.csv`` (see :class:`schoolmap.site_planning.SitingPlan`).

@@ -35,6 +35,7 @@ from schoolmap.allocation import (
     level_zones,
     school_points,
 )
+from schoolmap.allocation.travel import Travel, district_graph, travel_from_table
 from schoolmap.demand import demand_by_cell_grade, level_schools
 from schoolmap.demand.forecast import (
     Forecast,
@@ -99,6 +100,9 @@ class Scenario:
     lang : {"zh", "en"} or None
         Language of the report, the CLI summary and the map's labels; None: Chinese for the
         Chinese grade systems (6+3, 5+4), English for ``us`` (see :attr:`language`).
+    travel : Travel
+        The ``[travel]`` table: ``euclidean`` (default, straight lines) or ``walk`` / ``drive``
+        (``nearest`` and ``optimal`` by road, from the district's ``roads`` layer).
     """
 
     name: str
@@ -121,6 +125,7 @@ class Scenario:
     lang: str | None = None
     forecast: ForecastSettings = field(default_factory=ForecastSettings)
     siting: SitingSettings | None = None
+    travel: Travel = field(default_factory=Travel)
 
     @property
     def language(self) -> str:
@@ -129,19 +134,22 @@ class Scenario:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for ``summary.json`` (paths as given, norms in full)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "norms"}
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+               if f.name not in ("norms", "travel")}
         out = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
                for k, v in out.items()}
         out["norms"] = self.norms.to_dict()
         out["forecast"] = dataclasses.asdict(self.forecast)
         out["siting"] = None if self.siting is None else dataclasses.asdict(self.siting)
+        if self.travel.mode != "euclidean":  # straight lines: as before [travel] existed
+            out["travel"] = dataclasses.asdict(self.travel)
         return out
 
 
 _KEYS = {
     "name", "description", "district", "base_year", "horizon", "levels", "methods", "output",
     "norms", "planning_crs", "coordinate_system", "input_crs", "seed", "map", "max_distance_m",
-    "lang", "forecast", "siting",
+    "lang", "forecast", "siting", "travel",
 }
 
 
@@ -243,6 +251,11 @@ def scenario_from_dict(
         if siting is not None and siting.levels and set(siting.levels) - set(levels):
             problems.append(Problem(where, f"[siting] levels {list(siting.levels)} must be among "
                                     f"the scenario's levels {list(levels)}"))
+    travel = Travel()
+    try:
+        travel = travel_from_table(dict(data.get("travel", {})), where=f"{where} [travel]")
+    except ValidationError as exc:
+        problems += list(exc.problems)
     ValidationError.raise_if(problems, f"scenario {where}")
     output = base / str(data.get("output", f"out/{name}"))
     return Scenario(
@@ -254,6 +267,7 @@ def scenario_from_dict(
         description=str(data.get("description", "")), source=source,
         max_distance_m=float(max_distance) if max_distance is not None else None,
         lang=lang or default_lang(norms.grade_system), forecast=settings, siting=siting,
+        travel=travel,
     )
 
 
@@ -353,6 +367,12 @@ def run_scenario(
     school_frames, zone_frames, totals, notes = [], [], [], []
     cells_out = district.cells[["cell_id"]].copy()
     allocations: dict[tuple[str, str], Allocation] = {}
+    travel = scenario.travel
+    graph = None
+    if travel.mode != "euclidean":
+        say(f"road graph ({travel.mode})")
+        graph = district_graph(district, travel)
+        notes += [f"roads: {n}" for n in graph.notes]
     for level in scenario.levels:
         norm = norms.level(level)
         schools = level_schools(district, norms, level, year)
@@ -366,7 +386,7 @@ def run_scenario(
             say(f"{level}: {method} allocation")
             alloc = allocate(district, level, method, year=year, norms=norms,
                              max_distance_m=scenario.max_distance_m, schools=schools,
-                             demand_by_cell=demand,
+                             demand_by_cell=demand, travel=travel, graph=graph,
                              progress=lambda msg, lv=level: say(f"{lv}: optimal: {msg}"))
             allocations[(level, method)] = alloc
             notes += [f"{level}/{method}: {n}" for n in alloc.notes]
@@ -445,11 +465,13 @@ def _run_forecast(result: ScenarioResult, say: Callable[[str], None]) -> None:
                                       folder=sc.source.parent if sc.source else None)
     result.forecast = forecast
     method = sc.methods[0]
+    road = {} if sc.travel.mode == "euclidean" else {
+        "travel": sc.travel, "graph": district_graph(district, sc.travel)}
     for level in sc.levels:
         say(f"{level}: year-by-year enrolment ({method})")
         result.simulations[level] = simulate_enrolment(
             district, forecast, sc.norms, level, method=method, max_distance_m=sc.max_distance_m,
-            puhui_target=settings.puhui_target)
+            puhui_target=settings.puhui_target, **road)
     history = district.enrolment
     graded = {lv: [a - sc.norms.entry_age + 1 for a in levels[lv].ages] for lv in sc.levels
               if history is not None and lv != "kindergarten"
