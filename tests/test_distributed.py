@@ -199,7 +199,8 @@ def test_cli_batch_on_a_scheduler_exit_code_and_files(batch_dir, client, tmp_pat
     out = capsys.readouterr().out
     assert code == 0 and "Results written to" in out and "dashboard" in out
     assert sorted(p.name for p in (tmp_path / "ok").iterdir()) == [
-        "batch_forecast.csv", "batch_summary.json", "batch_totals.csv", "province_map.html"]
+        ".schoolmap-manifest.json", "batch_forecast.csv", "batch_summary.json",
+        "batch_totals.csv", "province_map.html"]
     code = main(["batch", str(batch_dir / "broken.toml"), "--out", str(tmp_path / "bad"),
                  "--scheduler", address, "--quiet"])
     captured = capsys.readouterr()

@@ -28,6 +28,7 @@ from schoolmap.importers.durham import (
     import_durham,
 )
 from schoolmap.io.district import District, district_from_frames, read_district
+from schoolmap.io.files import MANIFEST
 from schoolmap.norms import default_norms
 from schoolmap.outputs import OUTPUT_FILES as RUN_FILES
 from schoolmap.scenario import allocate, district_xy, load_scenario
@@ -345,7 +346,7 @@ def test_new_high_school_relieves_riverside_jordan_and_hillside(durham):
 def test_run_durham_scenario_writes_the_demo_outputs(tmp_path):
     out = tmp_path / "durham"
     assert main(["run", str(SCENARIOS / "durham.toml"), "--out", str(out), "--quiet"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*RUN_FILES, MANIFEST])
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["scenario"]["norms"]["grade_system"] == "us"
     assert "capacit" in summary["scenario"]["description"]

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from schoolmap.errors import SchoolmapError, ValidationError
+from schoolmap.io.files import MANIFEST
 from schoolmap.outputs import OUTPUT_FILES, write_results
 from schoolmap.scenario import load_scenario, run_scenario
 
@@ -42,7 +43,7 @@ def test_run_writes_every_output(scenario_file):
     sc = load_scenario(scenario_file)
     assert sc.output == scenario_file.parent / "out" / "town"
     folder = write_results(run_scenario(sc), sc.output)
-    assert sorted(p.name for p in folder.iterdir()) == sorted(OUTPUT_FILES)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*OUTPUT_FILES, MANIFEST])
     schools = pd.read_csv(folder / "schools.csv")
     p1 = schools[(schools.school_id == "P1") & (schools.method == "catchment")].iloc[0]
     assert p1.demand == 366 and p1.shortfall == 96 and p1.n_classes_56_65 == 6
