@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,9 @@ def test_readme_demo_command(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = work / "out" / "demo"
     assert f"Results written to {out}" in proc.stdout.replace("\n", "")
+    # piped, the steps come as plain timestamped lines (no live display to see)
+    steps = re.findall(r"^\d\d:\d\d:\d\d \+\s*\d+\.\d s  \S+: (.+)$", proc.stdout, re.M)
+    assert len(steps) >= 5 and "writing results" in steps
     totals = pd.read_csv(out / "district.csv")
     head = totals[totals.method == "catchment"].set_index("level")
     # the demo's story: seats short in the old town, classes over 56 somewhere

@@ -319,8 +319,13 @@ def _run(args: argparse.Namespace, console: Console) -> int:
                   console=console, transient=True, disable=args.quiet) as progress:
         task = progress.add_task(f"scenario {scenario.name}", total=None)
 
+        plain = not args.quiet and not console.is_terminal  # piped or logged: plain lines
+
         def step(msg: str) -> None:
             progress.update(task, description=f"{scenario.name}: {msg}")
+            if plain:
+                print(f"{time.strftime('%H:%M:%S')} +{time.perf_counter() - t0:7.1f} s  "
+                      f"{scenario.name}: {msg}", flush=True)
 
         result = run_scenario(scenario, step=step)
         if ensemble is not None:
