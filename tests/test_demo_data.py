@@ -51,6 +51,8 @@ def test_demo_district_shape():
     assert 25 <= levels["primary"] + levels.get("nine_year", 0) <= 50
     assert 10 <= levels["junior"] + levels.get("nine_year", 0) <= 25
     assert len(d.developments) >= 20 and len(d.sites) >= 30
+    # a short repr (not ~10,000 characters of tables)
+    assert repr(d).startswith("District(") and len(repr(d)) < 300 and "22,061 cells" in repr(d)
     # births fell after the 2016 peak: age 10 outnumbers age 2
     assert d.cells["age_10"].sum() > 1.4 * d.cells["age_2"].sum()
 

@@ -62,6 +62,18 @@ class District:
     source: str = "<memory>"
     enrolment: pd.DataFrame | None = None
 
+    def __repr__(self) -> str:
+        """One line: where from, the CRS, and how many of each thing (not the tables)."""
+        levels = self.schools["level"].value_counts().sort_index() if len(self.schools) else {}
+        by_level = ", ".join(f"{n} {lv}" for lv, n in dict(levels).items())
+        extra = [f"{len(layer)} {name}" for name, layer in
+                 (("zones", self.zones), ("developments", self.developments),
+                  ("sites", self.sites)) if layer is not None]
+        epsg = self.crs.to_epsg()
+        crs = f"EPSG:{epsg}" if epsg else self.crs.name
+        return (f"District({self.source!r}, {crs}, {self.n_cells:,} cells, "
+                f"{self.n_schools} schools ({by_level})" + "".join(f", {e}" for e in extra) + ")")
+
     @property
     def cell_xy(self) -> np.ndarray:
         """Representative point of each cell, ndarray of shape (n_cells, 2), metres.
