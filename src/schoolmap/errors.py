@@ -7,11 +7,14 @@ collected first and raised once, so one run shows all of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["InfeasibleError", "MemoryLimitError", "Problem", "SchoolmapError", "UnprovenError",
-           "ValidationError"]
+           "ValidationError", "check_values"]
 
 
 class SchoolmapError(Exception):
@@ -96,3 +99,77 @@ class UnprovenError(SchoolmapError):
     def __init__(self, message: str, result: object = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+def _defaults(schema: Mapping[str, Any] | type) -> dict[str, Any]:
+    """Key → example value: a mapping as it is, a dataclass's field defaults."""
+    if isinstance(schema, Mapping):
+        return dict(schema)
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(schema):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_values(table: Mapping[str, Any], where: str,
+                 schema: Mapping[str, Any] | type | None = None) -> list[Problem]:
+    """Strict checks shared by every table of a scenario, before any table is read.
+
+    Every number anywhere in ``table`` (nested tables and lists too) must be finite: NaN and
+    infinity are refused. Where ``schema`` (key → default value, or a settings dataclass whose
+    field defaults are taken) has a number, ``true``/``false`` and text are refused (a TOML
+    bool would pass an ``int`` check); where it has a bool, only ``true``/``false`` is taken.
+
+    Parameters
+    ----------
+    table : mapping
+        A parsed TOML table.
+    where : str
+        File and table for messages, e.g. ``"demo.toml [forecast]"``.
+    schema : mapping or dataclass type, optional
+
+    Returns
+    -------
+    list of Problem
+        Each naming ``where`` and the key (``births_trend``, ``reach_m.primary``).
+
+    Examples
+    --------
+    >>> [str(p) for p in check_values({"horizon": True}, "a.toml", {"horizon": 10})]
+    ['a.toml: horizon must be a number, got true (a true/false value)']
+    """
+    defaults = _defaults(schema) if schema is not None else {}
+    problems: list[Problem] = []
+
+    def walk(value: object, key: str) -> None:
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(Problem(where, f"{key} must be a finite number, got {value!r}"))
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(v, f"{key}.{k}")
+        elif isinstance(value, list | tuple):
+            for i, v in enumerate(value):
+                walk(v, f"{key}[{i}]")
+
+    for key, value in table.items():
+        before = len(problems)
+        walk(value, str(key))
+        if len(problems) > before or key not in defaults:
+            continue
+        default = defaults[key]
+        if isinstance(default, bool) and not isinstance(value, bool):
+            problems.append(Problem(where, f"{key} must be true or false, got {value!r}"))
+        elif _number(default) and isinstance(value, bool):
+            problems.append(Problem(where, f"{key} must be a number, got "
+                                    f"{str(value).lower()} (a true/false value)"))
+        elif _number(default) and isinstance(value, str):
+            problems.append(Problem(where, f"{key} must be a number, got the text {value!r} "
+                                    "(write numbers without quotes or thousands separators)"))
+    return problems

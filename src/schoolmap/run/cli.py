@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -195,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_backtest_command(args, console)
         return _norms(args, console)
     except SchoolmapError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True,
+                  soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err.print("interrupted; no output was written")

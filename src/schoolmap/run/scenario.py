@@ -46,7 +46,7 @@ from schoolmap.demand.forecast import (
     forecast_district,
     level_totals,
 )
-from schoolmap.errors import Problem, ValidationError
+from schoolmap.errors import Problem, ValidationError, check_values
 from schoolmap.i18n import LANGS, default_lang
 from schoolmap.io.crs import COORDINATE_SYSTEMS
 from schoolmap.io.district import District, read_district
@@ -186,6 +186,7 @@ def scenario_from_dict(
     source: Path | None = None,
 ) -> Scenario:
     """Build a :class:`Scenario` from parsed TOML (see :func:`load_scenario`)."""
+    ValidationError.raise_if(_strict_values(data, where), f"scenario {where}")
     problems: list[Problem | str] = []
     for key in sorted(set(data) - _KEYS):
         problems.append(Problem(where, f"unknown key {key!r}; known keys: "
@@ -269,6 +270,24 @@ def scenario_from_dict(
         lang=lang or default_lang(norms.grade_system), forecast=settings, siting=siting,
         travel=travel,
     )
+
+
+def _strict_values(data: Mapping[str, Any], where: str) -> list[Problem]:
+    """Every table of a scenario through the one strict checker (:func:`check_values`):
+    finite numbers everywhere, no true/false or text for a number, before anything is read."""
+    tables: dict[str, Any] = {"forecast": ForecastSettings, "siting": SitingSettings,
+                              "map": MapSettings, "travel": Travel, "norms": None}
+    top = {"base_year": 2026, "max_distance_m": 1.0, **{
+        k: v for k, v in dataclasses.asdict(Scenario("", Path(), 2026)).items()
+        if k not in tables and not isinstance(v, dict)}}
+    problems = check_values({k: v for k, v in data.items() if k not in tables}, where, top)
+    for name, schema in tables.items():
+        table = data.get(name)
+        if isinstance(table, Mapping):
+            problems += check_values(table, f"{where} [{name}]", schema)
+        elif table is not None:
+            problems.append(Problem(where, f"[{name}] must be a table, got {table!r}"))
+    return problems
 
 
 @dataclass
