@@ -99,6 +99,30 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
                     "zh": "距离：沿道路的{what}距离（出行方式 {mode}），用于就近、最优分配方法及"
                           "逐年模拟；划片按官方学区。距道路超过 {conn} 米的网格和学校按直线距离。"},
     "travel_walk": {"en": "walking", "zh": "步行"},
+    # [plan]: the costed capital plan (一校一策) and balance indicators
+    "plan": {"en": "Capital plan", "zh": "建设规划 (一校一策)"},
+    "plan_intro": {"en": "{n} projects, {seats} seats, {teachers} teacher posts; construction "
+                         "{cost} (10k yuan), plan cost with travel and unseated students {total} "
+                         "(10k yuan); proven lower bound {lb}, gap {gap}.",
+                   "zh": "共 {n} 个项目, 新增 {seats} 个学位, 需教师编制 {teachers} 名; 建设投资 "
+                         "{cost} 万元, 含通学与未获学位成本的总成本 {total} 万元; 已证明下界 {lb}"
+                         " 万元, 差距 {gap}。"},
+    "plan_project": {"en": "Project", "zh": "项目"},
+    "plan_action": {"en": "Action", "zh": "措施"},
+    "plan_expand": {"en": "expand", "zh": "改扩建"},
+    "plan_new_school": {"en": "new school", "zh": "新建学校"},
+    "plan_cost": {"en": "Cost (10k yuan)", "zh": "投资 (万元)"},
+    "plan_start": {"en": "Start year", "zh": "开工年份"},
+    "plan_teachers": {"en": "Teacher posts", "zh": "教师编制"},
+    "plan_budget": {"en": "Budget", "zh": "年度预算"},
+    "plan_budget_chart": {"en": "Construction spending by year", "zh": "逐年建设投资"},
+    "balance": {"en": "Balance indicators (优质均衡), last planning year",
+                "zh": "优质均衡指标 (规划末年)"},
+    "cv_classrooms": {"en": "CV classrooms / 100 students", "zh": "百名学生教室数差异系数"},
+    "cv_posts": {"en": "CV staff posts / 100 students", "zh": "百名学生教师编制差异系数"},
+    "cv_building": {"en": "CV building m² / student", "zh": "生均校舍面积差异系数"},
+    "cv_threshold": {"en": "Threshold", "zh": "标准"},
+    "cv_pass": {"en": "Result", "zh": "结果"},
     "travel_drive": {"en": "driving", "zh": "驾车"},
     "headline": {"en": "Headline figures", "zh": "主要指标"},
     "norms": {"en": "Norms used", "zh": "采用的规划标准"},

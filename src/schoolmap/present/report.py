@@ -22,7 +22,6 @@ import html
 import math
 import os
 import secrets
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,11 @@ import pandas as pd
 
 from schoolmap.i18n import LANGS, LEVEL_NAMES_ZH, METHOD_NAMES, REPORT_TEXT, US_LEVEL_NAMES
 from schoolmap.present.charts import chart_section
+from schoolmap.present.html import esc as _e
+from schoolmap.present.html import num as _num
+from schoolmap.present.html import pct as _pct
+from schoolmap.present.html import table as _table
+from schoolmap.present.plan import plan_section
 
 __all__ = ["render_report", "report_html", "travel_line"]
 
@@ -130,38 +134,6 @@ def report_html(result: Any, *, lang: str | None = None, map_html: str | None = 
 # --------------------------------------------------------------------------------------------
 
 
-def _e(value: object) -> str:
-    """Escaped text; missing values as a dash."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    try:
-        if pd.isna(value):
-            return "—"
-    except (TypeError, ValueError):
-        pass
-    return html.escape(str(value), quote=True)
-
-
-def _num(value: Any, digits: int = 0) -> str:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return "—"
-    if math.isnan(x):
-        return "—"
-    if abs(x) < 0.5 * 10 ** -digits:
-        x = 0.0
-    return f"{x:,.{digits}f}"
-
-
-def _pct(value: Any, digits: int = 1) -> str:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return "—"
-    return "—" if math.isnan(x) else f"{100 * x:.{digits}f} %"
-
-
 class _Report:
     def __init__(self, result: Any, lang: str) -> None:
         self.result = result
@@ -198,6 +170,7 @@ class _Report:
             *([("forecast_methods", self.forecast_methods_section())]
               if getattr(res, "forecast_methods", None) is not None else []),
             *([("new_sites", self.sites_section())] if getattr(res, "siting", None) else []),
+            *([("plan", plan_section(self))] if getattr(res, "plans", None) else []),
             ("schools", self.schools_section()),
             ("zones", self.zones_section()),
             ("map", self.map_section(map_html)),
@@ -444,8 +417,3 @@ def travel_line(scenario: Any, lang: str) -> str:
         conn=f"{travel.max_connector_m:,.0f}")
 
 
-def _table(head: Sequence[str], body: Sequence[str], *, left: int = 1, cls: str = "") -> str:
-    th = "".join(f'<th class="{"l" if i < left else ""}">{h}</th>' for i, h in enumerate(head))
-    rows = "".join(body)
-    return (f'<div class="scroll"><table class="{cls}"><thead><tr>{th}</tr></thead>'
-            f"<tbody>{rows}</tbody></table></div>")

@@ -19,6 +19,7 @@ import pandas as pd
 
 from schoolmap.allocation.catchments import changing_summary, proposed_catchments
 from schoolmap.io.files import atomic_folder, write_gpkg
+from schoolmap.run.plan import PLAN_FILES, plan_summary, plan_tables
 from schoolmap.run.scenario import ScenarioResult
 
 __all__ = ["OUTPUT_FILES", "atomic_folder", "json_ready", "write_gpkg", "write_results"]
@@ -140,9 +141,21 @@ def summary(result: ScenarioResult, proposed: gpd.GeoDataFrame | None = None) ->
         "forecast": forecast_summary(result),
         "siting": siting_summary(result),
         **({} if proposed is None else {"proposed_catchments": changing_summary(proposed)}),
+        **_plan_blocks(result),
         "notes": result.notes,
-        "files": list(OUTPUT_FILES),
+        "files": list(OUTPUT_FILES) + (list(PLAN_FILES) if _planned(result) else []),
     })
+
+
+def _planned(result: ScenarioResult) -> bool:
+    """True when the run had a ``[plan]`` table (its files and blocks are written)."""
+    plan = result.scenario.plan
+    return plan is not None and plan.enabled
+
+
+def _plan_blocks(result: ScenarioResult) -> dict[str, Any]:
+    """``plan`` / ``balance`` / ``resources`` of summary.json (nothing without ``[plan]``)."""
+    return plan_summary(result) if _planned(result) else {}
 
 
 def travel_summary(result: ScenarioResult) -> dict[str, Any]:
@@ -244,6 +257,9 @@ def write_results(
         _csv(result.totals, tmp / "district.csv")
         for name, table in forecast_tables(result).items():
             _csv(table, tmp / name)
+        if _planned(result):
+            for name, table in plan_tables(result).items():
+                _csv(table, tmp / name)
         (tmp / "summary.json").write_text(
             json.dumps(summary(result, proposed), ensure_ascii=False, indent=2,
                        sort_keys=False) + "\n",

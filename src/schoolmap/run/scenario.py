@@ -52,6 +52,7 @@ from schoolmap.io.crs import COORDINATE_SYSTEMS
 from schoolmap.io.district import District, read_district
 from schoolmap.norms import LEVELS, Norms, default_norms
 from schoolmap.planning.capacity import district_totals, school_table, zone_table
+from schoolmap.planning.capital import CapitalPlan, CapitalSettings
 from schoolmap.planning.simulation import simulate_enrolment
 from schoolmap.planning.siting import SitingPlan, SitingSettings, site_new_schools
 from schoolmap.present.maps.settings import TILES, MapSettings  # noqa: F401  (TILES: its old home)
@@ -126,6 +127,7 @@ class Scenario:
     forecast: ForecastSettings = field(default_factory=ForecastSettings)
     siting: SitingSettings | None = None
     travel: Travel = field(default_factory=Travel)
+    plan: CapitalSettings | None = None
 
     @property
     def language(self) -> str:
@@ -135,7 +137,7 @@ class Scenario:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for ``summary.json`` (paths as given, norms in full)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in ("norms", "travel")}
+               if f.name not in ("norms", "travel", "plan")}
         out = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
                for k, v in out.items()}
         out["norms"] = self.norms.to_dict()
@@ -143,13 +145,15 @@ class Scenario:
         out["siting"] = None if self.siting is None else dataclasses.asdict(self.siting)
         if self.travel.mode != "euclidean":  # straight lines: as before [travel] existed
             out["travel"] = dataclasses.asdict(self.travel)
+        if self.plan is not None:  # no [plan]: as before it existed
+            out["plan"] = dataclasses.asdict(self.plan)
         return out
 
 
 _KEYS = {
     "name", "description", "district", "base_year", "horizon", "levels", "methods", "output",
     "norms", "planning_crs", "coordinate_system", "input_crs", "seed", "map", "max_distance_m",
-    "lang", "forecast", "siting", "travel",
+    "lang", "forecast", "siting", "travel", "plan",
 }
 
 
@@ -257,6 +261,12 @@ def scenario_from_dict(
         travel = travel_from_table(dict(data.get("travel", {})), where=f"{where} [travel]")
     except ValidationError as exc:
         problems += list(exc.problems)
+    plan = None
+    if "plan" in data:
+        try:
+            plan = CapitalSettings.from_table(dict(data["plan"]), where=f"{where} [plan]")
+        except ValidationError as exc:
+            problems += list(exc.problems)
     ValidationError.raise_if(problems, f"scenario {where}")
     output = base / str(data.get("output", f"out/{name}"))
     return Scenario(
@@ -268,7 +278,7 @@ def scenario_from_dict(
         description=str(data.get("description", "")), source=source,
         max_distance_m=float(max_distance) if max_distance is not None else None,
         lang=lang or default_lang(norms.grade_system), forecast=settings, siting=siting,
-        travel=travel,
+        travel=travel, plan=plan,
     )
 
 
@@ -334,6 +344,10 @@ class ScenarioResult:
         year, ``cohort_component`` (students needing a seat), ``grade_progression``
         (enrolment by grade progression ratios), ``difference``, ``difference_share`` (see
         :func:`schoolmap.forecast.compare_forecast_methods`).
+    plans, resources, balance : dict
+        With ``[plan]``: level → :class:`schoolmap.planning.capital.CapitalPlan`,
+        :class:`~schoolmap.planning.resources.SchoolResources` and
+        :class:`~schoolmap.planning.balance.BalanceIndicators` (see :mod:`schoolmap.run.plan`).
     """
 
     scenario: Scenario
@@ -351,6 +365,9 @@ class ScenarioResult:
     new_sites: gpd.GeoDataFrame | None = None
     forecast_methods: pd.DataFrame | None = None
     siting: dict[str, SitingPlan] = field(default_factory=dict)
+    plans: dict[str, CapitalPlan] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)
+    balance: dict[str, Any] = field(default_factory=dict)
 
 
 def run_scenario(
@@ -431,6 +448,10 @@ def run_scenario(
         _run_forecast(result, say)
     if scenario.siting is not None and scenario.siting.enabled:
         _run_siting(result, say)
+    if scenario.plan is not None and scenario.plan.enabled:
+        from schoolmap.run.plan import run_plan
+
+        run_plan(result, say)
     return result
 
 
