@@ -10,7 +10,13 @@ The public API, in the order of a planning run::
 
 from importlib.metadata import PackageNotFoundError, version
 
-from schoolmap.allocation import Allocation, allocate_catchment, allocate_nearest
+from schoolmap.allocation import (
+    Allocation,
+    CatchmentDesign,
+    allocate_catchment,
+    allocate_nearest,
+    design_catchments,
+)
 
 # through the old path, so the attribute schoolmap.backtest stays the function
 from schoolmap.backtest import Backtest, backtest
@@ -30,6 +36,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "Allocation",
     "Backtest",
+    "CatchmentDesign",
     "District",
     "InfeasibleError",
     "Norms",
@@ -42,6 +49,7 @@ __all__ = [
     "allocate_nearest",
     "backtest",
     "default_norms",
+    "design_catchments",
     "district_from_frames",
     "load_scenario",
     "read_district",

@@ -369,6 +369,24 @@ def _insert_unzoned(label, load, size, root_of, s, official, adj_ptr, adj_idx, a
 
 
 @numba.njit(cache=True, nogil=True)
+def _state(label, root, s):
+    """Zone loads and sizes, the zone rooted at each cell (−1), and search scratch arrays."""
+    n = len(label)
+    k = len(root)
+    load = np.zeros(k)
+    size = np.zeros(k, dtype=np.int64)
+    root_of = np.full(n, -1, dtype=np.int64)
+    for z in range(k):
+        root_of[root[z]] = z
+    for i in range(n):
+        if label[i] >= 0:
+            load[label[i]] += s[i]
+            size[label[i]] += 1
+    return (load, size, root_of, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
+            np.empty(n, dtype=np.int64))
+
+
+@numba.njit(cache=True, nogil=True)
 def _rand(state):
     """xorshift64*: a uniform float in [0, 1) from ``state`` (one uint64, updated)."""
     x = state[0]
@@ -397,19 +415,7 @@ def improve(label, root, s, official, adj_ptr, adj_idx, adj_w, cand_ptr, cand_zo
     if state[0] == 0:
         state[0] = np.uint64(88172645463325252)
     n = len(label)
-    k = len(root)
-    load = np.zeros(k)
-    size = np.zeros(k, dtype=np.int64)
-    root_of = np.full(n, -1, dtype=np.int64)
-    for z in range(k):
-        root_of[root[z]] = z
-    for i in range(n):
-        if label[i] >= 0:
-            load[label[i]] += s[i]
-            size[label[i]] += 1
-    stamp = np.zeros(n, dtype=np.int64)
-    near = np.zeros(n, dtype=np.int64)
-    queue = np.empty(n, dtype=np.int64)
+    load, size, root_of, stamp, near, queue = _state(label, root, s)
     order = np.arange(n)
     for q in range(n - 1, 0, -1):  # Fisher-Yates
         r = _randint(state, q + 1)
@@ -540,18 +546,7 @@ def rebalance(label, root, s, official, adj_ptr, adj_idx, cand_ptr, cand_zone, c
     every zone one piece — until the first zone fits. Returns cells moved."""
     n = len(label)
     k = len(root)
-    load = np.zeros(k)
-    size = np.zeros(k, dtype=np.int64)
-    root_of = np.full(n, -1, dtype=np.int64)
-    for z in range(k):
-        root_of[root[z]] = z
-    for i in range(n):
-        if label[i] >= 0:
-            load[label[i]] += s[i]
-            size[label[i]] += 1
-    stamp = np.zeros(n, dtype=np.int64)
-    near = np.zeros(n, dtype=np.int64)
-    queue = np.empty(n, dtype=np.int64)
+    load, size, root_of, stamp, near, queue = _state(label, root, s)
     tick = 0
     moves = 0
     stuck = np.zeros(k, dtype=np.bool_)

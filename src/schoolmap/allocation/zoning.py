@@ -42,7 +42,8 @@ from schoolmap.io.district import District
 from schoolmap.io.zones import zone_of_points
 from schoolmap.norms import Norms, default_norms
 
-__all__ = ["ZONE_COLUMNS", "CatchmentDesign", "cell_adjacency", "design_catchments"]
+__all__ = ["ZONE_COLUMNS", "CatchmentDesign", "ZoneDesign", "cell_adjacency", "design_catchments",
+           "design_zones"]
 
 #: Columns of :attr:`CatchmentDesign.zones` (then ``geometry``).
 ZONE_COLUMNS = ("level", "zone", "school_id", "name", "students", "seats", "utilisation",

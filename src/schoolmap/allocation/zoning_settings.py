@@ -1,0 +1,117 @@
+"""The ``[zoning]`` table of a scenario: :class:`ZoningSettings` (which levels to design, the
+seat band, the weights of moves and compactness, the years a design must hold)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from schoolmap.allocation.design import DEFAULT_MOVE_WEIGHT_M
+from schoolmap.errors import ValidationError
+from schoolmap.norms import LEVELS
+
+__all__ = ["ZoningSettings"]
+
+
+def _number(table: Mapping[str, Any], key: str, lo: float, problems: list[str], where: str):
+    v = table[key]
+    if not isinstance(v, int | float) or isinstance(v, bool) or not v >= lo:
+        problems.append(f"{where}: {key} must be a number ≥ {lo:g}, got {v!r}")
+        return None
+    return float(v)
+
+
+@dataclass(frozen=True)
+class ZoningSettings:
+    """The ``[zoning]`` table of a scenario: design catchments (划片调整) in ``schoolmap run``.
+
+    Attributes
+    ----------
+    enabled : bool
+    levels : tuple of str or None
+        Levels to design (None: the scenario's zoned levels, primary and junior).
+    max_utilisation : float
+        A zone's resident students ≤ this × its seats (default 1.00).
+    min_utilisation : float or None
+        And ≥ this × its seats where students allow.
+    move_weight : float
+        Metres of travel one pupil kept in the official zone is worth.
+    compactness_weight : float
+        Student-metres per metre of zone boundary.
+    years : int
+        Forecast years after the base year the design is checked for (0: the base year only;
+        the design is made for the base year, and later years' zones over seats are reported).
+    multi_school : bool
+        Schools sharing a cell form one 多校划片 zone (always on; ``false`` is refused until
+        separate zones per school in one cell are supported).
+    """
+
+    enabled: bool = True
+    levels: tuple[str, ...] | None = None
+    max_utilisation: float = 1.0
+    min_utilisation: float | None = None
+    move_weight: float = DEFAULT_MOVE_WEIGHT_M
+    compactness_weight: float = 0.0
+    years: int = 0
+    multi_school: bool = True
+
+    def design_levels(self, scenario_levels: tuple[str, ...]) -> tuple[str, ...]:
+        """Levels to design in a run of ``scenario_levels``."""
+        if self.levels is not None:
+            return tuple(lv for lv in self.levels if lv in scenario_levels)
+        return tuple(lv for lv in scenario_levels if lv in ("primary", "junior"))
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any], where: str = "[zoning]") -> ZoningSettings:
+        """Validate a scenario's ``[zoning]`` table, naming every problem.
+
+        Examples
+        --------
+        >>> ZoningSettings.from_table({"levels": ["primary"], "move_weight": 500}).move_weight
+        500.0
+        >>> ZoningSettings.from_table({"max_utilisation": 0})
+        Traceback (most recent call last):
+        ...
+        schoolmap.errors.ValidationError: [zoning]: 1 problem
+          - [zoning]: max_utilisation must be a number ≥ 0.01, got 0
+        """
+        problems: list[str] = []
+        known = {f.name for f in dataclasses.fields(cls)}
+        problems += [f"{where}: unknown key {k!r}; expected one of {', '.join(sorted(known))}"
+                     for k in table if k not in known]
+        kw: dict[str, Any] = {}
+        for key in ("enabled", "multi_school"):
+            if key in table:
+                if not isinstance(table[key], bool):
+                    problems.append(f"{where}: {key} must be true or false")
+                kw[key] = bool(table[key])
+        if kw.get("multi_school") is False:
+            problems.append(f"{where}: multi_school = false is not supported yet: schools "
+                            "sharing a cell always form one zone")
+        if "levels" in table:
+            levels = table["levels"]
+            if not isinstance(levels, list) or any(lv not in LEVELS for lv in levels):
+                problems.append(f"{where}: levels must be a list of {', '.join(LEVELS)}; "
+                                f"got {levels!r}")
+            else:
+                kw["levels"] = tuple(levels)
+        for key, lo in (("max_utilisation", 0.01), ("min_utilisation", 0.0),
+                        ("move_weight", 0.0), ("compactness_weight", 0.0)):
+            if key in table:
+                v = _number(table, key, lo, problems, where)
+                if v is not None:
+                    kw[key] = v
+        if "years" in table:
+            v = table["years"]
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                problems.append(f"{where}: years must be a whole number ≥ 0, got {v!r}")
+            else:
+                kw["years"] = v
+        lo, hi = kw.get("min_utilisation"), kw.get("max_utilisation", 1.0)
+        if lo is not None and lo > hi:
+            problems.append(f"{where}: min_utilisation {lo:g} is above max_utilisation {hi:g}")
+        if problems:
+            raise ValidationError(problems, where)
+        return cls(**kw)
