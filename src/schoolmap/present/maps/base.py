@@ -53,6 +53,31 @@ DENSITY_PANE = "schoolmap_density"  # pane of the unserved squares: above catchm
 _METRES_PER_DEGREE = 111_320.0
 
 
+_ELEMENT_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-f])")  # folium/branca: name_ + uuid4().hex
+
+
+def stable_ids(html: str) -> str:
+    """A rendered page with folium's random element ids numbered in order of appearance.
+
+    folium and branca give every element a random id (``circle_marker_<uuid4 hex>``), so the
+    same map rendered twice differs in them alone. Each id becomes ``id`` + its rank of first
+    appearance, 32 characters like the original (every use of one id gets the same number), so
+    identical inputs give byte-identical pages.
+
+    Examples
+    --------
+    >>> a, b = "ab" * 16, "cd" * 16
+    >>> stable_ids(f"map_{a} x_{b} y(map_{a})").replace("0" * 29, "…")
+    'map_id…1 x_id…2 y(map_id…1)'
+    """
+    numbers: dict[str, str] = {}
+
+    def number(match: re.Match[str]) -> str:
+        return numbers.setdefault(match.group(0), f"id{len(numbers) + 1:030d}")
+
+    return _ELEMENT_ID.sub(number, html)
+
+
 def write_map(m: folium.Map, path: str | os.PathLike) -> Path:
     """Write a map to an HTML file atomically.
 
@@ -78,7 +103,7 @@ def write_map(m: folium.Map, path: str | os.PathLike) -> Path:
         If the target folder does not exist.
     """
     target = Path(path)
-    text = m.get_root().render()
+    text = stable_ids(m.get_root().render())
     data = text.encode("utf-8")
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     # os.open applies the umask, so the file gets the usual permissions (not 0600 as mkstemp).
