@@ -286,3 +286,38 @@ def test_structural_errors_raise_with_the_argument_named():
         design_zones(adj, None, [1, 1, 1], [3], [7], cell_xy=xy, school_xy=xy[:1])
     with pytest.raises(ValidationError, match="costs must have shape"):
         design_zones(adj, np.zeros((2, 1)), [1, 1, 1], [3], [0])
+
+
+# -------------------------------------------------------------------------- district door
+
+
+def test_tiny_town_design_keeps_whole_cells_within_seats():
+    from schoolmap import design_catchments
+    from schoolmap.testing import tiny_town
+
+    d = design_catchments(tiny_town(), "primary", move_weight=0)
+    z = d.zones
+    assert list(z["school_id"]) == ["P1", "P2"]
+    assert (z["pieces"] == 1).all() and (z["students"] <= z["seats"]).all()
+    # C2's 300 pupils cannot fit P1's 270 seats: the whole cell goes to P2
+    assert d.zone_by_cell.tolist() == ["P1", "P2", "P2", "P2", "P2"]
+    assert d.official["zones_over_capacity"] == 1
+    s = d.summary()
+    assert s["zones_over_capacity"] == 0 and s["travel_gap"] >= 0
+    assert z.geometry.notna().all() and z.crs is not None
+
+
+def test_durham_elementary_design_beats_the_official_zones():
+    from pathlib import Path
+
+    from schoolmap import design_catchments, read_district
+    from schoolmap.norms import default_norms
+
+    durham = read_district(Path(__file__).parents[1] / "data" / "geo" / "durham" / "durham.gpkg")
+    us = default_norms().with_overrides({"grade_system": "us"})
+    d = design_catchments(durham, "primary", 2024, norms=us)
+    s = d.summary()
+    assert s["n_zones"] == 31 and s["zones_several_pieces"] == 0
+    assert s["zones_over_capacity"] == 0 and d.official["zones_over_capacity"] == 10
+    assert s["travel_gap"] < 0.03 and s["students_unzoned"] == 0
+    assert s["mean_trip_m"] < d.official["mean_trip_m"]

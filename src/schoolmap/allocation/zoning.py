@@ -14,7 +14,8 @@ It builds what the array door needs from a district's level:
   :func:`schoolmap.allocation.network.network_pair_costs`; cells off the network travel by
   straight line);
 - **students** per cell (:func:`schoolmap.demand.demand_by_cell_grade`), the schools open in
-  ``year`` with their seats and the cell each stands in, and the **official zones** (the
+  ``year`` with their seats and the cell each stands in (a school just outside every cell — on
+  a road, in a park — stands in the nearest cell within 1 km), and the **official zones** (the
   ``catchment`` allocation's school for each cell).
 
 The result, :class:`CatchmentDesign`, holds a row per designed zone with its polygon (the
@@ -231,7 +232,7 @@ def design_catchments(
     students = np.asarray(demand_by_cell, dtype=np.float64)
     cell_xy = district.cell_xy
     sxy = school_points(schools)
-    school_cell = zone_of_points(sxy, cells)
+    school_cell = _school_cells(sxy, cells)
     seats = schools["seats"].to_numpy(dtype=np.float64)
     official = allocate(district, level, "catchment", year=year, norms=norms, schools=schools,
                         demand_by_cell=students)
@@ -273,6 +274,23 @@ def design_catchments(
                   "move_weight": move_weight, "compactness_weight": compactness_weight,
                   "contiguity": contiguity, "travel": "road" if roads is not None else
                   "straight line"})
+
+
+#: A school whose point lies in no cell stands in the nearest cell if it is this close (m).
+NEAREST_CELL_M = 1000.0
+
+
+def _school_cells(sxy: np.ndarray, cells: gpd.GeoDataFrame) -> np.ndarray:
+    """Cell holding each school; a school just outside every cell (on a road, in a park)
+    takes the nearest cell within :data:`NEAREST_CELL_M`; farther away: −1 (outside)."""
+    out = zone_of_points(sxy, cells)
+    miss = np.flatnonzero(out < 0)
+    if len(miss):
+        tree = shapely.STRtree(cells.geometry.to_numpy())
+        pts, hit = tree.query_nearest(shapely.points(sxy[miss]), max_distance=NEAREST_CELL_M,
+                                      all_matches=False)
+        out[miss[pts]] = hit
+    return out
 
 
 def _road_costs(roads: Any, cell_xy: np.ndarray, sxy: np.ndarray) -> sp.csr_matrix:
