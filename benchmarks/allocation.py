@@ -201,11 +201,11 @@ def panel_worker(tool: str, size: str, family: str, balance: float, reach: float
 
 
 def panel(sizes, timeout: float, repeat: int, tools=TOOLS, balances=BALANCES, with_reach=True,
-          out_name="allocation_panel.json") -> None:
+          out_name="allocation_panel.json", families=FAMILIES) -> None:
     rows = []
-    cases = [(f, b, None) for f in FAMILIES for b in balances]
+    cases = [(f, b, None) for f in families for b in balances]
     if with_reach:
-        cases += [(f, 1.04, PANEL_MAX_DISTANCE_M) for f in FAMILIES]
+        cases += [(f, 1.04, PANEL_MAX_DISTANCE_M) for f in families]
     for size in sizes:
         for family, balance, reach in cases:
             row = {"size": size, "cells": SIZES[size][0], "schools": SIZES[size][1],
@@ -290,6 +290,8 @@ def main() -> None:
     ap.add_argument("--balances", nargs="+", type=float, default=list(BALANCES),
                     help="panel: students ÷ seats to run (default all)")
     ap.add_argument("--no-reach", action="store_true", help="panel: skip the max-distance rows")
+    ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES,
+                    help="panel: city families to run (default all)")
     ap.add_argument("--out", default="allocation_panel.json",
                     help="panel: JSON file name in benchmarks/results/")
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
@@ -302,7 +304,8 @@ def main() -> None:
         return
     if args.panel:
         panel(args.sizes if args.sizes != ["S", "M", "L"] else ["M", "L"], args.timeout,
-              args.repeat, args.tools, tuple(args.balances), not args.no_reach, args.out)
+              args.repeat, args.tools, tuple(args.balances), not args.no_reach, args.out,
+              tuple(args.families))
         return
     if args.worker:
         tool, size, repeat = args.worker
