@@ -41,8 +41,8 @@ class ZoningSettings:
     compactness_weight : float
         Student-metres per metre of zone boundary.
     years : int
-        Forecast years after the base year the design is checked for (0: the base year only;
-        the design is made for the base year, and later years' zones over seats are reported).
+        Forecast years after the base year the design should hold for. Validated only: the
+        design is made for one year's students (multi-year feasibility is not built yet).
     multi_school : bool
         Schools sharing a cell form one 多校划片 zone (always on; ``false`` is refused until
         separate zones per school in one cell are supported).
