@@ -18,7 +18,6 @@ until no pair can (``certificate["optimal"]``), or ``max_rounds`` rounds pass
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,8 +28,8 @@ from scipy.spatial import cKDTree
 
 from schoolmap._kernels.network import bounded_dijkstra, lower_bound_violations, nearest_source
 from schoolmap.allocation.methods import Allocation, check_inputs
-from schoolmap.allocation.optimal import TransportResult, UnprovenWarning, cell_bins, transport
-from schoolmap.errors import UnprovenError, ValidationError
+from schoolmap.allocation.optimal import TransportResult, cell_bins, refuse_unproven, transport
+from schoolmap.errors import ValidationError
 from schoolmap.io.roads import RoadGraph
 
 __all__ = ["NetworkCosts", "Travel", "allocate_nearest_network", "allocate_optimal_network",
@@ -415,14 +414,8 @@ def network_transport(
     out = TransportResult(r.cell, r.school, r.students, r.cost, r.unserved_by_cell, r.objective,
                           r.seat_price, r.cell_dual, r.unserved_cost, cert)
     if not cert["optimal"]:
-        why = (f"the round limit ({max_rounds}) was reached" if cert.get("round_limit_hit")
-               else "the certificate does not hold")
-        text = (f"exact allocation by road of {n:,} cells × {m:,} schools is NOT proven optimal: "
-                f"{why} (largest violation {cert['max_violation']:.6g} m, duality gap "
-                f"{cert['duality_gap']:.3g}); raise max_rounds or detour_max")
-        if on_unproven == "raise":
-            raise UnprovenError(text, out)
-        warnings.warn(text, UnprovenWarning, stacklevel=2)
+        refuse_unproven(out, f"exact allocation by road of {n:,} cells × {m:,} schools",
+                        max_rounds, "raise max_rounds or detour_max", on_unproven)
     return out
 
 

@@ -50,7 +50,7 @@ from schoolmap._kernels.transport import STATUS_NO_PATH, ssp_transport
 from schoolmap.errors import InfeasibleError, MemoryLimitError, UnprovenError, ValidationError
 
 __all__ = ["TransportResult", "UnprovenWarning", "assign", "check_memory", "estimate_assign_bytes",
-           "transport"]
+           "refuse_unproven", "transport"]
 
 _K_START = 4
 _K_COLD = 32  # nearest schools per cell on the coarsest level (no price estimate yet)
@@ -445,16 +445,23 @@ def assign(
     r = _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, metric,
                 tol, k, k, progress, max_rounds)
     if not r.certificate["optimal"]:
-        c = r.certificate
-        why = (f"the round limit ({max_rounds}) was reached" if c.get("round_limit_hit")
-               else "the certificate does not hold")
-        text = (f"exact allocation of {n:,} cells × {m:,} schools is NOT proven optimal: {why} "
-                f"(largest violation {c['max_violation']:.6g} m, duality gap "
-                f"{c['duality_gap']:.3g}); raise max_rounds, or report this district")
-        if on_unproven == "raise":
-            raise UnprovenError(text, r)
-        warnings.warn(text, UnprovenWarning, stacklevel=2)
+        refuse_unproven(r, f"exact allocation of {n:,} cells × {m:,} schools", max_rounds,
+                        "raise max_rounds, or report this district", on_unproven)
     return r
+
+
+def refuse_unproven(result: TransportResult, what: str, max_rounds: int, fix: str,
+                    on_unproven: str) -> None:
+    """Raise :class:`UnprovenError` for an answer whose certificate does not hold (or warn
+    with :class:`UnprovenWarning` when ``on_unproven`` is ``"warn"``), naming why and the fix."""
+    c = result.certificate
+    why = (f"the round limit ({max_rounds}) was reached" if c.get("round_limit_hit")
+           else "the certificate does not hold")
+    text = (f"{what} is NOT proven optimal: {why} (largest violation "
+            f"{c['max_violation']:.6g} m, duality gap {c['duality_gap']:.3g}); {fix}")
+    if on_unproven == "raise":
+        raise UnprovenError(text, result)
+    warnings.warn(text, UnprovenWarning, stacklevel=3)
 
 
 class UnprovenWarning(UserWarning):
