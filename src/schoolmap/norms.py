@@ -54,10 +54,24 @@ __all__ = [
     "Norms",
     "ResourceNorm",
     "default_norms",
+    "levels_from_table",
 ]
 
 #: Levels students are allocated at (学段).
 LEVELS: tuple[str, ...] = ("kindergarten", "primary", "junior", "senior")
+
+
+def levels_from_table(value: Any, where: str, problems: list) -> tuple[str, ...] | None:
+    """A scenario table's ``levels`` list as a tuple, or None with a problem appended when it is
+    not a list of :data:`LEVELS`.
+
+    >>> levels_from_table(["primary"], "s.toml [siting]", [])
+    ('primary',)
+    """
+    if not isinstance(value, list) or any(lv not in LEVELS for lv in value):
+        problems.append(f"{where}: levels must be a list of {', '.join(LEVELS)}; got {value!r}")
+        return None
+    return tuple(value)
 
 #: School types in the ``schools`` layer and the levels each serves.
 SCHOOL_TYPES: dict[str, tuple[str, ...]] = {

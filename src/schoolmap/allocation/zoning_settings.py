@@ -10,7 +10,7 @@ from typing import Any
 
 from schoolmap.allocation.design import DEFAULT_MOVE_WEIGHT_M
 from schoolmap.errors import ValidationError
-from schoolmap.norms import LEVELS
+from schoolmap.norms import levels_from_table
 
 __all__ = ["ZoningSettings"]
 
@@ -91,12 +91,9 @@ class ZoningSettings:
             problems.append(f"{where}: multi_school = false is not supported yet: schools "
                             "sharing a cell always form one zone")
         if "levels" in table:
-            levels = table["levels"]
-            if not isinstance(levels, list) or any(lv not in LEVELS for lv in levels):
-                problems.append(f"{where}: levels must be a list of {', '.join(LEVELS)}; "
-                                f"got {levels!r}")
-            else:
-                kw["levels"] = tuple(levels)
+            levels = levels_from_table(table["levels"], where, problems)
+            if levels is not None:
+                kw["levels"] = levels
         for key, lo in (("max_utilisation", 0.01), ("min_utilisation", 0.0),
                         ("move_weight", 0.0), ("compactness_weight", 0.0)):
             if key in table:

@@ -241,32 +241,24 @@ def scenario_from_dict(
         norms = norms.with_overrides(dict(data.get("norms", {})), where=f"{where} [norms]")
     except ValidationError as exc:
         problems += list(exc.problems)
-    settings = ForecastSettings()
-    try:
-        settings = ForecastSettings.from_table(dict(data.get("forecast", {})),
-                                               where=f"{where} [forecast]")
-    except ValidationError as exc:
-        problems += list(exc.problems)
-    siting = None
-    if "siting" in data:
+    def table(key: str, reader: Any, default: Any, always: bool) -> Any:
+        """The ``[key]`` table read by ``reader`` (its problems collected), or ``default`` when
+        it is absent (and not ``always`` read) or wrong."""
+        if key not in data and not always:
+            return default
         try:
-            siting = SitingSettings.from_table(dict(data["siting"]), where=f"{where} [siting]")
+            return reader(dict(data.get(key, {})), where=f"{where} [{key}]")
         except ValidationError as exc:
-            problems += list(exc.problems)
-        if siting is not None and siting.levels and set(siting.levels) - set(levels):
-            problems.append(Problem(where, f"[siting] levels {list(siting.levels)} must be among "
-                                    f"the scenario's levels {list(levels)}"))
-    travel = Travel()
-    try:
-        travel = travel_from_table(dict(data.get("travel", {})), where=f"{where} [travel]")
-    except ValidationError as exc:
-        problems += list(exc.problems)
-    plan = None
-    if "plan" in data:
-        try:
-            plan = CapitalSettings.from_table(dict(data["plan"]), where=f"{where} [plan]")
-        except ValidationError as exc:
-            problems += list(exc.problems)
+            problems.extend(exc.problems)
+            return default
+
+    settings = table("forecast", ForecastSettings.from_table, ForecastSettings(), True)
+    siting = table("siting", SitingSettings.from_table, None, False)
+    if siting is not None and siting.levels and set(siting.levels) - set(levels):
+        problems.append(Problem(where, f"[siting] levels {list(siting.levels)} must be among "
+                                f"the scenario's levels {list(levels)}"))
+    travel = table("travel", travel_from_table, Travel(), True)
+    plan = table("plan", CapitalSettings.from_table, None, False)
     ValidationError.raise_if(problems, f"scenario {where}")
     output = base / str(data.get("output", f"out/{name}"))
     return Scenario(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schoolmap.errors import ValidationError
-from schoolmap.norms import LEVELS
+from schoolmap.norms import LEVELS, levels_from_table
 
 __all__ = ["DEFAULT_REACH_M", "SitingSettings"]
 
@@ -64,12 +64,9 @@ class SitingSettings:
                 problems.append(f"{where}: enabled must be true or false")
             kw["enabled"] = bool(table["enabled"])
         if "levels" in table:
-            levels = table["levels"]
-            if not isinstance(levels, list) or any(lv not in LEVELS for lv in levels):
-                problems.append(f"{where}: levels must be a list of {', '.join(LEVELS)}; "
-                                f"got {levels!r}")
-            else:
-                kw["levels"] = tuple(levels)
+            levels = levels_from_table(table["levels"], where, problems)
+            if levels is not None:
+                kw["levels"] = levels
         if "reach_m" in table:
             reach = table["reach_m"]
             if isinstance(reach, int | float) and not isinstance(reach, bool):
