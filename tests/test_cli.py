@@ -17,12 +17,13 @@ from schoolmap.cli import main
 from .conftest import DEMO_GPKG, DEMO_SCENARIO
 
 # sha256 of the demo's tables, recorded before the package was restructured into rooms
-# (issue 13): the move must not change a byte of them.
+# (issue 13): the move must not change a byte of them. Changed on purpose since:
+# forecast_methods.csv (the run's grade progression became the backtest's recommended method).
 DEMO_TABLES_SHA256 = {
     "district.csv": "dedf73610930797ac305fcc7db82261129bdf435b9e5b35e92e2277f4244da4a",
     "forecast.csv": "578ee78d7efc3eea8b21698496ab99bb9376c3142fb9eca0b8cdad55fa102d32",
     "forecast_ensemble.csv": "1884617d2e4ca016b9afa7de6b581e7c9c8408a08957847f9705ec91898b68cb",
-    "forecast_methods.csv": "0390d8cbec8dee71f33e2bfb82b50ccd21e60b3c93d957089783dd858065225e",
+    "forecast_methods.csv": "5781818fe89daff2ce1c358916c7da5e2d025b166721f35b442f14c6721a7ef3",
     "forecast_schools.csv": "2bae588c146d2492f6367ae5bf879eaa20121346399adf88c4577dc0ca18e5e9",
     "new_sites.csv": "0475e3c9a5e5865f751c3851865939a1802210bb5c999aeaec1473268aba855f",
     "proposed_catchments.csv": "32dcedecac79cd62db53432961f9871c689749cd29451fcd4c0335fb36ba6e30",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -14,6 +15,7 @@ from schoolmap.errors import ValidationError
 from schoolmap.forecast import (
     WOMEN_COLUMNS,
     ForecastSettings,
+    ProgressionSettings,
     compare_forecast_methods,
     forecast_by_progression,
     forecast_district,
@@ -23,6 +25,7 @@ from schoolmap.forecast import (
     housing_children,
     level_totals,
     progression_ratios,
+    project_schools,
     read_migration_table,
 )
 from schoolmap.io.district import district_from_frames
@@ -245,7 +248,7 @@ def test_progression_forecast_recovers_known_ratios_and_entry():
     # 9 grades over 6 history years, simulated with known ratios and entry ratio 0.9 × births
     ratios = np.array([0.99, 1.01, 0.98, 1.0, 1.02, 0.97, 1.0, 0.99])
     births = {y: 100.0 + 3 * (y - 2000) for y in range(1990, 2040)}
-    first = np.array([90.0, 95, 92, 97, 91, 96, 93, 94, 95])
+    first = np.array([0.9 * births[2014], 95, 92, 97, 91, 96, 93, 94, 95])
     entrants = [0.9 * births[y - 6] for y in range(2021, 2026)]
     grades = forecast_grades(first, entrants, ratios)  # 2020–2025
     rows = [{"school_id": f"S{g % 2}", "year": 2020 + t, "grade": g + 1,
@@ -358,22 +361,46 @@ def test_enrolment_table_read_from_a_folder_and_a_geopackage(town_layers, tmp_pa
 
 def test_school_ratios_shrink_towards_the_district():
     # A: 100 in grade 1, 90 stay into grade 2 (0.9); B: 10 and all 10 stay (1.0).
-    # District 100/110; with smoothing 30 A's ratio is (90 + 30 × 100/110) / 130, B's
+    # District 100/110; with shrink 30 A's ratio is (90 + 30 × 100/110) / 130, B's
     # (10 + 30 × 100/110) / 40; grade 1 splits 10 : 1 as in the history
     hist = pd.DataFrame({"school_id": ["A"] * 4 + ["B"] * 4,
                          "year": [2024, 2024, 2025, 2025] * 2, "grade": [1, 2] * 4,
                          "students": [100.0, 90, 100, 90, 10, 10, 10, 10]})
     births = {2018: 220.0, 2019: 220.0, 2020: 220.0}
+    unraked = ProgressionSettings(shrink=30.0, rake=False)
     table, ratios = forecast_by_progression(hist, {"primary": [1, 2]}, births, [2026],
-                                            smoothing=30.0)
+                                            settings=unraked)
     district = 100 / 110
     assert ratios["ratio"].tolist() == pytest.approx([0.5, district])
     a = (90 + 30 * district) / 130
     b = (10 + 30 * district) / 40
     assert table["students"].iloc[0] == pytest.approx(110 + 100 * a + 10 * b)
-    # no smoothing: each school's own ratio; district only (no school_id): the district's
-    own, _ = forecast_by_progression(hist, {"primary": [1, 2]}, births, [2026], smoothing=0)
+    # no shrinking: each school's own ratio; district only (no school_id): the district's
+    own, _ = forecast_by_progression(hist, {"primary": [1, 2]}, births, [2026],
+                                     settings=ProgressionSettings(shrink=0.0, rake=False))
     assert own["students"].iloc[0] == pytest.approx(110 + 90 + 10)
     flat, _ = forecast_by_progression(hist.drop(columns="school_id"), {"primary": [1, 2]},
                                       births, [2026])
     assert flat["students"].iloc[0] == pytest.approx(110 + 110 * district)
+    # raked (the default): the schools add up to the district's forecast
+    raked, _ = forecast_by_progression(hist, {"primary": [1, 2]}, births, [2026])
+    assert raked["students"].iloc[0] == pytest.approx(110 + 110 * district)
+
+
+def test_run_forecast_and_backtest_method_are_one():
+    # the run's grade-progression forecast is the backtest's recommended method: on the
+    # Eau Claire history fitted up to 2008, the district totals of both agree
+    from schoolmap.backtest import SchoolmapSettings, read_births, read_enrolment_history
+    from schoolmap.demand.backtest.history import build_history
+    root = Path(__file__).resolve().parents[1] / "data" / "history" / "ecasd"
+    enrol = read_enrolment_history(root / "enrolment.csv")
+    births = read_births(root / "births.csv")
+    upto = enrol[enrol["year"] <= 2008]
+    k = upto.assign(grade=upto["grade"] + 1)  # K..5 as grades 1..6, K aged 5
+    table, _ = forecast_by_progression(k, {"primary": list(range(1, 7))}, births,
+                                       [2009, 2010, 2011], entry_age=5)
+    hist = build_history(upto, births, None, "ecasd")
+    fc = project_schools(hist.students, np.vstack([hist.births, [
+        [births.get(int(y - a), np.nan) for a in 5 + np.arange(6)] for y in (2009, 2010, 2011)]]),
+        len(hist.years) - 1, 3, SchoolmapSettings())[0]
+    assert table["students"].to_numpy() == pytest.approx(np.nansum(fc, axis=(0, 2)))

@@ -56,6 +56,11 @@ from schoolmap.demand.backtest.history import (
     read_births,
     read_enrolment_history,
 )
+from schoolmap.demand.forecast.progression import (
+    ProgressionSettings,
+    entry_runs,
+    project_schools,
+)
 from schoolmap.errors import Problem, ValidationError
 
 __all__ = ["BACKTEST_FILES", "Backtest", "LEVELS", "METHODS", "SchoolmapSettings", "Z90",
@@ -77,34 +82,18 @@ Z90 = 1.2815515655446004  # standard normal 90th percentile
 
 
 @dataclass(frozen=True)
-class SchoolmapSettings:
-    """Constants of the ``schoolmap`` method (chosen on ECASD origins ≤ 2008 only).
+class SchoolmapSettings(ProgressionSettings):
+    """Constants of the ``schoolmap`` method (chosen on ECASD origins ≤ 2008 only): those of
+    :class:`~schoolmap.demand.forecast.ProgressionSettings` (the run's grade-progression
+    forecast uses the same method and defaults), and the interval's.
 
     Attributes
     ----------
-    window : int
-        Transitions in the district's and the schools' progression ratios.
-    shrink : float
-        Pupils the district ratio counts for in a school's ratio (0: the school's own).
-    entry_window : int
-        Years in the district's entry ratio (entry pupils ÷ births).
-    entry_decay : float
-        Weight of each older year in the entry ratio (1: plain ratio of sums).
-    share_window : int
-        Years in a school's share of the district's entry grade.
-    rake : bool
-        Scale the schools, grade by grade, to the district forecast.
     min_residuals : int
         Residuals from earlier origins needed for empirical P10 / P90 (fewer, from 3: a normal
         band with the residuals' root mean square; fewer than 3: no interval).
     """
 
-    window: int = 5
-    shrink: float = 300.0
-    entry_window: int = 8
-    entry_decay: float = 0.8
-    share_window: int = 5
-    rake: bool = True
     min_residuals: int = 20
 
 
@@ -130,12 +119,6 @@ class Backtest:
     notes: list[str] = field(default_factory=list)
 
 
-def _runs(taught: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Grades that start a run of taught grades (entry grades) and grades carried from below."""
-    below = np.concatenate([[False], taught[:-1]])
-    return taught & ~below, taught & below
-
-
 def _finite_mean(values: np.ndarray) -> np.ndarray:
     """Mean over axis 0 of the finite values (NaN where there are none)."""
     ok = np.isfinite(values)
@@ -159,7 +142,7 @@ def _csr(hist: History, o: int, n_ahead: int) -> np.ndarray:
         if not rows:
             continue  # opened in the origin year: no ratio yet (the yardstick skips it)
         taught = np.nansum(e[i, list(window)], axis=0) > 0
-        entry, carried = _runs(taught)
+        entry, carried = entry_runs(taught)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = _finite_mean(np.array([e[i, t, 1:] / e[i, t - 1, :-1] for t in rows]))
             enter_ratio = _finite_mean(np.array([e[i, t] / bl[t] for t in window
@@ -178,56 +161,7 @@ def _csr(hist: History, o: int, n_ahead: int) -> np.ndarray:
 
 def _schoolmap(hist: History, o: int, n_ahead: int, st: SchoolmapSettings) -> np.ndarray:
     """The recommended method at origin index ``o``, shape (n_schools, n_ahead, n_grades)."""
-    e, bl = hist.students, hist.births
-    n_s, _, n_g = e.shape
-    dist = hist.district()
-    steps = [t for t in range(max(o - st.window + 1, 1), o + 1)]
-    num = dist[steps, 1:].sum(axis=0)
-    den = dist[[t - 1 for t in steps], :-1].sum(axis=0)
-    d_ratio = np.divide(num, den, out=np.ones(n_g - 1), where=den > 0)
-    years = [t for t in range(max(o - st.entry_window + 1, 0), o + 1)]
-    w = st.entry_decay ** (o - np.array(years, dtype=float))
-    known = np.isfinite(bl[years])
-    b = np.where(known, bl[years], 0.0)
-    top = (w[:, None] * np.where(known, dist[years], 0.0)).sum(axis=0)
-    bottom = (w[:, None] * b).sum(axis=0)
-    if not known[:, 0].any():
-        return np.full((n_s, n_ahead, n_g), np.nan)
-    d_entry = np.divide(top, bottom, out=np.zeros(n_g), where=bottom > 0)
-    d_taught = dist[years].sum(axis=0) > 0
-    d_first, d_carried = _runs(d_taught)
-    d_fc = np.zeros((n_ahead, n_g))
-    cur = dist[o]
-    for h in range(n_ahead):
-        nxt = np.zeros(n_g)
-        nxt[1:] = np.where(d_carried[1:], cur[:-1] * d_ratio, 0.0)
-        nxt[d_first] = d_entry[d_first] * bl[o + h + 1, d_first]
-        d_fc[h] = cur = nxt
-    out = np.full((n_s, n_ahead, n_g), np.nan)
-    share_years = list(range(max(o - st.share_window + 1, 0), o + 1))
-    for i in range(n_s):
-        if np.isnan(e[i, o, 0]):
-            continue
-        own = [t for t in steps if not np.isnan(e[i, t, 0]) and not np.isnan(e[i, t - 1, 0])]
-        s_num = st.shrink * d_ratio + e[i, own, 1:].sum(axis=0)
-        s_den = st.shrink + e[i, [t - 1 for t in own], :-1].sum(axis=0)
-        ratio = np.divide(s_num, s_den, out=d_ratio.copy(), where=s_den > 0)
-        seen = [t for t in share_years if not np.isnan(e[i, t, 0])]
-        taught = e[i, seen].sum(axis=0) > 0
-        entry, carried = _runs(taught)
-        d_sum = dist[seen].sum(axis=0)
-        share = np.divide(e[i, seen].sum(axis=0), d_sum, out=np.zeros(n_g), where=d_sum > 0)
-        cur = e[i, o].copy()
-        for h in range(n_ahead):
-            nxt = np.zeros(n_g)
-            nxt[1:] = np.where(carried[1:], cur[:-1] * ratio, 0.0)
-            nxt[entry] = share[entry] * d_fc[h, entry]
-            out[i, h] = cur = nxt
-    if st.rake:
-        total = np.nansum(out, axis=0)
-        scale = np.divide(d_fc, total, out=np.ones_like(d_fc), where=total > 0)
-        out = out * scale[None]
-    return out
+    return project_schools(hist.students, hist.births, o, n_ahead, st)[0]
 
 
 def _forecast(hist: History, method: str, o: int, n_ahead: int,
@@ -445,7 +379,7 @@ def _births_needed(hist: History, origins: list[int], n_ahead: int) -> list[Prob
     first, last = int(hist.years[0]), int(hist.years[-1])
     targets = sorted({t for o in origins for t in range(o + 1, min(o + n_ahead, last) + 1)})
     dist = hist.district()
-    entry, _ = _runs(dist.sum(axis=0) > 0)
+    entry, _ = entry_runs(dist.sum(axis=0) > 0)
     lacking = set()
     ages = {}
     for g in np.flatnonzero(entry):

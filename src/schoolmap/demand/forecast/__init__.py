@@ -8,8 +8,9 @@
 - :func:`housing_children` — children brought by new housing: dwellings × yield per 100
   dwellings by level and housing type, phased over the occupancy years after completion,
   located in the cells the development covers.
-- :func:`progression_ratios` / :func:`forecast_grades` — the cohort-survival (grade progression
-  ratio) method school-district forecasters use.
+- :func:`forecast_by_progression` / :func:`project_schools` — grade progression by school,
+  shrunk towards and raked to the district (the method the Eau Claire backtest recommends);
+  :func:`progression_ratios` / :func:`forecast_grades` — the classic cohort-survival pieces.
 - :func:`forecast_ensemble` — a seeded Monte-Carlo ensemble over births and migration of the
   district totals by age, for P10 / P50 / P90 bands.
 
@@ -42,11 +43,13 @@ from schoolmap.demand.forecast.housing import (
     housing_children,
 )
 from schoolmap.demand.forecast.progression import (
+    ProgressionSettings,
     cohort_births,
     compare_forecast_methods,
     forecast_by_progression,
     forecast_grades,
     progression_ratios,
+    project_schools,
 )
 from schoolmap.demand.forecast.settings import (
     BIRTHS_SOURCES,
@@ -65,6 +68,7 @@ __all__ = [
     "ForecastSettings",
     "HOUSING_TYPE_FACTORS",
     "N_AGES",
+    "ProgressionSettings",
     "WOMEN_BANDS",
     "WOMEN_COLUMNS",
     "age_matrix",
@@ -80,6 +84,7 @@ __all__ = [
     "level_totals",
     "migration_by_group",
     "progression_ratios",
+    "project_schools",
     "read_migration_table",
     "women_matrix",
 ]
