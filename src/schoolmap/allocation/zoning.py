@@ -140,6 +140,11 @@ class CatchmentDesign:
         The array-level result (bounds, gaps, problems, notes).
     settings : dict
         The design's settings (max/min utilisation, weights, contiguity, travel).
+    changed_by_cell : ndarray of shape (n_cells,), bool
+        Cells whose designed zone is not their official school's (cells without an official
+        zone, or unzoned, are not changed): the areas that change school.
+    adjacency : scipy.sparse.csr_matrix or None
+        The cell adjacency used (hand it to the next level's design to build it once).
     """
 
     level: str
@@ -150,6 +155,8 @@ class CatchmentDesign:
     dissolved_optimum_moved: float
     design: ZoneDesign
     settings: dict[str, Any] = field(default_factory=dict)
+    changed_by_cell: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    adjacency: sp.csr_matrix | None = None
 
     def summary(self) -> dict[str, Any]:
         """Figures for ``summary.json``: designed vs official, bounds and gaps."""
@@ -262,6 +269,11 @@ def design_catchments(
     opt = allocate(district, level, "optimal", year=year, norms=norms, schools=schools,
                    demand_by_cell=students).main_school_by_cell()
     changed = (opt >= 0) & (official_school >= 0) & (opt != official_school)
+    zone_of = np.full(len(seats) + 1, -1, dtype=np.int64)
+    for z, g in enumerate(d.zone_schools):
+        zone_of[list(g)] = z
+    moved = ((d.zone_by_cell >= 0) & (official_school >= 0)
+             & (zone_of[official_school] != d.zone_by_cell))
     return CatchmentDesign(
         level=level, year=year, zones=zones, zone_by_cell=by_cell,
         official={"zones_over_capacity": int((o_load > max_utilisation * seats + 1e-9).sum()),
@@ -273,7 +285,8 @@ def design_catchments(
         settings={"max_utilisation": max_utilisation, "min_utilisation": min_utilisation,
                   "move_weight": move_weight, "compactness_weight": compactness_weight,
                   "contiguity": contiguity, "travel": "road" if roads is not None else
-                  "straight line"})
+                  "straight line"},
+        changed_by_cell=moved, adjacency=adj)
 
 
 #: A school whose point lies in no cell stands in the nearest cell if it is this close (m).

@@ -21,6 +21,7 @@ from schoolmap.allocation.catchments import changing_summary, proposed_catchment
 from schoolmap.io.files import atomic_folder, write_gpkg
 from schoolmap.run.plan import PLAN_FILES, plan_summary, plan_tables
 from schoolmap.run.scenario import ScenarioResult
+from schoolmap.run.zoning import ZONING_FILES, zoning_summary, zoning_tables
 
 __all__ = ["OUTPUT_FILES", "atomic_folder", "json_ready", "write_gpkg", "write_results"]
 
@@ -142,8 +143,10 @@ def summary(result: ScenarioResult, proposed: gpd.GeoDataFrame | None = None) ->
         "siting": siting_summary(result),
         **({} if proposed is None else {"proposed_catchments": changing_summary(proposed)}),
         **_plan_blocks(result),
+        **({"zoning": zoning_summary(result)} if _zoned(result) else {}),
         "notes": result.notes,
-        "files": list(OUTPUT_FILES) + (list(PLAN_FILES) if _planned(result) else []),
+        "files": list(OUTPUT_FILES) + (list(PLAN_FILES) if _planned(result) else [])
+        + (list(ZONING_FILES) if _zoned(result) else []),
     })
 
 
@@ -151,6 +154,12 @@ def _planned(result: ScenarioResult) -> bool:
     """True when the run had a ``[plan]`` table (its files and blocks are written)."""
     plan = result.scenario.plan
     return plan is not None and plan.enabled
+
+
+def _zoned(result: ScenarioResult) -> bool:
+    """True when the run had a ``[zoning]`` table (zoning.csv and its layers are written)."""
+    zoning = result.scenario.zoning
+    return zoning is not None and zoning.enabled
 
 
 def _plan_blocks(result: ScenarioResult) -> dict[str, Any]:
@@ -248,6 +257,11 @@ def write_results(
                   "proposed_catchments": proposed}
         if result.new_sites is not None and len(result.new_sites):
             layers["new_sites"] = result.new_sites
+        zoning = zoning_tables(result) if _zoned(result) else {}
+        if zoning:
+            layers["designed_zones"] = zoning["designed_zones"]
+            layers["changed_areas"] = zoning["changed_areas"]
+            _csv(zoning["zoning.csv"], tmp / "zoning.csv")
         write_gpkg(layers, tmp / "results.gpkg")
         _csv(proposed, tmp / "proposed_catchments.csv")
         for name, table in siting_tables(result).items():

@@ -36,6 +36,7 @@ from schoolmap.allocation import (
     school_points,
 )
 from schoolmap.allocation.travel import Travel, district_graph, travel_from_table
+from schoolmap.allocation.zoning_settings import ZoningSettings
 from schoolmap.demand import demand_by_cell_grade, level_schools
 from schoolmap.demand.forecast import (
     Forecast,
@@ -104,6 +105,8 @@ class Scenario:
     travel : Travel
         The ``[travel]`` table: ``euclidean`` (default, straight lines) or ``walk`` / ``drive``
         (``nearest`` and ``optimal`` by road, from the district's ``roads`` layer).
+    zoning : ZoningSettings or None
+        The ``[zoning]`` table (None: no catchment design).
     """
 
     name: str
@@ -128,6 +131,7 @@ class Scenario:
     siting: SitingSettings | None = None
     travel: Travel = field(default_factory=Travel)
     plan: CapitalSettings | None = None
+    zoning: ZoningSettings | None = None
 
     @property
     def language(self) -> str:
@@ -137,7 +141,7 @@ class Scenario:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for ``summary.json`` (paths as given, norms in full)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in ("norms", "travel", "plan")}
+               if f.name not in ("norms", "travel", "plan", "zoning")}
         out = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
                for k, v in out.items()}
         out["norms"] = self.norms.to_dict()
@@ -147,13 +151,15 @@ class Scenario:
             out["travel"] = dataclasses.asdict(self.travel)
         if self.plan is not None:  # no [plan]: as before it existed
             out["plan"] = dataclasses.asdict(self.plan)
+        if self.zoning is not None:  # no [zoning]: as before it existed
+            out["zoning"] = dataclasses.asdict(self.zoning)
         return out
 
 
 _KEYS = {
     "name", "description", "district", "base_year", "horizon", "levels", "methods", "output",
     "norms", "planning_crs", "coordinate_system", "input_crs", "seed", "map", "max_distance_m",
-    "lang", "forecast", "siting", "travel", "plan",
+    "lang", "forecast", "siting", "travel", "plan", "zoning",
 }
 
 
@@ -259,6 +265,10 @@ def scenario_from_dict(
                                 f"the scenario's levels {list(levels)}"))
     travel = table("travel", travel_from_table, Travel(), True)
     plan = table("plan", CapitalSettings.from_table, None, False)
+    zoning = table("zoning", ZoningSettings.from_table, None, False)
+    if zoning is not None and zoning.levels and set(zoning.levels) - set(levels):
+        problems.append(Problem(where, f"[zoning] levels {list(zoning.levels)} must be among "
+                                f"the scenario's levels {list(levels)}"))
     ValidationError.raise_if(problems, f"scenario {where}")
     output = base / str(data.get("output", f"out/{name}"))
     return Scenario(
@@ -270,7 +280,7 @@ def scenario_from_dict(
         description=str(data.get("description", "")), source=source,
         max_distance_m=float(max_distance) if max_distance is not None else None,
         lang=lang or default_lang(norms.grade_system), forecast=settings, siting=siting,
-        travel=travel, plan=plan,
+        travel=travel, plan=plan, zoning=zoning,
     )
 
 
@@ -278,7 +288,8 @@ def _strict_values(data: Mapping[str, Any], where: str) -> list[Problem]:
     """Every table of a scenario through the one strict checker (:func:`check_values`):
     finite numbers everywhere, no true/false or text for a number, before anything is read."""
     tables: dict[str, Any] = {"forecast": ForecastSettings, "siting": SitingSettings,
-                              "map": MapSettings, "travel": Travel, "norms": None}
+                              "map": MapSettings, "travel": Travel, "zoning": ZoningSettings,
+                              "norms": None}
     top = {"base_year": 2026, "max_distance_m": 1.0, **{
         k: v for k, v in dataclasses.asdict(Scenario("", Path(), 2026)).items()
         if k not in tables and not isinstance(v, dict)}}
@@ -340,6 +351,9 @@ class ScenarioResult:
         With ``[plan]``: level → :class:`schoolmap.planning.capital.CapitalPlan`,
         :class:`~schoolmap.planning.resources.SchoolResources` and
         :class:`~schoolmap.planning.balance.BalanceIndicators` (see :mod:`schoolmap.run.plan`).
+    designs : dict
+        With ``[zoning]``: level → :class:`schoolmap.allocation.zoning.CatchmentDesign` (see
+        :mod:`schoolmap.run.zoning`).
     """
 
     scenario: Scenario
@@ -360,6 +374,7 @@ class ScenarioResult:
     plans: dict[str, CapitalPlan] = field(default_factory=dict)
     resources: dict[str, Any] = field(default_factory=dict)
     balance: dict[str, Any] = field(default_factory=dict)
+    designs: dict[str, Any] = field(default_factory=dict)
 
 
 def run_scenario(
@@ -444,6 +459,10 @@ def run_scenario(
         from schoolmap.run.plan import run_plan
 
         run_plan(result, say)
+    if scenario.zoning is not None and scenario.zoning.enabled:
+        from schoolmap.run.zoning import run_zoning
+
+        run_zoning(result, say)
     return result
 
 

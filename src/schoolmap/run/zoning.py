@@ -1,0 +1,98 @@
+"""The ``[zoning]`` step of a run: designed catchments (划片调整) per level.
+
+:func:`run_zoning` designs every level the ``[zoning]`` table names with
+:func:`schoolmap.allocation.zoning.design_catchments` (the base year's students, the run's
+travel: straight lines or the road graph) and fills :attr:`ScenarioResult.designs`; it adds
+each cell's designed zone (``designed_<level>``) and whether it changes school against the
+official zones (``changed_<level>``) to the ``cells`` layer. :func:`zoning_tables` gives
+``zoning.csv`` (one row per designed zone) and the ``designed_zones`` and
+``changed_areas`` layers; :func:`zoning_summary` the ``zoning`` block of ``summary.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from schoolmap.allocation.travel import district_graph
+from schoolmap.allocation.zoning import ZONE_COLUMNS, CatchmentDesign, design_catchments
+
+__all__ = ["ZONING_COLUMNS", "ZONING_FILES", "changed_areas", "run_zoning", "zoning_summary",
+           "zoning_tables"]
+
+#: Files a run with ``[zoning]`` writes besides the usual ones.
+ZONING_FILES = ("zoning.csv",)
+
+#: Columns of ``zoning.csv`` (see :class:`schoolmap.allocation.zoning.CatchmentDesign`).
+ZONING_COLUMNS = tuple(c for c in ZONE_COLUMNS)
+
+
+def run_zoning(result: Any, say: Callable[[str], None]) -> None:
+    """Design the catchments of every ``[zoning]`` level (in place)."""
+    sc = result.scenario
+    settings = sc.zoning
+    district = result.district
+    roads = None if sc.travel.mode == "euclidean" else district_graph(district, sc.travel)
+    adjacency = None
+    for level in settings.design_levels(sc.levels):
+        say(f"{level}: catchment design")
+        column = f"demand_{level}"
+        demand = (result.cells[column].to_numpy(dtype=np.float64)
+                  if column in result.cells.columns else None)
+        design = design_catchments(
+            district, level, result.year, max_utilisation=settings.max_utilisation,
+            min_utilisation=settings.min_utilisation, move_weight=settings.move_weight,
+            compactness_weight=settings.compactness_weight, norms=sc.norms,
+            demand_by_cell=demand, roads=roads, seed=sc.seed, adjacency=adjacency)
+        adjacency = design.adjacency
+        result.designs[level] = design
+        result.cells[f"designed_{level}"] = design.zone_by_cell.to_numpy(dtype=object)
+        result.cells[f"changed_{level}"] = design.changed_by_cell
+        result.notes += [f"{level}/zoning: {p}" for p in design.design.problems]
+        result.notes += [f"{level}/zoning: {n}" for n in design.design.notes]
+
+
+def changed_areas(result: Any) -> gpd.GeoDataFrame:
+    """Per designed level, the cells whose school changes against the official zones,
+    dissolved: columns ``level``, ``n_cells``, ``students``; polygons in the district CRS."""
+    rows = []
+    geoms = result.district.cells.geometry.to_numpy()
+    for level in result.designs:
+        changed = result.cells[f"changed_{level}"].to_numpy(dtype=bool)
+        demand = result.cells.get(f"demand_{level}")
+        students = (float(demand.to_numpy(dtype=np.float64)[changed].sum())
+                    if demand is not None else float("nan"))
+        shape = shapely.union_all(geoms[changed]) if changed.any() else None
+        rows.append({"level": level, "n_cells": int(changed.sum()), "students": students,
+                     "geometry": shape})
+    return gpd.GeoDataFrame(rows, columns=["level", "n_cells", "students", "geometry"],
+                            geometry="geometry", crs=result.district.crs)
+
+
+def zoning_tables(result: Any) -> dict[str, Any]:
+    """``zoning.csv`` (one row per designed zone, :data:`ZONING_COLUMNS`) and the GeoPackage
+    layers ``designed_zones`` (the same rows with their polygons) and ``changed_areas``."""
+    frames = [d.zones for d in result.designs.values()]
+    zones = (gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
+                              crs=result.district.crs) if frames else
+             gpd.GeoDataFrame(columns=[*ZONING_COLUMNS, "geometry"], geometry="geometry",
+                              crs=result.district.crs))
+    return {"zoning.csv": pd.DataFrame(zones.drop(columns="geometry"))[list(ZONING_COLUMNS)],
+            "designed_zones": zones, "changed_areas": changed_areas(result)}
+
+
+def zoning_summary(result: Any) -> dict[str, Any]:
+    """The ``zoning`` block of ``summary.json``: per level the design's figures against the
+    official zones (:meth:`CatchmentDesign.summary`)."""
+    return {level: _summary(d) for level, d in result.designs.items()}
+
+
+def _summary(design: CatchmentDesign) -> dict[str, Any]:
+    out = design.summary()
+    out.pop("seconds", None)  # wall-clock: summary.json stays byte-identical run to run
+    return out
