@@ -131,8 +131,9 @@ class Browser:
                     return
             seen = len(self.events)
 
-    def open(self, path: Path) -> Page:
-        """A new tab showing ``path``, loaded (load event fired, two frames drawn)."""
+    def open(self, path: Path, width: int = WIDTH) -> Page:
+        """A new tab showing ``path`` in a window ``width`` pixels wide, loaded (load event
+        fired, two frames drawn)."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"]
@@ -141,7 +142,7 @@ class Browser:
             self.send(method, session=session)
         self.send("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": True,
                                            "flatten": True}, session=session)
-        self.send("Emulation.setDeviceMetricsOverride", {"width": WIDTH, "height": HEIGHT,
+        self.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": HEIGHT,
                                                          "deviceScaleFactor": 1,
                                                          "mobile": False}, session=session)
         self.send("Page.navigate", {"url": path.as_uri()}, session=session)
@@ -206,9 +207,13 @@ class Page:
     def click(self, selector_js: str) -> None:
         """Click the middle of an element with the mouse, as a planner would.
 
-        The element is scrolled into view only when it is not in view: centring it would also
-        scroll the map's (overflow: hidden) container, which Leaflet scrolls back as soon as
-        the pointer moves, so the click would land on another row of the layer switcher."""
+        A folded group of the layer switcher holding the element is unfolded first (a click on
+        its title, as a planner would). The element is scrolled into view only when it is not
+        in view: centring it would also scroll the map's (overflow: hidden) container, which
+        Leaflet scrolls back as soon as the pointer moves, so the click would land on another
+        row of the layer switcher."""
+        self.evaluate(f"(() => {{ let d = ({selector_js}).closest('details'); while (d) {{ "
+                      "d.open = true; d = d.parentElement.closest('details'); } })()")
         box = self.evaluate(f"(() => {{ const el = {selector_js}; el.scrollIntoView("
                             "{block: 'nearest'}); const r = el.getBoundingClientRect(); "
                             "return [r.x + r.width / 2, r.y + r.height / 2]; })()")
@@ -302,10 +307,12 @@ def test_map_draws_offline_with_layers_and_every_school_and_zone(demo, browser):
 
         rows = headline(result)
         n_by_level = rows.groupby("level").size()
-        assert count("overlay") == n_by_level["kindergarten"]  # only the first level is on
-        assert count("schoolmap_catchments") == 0  # kindergartens have no zones
-        for level in ("primary", "junior"):
-            for kind in (SCHOOLS, CATCHMENTS):
+        # only the main level (primary) is on: its schools and its zones
+        assert count("overlay") == n_by_level["primary"]
+        n_zones = result.zones.groupby("level").size()
+        assert count("schoolmap_catchments") == n_zones["primary"]
+        for level, kinds in (("kindergarten", (SCHOOLS,)), ("junior", (SCHOOLS, CATCHMENTS))):
+            for kind in kinds:
                 page.click(f"[...document.querySelectorAll('.leaflet-control-layers-overlays "
                            f"label')].find(l => l.textContent.trim() === '{kind} – {LEVEL[level]}')"
                            ".querySelector('input')")
@@ -318,24 +325,79 @@ def test_map_draws_offline_with_layers_and_every_school_and_zone(demo, browser):
         page.close()
 
 
+def test_map_opens_on_the_main_level_grouped_labelled_searchable(demo, browser):
+    result, folder, _ = demo
+    page = browser.open(folder / "map.html")
+    try:
+        assert page.errors() == []
+        # the switcher: one group per level, the main level's (primary) unfolded
+        groups = page.evaluate("[...document.querySelectorAll('.schoolmap-group')].map(d => "
+                               "[d.querySelector('summary').textContent, d.open])")
+        assert groups[:3] == [["幼儿园", False], ["小学", True], ["初中", False]]
+        assert [g[0] for g in groups[3:]] == ["其他图层", "底图"]
+        # the main level's zone polygons and schools drawn, nothing of the other levels
+        n_zones = int((result.zones["level"] == "primary").sum())
+        assert page.evaluate("document.querySelectorAll('.leaflet-schoolmap_catchments-pane "
+                             "path').length") == n_zones
+        assert page.evaluate(MARKERS) == int((headline(result).level == "primary").sum())
+        # the legend folds; at 1280 px it opens unfolded
+        assert page.evaluate("document.querySelector('.schoolmap-legend details').open")
+        page.click("document.querySelector('.schoolmap-legend summary')")
+        assert not page.evaluate("document.querySelector('.schoolmap-legend details').open")
+        # a metric scale bar only
+        assert page.evaluate("[...document.querySelectorAll('.leaflet-control-scale-line')]"
+                             ".map(e => e.textContent)")[0].endswith(("m", "km"))
+        assert page.evaluate("document.querySelectorAll('.leaflet-control-scale-line')"
+                             ".length") == 1
+        # no names at the opening zoom; zone names from zoom 13, school names from 15
+        labels = "[...document.querySelectorAll('.schoolmap-label')].map(e => e.textContent)"
+        assert page.evaluate(f"window.schoolmapMap.getZoom() < 13 ? {labels}.length : 0") == 0
+        page.evaluate("new Promise(r => { window.schoolmapMap.once('zoomend', () => r()); "
+                      "window.schoolmapMap.setZoom(13, {animate: false}); })")
+        zone_names = set(result.zones.loc[result.zones["level"] == "primary", "name"])
+        shown_zones = set(page.evaluate(labels))
+        assert shown_zones and shown_zones <= zone_names
+        # search: a school found by name, the map zoomed onto it, its name written there
+        name = headline(result).query("level == 'junior'")["name"].iloc[0]
+        page.evaluate(f"(() => {{ const i = document.querySelector('.schoolmap-search input'); "
+                      f"i.value = {json.dumps(name)}; i.dispatchEvent(new Event('change')); }})()")
+        assert eventually(lambda: page.evaluate("window.schoolmapMap.getZoom()") >= 15)
+        assert eventually(lambda: name in page.evaluate(labels))
+        assert page.evaluate(LAYER_BOX.format(json.dumps(f"{SCHOOLS} – 初中")) + ".checked")
+        assert page.evaluate("!!document.querySelector('.schoolmap-fullscreen a')")
+        assert page.errors() == []
+    finally:
+        page.close()
+    # on a narrow screen (a phone, a half-width window) legend and switcher open folded
+    page = browser.open(folder / "map.html", width=700)
+    try:
+        assert page.evaluate("[...document.querySelectorAll('.schoolmap-legend details, "
+                             ".schoolmap-panel')].map(d => d.open)") == [False, False]
+        legend = page.evaluate("document.querySelector('.schoolmap-legend')"
+                               ".getBoundingClientRect().width")
+        assert legend < 200
+    finally:
+        page.close()
+
+
 def test_layer_switcher_clicks_hide_and_show_layers(demo, browser):
     result, folder, _ = demo
     page = browser.open(folder / "map.html")
     try:
         box = ("[...document.querySelectorAll('.leaflet-control-layers-overlays label')]"
                ".find(l => l.textContent.trim() === '{}').querySelector('input')")
-        n_k = int((headline(result).level == "kindergarten").sum())
+        n_p = int((headline(result).level == "primary").sum())
         paths = "document.querySelectorAll('.leaflet-overlay-pane path').length"
         before = page.screenshot()
-        page.click(box.format(f"{SCHOOLS} – 幼儿园"))
+        page.click(box.format(f"{SCHOOLS} – 小学"))
         assert page.evaluate(paths) == 0
-        assert not page.evaluate(box.format(f"{SCHOOLS} – 幼儿园") + ".checked")
+        assert not page.evaluate(box.format(f"{SCHOOLS} – 小学") + ".checked")
         after = page.screenshot()
         assert np.abs(before - after).max() > 0.1  # the markers went away on screen too
-        page.click(box.format(f"{SCHOOLS} – 幼儿园"))
-        assert page.evaluate(paths) == n_k
-        page.click(box.format(f"{PRICES} – 幼儿园"))
-        assert page.evaluate(paths) == 2 * n_k
+        page.click(box.format(f"{SCHOOLS} – 小学"))
+        assert page.evaluate(paths) == n_p
+        page.click(box.format(f"{PRICES} – 小学"))
+        assert page.evaluate(paths) == 2 * n_p
         assert page.errors() == []
     finally:
         page.close()
@@ -358,7 +420,7 @@ def test_report_loads_offline_with_tables_charts_and_the_map(demo, browser):
         charts = page.evaluate("[...document.querySelectorAll('img.chart')]"
                                ".map(i => i.complete && i.naturalWidth > 0)")
         assert charts == [True, True, True, True]  # demand, bands, forecast, seat prices
-        # the embedded map drew its layer switcher and the kindergartens
+        # the embedded map drew its layer switcher and the primary schools
         frames: list = []
 
         def map_frames() -> bool:
@@ -372,7 +434,7 @@ def test_report_loads_offline_with_tables_charts_and_the_map(demo, browser):
         assert eventually(map_frames)
         *labels, n_paths = frames[0]
         assert "学校 – 小学" in labels and "学区 – 初中" in labels
-        assert n_paths == int((rows.level == "kindergarten").sum())
+        assert n_paths == int((rows.level == "primary").sum())
         rect = page.evaluate("(() => { const f = document.querySelector('iframe.map'); "
                              "f.scrollIntoView(); const r = f.getBoundingClientRect(); "  # in view
                              "return {x: r.x + scrollX, y: r.y + scrollY, width: r.width, "
@@ -398,6 +460,7 @@ def test_hostile_school_name_is_text_everywhere(demo, browser):
         page.close()
     page = browser.open(folder / "map.html")
     try:
+        toggle(page, f"{SCHOOLS} – 幼儿园")  # the renamed school is a kindergarten
         # open the popup of the renamed school: its name is shown as text, not run
         shown = page.evaluate(
             "(() => { const m = Object.keys(window).filter(k => k.startsWith('circle_marker_'))"
@@ -470,7 +533,7 @@ def test_milestone_year_and_development_layers_toggle(demo, browser):
         for year, kind in ((base, "基年"), (peak, "高峰"), (horizon, "规划末年")):
             assert f"学校 {year} ({kind}) – 初中" in labels
         assert "新建住宅" in labels
-        n0 = page.evaluate(MARKERS)  # the kindergartens, on when the map opens
+        n0 = page.evaluate(MARKERS)  # the primary schools, on when the map opens
         toggle(page, f"学校 {peak} (高峰) – 初中")
         assert counts(page, MARKERS, n0 + by_year[peak])  # every junior school open then
         text = open_popup_containing(page, f"<td>{peak}</td>")
@@ -625,14 +688,14 @@ def test_a_50000_cell_district_map_is_small_and_opens_fast(browser, tmp_path):
         assert seconds < LARGE_MAP_MAX_SECONDS, f"{size / 1e6:.1f} MB opened in {seconds:.1f} s"
         assert page.errors() == []
         rows = headline(result)
-        assert page.evaluate(MARKERS) == int((rows["level"] == "kindergarten").sum())
+        assert page.evaluate(MARKERS) == int((rows["level"] == "primary").sum())
         labels = page.evaluate(OVERLAY_LABELS)
-        assert "学区 – 小学" in labels and "新建住宅" in labels
+        assert "学区 – 初中" in labels and "新建住宅" in labels
         start = time.monotonic()
-        toggle(page, "学区 – 小学")
-        n_primary_zones = int((result.zones["level"] == "primary").sum())
+        toggle(page, "学区 – 初中")
+        n_zones = int(result.zones["level"].isin(["primary", "junior"]).sum())
         assert counts(page, "document.querySelectorAll('.leaflet-schoolmap_catchments-pane "
-                            "path').length", n_primary_zones)
+                            "path').length", n_zones)
         assert time.monotonic() - start < LARGE_MAP_MAX_SECONDS
         assert n_colours(page.screenshot()) > 20
     finally:

@@ -350,7 +350,21 @@ def test_layers_per_level_and_kind_only_first_level_shown(schools, zones, tmp_pa
     assert shown(text, layers["Schools – primary"])
     assert not shown(text, layers["Catchments – junior"])
     assert not shown(text, layers["Schools – junior"])
-    assert '"collapsed": false' in text
+    spec = json.loads(re.search(r"schoolmapControls\(map_\w+, \w+_layers,\s*(\{.*?\})\);\n",
+                                text, re.S).group(1))
+    # the switcher groups the layers by level, the shown level's group unfolded
+    assert [(g["key"], g["open"], g["names"]) for g in spec["groups"]] == [
+        ("primary", True, ["Catchments – primary", "Schools – primary"]),
+        ("junior", False, ["Catchments – junior", "Schools – junior"])]
+    assert spec["search"] == ["Schools – primary", "Schools – junior"]
+    assert {(e["name"], e["kind"]) for e in spec["labels"]} == {
+        ("Catchments – primary", "zones"), ("Catchments – junior", "zones"),
+        ("Schools – primary", "schools"), ("Schools – junior", "schools")}
+    # main_level: that level's layers on, the others off
+    text = render(shortfall_map(schools, zones, tiles=None, main_level="junior"), tmp_path)
+    layers = overlays(text)
+    assert [name for name, var in layers.items() if shown(text, var)] == [
+        "Catchments – junior", "Schools – junior"]
 
 
 def test_levels_argument_chooses_and_orders_layers(schools, zones, tmp_path):
@@ -372,7 +386,7 @@ def test_legend_is_bilingual_and_explains_colours(schools, zones, tmp_path):
     assert legend is not None
     legend_text = legend.group(1)
     for label in (
-        "Legend 图例",
+        "<summary>Legend</summary>",
         "Catchment utilisation 学区使用率",
         "95–105 %",
         "≥ 130 %",

@@ -79,6 +79,15 @@ MILESTONE_NAMES: dict[str, dict[str, str]] = {
 PROPOSED_NAMES = {"en": "Proposed catchments", "zh": "建议学区"}
 
 
+#: Words of the map's own controls and legend, per language (``present.maps.controls``).
+MAP_UI: dict[str, dict[str, str]] = {
+    "en": {"layers": "Layers", "other": "Other layers", "basemap": "Basemap",
+           "search": "Find a school…", "fullscreen": "Full screen", "legend": "Legend"},
+    "zh": {"layers": "图层", "other": "其他图层", "basemap": "底图",
+           "search": "查找学校…", "fullscreen": "全屏", "legend": "图例"},
+}
+
+
 #: Phrases of ``report.html`` (key → language → text; ``{name}`` fields filled in).
 REPORT_TEXT: dict[str, dict[str, str]] = {
     "title": {"en": "School seats report", "zh": "学位供需报告"},

@@ -92,6 +92,8 @@ class Scenario:
     tiles : str
         Basemap of the map: ``OpenStreetMap``, ``gaode`` (Gaode/AutoNavi tiles; the layers are
         shifted to GCJ-02 to line up with them) or ``none`` (data layers only, works offline).
+    map_settings : MapSettings
+        The whole ``[map]`` table (main level, Tianditu key; not written to ``summary.json``).
     assignment_lines : tuple of str
         School ids whose students the map links to their cells (headline method); empty: none.
     max_distance_m : float or None
@@ -132,6 +134,7 @@ class Scenario:
     travel: Travel = field(default_factory=Travel)
     plan: CapitalSettings | None = None
     zoning: ZoningSettings | None = None
+    map_settings: MapSettings = field(default_factory=MapSettings)
 
     @property
     def language(self) -> str:
@@ -141,7 +144,7 @@ class Scenario:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for ``summary.json`` (paths as given, norms in full)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in ("norms", "travel", "plan", "zoning")}
+               if f.name not in ("norms", "travel", "plan", "zoning", "map_settings")}
         out = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
                for k, v in out.items()}
         out["norms"] = self.norms.to_dict()
@@ -263,6 +266,9 @@ def scenario_from_dict(
     if siting is not None and siting.levels and set(siting.levels) - set(levels):
         problems.append(Problem(where, f"[siting] levels {list(siting.levels)} must be among "
                                 f"the scenario's levels {list(levels)}"))
+    if map_settings.main_level is not None and map_settings.main_level not in levels:
+        problems.append(Problem(where, f"map.main_level {map_settings.main_level!r} must be one "
+                                f"of the scenario's levels {list(levels)}"))
     travel = table("travel", travel_from_table, Travel(), True)
     plan = table("plan", CapitalSettings.from_table, None, False)
     zoning = table("zoning", ZoningSettings.from_table, None, False)
@@ -280,7 +286,7 @@ def scenario_from_dict(
         description=str(data.get("description", "")), source=source,
         max_distance_m=float(max_distance) if max_distance is not None else None,
         lang=lang or default_lang(norms.grade_system), forecast=settings, siting=siting,
-        travel=travel, plan=plan, zoning=zoning,
+        travel=travel, plan=plan, zoning=zoning, map_settings=map_settings,
     )
 
 

@@ -23,7 +23,7 @@ from branca.element import Element, MacroElement
 from jinja2.utils import htmlsafe_json_dumps
 from shapely.geometry import mapping
 
-from schoolmap.i18n import LAYER_NAMES, LEVEL_NAMES_ZH
+from schoolmap.i18n import LAYER_NAMES, LEVEL_NAMES_ZH, MAP_UI
 from schoolmap.io.crs import wgs84_to_gcj02
 from schoolmap.present.maps.style import (
     LEVEL_ORDER,
@@ -34,6 +34,7 @@ from schoolmap.present.maps.style import (
     escape,
     fmt_int,
     fmt_pct,
+    is_missing,
     marker_radius,
     numeric_values,
     popup_html,
@@ -540,6 +541,16 @@ def add_markers(
         marker.add_child(_Tooltip(f"<b>{text_of(names[i])}</b> ({text_of(ids[i])})<br>{tip(i)}"))
         marker.add_child(TextPopup(popup(i), max_width=max_width))
         marker.add_to(group)
+    set_labels(group, "schools", [(round(geoms[i].y, 6), round(geoms[i].x, 6), text_of(names[i]))
+                                  for i in order if not is_missing(names[i])])
+
+
+def set_labels(group: folium.FeatureGroup, kind: str,
+               items: list[tuple[float, float, str]]) -> None:
+    """Names to write on the map when ``group`` is on and the map zoomed in: ``kind``
+    ``"schools"`` or ``"zones"`` (:data:`~schoolmap.present.maps.controls.LABEL_ZOOM`),
+    ``items`` ``(lat, lon, escaped HTML)``."""
+    group.schoolmap_labels = (kind, items)
 
 
 def school_popup(schools: pd.DataFrame | dict[str, list], i: int) -> str:
@@ -576,10 +587,11 @@ class MapLegend(Element):
     :attr:`SchoolMap.gcj02`.)
     """
 
-    def __init__(self, sections: dict[str, str], notes: list[str]) -> None:
+    def __init__(self, sections: dict[str, str], notes: list[str], lang: str = "en") -> None:
         super().__init__()
         self.sections = dict(sections)
         self.notes = list(notes)
+        self.lang = lang
 
     def add_section(self, key: str, section_html: str) -> None:
         self.sections.setdefault(key, section_html)
@@ -587,7 +599,7 @@ class MapLegend(Element):
     def render(self, **kwargs: Any) -> str:
         return (
             '<div class="schoolmap-box schoolmap-legend"><details open>'
-            "<summary>Legend 图例</summary>"
+            f"<summary>{MAP_UI.get(self.lang, MAP_UI['en'])['legend']}</summary>"
             + "".join(self.sections.values())
             + "".join(self.notes)
             + "</details></div>"

@@ -36,9 +36,11 @@ from schoolmap.present.maps.base import (
     problem_message,
     resolve_levels,
     school_points_lonlat,
+    set_labels,
     to_lonlat,
     zone_shapes_lonlat,
 )
+from schoolmap.present.maps.controls import CONTROLS_CSS, CONTROLS_JS, GroupedLayers
 from schoolmap.present.maps.style import (
     GAODE_ATTRIBUTION,
     GAODE_SUBDOMAINS,
@@ -56,6 +58,9 @@ from schoolmap.present.maps.style import (
     SHORTFALL_COLOURS,
     SHORTFALL_LABELS,
     SHORTFALL_NONE_COLOUR,
+    TIANDITU_ATTRIBUTION,
+    TIANDITU_SUBDOMAINS,
+    TIANDITU_TILES,
     UNSERVED_COLOURS,
     UNSERVED_LABELS,
     UNSERVED_MIN_STUDENTS,
@@ -91,6 +96,8 @@ def shortfall_map(
     tiles: str | None = "OpenStreetMap",
     levels: Sequence[str] | None = None,
     lang: str = "en",
+    main_level: str | None = None,
+    tianditu_key: str = "",
 ) -> SchoolMap:
     """Draw schools and catchments with their seat shortfall on an interactive map.
 
@@ -106,8 +113,12 @@ def shortfall_map(
       (56–65 students), a thick black ring schools with 超大班额 classes (66+). The popup lists
       the school's figures.
 
-    Only the first level's layers are shown when the map opens. A legend explains the colours
-    and rings in English and Chinese.
+    Only the main level's layers are shown when the map opens (``main_level``, or the first
+    level drawn). The layer switcher groups the layers by level, the main level's group
+    unfolded; zone and school names are written on the map once zoomed in (zones from zoom 13,
+    schools from 15); a search box finds a school by name, a button shows the map full screen,
+    the scale bar is metric. On a window narrower than 900 px the legend and the switcher open
+    folded. A legend explains the colours and rings in English and Chinese.
 
     Parameters
     ----------
@@ -135,14 +146,21 @@ def shortfall_map(
         or ``"gaode"`` for Gaode / AutoNavi (高德地图) tiles, which are in GCJ-02: every layer
         of the map, including those added later, is then shifted from WGS 84 to GCJ-02 with
         :func:`schoolmap.io.crs.wgs84_to_gcj02` (a few hundred metres in China) so it lines up
-        with the streets. ``None`` gives a plain white background that needs no tile server.
+        with the streets. ``"tianditu"`` for Tianditu (天地图) vector tiles and annotation
+        (CGCS2000, drawn without shift), which need ``tianditu_key``. ``None`` gives a plain
+        white background that needs no tile server.
     levels : sequence of str or None, optional
         Levels to draw, in layer order; the first one that has data is shown when the map
         opens. ``None``: every level in the data, kindergarten, primary, junior, senior first.
         A standard level without data is skipped.
     lang : {"en", "zh"}, optional
-        Language of the layer names (default English, e.g. ``"学区 – 小学"`` in Chinese); the
-        legend and popups are bilingual either way.
+        Language of the layer names and the controls (default English, e.g. ``"学区 – 小学"``
+        in Chinese); the legend and popups are bilingual either way.
+    main_level : str or None, optional
+        The level whose catchments and schools are on when the map opens; ``None`` or a level
+        without data: the first level drawn.
+    tianditu_key : str, optional
+        The Tianditu key (``tiles="tianditu"`` only).
 
     Returns
     -------
@@ -197,6 +215,11 @@ def shortfall_map(
         raise ValueError(problem_message(problems))
 
     gcj02 = isinstance(tiles, str) and tiles.lower() == "gaode"
+    tianditu = isinstance(tiles, str) and tiles.lower() == "tianditu"
+    if tianditu and not tianditu_key:
+        raise ValueError("shortfall_map: tiles='tianditu' needs a key: pass tianditu_key (in a "
+                         "scenario: [map] tianditu_key, or the environment variable "
+                         "SCHOOLMAP_TIANDITU_KEY).")
     school_points = school_points_lonlat(schools, gcj02)
     zone_shapes = zone_shapes_lonlat(zones, gcj02) if has_zones and zones is not None else None
 
@@ -209,10 +232,17 @@ def shortfall_map(
     n_unlocated = int((~located & school_points["level"].astype(str).isin(resolved)).sum())
     school_points = school_points[located]
 
-    m = SchoolMap(location=None, tiles=None if gcj02 else tiles, control_scale=True, gcj02=gcj02)
+    m = SchoolMap(location=None, tiles=None if gcj02 or tianditu else tiles,
+                  control_scale=False, gcj02=gcj02)
     if gcj02:
         folium.TileLayer(GAODE_TILES, attr=GAODE_ATTRIBUTION, name="高德地图 Gaode",
                          subdomains=GAODE_SUBDOMAINS, max_zoom=18).add_to(m)
+    if tianditu:
+        vector, notes = (url.replace("{tk}", escape(tianditu_key)) for url in TIANDITU_TILES)
+        folium.TileLayer(vector, attr=TIANDITU_ATTRIBUTION, name="天地图 Tianditu",
+                         subdomains=TIANDITU_SUBDOMAINS, max_zoom=18).add_to(m)
+        folium.TileLayer(notes, attr=TIANDITU_ATTRIBUTION, name="天地图注记 Tianditu labels",
+                         overlay=True, subdomains=TIANDITU_SUBDOMAINS, max_zoom=18).add_to(m)
     # No CDN links: Leaflet goes into the page itself, and nothing else folium would link
     # (jQuery, Bootstrap, Font Awesome, awesome-markers) is used by this map.
     m.default_js = []
@@ -222,6 +252,8 @@ def shortfall_map(
     root.header.add_child(Verbatim(f"<style>{leaflet_css}</style>"), name="leaflet_css", index=0)
     root.header.add_child(Verbatim(f"<script>{leaflet_js}</script>"), name="leaflet_js", index=1)
     root.header.add_child(Element(PAGE_CSS), name="schoolmap_css")
+    root.header.add_child(Verbatim(CONTROLS_CSS), name="schoolmap_controls_css")
+    root.header.add_child(Verbatim(CONTROLS_JS), name="schoolmap_controls_js")
     if tiles is None:  # plain white paper instead of Leaflet's grey, so grey "no data" shows
         root.header.add_child(
             Element("<style>.folium-map.leaflet-container {background: #ffffff;}</style>"),
@@ -236,7 +268,10 @@ def shortfall_map(
     if zone_shapes is not None:
         folium.map.CustomPane("schoolmap_catchments", z_index=350, pointer_events=True).add_to(m)
 
-    first = True
+    drawn = [lv for lv in resolved
+             if (zone_shapes is not None and (zone_shapes["level"].astype(str) == lv).any())
+             or (school_points["level"].astype(str) == lv).any()]
+    main = main_level if main_level in drawn else (drawn[0] if drawn else None)
     for level in resolved:
         level_zones = None
         if zone_shapes is not None:
@@ -247,23 +282,25 @@ def shortfall_map(
             continue
         if level_has_zones:
             assert level_zones is not None
-            group = folium.FeatureGroup(name=layer_name("catchments", level, lang), show=first)
+            group = folium.FeatureGroup(name=layer_name("catchments", level, lang),
+                                        show=level == main)
             _add_catchments(group, level_zones)
             group.add_to(m)
             has_zone_layer = True
         if len(level_schools):
-            group = folium.FeatureGroup(name=layer_name("schools", level, lang), show=first)
+            group = folium.FeatureGroup(name=layer_name("schools", level, lang),
+                                        show=level == main)
             add_schools(group, level_schools)
             group.add_to(m)
-        first = False
 
-    folium.LayerControl(collapsed=False).add_to(m)
+    open_group = layer_name("schools", main, lang).rsplit(" – ", 1)[1] if main else ""
+    GroupedLayers(open_group=open_group, lang=lang).add_to(m)
     if title:
         root.html.add_child(
             Element(f'<div class="schoolmap-box schoolmap-title">{escape(title)}</div>'),
             name="schoolmap_title",
         )
-    legend = MapLegend(*_legend_sections(has_zone_layer, n_unlocated))
+    legend = MapLegend(*_legend_sections(has_zone_layer, n_unlocated), lang=lang)
     root.html.add_child(legend, name=LEGEND)
 
     bounds = data_bounds(school_points, zone_shapes, resolved)
@@ -472,6 +509,10 @@ def _add_catchments(group: folium.FeatureGroup, zones: gpd.GeoDataFrame) -> None
             "shortfall": fmt_int(shortfall[i]),
             "utilisation": fmt_pct(util[i]),
         })
+    where = shapely.point_on_surface(zones.geometry.to_numpy())
+    set_labels(group, "zones", [(round(shapely.get_y(p), 6), round(shapely.get_x(p), 6),
+                                 text_of(names[i])) for i, p in enumerate(where)
+                                if names[i] is not None and text_of(names[i]) != MISSING])
     labels = {"name": "Zone 学区", "zone_id": "Zone ID 学区编号", "school_id": "School(s) 学校",
               "demand": "Demand 需求 (students 人)", "seats": "Seats 学位",
               "shortfall": "Shortfall 学位缺口", "utilisation": "Utilisation 使用率"}

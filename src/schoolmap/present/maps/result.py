@@ -15,6 +15,7 @@ from schoolmap.i18n import MAP_METHOD_NAMES_ZH
 from schoolmap.present.maps.allocation import add_assignment_lines, add_proposed_catchments
 from schoolmap.present.maps.base import layer_name, legend_of, write_map
 from schoolmap.present.maps.capacity import add_seat_prices, add_unserved, shortfall_map
+from schoolmap.present.maps.settings import MapSettings
 from schoolmap.present.maps.style import (
     escape,
 )
@@ -48,7 +49,8 @@ def render_result_map(result: Any, path: str | os.PathLike,
     """Draw a scenario run and write ``map.html``.
 
     The map shows the headline method (the scenario's first) with :func:`shortfall_map`:
-    catchments and schools per level, the first level's on when the map opens; layer names in
+    catchments and schools per level, the main level's on when the map opens (``[map]
+    main_level``; ``primary`` by default), the others off; layer names in
     the scenario's language (``Scenario.language``; names below in English). Per level it
     adds, switched off at first:
 
@@ -93,9 +95,11 @@ def render_result_map(result: Any, path: str | os.PathLike,
     levels = [lv for lv in sc.levels if lv in set(schools["level"])]
     shown_method = MAP_METHOD_NAMES_ZH.get(method, method) if lang == "zh" else method
     title = f"{sc.name} · {result.year} · {shown_method}"
+    settings = getattr(sc, "map_settings", None) or MapSettings(tiles=sc.tiles)
     m = shortfall_map(schools, result.zones if len(result.zones) else None, title=title,
                       tiles=None if sc.tiles == "none" else sc.tiles, levels=levels or None,
-                      lang=lang)
+                      lang=lang, main_level=settings.main_level_of(levels),
+                      tianditu_key=settings.tianditu_key)
     optimal = result.schools[result.schools["method"] == "optimal"]
     unserved = [(method, "unserved")]
     if "optimal" in sc.methods and method != "optimal":

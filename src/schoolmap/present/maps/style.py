@@ -176,6 +176,21 @@ GAODE_ATTRIBUTION = "&copy; 高德地图 AutoNavi (GCJ-02)"
 GAODE_SUBDOMAINS = "1234"
 
 
+#: Tianditu (天地图, the national basemap service) in Web Mercator: vector map (``vec``) and
+#: its Chinese annotation (``cva``), CGCS2000 ≈ WGS 84, so no layer is shifted. ``{tk}`` is the
+#: key (``[map] tianditu_key`` or the environment variable ``SCHOOLMAP_TIANDITU_KEY``).
+TIANDITU_TILES = tuple(
+    f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    f"&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}"
+    f"&TILEROW={{y}}&TILECOL={{x}}&tk={{tk}}" for layer in ("vec", "cva"))
+
+
+TIANDITU_ATTRIBUTION = "&copy; 天地图 Tianditu (国家地理信息公共服务平台)"
+
+
+TIANDITU_SUBDOMAINS = "01234567"
+
+
 MISSING = "—"
 
 
