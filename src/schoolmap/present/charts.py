@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["BAND_COLOURS", "CJK_FONTS", "TOP_N_PRICES", "chart_section", "cjk_font"]
+__all__ = ["BAND_COLOURS", "CJK_FONTS", "TOP_N_PRICES", "chart_section", "cjk_font",
+           "register_cjk_fonts"]
 
 #: Schools shown per level in the seat-price chart (highest prices).
 TOP_N_PRICES = 12
@@ -181,11 +182,54 @@ def prices_chart(report: Any, lang: str, font: str | None) -> bytes | None:
     return png_bytes(fig)
 
 
-@functools.cache
-def cjk_font() -> str | None:
-    """Name of an installed font family with Chinese glyphs, or None."""
+#: Folders searched for CJK font files (Debian/Ubuntu, other Linux, macOS, Windows).
+FONT_DIRS: tuple[str, ...] = (
+    "/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts",
+    "/System/Library/Fonts", "/Library/Fonts", "C:/Windows/Fonts",
+)
+
+#: File names of CJK fonts (Noto CJK, Source Han, WenQuanYi, YaHei, PingFang, SimHei).
+CJK_FONT_FILES: tuple[str, ...] = (
+    "NotoSansCJK*", "NotoSansSC*", "SourceHanSans*", "wqy-*", "msyh*", "PingFang*", "simhei*",
+)
+
+
+def register_cjk_fonts() -> list[str]:
+    """Register the CJK font files installed on this machine with matplotlib; their paths.
+
+    matplotlib's font list is a cache written the first time matplotlib ran, so a font
+    installed after (``apt-get install fonts-noto-cjk``) is not in it and never would be: the
+    files are looked for in :data:`FONT_DIRS` by name (:data:`CJK_FONT_FILES`, regular
+    weights first) and added with ``fontManager.addfont``.
+    """
+    from pathlib import Path
+
     from matplotlib import font_manager
 
+    found: list[str] = []
+    for folder in FONT_DIRS:
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            continue
+        for pattern in CJK_FONT_FILES:
+            for path in sorted(root.rglob(pattern)):
+                if path.suffix.lower() not in (".ttc", ".otf", ".ttf") or "Bold" in path.name:
+                    continue
+                try:
+                    font_manager.fontManager.addfont(str(path))
+                except (OSError, RuntimeError, ValueError):  # unreadable file: try the next
+                    continue
+                found.append(str(path))
+    return found
+
+
+@functools.cache
+def cjk_font() -> str | None:
+    """Name of an installed font family with Chinese glyphs, or None (font files found
+    directly by :func:`register_cjk_fonts`, whatever matplotlib's cache holds)."""
+    from matplotlib import font_manager
+
+    register_cjk_fonts()
     names = {f.name for f in font_manager.fontManager.ttflist}
     for name in CJK_FONTS:
         if name in names:
