@@ -60,11 +60,11 @@ LAYER_NAMES: dict[str, dict[str, str]] = {
     "en": {"catchments": "Catchments", "schools": "Schools", "seat_prices": "Seat prices",
            "unserved": "Unserved students", "unserved_optimal": "Unserved (optimal)",
            "milestone": "Schools", "new_sites": "New schools", "developments": "Developments",
-           "lines": "Assignment lines"},
+           "lines": "Assignment lines", "designed": "Designed catchments"},
     "zh": {"catchments": "学区", "schools": "学校", "seat_prices": "学位影子价格",
            "unserved": "未获学位学生", "unserved_optimal": "未获学位学生 (最优分配)",
            "milestone": "学校", "new_sites": "建议新建学校", "developments": "新建住宅",
-           "lines": "学生来源连线"},
+           "lines": "学生来源连线", "designed": "划片方案"},
 }
 
 
@@ -108,6 +108,27 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
                     "zh": "距离：沿道路的{what}距离（出行方式 {mode}），用于就近、最优分配方法及"
                           "逐年模拟；划片按官方学区。距道路超过 {conn} 米的网格和学校按直线距离。"},
     "travel_walk": {"en": "walking", "zh": "步行"},
+    # [zoning]: designed catchments (划片调整) against the official zones
+    "zoning": {"en": "Designed catchments", "zh": "划片方案 (划片调整)"},
+    "zoning_intro": {"en": "{n} zones, {pieces} in several pieces, {over} above {max_u} of "
+                           "their seats; travel {gap} above its proven lower bound; {unzoned} "
+                           "students unzoned ({method}, {travel}, move weight {mw} m).",
+                     "zh": "{n} 个学区，{pieces} 个不连片，{over} 个超过学位的 {max_u}；"
+                           "出行距离高于可证下界 {gap}；{unzoned} 名学生未能划入学区"
+                           "（{method}，{travel}，调整权重 {mw} 米）。"},
+    "zoning_measure": {"en": "Measure", "zh": "指标"},
+    "zoning_official": {"en": "Official zones", "zh": "现行学区"},
+    "zoning_dissolved": {"en": "Optimal allocation dissolved", "zh": "最优分配合并"},
+    "zoning_designed": {"en": "Designed zones", "zh": "划片方案"},
+    "zoning_over": {"en": "Zones over capacity", "zh": "超出学位的学区"},
+    "zoning_moved": {"en": "Students changing school", "zh": "需调整学校的学生"},
+    "zoning_trip": {"en": "Mean trip (m)", "zh": "平均距离 (米)"},
+    "zoning_pieces": {"en": "Zones in several pieces", "zh": "不连片学区"},
+    "zoning_zones": {"en": "Zones", "zh": "学区"},
+    "zoning_per_zone": {"en": "Every designed zone", "zh": "各学区"},
+    "zoning_beyond": {"en": "Beyond radius", "zh": "超出服务半径"},
+    "zoning_tradeoff": {"en": "Travel against students moved (move weight, m)",
+                        "zh": "出行距离与调整学生数 (调整权重, 米)"},
     # [plan]: the costed capital plan (一校一策) and balance indicators
     "plan": {"en": "Capital plan", "zh": "建设规划 (一校一策)"},
     "plan_intro": {"en": "{n} projects, {seats} seats, {teachers} teacher posts; construction "

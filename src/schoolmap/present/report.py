@@ -34,6 +34,7 @@ from schoolmap.present.html import num as _num
 from schoolmap.present.html import pct as _pct
 from schoolmap.present.html import table as _table
 from schoolmap.present.plan import plan_section
+from schoolmap.present.zoning import zoning_section
 
 __all__ = ["render_report", "report_html", "travel_line"]
 
@@ -171,6 +172,7 @@ class _Report:
               if getattr(res, "forecast_methods", None) is not None else []),
             *([("new_sites", self.sites_section())] if getattr(res, "siting", None) else []),
             *([("plan", plan_section(self))] if getattr(res, "plans", None) else []),
+            *([("zoning", zoning_section(self))] if getattr(res, "designs", None) else []),
             ("schools", self.schools_section()),
             ("zones", self.zones_section()),
             ("map", self.map_section(map_html)),

@@ -281,7 +281,8 @@ def write_results(
         if render_map is None:
             from schoolmap.present.maps import render_result_map
 
-            render_result_map(result, tmp / "map.html", proposed=proposed)
+            render_result_map(result, tmp / "map.html", proposed=proposed,
+                              zoning=zoning or None)
         else:
             render_map(result, tmp / "map.html")
         from schoolmap.present.report import render_report

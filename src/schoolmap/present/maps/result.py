@@ -20,6 +20,7 @@ from schoolmap.present.maps.style import (
     escape,
 )
 from schoolmap.present.maps.timeline import add_developments, add_milestone_years, add_new_sites
+from schoolmap.present.maps.zoning import add_designed_zones
 
 
 def _result_assignment_lines(m: folium.Map, result: Any, method: str, lang: str) -> None:
@@ -45,7 +46,8 @@ def _result_assignment_lines(m: folium.Map, result: Any, method: str, lang: str)
 
 
 def render_result_map(result: Any, path: str | os.PathLike,
-                      proposed: gpd.GeoDataFrame | None = None) -> Path:
+                      proposed: gpd.GeoDataFrame | None = None,
+                      zoning: dict[str, gpd.GeoDataFrame] | None = None) -> Path:
     """Draw a scenario run and write ``map.html``.
 
     The map shows the headline method (the scenario's first) with :func:`shortfall_map`:
@@ -82,6 +84,11 @@ def render_result_map(result: Any, path: str | os.PathLike,
         :func:`schoolmap.allocation.catchments.proposed_catchments` (computed once, by the
         caller: :func:`schoolmap.run.outputs.write_results` passes the table it writes).
         ``None``: no proposed-catchment layer.
+    zoning : dict or None, optional
+        With ``[zoning]``: the ``designed_zones`` and ``changed_areas`` layers
+        (:func:`schoolmap.run.zoning.zoning_tables`), drawn per level as ``"Designed
+        catchments – <level>"`` with the areas that change school hatched
+        (:func:`~schoolmap.present.maps.zoning.add_designed_zones`, off).
 
     Returns
     -------
@@ -120,6 +127,8 @@ def render_result_map(result: Any, path: str | os.PathLike,
     _result_assignment_lines(m, result, method, lang)
     if proposed is not None:
         _result_proposed_catchments(m, result, proposed, lang)
+    if zoning is not None:
+        add_designed_zones(m, zoning["designed_zones"], zoning["changed_areas"], lang=lang)
     return write_map(m, path)
 
 

@@ -1,0 +1,54 @@
+"""The report's catchment-design section (``[zoning]``): per level, the official zones against
+the designed ones (zones over capacity, students changing school, mean trip, zones in pieces)
+and every designed zone. It only shows figures handed to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schoolmap.present.html import esc as _e
+from schoolmap.present.html import num as _num
+from schoolmap.present.html import pct as _pct
+from schoolmap.present.html import table as _table
+
+__all__ = ["zoning_section"]
+
+
+def zoning_section(report: Any) -> str:
+    """HTML of the section: one block per designed level (``report.result.designs``)."""
+    out = []
+    for level, design in report.result.designs.items():
+        s = design.summary()
+        off = s["official"]
+        out.append(f"<h3>{_e(report.level(level))}</h3>")
+        out.append('<p class="note">' + report.t(
+            "zoning_intro", n=s["n_zones"], pieces=s["zones_several_pieces"],
+            over=s["zones_over_capacity"], max_u=_pct(s["setting_max_utilisation"], 0),
+            gap=_pct(s["travel_gap"], 2), unzoned=_num(s["students_unzoned"]),
+            method=_e(s["method"]), travel=_e(s["setting_travel"]),
+            mw=_num(s["setting_move_weight"])) + "</p>")
+        head = [report.t(k) for k in ("zoning_measure", "zoning_official", "zoning_dissolved",
+                                      "zoning_designed")]
+        dash = "—"
+        rows = [("zoning_zones", _num(off.get("n_zones")), dash, _num(s["n_zones"])),
+                ("zoning_over", _num(off["zones_over_capacity"]), dash,
+                 _num(s["zones_over_capacity"])),
+                ("zoning_moved", "0", _num(s["dissolved_optimum_students_moved"]),
+                 _num(s["students_moved"])),
+                ("zoning_trip", _num(off["mean_trip_m"]), dash, _num(s["mean_trip_m"])),
+                ("zoning_pieces", dash, dash, _num(s["zones_several_pieces"]))]
+        body = [f'<tr><td class="l">{report.t(k)}</td><td>{a}</td><td>{b}</td><td>{c}</td></tr>'
+                for k, a, b, c in rows]
+        out.append(_table(head, body, cls="zoning-before-after"))
+        head = [report.t(k) for k in ("school", "id", "students", "seats", "utilisation",
+                                      "zoning_moved", "zoning_trip", "zoning_beyond")]
+        body = [f'<tr><td class="l">{_e(r.name)}</td><td class="l">{_e(r.school_id)}</td>'
+                f"<td>{_num(r.students)}</td><td>{_num(r.seats)}</td>"
+                f"<td>{_pct(r.utilisation)}</td><td>{_num(r.students_moved)}</td>"
+                f"<td>{_num(r.mean_trip_m)}</td><td>{_pct(r.share_beyond_radius)}</td></tr>"
+                for r in design.zones.itertuples()]
+        out.append(f"<details><summary>{report.t('zoning_per_zone')}</summary>"
+                   + _table(head, body, left=2, cls="zoning-zones") + "</details>")
+        for note in [*s["problems"], *s["notes"]]:
+            out.append(f'<p class="note">{_e(note)}</p>')
+    return "".join(out)

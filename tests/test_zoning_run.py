@@ -1,0 +1,90 @@
+"""The ``[zoning]`` table through the scenario runner: designed zones in results.gpkg and
+zoning.csv, cells' designed zone, the summary block, the map layer and the report section of
+a small town; off unless the table is there."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from schoolmap.errors import ValidationError
+from schoolmap.io.files import write_gpkg
+from schoolmap.run.outputs import write_results
+from schoolmap.run.scenario import load_scenario, run_scenario
+from schoolmap.run.zoning import ZONING_COLUMNS
+from schoolmap.testing import tiny_town_layers
+
+
+def _scenario(tmp_path, extra: str = "", lang: str = "en"):
+    write_gpkg(tiny_town_layers(), tmp_path / "town.gpkg")
+    path = tmp_path / "zoning.toml"
+    path.write_text('district = "town.gpkg"\nbase_year = 2026\nhorizon = 0\n'
+                    f'lang = "{lang}"\nlevels = ["primary", "junior"]\n'
+                    'methods = ["catchment", "optimal"]\noutput = "out"\n[map]\ntiles = "none"\n'
+                    f'{extra}', encoding="utf-8")
+    return load_scenario(path)
+
+
+def test_zoning_writes_layers_table_summary_map_and_report(tmp_path):
+    sc = _scenario(tmp_path, "[zoning]\nlevels = [\"primary\", \"junior\"]\nmove_weight = 300\n")
+    assert sc.zoning is not None and sc.zoning.move_weight == 300
+    result = run_scenario(sc)
+    assert set(result.designs) == {"primary", "junior"}
+    folder = write_results(result, tmp_path / "out")
+    table = pd.read_csv(folder / "zoning.csv")
+    assert tuple(table.columns) == ZONING_COLUMNS
+    for level, design in result.designs.items():
+        rows = table[table["level"] == level]
+        assert len(rows) == len(design.zones)
+        assert (rows["pieces"] == 1).all()
+        assert (rows["students"] <= rows["seats"] + 1e-6).all()
+        assert rows["students"].sum() == pytest.approx(design.zones["students"].sum(), rel=1e-6)
+    zones = gpd.read_file(folder / "results.gpkg", layer="designed_zones")
+    assert len(zones) == len(table) and zones.geometry.notna().all()
+    cells = gpd.read_file(folder / "results.gpkg", layer="cells")
+    for level, design in result.designs.items():
+        assert cells[f"designed_{level}"].tolist() == design.zone_by_cell.tolist()
+        assert cells[f"changed_{level}"].astype(bool).tolist() == \
+            design.changed_by_cell.tolist()
+    changed = gpd.read_file(folder / "results.gpkg", layer="changed_areas")
+    assert list(changed["level"]) == ["primary", "junior"]
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert "zoning.csv" in summary["files"] and summary["scenario"]["zoning"]["move_weight"] == 300
+    block = summary["zoning"]["primary"]
+    assert block["zones_several_pieces"] == 0 and block["zones_over_capacity"] == 0
+    assert block["travel_bound_student_m"] <= block["travel_student_m"] + 1e-6
+    assert "official" in block and "seconds" not in block
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert 'id="zoning"' in page and 'class="zoning-before-after"' in page
+    assert "Designed catchments" in (folder / "map.html").read_text(encoding="utf-8")
+
+
+def test_zoning_is_deterministic_and_chinese(tmp_path):
+    sc = _scenario(tmp_path, "[zoning]\n", lang="zh")
+    a = write_results(run_scenario(sc), tmp_path / "a")
+    b = write_results(run_scenario(sc), tmp_path / "b")
+    for name in ("zoning.csv", "summary.json"):
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+    page = (a / "report.html").read_text(encoding="utf-8")
+    assert "划片" in page
+
+
+def test_no_zoning_table_no_zoning_outputs(tmp_path):
+    result = run_scenario(_scenario(tmp_path))
+    assert result.designs == {} and result.scenario.zoning is None
+    folder = write_results(result, tmp_path / "out")
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert "zoning" not in summary and "zoning" not in summary["scenario"]
+    assert not (folder / "zoning.csv").exists()
+
+
+def test_bad_zoning_table_is_named(tmp_path):
+    with pytest.raises(ValidationError, match="unknown key 'weight'"):
+        _scenario(tmp_path, "[zoning]\nweight = 3\n")
+    with pytest.raises(ValidationError, match=r"\[zoning\] levels"):
+        _scenario(tmp_path, "[zoning]\nlevels = [\"kindergarten\"]\n")
+    with pytest.raises(ValidationError, match="move_weight"):
+        _scenario(tmp_path, "[zoning]\nmove_weight = true\n")
