@@ -29,7 +29,8 @@ def _scenario(tmp_path, extra: str = "", lang: str = "en"):
 
 
 def test_zoning_writes_layers_table_summary_map_and_report(tmp_path):
-    sc = _scenario(tmp_path, "[zoning]\nlevels = [\"primary\", \"junior\"]\nmove_weight = 300\n")
+    sc = _scenario(tmp_path, "[zoning]\nlevels = [\"primary\", \"junior\"]\nmove_weight = 300\n"
+                             "tradeoff = [0, 300, 3000]\n")
     assert sc.zoning is not None and sc.zoning.move_weight == 300
     result = run_scenario(sc)
     assert set(result.designs) == {"primary", "junior"}
@@ -60,6 +61,16 @@ def test_zoning_writes_layers_table_summary_map_and_report(tmp_path):
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert 'id="zoning"' in page and 'class="zoning-before-after"' in page
     assert "Designed catchments" in (folder / "map.html").read_text(encoding="utf-8")
+    curve = pd.read_csv(folder / "zoning_tradeoff.csv")
+    assert len(curve) == 6 and list(curve["move_weight"][:3]) == [0, 300, 3000]
+    for level, rows in curve.groupby("level"):
+        # a heavier move weight never moves more students than the lightest one
+        assert rows["students_moved"].iloc[-1] <= rows["students_moved"].iloc[0] + 1e-6
+        assert (rows["travel_gap"] >= 0).all()  # the bound is proven
+        assert rows["students_moved"].iloc[1] == pytest.approx(
+            summary["zoning"][level]["students_moved"])
+    assert len(summary["zoning"]["primary"]["tradeoff"]) == 3
+    assert 'class="zoning-tradeoff"' in page and "Travel above the proven bound" in page
 
 
 def test_zoning_is_deterministic_and_chinese(tmp_path):
@@ -88,3 +99,5 @@ def test_bad_zoning_table_is_named(tmp_path):
         _scenario(tmp_path, "[zoning]\nlevels = [\"kindergarten\"]\n")
     with pytest.raises(ValidationError, match="move_weight"):
         _scenario(tmp_path, "[zoning]\nmove_weight = true\n")
+    with pytest.raises(ValidationError, match="tradeoff must be a list"):
+        _scenario(tmp_path, "[zoning]\ntradeoff = [-1]\n")

@@ -129,6 +129,10 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
     "zoning_beyond": {"en": "Beyond radius", "zh": "超出服务半径"},
     "zoning_tradeoff": {"en": "Travel against students moved (move weight, m)",
                         "zh": "出行距离与调整学生数 (调整权重, 米)"},
+    "zoning_tradeoff_chart": {"en": "Travel above the proven bound against students moved",
+                              "zh": "出行距离高于下界与调整学生数"},
+    "zoning_weight": {"en": "Move weight (m)", "zh": "调整权重 (米)"},
+    "zoning_travel_gap": {"en": "Travel above the bound", "zh": "出行距离高于下界"},
     # [plan]: the costed capital plan (一校一策) and balance indicators
     "plan": {"en": "Capital plan", "zh": "建设规划 (一校一策)"},
     "plan_intro": {"en": "{n} projects, {seats} seats, {teachers} teacher posts; construction "

@@ -46,6 +46,10 @@ class ZoningSettings:
     multi_school : bool
         Schools sharing a cell form one 多校划片 zone (always on; ``false`` is refused until
         separate zones per school in one cell are supported).
+    tradeoff : tuple of float
+        ``move_weight`` values (metres) to design again with, for the trade-off curve of travel
+        against students moved (``zoning_tradeoff.csv``, a table and a chart in the report);
+        empty: no curve.
     """
 
     enabled: bool = True
@@ -56,6 +60,7 @@ class ZoningSettings:
     compactness_weight: float = 0.0
     years: int = 0
     multi_school: bool = True
+    tradeoff: tuple[float, ...] = ()
 
     def design_levels(self, scenario_levels: tuple[str, ...]) -> tuple[str, ...]:
         """Levels to design in a run of ``scenario_levels``."""
@@ -106,6 +111,14 @@ class ZoningSettings:
                 problems.append(f"{where}: years must be a whole number ≥ 0, got {v!r}")
             else:
                 kw["years"] = v
+        if "tradeoff" in table:
+            v = table["tradeoff"]
+            if not isinstance(v, list) or not all(
+                    isinstance(w, int | float) and not isinstance(w, bool) and w >= 0 for w in v):
+                problems.append(f"{where}: tradeoff must be a list of move weights ≥ 0 (metres), "
+                                f"got {v!r}")
+            else:
+                kw["tradeoff"] = tuple(sorted({float(w) for w in v}))
         lo, hi = kw.get("min_utilisation"), kw.get("max_utilisation", 1.0)
         if lo is not None and lo > hi:
             problems.append(f"{where}: min_utilisation {lo:g} is above max_utilisation {hi:g}")

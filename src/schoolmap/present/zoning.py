@@ -6,12 +6,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from schoolmap.present.charts import (
+    chart_block,
+    cjk_font,
+    figure,
+    font_context,
+    mpl_text,
+    png_bytes,
+    thousands,
+)
 from schoolmap.present.html import esc as _e
 from schoolmap.present.html import num as _num
 from schoolmap.present.html import pct as _pct
 from schoolmap.present.html import table as _table
 
-__all__ = ["zoning_section"]
+__all__ = ["tradeoff_chart", "zoning_section"]
 
 
 def zoning_section(report: Any) -> str:
@@ -51,4 +62,39 @@ def zoning_section(report: Any) -> str:
                    + _table(head, body, left=2, cls="zoning-zones") + "</details>")
         for note in [*s["problems"], *s["notes"]]:
             out.append(f'<p class="note">{_e(note)}</p>')
+    curve = getattr(report.result, "zoning_tradeoff", None)
+    if curve:
+        head = [report.t(k) for k in ("level", "zoning_weight", "zoning_travel_gap",
+                                      "zoning_moved", "zoning_trip", "zoning_over")]
+        body = [f'<tr><td class="l">{_e(report.level(r["level"]))}</td>'
+                f'<td>{_num(r["move_weight"])}</td><td>{_pct(r["travel_gap"], 2)}</td>'
+                f'<td>{_num(r["students_moved"])}</td><td>{_num(r["mean_trip_m"])}</td>'
+                f'<td>{_num(r["zones_over_capacity"])}</td></tr>' for r in curve]
+        out.append(f"<h3>{report.t('zoning_tradeoff')}</h3>"
+                   + _table(head, body, cls="zoning-tradeoff"))
+        font = cjk_font() if report.lang == "zh" else None
+        lang = report.lang if report.lang == "en" or font else "en"
+        with font_context(font):
+            out.append(chart_block(report, "zoning_tradeoff_chart",
+                                   tradeoff_chart(report, curve, lang)))
     return "".join(out)
+
+
+def tradeoff_chart(report: Any, curve: list[dict[str, Any]], lang: str) -> bytes:
+    """Travel above the proven bound against students moved, one line per level, each point
+    labelled with its move weight (metres)."""
+    fig, ax = figure(width=8.0, height=3.4)
+    for level in dict.fromkeys(r["level"] for r in curve):
+        rows = [r for r in curve if r["level"] == level]
+        x = np.array([r["students_moved"] for r in rows], dtype=np.float64)
+        y = np.array([100 * r["travel_gap"] for r in rows], dtype=np.float64)
+        ax.plot(x, y, marker="o", label=mpl_text(report.level(level, lang)))
+        for r, xi, yi in zip(rows, x, y, strict=True):
+            ax.annotate(f"{r['move_weight']:,.0f}", (xi, yi), fontsize=7,
+                        textcoords="offset points", xytext=(3, 3))
+    ax.set_xlabel(mpl_text(report.t("zoning_moved", lang)), fontsize=8)
+    ax.set_ylabel(mpl_text(report.t("zoning_travel_gap", lang)) + " (%)", fontsize=8)
+    ax.xaxis.set_major_formatter(thousands())
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize=8, frameon=False)
+    return png_bytes(fig)

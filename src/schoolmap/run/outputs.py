@@ -261,7 +261,8 @@ def write_results(
         if zoning:
             layers["designed_zones"] = zoning["designed_zones"]
             layers["changed_areas"] = zoning["changed_areas"]
-            _csv(zoning["zoning.csv"], tmp / "zoning.csv")
+            for name in ZONING_FILES:
+                _csv(zoning[name], tmp / name)
         write_gpkg(layers, tmp / "results.gpkg")
         _csv(proposed, tmp / "proposed_catchments.csv")
         for name, table in siting_tables(result).items():
@@ -285,10 +286,14 @@ def write_results(
                               zoning=zoning or None)
         else:
             render_map(result, tmp / "map.html")
+        from schoolmap.present.maps.static import static_maps
         from schoolmap.present.report import render_report
 
+        pngs = static_maps(result)  # one labelled PNG per level, beside the report
+        for level, png in pngs.items():
+            (tmp / f"map_{level}.png").write_bytes(png)
         map_file = tmp / "map.html"
         render_report(result, tmp / "report.html",
                       map_html=map_file.read_text(encoding="utf-8") if map_file.is_file()
-                      else None)
+                      else None, static_maps=pngs)
     return Path(folder).resolve()

@@ -360,6 +360,9 @@ class ScenarioResult:
     designs : dict
         With ``[zoning]``: level → :class:`schoolmap.allocation.zoning.CatchmentDesign` (see
         :mod:`schoolmap.run.zoning`).
+    zoning_tradeoff : list of dict
+        With ``[zoning] tradeoff``: one row per level and move weight (see
+        :func:`schoolmap.run.zoning.tradeoff_table`).
     """
 
     scenario: Scenario
@@ -381,6 +384,7 @@ class ScenarioResult:
     resources: dict[str, Any] = field(default_factory=dict)
     balance: dict[str, Any] = field(default_factory=dict)
     designs: dict[str, Any] = field(default_factory=dict)
+    zoning_tradeoff: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run_scenario(

@@ -22,11 +22,16 @@ import shapely
 from schoolmap.allocation.travel import district_graph
 from schoolmap.allocation.zoning import ZONE_COLUMNS, CatchmentDesign, design_catchments
 
-__all__ = ["ZONING_COLUMNS", "ZONING_FILES", "changed_areas", "run_zoning", "zoning_summary",
-           "zoning_tables"]
+__all__ = ["TRADEOFF_COLUMNS", "ZONING_COLUMNS", "ZONING_FILES", "changed_areas", "run_zoning",
+           "tradeoff_table", "zoning_summary", "zoning_tables"]
 
 #: Files a run with ``[zoning]`` writes besides the usual ones.
-ZONING_FILES = ("zoning.csv",)
+ZONING_FILES = ("zoning.csv", "zoning_tradeoff.csv")
+
+#: Columns of ``zoning_tradeoff.csv``: one row per level and ``move_weight`` of ``tradeoff``.
+TRADEOFF_COLUMNS = ("level", "move_weight", "travel_student_m", "travel_bound_student_m",
+                    "travel_gap", "students_moved", "mean_trip_m", "zones_over_capacity",
+                    "zones_several_pieces", "students_unzoned")
 
 #: Columns of ``zoning.csv`` (see :class:`schoolmap.allocation.zoning.CatchmentDesign`).
 ZONING_COLUMNS = tuple(c for c in ZONE_COLUMNS)
@@ -36,25 +41,40 @@ def run_zoning(result: Any, say: Callable[[str], None]) -> None:
     """Design the catchments of every ``[zoning]`` level (in place)."""
     sc = result.scenario
     settings = sc.zoning
-    district = result.district
-    roads = None if sc.travel.mode == "euclidean" else district_graph(district, sc.travel)
+    roads = (None if sc.travel.mode == "euclidean"
+             else district_graph(result.district, sc.travel))
     adjacency = None
     for level in settings.design_levels(sc.levels):
         say(f"{level}: catchment design")
         column = f"demand_{level}"
         demand = (result.cells[column].to_numpy(dtype=np.float64)
                   if column in result.cells.columns else None)
-        design = design_catchments(
-            district, level, result.year, max_utilisation=settings.max_utilisation,
-            min_utilisation=settings.min_utilisation, move_weight=settings.move_weight,
-            compactness_weight=settings.compactness_weight, norms=sc.norms,
-            demand_by_cell=demand, roads=roads, seed=sc.seed, adjacency=adjacency)
+        design = _design(result, level, demand, settings.move_weight, roads, adjacency)
         adjacency = design.adjacency
         result.designs[level] = design
+        for weight in settings.tradeoff:
+            say(f"{level}: catchment design, move weight {weight:g} m")
+            row = (design if weight == settings.move_weight else _design(
+                result, level, demand, weight, roads, adjacency)).summary()
+            result.zoning_tradeoff.append(
+                {"level": level, "move_weight": weight,
+                 **{c: row[c] for c in TRADEOFF_COLUMNS[2:]}})
         result.cells[f"designed_{level}"] = design.zone_by_cell.to_numpy(dtype=object)
         result.cells[f"changed_{level}"] = design.changed_by_cell
         result.notes += [f"{level}/zoning: {p}" for p in design.design.problems]
         result.notes += [f"{level}/zoning: {n}" for n in design.design.notes]
+
+
+def _design(result: Any, level: str, demand: Any, weight: float, roads: Any,
+            adjacency: Any) -> CatchmentDesign:
+    """One level's design with the ``[zoning]`` settings and ``move_weight = weight``."""
+    sc = result.scenario
+    settings = sc.zoning
+    return design_catchments(
+        result.district, level, result.year, max_utilisation=settings.max_utilisation,
+        min_utilisation=settings.min_utilisation, move_weight=weight,
+        compactness_weight=settings.compactness_weight, norms=sc.norms, demand_by_cell=demand,
+        roads=roads, seed=sc.seed, adjacency=adjacency)
 
 
 def changed_areas(result: Any) -> gpd.GeoDataFrame:
@@ -83,13 +103,23 @@ def zoning_tables(result: Any) -> dict[str, Any]:
              gpd.GeoDataFrame(columns=[*ZONING_COLUMNS, "geometry"], geometry="geometry",
                               crs=result.district.crs))
     return {"zoning.csv": pd.DataFrame(zones.drop(columns="geometry"))[list(ZONING_COLUMNS)],
+            "zoning_tradeoff.csv": tradeoff_table(result),
             "designed_zones": zones, "changed_areas": changed_areas(result)}
+
+
+def tradeoff_table(result: Any) -> pd.DataFrame:
+    """``zoning_tradeoff.csv``: per level and ``move_weight`` of the ``[zoning] tradeoff``
+    list, the design's travel, its proven bound and gap, students moved and mean trip
+    (:data:`TRADEOFF_COLUMNS`; a header only without a list)."""
+    return pd.DataFrame(result.zoning_tradeoff, columns=list(TRADEOFF_COLUMNS))
 
 
 def zoning_summary(result: Any) -> dict[str, Any]:
     """The ``zoning`` block of ``summary.json``: per level the design's figures against the
     official zones (:meth:`CatchmentDesign.summary`)."""
-    return {level: _summary(d) for level, d in result.designs.items()}
+    table = tradeoff_table(result)
+    return {level: _summary(d) | {"tradeoff": table[table["level"] == level].drop(
+        columns="level").to_dict(orient="records")} for level, d in result.designs.items()}
 
 
 def _summary(design: CatchmentDesign) -> dict[str, Any]:
