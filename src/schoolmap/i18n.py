@@ -7,6 +7,8 @@ Ground floor: imports nothing. Chinese names are the ones planning documents use
 
 from __future__ import annotations
 
+from typing import Any
+
 #: Languages of the report, the CLI summary and the map's labels.
 LANGS = ("zh", "en")
 
@@ -77,6 +79,20 @@ MILESTONE_NAMES: dict[str, dict[str, str]] = {
 
 #: Name of the proposed-catchment layers, per language.
 PROPOSED_NAMES = {"en": "Proposed catchments", "zh": "建议学区"}
+
+
+#: Words of the static maps (``present.maps.static``), per language; ``date`` takes the base
+#: year (``{year}``) and the next year's last two digits (``{next}``).
+STATIC_MAP_TEXT: dict[str, dict[str, Any]] = {
+    "en": {"title": "seats and catchments", "date": "School year {year}/{next} (base year)",
+           "utilisation": "Catchment utilisation", "shortfall": "School shortfall (seats)",
+           "shortfall_classes": ("none", "1–49", "50–199", "≥ 200", "no data"),
+           "new_sites": "Recommended new school", "metres": "m", "km": "km", "north": "N"},
+    "zh": {"title": "学位与学区", "date": "{year}/{next} 学年 (基年)",
+           "utilisation": "学区使用率", "shortfall": "学校学位缺口 (个)",
+           "shortfall_classes": ("无缺口", "1–49", "50–199", "≥ 200", "无数据"),
+           "new_sites": "建议新建学校", "metres": "米", "km": "公里", "north": "北"},
+}
 
 
 #: Words of the map's own controls and legend, per language (``present.maps.controls``).

@@ -18,6 +18,7 @@ labelled in English and the report says so; no warning is raised.
 
 from __future__ import annotations
 
+import base64
 import html
 import math
 import os
@@ -61,6 +62,19 @@ td.bad {color: #b2182b; font-weight: 600;} td.good {color: #1a7a37;}
 img.chart {max-width: 100%; display: block; margin: 6px 0 14px;}
 iframe.map {width: 100%; height: 640px; border: 1px solid #ccc;}
 .note {color: #555;} details summary {cursor: pointer; color: #225; margin: 4px 0;}
+figure.static-map {margin: 10px 0 16px;} figure.static-map img {max-width: 100%; display: block;}
+.print-only {display: none;}
+@page {size: A4; margin: 14mm 12mm;}
+@media print {
+  body {max-width: none; padding: 0; font-size: 11px;}
+  iframe.map, .map-link {display: none;}
+  .print-only {display: block;}
+  h2 {break-before: page;} h2:first-of-type {break-before: auto;}
+  figure.static-map {break-before: page; break-inside: avoid; margin: 0;}
+  figure.static-map img {width: 100%;}
+  table, img.chart, .card {break-inside: avoid;}
+  .scroll {overflow: visible;}
+}
 """
 
 
@@ -75,6 +89,7 @@ def render_report(
     *,
     lang: str | None = None,
     map_html: str | None = None,
+    static_maps: dict[str, bytes] | None = None,
 ) -> Path:
     """Write a scenario run's HTML report, atomically.
 
@@ -87,6 +102,9 @@ def render_report(
         Language; default: the scenario's ``lang``.
     map_html : str, optional
         The run's ``map.html``, embedded in the report (``<iframe srcdoc>``).
+    static_maps : dict of str to bytes, optional
+        One PNG per level (:func:`schoolmap.present.maps.static.static_maps`), embedded under
+        the map; printed instead of it (A4, one per page).
 
     Returns
     -------
@@ -94,7 +112,8 @@ def render_report(
         The path written.
     """
     target = Path(path)
-    data = report_html(result, lang=lang, map_html=map_html).encode("utf-8")
+    data = report_html(result, lang=lang, map_html=map_html,
+                       static_maps=static_maps).encode("utf-8")
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         tmp.write_bytes(data)
@@ -105,7 +124,8 @@ def render_report(
     return target
 
 
-def report_html(result: Any, *, lang: str | None = None, map_html: str | None = None) -> str:
+def report_html(result: Any, *, lang: str | None = None, map_html: str | None = None,
+                static_maps: dict[str, bytes] | None = None) -> str:
     """The report of a scenario run as one HTML page (see :func:`render_report`).
 
     Examples
@@ -127,6 +147,7 @@ def report_html(result: Any, *, lang: str | None = None, map_html: str | None = 
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
     r = _Report(result, lang)
+    r.static_maps = dict(static_maps or {})
     return r.page(map_html)
 
 
@@ -396,11 +417,19 @@ class _Report:
         return _table(head, body, left=4, cls="zones")
 
     def map_section(self, map_html: str | None) -> str:
+        figures = "".join(
+            f'<figure class="static-map" data-level="{_e(level)}">'
+            f'<img alt="{_e(self.level(level))}" '
+            f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+            f'<figcaption class="note">{_e(self.level(level))} · '
+            f'<a href="map_{_e(level)}.png">map_{_e(level)}.png</a></figcaption></figure>'
+            for level, png in getattr(self, "static_maps", {}).items())
         if not map_html:
-            return f'<p class="note">{self.t("no_map")}</p>'
+            return f'<p class="note">{self.t("no_map")}</p>' + figures
         return (f'<iframe class="map" title="{self.t("map")}" sandbox="allow-scripts" '
                 f'srcdoc="{html.escape(map_html, quote=True)}"></iframe>'
-                f'<p class="note"><a href="map.html">{self.t("map_open")}</a></p>')
+                f'<p class="note map-link"><a href="map.html">{self.t("map_open")}</a></p>'
+                + figures)
 
     def notes_section(self) -> str:
         notes = [*self.extra_notes, *map(_e, self.result.notes)]
