@@ -94,6 +94,12 @@ def check_geometry(frame: gpd.GeoDataFrame, layer: str, where: str,
         problems.append(Problem(where, "empty or missing geometry", row_labels(frame, missing,
                                                                                layer)))
     present = ~missing
+    nonfinite = present & ~finite_rows(geom)
+    if nonfinite.any():
+        problems.append(Problem(where, "coordinate is infinite or not a number (e.g. inf, NaN "
+                                "or 1e400 in the file); correct the point or vertex at its "
+                                "source", row_labels(frame, nonfinite, layer)))
+    present &= ~nonfinite
     invalid = present & ~np.asarray(shapely.is_valid(geom))
     if invalid.any():
         problems.append(Problem(where, "invalid geometry (self-intersection or similar); repair "
@@ -110,6 +116,18 @@ def check_geometry(frame: gpd.GeoDataFrame, layer: str, where: str,
         problems.append(Problem(where, f"geometry must be {' or '.join(kinds)}",
                                 row_labels(frame, wrong, layer)))
     return problems
+
+
+def finite_rows(geom: np.ndarray) -> np.ndarray:
+    """True where every coordinate of a geometry is finite (missing geometries count as finite).
+
+    >>> bool(finite_rows(np.array([shapely.Point(0, float("inf"))]))[0])
+    False
+    """
+    coords, index = shapely.get_coordinates(geom, return_index=True)
+    bad = np.zeros(len(geom), dtype=bool)
+    bad[index[~np.isfinite(coords).all(axis=1)]] = True
+    return ~bad
 
 
 def _numeric(frame: pd.DataFrame, col: str) -> np.ndarray:

@@ -22,15 +22,24 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pyproj
+import shapely
 from numpy.typing import ArrayLike, NDArray
+
+from schoolmap.errors import Problem
 
 __all__ = [
     "COORDINATE_SYSTEMS",
+    "FAR_OUTSIDE_M",
     "bd09_to_gcj02",
     "bd09_to_wgs84",
     "gcj02_to_bd09",
+    "coordinate_problems",
+    "extent_problems",
     "gcj02_to_wgs84",
     "to_wgs84",
     "utm_crs_for",
@@ -149,3 +158,156 @@ def utm_crs_for(lon: float, lat: float) -> pyproj.CRS:
     """The WGS 84 / UTM zone CRS (metres) containing a longitude/latitude (degrees)."""
     zone = int(np.floor((lon + 180.0) / 6.0)) % 60 + 1
     return pyproj.CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+#: A district narrower than this (in its CRS's units) cannot be real (metres).
+_MIN_EXTENT_M = 10.0
+#: A district wider than this cannot be one district (metres): the CRS or a coordinate is wrong.
+_MAX_EXTENT_M = 1_500_000.0
+#: A school, site, development or zone this far beyond the cells' bounding box is misplaced.
+FAR_OUTSIDE_M = 20_000.0
+
+#: Hint for a file whose CRS is wrong: CRSs that Chinese district data is usually in.
+_CRS_HINT = ("EPSG:4490 (CGCS2000 longitude/latitude), EPSG:4326 (WGS 84), a CGCS2000 "
+             "Gauss–Krüger zone such as EPSG:4547 or a UTM zone such as EPSG:32651")
+
+
+def _coords(frame: Any) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Finite x/y of every vertex and the row each belongs to."""
+    xy, row = shapely.get_coordinates(frame.geometry.array, return_index=True)
+    keep = np.isfinite(xy).all(axis=1)
+    return xy[keep], row[keep]
+
+
+def _metric(crs: pyproj.CRS) -> bool:
+    return bool(crs.is_projected) and crs.axis_info[0].unit_name in ("metre", "meter")
+
+
+def _name(crs: pyproj.CRS) -> str:
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg} ({crs.name})" if epsg else crs.name
+
+
+def coordinate_problems(frame: Any, where: str, layer: str) -> list[Problem]:
+    """Coordinates that cannot be in the layer's declared CRS, with the likely fix.
+
+    Checks, before anything is projected: longitude/latitude beyond ±180°/±90° in a geographic
+    CRS (metres labelled as degrees, or x and y swapped), and a cells layer in metres a few
+    metres across whose numbers are degrees (lon/lat labelled as metres).
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        One layer, with its CRS (layers without a CRS are skipped: that is reported apart).
+    where : str
+        File and layer, for messages.
+    layer : str
+        Layer name (``cells``, ``schools`` …), for row labels.
+
+    Returns
+    -------
+    list of Problem
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> f = gpd.GeoDataFrame(geometry=[shapely.Point(31.5, 120.3)], crs="EPSG:4326")
+    >>> print(coordinate_problems(f, "s.gpkg:schools", "schools")[0])  # doctest: +ELLIPSIS
+    s.gpkg:schools: latitude (y) up to 120.3 is beyond ±90° ... swapped...
+    """
+    from schoolmap.io._validate import row_labels
+
+    if frame.crs is None or len(frame) == 0:
+        return []
+    crs = pyproj.CRS.from_user_input(frame.crs)
+    xy, row = _coords(frame)
+    if len(xy) == 0:
+        return []
+    x, y = xy[:, 0], xy[:, 1]
+    if crs.is_geographic:
+        out = (np.abs(x) > 180.0) | (np.abs(y) > 90.0)
+        if not out.any():
+            return []
+        rows = np.zeros(len(frame), dtype=bool)
+        rows[row[out]] = True
+        labels = row_labels(frame, rows, layer)
+        big = float(np.abs(xy[out]).max())
+        if big > 1000.0:
+            return [Problem(where, f"coordinates up to {big:,.0f} are far beyond ±180° "
+                            f"longitude / ±90° latitude: they look like metres, but the layer's "
+                            f"CRS is geographic {_name(crs)}; set the file's real projected CRS "
+                            f"(in QGIS: Layer ▸ Set CRS; e.g. {_CRS_HINT})", labels)]
+        if (np.abs(x[out]) <= 90.0).all() and (np.abs(y[out]) <= 180.0).all():
+            return [Problem(where, f"latitude (y) up to {float(np.abs(y[out]).max()):.1f} is "
+                            "beyond ±90° while longitude (x) is within ±90°: x and y look "
+                            "swapped; put longitude in x and latitude in y (GeoJSON, WKT and "
+                            "CSV x/lon come first)", labels)]
+        return [Problem(where, f"coordinates beyond ±180° longitude / ±90° latitude in "
+                        f"{_name(crs)}; check the file's CRS", labels)]
+    if layer == "cells" and _metric(crs):
+        width = float(max(x.max() - x.min(), y.max() - y.min()))
+        degrees = (np.abs(x) <= 180.0).all() and (np.abs(y) <= 90.0).all()
+        if width < _MIN_EXTENT_M and degrees:
+            return [Problem(where, f"the cells are {width:.2f} m across in {_name(crs)}, and "
+                            f"their numbers (x {x.min():.2f}…{x.max():.2f}, y {y.min():.2f}…"
+                            f"{y.max():.2f}) look like longitude/latitude degrees; set the "
+                            "layer's CRS to its geographic one, e.g. EPSG:4490 (CGCS2000) or "
+                            "EPSG:4326 (WGS 84)")]
+        if width < _MIN_EXTENT_M:
+            return [Problem(where, f"the cells are {width:.2f} m across in {_name(crs)}; no "
+                            "district is that small: check the CRS and the units")]
+    return []
+
+
+def extent_problems(frames: Mapping[str, Any], labels: Mapping[str, str]) -> list[Problem]:
+    """After projection to the planning CRS (metres): every coordinate finite, a plausible
+    district width, and no school, zone, development or site far beyond the cells.
+
+    Parameters
+    ----------
+    frames : mapping
+        Layer name → GeoDataFrame in the planning CRS (``cells`` required).
+    labels : mapping
+        Layer name → label for messages.
+
+    Returns
+    -------
+    list of Problem
+    """
+    from schoolmap.io._validate import finite_rows, row_labels
+
+    problems: list[Problem] = []
+    for name, frame in frames.items():
+        bad = ~finite_rows(frame.geometry.array)
+        if bad.any():
+            problems.append(Problem(labels[name], f"coordinates cannot be projected to "
+                                    f"{_name(pyproj.CRS(frame.crs))} (they are outside the "
+                                    "area it covers); check the layer's CRS",
+                                    row_labels(frame, bad, name)))
+    if problems:
+        return problems
+    cells = frames["cells"]
+    x0, y0, x1, y1 = (float(b) for b in cells.total_bounds)
+    width = max(x1 - x0, y1 - y0)
+    if width > _MAX_EXTENT_M:
+        problems.append(Problem(labels["cells"], f"the cells span {width / 1000:,.0f} km; no "
+                                "district is that large: a coordinate is far off, or the CRS "
+                                "is wrong"))
+        return problems
+    for name in ("schools", "zones", "developments", "sites"):
+        frame = frames.get(name)
+        if frame is None or len(frame) == 0:
+            continue
+        b = frame.geometry.bounds.to_numpy()
+        dx = np.maximum.reduce([x0 - b[:, 2], b[:, 0] - x1, np.zeros(len(b))])
+        dy = np.maximum.reduce([y0 - b[:, 3], b[:, 1] - y1, np.zeros(len(b))])
+        far = np.hypot(dx, dy)
+        bad = far > FAR_OUTSIDE_M
+        if bad.any():
+            problems.append(Problem(labels[name], f"{int(bad.sum())} feature(s) lie up to "
+                                    f"{far[bad].max() / 1000:,.1f} km outside the cells' area "
+                                    f"(more than {FAR_OUTSIDE_M / 1000:.0f} km); check their "
+                                    "coordinates "
+                                    "(a typo, x/y swapped, or another CRS than the layer's)",
+                                    row_labels(frame, bad, name)))
+    return problems

@@ -16,7 +16,13 @@ import shapely
 
 from schoolmap.errors import Problem, ValidationError
 from schoolmap.io import _validate as v
-from schoolmap.io.crs import COORDINATE_SYSTEMS, to_wgs84, utm_crs_for
+from schoolmap.io.crs import (
+    COORDINATE_SYSTEMS,
+    coordinate_problems,
+    extent_problems,
+    to_wgs84,
+    utm_crs_for,
+)
 from schoolmap.io.layers import LAYER_NAMES, find_layers, read_layer
 from schoolmap.norms import SCHOOL_TYPES
 
@@ -214,7 +220,10 @@ def district_from_frames(
         frames, crs, more = _to_planning_crs(frames, labels, planning_crs, coordinate_system)
         problems += more
     if not problems:
-        problems += _check_schools_in_zones(frames, labels)
+        far = extent_problems(frames, labels)
+        problems += far
+        if not any("cannot be projected" in p.message for p in far):
+            problems += _check_schools_in_zones(frames, labels)
     ValidationError.raise_if(problems, f"district {Path(source).name}")
     assert crs is not None
     schools = frames["schools"]
@@ -282,7 +291,9 @@ def _check_layers(frames: dict[str, gpd.GeoDataFrame], labels: dict[str, str]) -
         problems += v.check_columns(frame, name, where)
         problems += v.check_ids(frame, name, where)
         problems += v.check_geometry(frame, name, where, _GEOMETRY_KINDS[name])
-        if frame.crs is None:
+        if frame.crs is not None:
+            problems += coordinate_problems(frame, where, name)
+        else:
             problems.append(Problem(where, "no CRS (coordinate reference system); set it in the "
                                     "file, or give input_crs in the scenario (e.g. "
                                     "\"EPSG:4490\" for CGCS2000 lon/lat)"))
