@@ -13,7 +13,11 @@ import scipy.sparse as sp
 
 from schoolmap.errors import InfeasibleError
 
-__all__ = ["load_highspy", "milp", "quiet_highs"]
+__all__ = ["DEFAULT_TIME_LIMIT_S", "load_highspy", "milp", "quiet_highs"]
+
+#: Seconds any HiGHS solve may take when its caller gives no limit: no solve runs unbounded.
+#: A solve stopped by a limit returns ``optimal`` False (the caller reports it or falls back).
+DEFAULT_TIME_LIMIT_S = 600.0
 
 
 def load_highspy():
@@ -45,14 +49,16 @@ def milp(c, a, row_lo, row_hi, col_lo, col_hi, integer, *, start=None, time_limi
           relax=False):
     """Solve min c·x, row_lo ≤ A x ≤ row_hi, col_lo ≤ x ≤ col_hi with HiGHS.
 
-    Returns (x, objective, dual bound, proven optimal).
+    ``time_limit`` (seconds) defaults to :data:`DEFAULT_TIME_LIMIT_S`, so every solve is
+    bounded. Returns (x, objective, dual bound, proven optimal): an LP stopped by its limit has
+    ``optimal`` False and a NaN bound; a MILP, its best solution and dual bound so far.
     """
     highspy = load_highspy()
     h = quiet_highs()
     h.setOptionValue("mip_rel_gap", 1e-9)
     h.setOptionValue("mip_abs_gap", 1e-7)
-    if time_limit is not None:
-        h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("time_limit", float(DEFAULT_TIME_LIMIT_S if time_limit is None
+                                         else time_limit))
     a = sp.csc_matrix(a)
     lp = highspy.HighsLp()
     lp.num_col_ = a.shape[1]
@@ -86,6 +92,8 @@ def milp(c, a, row_lo, row_hi, col_lo, col_hi, integer, *, start=None, time_limi
         bound = obj if optimal else float("nan")
     else:
         bound = float(info.mip_dual_bound)
+    if relax and status == highspy.HighsModelStatus.kTimeLimit:
+        return x, float("nan"), float("nan"), False
     if len(x) != a.shape[1] or not np.isfinite(obj):
         raise InfeasibleError(f"HiGHS found no solution ({h.modelStatusToString(status)}); "
                               "raise time_limit")

@@ -51,10 +51,14 @@ from schoolmap.io.district import District
 from schoolmap.norms import LEVELS, SCHOOL_TYPES, LevelNorm, Norms, default_norms
 from schoolmap.planning.siting.settings import DEFAULT_REACH_M
 
-__all__ = ["SitingPlan", "site_new_schools"]
+__all__ = ["DEFAULT_LP_TIME_LIMIT_S", "SitingPlan", "site_new_schools"]
 
 
 _TOL = 0.5  # students: fractional demand below half a student counts as met
+
+
+#: Seconds HiGHS may spend on the siting LP lower bound before the weaker bound is used.
+DEFAULT_LP_TIME_LIMIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,10 @@ class SitingPlan:
     reach_m, target_unserved : float
     n_candidates : int
     notes : tuple of str
+    bound : {"lp", "seats"}
+        Which lower bound ``lower_bound`` is: ``lp``, the LP relaxation over the years missing
+        most seats; ``seats``, the weaker count of seats missing ÷ the largest size, used when
+        the LP is too large, could not be solved or hit ``lp_time_limit_s`` (a note says which).
     """
 
     level: str
@@ -93,6 +101,7 @@ class SitingPlan:
     target_unserved: float
     n_candidates: int
     notes: tuple[str, ...] = ()
+    bound: str = "lp"
 
     @property
     def n_new(self) -> int:
@@ -120,6 +129,7 @@ def site_new_schools(
     min_students: float | None = None,
     lang: str = "en",
     progress: Callable[[str], None] | None = None,
+    lp_time_limit_s: float = DEFAULT_LP_TIME_LIMIT_S,
 ) -> SitingPlan:
     """Propose the fewest new schools of standard sizes so every student has a seat within reach.
 
@@ -152,6 +162,11 @@ def site_new_schools(
         Language of the ``reason`` paragraphs.
     progress : callable, optional
         Called with a short message per planning year.
+    lp_time_limit_s : float
+        Seconds HiGHS may spend on the LP lower bound (default
+        :data:`DEFAULT_LP_TIME_LIMIT_S`); when it is reached the weaker seats-missing bound is
+        reported instead, ``bound`` is ``"seats"`` and a note says so. Fractional students
+        (areal interpolation from census tracts) can make this LP slow.
 
     Returns
     -------
@@ -219,7 +234,8 @@ def site_new_schools(
              if planner.unserved(after[t]) > planner.target + _TOL]
     if short:
         notes.append(_left_note(short, reach, smallest, max_new, left, lang))
-    lower = _lower_bound(planner, before, after, years, cand_xy, notes)
+    lower, bound = _lower_bound(planner, before, after, years, cand_xy, notes,
+                                float(lp_time_limit_s))
     n_new = len(plan)
     lower = min(lower, n_new)
     gap = (n_new - lower) / n_new if n_new else 0.0
@@ -228,7 +244,7 @@ def site_new_schools(
     table = _year_table(norms, level, years, planner, before, after, plan, options, demand,
                         sites)
     return SitingPlan(level, sites, table, int(lower), float(gap), reach,
-                      float(target_unserved), len(cand_xy), tuple(dict.fromkeys(notes)))
+                      float(target_unserved), len(cand_xy), tuple(dict.fromkeys(notes)), bound)
 
 
 def _size_options(norm: LevelNorm) -> np.ndarray:
@@ -453,30 +469,32 @@ def _right_size(planner: _Planner, plan: list[_Site], years: list[Any]) -> None:
 
 def _lower_bound(planner: _Planner, before: Mapping[Any, TransportResult],
                  after: Mapping[Any, TransportResult], years: list[Any], cand_xy: np.ndarray,
-                 notes: list[str]) -> int:
+                 notes: list[str], time_limit_s: float) -> tuple[int, str]:
     """Proven fewest new schools reaching the plan's unserved level in every year.
 
     The seats missing in each year ÷ the largest size, and the LP relaxation over the (up to
     three) years missing most seats together: one set of sites must serve every one of them.
+    Returns the bound and which it is (``lp`` or the weaker ``seats``).
     """
     biggest = planner.options[-1, 1]
     limit = {t: max(planner.target, planner.unserved(after[t])) for t in years}
     deficit = {t: planner.unserved(before[t]) - limit[t] for t in years}
     short = [t for t in years if deficit[t] > _TOL]
     if not short:
-        return 0
+        return 0, "lp"
     bound = max(math.ceil((deficit[t] - _TOL) / biggest) for t in short)
     # the years missing most seats bind hardest; a few of them keep the LP small
     chosen = sorted(sorted(short, key=lambda t: -deficit[t])[:_LP_YEARS])
     try:
-        lp = _lp_bound(planner, chosen, cand_xy, {t: limit[t] + _TOL for t in chosen})
+        lp, why = _lp_bound(planner, chosen, cand_xy, {t: limit[t] + _TOL for t in chosen},
+                            time_limit_s)
     except ImportError:
         notes.append("lower bound from seats missing only (install highspy for the LP bound)")
-        return bound
+        return bound, "seats"
     if lp is None:
-        notes.append("lower bound from seats missing only (LP bound too large or not solved)")
-        return bound
-    return max(bound, math.ceil(lp - 1e-6))
+        notes.append(f"lower bound from seats missing only, weaker than the LP bound ({why})")
+        return bound, "seats"
+    return max(bound, math.ceil(lp - 1e-6)), "lp"
 
 
 _LP_MAX_PAIRS = 2_000_000
@@ -489,14 +507,15 @@ _LP_YEARS = 3  # years in the LP bound (those missing most seats): any subset gi
 
 
 def _lp_bound(planner: _Planner, years: list[Any], cand_xy: np.ndarray,
-              limit: Mapping[Any, float]) -> float | None:
+              limit: Mapping[Any, float],
+              time_limit_s: float = DEFAULT_LP_TIME_LIMIT_S) -> tuple[float | None, str]:
     """LP relaxation of the fewest-sites problem over ``years`` (a proven lower bound).
 
     min Σ y_j over candidates such that in every year every student is served within reach
     except ``limit[t]``, candidate j holding at most (largest size) × y_j, 0 ≤ y ≤ 1, the same
     y in every year. Cells are pooled into squares of reach / 6; a square may use every school
     any of its cells reaches, which only relaxes the problem further, so the optimum stays a
-    valid lower bound.
+    valid lower bound. Returns the LP optimum, or None and why not (too large, time limit).
     """
     k = len(cand_xy)
     parts, row_lo, row_hi = [], [], []
@@ -505,7 +524,7 @@ def _lp_bound(planner: _Planner, years: list[Any], cand_xy: np.ndarray,
     for t in years:
         part = _lp_year(planner, t, cand_xy, limit[t], budget)
         if part is None:
-            return None
+            return None, "the LP is too large"
         a, lo, hi, nv = part
         budget -= nv
         parts.append((a, n_rows, n_cols, nv))
@@ -524,8 +543,10 @@ def _lp_bound(planner: _Planner, years: list[Any], cand_xy: np.ndarray,
     col_hi = np.concatenate([np.full(n_cols, np.inf), np.ones(k)])
     _, value, _, optimal = milp(c, big, np.concatenate(row_lo), np.concatenate(row_hi),
                                  np.zeros(n_cols + k), col_hi, np.zeros(n_cols + k, dtype=bool),
-                                 relax=True)
-    return value if optimal else None
+                                 relax=True, time_limit=time_limit_s)
+    if optimal:
+        return value, ""
+    return None, f"the LP was not solved within its time limit of {time_limit_s:g} s"
 
 
 def _lp_year(planner: _Planner, t: Any, cand_xy: np.ndarray, limit: float, budget: int):
