@@ -101,3 +101,11 @@ def test_bad_zoning_table_is_named(tmp_path):
         _scenario(tmp_path, "[zoning]\nmove_weight = true\n")
     with pytest.raises(ValidationError, match="tradeoff must be a list"):
         _scenario(tmp_path, "[zoning]\ntradeoff = [-1]\n")
+
+
+def test_demo_zoning_scenario_loads():
+    from pathlib import Path
+
+    sc = load_scenario(Path(__file__).parents[1] / "scenarios" / "demo-zoning.toml")
+    assert sc.zoning is not None and sc.zoning.design_levels(sc.levels) == ("primary", "junior")
+    assert sc.zoning.tradeoff == (0.0, 300.0, 1000.0, 3000.0)
