@@ -59,3 +59,16 @@ def test_allocation_gives_the_overlap_to_the_first_zone():
 
 def test_no_overlap_in_the_tiny_town():
     assert zone_overlaps(district_from_frames(tiny_town_layers())).empty
+
+
+def test_validate_and_run_report_the_overlap(tmp_path, capsys):
+    from schoolmap.io.files import write_gpkg
+    from schoolmap.run.cli import main
+
+    district = _overlapping_town()
+    layers = {"cells": district.cells, "schools": district.schools, "zones": district.zones}
+    path = tmp_path / "town.gpkg"
+    write_gpkg(layers, path)
+    assert main(["validate", str(path)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "note: primary zones ZA and ZB overlap by 120,000 m²" in text

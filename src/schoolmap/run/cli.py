@@ -436,6 +436,7 @@ def _print_summary(result: object, console: Console) -> None:
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:
+    from schoolmap.allocation.overlaps import overlap_notes, zone_overlaps
     from schoolmap.io.district import read_district
 
     d = read_district(args.district, planning_crs=args.planning_crs,
@@ -447,6 +448,8 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
         parts += f", {len(d.enrolment):,} enrolment rows"
     console.print(f"{args.district}: OK — {parts}; planning CRS {d.crs.name}", highlight=False,
                   soft_wrap=True)
+    for note in overlap_notes(zone_overlaps(d)):  # allowed, but a planner should know
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
     return 0
 
 

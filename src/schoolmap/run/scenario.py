@@ -35,6 +35,7 @@ from schoolmap.allocation import (
     level_zones,
     school_points,
 )
+from schoolmap.allocation.overlaps import overlap_notes, zone_overlaps
 from schoolmap.allocation.travel import Travel, district_graph, travel_from_table
 from schoolmap.allocation.zoning_settings import ZoningSettings
 from schoolmap.demand import demand_by_cell_grade, level_schools
@@ -418,6 +419,7 @@ def run_scenario(
     norms = scenario.norms
     area_of_school = _area_lookup(district)
     school_frames, zone_frames, totals, notes = [], [], [], []
+    notes += [f"zones: {n}" for n in overlap_notes(zone_overlaps(district, norms))]
     cells_out = district.cells[["cell_id"]].copy()
     allocations: dict[tuple[str, str], Allocation] = {}
     travel = scenario.travel
