@@ -296,7 +296,7 @@ def _strict_values(data: Mapping[str, Any], where: str) -> list[Problem]:
     finite numbers everywhere, no true/false or text for a number, before anything is read."""
     tables: dict[str, Any] = {"forecast": ForecastSettings, "siting": SitingSettings,
                               "map": MapSettings, "travel": Travel, "zoning": ZoningSettings,
-                              "norms": None}
+                              "norms": None, "plan": None}
     top = {"base_year": 2026, "max_distance_m": 1.0, **{
         k: v for k, v in dataclasses.asdict(Scenario("", Path(), 2026)).items()
         if k not in tables and not isinstance(v, dict)}}
@@ -307,6 +307,12 @@ def _strict_values(data: Mapping[str, Any], where: str) -> list[Problem]:
             problems += check_values(table, f"{where} [{name}]", schema)
         elif table is not None:
             problems.append(Problem(where, f"[{name}] must be a table, got {table!r}"))
+    for key in ("levels", "methods"):
+        value = data.get(key)
+        if value is not None and not (isinstance(value, list)
+                                      and all(isinstance(v, str) for v in value)):
+            problems.append(Problem(where, f"{key} must be a list of names in quotes, e.g. "
+                                    f"{key} = [\"primary\"], got {value!r}"))
     return problems
 
 
