@@ -155,17 +155,24 @@ def _slow_task(task: BatchTask) -> TaskResult:
     return run_task(task)
 
 
-def test_killed_worker_loses_no_results(batch_dir, client, serial):
-    tasks = read_manifest(batch_dir / "manifest.toml").tasks() * 2
+def _worker_killer(client):
+    """(victim address, its pid, list of kills, on_done killing it once after the first result:
+    by then the victim is busy with another task)."""
     victim = sorted(client.scheduler_info()["workers"])[0]
     pid = client.run(os.getpid, workers=[victim])[victim]
-    killed = []
+    killed: list[int] = []
 
-    def kill_once(_task, _err):  # after the first result: the victim is busy with another task
+    def kill_once(_task, _err):
         if not killed:
             killed.append(pid)
             os.kill(pid, signal.SIGKILL)
 
+    return victim, pid, killed, kill_once
+
+
+def test_killed_worker_loses_no_results(batch_dir, client, serial):
+    tasks = read_manifest(batch_dir / "manifest.toml").tasks() * 2
+    victim, pid, killed, kill_once = _worker_killer(client)
     result = run_batch(tasks, client, on_done=kill_once, func=_slow_task)
     assert killed and result.ok and len(result.totals) == 2 * len(serial.totals)
     pd.testing.assert_frame_equal(result.totals.iloc[: len(serial.totals)], serial.totals)
@@ -377,3 +384,26 @@ def test_scattered_folder_district_and_bad_scatter_value(batch_dir, tmp_path):
         '[[district]]\npath = "east"\n', encoding="utf-8")
     with pytest.raises(ValidationError, match="scatter must be true or false"):
         read_manifest(tmp_path / "bad.toml")
+
+
+def test_batch_summary_records_lost_workers_retries_and_attempts(batch_dir, client, tmp_path):
+    manifest = read_manifest(batch_dir / "manifest.toml")
+    tasks = manifest.tasks()
+    victim, pid, killed, kill_once = _worker_killer(client)
+    result = run_batch(tasks, client, on_done=kill_once, func=_slow_task)
+    assert killed and result.ok
+    faults = result.faults
+    assert faults is not None and victim in faults["lost_workers"]
+    assert [(a["district"], a["scenario"]) for a in faults["attempts"]] == [
+        (t.district, t.scenario.name) for t in tasks]
+    assert all(a["attempts"] >= 1 for a in faults["attempts"])
+    assert faults["retries"] == sum(a["attempts"] - 1 for a in faults["attempts"]) >= 1
+    summary = json.loads((write_batch(result, tmp_path / "out", manifest)
+                          / "batch_summary.json").read_text(encoding="utf-8"))
+    assert summary["faults"] == faults
+    client.wait_for_workers(2, timeout=30)
+    # a task that raises is retried once: two attempts, recorded with its failure
+    broken = run_batch(read_manifest(batch_dir / "broken.toml").tasks(), client)
+    bad = [a for a in broken.faults["attempts"] if a["district"] == "bad"]
+    assert bad and all(a["attempts"] == 2 for a in bad)
+    assert broken.faults["lost_workers"] == []

@@ -369,6 +369,11 @@ class BatchResult:
     outlines : dict
         District name → outline (WKB, EPSG:4326; see :func:`district_outline`), for every
         district with a successful task.
+    faults : dict or None
+        On a cluster: ``lost_workers`` (addresses of workers that left during the batch, e.g.
+        killed), ``retries`` (task runs beyond the first, after a lost worker or an error) and
+        ``attempts`` (per task in task order: ``district``, ``scenario``, ``attempts``); None
+        for a serial batch or when the scheduler could not record them.
     """
 
     totals: pd.DataFrame
@@ -379,6 +384,7 @@ class BatchResult:
     task_seconds: list[float] = field(default_factory=list)
     dashboard: str | None = None
     outlines: dict[str, bytes] = field(default_factory=dict)
+    faults: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -419,6 +425,63 @@ def call_task(func: Callable[..., Any], *args: Any) -> Any:
     except Exception as exc:
         text = error_text(exc)
     raise TaskError(text)  # outside the handler: no unpicklable __context__ travels along
+
+
+class FaultLog:
+    """Scheduler plugin recording one batch's lost workers and each task's attempts.
+
+    Every move of one of the batch's keys (they end with its run id) into ``processing`` is an
+    attempt: the first run, a retry after an error (``retries=1``) or a rerun after the worker
+    holding it was lost.
+    """
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.attempts: dict[str, int] = {}
+        self.lost: list[str] = []
+
+    def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
+        if finish == "processing" and str(key).endswith(self.run_id):
+            self.attempts[str(key)] = self.attempts.get(str(key), 0) + 1
+
+    def remove_worker(self, scheduler: Any = None, worker: str = "", **kwargs: Any) -> None:
+        self.lost.append(str(worker))
+
+    def report(self) -> dict[str, Any]:
+        return {"attempts": dict(self.attempts), "lost": list(self.lost)}
+
+
+def _start_fault_log(client: Any, run_id: str) -> str | None:
+    """Register a :class:`FaultLog` on the scheduler; its name, or None if it cannot be."""
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    plugin_type = type("SchoolmapFaultLog", (FaultLog, SchedulerPlugin), {})
+    name = f"schoolmap-faults-{run_id}"
+    try:
+        client.register_plugin(plugin_type(run_id), name=name)
+    except Exception:  # an older or foreign scheduler: the batch runs, unrecorded
+        return None
+    return name
+
+
+def _read_fault_log(client: Any, name: str | None, keys: dict[int, str],
+                    tasks: Sequence[BatchTask]) -> dict[str, Any] | None:
+    if name is None:
+        return None
+    try:
+        log = client.run_on_scheduler(_fault_report, name=name)
+        client.unregister_scheduler_plugin(name)
+    except Exception:  # the scheduler went away: nothing to read
+        return None
+    attempts = [{"district": tasks[i].district, "scenario": tasks[i].scenario.name,
+                 "attempts": int(log["attempts"].get(keys[i], 0))} for i in sorted(keys)]
+    return {"lost_workers": sorted(set(log["lost"])),
+            "retries": sum(max(0, a["attempts"] - 1) for a in attempts),
+            "attempts": attempts}
+
+
+def _fault_report(dask_scheduler: Any = None, name: str = "") -> dict[str, Any]:
+    return dask_scheduler.plugins[name].report()
 
 
 def _gather(tasks: Sequence[BatchTask], results: dict[int, TaskResult],
@@ -488,6 +551,7 @@ def run_batch(
         return _gather(tasks, results, failures, time.perf_counter() - t0, None)
 
     run_id = uuid.uuid4().hex[:8]  # two batches sharing a cluster never share keys
+    fault_log = _start_fault_log(client, run_id)
     packed: dict[Path, Any] = {}  # each district sent once, for all its scenarios
     for task in tasks:
         if task.scatter and task.path not in packed:
@@ -507,14 +571,17 @@ def run_batch(
             futures.append(client.submit(call_task, _unpacked, func, task, packed[task.path],
                                          key=key, retries=1, pure=False))
     index = {f.key: int(f.key.rsplit("-", 2)[1]) for f in futures}
+    keys = {i: k for k, i in index.items()}
     for i, value, error in as_finished(futures, index):
         if error is None:
             results[i] = value
         else:
             failures[i] = error
         done(tasks[i], error)
-    return _gather(tasks, results, failures, time.perf_counter() - t0,
-                   getattr(client, "dashboard_link", None))
+    out = _gather(tasks, results, failures, time.perf_counter() - t0,
+                  getattr(client, "dashboard_link", None))
+    out.faults = _read_fault_log(client, fault_log, keys, tasks)
+    return out
 
 
 def _pack(path: Path) -> tuple[str, str, bytes]:
@@ -603,6 +670,7 @@ def batch_summary(result: BatchResult, manifest: Manifest | None = None,
         "worst_by_shortfall": worst_short,
         "worst_by_share_classes_56_plus": worst_large,
         "seconds": result.seconds,
+        "faults": result.faults,
         "files": list(BATCH_FILES),
     })
 
