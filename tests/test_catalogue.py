@@ -301,3 +301,17 @@ def test_broken_scenario(tmp_path, small, capsys, old, new, table, words):
 
 def test_catalogue_size():
     assert len({c[0] for c in DISTRICTS}) + len({c[0] for c in SCENARIOS}) >= 40
+
+
+@pytest.mark.parametrize("case", ["all-metres-as-wgs84", "cells-swapped", "schools-100km-away",
+                                  "cells-infinite"])
+def test_run_refuses_a_broken_district_before_any_work(tmp_path, small, capsys, case):
+    _, breaker, layer, words = next(c for c in DISTRICTS if c[0] == case)
+    layers = _copy(small)
+    breaker(layers)
+    scenario = _scenario(tmp_path, _write(layers, tmp_path / "broken.gpkg"), None, "")
+    out = tmp_path / "out"
+    code, text = _cli(["run", str(scenario), "--out", str(out), "--quiet"], capsys)
+    assert code == 2 and "Traceback" not in text
+    assert f"broken.gpkg:{layer}" in text and words in text, text
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
