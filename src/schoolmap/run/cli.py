@@ -331,6 +331,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
         result = run_scenario(scenario, step=step)
         if ensemble is not None:
+            result.timer.start("ensemble members")
             result.ensemble = _ensemble(scenario, ensemble, args, console, progress, task)
         step("writing results")
         folder = write_results(result, out)

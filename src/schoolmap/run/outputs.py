@@ -29,7 +29,7 @@ __all__ = ["OUTPUT_FILES", "atomic_folder", "json_ready", "write_gpkg", "write_r
 OUTPUT_FILES = ("results.gpkg", "schools.csv", "zones.csv", "district.csv", "summary.json",
                 "map.html", "report.html", "forecast.csv", "forecast_schools.csv",
                 "forecast_ensemble.csv", "forecast_methods.csv", "proposed_catchments.csv",
-                "new_sites.csv", "siting_years.csv")
+                "new_sites.csv", "siting_years.csv", "stages.json")
 
 
 
@@ -252,6 +252,7 @@ def write_results(
         The folder written.
     """
     with atomic_folder(folder, marker="summary.json") as tmp:
+        result.timer.start("write results")
         proposed = proposed_catchments(result)
         layers = {"schools": result.schools, "zones": result.zones, "cells": result.cells,
                   "proposed_catchments": proposed}
@@ -292,4 +293,8 @@ def write_results(
         render_report(result, tmp / "report.html",
                       map_html=map_file.read_text(encoding="utf-8") if map_file.is_file()
                       else None)
+        # measured figures (time, memory) differ from run to run: their own file, last
+        result.timer.stop()
+        (tmp / "stages.json").write_text(json.dumps(result.timer.summary(), indent=2) + "\n",
+                                         encoding="utf-8")
     return Path(folder).resolve()

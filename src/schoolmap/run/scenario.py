@@ -58,6 +58,7 @@ from schoolmap.planning.capital import CapitalPlan, CapitalSettings
 from schoolmap.planning.simulation import simulate_enrolment
 from schoolmap.planning.siting import SitingPlan, SitingSettings, site_new_schools
 from schoolmap.present.maps.settings import TILES, MapSettings  # noqa: F401  (TILES: its old home)
+from schoolmap.run.stages import StageTimer
 
 __all__ = ["LANGS", "Scenario", "ScenarioResult", "allocate", "default_lang", "district_xy",
            "load_scenario", "run_scenario"]
@@ -370,6 +371,10 @@ class ScenarioResult:
     zoning_tradeoff : list of dict
         With ``[zoning] tradeoff``: one row per level and move weight (see
         :func:`schoolmap.run.zoning.tradeoff_table`).
+    timer : StageTimer
+        Wall time, CPU time and peak memory of each stage of the run (see
+        :mod:`schoolmap.run.stages`); ``write_results`` adds its own stage and writes
+        ``stages.json``.
     """
 
     scenario: Scenario
@@ -392,6 +397,7 @@ class ScenarioResult:
     balance: dict[str, Any] = field(default_factory=dict)
     designs: dict[str, Any] = field(default_factory=dict)
     zoning_tradeoff: list[dict[str, Any]] = field(default_factory=list)
+    timer: StageTimer = field(default_factory=StageTimer)
 
 
 def run_scenario(
@@ -415,7 +421,9 @@ def run_scenario(
     ScenarioResult
     """
     say = step or (lambda _msg: None)
+    timer = StageTimer()
     if district is None:
+        timer.start("read district")
         say("reading district")
         district = read_district(scenario.district, planning_crs=scenario.planning_crs,
                                  coordinate_system=scenario.coordinate_system,
@@ -435,6 +443,7 @@ def run_scenario(
         graph = district_graph(district, travel)
         notes += [f"roads: {n}" for n in graph.notes]
     for level in scenario.levels:
+        timer.start(f"allocation: {level}")
         norm = norms.level(level)
         schools = level_schools(district, norms, level, year)
         grade_demand = demand_by_cell_grade(district.cells, norms, level)
@@ -468,19 +477,22 @@ def run_scenario(
     zones_all = _concat(zone_frames, crs)
     cells_gdf = gpd.GeoDataFrame(cells_out, geometry=district.cells.geometry.values, crs=crs)
     result = ScenarioResult(scenario, district, year, schools_all, zones_all,
-                            pd.DataFrame(totals), cells_gdf, allocations, notes)
+                            pd.DataFrame(totals), cells_gdf, allocations, notes, timer=timer)
     if scenario.horizon > 0:
         _run_forecast(result, say)
     if scenario.siting is not None and scenario.siting.enabled:
         _run_siting(result, say)
     if scenario.plan is not None and scenario.plan.enabled:
+        timer.start("plan")
         from schoolmap.run.plan import run_plan
 
         run_plan(result, say)
     if scenario.zoning is not None and scenario.zoning.enabled:
+        timer.start("zoning")
         from schoolmap.run.zoning import run_zoning
 
         run_zoning(result, say)
+    timer.stop()
     return result
 
 
@@ -499,6 +511,7 @@ def _run_siting(result: ScenarioResult, say: Callable[[str], None]) -> None:
             grade_demand = {int(t): result.forecast.residents[k][:, ages] * rate
                             for k, t in enumerate(result.forecast.years.tolist())}
             year = max(grade_demand)
+        result.timer.start(f"siting: {level}")
         say(f"{level}: siting new schools")
         plan = site_new_schools(result.district, level, year, norms=sc.norms,
                                 grade_demand_by_year=grade_demand,
@@ -524,6 +537,7 @@ def _run_forecast(result: ScenarioResult, say: Callable[[str], None]) -> None:
     sc, district = result.scenario, result.district
     settings = sc.forecast
     years = sc.horizon
+    result.timer.start("forecast")
     say(f"forecast {sc.base_year}–{sc.base_year + years}")
     if not all(f"age_{a}" in district.cells.columns for a in range(18)):
         result.notes.append("forecast skipped: cells carry no single-year ages (age_0 … age_17)")
@@ -537,6 +551,7 @@ def _run_forecast(result: ScenarioResult, say: Callable[[str], None]) -> None:
     road = {} if sc.travel.mode == "euclidean" else {
         "travel": sc.travel, "graph": district_graph(district, sc.travel)}
     for level in sc.levels:
+        result.timer.start(f"simulation: {level}")
         say(f"{level}: year-by-year enrolment ({method})")
         result.simulations[level] = simulate_enrolment(
             district, forecast, sc.norms, level, method=method, max_distance_m=sc.max_distance_m,
@@ -546,6 +561,7 @@ def _run_forecast(result: ScenarioResult, say: Callable[[str], None]) -> None:
               if history is not None and lv != "kindergarten"
               and set(history["grade"]) & {a - sc.norms.entry_age + 1 for a in levels[lv].ages}}
     if history is not None and graded:
+        result.timer.start("grade progression")
         say("grade progression forecast")
         progression, _ = forecast_by_progression(history, graded, cohort_births(forecast),
                                                  forecast.years.tolist(),
@@ -554,6 +570,7 @@ def _run_forecast(result: ScenarioResult, say: Callable[[str], None]) -> None:
                             .rename(columns={"demand": "students"}) for lv in graded])
         result.forecast_methods = compare_forecast_methods(cohort, progression)
     if ens is not None:
+        result.timer.start("ensemble bands")
         say(f"ensemble of {settings.ensemble}")
         rows = []
         for level, norm in levels.items():

@@ -1,0 +1,68 @@
+"""Time and peak memory per stage of a run (stages.json) and the stage timer itself."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from schoolmap.outputs import write_results
+from schoolmap.run.stages import StageTimer
+from schoolmap.scenario import load_scenario, run_scenario
+
+SCENARIO = """
+name = "town"
+district = "town.gpkg"
+base_year = 2026
+horizon = 3
+levels = ["primary", "junior"]
+methods = ["catchment", "nearest"]
+output = "out/town"
+[map]
+tiles = "none"
+[forecast]
+ensemble = 5
+[siting]
+reach_m = 3000
+"""
+
+
+def test_timer_sees_a_stage_grow_memory():
+    timer = StageTimer()
+    timer.start("small")
+    timer.start("big")  # ends "small"
+    block = np.ones(60 * 1024 * 1024 // 8)  # 60 MB, touched
+    block[::512] += 1.0
+    timer.start("after")
+    del block
+    timer.stop()
+    timer.stop()  # nothing runs: no second row
+    rows = {row["stage"]: row for row in timer.rows}
+    assert list(rows) == ["small", "big", "after"]
+    assert all(row["seconds"] >= 0 and row["cpu_seconds"] >= 0 for row in rows.values())
+    big = rows["big"]
+    assert big["peak_rss_mb"] >= big["rss_mb"] > 0
+    if big["peak_scope"] == "stage":  # Linux: each stage its own peak
+        assert big["peak_rss_mb"] - rows["small"]["peak_rss_mb"] > 50
+        assert rows["after"]["peak_rss_mb"] < big["peak_rss_mb"]
+    out = timer.summary()
+    assert out["peak_rss_mb"] == max(row["peak_rss_mb"] for row in timer.rows)
+    assert out["total_seconds"] >= sum(row["seconds"] for row in timer.rows) - 1e-3
+
+
+def test_every_run_writes_its_stages(town_gpkg):
+    path = town_gpkg.parent / "town.toml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    sc = load_scenario(path)
+    folder = write_results(run_scenario(sc), sc.output)
+    stages = json.loads((folder / "stages.json").read_text(encoding="utf-8"))
+    names = [row["stage"] for row in stages["stages"]]
+    assert names == ["read district", "allocation: primary", "allocation: junior", "forecast",
+                     "simulation: primary", "simulation: junior", "ensemble bands",
+                     "siting: primary", "siting: junior", "write results"]
+    for row in stages["stages"]:
+        assert row["seconds"] >= 0 and row["peak_rss_mb"] > 0
+        assert row["peak_scope"] in ("stage", "process")
+    assert stages["total_seconds"] >= sum(row["seconds"] for row in stages["stages"]) - 1e-3
+    # the measurements stay out of summary.json (it is byte-identical for identical inputs)
+    assert "seconds" not in (folder / "summary.json").read_text(encoding="utf-8")
