@@ -177,6 +177,14 @@ def _zone_row(col: str, value: object) -> Callable:
     return _set("zones", col, value, 0)
 
 
+def _shrunk_cells(layers):
+    """Cells in a metric CRS, drawn 200 times too small (a units mix-up)."""
+    cells = layers["cells"].to_crs("EPSG:4547")
+    x0, y0 = cells.total_bounds[:2]
+    layers["cells"] = cells.set_geometry(shapely.transform(
+        cells.geometry.array, lambda xy: (xy - [x0, y0]) / 200 + [x0, y0]), crs=cells.crs)
+
+
 def SWAP(xy: np.ndarray) -> np.ndarray:  # noqa: N802 - a constant-like transform
     return xy[:, ::-1].copy()
 
@@ -201,6 +209,7 @@ DISTRICTS = [  # (id, breaker, layer, words of the message)
     ("all-lonlat-as-metres", _all_layers(lambda n: _relabel(n, "EPSG:32651")), "cells",
      "m across"),
     ("all-metres-as-wgs84", _to_metres_labelled_wgs84, "cells", "they look like metres"),
+    ("cells-in-centimetre-units", _shrunk_cells, "cells", "the median cell is"),
     ("cells-swapped", _transform("cells", SWAP), "cells", "look swapped"),
     ("schools-swapped", _transform("schools", SWAP), "schools", "look swapped"),
     ("schools-100km-away", _school_far_away, "schools", "km outside the cells' area"),

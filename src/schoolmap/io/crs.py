@@ -164,6 +164,8 @@ def utm_crs_for(lon: float, lat: float) -> pyproj.CRS:
 _MIN_EXTENT_M = 10.0
 #: A district wider than this cannot be one district (metres): the CRS or a coordinate is wrong.
 _MAX_EXTENT_M = 1_500_000.0
+#: Plausible median area of a polygon cell (m²): a building's footprint to a rural township.
+_MIN_CELL_M2, _MAX_CELL_M2 = 1.0, 1e8
 #: A school, site, development or zone this far beyond the cells' bounding box is misplaced.
 FAR_OUTSIDE_M = 20_000.0
 
@@ -294,6 +296,14 @@ def extent_problems(frames: Mapping[str, Any], labels: Mapping[str, str]) -> lis
                                 "district is that large: a coordinate is far off, or the CRS "
                                 "is wrong"))
         return problems
+    geoms = cells.geometry.array
+    polygons = np.isin(np.asarray(shapely.get_type_id(geoms)), (3, 6))
+    if polygons.any():
+        median = float(np.median(shapely.area(geoms[polygons])))
+        if not _MIN_CELL_M2 <= median <= _MAX_CELL_M2:
+            problems.append(Problem(labels["cells"], f"the median cell is {median:,.3g} m²; "
+                                    "cells are blocks or grid squares of about 100 m² to 1 km² "
+                                    "(at most 100 km²): check the layer's CRS and its units"))
     for name in ("schools", "zones", "developments", "sites"):
         frame = frames.get(name)
         if frame is None or len(frame) == 0:
