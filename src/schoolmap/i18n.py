@@ -81,6 +81,32 @@ MILESTONE_NAMES: dict[str, dict[str, str]] = {
 PROPOSED_NAMES = {"en": "Proposed catchments", "zh": "建议学区"}
 
 
+#: The run's notes in Chinese (the report; ``summary.json`` keeps them in English): a
+#: ``level/method:`` prefix, then the first pattern matching the rest, its groups filled into
+#: the Chinese text (``{level}``: the prefix's level in Chinese). A note matching none is
+#: shown as it is.
+NOTE_PATTERNS_ZH: tuple[tuple[str, str], ...] = (
+    (r"no (\w+) zones in the district: catchment = nearest school by road "
+     r"\(kindergartens are usually not zoned\)",
+     "区内无{level}学区: 划片按沿道路最近的学校计 (幼儿园通常不划片)"),
+    (r"no (\w+) zones in the district: catchment = nearest school "
+     r"\(kindergartens are usually not zoned\)",
+     "区内无{level}学区: 划片按最近的学校计 (幼儿园通常不划片)"),
+    (r"zone (\S+): none of its schools \((.*)\) takes (\w+) students this year; its "
+     r"students are unassigned",
+     "学区 {0}: 其学校 ({1}) 本学年均不招收{level}学生, 该学区学生未获分配"),
+    (r"([\d,.]+) (\w+) students get no seat: seats run out",
+     "{0} 名{level}学生未获学位: 学位不足"),
+    (r"([\d,.]+) (\w+) students get no seat within ([\d,.]+) m: seats run out",
+     "{0} 名{level}学生在 {2} 米内未获学位: 学位不足"),
+    (r"([\d,.]+) (\w+) students get no seat: seats run out or no road reaches one",
+     "{0} 名{level}学生未获学位: 学位不足或无道路可达"),
+    (r"([\d,.]+) (\w+) students get no seat within ([\d,.]+) m by road: seats run out or "
+     r"no road reaches one",
+     "{0} 名{level}学生在沿道路 {2} 米内未获学位: 学位不足或无道路可达"),
+)
+
+
 #: Words of the static maps (``present.maps.static``), per language; ``date`` takes the base
 #: year (``{year}``) and the next year's last two digits (``{next}``).
 STATIC_MAP_TEXT: dict[str, dict[str, Any]] = {
@@ -116,7 +142,7 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
     "contents": {"en": "Contents", "zh": "目录"},
     # [travel]: which distance every figure uses (one line under the title)
     "travel_euclidean": {"en": "Distances: straight line (travel mode euclidean).",
-                         "zh": "距离：直线距离（出行方式 euclidean）。"},
+                         "zh": "距离：直线距离。"},
     "travel_road": {"en": "Distances: {what} distance along the roads (travel mode {mode}) "
                           "for the nearest and optimal methods and the year-by-year figures; "
                           "official catchments follow their zones. Cells and schools more than "

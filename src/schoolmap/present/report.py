@@ -22,13 +22,21 @@ import base64
 import html
 import math
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from schoolmap.i18n import LANGS, LEVEL_NAMES_ZH, METHOD_NAMES, REPORT_TEXT, US_LEVEL_NAMES
+from schoolmap.i18n import (
+    LANGS,
+    LEVEL_NAMES_ZH,
+    METHOD_NAMES,
+    NOTE_PATTERNS_ZH,
+    REPORT_TEXT,
+    US_LEVEL_NAMES,
+)
 from schoolmap.present.charts import chart_section
 from schoolmap.present.html import esc as _e
 from schoolmap.present.html import num as _num
@@ -431,8 +439,24 @@ class _Report:
                 f'<p class="note map-link"><a href="map.html">{self.t("map_open")}</a></p>'
                 + figures)
 
+    def note(self, text: str) -> str:
+        """One of the run's notes in the report's language: its ``level/method:`` prefix in
+        words, the rest by :data:`~schoolmap.i18n.NOTE_PATTERNS_ZH` (else as it is)."""
+        head, sep, rest = str(text).partition(": ")
+        if self.lang != "zh" or not sep or " " in head:
+            return str(text)
+        level, _, method = head.partition("/")
+        shown = self.level(level)
+        prefix = shown if not method else (
+            f"{shown}/{'选址' if method == 'siting' else self.method(method)}")
+        for pattern, zh in NOTE_PATTERNS_ZH:
+            found = re.fullmatch(pattern, rest)
+            if found:
+                return f"{prefix}: {zh.format(*found.groups(), level=shown)}"
+        return f"{prefix}: {rest}"
+
     def notes_section(self) -> str:
-        notes = [*self.extra_notes, *map(_e, self.result.notes)]
+        notes = [*self.extra_notes, *(_e(self.note(n)) for n in self.result.notes)]
         if not notes:
             return f'<p class="note">{self.t("no_notes")}</p>'
         return "<ul>" + "".join(f"<li>{n}</li>" for n in notes) + "</ul>"
