@@ -347,6 +347,35 @@ def admit_once(mech, group_cell, group_class, group_count, pref_indptr, pref_sch
     return order, school_of, entry_of
 
 
+@nb.njit(cache=True, nogil=True)
+def _chunk_sums(n_chunks, nnz, n_groups, m, draws, n_classes):
+    """Zeroed per-block accumulators of the Monte Carlo drivers (one row per block of draws):
+    placed (nnz), fb_n, fb_extra, none_n (groups), fb_by_school (m); outside_by_draw (draws)."""
+    return (np.zeros((n_chunks, nnz), dtype=np.int64),
+            np.zeros((n_chunks, n_groups), dtype=np.int64), np.zeros((n_chunks, n_groups)),
+            np.zeros((n_chunks, n_groups), dtype=np.int64),
+            np.zeros((n_chunks, m), dtype=np.int64),
+            np.zeros((draws, n_classes), dtype=np.int64))
+
+
+@nb.njit(cache=True, nogil=True)
+def _add_chunks(placed_c, fb_n_c, fb_extra_c, none_c, fb_school_c, outside_by_draw):
+    """Sum the blocks of :func:`_chunk_sums` in block order (the same sums whatever the
+    threads); ``outside_by_draw`` passes through."""
+    placed = placed_c[0].copy()
+    fb_n = fb_n_c[0].copy()
+    fb_extra = fb_extra_c[0].copy()
+    none_n = none_c[0].copy()
+    fb_by_school = fb_school_c[0].copy()
+    for c in range(1, placed_c.shape[0]):
+        placed += placed_c[c]
+        fb_n += fb_n_c[c]
+        fb_extra += fb_extra_c[c]
+        none_n += none_c[c]
+        fb_by_school += fb_school_c[c]
+    return placed, fb_n, fb_extra, none_n, fb_by_school, outside_by_draw
+
+
 @nb.njit(cache=True, parallel=True)
 def admission_monte_carlo(mech, group_cell, group_class, group_count, pref_indptr, pref_school,
                           pref_priority, seats, fb_indptr, fb_school, fb_dist, base_dist,
@@ -378,12 +407,8 @@ def admission_monte_carlo(mech, group_cell, group_class, group_count, pref_indpt
     nnz = pref_school.shape[0]
     m = seats.shape[0]
     n = by_class.shape[0]
-    placed_c = np.zeros((n_chunks, nnz), dtype=np.int64)
-    fb_n_c = np.zeros((n_chunks, n_groups), dtype=np.int64)
-    fb_extra_c = np.zeros((n_chunks, n_groups))
-    none_c = np.zeros((n_chunks, n_groups), dtype=np.int64)
-    fb_school_c = np.zeros((n_chunks, m), dtype=np.int64)
-    outside_by_draw = np.zeros((draws, n_classes), dtype=np.int64)
+    placed_c, fb_n_c, fb_extra_c, none_c, fb_school_c, outside_by_draw = _chunk_sums(
+        n_chunks, nnz, n_groups, m, draws, n_classes)
     for c in nb.prange(n_chunks):
         d0 = c * draws // n_chunks
         d1 = (c + 1) * draws // n_chunks
@@ -393,18 +418,7 @@ def admission_monte_carlo(mech, group_cell, group_class, group_count, pref_indpt
                    class_ptr, hoff, placed_c[c], fb_n_c[c], fb_extra_c[c], none_c[c],
                    fb_school_c[c], outside_by_draw[d0:d1], False, np.empty(n, dtype=np.int64),
                    none, none)
-    placed = np.zeros(nnz, dtype=np.int64)
-    fb_n = np.zeros(n_groups, dtype=np.int64)
-    fb_extra = np.zeros(n_groups)
-    none_n = np.zeros(n_groups, dtype=np.int64)
-    fb_by_school = np.zeros(m, dtype=np.int64)
-    for c in range(n_chunks):  # fixed order: the same sums whatever the threads
-        placed += placed_c[c]
-        fb_n += fb_n_c[c]
-        fb_extra += fb_extra_c[c]
-        none_n += none_c[c]
-        fb_by_school += fb_school_c[c]
-    return placed, fb_n, fb_extra, none_n, fb_by_school, outside_by_draw
+    return _add_chunks(placed_c, fb_n_c, fb_extra_c, none_c, fb_school_c, outside_by_draw)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -594,12 +608,8 @@ def admission_monte_carlo_typed(mech, type_class, type_count, t_indptr, t_school
     n_groups = group_cell.shape[0]
     nnz = t_school.shape[0]
     m = seats.shape[0]
-    placed_c = np.zeros((n_chunks, nnz), dtype=np.int64)
-    fb_n_c = np.zeros((n_chunks, n_groups), dtype=np.int64)
-    fb_extra_c = np.zeros((n_chunks, n_groups))
-    none_c = np.zeros((n_chunks, n_groups), dtype=np.int64)
-    fb_school_c = np.zeros((n_chunks, m), dtype=np.int64)
-    outside_by_draw = np.zeros((draws, n_classes), dtype=np.int64)
+    placed_c, fb_n_c, fb_extra_c, none_c, fb_school_c, outside_by_draw = _chunk_sums(
+        n_chunks, nnz, n_groups, m, draws, n_classes)
     for c in nb.prange(n_chunks):
         d0 = c * draws // n_chunks
         d1 = (c + 1) * draws // n_chunks
@@ -608,15 +618,4 @@ def admission_monte_carlo_typed(mech, type_class, type_count, t_indptr, t_school
                      n_classes, seats, fb_indptr, fb_school, fb_dist, base_dist, placed_c[c],
                      fb_n_c[c], fb_extra_c[c], none_c[c], fb_school_c[c],
                      outside_by_draw[d0:d1])
-    placed = np.zeros(nnz, dtype=np.int64)
-    fb_n = np.zeros(n_groups, dtype=np.int64)
-    fb_extra = np.zeros(n_groups)
-    none_n = np.zeros(n_groups, dtype=np.int64)
-    fb_by_school = np.zeros(m, dtype=np.int64)
-    for c in range(n_chunks):
-        placed += placed_c[c]
-        fb_n += fb_n_c[c]
-        fb_extra += fb_extra_c[c]
-        none_n += none_c[c]
-        fb_by_school += fb_school_c[c]
-    return placed, fb_n, fb_extra, none_n, fb_by_school, outside_by_draw
+    return _add_chunks(placed_c, fb_n_c, fb_extra_c, none_c, fb_school_c, outside_by_draw)
