@@ -57,6 +57,8 @@ def test_plan_writes_projects_resources_summary_and_report(tmp_path):
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert 'id="plan"' in page and 'class="plan-projects"' in page
     assert 'class="balance"' in page and "Construction spending by year" in page
+    shown = (folder / "map.html").read_text(encoding="utf-8")  # the balance layer per level
+    assert shown.count("balance (staff posts per 100 students)") >= 2
 
 
 def test_no_plan_table_no_plan_outputs(tmp_path):

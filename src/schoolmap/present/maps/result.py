@@ -13,6 +13,7 @@ import geopandas as gpd
 
 from schoolmap.i18n import MAP_METHOD_NAMES_ZH
 from schoolmap.present.maps.allocation import add_assignment_lines, add_proposed_catchments
+from schoolmap.present.maps.balance import add_balance
 from schoolmap.present.maps.base import layer_name, legend_of, write_map
 from schoolmap.present.maps.capacity import add_seat_prices, add_unserved, shortfall_map
 from schoolmap.present.maps.settings import MapSettings
@@ -65,7 +66,10 @@ def render_result_map(result: Any, path: str | os.PathLike,
     - with a forecast (``result.simulations``), the schools in the milestone years, e.g.
       ``"Schools 2029 (peak) – junior"`` (:func:`add_milestone_years`).
 
-    Then ``"New schools – <level>"`` for the recommended sites (``result.new_sites``,
+    With ``[plan]`` (``result.balance``), ``"Schools · balance (staff posts per 100 students) –
+    <level>"``: each school coloured by its posts per 100 students against the district mean
+    (:func:`~schoolmap.present.maps.balance.add_balance`, off). Then ``"New schools –
+    <level>"`` for the recommended sites (``result.new_sites``,
     :func:`add_new_sites`) and ``"Developments"`` for the district's new housing
     (:func:`add_developments`), also off at first; for each school of the scenario's
     ``[map] assignment_lines``, its lines from the cells it takes students from under the
@@ -122,6 +126,8 @@ def render_result_map(result: Any, path: str | os.PathLike,
                 add_unserved(m, result.cells, column, name=name)
         if level in result.simulations:
             add_milestone_years(m, result.simulations[level], result.district.schools, lang=lang)
+    for level, balance in getattr(result, "balance", {}).items():  # [plan]: 优质均衡 per school
+        add_balance(m, balance.by_school, result.district.schools, level, lang=lang)
     add_new_sites(m, result.new_sites, levels=sc.levels, lang=lang)
     add_developments(m, result.district.developments, base_year=result.year, lang=lang)
     _result_assignment_lines(m, result, method, lang)
