@@ -43,7 +43,8 @@ def test_run_writes_every_output(scenario_file):
     sc = load_scenario(scenario_file)
     assert sc.output == scenario_file.parent / "out" / "town"
     folder = write_results(run_scenario(sc), sc.output)
-    assert sorted(p.name for p in folder.iterdir()) == sorted([*OUTPUT_FILES, MANIFEST])
+    static = [f"map_{level}.png" for level in sc.levels]  # one static map per level
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*OUTPUT_FILES, MANIFEST, *static])
     schools = pd.read_csv(folder / "schools.csv")
     p1 = schools[(schools.school_id == "P1") & (schools.method == "catchment")].iloc[0]
     assert p1.demand == 366 and p1.shortfall == 96 and p1.n_classes_56_65 == 6
