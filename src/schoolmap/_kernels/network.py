@@ -66,6 +66,50 @@ def _grow(a, k, cap):
     return out
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _push4(hk, hn, size, key, node):
+    """Push on a 4-ary min-heap of (key, node) (sift up by moving parents down)."""
+    i = size
+    while i > 0:
+        p = (i - 1) >> 2
+        if hk[p] <= key:
+            break
+        hk[i] = hk[p]
+        hn[i] = hn[p]
+        i = p
+    hk[i] = key
+    hn[i] = node
+    return size + 1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pop4(hk, hn, size):
+    """Pop the least key of a 4-ary min-heap of (key, node)."""
+    key, node = hk[0], hn[0]
+    size -= 1
+    lk, ln = hk[size], hn[size]
+    i = 0
+    while True:
+        c = 4 * i + 1
+        if c >= size:
+            break
+        best = c
+        bk = hk[c]
+        e = min(c + 4, size)
+        for q in range(c + 1, e):
+            if hk[q] < bk:
+                bk = hk[q]
+                best = q
+        if lk <= bk:
+            break
+        hk[i] = bk
+        hn[i] = hn[best]
+        i = best
+    hk[i] = lk
+    hn[i] = ln
+    return key, node, size
+
+
 @numba.njit(cache=True, nogil=True)
 def bounded_dijkstra(indptr, index, weight, source_node, source_offset, limit):
     """Dijkstra from each source up to its limit.
@@ -74,16 +118,19 @@ def bounded_dijkstra(indptr, index, weight, source_node, source_offset, limit):
     f8 (distance at the source node) · limit (m,) f8 (inf: no limit)
     -> src (k,) i8, node (k,) i8, dist (k,) f8 (every node with dist ≤ limit, per source in
     settling order), exhausted (m,) bool (the search ran out of nodes before the limit).
+
+    One search per source, on a 4-ary heap of (key, node) only (the searches need no tie
+    order), stale entries skipped by ``d > dist[v]`` (a node is pushed only with a strictly
+    smaller distance, so no settled-flag array), and only the touched nodes reset between
+    sources — so a bounded search costs what it visits, not N.
     """
     n = len(indptr) - 1
     m = len(source_node)
     dist = np.full(n, np.inf)
-    done = np.zeros(n, np.bool_)
     touched = np.empty(n, np.int64)
     cap = max(16, len(index) + 1)
     hk = np.empty(cap, np.float64)
-    hs = np.zeros(cap, np.int64)
-    hn = np.empty(cap, np.int64)
+    hn = np.empty(cap, np.int32)
     out_cap = max(1024, 4 * m)
     o_src = np.empty(out_cap, np.int64)
     o_node = np.empty(out_cap, np.int64)
@@ -95,21 +142,19 @@ def bounded_dijkstra(indptr, index, weight, source_node, source_offset, limit):
         if s < 0:
             exhausted[j] = True
             continue
-        n_touched = 0
-        size = 0
+        lim = limit[j]
+        n_touched = 1
+        touched[0] = s
         dist[s] = source_offset[j]
-        touched[n_touched] = s
-        n_touched += 1
-        size = _push(hk, hs, hn, size, source_offset[j], 0, s)
+        size = _push4(hk, hn, 0, source_offset[j], s)
         hit = False
         while size > 0:
-            d, _z, v, size = _pop(hk, hs, hn, size)
-            if done[v] or d > dist[v]:
+            d, v, size = _pop4(hk, hn, size)
+            if d > dist[v]:
                 continue
-            if d > limit[j]:
+            if d > lim:
                 hit = True
                 break
-            done[v] = True
             if k == out_cap:
                 out_cap *= 2
                 o_src = _grow(o_src, k, out_cap)
@@ -127,15 +172,10 @@ def bounded_dijkstra(indptr, index, weight, source_node, source_offset, limit):
                         touched[n_touched] = w
                         n_touched += 1
                     dist[w] = nd
-                    if size == len(hk):  # never: at most one entry per relaxed edge (+1)
-                        hk = _grow(hk, size, 2 * size)
-                        hs = _grow(hs, size, 2 * size)
-                        hn = _grow(hn, size, 2 * size)
-                    size = _push(hk, hs, hn, size, nd, 0, w)
+                    size = _push4(hk, hn, size, nd, w)
         exhausted[j] = not hit
         for t in range(n_touched):
             dist[touched[t]] = np.inf
-            done[touched[t]] = False
     return o_src[:k].copy(), o_node[:k].copy(), o_dist[:k].copy(), exhausted
 
 
