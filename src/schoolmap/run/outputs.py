@@ -287,12 +287,16 @@ def write_results(
                               zoning=zoning or None)
         else:
             render_map(result, tmp / "map.html")
+        from schoolmap.present.maps.static import static_maps
         from schoolmap.present.report import render_report
 
+        pngs = static_maps(result)  # one labelled PNG per level, beside the report
+        for level, png in pngs.items():
+            (tmp / f"map_{level}.png").write_bytes(png)
         map_file = tmp / "map.html"
         render_report(result, tmp / "report.html",
                       map_html=map_file.read_text(encoding="utf-8") if map_file.is_file()
-                      else None)
+                      else None, static_maps=pngs)
         # measured figures (time, memory) differ from run to run: their own file, last
         result.timer.stop()
         (tmp / "stages.json").write_text(json.dumps(result.timer.summary(), indent=2) + "\n",
