@@ -348,3 +348,70 @@ CLI_WORDS: dict[str, tuple[str, str]] = {
     "open year": ("needed from", "最迟启用"),
     "served": ("students served", "服务学生"),
 }
+
+
+#: Chinese headers of the output tables' columns (``results.xlsx`` under ``lang = "zh"``);
+#: English runs show the column names themselves. ``students_gN`` → 第N年级学生 is added by
+#: :func:`column_header`.
+COLUMN_NAMES_ZH: dict[str, str] = {
+    "school_id": "学校编号", "name": "名称", "level": "学段", "method": "分配方法",
+    "school_type": "学校类型", "sector": "办学性质", "area_type": "片区类型", "seats": "学位数",
+    "demand": "学生需求", "shortfall": "学位缺口", "surplus": "富余学位",
+    "utilisation": "学位使用率",
+    "classes": "班级数", "classes_needed": "按标准班额所需班级数", "avg_class_size": "平均班额",
+    "max_class_size": "最大班额", "n_classes_le_45": "45人及以下班级数",
+    "n_classes_46_55": "46-55人班级数", "n_classes_56_65": "56-65人班级数 (大班额)",
+    "n_classes_66_plus": "66人及以上班级数 (超大班额)", "n_classes_over_norm": "超标准班额班级数",
+    "n_classes_56_plus": "56人及以上班级数", "share_classes_56_plus": "大班额占比",
+    "share_classes_66_plus": "超大班额占比", "students_beyond_radius": "超出服务半径学生数",
+    "share_beyond_radius": "超出服务半径学生占比", "mean_distance_m": "平均距离 (米)",
+    "seat_price_m": "学位影子价格 (米)", "zone_id": "学区编号", "n_schools": "学校数",
+    "assigned": "已分配学生", "unassigned": "未分配学生", "net_shortfall": "净缺口",
+    "shortfall_at_schools": "学校学位缺口合计", "surplus_at_schools": "学校富余学位合计",
+    "n_schools_short": "缺位学校数", "target_share_56_plus": "大班额目标占比",
+    "target_share_66_plus": "超大班额目标占比", "seats_public_puhui": "公办及普惠学位",
+    "puhui_coverage": "普惠覆盖率", "public_share_of_seats": "公办学位占比",
+    "year": "学年", "enrolled": "在校学生", "demand_puhui": "普惠需求", "demand_other": "其他需求",
+    "puhui_seats_short": "普惠学位缺口", "students": "学生数", "demand_p10": "需求 P10",
+    "demand_p50": "需求 P50", "demand_p90": "需求 P90", "net_shortfall_p10": "净缺口 P10",
+    "net_shortfall_p50": "净缺口 P50", "net_shortfall_p90": "净缺口 P90",
+    "cohort_component": "队列要素法", "grade_progression": "年级升级法", "difference": "差值",
+    "difference_share": "差值占比", "site_id": "选址编号", "tracks": "轨数",
+    "open_year": "开办年份",
+    "close_year": "停办年份", "students_served": "服务学生数", "busiest_year": "高峰年份",
+    "source": "来源", "reason": "理由", "x": "X 坐标 (米)", "y": "Y 坐标 (米)",
+    "students_changing": "需转学学生", "n_cells": "单元数", "n_pieces": "块数",
+    "n_parts": "部分数", "area_km2": "面积 (平方公里)", "seats_existing": "现有学位",
+    "seats_new": "新增学位", "new_schools_open": "已开办新校", "unserved_before": "规划前未获学位",
+    "unserved_after": "规划后未获学位", "beyond_radius_before": "规划前超半径",
+    "beyond_radius_after": "规划后超半径", "mean_distance_before_m": "规划前平均距离 (米)",
+    "mean_distance_after_m": "规划后平均距离 (米)", "short_nearest_before": "规划前就近缺位",
+    "short_nearest_after": "规划后就近缺位", "share_56_plus_before": "规划前大班额占比",
+    "share_56_plus_after": "规划后大班额占比", "scenario": "方案",
+}
+
+#: Sheet names of ``results.xlsx`` per language (file stem → sheet).
+SHEET_NAMES: dict[str, dict[str, str]] = {
+    "zh": {"district": "全区", "schools": "学校", "zones": "学区",
+           "proposed_catchments": "建议学区",
+           "forecast": "预测", "forecast_schools": "分校预测", "forecast_ensemble": "预测区间",
+           "forecast_methods": "预测方法对比", "new_sites": "建议新建学校",
+           "siting_years": "选址逐年",
+           "compare": "方案对比"},
+    "en": {},
+}
+
+
+def column_header(column: str, lang: str) -> str:
+    """The header shown for an output column in ``lang`` (the name itself in English).
+
+    >>> column_header("shortfall", "zh"), column_header("students_g3", "zh")
+    ('学位缺口', '第3年级学生')
+    >>> column_header("shortfall", "en")
+    'shortfall'
+    """
+    if lang != "zh":
+        return column
+    if column.startswith("students_g") and column[10:].isdigit():
+        return f"第{column[10:]}年级学生"
+    return COLUMN_NAMES_ZH.get(column, column)

@@ -18,7 +18,9 @@ import geopandas as gpd
 import pandas as pd
 
 from schoolmap.allocation.catchments import changing_summary, proposed_catchments
+from schoolmap.i18n import SHEET_NAMES, column_header
 from schoolmap.io.files import atomic_folder, write_gpkg
+from schoolmap.io.workbook import write_csv, write_xlsx
 from schoolmap.run.plan import PLAN_FILES, plan_summary, plan_tables
 from schoolmap.run.scenario import ScenarioResult
 from schoolmap.run.zoning import ZONING_FILES, zoning_summary, zoning_tables
@@ -29,13 +31,23 @@ __all__ = ["OUTPUT_FILES", "atomic_folder", "json_ready", "write_gpkg", "write_r
 OUTPUT_FILES = ("results.gpkg", "schools.csv", "zones.csv", "district.csv", "summary.json",
                 "map.html", "report.html", "forecast.csv", "forecast_schools.csv",
                 "forecast_ensemble.csv", "forecast_methods.csv", "proposed_catchments.csv",
-                "new_sites.csv", "siting_years.csv", "stages.json")
+                "new_sites.csv", "siting_years.csv", "stages.json", "results.xlsx")
 
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> None:
-    table = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
-    table.to_csv(path, index=False, float_format="%.4f", lineterminator="\n")
+    write_csv(frame, path, bom=True)  # UTF-8 with BOM: Excel on a Chinese Windows reads it
+
+
+def _workbook(result: ScenarioResult, folder: Path) -> None:
+    """``results.xlsx``: every CSV table of ``folder`` as one sheet, headers in the run's
+    language (read back from the CSVs, so the sheets hold exactly what the files hold)."""
+    lang = result.scenario.language
+    sheets = {SHEET_NAMES.get(lang, {}).get(p.stem, p.stem): pd.read_csv(p)
+              for p in sorted(folder.glob("*.csv"))}
+    headers = {c: column_header(c, lang) for t in sheets.values() for c in t.columns}
+    write_xlsx(sheets, folder / "results.xlsx", headers=headers,
+               year=result.scenario.base_year)
 
 
 def json_ready(value: Any) -> Any:
@@ -276,6 +288,7 @@ def write_results(
         if _planned(result):
             for name, table in plan_tables(result).items():
                 _csv(table, tmp / name)
+        _workbook(result, tmp)
         (tmp / "summary.json").write_text(
             json.dumps(summary(result, proposed), ensure_ascii=False, indent=2,
                        sort_keys=False) + "\n",

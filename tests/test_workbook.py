@@ -1,0 +1,60 @@
+"""results.xlsx and the CSVs people open: headers in the run's language, frozen header row,
+number formats, identical bytes on identical inputs; BOM; whole students that add up."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import openpyxl
+import pandas as pd
+
+from schoolmap.i18n import column_header
+from schoolmap.io.workbook import round_whole, write_csv, write_xlsx
+
+
+def _tables() -> dict[str, pd.DataFrame]:
+    return {"学校": pd.DataFrame({"school_id": ["P01", "P02"], "name": ["城关小学", "东门小学"],
+                                 "seats": [900.0, 450.0], "demand": [1096.2, 301.4],
+                                 "utilisation": [1.218, 0.67], "year": [2026, 2026]})}
+
+
+def test_workbook_headers_formats_and_frozen_row(tmp_path):
+    tables = _tables()
+    headers = {c: column_header(c, "zh") for c in tables["学校"].columns}
+    write_xlsx(tables, tmp_path / "r.xlsx", headers=headers, year=2026)
+    wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    ws = wb["学校"]
+    assert [c.value for c in ws[1]] == ["学校编号", "名称", "学位数", "学生需求", "学位使用率",
+                                        "学年"]
+    assert ws.freeze_panes == "A2"
+    assert ws["B2"].value == "城关小学" and ws["D2"].value == 1096.2
+    assert ws["C2"].number_format == "#,##0" and ws["D2"].number_format == "#,##0.0"
+    assert ws["E2"].number_format == "0.0%" and ws["F2"].number_format == "0"
+    assert ws.column_dimensions["B"].width >= 10  # four CJK characters count as eight
+    assert wb.properties.created.year == 2026 and wb.properties.modified.year == 2026
+
+
+def test_workbook_bytes_identical_across_runs(tmp_path):
+    digests = set()
+    for i in range(2):
+        write_xlsx(_tables(), tmp_path / f"{i}.xlsx", year=2026)
+        digests.add(hashlib.sha256((tmp_path / f"{i}.xlsx").read_bytes()).hexdigest())
+    assert len(digests) == 1
+
+
+def test_csv_bom_by_default_and_optional(tmp_path):
+    write_csv(_tables()["学校"], tmp_path / "a.csv")
+    write_csv(_tables()["学校"], tmp_path / "b.csv", bom=False)
+    assert (tmp_path / "a.csv").read_bytes().startswith(b"\xef\xbb\xbfschool_id,")
+    assert (tmp_path / "b.csv").read_bytes().startswith(b"school_id,")
+    assert list(pd.read_csv(tmp_path / "a.csv").columns)[0] == "school_id"
+
+
+def test_round_whole_keeps_the_total():
+    rng = np.random.default_rng(18)
+    x = rng.uniform(0, 300, 97)
+    r = round_whole(x)
+    assert np.all(r == np.round(r)) and r.sum() == round(x.sum())
+    assert np.all(np.abs(r - x) < 1.0)
+    assert np.isnan(round_whole([1.5, np.nan, 2.5])[1])
