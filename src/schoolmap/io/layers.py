@@ -17,7 +17,18 @@ __all__ = ["LAYER_NAMES", "LayerSource", "find_layers", "read_layer"]
 #: Layers of a district, in the order they are read and written.
 LAYER_NAMES = ("cells", "schools", "zones", "developments", "sites")
 REQUIRED_LAYERS = ("cells", "schools")
-_EXTENSIONS = (".gpkg", ".geojson", ".json", ".csv")
+_EXTENSIONS = (".gpkg", ".geojson", ".json", ".csv", ".xlsx")
+
+#: Chinese column names as bureaus' files carry them → schoolmap's names (docs/data-model.md).
+COLUMN_ALIASES: dict[str, str] = {
+    "学校编号": "school_id", "学校代码": "school_id", "学校名称": "name", "名称": "name",
+    "学段": "level", "学位数": "seats", "核定学位": "seats", "班级数": "classes",
+    "办学性质": "sector", "开办年份": "open_year", "停办年份": "close_year",
+    "单元编号": "cell_id", "人口": "population", "常住人口": "population", "户数": "households",
+    "片区类型": "area_type", "学区编号": "zone_id", "项目编号": "dev_id", "住宅套数": "dwellings",
+    "套数": "dwellings", "住房类型": "housing_type", "交付年份": "completion_year",
+    "地块编号": "site_id", "经度": "lon", "纬度": "lat",
+}
 
 
 @dataclass(frozen=True)
@@ -108,21 +119,33 @@ def read_layer(
     """
     label = source.label
     try:
-        if source.path.suffix.lower() == ".csv":
+        if source.path.suffix.lower() in (".csv", ".xlsx"):
             return _read_csv(source, input_crs)
         frame = gpd.read_file(source.path, layer=source.layer, engine="pyogrio")
     except Exception as exc:
         return None, [Problem(label, f"cannot be read ({exc})")]
     if frame.crs is None and input_crs:
         frame = frame.set_crs(input_crs)
-    return frame.reset_index(drop=True), []
+    return _aliased(frame).reset_index(drop=True), []
+
+
+def _aliased(table: pd.DataFrame) -> pd.DataFrame:
+    """Chinese column names renamed to schoolmap's (:data:`COLUMN_ALIASES`); a column already
+    named in English wins over its alias."""
+    names = {c: COLUMN_ALIASES[str(c).strip()] for c in table.columns
+             if str(c).strip() in COLUMN_ALIASES and COLUMN_ALIASES[str(c).strip()]
+             not in table.columns}
+    return table.rename(columns=names) if names else table
 
 
 def _read_csv(
     source: LayerSource, input_crs: str | None
 ) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
     label = source.label
-    table = pd.read_csv(source.path)
+    if source.path.suffix.lower() == ".xlsx":  # the first sheet of an Excel workbook
+        table = _aliased(pd.read_excel(source.path, sheet_name=0, engine="openpyxl"))
+    else:
+        table = _aliased(pd.read_csv(source.path, encoding="utf-8-sig"))
     lower = {c.lower(): c for c in table.columns}
     pairs = [("x", "y"), ("lon", "lat"), ("lng", "lat"), ("longitude", "latitude")]
     for xname, yname in pairs:
@@ -130,8 +153,9 @@ def _read_csv(
             xcol, ycol = lower[xname], lower[yname]
             break
     else:
-        return None, [Problem(label, "a CSV layer needs point coordinates in columns x/y or "
-                              "lon/lat; add them, or convert the file to GeoPackage")]
+        return None, [Problem(label, "a CSV or Excel layer needs point coordinates in columns "
+                              "x/y or lon/lat (经度/纬度); add them, or convert the file to "
+                              "GeoPackage")]
     crs = input_crs or ("EPSG:4326" if xname != "x" else None)
     bad = table[xcol].isna() | table[ycol].isna()
     problems = []
