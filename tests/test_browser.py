@@ -447,6 +447,29 @@ def test_report_loads_offline_with_tables_charts_and_the_map(demo, browser):
         page.close()
 
 
+def test_report_prints_the_static_maps_instead_of_the_interactive_one(demo, browser):
+    result, folder, _ = demo
+    page = browser.open(folder / "report.html")
+    try:
+        maps = ("[...document.querySelectorAll('figure.static-map img')].map(i => "
+                "[i.closest('figure').dataset.level, i.complete && i.naturalWidth, "
+                "i.naturalHeight, getComputedStyle(i).display])")
+        shown = page.evaluate(maps)
+        assert [m[0] for m in shown] == list(result.scenario.levels)
+        assert all(m[1] == 1125 and m[2] == 990 and m[3] == "block" for m in shown)
+        assert page.evaluate("getComputedStyle(document.querySelector('iframe.map')).display"
+                             ) == "inline"
+        page.browser.send("Emulation.setEmulatedMedia", {"media": "print"},
+                          session=page.session)
+        assert page.evaluate("getComputedStyle(document.querySelector('iframe.map')).display"
+                             ) == "none"
+        assert all(m[3] == "block" for m in page.evaluate(maps))
+        assert page.evaluate("getComputedStyle(document.querySelector('figure.static-map'))"
+                             ".breakBefore") == "page"
+    finally:
+        page.close()
+
+
 def test_hostile_school_name_is_text_everywhere(demo, browser):
     result, folder, worst = demo
     page = browser.open(folder / "report.html")
