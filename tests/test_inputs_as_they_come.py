@@ -41,3 +41,30 @@ def test_excel_without_coordinates_is_named(tmp_path, town_layers):
     folder, crs = _folder_with_excel_schools(tmp_path, town_layers, coords=False)
     with pytest.raises(ValidationError, match=r"schools.xlsx: a CSV or Excel layer needs"):
         read_district(folder, input_crs=crs)
+
+
+@pytest.mark.parametrize("kind", ["shp_cpg", "shp_no_cpg", "zip"])
+def test_schools_from_a_gbk_shapefile(tmp_path, town_layers, kind):
+    import zipfile
+
+    from schoolmap.outputs import write_gpkg
+
+    folder = tmp_path / "district"
+    folder.mkdir()
+    write_gpkg({"cells": town_layers["cells"]}, folder / "cells.gpkg")
+    schools = town_layers["schools"].copy()
+    schools["name"] = ["城关小学", "东门小学", "西街幼儿园", "实验初中"][: len(schools)]
+    shp = tmp_path / "shp" / "schools.shp"
+    shp.parent.mkdir()
+    schools.to_file(shp, engine="pyogrio", encoding="GBK")
+    if kind == "shp_no_cpg":
+        shp.with_suffix(".cpg").unlink(missing_ok=True)
+    if kind == "zip":
+        with zipfile.ZipFile(folder / "schools.zip", "w") as z:
+            for f in sorted(shp.parent.iterdir()):
+                z.write(f, f.name)
+    else:
+        for f in shp.parent.iterdir():
+            (folder / f.name).write_bytes(f.read_bytes())
+    d = read_district(folder)
+    assert list(d.schools["name"]) == list(schools["name"])

@@ -17,7 +17,7 @@ __all__ = ["LAYER_NAMES", "LayerSource", "find_layers", "read_layer"]
 #: Layers of a district, in the order they are read and written.
 LAYER_NAMES = ("cells", "schools", "zones", "developments", "sites")
 REQUIRED_LAYERS = ("cells", "schools")
-_EXTENSIONS = (".gpkg", ".geojson", ".json", ".csv", ".xlsx")
+_EXTENSIONS = (".gpkg", ".geojson", ".json", ".csv", ".xlsx", ".shp", ".zip")
 
 #: Chinese column names as bureaus' files carry them → schoolmap's names (docs/data-model.md).
 COLUMN_ALIASES: dict[str, str] = {
@@ -121,12 +121,27 @@ def read_layer(
     try:
         if source.path.suffix.lower() in (".csv", ".xlsx"):
             return _read_csv(source, input_crs)
-        frame = gpd.read_file(source.path, layer=source.layer, engine="pyogrio")
+        frame = gpd.read_file(source.path, layer=source.layer, engine="pyogrio",
+                              **_shapefile_encoding(source.path))
     except Exception as exc:
         return None, [Problem(label, f"cannot be read ({exc})")]
     if frame.crs is None and input_crs:
         frame = frame.set_crs(input_crs)
     return _aliased(frame).reset_index(drop=True), []
+
+
+def _shapefile_encoding(path: Path) -> dict[str, str]:
+    """``encoding`` for a Shapefile without a ``.cpg`` file: UTF-8 when its ``.dbf`` decodes
+    as UTF-8, else GBK (what Chinese GIS software writes); nothing otherwise (GDAL reads the
+    ``.cpg``, and zipped Shapefiles carry theirs)."""
+    dbf = path.with_suffix(".dbf")
+    if path.suffix.lower() != ".shp" or path.with_suffix(".cpg").exists() or not dbf.exists():
+        return {}
+    try:
+        dbf.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return {"encoding": "GBK"}
+    return {"encoding": "UTF-8"}
 
 
 def _aliased(table: pd.DataFrame) -> pd.DataFrame:
