@@ -44,14 +44,22 @@ def _parser() -> argparse.ArgumentParser:
         "run", help="run a scenario: allocate students, find shortfalls, write tables and a map",
         description=(
             "Run a scenario file (TOML): read and check the district, count the students of each "
-            "level in every cell, assign them to schools by official catchment and by nearest "
-            "school, and report per school, per catchment and for the district: demand, seats, "
-            "seats short, utilisation, classes needed at norm size, class-size bands and the "
-            "share of students beyond the service radius. Writes results.gpkg, schools.csv, "
-            "zones.csv, district.csv, summary.json, map.html and report.html into the output "
-            "folder "
-            "(all at once: a failed run leaves nothing half-written)."
+            "level in every cell, assign them to schools by each of the scenario's methods "
+            "(catchment: by official zone, 划片; nearest: to the nearest school; optimal: least "
+            "total travel with no school over its seats, proved optimal; the first is the "
+            "headline), and report per school, per catchment and for the district: demand, "
+            "seats, seats short, utilisation, classes needed at norm size, class-size bands and "
+            "the share of students beyond the service radius; with horizon > 0 the forecast "
+            "year by year, with [siting] new schools, with [plan] the capital plan. Writes "
+            "results.gpkg, results.xlsx, schools.csv, zones.csv, district.csv, forecast*.csv, "
+            "proposed_catchments.csv, new_sites.csv, siting_years.csv, summary.json, map.html, "
+            "map_<level>.png and report.html into the output folder (all at once: a failed run "
+            "leaves nothing half-written). CSVs are UTF-8 with a BOM (Excel reads them)."
         ),
+        epilog=("Scenario keys: district, base_year, horizon, levels, methods (catchment, "
+                "nearest, optimal), lang, seed, output, planning_crs, input_crs, "
+                "coordinate_system, max_distance_m, name, description; tables [norms], [forecast], [siting], [travel], [map], "
+                "[plan], [zoning] — see README.md and docs/."),
     )
     run.add_argument("scenario", type=Path, help="scenario file, e.g. scenarios/demo.toml")
     run.add_argument("--out", type=Path, default=None, metavar="DIR",
