@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog=("Scenario keys: district, base_year, horizon, levels, methods (catchment, "
                 "nearest, optimal), lang, seed, output, planning_crs, input_crs, "
                 "coordinate_system, max_distance_m, name, description; tables [norms], "
-                "[forecast], [siting], [travel], [map], [plan], [zoning] — see README.md and docs/."),
+                "[forecast], [siting], [travel], [map], [plan], [zoning] — see README.md "
+                "and docs/."),
     )
     run.add_argument("scenario", type=Path, help="scenario file, e.g. scenarios/demo.toml")
     run.add_argument("--out", type=Path, default=None, metavar="DIR",
