@@ -58,3 +58,27 @@ def test_round_whole_keeps_the_total():
     assert np.all(r == np.round(r)) and r.sum() == round(x.sum())
     assert np.all(np.abs(r - x) < 1.0)
     assert np.isnan(round_whole([1.5, np.nan, 2.5])[1])
+
+
+def test_run_writes_results_xlsx_in_the_runs_language(town_gpkg):
+    """Through the scenario runner on the tiny town: results.xlsx has the run's Chinese
+    headers and is byte-identical on a second run."""
+    from schoolmap.run.outputs import write_results
+    from schoolmap.run.scenario import load_scenario, run_scenario
+
+    path = town_gpkg.parent / "town.toml"
+    path.write_text('district = "town.gpkg"\nbase_year = 2026\nlevels = ["primary"]\n'
+                    'methods = ["catchment"]\nlang = "zh"\n[map]\ntiles = "none"\n',
+                    encoding="utf-8")
+    sc = load_scenario(path)
+    result = run_scenario(sc)
+    digests = []
+    for name in ("a", "b"):
+        folder = write_results(result, town_gpkg.parent / name)
+        digests.append(hashlib.sha256((folder / "results.xlsx").read_bytes()).hexdigest())
+    wb = openpyxl.load_workbook(folder / "results.xlsx")
+    assert "学校" in wb.sheetnames and "全区" in wb.sheetnames
+    head = [c.value for c in wb["学校"][1]]
+    assert head[:2] == ["学校编号", "名称"] and "学位缺口" in head
+    assert digests[0] == digests[1]
+    assert (folder / "schools.csv").read_bytes().startswith(b"\xef\xbb\xbf")
