@@ -39,11 +39,19 @@ def _csv(frame: pd.DataFrame, path: Path) -> None:
     write_csv(frame, path, bom=True)  # UTF-8 with BOM: Excel on a Chinese Windows reads it
 
 
+def _read_back(path: Path) -> pd.DataFrame:
+    """A CSV just written, as a table (an empty table for a file without columns)."""
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
 def _workbook(result: ScenarioResult, folder: Path) -> None:
     """``results.xlsx``: every CSV table of ``folder`` as one sheet, headers in the run's
     language (read back from the CSVs, so the sheets hold exactly what the files hold)."""
     lang = result.scenario.language
-    sheets = {SHEET_NAMES.get(lang, {}).get(p.stem, p.stem): pd.read_csv(p)
+    sheets = {SHEET_NAMES.get(lang, {}).get(p.stem, p.stem): _read_back(p)
               for p in sorted(folder.glob("*.csv"))}
     headers = {c: column_header(c, lang) for t in sheets.values() for c in t.columns}
     write_xlsx(sheets, folder / "results.xlsx", headers=headers,
