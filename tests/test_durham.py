@@ -346,7 +346,8 @@ def test_new_high_school_relieves_riverside_jordan_and_hillside(durham):
 def test_run_durham_scenario_writes_the_demo_outputs(tmp_path):
     out = tmp_path / "durham"
     assert main(["run", str(SCENARIOS / "durham.toml"), "--out", str(out), "--quiet"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted([*RUN_FILES, MANIFEST])
+    static = [f"map_{level}.png" for level in ("senior", "junior", "primary")]  # one per level
+    assert sorted(p.name for p in out.iterdir()) == sorted([*RUN_FILES, MANIFEST, *static])
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["scenario"]["norms"]["grade_system"] == "us"
     assert "capacit" in summary["scenario"]["description"]
