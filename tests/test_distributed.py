@@ -401,7 +401,7 @@ def test_batch_summary_records_lost_workers_retries_and_attempts(batch_dir, clie
     summary = json.loads((write_batch(result, tmp_path / "out", manifest)
                           / "batch_summary.json").read_text(encoding="utf-8"))
     assert summary["faults"] == faults
-    client.wait_for_workers(2, timeout=30)
+    client.wait_for_workers(1, timeout=60)  # the lost worker's replacement may come later
     # a task that raises is retried once: two attempts, recorded with its failure
     broken = run_batch(read_manifest(batch_dir / "broken.toml").tasks(), client)
     bad = [a for a in broken.faults["attempts"] if a["district"] == "bad"]
