@@ -291,26 +291,26 @@ def test_popup_lists_the_figures_and_shows_missing_values_as_dash(schools, tmp_p
         return dict(re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", popup))
 
     p1 = cells(m[("Schools – primary", "P1")]["popup"])
-    assert p1["Seats 学位"] == "1,080"
-    assert p1["Demand 需求 (students 人)"] == "1,230"
-    assert p1["Shortfall 学位缺口"] == "150"
-    assert p1["Utilisation 使用率"] == "114 %"
-    assert p1["Avg class size 平均班额"] == "51.3"
-    assert p1["大班额 classes (56–65)"] == "3"
-    assert p1["超大班额 classes (66+)"] == "0"
-    assert p1["Beyond service radius 超出服务半径"] == "12 %"
-    assert p1["Mean distance 平均距离"] == "420 m"
-    assert p1["Level 学段"] == "primary 小学"
+    assert p1["Seats"] == "1,080"
+    assert p1["Demand (students)"] == "1,230"
+    assert p1["Shortfall"] == "150"
+    assert p1["Utilisation"] == "114 %"
+    assert p1["Avg class size"] == "51.3"
+    assert p1["Large classes (56–65)"] == "3"
+    assert p1["Very large classes (66+)"] == "0"
+    assert p1["Beyond service radius"] == "12 %"
+    assert p1["Mean distance"] == "420 m"
+    assert p1["Level"] == "primary"
 
     p2 = cells(m[("Schools – primary", "P2")]["popup"])
-    assert p2["Utilisation 使用率"] == "—"
-    assert p2["Avg class size 平均班额"] == "—"
-    assert p2["Mean distance 平均距离"] == "—"
-    assert "Utilisation 使用率: —" in m[("Schools – primary", "P2")]["tooltip"]
+    assert p2["Utilisation"] == "—"
+    assert p2["Avg class size"] == "—"
+    assert p2["Mean distance"] == "—"
+    assert "Utilisation: —" in m[("Schools – primary", "P2")]["tooltip"]
 
     n1j = cells(m[("Schools – junior", "N1")]["popup"])
-    assert n1j["Type 类型"] == "nine_year"
-    assert n1j["Mean distance 平均距离"] == "1,234 m"  # round half to even
+    assert n1j["Type"] == "nine_year"
+    assert n1j["Mean distance"] == "1,234 m"  # round half to even
     assert len(p1) == 15
 
 
@@ -380,20 +380,20 @@ def test_levels_argument_chooses_and_orders_layers(schools, zones, tmp_path):
         shortfall_map(schools, zones, levels="primary")
 
 
-def test_legend_is_bilingual_and_explains_colours(schools, zones, tmp_path):
+def test_legend_explains_colours_in_the_map_language(schools, zones, tmp_path):
     text = render(shortfall_map(schools, zones, tiles=None), tmp_path)
     legend = re.search(r'<div class="schoolmap-box schoolmap-legend">(.*?)</details></div>', text)
     assert legend is not None
     legend_text = legend.group(1)
     for label in (
         "<summary>Legend</summary>",
-        "Catchment utilisation 学区使用率",
+        "Catchment utilisation",
         "95–105 %",
         "≥ 130 %",
-        "School shortfall 学位缺口",
-        "≥ 200 seats 学位",
-        "大班额 classes (56–65 students)",
-        "超大班额 classes (66+ students)",
+        "School shortfall",
+        "≥ 200 seats",
+        "Large classes (56–65 students)",
+        "Very large classes (66+ students)",
         "Circle area ∝ seats",
     ):
         assert label in legend_text
@@ -407,7 +407,7 @@ def test_without_zones_there_are_no_catchment_layers_or_utilisation_legend(schoo
         text = render(shortfall_map(schools, z, tiles=None), tmp_path)
         assert list(overlays(text)) == ["Schools – primary", "Schools – junior"]
         assert "Catchment utilisation" not in text
-        assert "School shortfall 学位缺口" in text
+        assert "School shortfall" in text
         assert "geo_json_" not in text
 
 
@@ -635,15 +635,15 @@ def test_result_map_shows_seat_prices_of_the_optimal_method(town, tmp_path):
     p1, p2 = markers[("Seat prices – primary", "P1")], markers[("Seat prices – primary", "P2")]
     # P1 is full: one more seat spares a C2 pupil the trip to P2 (955 m instead of 112 m)
     assert "one more seat here saves 843 m of travel" in p1["tooltip"]
-    assert "学位影子价格" in p1["tooltip"]
+    assert "学位" not in p1["tooltip"]  # an English map is English only
     assert p1["options"]["fillColor"] == "#fd8d3c"  # 500–1,000 m
     assert "one more seat here saves 0 m of travel (seats spare" in p2["tooltip"]
     assert p2["options"]["fillColor"] == "#f0f0f0"  # neutral grey: seats spare
     cells = popup_cells(p1["popup"])
-    assert cells["Seat price 学位影子价格"] == "843 m"
-    assert cells["Demand, optimal 最优分配需求 (students 人)"] == "270"  # not catchment's 366
-    assert cells["Seats 学位"] == "270"
-    assert popup_cells(p2["popup"])["Demand, optimal 最优分配需求 (students 人)"] == "126"
+    assert cells["Seat price"] == "843 m"
+    assert cells["Demand, optimal (students)"] == "270"  # not catchment's 366
+    assert cells["Seats"] == "270"
+    assert popup_cells(p2["popup"])["Demand, optimal (students)"] == "126"
     # same place and size as the school marker of the headline (catchment) layer
     school = markers[("Schools – primary", "P1")]
     assert p1["location"] == school["location"]
@@ -651,9 +651,9 @@ def test_result_map_shows_seat_prices_of_the_optimal_method(town, tmp_path):
     assert text.count("L.circleMarker(") == 4
 
     legend = legend_of(text)
-    assert legend.count("Seat price 学位影子价格") == 1
-    assert "0 m: seats spare 学位有余" in legend and "≥ 2,000 m" in legend
-    assert "Unserved students 未获学位学生" not in legend
+    assert legend.count("Seat price") == 1
+    assert "0 m: seats spare" in legend and "≥ 2,000 m" in legend
+    assert "Unserved students" not in legend
 
 
 def test_result_map_without_optimal_has_no_seat_prices(town, tmp_path):
@@ -739,7 +739,7 @@ def test_unserved_students_of_a_closed_school_are_drawn_as_squares(closed_p2, tm
 
     assert len(re.findall(r'createPane\(\s*"schoolmap_density"\)', text)) == 1
     legend = legend_of(text)
-    assert legend.count("Unserved students 未获学位学生") == 1  # one section for both layers
+    assert legend.count("Unserved students") == 1  # one section for both layers
     assert "per 500 m square" in legend and "#7a0177" in legend
     assert remote_resources(text) == []
     assert urls(text) <= NOT_FETCHED
@@ -826,7 +826,7 @@ def test_seat_prices_escape_data_and_colour_by_class(schools, tmp_path):
     assert n1["options"]["fillColor"] == "#bdbdbd"
     assert "saves 0 m of travel (seats spare" in p1["tooltip"]
     assert "saves 1,200 m of travel" in p2["tooltip"]
-    assert "Seat price 学位影子价格: —" in n1["tooltip"]
+    assert "Seat price: —" in n1["tooltip"]
     assert p2["popup"].startswith(
         f'<div class="schoolmap-popup"><div class="name">{EVIL_SCHOOL_ESCAPED}</div>'
     )
@@ -1003,13 +1003,13 @@ def test_milestone_years_are_layers_with_that_years_figures(growing_town, tmp_pa
     # the base year is the catchment allocation: P1 takes 366 pupils in six 大班额 classes
     base = markers[("Schools 2026 (base) – primary", "P1")]
     cells = popup_cells(base["popup"])
-    assert cells["Year 年份"] == "2026"
-    assert cells["Enrolment 在校生 (students 人)"] == "366"
-    assert cells["Shortfall 学位缺口"] == "96"
-    assert cells["Classes 班数"] == "6" and cells["大班额 classes (56–65)"] == "6"
-    assert cells["Largest class 最大班额"] == "61"
+    assert cells["Year"] == "2026"
+    assert cells["Enrolment (students)"] == "366"
+    assert cells["Shortfall"] == "96"
+    assert cells["Classes"] == "6" and cells["Large classes (56–65)"] == "6"
+    assert cells["Largest class"] == "61"
     assert base["options"]["color"] == "#7b3294" and base["options"]["fillColor"] == "#f46d43"
-    assert "2026 · Shortfall 学位缺口: 96" in base["tooltip"]
+    assert "2026 · Shortfall: 96" in base["tooltip"]
     # every milestone marker shows its year's simulated figures
     for level, years in (("primary", (2026, 2030, 2036)), ("junior", (2026, 2033, 2036))):
         table = result.simulations[level].by_school
@@ -1019,17 +1019,17 @@ def test_milestone_years_are_layers_with_that_years_figures(growing_town, tmp_pa
                 continue
             row = table[(table["year"] == year) & (table["school_id"] == school_id)].iloc[0]
             cells = popup_cells(marker["popup"])
-            assert cells["Enrolment 在校生 (students 人)"] == f"{round(row['students']):,}"
-            assert cells["Shortfall 学位缺口"] == f"{round(row['shortfall']):,}"
-            assert cells["Seats 学位"] == f"{round(row['seats']):,}"
-            assert cells["Classes needed 所需班数"] == f"{round(row['classes_needed']):,}"
-            for column, label in (("n_classes_le_45", "Classes ≤ 45 班"),
-                                  ("n_classes_46_55", "Classes 46–55 班"),
-                                  ("n_classes_66_plus", "超大班额 classes (66+)")):
+            assert cells["Enrolment (students)"] == f"{round(row['students']):,}"
+            assert cells["Shortfall"] == f"{round(row['shortfall']):,}"
+            assert cells["Seats"] == f"{round(row['seats']):,}"
+            assert cells["Classes needed"] == f"{round(row['classes_needed']):,}"
+            for column, label in (("n_classes_le_45", "Classes ≤ 45"),
+                                  ("n_classes_46_55", "Classes 46–55"),
+                                  ("n_classes_66_plus", "Very large classes (66+)")):
                 assert cells[label] == f"{round(row[column]):,}"
     peak = popup_cells(markers[("Schools 2030 (peak) – primary", "P2")]["popup"])
-    assert int(peak["Enrolment 在校生 (students 人)"]) > 30  # the new homes' children
-    assert legend_of(text).count("Milestone years 关键年份") == 1
+    assert int(peak["Enrolment (students)"]) > 30  # the new homes' children
+    assert legend_of(text).count("Milestone years") == 1
 
     # the development: escaped name, 800 homes in 2028 (1–3 years after 2026: second class)
     (dev,) = [f for d in geojson_layers(text).values() for f in d["features"]
@@ -1038,7 +1038,7 @@ def test_milestone_years_are_layers_with_that_years_figures(growing_town, tmp_pa
                                  "dev_id": "D1", "dwellings": "800", "housing_type": "commodity",
                                  "completion_year": "2028"}
     assert "<b>Riverside" not in text
-    assert "Developments by completion 新建住宅交付年份" in legend_of(text)
+    assert "Developments by completion" in legend_of(text)
 
 
 def test_milestone_year_that_is_base_and_peak_has_one_layer_named_in_chinese(town, tmp_path):
@@ -1084,23 +1084,23 @@ def test_new_sites_are_sized_by_seats_with_their_figures_and_reason(schools, tmp
     assert s1["options"]["fillColor"] == "#2c7bb6" and s1["options"]["dashArray"] == "4 3"
     assert markers[("New schools – primary", "G1")]["options"]["radius"] == round(
         10 * math.sqrt(0.54), 2)
-    assert "1,080 seats 学位 · opens 开办 2028" in s1["tooltip"]
+    assert "New school: 1,080 seats · opens 2028" in s1["tooltip"]
     cells = popup_cells(s1["popup"])
     assert cells == {
-        "ID 编号": "S1", "Level 学段": "primary 小学", "Tracks 轨": "4", "Classes 班数": "24",
-        "Seats 学位": "1,080", "Opens 开办年份": "2028", "Students served 服务学生 (人)": "950",
-        "Mean distance 平均距离": "420 m", "Site 用地": "candidate site 备选用地"}
+        "ID": "S1", "Level": "primary", "Tracks": "4", "Classes": "24",
+        "Seats": "1,080", "Opens": "2028", "Students served": "950",
+        "Mean distance": "420 m", "Site": "candidate site"}
     assert ('<p class="note">&lt;b&gt;950&lt;/b&gt; pupils have no seat within 500 m;<br>'
             "P1 is 130 % full.</p>") in s1["popup"]
     g1 = popup_cells(markers[("New schools – primary", "G1")]["popup"])
-    assert g1["Mean distance 平均距离"] == "—" and g1["Site 用地"] == "generated 自动生成"
+    assert g1["Mean distance"] == "—" and g1["Site"] == "generated"
     assert '<p class="note">' not in markers[("New schools – primary", "G1")]["popup"]
     s2 = markers[("New schools – junior", "S2")]
     assert f'<div class="name">{EVIL_SCHOOL_ESCAPED}</div>' in s2["popup"]
     assert "&#36;&#123;alert(5)&#125; &#96;x&#96;" in s2["popup"]
     assert EVIL_SCHOOL not in text and "${alert(5)}" not in text
     legend = legend_of(text)
-    assert legend.count("New schools 建议新建学校") == 1 and 'stroke-dasharray="3 2"' in legend
+    assert legend.count("New schools") == 1 and 'stroke-dasharray="3 2"' in legend
 
 
 def test_new_sites_and_developments_check_their_tables(schools):
@@ -1141,7 +1141,8 @@ def test_developments_are_coloured_by_years_to_completion(schools, tmp_path):
                      text, re.S)
     assert len(re.findall(r'createPane\(\s*"schoolmap_density"\)', text)) == 1
     legend = legend_of(text)
-    assert "completed by 已交付 2026" in legend and "2033 and later 及以后" in legend
+    assert "2026 年前已交付" in legend and "2033 年及以后" in legend  # a Chinese map: Chinese only
+    assert "completed" not in legend and "School shortfall" not in legend
 
 
 def test_assignment_lines_link_each_cell_to_the_chosen_school(town, tmp_path):
@@ -1171,8 +1172,8 @@ def test_assignment_lines_link_each_cell_to_the_chosen_school(town, tmp_path):
         (lon0, lat0), (lon1, lat1) = f["geometry"]["coordinates"]
         assert [lat1, lon1] == school
     legend = legend_of(text)
-    assert "Assignment lines 学生来源连线" in legend
-    assert "no school Z&lt;9&gt; 未找到学校" in legend
+    assert "Assignment lines" in legend
+    assert "no school Z&lt;9&gt;." in legend
 
     alloc = result.allocations[("primary", "catchment")]
     rows = result.schools[result.schools["method"] == "catchment"]

@@ -130,6 +130,112 @@ MAP_UI: dict[str, dict[str, str]] = {
 }
 
 
+#: Words of the interactive map's popups, tooltips and legend (``present.maps``): key →
+#: (English, Chinese); ``{name}`` fields are filled in by :func:`map_text`. The keys of
+#: popup rows are the columns they show.
+MAP_TEXT: dict[str, tuple[str, str]] = {
+    # popup and tooltip rows, by column
+    "school_id": ("ID", "编号"), "site_id": ("ID", "编号"), "dev_id": ("ID", "编号"),
+    "level": ("Level", "学段"), "school_type": ("Type", "类型"), "sector": ("Sector", "办学性质"),
+    "year": ("Year", "年份"), "seats": ("Seats", "学位"), "classes": ("Classes", "班数"),
+    "demand": ("Demand (students)", "需求 (人)"),
+    "students": ("Enrolment (students)", "在校生 (人)"),
+    "shortfall": ("Shortfall", "学位缺口"), "surplus": ("Spare seats", "空余学位"),
+    "utilisation": ("Utilisation", "使用率"), "classes_needed": ("Classes needed", "所需班数"),
+    "avg_class_size": ("Avg class size", "平均班额"),
+    "max_class_size": ("Largest class", "最大班额"),
+    "n_classes_le_45": ("Classes ≤ 45", "45 人及以下班"),
+    "n_classes_46_55": ("Classes 46–55", "46–55 人班"),
+    "n_classes_56_65": ("Large classes (56–65)", "大班额 (56–65 人)"),
+    "n_classes_66_plus": ("Very large classes (66+)", "超大班额 (66 人及以上)"),
+    "share_beyond_radius": ("Beyond service radius", "超出服务半径"),
+    "mean_distance_m": ("Mean distance", "平均距离"),
+    "seat_price_m": ("Seat price", "学位影子价格"),
+    "tracks": ("Tracks", "轨"), "open_year": ("Opens", "开办年份"),
+    "students_served": ("Students served", "服务学生 (人)"), "source": ("Site", "用地"),
+    "demand_optimal": ("Demand, optimal (students)", "最优分配需求 (人)"),
+    "zone": ("Zone", "学区"),
+    "zone_id": ("Zone ID", "学区编号"), "school_ids": ("School(s)", "学校"),
+    "unserved": ("Unserved students", "未获学位学生"), "cells": ("Cells", "网格"),
+    "cell": ("Cell", "网格"), "pupils": ("Students", "学生 (人)"), "distance": ("Distance", "距离"),
+    "development": ("Development", "住宅项目"), "dwellings": ("Dwellings", "住宅 (套)"),
+    "completion_year": ("Completion", "交付年份"), "method": ("Method", "分配方法"),
+    "residents": ("Students (residents)", "学生 (常住)"),
+    "students_changing": ("Would change school", "需转学"), "n_pieces": ("Pieces", "分块"),
+    "area_km2": ("Area", "面积"), "students_moved": ("Moved from official zone", "调出原学区"),
+    "mean_trip_m": ("Mean trip", "平均距离"), "mean": ("mean", "均值"),
+    "of_mean": ("of the mean", "占均值"), "headcount": ("students", "学生"),
+    # values shown in popups
+    "value_sites": ("candidate site", "备选用地"), "value_generated": ("generated", "自动生成"),
+    # tooltips and sentences
+    "new_site_tip": ("New school: {seats} seats · opens {year}",
+                     "建议新建: {seats} 个学位 · {year} 年开办"),
+    "seat_price_saves": ("one more seat here saves {saved} of travel",
+                         "此处每增加一个学位, 总通学距离减少 {saved}"),
+    "seats_spare": (" (seats spare)", " (学位有余)"),
+    "students_change": ("{n} students change school", "{n} 名学生调整学校"),
+    # legend
+    "legend_utilisation": ("Catchment utilisation", "学区使用率"),
+    "no_data_seats": ("no data (e.g. 0 seats)", "无数据 (如学位为 0)"),
+    "no_data": ("no data", "无数据"), "legend_shortfall": ("School shortfall", "学位缺口"),
+    "none": ("none", "无缺口"),
+    "unit_seats": ("seats", "个学位"), "unit_students": ("students", "人"),
+    "legend_classes": ("Oversized classes", "大班额"),
+    "large_classes": ("Large classes (56–65 students)", "大班额 (56–65 人)"),
+    "very_large_classes": ("Very large classes (66+ students)", "超大班额 (66 人及以上)"),
+    "circles": ("Circle area ∝ seats. Click a school for details.",
+                "圆面积与学位数成正比。点击学校查看详情。"),
+    "unlocated": ("{n} school row(s) without location not shown.", "{n} 所学校无坐标, 未显示。"),
+    "legend_seat_price": ("Seat price", "学位影子价格"),
+    "seat_price_zero": ("0 m: seats spare", "0 m: 学位有余"),
+    "seat_price_note": ("Travel one more seat would save, optimal allocation",
+                        "每增加一个学位可减少的总通学距离 (最优分配)"),
+    "legend_unserved": ("Unserved students", "未获学位学生"),
+    "unserved_note": ("Students without a seat per {side} square",
+                      "每 {side} 方格内未获学位的学生数"),
+    "legend_milestones": ("Milestone years", "关键年份"),
+    "milestones_note": ("Schools in the base year, the year demand peaks and the horizon; "
+                        "colours and rings as above.",
+                        "基年、需求高峰年与规划末年的学校; 颜色与圆环同上。"),
+    "legend_new_sites": ("New schools", "建议新建学校"),
+    "new_sites_row": ("recommended site, area ∝ seats", "建议选址, 面积与学位数成正比"),
+    "legend_developments": ("Developments by completion", "新建住宅交付年份"),
+    "completed_by": ("completed by {year}", "{year} 年前已交付"),
+    "and_later": ("{year} and later", "{year} 年及以后"),
+    "legend_lines": ("Assignment lines", "学生来源连线"),
+    "lines_row": ("cell → school, width ∝ √students", "网格至学校, 线宽随学生数增加"),
+    "lines_missing": ("Assignment lines: no school {ids}.", "学生来源连线: 未找到学校 {ids}。"),
+    "legend_proposed": ("Proposed catchments", "建议学区"),
+    "proposed_row": ("cells by assigned school ({method})", "按分配学校合并网格 ({method})"),
+    "proposed_split": ("{n} zone(s) in several pieces", "{n} 个学区不连片"),
+    "legend_designed": ("Designed catchments", "划片方案"),
+    "designed_row": ("changes school against the official zones", "与现行学区不同"),
+    "balance_low": ("below 80 % of the district mean", "低于全区均值的 80 %"),
+    "balance_mid": ("80–100 % of the mean", "均值的 80–100 %"),
+    "balance_high": ("at or above the mean", "不低于均值"),
+    "basemap_gaode": ("Gaode", "高德地图"), "basemap_tianditu": ("Tianditu", "天地图"),
+    "basemap_tianditu_labels": ("Tianditu labels", "天地图注记"),
+}
+
+
+#: Chinese words of values shown in map popups (school types, sectors, methods).
+MAP_VALUES_ZH: dict[str, str] = {
+    "nine_year": "九年一贯制", "twelve_year": "十二年一贯制", "public": "公办", "puhui": "普惠",
+    "private": "民办", **MAP_METHOD_NAMES_ZH, **LEVEL_NAMES_ZH,
+}
+
+
+def map_text(key: str, lang: str, **fields: object) -> str:
+    """A word of the interactive map in ``lang`` (Chinese for ``"zh"``, else English),
+    ``fields`` filled in.
+
+    >>> map_text("unlocated", "zh", n=2), map_text("shortfall", "en")
+    ('2 所学校无坐标, 未显示。', 'Shortfall')
+    """
+    text = MAP_TEXT[key][1 if lang == "zh" else 0]
+    return text.format(**fields) if fields else text
+
+
 #: Phrases of ``report.html`` (key → language → text; ``{name}`` fields filled in).
 REPORT_TEXT: dict[str, dict[str, str]] = {
     "title": {"en": "School seats report", "zh": "学位供需报告"},

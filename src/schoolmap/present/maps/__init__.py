@@ -10,7 +10,7 @@ Public functions:
 
 - :func:`shortfall_map` builds a :class:`folium.Map` with, per school level, a layer of
   catchments coloured by utilisation and a layer of schools sized by seats and coloured by
-  shortfall, plus a bilingual legend, an optional title and a layer switcher.
+  shortfall, plus a legend in the map's language, an optional title and a layer switcher.
 - :func:`add_seat_prices` adds to such a map, per level, the schools of an ``optimal``
   allocation coloured by their seat price (metres of travel one more seat would save).
 - :func:`add_unserved` adds to such a map a density layer of the students who got no seat,

@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping
 
-from schoolmap.i18n import LEVEL_NAMES_ZH, MAP_METHOD_NAMES_ZH, PROPOSED_NAMES
+from schoolmap.i18n import LEVEL_NAMES_ZH, MAP_METHOD_NAMES_ZH, PROPOSED_NAMES, map_text
 from schoolmap.present.maps.base import (
     DENSITY_PANE,
     TextPopup,
@@ -41,10 +41,10 @@ from schoolmap.present.maps.style import (
     fmt_students,
     is_missing,
     legend_row,
-    level_label,
     popup_html,
     row_values,
     text_of,
+    value_of,
 )
 
 
@@ -146,8 +146,8 @@ def add_assignment_lines(
         for c, s, d in zip(allocation.cell[flows], students, allocation.distance_m[flows],
                            strict=True)
     ]
-    labels = {"cell": "Cell 网格", "students": "Students 学生 (人)",
-              "distance": "Distance 距离"}
+    labels = {"cell": map_text("cell", lang), "students": map_text("pupils", lang),
+              "distance": map_text("distance", lang)}
     ensure_density_pane(m)
     name = row_values(schools, row)[0]("name")
     label = f"{'' if is_missing(name) else str(name) + ' '}({school_id})"
@@ -155,7 +155,7 @@ def add_assignment_lines(
     group = folium.FeatureGroup(name=layer_name("lines", level, lang, f": {label}"), show=show)
     add_geojson(group, shapes, properties, labels, _line_style, DENSITY_PANE)
     add_overlay(m, group)
-    legend.add_section("lines", _lines_legend())
+    legend.add_section("lines", _lines_legend(lang))
     return len(flows)
 
 
@@ -164,11 +164,11 @@ def _line_style(feature: dict) -> dict:
             "opacity": 0.75}
 
 
-def _lines_legend() -> str:
+def _lines_legend(lang: str) -> str:
     svg = ('<svg width="18" height="12" viewBox="0 0 18 12"><line x1="1" y1="10" x2="17" y2="2" '
            f'stroke="{ASSIGNMENT_LINE_COLOUR}" stroke-width="3"/></svg>')
-    return ("<h4>Assignment lines 学生来源连线</h4>"
-            + legend_row(svg, "cell → school, width ∝ √students 网格至学校, 线宽随学生数增加"))
+    return (f"<h4>{map_text('legend_lines', lang)}</h4>"
+            + legend_row(svg, map_text("lines_row", lang)))
 
 
 #: Outline of a proposed catchment: colour (of the legend), width (pixels) and dash pattern.
@@ -271,14 +271,15 @@ def add_proposed_catchments(
                 control=False,
             )
             layer.add_child(TextPopup(popup_html(title, [
-                ("ID 编号", text_of(get("school_id"))),
-                ("Level 学段", level_label(get("level"))),
-                ("Method 分配方法", text_of(get("method"))),
-                ("Students 学生 (residents 常住)", fmt_int(num("students"))),
-                ("Would change school 需转学", fmt_int(num("students_changing"))),
-                ("Cells 网格", fmt_int(num("n_cells"))),
-                ("Pieces 分块", fmt_int(num("n_pieces"))),
-                ("Area 面积", f"{fmt_float(num('area_km2'), 2)} km²"),
+                (map_text(key, lang), value) for key, value in (
+                    ("school_id", text_of(get("school_id"))),
+                    ("level", value_of(get("level"), lang)),
+                    ("method", value_of(get("method"), lang)),
+                    ("residents", fmt_int(num("students"))),
+                    ("students_changing", fmt_int(num("students_changing"))),
+                    ("cells", fmt_int(num("n_cells"))),
+                    ("n_pieces", fmt_int(num("n_pieces"))),
+                    ("area_km2", f"{fmt_float(num('area_km2'), 2)} km²"))
             ]), max_width=360))
             layer.add_to(group)
         add_overlay(m, group)
@@ -288,10 +289,9 @@ def add_proposed_catchments(
         symbol = (f'<svg width="18" height="12"><line x1="0" y1="6" x2="18" y2="6" '
                   f'stroke="{colour}" stroke-width="{width:g}" stroke-dasharray="{dash}"/></svg>')
         legend.add_section("proposed_catchments", (
-            "<h4>Proposed catchments 建议学区</h4>"
-            + legend_row(symbol, f"cells by assigned school ({escape(method)}) "
-                          "按分配学校合并网格")
-            + f'<div class="note">{split} zone(s) in several pieces 个学区不连片</div>'))
+            f"<h4>{map_text('legend_proposed', lang)}</h4>"
+            + legend_row(symbol, map_text("proposed_row", lang, method=value_of(method, lang)))
+            + f'<div class="note">{map_text("proposed_split", lang, n=split)}</div>'))
     return n_drawn
 
 

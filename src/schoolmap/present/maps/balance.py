@@ -10,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from schoolmap.i18n import map_text
 from schoolmap.present.maps.base import (
     TextPopup,
     add_overlay,
@@ -22,10 +23,11 @@ from schoolmap.present.maps.style import escape, fmt_pct, legend_row, popup_html
 __all__ = ["BALANCE_BANDS", "add_balance"]
 
 #: (upper bound of indicator ÷ district mean, colour, label): below 0.8, 0.8–1.0, at or above.
+#: The label is a key of :data:`schoolmap.i18n.MAP_TEXT`.
 BALANCE_BANDS: tuple[tuple[float, str, str], ...] = (
-    (0.8, "#d7301f", "below 80 % of the district mean 低于全区均值80%"),
-    (1.0, "#fdae61", "80–100 % of the mean 均值的80%–100%"),
-    (np.inf, "#1a9850", "at or above the mean 不低于均值"),
+    (0.8, "#d7301f", "balance_low"),
+    (1.0, "#fdae61", "balance_mid"),
+    (np.inf, "#1a9850", "balance_high"),
 )
 _DETAIL = {"en": " · balance (staff posts per 100 students)",
            "zh": " · 均衡（每百名学生教职工编制）"}
@@ -81,8 +83,9 @@ def add_balance(m: folium.Map, by_school: pd.DataFrame, schools: gpd.GeoDataFram
             continue
         ratio = value / mean if mean > 0 else np.nan
         colour = next(c for bound, c, _ in BALANCE_BANDS if not ratio >= bound)
-        rows = [(escape(indicator), f"{value:.2f}"), ("mean 均值", f"{mean:.2f}"),
-                ("of the mean 占均值", fmt_pct(ratio)), ("students 学生", f"{students:,.0f}")]
+        rows = [(escape(indicator), f"{value:.2f}"), (map_text("mean", lang), f"{mean:.2f}"),
+                (map_text("of_mean", lang), fmt_pct(ratio)),
+                (map_text("headcount", lang), f"{students:,.0f}")]
         marker = folium.CircleMarker((point.y, point.x), radius=6, color="#333333", weight=1,
                                      fill=True, fill_color=colour, fill_opacity=0.9,
                                      tooltip=escape(f"{sid}: {fmt_pct(ratio)}"))
@@ -92,6 +95,6 @@ def add_balance(m: folium.Map, by_school: pd.DataFrame, schools: gpd.GeoDataFram
     if drawn:
         add_overlay(m, group)
         legend.add_section("balance", "".join(
-            legend_row(f'<span class="dot" style="background:{c}"></span>', label)
-            for _, c, label in BALANCE_BANDS))
+            legend_row(f'<span class="dot" style="background:{c}"></span>', map_text(key, lang))
+            for _, c, key in BALANCE_BANDS))
     return drawn

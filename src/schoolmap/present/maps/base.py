@@ -23,7 +23,7 @@ from branca.element import Element, MacroElement
 from jinja2.utils import htmlsafe_json_dumps
 from shapely.geometry import mapping
 
-from schoolmap.i18n import LAYER_NAMES, LEVEL_NAMES_ZH, MAP_UI
+from schoolmap.i18n import LAYER_NAMES, LEVEL_NAMES_ZH, MAP_UI, map_text
 from schoolmap.io.crs import wgs84_to_gcj02
 from schoolmap.present.maps.style import (
     LEVEL_ORDER,
@@ -489,16 +489,18 @@ def add_schools(
     schools: gpd.GeoDataFrame,
     popup: Callable[[dict[str, list], int], str] | None = None,
     tip_lead: str = "",
+    lang: str = "en",
 ) -> None:
     """Add one circle marker per school row, filled by shortfall, ringed by oversized classes.
 
-    ``popup(schools, i)`` gives the popup HTML (default :func:`school_popup`); ``tip_lead``
-    (escaped HTML) starts the tooltip's second line."""
-    popup = popup or school_popup
+    ``popup(schools, i)`` gives the popup HTML (default :func:`school_popup` in ``lang``);
+    ``tip_lead`` (escaped HTML) starts the tooltip's second line, written in ``lang``."""
+    popup = popup or (lambda columns, i: school_popup(columns, i, lang))
     shortfall = numeric_values(schools, "shortfall")
     utilisation = numeric_values(schools, "utilisation")
     large = numeric_values(schools, "n_classes_56_65")
     very_large = numeric_values(schools, "n_classes_66_plus")
+    short_word, use_word = map_text("shortfall", lang), map_text("utilisation", lang)
 
     def style(i: int) -> dict[str, Any]:
         ring_colour, ring_width = ring_style(large[i], very_large[i])
@@ -506,8 +508,8 @@ def add_schools(
                 "fill_color": shortfall_colour(shortfall[i])}
 
     def tip(i: int) -> str:
-        return (f"{tip_lead}Shortfall 学位缺口: {fmt_int(shortfall[i])} · "
-                f"Utilisation 使用率: {fmt_pct(utilisation[i])}")
+        return (f"{tip_lead}{short_word}: {fmt_int(shortfall[i])} · "
+                f"{use_word}: {fmt_pct(utilisation[i])}")
 
     columns = column_lists(schools)
     add_markers(group, schools, style, tip, lambda i: popup(columns, i))
@@ -553,12 +555,12 @@ def set_labels(group: folium.FeatureGroup, kind: str,
     group.schoolmap_labels = (kind, items)
 
 
-def school_popup(schools: pd.DataFrame | dict[str, list], i: int) -> str:
-    """HTML table of one school row; every value escaped."""
+def school_popup(schools: pd.DataFrame | dict[str, list], i: int, lang: str = "en") -> str:
+    """HTML table of one school row in ``lang``; every value escaped."""
     rows = popup_rows(schools, i, (
         "school_id", "level", "school_type", "sector", "seats", "classes", "demand",
         "shortfall", "utilisation", "classes_needed", "avg_class_size", "n_classes_56_65",
-        "n_classes_66_plus", "share_beyond_radius", "mean_distance_m"))
+        "n_classes_66_plus", "share_beyond_radius", "mean_distance_m"), lang)
     return popup_html(text_of(row_values(schools, i)[0]("name")), rows)
 
 
@@ -572,11 +574,16 @@ class SchoolMap(folium.Map):
         As :class:`folium.Map`.
     gcj02 : bool, optional
         True when every layer is shifted from WGS 84 to GCJ-02 to match Gaode tiles.
+    lang : {"en", "zh"}, optional
+        Language of its words (legend, popups, tooltips); layers added later write theirs in
+        the same language.
     """
 
-    def __init__(self, *args: Any, gcj02: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, gcj02: bool = False, lang: str = "en",
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.gcj02 = gcj02
+        self.lang = lang
 
 
 class MapLegend(Element):

@@ -14,6 +14,7 @@ import pandas as pd
 import shapely
 from branca.element import Element
 
+from schoolmap.i18n import map_text
 from schoolmap.present.maps.base import (
     DENSITY_PANE,
     LEGEND,
@@ -154,8 +155,8 @@ def shortfall_map(
         opens. ``None``: every level in the data, kindergarten, primary, junior, senior first.
         A standard level without data is skipped.
     lang : {"en", "zh"}, optional
-        Language of the layer names and the controls (default English, e.g. ``"学区 – 小学"``
-        in Chinese); the legend and popups are bilingual either way.
+        Language of every word of the map: layer names, controls, legend, popups and
+        tooltips (default English; ``"zh"``: Chinese only, e.g. ``"学区 – 小学"``).
     main_level : str or None, optional
         The level whose catchments and schools are on when the map opens; ``None`` or a level
         without data: the first level drawn.
@@ -233,16 +234,18 @@ def shortfall_map(
     school_points = school_points[located]
 
     m = SchoolMap(location=None, tiles=None if gcj02 or tianditu else tiles,
-                  control_scale=False, gcj02=gcj02)
+                  control_scale=False, gcj02=gcj02, lang=lang)
     if gcj02:
-        folium.TileLayer(GAODE_TILES, attr=GAODE_ATTRIBUTION, name="高德地图 Gaode",
+        folium.TileLayer(GAODE_TILES, attr=GAODE_ATTRIBUTION, name=map_text("basemap_gaode", lang),
                          subdomains=GAODE_SUBDOMAINS, max_zoom=18).add_to(m)
     if tianditu:
         vector, notes = (url.replace("{tk}", escape(tianditu_key)) for url in TIANDITU_TILES)
-        folium.TileLayer(vector, attr=TIANDITU_ATTRIBUTION, name="天地图 Tianditu",
+        folium.TileLayer(vector, attr=TIANDITU_ATTRIBUTION,
+                         name=map_text("basemap_tianditu", lang),
                          subdomains=TIANDITU_SUBDOMAINS, max_zoom=18).add_to(m)
-        folium.TileLayer(notes, attr=TIANDITU_ATTRIBUTION, name="天地图注记 Tianditu labels",
-                         overlay=True, subdomains=TIANDITU_SUBDOMAINS, max_zoom=18).add_to(m)
+        folium.TileLayer(notes, attr=TIANDITU_ATTRIBUTION,
+                         name=map_text("basemap_tianditu_labels", lang), overlay=True,
+                         subdomains=TIANDITU_SUBDOMAINS, max_zoom=18).add_to(m)
     # No CDN links: Leaflet goes into the page itself, and nothing else folium would link
     # (jQuery, Bootstrap, Font Awesome, awesome-markers) is used by this map.
     m.default_js = []
@@ -284,13 +287,13 @@ def shortfall_map(
             assert level_zones is not None
             group = folium.FeatureGroup(name=layer_name("catchments", level, lang),
                                         show=level == main)
-            _add_catchments(group, level_zones)
+            _add_catchments(group, level_zones, lang)
             group.add_to(m)
             has_zone_layer = True
         if len(level_schools):
             group = folium.FeatureGroup(name=layer_name("schools", level, lang),
                                         show=level == main)
-            add_schools(group, level_schools)
+            add_schools(group, level_schools, lang=lang)
             group.add_to(m)
 
     open_group = layer_name("schools", main, lang).rsplit(" – ", 1)[1] if main else ""
@@ -300,7 +303,7 @@ def shortfall_map(
             Element(f'<div class="schoolmap-box schoolmap-title">{escape(title)}</div>'),
             name="schoolmap_title",
         )
-    legend = MapLegend(*_legend_sections(has_zone_layer, n_unlocated), lang=lang)
+    legend = MapLegend(*_legend_sections(has_zone_layer, n_unlocated, lang), lang=lang)
     root.html.add_child(legend, name=LEGEND)
 
     bounds = data_bounds(school_points, zone_shapes, resolved)
@@ -386,8 +389,9 @@ def add_seat_prices(
     return add_point_layers(
         m, schools, where="add_seat_prices", what="schools",
         required=("school_id", "level", "seat_price_m"), kind="seat_prices", levels=levels,
-        show=show, lang=lang, draw=_add_seat_price_markers, legend_key="seat_prices",
-        legend_html=_seat_price_legend,
+        show=show, lang=lang,
+        draw=lambda group, points: _add_seat_price_markers(group, points, lang),
+        legend_key="seat_prices", legend_html=lambda: _seat_price_legend(lang),
     )
 
 
@@ -399,6 +403,7 @@ def add_unserved(
     name: str,
     square_m: float = UNSERVED_SQUARE_M,
     show: bool = False,
+    lang: str | None = None,
 ) -> int:
     """Add a density layer of students who got no seat, summed over display squares.
 
@@ -427,6 +432,8 @@ def add_unserved(
         Side of the display squares in metres (default 500).
     show : bool, optional
         Whether the layer is on when the map opens (default off).
+    lang : {"en", "zh"}, optional
+        Language of the tooltip and legend (default: the map's).
 
     Returns
     -------
@@ -475,18 +482,20 @@ def add_unserved(
             raise ValueError(problem_message(problems, "add_unserved"))
         return 0
     squares = _unserved_squares(cells, column, float(square_m), m.gcj02)
+    lang = lang or getattr(m, "lang", "en")
     if len(squares) == 0:
         return 0
     ensure_density_pane(m)
     group = folium.FeatureGroup(name=escape(name), show=show)
-    _add_unserved_squares(group, squares)
+    _add_unserved_squares(group, squares, lang)
     add_overlay(m, group)
-    legend.add_section(f"unserved_{square_m:g}", _unserved_legend(float(square_m)))
+    legend.add_section(f"unserved_{square_m:g}", _unserved_legend(float(square_m), lang))
     return len(squares)
 
 
-def _add_catchments(group: folium.FeatureGroup, zones: gpd.GeoDataFrame) -> None:
-    """Add the zones of one level as one GeoJson layer with escaped tooltip fields."""
+def _add_catchments(group: folium.FeatureGroup, zones: gpd.GeoDataFrame, lang: str) -> None:
+    """Add the zones of one level as one GeoJson layer with escaped tooltip fields in
+    ``lang``."""
     util = numeric_values(zones, "utilisation")
     names = column_values(zones, "name")
     zone_ids = column_values(zones, "zone_id")
@@ -513,13 +522,15 @@ def _add_catchments(group: folium.FeatureGroup, zones: gpd.GeoDataFrame) -> None
     set_labels(group, "zones", [(round(shapely.get_y(p), 6), round(shapely.get_x(p), 6),
                                  text_of(names[i])) for i, p in enumerate(where)
                                 if names[i] is not None and text_of(names[i]) != MISSING])
-    labels = {"name": "Zone 学区", "zone_id": "Zone ID 学区编号", "school_id": "School(s) 学校",
-              "demand": "Demand 需求 (students 人)", "seats": "Seats 学位",
-              "shortfall": "Shortfall 学位缺口", "utilisation": "Utilisation 使用率"}
+    labels = {column: map_text(key, lang) for column, key in (
+        ("name", "zone"), ("zone_id", "zone_id"), ("school_id", "school_ids"),
+        ("demand", "demand"), ("seats", "seats"), ("shortfall", "shortfall"),
+        ("utilisation", "utilisation"))}
     add_geojson(group, zones.geometry, properties, labels, catchment_style, "schoolmap_catchments")
 
 
-def _add_seat_price_markers(group: folium.FeatureGroup, schools: gpd.GeoDataFrame) -> None:
+def _add_seat_price_markers(group: folium.FeatureGroup, schools: gpd.GeoDataFrame,
+                            lang: str) -> None:
     """One circle marker per school row coloured by seat price; larger schools first."""
     prices = numeric_values(schools, "seat_price_m")
     columns = column_lists(schools)
@@ -527,31 +538,29 @@ def _add_seat_price_markers(group: folium.FeatureGroup, schools: gpd.GeoDataFram
         group, schools,
         lambda i: {"color": RING_NORMAL[0], "weight": RING_NORMAL[1], "fill_opacity": 0.9,
                    "fill_color": seat_price_colour(prices[i])},
-        lambda i: _seat_price_sentence(prices[i]),
-        lambda i: _seat_price_popup(columns, i),
+        lambda i: _seat_price_sentence(prices[i], lang),
+        lambda i: _seat_price_popup(columns, i, lang),
     )
 
 
-def _seat_price_sentence(price_m: float) -> str:
-    """What a seat price means, in English and Chinese (HTML)."""
+def _seat_price_sentence(price_m: float, lang: str) -> str:
+    """What a seat price means, in ``lang`` (HTML)."""
+    word = map_text("seat_price_m", lang)
     if math.isnan(price_m):
-        return f"Seat price 学位影子价格: {MISSING}"
+        return f"{word}: {MISSING}"
     saved = fmt_metres(price_m if price_m >= SEAT_PRICE_ZERO_M else 0.0)
-    spare = " (seats spare 学位有余)" if price_m < SEAT_PRICE_ZERO_M else ""
-    return (
-        f"Seat price 学位影子价格: one more seat here saves {saved} of travel{spare}<br>"
-        f"此处每增加一个学位, 总通学距离减少 {saved}"
-    )
+    spare = map_text("seats_spare", lang) if price_m < SEAT_PRICE_ZERO_M else ""
+    return f"{word}: {map_text('seat_price_saves', lang, saved=saved)}{spare}"
 
 
-def _seat_price_popup(schools: pd.DataFrame | dict[str, list], i: int) -> str:
-    """HTML of one school's seat price and optimal figures; every value escaped."""
+def _seat_price_popup(schools: pd.DataFrame | dict[str, list], i: int, lang: str) -> str:
+    """HTML of one school's seat price and optimal figures in ``lang``; every value escaped."""
     get, num = row_values(schools, i)
     rows = popup_rows(schools, i, (
-        "school_id", "level", "school_type", "seat_price_m",
-        ("demand", "Demand, optimal 最优分配需求 (students 人)"), "seats", "surplus",
-        "mean_distance_m"))
-    return popup_html(text_of(get("name")), rows, lead=_seat_price_sentence(num("seat_price_m")))
+        "school_id", "level", "school_type", "seat_price_m", ("demand", "demand_optimal"),
+        "seats", "surplus", "mean_distance_m"), lang)
+    return popup_html(text_of(get("name")), rows,
+                      lead=_seat_price_sentence(num("seat_price_m"), lang))
 
 
 def _unserved_squares(
@@ -592,14 +601,15 @@ def _unserved_squares(
     )
 
 
-def _add_unserved_squares(group: folium.FeatureGroup, squares: gpd.GeoDataFrame) -> None:
+def _add_unserved_squares(group: folium.FeatureGroup, squares: gpd.GeoDataFrame,
+                          lang: str) -> None:
     """Add the display squares as one GeoJson layer with a tooltip of students and cells."""
     properties = [
         {"fill": unserved_colour(students), "students": fmt_students(students),
          "cells": fmt_int(n_cells)}
         for students, n_cells in zip(squares["students"], squares["n_cells"], strict=True)
     ]
-    labels = {"students": "Unserved students 未获学位学生", "cells": "Cells 网格"}
+    labels = {"students": map_text("unserved", lang), "cells": map_text("cells", lang)}
     add_geojson(group, squares.geometry, properties, labels, _square_style, DENSITY_PANE)
 
 
@@ -613,81 +623,58 @@ def _square_style(feature: dict) -> dict:
     }
 
 
-def _legend_sections(with_utilisation: bool, n_unlocated: int) -> tuple[dict[str, str], list[str]]:
-    """The legend of :func:`shortfall_map`: sections (key → HTML) and notes."""
+def _legend_sections(with_utilisation: bool, n_unlocated: int,
+                     lang: str) -> tuple[dict[str, str], list[str]]:
+    """The legend of :func:`shortfall_map` in ``lang``: sections (key → HTML) and notes."""
     sections: dict[str, str] = {}
     if with_utilisation:
-        rows = [
-            legend_row(f'<span class="swatch" style="background:{colour}"></span>', label)
-            for colour, label in zip(UTILISATION_COLOURS, UTILISATION_LABELS, strict=True)
-        ]
-        rows.append(
-            legend_row(
-                f'<span class="swatch" style="background:{NO_DATA_COLOUR}"></span>',
-                "no data 无数据 (e.g. 0 seats)",
-            )
-        )
-        sections["utilisation"] = "<h4>Catchment utilisation 学区使用率</h4>" + "".join(rows)
-    rows = [
-        legend_row(
-            f'<span class="dot" style="background:{SHORTFALL_NONE_COLOUR}"></span>',
-            "none 无缺口",
-        )
-    ]
-    for colour, label in zip(SHORTFALL_COLOURS, SHORTFALL_LABELS, strict=True):
-        rows.append(legend_row(f'<span class="dot" style="background:{colour}"></span>', label))
-    rows.append(
-        legend_row(
-            f'<span class="dot" style="background:{NO_DATA_COLOUR}"></span>', "no data 无数据"
-        )
-    )
-    sections["shortfall"] = "<h4>School shortfall 学位缺口</h4>" + "".join(rows)
+        rows = [_swatch(colour, label)
+                for colour, label in zip(UTILISATION_COLOURS, UTILISATION_LABELS, strict=True)]
+        rows.append(_swatch(NO_DATA_COLOUR, map_text("no_data_seats", lang)))
+        sections["utilisation"] = _heading("legend_utilisation", lang) + "".join(rows)
+    seats = map_text("unit_seats", lang)
+    rows = [_dot(SHORTFALL_NONE_COLOUR, map_text("none", lang))]
+    rows += [_dot(colour, f"{label} {seats}")
+             for colour, label in zip(SHORTFALL_COLOURS, SHORTFALL_LABELS, strict=True)]
+    rows.append(_dot(NO_DATA_COLOUR, map_text("no_data", lang)))
+    sections["shortfall"] = _heading("legend_shortfall", lang) + "".join(rows)
     sections["classes"] = (
-        "<h4>Oversized classes 大班额</h4>"
-        + legend_row(ring_svg(*RING_LARGE_CLASSES), "大班额 classes (56–65 students)")
-        + legend_row(ring_svg(*RING_VERY_LARGE_CLASSES), "超大班额 classes (66+ students)")
+        _heading("legend_classes", lang)
+        + legend_row(ring_svg(*RING_LARGE_CLASSES), map_text("large_classes", lang))
+        + legend_row(ring_svg(*RING_VERY_LARGE_CLASSES), map_text("very_large_classes", lang))
     )
-    notes = [
-        '<div class="note">Circle area ∝ seats 圆面积与学位数成正比. '
-        "Click a school for details 点击学校查看详情.</div>"
-    ]
+    notes = [f'<div class="note">{map_text("circles", lang)}</div>']
     if n_unlocated:
-        notes.append(
-            f'<div class="note">{n_unlocated} school row(s) without location not shown '
-            f"{n_unlocated} 所学校无坐标, 未显示.</div>"
-        )
+        notes.append(f'<div class="note">{map_text("unlocated", lang, n=n_unlocated)}</div>')
     return sections, notes
 
 
-def _seat_price_legend() -> str:
-    rows = [
-        legend_row(
-            f'<span class="dot" style="background:{SEAT_PRICE_ZERO_COLOUR}"></span>',
-            "0 m: seats spare 学位有余",
-        )
-    ]
-    for colour, label in zip(SEAT_PRICE_COLOURS, SEAT_PRICE_LABELS, strict=True):
-        rows.append(legend_row(f'<span class="dot" style="background:{colour}"></span>', label))
-    rows.append(
-        legend_row(
-            f'<span class="dot" style="background:{NO_DATA_COLOUR}"></span>', "no data 无数据"
-        )
-    )
-    return (
-        "<h4>Seat price 学位影子价格</h4>"
-        '<div class="note">Travel one more seat would save, optimal allocation '
-        "每增加一个学位可减少的总通学距离 (最优分配)</div>" + "".join(rows)
-    )
+def _heading(key: str, lang: str) -> str:
+    return f"<h4>{map_text(key, lang)}</h4>"
 
 
-def _unserved_legend(square_m: float) -> str:
-    rows = [
-        legend_row(f'<span class="swatch" style="background:{colour}"></span>', label)
-        for colour, label in zip(UNSERVED_COLOURS, UNSERVED_LABELS, strict=True)
-    ]
+def _dot(colour: str, label: str) -> str:
+    return legend_row(f'<span class="dot" style="background:{colour}"></span>', label)
+
+
+def _swatch(colour: str, label: str) -> str:
+    return legend_row(f'<span class="swatch" style="background:{colour}"></span>', label)
+
+
+def _seat_price_legend(lang: str) -> str:
+    rows = [_dot(SEAT_PRICE_ZERO_COLOUR, map_text("seat_price_zero", lang))]
+    rows += [_dot(colour, label)
+             for colour, label in zip(SEAT_PRICE_COLOURS, SEAT_PRICE_LABELS, strict=True)]
+    rows.append(_dot(NO_DATA_COLOUR, map_text("no_data", lang)))
+    return (_heading("legend_seat_price", lang)
+            + f'<div class="note">{map_text("seat_price_note", lang)}</div>' + "".join(rows))
+
+
+def _unserved_legend(square_m: float, lang: str) -> str:
+    unit = map_text("unit_students", lang)
+    rows = [_swatch(colour, f"{label} {unit}")
+            for colour, label in zip(UNSERVED_COLOURS, UNSERVED_LABELS, strict=True)]
     side = fmt_metres(square_m)
-    return (
-        "<h4>Unserved students 未获学位学生</h4>"
-        f'<div class="note">Students without a seat per {side} square '
-        f"每 {side} 方格内未获学位的学生数</div>" + "".join(rows)
-    )
+    return (_heading("legend_unserved", lang)
+            + f'<div class="note">{map_text("unserved_note", lang, side=side)}</div>'
+            + "".join(rows))

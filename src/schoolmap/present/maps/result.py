@@ -11,7 +11,7 @@ from typing import Any
 import folium
 import geopandas as gpd
 
-from schoolmap.i18n import MAP_METHOD_NAMES_ZH
+from schoolmap.i18n import MAP_METHOD_NAMES_ZH, map_text
 from schoolmap.present.maps.allocation import add_assignment_lines, add_proposed_catchments
 from schoolmap.present.maps.balance import add_balance
 from schoolmap.present.maps.base import layer_name, legend_of, write_map
@@ -43,7 +43,7 @@ def _result_assignment_lines(m: folium.Map, result: Any, method: str, lang: str)
     if missing:
         ids = escape(", ".join(missing))
         legend_of(m, "render_result_map").notes.append(
-            f'<div class="note">Assignment lines: no school {ids} 未找到学校 {ids}.</div>')
+            f'<div class="note">{map_text("lines_missing", lang, ids=ids)}</div>')
 
 
 def render_result_map(result: Any, path: str | os.PathLike,
@@ -123,7 +123,7 @@ def render_result_map(result: Any, path: str | os.PathLike,
             if column in result.cells.columns:
                 # add_unserved escapes the name itself
                 name = html.unescape(layer_name(kind, level, lang))
-                add_unserved(m, result.cells, column, name=name)
+                add_unserved(m, result.cells, column, name=name, lang=lang)
         if level in result.simulations:
             add_milestone_years(m, result.simulations[level], result.district.schools, lang=lang)
     for level, balance in getattr(result, "balance", {}).items():  # [plan]: 优质均衡 per school

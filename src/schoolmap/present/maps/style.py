@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from schoolmap.i18n import LEVEL_NAMES_ZH
+from schoolmap.i18n import MAP_TEXT, MAP_VALUES_ZH, map_text
 
 #: Levels in display order; other level names found in the data follow, sorted.
 LEVEL_ORDER: tuple[str, ...] = ("kindergarten", "primary", "junior", "senior")
@@ -55,11 +55,8 @@ SHORTFALL_NONE_COLOUR = "#1a9641"
 SHORTFALL_COLOURS: tuple[str, ...] = ("#fdae61", "#f46d43", "#d7191c")
 
 
-SHORTFALL_LABELS: tuple[str, ...] = (
-    "1–49 seats 学位",
-    "50–199 seats 学位",
-    "≥ 200 seats 学位",
-)
+#: Shortfall classes of the legend (seats; the unit follows in the map's language).
+SHORTFALL_LABELS: tuple[str, ...] = ("1–49", "50–199", "≥ 200")
 
 
 #: Seat price (metres of total travel one more seat at the school would save) of the seat-price
@@ -102,13 +99,8 @@ UNSERVED_BREAKS: tuple[float, ...] = (10.0, 25.0, 50.0, 100.0)
 UNSERVED_COLOURS: tuple[str, ...] = ("#fcc5c0", "#fa9fb5", "#f768a1", "#c51b8a", "#7a0177")
 
 
-UNSERVED_LABELS: tuple[str, ...] = (
-    "&lt; 10 students 人",
-    "10–25 students 人",
-    "25–50 students 人",
-    "50–100 students 人",
-    "≥ 100 students 人",
-)
+#: Unserved classes of the legend (students; the unit follows in the map's language).
+UNSERVED_LABELS: tuple[str, ...] = ("&lt; 10", "10–25", "25–50", "50–100", "≥ 100")
 
 
 #: Colour of anything whose value is missing (NaN).
@@ -127,9 +119,6 @@ NEW_SITE_DASH = "4 3"
 
 #: Colour of the assignment lines (cell → school).
 ASSIGNMENT_LINE_COLOUR = "#54278f"
-
-
-_NEW_SITE_SOURCES = {"sites": "candidate site 备选用地", "generated": "generated 自动生成"}
 
 
 #: Developments by years from the base year to completion: ≤ 0 (completed), 1–3, 4–6, 7+
@@ -275,16 +264,17 @@ def column_lists(frame: pd.DataFrame) -> dict[str, list]:
 
 
 def popup_rows(
-    frame: pd.DataFrame | dict[str, list], i: int, fields: Sequence[str | tuple[str, str]]
+    frame: pd.DataFrame | dict[str, list], i: int, fields: Sequence[str | tuple[str, str]],
+    lang: str = "en",
 ) -> list[tuple[str, str]]:
-    """(label, formatted value) of row ``i`` for ``fields``: column names of
-    :data:`_POPUP_FIELDS`, or (column, label) to relabel one."""
+    """(label, formatted value) of row ``i`` for ``fields`` in ``lang``: column names of
+    :data:`_POPUP_FIELDS`, or (column, key of :data:`~schoolmap.i18n.MAP_TEXT`) to relabel
+    one."""
     get, _ = row_values(frame, i)
     rows = []
     for field in fields:
-        column, label = field if isinstance(field, tuple) else (field, None)
-        default_label, fmt = _POPUP_FIELDS[column]
-        rows.append((label or default_label, fmt(get(column))))
+        column, key = field if isinstance(field, tuple) else (field, field)
+        rows.append((map_text(key, lang), _POPUP_FIELDS[column](get(column), lang)))
     return rows
 
 
@@ -375,13 +365,6 @@ def text_of(value: object) -> str:
     return MISSING if is_missing(value) else escape(value)
 
 
-def level_label(value: object) -> str:
-    if is_missing(value):
-        return MISSING
-    zh = LEVEL_NAMES_ZH.get(str(value))
-    return escape(value) + (f" {zh}" if zh else "")
-
-
 def to_float(value: object) -> float:
     """A number as float; NaN for missing or non-numeric values."""
     if is_missing(value) or isinstance(value, bool):
@@ -452,38 +435,52 @@ def fmt_students(value: float) -> str:
     return fmt_int(value)
 
 
-def _number(fmt: Callable[[float], str]) -> Callable[[Any], str]:
+def _number(fmt: Callable[[float], str]) -> Callable[[Any, str], str]:
     """A formatter of raw cell values (missing or non-numeric: NaN) from one of floats."""
-    return lambda value: fmt(to_float(value))
+    return lambda value, _lang: fmt(to_float(value))
 
 
-#: Popup rows by column: label and formatter of the raw value (every result escaped).
-_POPUP_FIELDS: dict[str, tuple[str, Callable[[Any], str]]] = {
-    "school_id": ("ID 编号", text_of),
-    "site_id": ("ID 编号", text_of),
-    "level": ("Level 学段", level_label),
-    "school_type": ("Type 类型", text_of),
-    "sector": ("Sector 办学性质", text_of),
-    "year": ("Year 年份", _number(fmt_year)),
-    "seats": ("Seats 学位", _number(fmt_int)),
-    "classes": ("Classes 班数", _number(fmt_int)),
-    "demand": ("Demand 需求 (students 人)", _number(fmt_int)),
-    "students": ("Enrolment 在校生 (students 人)", _number(fmt_int)),
-    "shortfall": ("Shortfall 学位缺口", _number(fmt_int)),
-    "surplus": ("Spare seats 空余学位", _number(fmt_int)),
-    "utilisation": ("Utilisation 使用率", _number(fmt_pct)),
-    "classes_needed": ("Classes needed 所需班数", _number(fmt_int)),
-    "avg_class_size": ("Avg class size 平均班额", _number(lambda v: fmt_float(v, 1))),
-    "max_class_size": ("Largest class 最大班额", _number(fmt_int)),
-    "n_classes_le_45": ("Classes ≤ 45 班", _number(fmt_int)),
-    "n_classes_46_55": ("Classes 46–55 班", _number(fmt_int)),
-    "n_classes_56_65": ("大班额 classes (56–65)", _number(fmt_int)),
-    "n_classes_66_plus": ("超大班额 classes (66+)", _number(fmt_int)),
-    "share_beyond_radius": ("Beyond service radius 超出服务半径", _number(fmt_pct)),
-    "mean_distance_m": ("Mean distance 平均距离", _number(fmt_metres)),
-    "seat_price_m": ("Seat price 学位影子价格", _number(fmt_metres)),
-    "tracks": ("Tracks 轨", _number(fmt_int)),
-    "open_year": ("Open year 开办年份", _number(fmt_year)),
-    "students_served": ("Students served 服务学生 (人)", _number(fmt_int)),
-    "source": ("Site 用地", lambda value: _NEW_SITE_SOURCES.get(str(value), text_of(value))),
+def value_of(value: object, lang: str) -> str:
+    """A text value of a popup (school type, sector, method, level), in Chinese under ``"zh"``
+    when it has a Chinese name; escaped."""
+    if lang == "zh" and not is_missing(value) and str(value) in MAP_VALUES_ZH:
+        return escape(MAP_VALUES_ZH[str(value)])
+    return text_of(value)
+
+
+def _source_of(value: object, lang: str) -> str:
+    key = f"value_{value}"
+    return map_text(key, lang) if key in MAP_TEXT else text_of(value)
+
+
+#: Formatters of popup rows by column: (raw value, lang) → escaped HTML; the row labels are
+#: :data:`schoolmap.i18n.MAP_TEXT`'s words of the same key.
+_POPUP_FIELDS: dict[str, Callable[[Any, str], str]] = {
+    "school_id": lambda v, _: text_of(v),
+    "site_id": lambda v, _: text_of(v),
+    "level": value_of,
+    "school_type": value_of,
+    "sector": value_of,
+    "year": _number(fmt_year),
+    "seats": _number(fmt_int),
+    "classes": _number(fmt_int),
+    "demand": _number(fmt_int),
+    "students": _number(fmt_int),
+    "shortfall": _number(fmt_int),
+    "surplus": _number(fmt_int),
+    "utilisation": _number(fmt_pct),
+    "classes_needed": _number(fmt_int),
+    "avg_class_size": _number(lambda v: fmt_float(v, 1)),
+    "max_class_size": _number(fmt_int),
+    "n_classes_le_45": _number(fmt_int),
+    "n_classes_46_55": _number(fmt_int),
+    "n_classes_56_65": _number(fmt_int),
+    "n_classes_66_plus": _number(fmt_int),
+    "share_beyond_radius": _number(fmt_pct),
+    "mean_distance_m": _number(fmt_metres),
+    "seat_price_m": _number(fmt_metres),
+    "tracks": _number(fmt_int),
+    "open_year": _number(fmt_year),
+    "students_served": _number(fmt_int),
+    "source": _source_of,
 }

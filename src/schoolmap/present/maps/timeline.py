@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from schoolmap.i18n import LAYER_NAMES, MILESTONE_NAMES
+from schoolmap.i18n import LAYER_NAMES, MILESTONE_NAMES, map_text
 from schoolmap.present.maps.base import (
     DENSITY_PANE,
     add_geojson,
@@ -141,12 +141,13 @@ def add_milestone_years(
         detail = f" {year} ({', '.join(label[k] for k in kinds)})"
         group = folium.FeatureGroup(
             name=layer_name("milestone", simulation.level, lang, detail), show=show)
-        add_schools(group, points.reset_index(drop=True), popup=_milestone_popup,
-                     tip_lead=f"{year} · ")
+        add_schools(group, points.reset_index(drop=True),
+                    popup=lambda columns, i: _milestone_popup(columns, i, lang),
+                    tip_lead=f"{year} · ", lang=lang)
         add_overlay(m, group)
         drawn.append(int(year))
     if drawn:
-        legend.add_section("milestones", _milestone_legend())
+        legend.add_section("milestones", _milestone_legend(lang))
     return drawn
 
 
@@ -213,8 +214,9 @@ def add_new_sites(
     """
     return add_point_layers(
         m, sites, where="add_new_sites", what="new_sites", required=("level", "seats"),
-        kind="new_sites", levels=levels, show=show, lang=lang, draw=_add_new_site_markers,
-        legend_key="new_sites", legend_html=_new_site_legend,
+        kind="new_sites", levels=levels, show=show, lang=lang,
+        draw=lambda group, points: _add_new_site_markers(group, points, lang),
+        legend_key="new_sites", legend_html=lambda: _new_site_legend(lang),
     )
 
 
@@ -276,9 +278,9 @@ def add_developments(
     if lang not in LAYER_NAMES:
         raise ValueError(f"lang must be one of {', '.join(LAYER_NAMES)}, got {lang!r}")
     group = folium.FeatureGroup(name=escape(LAYER_NAMES[lang]["developments"]), show=show)
-    _add_development_shapes(group, shapes.reset_index(drop=True), int(base_year))
+    _add_development_shapes(group, shapes.reset_index(drop=True), int(base_year), lang)
     add_overlay(m, group)
-    legend.add_section("developments", _development_legend(int(base_year)))
+    legend.add_section("developments", _development_legend(int(base_year), lang))
     return len(shapes)
 
 
@@ -292,24 +294,22 @@ def _milestone_years(simulation: Any) -> dict[int, list[str]]:
     return dict(sorted(out.items()))
 
 
-def _milestone_popup(schools: pd.DataFrame | dict[str, list], i: int) -> str:
-    """HTML of one school's figures in a milestone year; every value escaped."""
+def _milestone_popup(schools: pd.DataFrame | dict[str, list], i: int, lang: str) -> str:
+    """HTML of one school's figures in a milestone year in ``lang``; every value escaped."""
     rows = popup_rows(schools, i, (
         "school_id", "level", "year", "students", "seats", "shortfall", "utilisation",
         "classes", "classes_needed", "avg_class_size", "max_class_size", "n_classes_le_45",
-        "n_classes_46_55", "n_classes_56_65", "n_classes_66_plus"))
+        "n_classes_46_55", "n_classes_56_65", "n_classes_66_plus"), lang)
     return popup_html(text_of(row_values(schools, i)[0]("name")), rows)
 
 
-def _milestone_legend() -> str:
-    return (
-        "<h4>Milestone years 关键年份</h4>"
-        '<div class="note">Schools in the base year, the year demand peaks and the horizon '
-        "基年、需求高峰年与规划末年的学校; colours and rings as above 颜色与圆环同上.</div>"
-    )
+def _milestone_legend(lang: str) -> str:
+    return (f"<h4>{map_text('legend_milestones', lang)}</h4>"
+            f'<div class="note">{map_text("milestones_note", lang)}</div>')
 
 
-def _add_new_site_markers(group: folium.FeatureGroup, sites: gpd.GeoDataFrame) -> None:
+def _add_new_site_markers(group: folium.FeatureGroup, sites: gpd.GeoDataFrame,
+                          lang: str) -> None:
     """One dashed blue circle marker per recommended site; larger sites first."""
     seats = numeric_values(sites, "seats")
     open_year = numeric_values(sites, "open_year")
@@ -318,31 +318,32 @@ def _add_new_site_markers(group: folium.FeatureGroup, sites: gpd.GeoDataFrame) -
         group, sites,
         lambda i: {"color": NEW_SITE_RING[0], "weight": NEW_SITE_RING[1], "fill_opacity": 0.75,
                    "dash_array": NEW_SITE_DASH, "fill_color": NEW_SITE_COLOUR},
-        lambda i: (f"New school 建议新建: {fmt_int(seats[i])} seats 学位 · "
-                   f"opens 开办 {fmt_year(open_year[i])}"),
-        lambda i: _new_site_popup(columns, i),
+        lambda i: map_text("new_site_tip", lang, seats=fmt_int(seats[i]),
+                           year=fmt_year(open_year[i])),
+        lambda i: _new_site_popup(columns, i, lang),
         max_width=380,
     )
 
 
-def _new_site_popup(sites: pd.DataFrame | dict[str, list], i: int) -> str:
-    """HTML of one recommended site with its reason paragraph; every value escaped."""
+def _new_site_popup(sites: pd.DataFrame | dict[str, list], i: int, lang: str) -> str:
+    """HTML of one recommended site with its reason paragraph in ``lang``; every value
+    escaped."""
     get, _ = row_values(sites, i)
     rows = popup_rows(sites, i, (
-        "site_id", "level", "tracks", "classes", "seats", ("open_year", "Opens 开办年份"),
-        "students_served", "mean_distance_m", "source"))
+        "site_id", "level", "tracks", "classes", "seats", "open_year", "students_served",
+        "mean_distance_m", "source"), lang)
     reason = get("reason")
     note = "" if is_missing(reason) else escape(reason).replace("\n", "<br>")
     return popup_html(text_of(get("name")), rows, note=note)
 
 
-def _new_site_legend() -> str:
+def _new_site_legend(lang: str) -> str:
     ring, width = NEW_SITE_RING
     svg = ('<svg width="18" height="18" viewBox="0 0 18 18">'
            f'<circle cx="9" cy="9" r="{8 - width / 2:g}" fill="{NEW_SITE_COLOUR}" '
            f'stroke="{ring}" stroke-width="{width:g}" stroke-dasharray="3 2"/></svg>')
-    return ("<h4>New schools 建议新建学校</h4>"
-            + legend_row(svg, "recommended site, area ∝ seats 建议选址, 面积与学位数成正比"))
+    return (f"<h4>{map_text('legend_new_sites', lang)}</h4>"
+            + legend_row(svg, map_text("new_sites_row", lang)))
 
 
 def _development_colour(completion_year: float, base_year: int) -> str:
@@ -354,7 +355,7 @@ def _development_colour(completion_year: float, base_year: int) -> str:
 
 
 def _add_development_shapes(
-    group: folium.FeatureGroup, shapes: gpd.GeoDataFrame, base_year: int
+    group: folium.FeatureGroup, shapes: gpd.GeoDataFrame, base_year: int, lang: str
 ) -> None:
     """Add the developments as one GeoJson layer (points as circles) with an escaped tooltip."""
     years = numeric_values(shapes, "completion_year")
@@ -373,9 +374,9 @@ def _add_development_shapes(
         }
         for i in range(len(shapes))
     ]
-    labels = {"name": "Development 住宅项目", "dev_id": "ID 编号",
-              "dwellings": "Dwellings 住宅 (套)", "housing_type": "Type 类型",
-              "completion_year": "Completion 交付年份"}
+    labels = {column: map_text(key, lang) for column, key in (
+        ("name", "development"), ("dev_id", "dev_id"), ("dwellings", "dwellings"),
+        ("housing_type", "school_type"), ("completion_year", "completion_year"))}
     add_geojson(group, shapes.geometry, properties, labels, _development_style, DENSITY_PANE,
                  marker=folium.CircleMarker(radius=6, fill=True))
 
@@ -390,11 +391,11 @@ def _development_style(feature: dict) -> dict:
     }
 
 
-def _development_legend(base_year: int) -> str:
-    labels = (f"completed by 已交付 {base_year}", f"{base_year + 1}–{base_year + 3}",
-              f"{base_year + 4}–{base_year + 6}", f"{base_year + 7} and later 及以后")
+def _development_legend(base_year: int, lang: str) -> str:
+    labels = (map_text("completed_by", lang, year=base_year), f"{base_year + 1}–{base_year + 3}",
+              f"{base_year + 4}–{base_year + 6}", map_text("and_later", lang, year=base_year + 7))
     rows = [
         legend_row(f'<span class="swatch" style="background:{colour}"></span>', label)
         for colour, label in zip(DEVELOPMENT_COLOURS, labels, strict=True)
     ]
-    return "<h4>Developments by completion 新建住宅交付年份</h4>" + "".join(rows)
+    return f"<h4>{map_text('legend_developments', lang)}</h4>" + "".join(rows)

@@ -8,6 +8,7 @@ import geopandas as gpd
 from folium.plugins import StripePattern
 from shapely.geometry import mapping
 
+from schoolmap.i18n import map_text
 from schoolmap.present.maps.base import (
     TextPopup,
     add_overlay,
@@ -79,14 +80,15 @@ def add_designed_zones(m: folium.Map, zones: gpd.GeoDataFrame, changed: gpd.GeoD
                 tooltip=folium.Tooltip(f"{escape(title)} · {fmt_int(num('students'))} / "
                                        f"{fmt_int(num('seats'))}", sticky=True))
             layer.add_child(TextPopup(popup_html(title, [
-                ("ID 编号", text_of(get("school_id"))),
-                ("Students 学生", fmt_int(num("students"))),
-                ("Seats 学位", fmt_int(num("seats"))),
-                ("Utilisation 使用率", fmt_pct(num("utilisation"))),
-                ("Moved from official zone 调出原学区", fmt_int(num("students_moved"))),
-                ("Mean trip 平均距离", fmt_metres(num("mean_trip_m"))),
-                ("Beyond service radius 超出服务半径", fmt_pct(num("share_beyond_radius"))),
-                ("Pieces 分块", fmt_int(num("pieces"))),
+                (map_text(key, lang), value) for key, value in (
+                    ("school_id", text_of(get("school_id"))),
+                    ("headcount", fmt_int(num("students"))),
+                    ("seats", fmt_int(num("seats"))),
+                    ("utilisation", fmt_pct(num("utilisation"))),
+                    ("students_moved", fmt_int(num("students_moved"))),
+                    ("mean_trip_m", fmt_metres(num("mean_trip_m"))),
+                    ("share_beyond_radius", fmt_pct(num("share_beyond_radius"))),
+                    ("n_pieces", fmt_int(num("pieces"))))
             ]), max_width=360))
             layer.add_to(group)
             drawn += 1
@@ -98,8 +100,9 @@ def add_designed_zones(m: folium.Map, zones: gpd.GeoDataFrame, changed: gpd.GeoD
                 style_function=lambda _f: {"color": CHANGED_COLOUR, "weight": 1, "opacity": 0.6,
                                            "fillPattern": hatch, "fillOpacity": 0.8},
                 control=False,
-                tooltip=folium.Tooltip(f"{fmt_int(float(area['students'].iloc[0]))} "
-                                       "students change school 学生调整学校")).add_to(group)
+                tooltip=folium.Tooltip(map_text(
+                    "students_change", lang, n=fmt_int(float(area["students"].iloc[0]))))
+            ).add_to(group)
         add_overlay(m, group)
     if drawn:
         symbol = (f'<svg width="18" height="12"><rect width="18" height="12" fill="white" '
@@ -107,6 +110,6 @@ def add_designed_zones(m: folium.Map, zones: gpd.GeoDataFrame, changed: gpd.GeoD
                   f'stroke="{CHANGED_COLOUR}"/><line x1="6" y1="12" x2="18" y2="0" '
                   f'stroke="{CHANGED_COLOUR}"/></svg>')
         legend.add_section("designed_zones", (
-            "<h4>Designed catchments 划片方案</h4>"
-            + legend_row(symbol, "changes school against the official zones 与现行学区不同")))
+            f"<h4>{map_text('legend_designed', lang)}</h4>"
+            + legend_row(symbol, map_text("designed_row", lang))))
     return drawn
