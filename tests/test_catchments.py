@@ -168,7 +168,7 @@ def test_outputs_layer_csv_summary_and_map(town, tmp_path):
     page = (folder / "map.html").read_text(encoding="utf-8")
     # the headline non-catchment method (nearest) is drawn: one dashed outline per zone
     assert json.dumps("建议学区 (就近) – 小学") in page  # the scenario's language
-    assert page.count('"dashArray": "6 4"') == 2 and "Would change school" in page
+    assert page.count('"dashArray": "6 4"') == 2 and "需转学" in page  # Chinese only
     again = write_results(result, tmp_path / "again")
     assert (again / "proposed_catchments.csv").read_bytes() == (
         folder / "proposed_catchments.csv").read_bytes()
@@ -183,7 +183,7 @@ def test_map_layer_escapes_names_and_counts_split_zones(strip, tmp_path):
     assert add_proposed_catchments(m, zones, lang="zh") == 2
     page = write_map(m, tmp_path / "m.html").read_text(encoding="utf-8")
     assert hostile not in page and "&lt;script&gt;" in page
-    assert "1 zone(s) in several pieces" in page
+    assert "1 个学区不连片" in page  # lang="zh": the legend in Chinese only
     # P2's zone touches both pieces of P1's: different colours
     fills = re.findall(r'"fillColor": "(#[0-9a-f]{6})", "fillOpacity": 0.25', page)
     assert len(fills) == 2 and len(set(fills)) == 2
