@@ -28,6 +28,8 @@ depends on (seed, d) only — not on threads or on how draws are split over them
 
 from __future__ import annotations
 
+import math
+
 import numba as nb
 import numpy as np
 
@@ -118,6 +120,165 @@ def _first_with_seat(ptr, row, indptr, school, left):
 
 
 @nb.njit(cache=True, nogil=True)
+def _bureau_rule(unplaced, nun, order, group_cell, group_class, left, fb_indptr, fb_school,
+                 fb_dist, fb_rank, base_dist, fptr, free, fpos, got, fb_n, fb_extra, none_n,
+                 fb_by_school, outside_by_class, cls_end):
+    """The bureau's rule: students ``unplaced[:nun]`` (group ``order[unplaced[u]]``), in this
+    order, each take the nearest school with a seat left (``fb_*`` CSR per cell, by distance).
+
+    With ``cls_end`` (end of each class's run in ``unplaced``; empty: already in lottery order),
+    each run is shuffled as it is reached (``np.random``), and only while seats are left: once
+    every school is full, the order of the rest no longer matters.
+
+    Work per student is bounded by the number of schools with seats left, not by the length of
+    the cell's list: the cell's list is scanned (from where the cell's last student stopped) at
+    most that many entries; past that, the free school the cell ranks first is looked up in
+    ``fb_rank`` (n_cells, m) — the position of each school on each cell's list (the list's
+    length if absent); shape (0, 0): scan only. Both give the same school. Sets ``got[u]``
+    (school, −1 none) and adds to the accumulators.
+    """
+    m = left.shape[0]
+    for c in range(fptr.shape[0]):
+        fptr[c] = fb_indptr[c]
+    nf = 0
+    for j in range(m):
+        if left[j] > 0:
+            free[nf] = j
+            fpos[j] = nf
+            nf += 1
+    use_rank = fb_rank.shape[0] == fptr.shape[0] and fb_rank.shape[1] == m
+    p = 0
+    for u in range(nun):
+        if nf > 0 and cls_end.shape[0] > 0:  # lottery within the class, drawn as reached
+            while cls_end[p] <= u:
+                p += 1
+            r = u + np.random.randint(0, cls_end[p] - u)  # noqa: NPY002 (numba)
+            x = unplaced[r]
+            unplaced[r] = unplaced[u]
+            unplaced[u] = x
+        g = order[unplaced[u]]
+        c = group_cell[g]
+        a, end = fb_indptr[c], fb_indptr[c + 1]
+        k = end
+        if nf > 0:
+            k = fptr[c]
+            stop = min(end, k + nf) if use_rank else end
+            while k < stop and left[fb_school[k]] == 0:
+                k += 1
+            if k == stop and stop < end:  # nearer schools all full: ask the free ones
+                best = end - a
+                for q in range(nf):
+                    r = fb_rank[c, free[q]]
+                    if r < best:
+                        best = r
+                k = a + best
+            fptr[c] = k
+        if k < end:
+            j = fb_school[k]
+            left[j] -= 1
+            if left[j] == 0:  # no longer free: swap-remove
+                last = free[nf - 1]
+                free[fpos[j]] = last
+                fpos[last] = fpos[j]
+                nf -= 1
+            got[u] = j
+            fb_n[g] += 1
+            fb_extra[g] += fb_dist[k] - base_dist[g]
+            fb_by_school[j] += 1
+            outside_by_class[group_class[g]] += 1
+        else:
+            got[u] = -1
+            none_n[g] += 1
+
+
+@nb.njit(cache=True, nogil=True)
+def log_factorials(n):
+    """log k! for k = 0 … n, shape (n + 1,) (a table for :func:`hypergeometric`)."""
+    out = np.empty(n + 1)
+    for k in range(n + 1):
+        out[k] = math.lgamma(k + 1.0)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _logfact(k, table):
+    """log k! from ``table`` (:func:`log_factorials`), or computed beyond its end."""
+    return table[k] if k < table.shape[0] else math.lgamma(k + 1.0)
+
+
+@nb.njit(cache=True, nogil=True)
+def hypergeometric(good, bad, sample, logfact):
+    """Goods among ``sample`` drawn without replacement from ``good`` + ``bad`` (one variate,
+    from the thread's ``np.random`` stream), in O(1) expected time.
+
+    NumPy's (and numba's) ``hypergeometric`` draws one uniform per item sampled; here the
+    smaller side (``sample`` or its complement) is drawn item by item when below 10, else by
+    Stadlober's ratio-of-uniforms (HRUA; E. Stadlober, J. Comput. Appl. Math. 31, 1990), with
+    the symmetries good ↔ bad and sample ↔ population − sample. ``logfact``: log k! table
+    (:func:`log_factorials`, best up to the largest population; computed beyond it).
+    """
+    pop = good + bad
+    if sample <= 0 or good <= 0:
+        return np.int64(0)
+    if bad <= 0:
+        return np.int64(min(sample, good))
+    if sample >= pop:
+        return np.int64(good)
+    lo = min(good, bad)
+    hi = pop - lo
+    m = min(sample, pop - sample)
+    if m < 10:  # item by item: each item drawn is one of the `lo` side with its chance
+        z = 0
+        left_lo = lo
+        left_pop = pop
+        for _ in range(m):
+            if np.random.random() * left_pop < left_lo:  # noqa: NPY002 (numba)
+                z += 1
+                left_lo -= 1
+            left_pop -= 1
+    else:
+        p = lo / pop
+        mode = np.int64(math.floor((m + 1.0) * (lo + 1.0) / (pop + 2.0)))
+        mu = m * p + 0.5
+        sd = math.sqrt((pop - m) * m * p * (1.0 - p) / (pop - 1.0) + 0.5)
+        width = 1.7155277699214135 * sd + 0.8989161620588988
+        top = min(min(m, lo) + 1.0, math.floor(mu + 16.0 * sd))
+        f_mode = (_logfact(mode, logfact) + _logfact(lo - mode, logfact)
+                  + _logfact(m - mode, logfact) + _logfact(hi - m + mode, logfact))
+        while True:
+            x = np.random.random()  # noqa: NPY002 (numba)
+            y = np.random.random()  # noqa: NPY002 (numba)
+            w = mu + width * (y - 0.5) / x
+            if w < 0.0 or w >= top:
+                continue
+            z = np.int64(w)
+            t = f_mode - (_logfact(z, logfact) + _logfact(lo - z, logfact)
+                          + _logfact(m - z, logfact) + _logfact(hi - m + z, logfact))
+            if x * (4.0 - x) - 3.0 <= t:
+                break
+            if x * (x - t) >= 1.0:
+                continue
+            if 2.0 * math.log(x) <= t:
+                break
+    if good > bad:  # z counted the smaller side
+        z = m - z
+    if m < sample:  # z counted the complement of the sample
+        z = good - z
+    return np.int64(z)
+
+
+@nb.njit(cache=True, nogil=True)
+def hypergeometric_many(good, bad, sample, n, seed):
+    """``n`` variates of :func:`hypergeometric` after seeding the stream (tests)."""
+    np.random.seed(seed)  # noqa: NPY002 (numba)
+    table = log_factorials(good + bad)
+    out = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        out[i] = hypergeometric(good, bad, sample, table)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
 def _deferred_acceptance(mtb, dseed, order, pref_indptr, pref_school, pref_priority, seats,
                          hoff, hkey, hstu, hsize, nxt, stack):
     """Student-proposing deferred acceptance over lottery positions t (group ``order[t]``).
@@ -166,9 +327,9 @@ def _deferred_acceptance(mtb, dseed, order, pref_indptr, pref_school, pref_prior
 @nb.njit(cache=True, nogil=True)
 def _one_draw(mech, dseed, st, by_class, class_ptr, group_cell, group_class, pref_indptr,
               pref_school, pref_priority, max_len, seats, fb_indptr, fb_school, fb_dist,
-              base_dist, order, nxt, buf, left, gptr, fptr, hoff, hkey, hstu, hsize, record,
-              school_of, entry_of, placed, fb_n, fb_extra, none_n, fb_by_school,
-              outside_by_class):
+              fb_rank, base_dist, order, nxt, buf, left, gptr, fptr, free, fpos, got, hoff,
+              hkey, hstu, hsize, record, school_of, entry_of, placed, fb_n, fb_extra, none_n,
+              fb_by_school, outside_by_class):
     """One lottery draw; adds to the accumulators (and, with ``record``, fills ``school_of`` /
     ``entry_of`` by lottery position). Students are lottery positions t of group ``order[t]``:
     students of a group are alike, so the draw shuffles group ids, not student ids."""
@@ -242,31 +403,14 @@ def _one_draw(mech, dseed, st, by_class, class_ptr, group_cell, group_class, pre
                 school_of[t] = pref_school[k]
                 entry_of[t] = nxt[t]
     # the rest, in order of class then lottery, by the bureau's rule: nearest seat left
-    for c in range(fptr.shape[0]):
-        fptr[c] = fb_indptr[c]
-    total = 0
-    for j in range(seats.shape[0]):
-        total += left[j]
-    for u in range(nun):
-        t = buf[u]
-        g = order[t]
-        c = group_cell[g]
-        k = _first_with_seat(fptr, c, fb_indptr, fb_school, left) if total else fb_indptr[c + 1]
-        if k < fb_indptr[c + 1]:
-            total -= 1
-            j = fb_school[k]
-            left[j] -= 1
-            fb_n[g] += 1
-            fb_extra[g] += fb_dist[k] - base_dist[g]
-            fb_by_school[j] += 1
-            outside_by_class[group_class[g]] += 1
-            if record:
-                school_of[t] = j
-                entry_of[t] = FALLBACK
-        else:
-            none_n[g] += 1
-            if record:
-                entry_of[t] = NO_SEAT
+    _bureau_rule(buf, nun, order, group_cell, group_class, left, fb_indptr, fb_school, fb_dist,
+                 fb_rank, base_dist, fptr, free, fpos, got, fb_n, fb_extra, none_n,
+                 fb_by_school, outside_by_class, fptr[:0])
+    if record:
+        for u in range(nun):
+            t = buf[u]
+            school_of[t] = got[u]
+            entry_of[t] = FALLBACK if got[u] >= 0 else NO_SEAT
 
 
 @nb.njit(cache=True, nogil=True)
@@ -293,7 +437,7 @@ def _setup(group_class, group_count, n_classes, seats):
 
 @nb.njit(cache=True, nogil=True)
 def _run_draws(mech, d0, d1, seed, group_cell, group_class, pref_indptr, pref_school,
-               pref_priority, seats, fb_indptr, fb_school, fb_dist, base_dist, by_class,
+               pref_priority, seats, fb_indptr, fb_school, fb_dist, fb_rank, base_dist, by_class,
                class_ptr, hoff, placed, fb_n, fb_extra, none_n, fb_by_school, outside_by_draw,
                record, order, school_of, entry_of):
     """Draws ``d0 … d1 − 1`` with one workspace; ``outside_by_draw`` rows d − d0."""
@@ -305,6 +449,9 @@ def _run_draws(mech, d0, d1, seed, group_cell, group_class, pref_indptr, pref_sc
     left = np.empty(m, dtype=np.int64)
     gptr = np.empty(group_cell.shape[0], dtype=np.int64)
     fptr = np.empty(fb_indptr.shape[0] - 1, dtype=np.int64)
+    free = np.empty(m, dtype=np.int64)
+    fpos = np.empty(m, dtype=np.int64)
+    got = np.empty(n, dtype=np.int64)
     hkey = np.empty(max(hoff[m], 1), dtype=np.int64)
     hstu = np.empty(max(hoff[m], 1), dtype=np.int64)
     hsize = np.zeros(m, dtype=np.int64)
@@ -314,9 +461,9 @@ def _run_draws(mech, d0, d1, seed, group_cell, group_class, pref_indptr, pref_sc
     for d in range(d0, d1):
         _one_draw(mech, draw_seed(seed, d), st, by_class, class_ptr, group_cell, group_class,
                   pref_indptr, pref_school, pref_priority, max_len, seats, fb_indptr,
-                  fb_school, fb_dist, base_dist, order, nxt, buf, left, gptr, fptr, hoff, hkey,
-                  hstu, hsize, record, school_of, entry_of, placed, fb_n, fb_extra, none_n,
-                  fb_by_school, outside_by_draw[d - d0])
+                  fb_school, fb_dist, fb_rank, base_dist, order, nxt, buf, left, gptr, fptr,
+                  free, fpos, got, hoff, hkey, hstu, hsize, record, school_of, entry_of, placed,
+                  fb_n, fb_extra, none_n, fb_by_school, outside_by_draw[d - d0])
 
 
 @nb.njit(cache=True, nogil=True)
@@ -339,7 +486,8 @@ def admit_once(mech, group_cell, group_class, group_count, pref_indptr, pref_sch
     school_of = np.empty(n, dtype=np.int64)
     entry_of = np.empty(n, dtype=np.int64)
     _run_draws(mech, draw, draw + 1, seed, group_cell, group_class, pref_indptr, pref_school,
-               pref_priority, seats, fb_indptr, fb_school, fb_dist, base_dist, by_class,
+               pref_priority, seats, fb_indptr, fb_school, fb_dist,
+               np.zeros((0, 0), dtype=np.int16), base_dist, by_class,
                class_ptr, hoff, np.zeros(pref_school.shape[0], dtype=np.int64),
                np.zeros(n_groups, dtype=np.int64), np.zeros(n_groups),
                np.zeros(n_groups, dtype=np.int64), np.zeros(seats.shape[0], dtype=np.int64),
@@ -378,8 +526,8 @@ def _add_chunks(placed_c, fb_n_c, fb_extra_c, none_c, fb_school_c, outside_by_dr
 
 @nb.njit(cache=True, parallel=True)
 def admission_monte_carlo(mech, group_cell, group_class, group_count, pref_indptr, pref_school,
-                          pref_priority, seats, fb_indptr, fb_school, fb_dist, base_dist,
-                          n_classes, draws, seed, n_chunks):
+                          pref_priority, seats, fb_indptr, fb_school, fb_dist, fb_rank,
+                          base_dist, n_classes, draws, seed, n_chunks):
     """Many seeded draws of one mechanism, summed.
 
     Parameters
@@ -390,6 +538,8 @@ def admission_monte_carlo(mech, group_cell, group_class, group_count, pref_indpt
     seats : (m,) i8
     fb_indptr : (n_cells + 1,) i8 · fb_school : i8 · fb_dist : f8 — per cell, schools of the
         bureau's rule by increasing distance (metres)
+    fb_rank : (n_cells, m) i2 — position of each school on each cell's list (or shape (0, 0));
+        speeds the bureau's rule up, same result (:func:`_bureau_rule`)
     base_dist : (G,) f8 — distance the extra distance is counted from (metres)
     n_classes, draws, seed : int
     n_chunks : int — draws are split in this many fixed blocks (run in parallel); results do
@@ -414,7 +564,8 @@ def admission_monte_carlo(mech, group_cell, group_class, group_count, pref_indpt
         d1 = (c + 1) * draws // n_chunks
         none = np.empty(1, dtype=np.int64)
         _run_draws(mech, d0, d1, seed, group_cell, group_class, pref_indptr, pref_school,
-                   pref_priority, seats, fb_indptr, fb_school, fb_dist, base_dist, by_class,
+                   pref_priority, seats, fb_indptr, fb_school, fb_dist, fb_rank, base_dist,
+                   by_class,
                    class_ptr, hoff, placed_c[c], fb_n_c[c], fb_extra_c[c], none_c[c],
                    fb_school_c[c], outside_by_draw[d0:d1], False, np.empty(n, dtype=np.int64),
                    none, none)
@@ -422,7 +573,7 @@ def admission_monte_carlo(mech, group_cell, group_class, group_count, pref_indpt
 
 
 @nb.njit(cache=True, nogil=True)
-def _hypergeometric_split(counts, idx, k, sample, out):
+def _hypergeometric_split(counts, idx, k, sample, out, logfact):
     """Draw ``sample`` of the students ``counts[idx[:k]]`` without replacement (multivariate
     hypergeometric): ``out[idx[q]]`` the number drawn of each."""
     pool = 0
@@ -435,49 +586,100 @@ def _hypergeometric_split(counts, idx, k, sample, out):
         elif sample >= pool:
             x = c
         else:
-            x = np.random.hypergeometric(c, pool - c, sample)  # noqa: NPY002 (numba)
+            x = hypergeometric(c, pool - c, sample, logfact)
         out[idx[q]] = x
         pool -= c
         sample -= x
 
 
 @nb.njit(cache=True, nogil=True)
+def _lottery_class(a, b, p, type_class, t_indptr, t_school, rem, cur, left, placed, idx, idx2,
+                   take, demand, tau, touched, logfact):
+    """Priority-then-lottery for the students of class ``p`` among types ``a … b − 1``: how
+    many of each type get each school, drawn exactly, one school filling per step.
+
+    Give every student a uniform lottery number U (lowest first). Each applies to the first
+    school on the list with a seat left; school j has ``demand[j]`` applicants for ``left[j]``
+    seats. An oversubscribed school fills at the ``left[j]``-th smallest U of its applicants,
+    a Beta(left, demand − left + 1) time τ_j, independently of the others; the first to fill,
+    j* at τ*, takes ``left[j*]`` of its applicants. By then each other oversubscribed school
+    has taken Binomial(left − 1, τ*/τ_j) (its ``left − 1`` applicants below τ_j are uniform on
+    (0, τ_j)), each other school Binomial(demand, τ*); which of a school's types they are is a
+    multivariate hypergeometric split. The rest have U uniform on (τ*, 1): the same problem
+    again, with j* full. At most one step per school, then everyone left fits.
+    """
+    while True:
+        k = 0
+        nt = 0
+        for s in range(a, b):
+            if type_class[s] != p or rem[s] == 0:
+                continue
+            e = _first_with_seat(cur, s, t_indptr, t_school, left)
+            if e == t_indptr[s + 1]:
+                continue  # list used up: unplaced
+            idx[k] = s
+            k += 1
+            j = t_school[e]
+            if demand[j] == 0:
+                touched[nt] = j
+                nt += 1
+            demand[j] += rem[s]
+        if k == 0:
+            return
+        t_star = 2.0
+        j_star = -1
+        for q in range(nt):
+            j = touched[q]
+            if demand[j] > left[j]:
+                tau[j] = np.random.beta(left[j], demand[j] - left[j] + 1)  # noqa: NPY002
+                if tau[j] < t_star:
+                    t_star = tau[j]
+                    j_star = j
+        for q in range(nt):
+            j = touched[q]
+            if j_star < 0 or demand[j] <= left[j]:
+                x = demand[j] if j_star < 0 else np.random.binomial(demand[j], t_star)  # noqa: NPY002
+            elif j == j_star:
+                x = left[j]
+            else:
+                x = np.random.binomial(left[j] - 1, min(t_star / tau[j], 1.0))  # noqa: NPY002
+            k2 = 0
+            for u in range(k):
+                if t_school[cur[idx[u]]] == j:
+                    idx2[k2] = idx[u]
+                    k2 += 1
+            _hypergeometric_split(rem, idx2, k2, x, take, logfact)
+            for u in range(k2):
+                s = idx2[u]
+                placed[cur[s]] += take[s]
+                rem[s] -= take[s]
+            left[j] -= x
+            demand[j] = 0
+        if j_star < 0:
+            return
+
+
+@nb.njit(cache=True, nogil=True)
 def _typed_draw(mech, type_class, type_count, t_indptr, t_school, t_priority, comp_ptr,
-                n_classes, max_len, seats, left, rem, cur, take, idx, placed, unplaced):
+                n_classes, max_len, seats, left, rem, cur, take, idx, placed, unplaced, logfact):
     """One draw on student *types* (alike students: same class, list and priorities), zone
     component by component; adds to ``placed`` (type entries), sets ``unplaced`` (types)."""
-    for j in range(seats.shape[0]):
+    m = seats.shape[0]
+    for j in range(m):
         left[j] = seats[j]
+    idx2 = np.empty(rem.shape[0], dtype=np.int64)
+    demand = np.zeros(m, dtype=np.int64)
+    tau = np.empty(m)
+    touched = np.empty(m, dtype=np.int64)
     for c in range(comp_ptr.shape[0] - 1):
         a, b = comp_ptr[c], comp_ptr[c + 1]
         for s in range(a, b):
             rem[s] = type_count[s]
             cur[s] = t_indptr[s]
-        if mech == 0:  # class by class; batches no school can overflow, drawn at random
+        if mech == 0:  # class by class; within a class, school by school as they fill
             for p in range(n_classes):
-                while True:
-                    k = 0
-                    pool = 0
-                    batch = -1
-                    for s in range(a, b):
-                        if type_class[s] != p or rem[s] == 0:
-                            continue
-                        e = _first_with_seat(cur, s, t_indptr, t_school, left)
-                        if e == t_indptr[s + 1]:
-                            continue  # list used up: unplaced
-                        idx[k] = s
-                        k += 1
-                        pool += rem[s]
-                        if batch < 0 or left[t_school[e]] < batch:
-                            batch = left[t_school[e]]
-                    if k == 0:
-                        break
-                    _hypergeometric_split(rem, idx, k, min(batch, pool), take)
-                    for q in range(k):
-                        s = idx[q]
-                        placed[cur[s]] += take[s]
-                        left[t_school[cur[s]]] -= take[s]
-                        rem[s] -= take[s]
+                _lottery_class(a, b, p, type_class, t_indptr, t_school, rem, cur, left, placed,
+                               idx, idx2, take, demand, tau, touched, logfact)
         else:  # immediate acceptance: round r, each school keeps its r-th-choice applicants
             for r in range(max_len):
                 for p in range(n_classes):
@@ -500,7 +702,8 @@ def _typed_draw(mech, type_class, type_count, t_indptr, t_school, t_priority, co
                         pool = 0
                         for q in range(k):
                             pool += rem[idx[q]]
-                        _hypergeometric_split(rem, idx, k, min(left[j], pool), take)
+                        _hypergeometric_split(rem, idx, k, min(left[j], pool), take,
+                                              logfact)
                         for q in range(k):
                             s = idx[q]
                             placed[t_indptr[s] + r] += take[s]
@@ -516,8 +719,8 @@ def _typed_draw(mech, type_class, type_count, t_indptr, t_school, t_priority, co
 @nb.njit(cache=True, nogil=True)
 def _typed_draws(mech, d0, d1, seed, type_class, type_count, t_indptr, t_school, t_priority,
                  comp_ptr, stu_ptr, stu_group, group_cell, group_class, n_classes, seats,
-                 fb_indptr, fb_school, fb_dist, base_dist, placed, fb_n, fb_extra, none_n,
-                 fb_by_school, outside_by_draw):
+                 fb_indptr, fb_school, fb_dist, fb_rank, base_dist, placed, fb_n, fb_extra,
+                 none_n, fb_by_school, outside_by_draw):
     """Draws ``d0 … d1 − 1`` of :func:`admission_monte_carlo_typed` with one workspace."""
     n_types = type_count.shape[0]
     m = seats.shape[0]
@@ -531,6 +734,11 @@ def _typed_draws(mech, d0, d1, seed, type_class, type_count, t_indptr, t_school,
     buf = np.empty(stu_group.shape[0], dtype=np.int64)
     cls_n = np.empty(n_classes + 1, dtype=np.int64)
     fptr = np.empty(fb_indptr.shape[0] - 1, dtype=np.int64)
+    free = np.empty(m, dtype=np.int64)
+    fpos = np.empty(m, dtype=np.int64)
+    got = np.empty(stu_group.shape[0], dtype=np.int64)
+    ident = np.arange(group_cell.shape[0])  # buf holds groups: order is the identity
+    logfact = log_factorials(stu_group.shape[0])
     max_len = 0
     for s in range(n_types):
         max_len = max(max_len, t_indptr[s + 1] - t_indptr[s])
@@ -538,7 +746,8 @@ def _typed_draws(mech, d0, d1, seed, type_class, type_count, t_indptr, t_school,
         ds = draw_seed(seed, d)
         np.random.seed(np.int64(ds >> np.uint64(33)))  # noqa: NPY002 (numba: per thread)
         _typed_draw(mech, type_class, type_count, t_indptr, t_school, t_priority, comp_ptr,
-                    n_classes, max_len, seats, left, rem, cur, take, idx, placed, unplaced)
+                    n_classes, max_len, seats, left, rem, cur, take, idx, placed, unplaced,
+                    logfact)
         # who exactly is unplaced: a random subset of each type's students, then by class in
         # lottery order, the bureau's rule
         for p in range(n_classes + 1):
@@ -550,49 +759,27 @@ def _typed_draws(mech, d0, d1, seed, type_class, type_count, t_indptr, t_school,
         for s in range(n_types):
             a = stu_ptr[s]
             size = stu_ptr[s + 1] - a
+            every = unplaced[s] == size  # the whole type: no subset to draw
             for q in range(unplaced[s]):
-                r = q + np.random.randint(0, size - q)  # noqa: NPY002
-                g = students[a + r]
-                students[a + r] = students[a + q]
-                students[a + q] = g
-                buf[cls_n[type_class[s]]] = g
+                if not every:
+                    r = q + np.random.randint(0, size - q)  # noqa: NPY002
+                    g = students[a + r]
+                    students[a + r] = students[a + q]
+                    students[a + q] = g
+                buf[cls_n[type_class[s]]] = students[a + q]
                 cls_n[type_class[s]] += 1
-        lo = 0
-        for p in range(n_classes):
-            hi = cls_n[p]
-            for q in range(hi - 1, lo, -1):
-                r = lo + np.random.randint(0, q - lo + 1)  # noqa: NPY002
-                g = buf[r]
-                buf[r] = buf[q]
-                buf[q] = g
-            lo = hi
-        for c in range(fptr.shape[0]):
-            fptr[c] = fb_indptr[c]
-        total = 0
-        for j in range(m):
-            total += left[j]
-        for u in range(lo):
-            g = buf[u]
-            c = group_cell[g]
-            k = (_first_with_seat(fptr, c, fb_indptr, fb_school, left) if total
-                 else fb_indptr[c + 1])
-            if k < fb_indptr[c + 1]:
-                total -= 1
-                j = fb_school[k]
-                left[j] -= 1
-                fb_n[g] += 1
-                fb_extra[g] += fb_dist[k] - base_dist[g]
-                fb_by_school[j] += 1
-                outside_by_draw[d - d0, group_class[g]] += 1
-            else:
-                none_n[g] += 1
+        # in lottery order within each class (shuffled by the bureau's rule as it goes)
+        _bureau_rule(buf, cls_n[n_classes - 1], ident, group_cell, group_class, left,
+                     fb_indptr, fb_school, fb_dist, fb_rank, base_dist, fptr, free, fpos, got,
+                     fb_n, fb_extra, none_n, fb_by_school, outside_by_draw[d - d0],
+                     cls_n[:n_classes])
 
 
 @nb.njit(cache=True, parallel=True)
 def admission_monte_carlo_typed(mech, type_class, type_count, t_indptr, t_school, t_priority,
                                 comp_ptr, stu_ptr, stu_group, group_cell, group_class,
-                                n_classes, seats, fb_indptr, fb_school, fb_dist, base_dist,
-                                draws, seed, n_chunks):
+                                n_classes, seats, fb_indptr, fb_school, fb_dist, fb_rank,
+                                base_dist, draws, seed, n_chunks):
     """:func:`admission_monte_carlo` for ``lottery`` (0) and ``boston`` (1), on student types.
 
     Students alike in class, list and priorities form a *type*; which of them gets which place
@@ -615,7 +802,7 @@ def admission_monte_carlo_typed(mech, type_class, type_count, t_indptr, t_school
         d1 = (c + 1) * draws // n_chunks
         _typed_draws(mech, d0, d1, seed, type_class, type_count, t_indptr, t_school,
                      t_priority, comp_ptr, stu_ptr, stu_group, group_cell, group_class,
-                     n_classes, seats, fb_indptr, fb_school, fb_dist, base_dist, placed_c[c],
-                     fb_n_c[c], fb_extra_c[c], none_c[c], fb_school_c[c],
+                     n_classes, seats, fb_indptr, fb_school, fb_dist, fb_rank, base_dist,
+                     placed_c[c], fb_n_c[c], fb_extra_c[c], none_c[c], fb_school_c[c],
                      outside_by_draw[d0:d1])
     return _add_chunks(placed_c, fb_n_c, fb_extra_c, none_c, fb_school_c, outside_by_draw)

@@ -380,6 +380,12 @@ def admission_odds(
     fb_indptr = (np.arange(n_cells + 1) * k).astype(np.int64)
     fb_school = np.ascontiguousarray(fs.ravel(), dtype=np.int64)
     fb_dist = np.ascontiguousarray(fd.ravel(), dtype=np.float64)
+    # each school's position on each cell's list (every school listed): the bureau's rule then
+    # costs per student at most the number of schools with seats left
+    fb_rank = np.zeros((0, 0), dtype=np.int16)
+    if k == m and 0 < m < 2**15:
+        fb_rank = np.empty((n_cells, m), dtype=np.int16)
+        fb_rank[np.arange(n_cells)[:, None], fs] = np.arange(m, dtype=np.int16)
     has = lens > 0
     base = np.where(has, dist[np.minimum(indptr[:-1], max(len(dist) - 1, 0))] if len(dist)
                     else 0.0, fd[cell, 0] if k else 0.0)
@@ -389,12 +395,12 @@ def admission_odds(
     if code <= 1:
         placed_t, fb_n, fb_extra, none_n, fb_school_n, outside = _typed_run(
             code, group_cell, group_class, count, indptr, school, priority, n_classes, seats,
-            fb_indptr, fb_school, fb_dist, base, draws, seed, n_chunks)
+            fb_indptr, fb_school, fb_dist, fb_rank, base, draws, seed, n_chunks)
     else:
         placed_t, fb_n, fb_extra, none_n, fb_school_n, outside = _k.admission_monte_carlo(
             code, group_cell, group_class, count.astype(np.int64), indptr, school, priority,
-            seats, fb_indptr, fb_school, fb_dist, base.astype(np.float64), n_classes, draws,
-            seed, n_chunks)
+            seats, fb_indptr, fb_school, fb_dist, fb_rank, base.astype(np.float64), n_classes,
+            draws, seed, n_chunks)
     per = np.repeat(count, lens).astype(np.float64) * draws
     with np.errstate(invalid="ignore", divide="ignore"):
         extra = np.where(fb_n > 0, fb_extra / np.maximum(fb_n, 1), np.nan)
@@ -412,8 +418,8 @@ def admission_odds(
 def _typed_run(code: int, group_cell: np.ndarray, group_class: np.ndarray, count: np.ndarray,
                indptr: np.ndarray, school: np.ndarray, priority: np.ndarray, n_classes: int,
                seats: np.ndarray, fb_indptr: np.ndarray, fb_school: np.ndarray,
-               fb_dist: np.ndarray, base: np.ndarray, draws: int, seed: int, n_chunks: int
-               ) -> tuple[np.ndarray, ...]:
+               fb_dist: np.ndarray, fb_rank: np.ndarray, base: np.ndarray, draws: int,
+               seed: int, n_chunks: int) -> tuple[np.ndarray, ...]:
     """``lottery`` / ``boston`` on types (alike students), placements mapped back to groups."""
     n_groups, m = len(group_cell), len(seats)
     keys: dict[tuple[int, tuple[int, ...]], int] = {}
@@ -453,7 +459,7 @@ def _typed_run(code: int, group_cell: np.ndarray, group_class: np.ndarray, count
     stu_ptr = np.concatenate([[0], np.cumsum(t_count)]).astype(np.int64)
     placed_t, *rest = _k.admission_monte_carlo_typed(
         code, t_class, t_count, t_indptr, t_school, t_priority, comp_ptr, stu_ptr, stu_group,
-        group_cell, group_class, n_classes, seats, fb_indptr, fb_school, fb_dist,
+        group_cell, group_class, n_classes, seats, fb_indptr, fb_school, fb_dist, fb_rank,
         base.astype(np.float64), draws, seed, n_chunks)
     # each student of a type has the same chances: a group's expected placements are its
     # share of the type's
