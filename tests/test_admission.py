@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from schoolmap._kernels import admission as K
+from schoolmap._kernels.sampling import hypergeometric_many
 from schoolmap.errors import ValidationError
 from schoolmap.planning.admission import (
     MECHANISMS,
@@ -221,7 +222,7 @@ def test_bad_input_names_every_problem():
                                                (40, 60, 95), (5000, 5000, 3000), (1, 99, 50)])
 def test_hypergeometric_sampler_matches_the_exact_law(good, bad, sample):
     stats = pytest.importorskip("scipy.stats")
-    x = K.hypergeometric_many(good, bad, sample, 200_000, 3)
+    x = hypergeometric_many(good, bad, sample, 200_000, 3)
     lo, hi = max(0, sample - bad), min(good, sample)
     assert x.min() >= lo and x.max() <= hi
     k = np.arange(lo, hi + 1)

@@ -28,10 +28,10 @@ depends on (seed, d) only — not on threads or on how draws are split over them
 
 from __future__ import annotations
 
-import math
-
 import numba as nb
 import numpy as np
+
+from schoolmap._kernels.sampling import hypergeometric_split, log_factorials
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 LOT_BITS = 40  # lottery numbers below 2**40; priority above them in a school's ranking key
@@ -189,93 +189,6 @@ def _bureau_rule(unplaced, nun, order, group_cell, group_class, left, fb_indptr,
         else:
             got[u] = -1
             none_n[g] += 1
-
-
-@nb.njit(cache=True, nogil=True)
-def log_factorials(n):
-    """log k! for k = 0 … n, shape (n + 1,) (a table for :func:`hypergeometric`)."""
-    out = np.empty(n + 1)
-    for k in range(n + 1):
-        out[k] = math.lgamma(k + 1.0)
-    return out
-
-
-@nb.njit(cache=True, nogil=True)
-def _logfact(k, table):
-    """log k! from ``table`` (:func:`log_factorials`), or computed beyond its end."""
-    return table[k] if k < table.shape[0] else math.lgamma(k + 1.0)
-
-
-@nb.njit(cache=True, nogil=True)
-def hypergeometric(good, bad, sample, logfact):
-    """Goods among ``sample`` drawn without replacement from ``good`` + ``bad`` (one variate,
-    from the thread's ``np.random`` stream), in O(1) expected time.
-
-    NumPy's (and numba's) ``hypergeometric`` draws one uniform per item sampled; here the
-    smaller side (``sample`` or its complement) is drawn item by item when below 10, else by
-    Stadlober's ratio-of-uniforms (HRUA; E. Stadlober, J. Comput. Appl. Math. 31, 1990), with
-    the symmetries good ↔ bad and sample ↔ population − sample. ``logfact``: log k! table
-    (:func:`log_factorials`, best up to the largest population; computed beyond it).
-    """
-    pop = good + bad
-    if sample <= 0 or good <= 0:
-        return np.int64(0)
-    if bad <= 0:
-        return np.int64(min(sample, good))
-    if sample >= pop:
-        return np.int64(good)
-    lo = min(good, bad)
-    hi = pop - lo
-    m = min(sample, pop - sample)
-    if m < 10:  # item by item: each item drawn is one of the `lo` side with its chance
-        z = 0
-        left_lo = lo
-        left_pop = pop
-        for _ in range(m):
-            if np.random.random() * left_pop < left_lo:  # noqa: NPY002 (numba)
-                z += 1
-                left_lo -= 1
-            left_pop -= 1
-    else:
-        p = lo / pop
-        mode = np.int64(math.floor((m + 1.0) * (lo + 1.0) / (pop + 2.0)))
-        mu = m * p + 0.5
-        sd = math.sqrt((pop - m) * m * p * (1.0 - p) / (pop - 1.0) + 0.5)
-        width = 1.7155277699214135 * sd + 0.8989161620588988
-        top = min(min(m, lo) + 1.0, math.floor(mu + 16.0 * sd))
-        f_mode = (_logfact(mode, logfact) + _logfact(lo - mode, logfact)
-                  + _logfact(m - mode, logfact) + _logfact(hi - m + mode, logfact))
-        while True:
-            x = np.random.random()  # noqa: NPY002 (numba)
-            y = np.random.random()  # noqa: NPY002 (numba)
-            w = mu + width * (y - 0.5) / x
-            if w < 0.0 or w >= top:
-                continue
-            z = np.int64(w)
-            t = f_mode - (_logfact(z, logfact) + _logfact(lo - z, logfact)
-                          + _logfact(m - z, logfact) + _logfact(hi - m + z, logfact))
-            if x * (4.0 - x) - 3.0 <= t:
-                break
-            if x * (x - t) >= 1.0:
-                continue
-            if 2.0 * math.log(x) <= t:
-                break
-    if good > bad:  # z counted the smaller side
-        z = m - z
-    if m < sample:  # z counted the complement of the sample
-        z = good - z
-    return np.int64(z)
-
-
-@nb.njit(cache=True, nogil=True)
-def hypergeometric_many(good, bad, sample, n, seed):
-    """``n`` variates of :func:`hypergeometric` after seeding the stream (tests)."""
-    np.random.seed(seed)  # noqa: NPY002 (numba)
-    table = log_factorials(good + bad)
-    out = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        out[i] = hypergeometric(good, bad, sample, table)
-    return out
 
 
 @nb.njit(cache=True, nogil=True)
@@ -573,26 +486,6 @@ def admission_monte_carlo(mech, group_cell, group_class, group_count, pref_indpt
 
 
 @nb.njit(cache=True, nogil=True)
-def _hypergeometric_split(counts, idx, k, sample, out, logfact):
-    """Draw ``sample`` of the students ``counts[idx[:k]]`` without replacement (multivariate
-    hypergeometric): ``out[idx[q]]`` the number drawn of each."""
-    pool = 0
-    for q in range(k):
-        pool += counts[idx[q]]
-    for q in range(k):
-        c = counts[idx[q]]
-        if sample == 0 or c == 0:
-            x = 0
-        elif sample >= pool:
-            x = c
-        else:
-            x = hypergeometric(c, pool - c, sample, logfact)
-        out[idx[q]] = x
-        pool -= c
-        sample -= x
-
-
-@nb.njit(cache=True, nogil=True)
 def _lottery_class(a, b, p, type_class, t_indptr, t_school, rem, cur, left, placed, idx, idx2,
                    take, demand, tau, touched, logfact):
     """Priority-then-lottery for the students of class ``p`` among types ``a … b − 1``: how
@@ -648,7 +541,7 @@ def _lottery_class(a, b, p, type_class, t_indptr, t_school, rem, cur, left, plac
                 if t_school[cur[idx[u]]] == j:
                     idx2[k2] = idx[u]
                     k2 += 1
-            _hypergeometric_split(rem, idx2, k2, x, take, logfact)
+            hypergeometric_split(rem, idx2, k2, x, take, logfact)
             for u in range(k2):
                 s = idx2[u]
                 placed[cur[s]] += take[s]
@@ -702,7 +595,7 @@ def _typed_draw(mech, type_class, type_count, t_indptr, t_school, t_priority, co
                         pool = 0
                         for q in range(k):
                             pool += rem[idx[q]]
-                        _hypergeometric_split(rem, idx, k, min(left[j], pool), take,
+                        hypergeometric_split(rem, idx, k, min(left[j], pool), take,
                                               logfact)
                         for q in range(k):
                             s = idx[q]
