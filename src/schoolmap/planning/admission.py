@@ -16,8 +16,9 @@ Students still without a seat are placed by the bureau's rule: in order of class
 nearest school with a seat left (any school of the level), reported as *placed outside the zone*
 with the extra distance beyond their first choice. No school ever takes more than its seats.
 
-Two doors: :func:`admission_odds` on arrays, :func:`simulate_admission` on a district's level and
-year (students per cell from the forecast demand). :func:`split_quota` splits 指标生 places.
+Two doors: :func:`admission_odds` on arrays, and
+:func:`schoolmap.planning.admission_district.simulate_admission` on a district's level and year
+(applicants per cell from the forecast demand). :func:`split_quota` splits 指标生 places.
 """
 
 from __future__ import annotations
