@@ -22,18 +22,20 @@ from .conftest import DEMO_GPKG, DEMO_SCENARIO
 # every CSV (issue 18: UTF-8 with BOM, the rows unchanged) and summary.json (results.xlsx
 # listed).
 # summary.json (its list of files names stages.json, the run's time and memory per stage).
+# every CSV (issue 18: whole students by the largest-remainder rule, totals kept; seats
+# without decimals; results.gpkg keeps the exact values).
 DEMO_TABLES_SHA256 = {
-    "district.csv": "c7e49190ddb1fdd8377a38f0065facbb3001c8cb555be021bba7860ae034f954",
-    "forecast.csv": "3e2eb0ac2f7a088cecb326988ac787c21c72075751514f5f4b283adba75fa63a",
-    "forecast_ensemble.csv": "efedcd551ff06f9abf05e1ed652cf366bb34de1bf7e23e1c7d6de74fae2becd9",
-    "forecast_methods.csv": "4b1a032b3720b101a0d6da8d5e4806d9492e3843b9223bdeaf1d3e59fa74e86e",
-    "forecast_schools.csv": "99353dc9d355527334ea14439a07e302cfe5fee124652799f1c82931e5e344e3",
-    "new_sites.csv": "d2ccf22be0d6ed7b0fc4a7cbc20dbf29ffe7a330386583d35d6b8d7b1c55ccc3",
-    "proposed_catchments.csv": "bd09da9590f3776fc172ec037bdfaccc48baf25939e4759347f9ee4685af88c0",
-    "schools.csv": "1483c9148ea8df71e8def96830a56705ebf94973185eb79265253702d044e650",
-    "siting_years.csv": "7a6916b07b370bfc1264ae658cceaa16011271c8275b1bb6144a864b401ed5fb",
+    "district.csv": "be7ff31f1a7c7403ec8e3ed7ac9661ee0b682303a1ce22f4e4c1b525b2d8c1e9",
+    "forecast.csv": "f0ae693c388a1e3ef7a07910d3320bce3add0a602a9e99b19b2e55d7734f4d5f",
+    "forecast_ensemble.csv": "66983bb97d8bccb8bb5d38433e7c94facd7c4c9ea3a7b9d3a5f6c146b50d017b",
+    "forecast_methods.csv": "d62897443b98e77e48616c1884d1f3ffdeab135949878f5b383745fe32102029",
+    "forecast_schools.csv": "dea7ec6251cdc56b3ae44a3d028f52ca45c3df0cc68fe73e877ee272bf733169",
+    "new_sites.csv": "10aed5460d3bd79ee93602b52656b74c63056b7ca9457c318008722f76c6ed8c",
+    "proposed_catchments.csv": "31437456484cafbc06e9ba04e8e472300f4cfb86cd25a5106fe9dcf6f5dc4532",
+    "schools.csv": "5be42339a8158a4157f5d9c5f25d8de166e9c0fdb9c84175d521304726adddd3",
+    "siting_years.csv": "b22e8f2b7c4e5abddbcbead42304bcfd2e699915e33fedc7da72c30f718d6983",
     "summary.json": "7bed6094870472785b8e99f9900b3119e456e05df13f72dc42b886e9b7aa039e",
-    "zones.csv": "94e92b1758778d547e02844739da67c5a5594f50221f492a6c44e4190c429734",
+    "zones.csv": "70745080fbb529aac0c883ebc6454bc30fa38edd8527c06d764b2713ee892fda",
 }
 
 

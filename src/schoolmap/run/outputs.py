@@ -20,7 +20,7 @@ import pandas as pd
 from schoolmap.allocation.catchments import changing_summary, proposed_catchments
 from schoolmap.i18n import SHEET_NAMES, column_header
 from schoolmap.io.files import atomic_folder, write_gpkg
-from schoolmap.io.workbook import write_csv, write_xlsx
+from schoolmap.io.workbook import whole_tables, write_csv, write_xlsx
 from schoolmap.run.plan import PLAN_FILES, plan_summary, plan_tables
 from schoolmap.run.scenario import ScenarioResult
 from schoolmap.run.zoning import ZONING_FILES, zoning_summary, zoning_tables
@@ -284,18 +284,14 @@ def write_results(
             layers["changed_areas"] = zoning["changed_areas"]
             for name in ZONING_FILES:
                 _csv(zoning[name], tmp / name)
-        write_gpkg(layers, tmp / "results.gpkg")
-        _csv(proposed, tmp / "proposed_catchments.csv")
-        for name, table in siting_tables(result).items():
-            _csv(table, tmp / name)
-        _csv(result.schools, tmp / "schools.csv")
-        _csv(result.zones, tmp / "zones.csv")
-        _csv(result.totals, tmp / "district.csv")
-        for name, table in forecast_tables(result).items():
-            _csv(table, tmp / name)
+        write_gpkg(layers, tmp / "results.gpkg")  # exact students; the tables: whole ones
+        tables = {"proposed_catchments.csv": proposed, **siting_tables(result),
+                  "schools.csv": result.schools, "zones.csv": result.zones,
+                  "district.csv": result.totals, **forecast_tables(result)}
         if _planned(result):
-            for name, table in plan_tables(result).items():
-                _csv(table, tmp / name)
+            tables.update(plan_tables(result))
+        for name, table in whole_tables(tables).items():
+            _csv(table, tmp / name)
         _workbook(result, tmp)
         (tmp / "summary.json").write_text(
             json.dumps(summary(result, proposed), ensure_ascii=False, indent=2,
