@@ -57,6 +57,9 @@ class District:
     enrolment : pandas.DataFrame or None
         Optional enrolment history (a table without geometry): ``school_id``, ``year``,
         ``grade`` (1 = first primary grade), ``students``; sorted by school, year, grade.
+    source_crs : pyproj.CRS or None
+        The CRS the cells layer came in (before projecting to ``crs``): the default CRS of
+        a run's ``results.gpkg``; None for a district built without one.
     """
 
     cells: gpd.GeoDataFrame
@@ -67,6 +70,7 @@ class District:
     crs: pyproj.CRS
     source: str = "<memory>"
     enrolment: pd.DataFrame | None = None
+    source_crs: pyproj.CRS | None = None
 
     def __repr__(self) -> str:
         """One line: where from, the CRS, and how many of each thing (not the tables)."""
@@ -215,6 +219,7 @@ def district_from_frames(
             problems.append(Problem(source, f"required layer {name!r} missing"))
     frames = {n: f.reset_index(drop=True).copy() for n, f in frames.items()}
     problems += _check_layers(frames, labels)
+    cells_crs = frames["cells"].crs if "cells" in frames else None
     crs = None
     if not problems:
         frames, crs, more = _to_planning_crs(frames, labels, planning_crs, coordinate_system)
@@ -247,6 +252,7 @@ def district_from_frames(
         crs=crs,
         source=source,
         enrolment=None if enrolment is None else _tidy_enrolment(enrolment),
+        source_crs=None if cells_crs is None else pyproj.CRS.from_user_input(cells_crs),
     )
 
 

@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
         ),
         epilog=("Scenario keys: district, base_year, horizon, levels, methods (catchment, "
                 "nearest, optimal), lang, seed, output, planning_crs, input_crs, "
-                "coordinate_system, max_distance_m, name, description; tables [norms], "
+                "output_crs (results.gpkg; default the input's), coordinate_system, "
+                "max_distance_m, name, description; tables [norms], "
                 "[forecast], [siting], [travel], [map], [plan], [zoning] — see README.md "
                 "and docs/."),
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import pyproj
 
 from schoolmap.allocation.catchments import changing_summary, proposed_catchments
 from schoolmap.i18n import SHEET_NAMES, column_header
@@ -246,6 +247,13 @@ def siting_summary(result: ScenarioResult) -> dict[str, Any] | None:
     return out
 
 
+def output_crs(result: ScenarioResult) -> pyproj.CRS:
+    """The CRS of ``results.gpkg``: the scenario's ``output_crs``, else the CRS the district's
+    cells came in, else the planning CRS."""
+    chosen = result.scenario.output_crs or getattr(result.district, "source_crs", None)
+    return pyproj.CRS.from_user_input(chosen) if chosen is not None else result.district.crs
+
+
 def write_results(
     result: ScenarioResult,
     folder: str | os.PathLike[str],
@@ -284,6 +292,9 @@ def write_results(
             layers["changed_areas"] = zoning["changed_areas"]
             for name in ZONING_FILES:
                 _csv(zoning[name], tmp / name)
+        crs = output_crs(result)
+        layers = {name: frame if frame.crs is None or frame.crs.equals(crs) else frame.to_crs(crs)
+                  for name, frame in layers.items()}
         write_gpkg(layers, tmp / "results.gpkg")  # exact students; the tables: whole ones
         tables = {"proposed_catchments.csv": proposed, **siting_tables(result),
                   "schools.csv": result.schools, "zones.csv": result.zones,

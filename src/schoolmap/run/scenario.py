@@ -25,6 +25,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 from scipy.spatial import cKDTree
 
 from schoolmap.allocation import (
@@ -53,6 +54,7 @@ from schoolmap.i18n import LANGS, default_lang
 from schoolmap.io.crs import COORDINATE_SYSTEMS
 from schoolmap.io.district import District, read_district
 from schoolmap.norms import LEVELS, Norms, default_norms
+from schoolmap.planning.admission_settings import AdmissionSettings
 from schoolmap.planning.capacity import district_totals, school_table, zone_table
 from schoolmap.planning.capital import CapitalPlan, CapitalSettings
 from schoolmap.planning.simulation import simulate_enrolment
@@ -89,6 +91,9 @@ class Scenario:
         Norms with the scenario's overrides.
     planning_crs, coordinate_system, input_crs : str or None
         How to read coordinates (see :func:`schoolmap.io.district.read_district`).
+    output_crs : str or None
+        CRS of ``results.gpkg`` (e.g. ``"EPSG:4549"``, CGCS2000 3° Gauss–Krüger CM 120°E);
+        None: the CRS the district's cells came in.
     seed : int
         Seed of every random draw.
     tiles : str
@@ -111,6 +116,8 @@ class Scenario:
         (``nearest`` and ``optimal`` by road, from the district's ``roads`` layer).
     zoning : ZoningSettings or None
         The ``[zoning]`` table (None: no catchment design).
+    admission : AdmissionSettings or None
+        The ``[admission]`` table (None: no admission odds; see :mod:`schoolmap.run.admission`).
     """
 
     name: str
@@ -124,6 +131,7 @@ class Scenario:
     planning_crs: str | None = None
     coordinate_system: str = "wgs84"
     input_crs: str | None = None
+    output_crs: str | None = None
     seed: int = 0
     tiles: str = "OpenStreetMap"
     assignment_lines: tuple[str, ...] = ()
@@ -136,6 +144,7 @@ class Scenario:
     travel: Travel = field(default_factory=Travel)
     plan: CapitalSettings | None = None
     zoning: ZoningSettings | None = None
+    admission: AdmissionSettings | None = None
     map_settings: MapSettings = field(default_factory=MapSettings)
 
     @property
@@ -146,7 +155,8 @@ class Scenario:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for ``summary.json`` (paths as given, norms in full)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in ("norms", "travel", "plan", "zoning", "map_settings")}
+               if f.name not in ("norms", "travel", "plan", "zoning", "map_settings",
+                                 "output_crs")}
         out = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
                for k, v in out.items()}
         out["norms"] = self.norms.to_dict()
@@ -158,13 +168,19 @@ class Scenario:
             out["plan"] = dataclasses.asdict(self.plan)
         if self.zoning is not None:  # no [zoning]: as before it existed
             out["zoning"] = dataclasses.asdict(self.zoning)
+        out.pop("admission", None)
+        if self.admission is not None:  # no [admission]: as before it existed
+            out["admission"] = dataclasses.asdict(self.admission)
+        if self.output_crs is not None:  # none: as before output_crs existed
+            out["output_crs"] = self.output_crs
         return out
 
 
 _KEYS = {
     "name", "description", "district", "base_year", "horizon", "levels", "methods", "output",
-    "norms", "planning_crs", "coordinate_system", "input_crs", "seed", "map", "max_distance_m",
-    "lang", "forecast", "siting", "travel", "plan", "zoning",
+    "norms", "planning_crs", "coordinate_system", "input_crs", "output_crs", "seed", "map",
+    "max_distance_m",
+    "lang", "forecast", "siting", "travel", "plan", "zoning", "admission",
 }
 
 
@@ -230,6 +246,8 @@ def scenario_from_dict(
     if cs not in COORDINATE_SYSTEMS:
         problems.append(Problem(where, f"coordinate_system must be one of "
                                 f"{', '.join(COORDINATE_SYSTEMS)}; got {cs!r}"))
+    output_crs = data.get("output_crs")
+    problems += output_crs_problems(output_crs, where)
     seed = data.get("seed", 0)
     if not isinstance(seed, int) or seed < 0:
         problems.append(Problem(where, f"seed must be a whole number ≥ 0, got {seed!r}"))
@@ -277,6 +295,8 @@ def scenario_from_dict(
     if zoning is not None and zoning.levels and set(zoning.levels) - set(levels):
         problems.append(Problem(where, f"[zoning] levels {list(zoning.levels)} must be among "
                                 f"the scenario's levels {list(levels)}"))
+    admission = table("admission", AdmissionSettings.from_table, None, False)
+    problems += _admission_problems(admission, levels, base_year, horizon, where)
     ValidationError.raise_if(problems, f"scenario {where}")
     output = base / str(data.get("output", f"out/{name}"))
     return Scenario(
@@ -284,12 +304,57 @@ def scenario_from_dict(
         levels=levels, methods=methods, output=output, norms=norms,
         planning_crs=data.get("planning_crs") or None, coordinate_system=cs,
         input_crs=data.get("input_crs") or None, seed=seed, tiles=map_settings.tiles,
+        output_crs=output_crs,
         assignment_lines=map_settings.assignment_lines,
         description=str(data.get("description", "")), source=source,
         max_distance_m=float(max_distance) if max_distance is not None else None,
         lang=lang or default_lang(norms.grade_system), forecast=settings, siting=siting,
-        travel=travel, plan=plan, zoning=zoning, map_settings=map_settings,
+        travel=travel, plan=plan, zoning=zoning, admission=admission,
+        map_settings=map_settings,
     )
+
+
+def output_crs_problems(value: object, where: str) -> list[Problem]:
+    """What is wrong with a scenario's ``output_crs`` (nothing when absent): it must be a
+    CRS in quotes that pyproj knows, in longitude/latitude or projected.
+
+    >>> [p.message for p in output_crs_problems("EPSG:4549", "a.toml")]
+    []
+    >>> print(output_crs_problems(4549, "a.toml")[0].message)
+    output_crs must be a CRS in quotes, e.g. output_crs = "EPSG:4549", got 4549
+    """
+    if value is None:
+        return []
+    example = 'e.g. output_crs = "EPSG:4549" (CGCS2000 / 3-degree Gauss-Kruger CM 120E)'
+    if not isinstance(value, str) or not value.strip():
+        return [Problem(where, f"output_crs must be a CRS in quotes, {example.split(' (')[0]}, "
+                        f"got {value!r}")]
+    try:
+        crs = pyproj.CRS.from_user_input(value)
+    except pyproj.exceptions.CRSError:
+        return [Problem(where, f"output_crs {value!r} is not a CRS pyproj knows; give an EPSG "
+                        f"code, {example}, or leave output_crs out to write results in the "
+                        "CRS the district came in")]
+    if not (crs.is_projected or crs.is_geographic):
+        return [Problem(where, f"output_crs {value!r} ({crs.name}) is neither longitude/latitude "
+                        f"nor projected; {example}")]
+    return []
+
+
+def _admission_problems(admission: AdmissionSettings | None, levels: tuple[str, ...],
+                        base_year: Any, horizon: Any, where: str) -> list[Problem]:
+    """What ``[admission]`` asks that the scenario cannot give (levels, year)."""
+    if admission is None:
+        return []
+    out = []
+    if admission.levels and set(admission.levels) - set(levels):
+        out.append(Problem(f"{where} [admission]", f"levels {list(admission.levels)} must be "
+                           f"among the scenario's levels {list(levels)}"))
+    if (admission.year is not None and isinstance(base_year, int) and isinstance(horizon, int)
+            and not base_year <= admission.year <= base_year + horizon):
+        out.append(Problem(f"{where} [admission]", f"year {admission.year} must be from the "
+                           f"base year {base_year} to {base_year + horizon} (the horizon)"))
+    return out
 
 
 def _strict_values(data: Mapping[str, Any], where: str) -> list[Problem]:
@@ -297,7 +362,7 @@ def _strict_values(data: Mapping[str, Any], where: str) -> list[Problem]:
     finite numbers everywhere, no true/false or text for a number, before anything is read."""
     tables: dict[str, Any] = {"forecast": ForecastSettings, "siting": SitingSettings,
                               "map": MapSettings, "travel": Travel, "zoning": ZoningSettings,
-                              "norms": None, "plan": None}
+                              "admission": AdmissionSettings, "norms": None, "plan": None}
     top = {"base_year": 2026, "max_distance_m": 1.0, **{
         k: v for k, v in dataclasses.asdict(Scenario("", Path(), 2026)).items()
         if k not in tables and not isinstance(v, dict)}}
@@ -371,6 +436,9 @@ class ScenarioResult:
     zoning_tradeoff : list of dict
         With ``[zoning] tradeoff``: one row per level and move weight (see
         :func:`schoolmap.run.zoning.tradeoff_table`).
+    admission, admission_quotas : dict, DataFrame or None
+        With ``[admission]``: level → :class:`schoolmap.planning.admission_district.
+        DistrictAdmission`, and the 指标生 quotas (see :mod:`schoolmap.run.admission`).
     timer : StageTimer
         Wall time, CPU time and peak memory of each stage of the run (see
         :mod:`schoolmap.run.stages`); ``write_results`` adds its own stage and writes
@@ -397,6 +465,8 @@ class ScenarioResult:
     balance: dict[str, Any] = field(default_factory=dict)
     designs: dict[str, Any] = field(default_factory=dict)
     zoning_tradeoff: list[dict[str, Any]] = field(default_factory=list)
+    admission: dict[str, Any] = field(default_factory=dict)
+    admission_quotas: pd.DataFrame | None = None
     timer: StageTimer = field(default_factory=StageTimer)
 
 
@@ -492,6 +562,11 @@ def run_scenario(
         from schoolmap.run.zoning import run_zoning
 
         run_zoning(result, say)
+    if scenario.admission is not None and scenario.admission.enabled:
+        timer.start("admission")
+        from schoolmap.run.admission import run_admission
+
+        run_admission(result, say)
     timer.stop()
     return result
 
