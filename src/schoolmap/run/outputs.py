@@ -22,6 +22,7 @@ from schoolmap.allocation.catchments import changing_summary, proposed_catchment
 from schoolmap.i18n import SHEET_NAMES, column_header
 from schoolmap.io.files import atomic_folder, write_gpkg
 from schoolmap.io.workbook import whole_tables, write_csv, write_xlsx
+from schoolmap.run.admission import ADMISSION_FILES, admission_summary, admission_tables
 from schoolmap.run.plan import PLAN_FILES, plan_summary, plan_tables
 from schoolmap.run.scenario import ScenarioResult
 from schoolmap.run.zoning import ZONING_FILES, zoning_summary, zoning_tables
@@ -165,9 +166,11 @@ def summary(result: ScenarioResult, proposed: gpd.GeoDataFrame | None = None) ->
         **({} if proposed is None else {"proposed_catchments": changing_summary(proposed)}),
         **_plan_blocks(result),
         **({"zoning": zoning_summary(result)} if _zoned(result) else {}),
+        **({"admission": admission_summary(result)} if _admitted(result) else {}),
         "notes": result.notes,
         "files": list(OUTPUT_FILES) + (list(PLAN_FILES) if _planned(result) else [])
-        + (list(ZONING_FILES) if _zoned(result) else []),
+        + (list(ZONING_FILES) if _zoned(result) else [])
+        + (list(ADMISSION_FILES) if _admitted(result) else []),
     })
 
 
@@ -181,6 +184,12 @@ def _zoned(result: ScenarioResult) -> bool:
     """True when the run had a ``[zoning]`` table (zoning.csv and its layers are written)."""
     zoning = result.scenario.zoning
     return zoning is not None and zoning.enabled
+
+
+def _admitted(result: ScenarioResult) -> bool:
+    """True when the run had an ``[admission]`` table (admission.csv and its layer)."""
+    admission = result.scenario.admission
+    return admission is not None and admission.enabled
 
 
 def _plan_blocks(result: ScenarioResult) -> dict[str, Any]:
@@ -295,12 +304,19 @@ def write_results(
         crs = output_crs(result)
         layers = {name: frame if frame.crs is None or frame.crs.equals(crs) else frame.to_crs(crs)
                   for name, frame in layers.items()}
-        write_gpkg(layers, tmp / "results.gpkg")  # exact students; the tables: whole ones
+        admission = admission_tables(result) if _admitted(result) else {}
+        if admission:
+            layers["admission_cells"] = admission.pop("admission_cells")
+        from schoolmap.present.maps.qgis import qgis_styles
+
+        # exact students (the tables: whole ones), styled for QGIS in the run's language
+        write_gpkg(layers, tmp / "results.gpkg", styles=qgis_styles(result.scenario.language))
         tables = {"proposed_catchments.csv": proposed, **siting_tables(result),
                   "schools.csv": result.schools, "zones.csv": result.zones,
                   "district.csv": result.totals, **forecast_tables(result)}
         if _planned(result):
             tables.update(plan_tables(result))
+        tables.update(admission)  # expected students per draw: not rounded
         for name, table in whole_tables(tables).items():
             _csv(table, tmp / name)
         _workbook(result, tmp)
