@@ -39,26 +39,21 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from schoolmap.allocation.optimal import TransportResult, assign
 from schoolmap.demand import demand_by_cell_grade, level_schools
-from schoolmap.errors import ValidationError
-from schoolmap.highs import milp
+from schoolmap.errors import InfeasibleError, ValidationError
 from schoolmap.i18n import LEVEL_NAMES_ZH, LEVEL_NOUNS_EN
 from schoolmap.io.district import District
 from schoolmap.norms import LEVELS, SCHOOL_TYPES, LevelNorm, Norms, default_norms
+from schoolmap.planning.siting.bound import DEFAULT_LP_TIME_LIMIT_S, lower_bound, school_xy
+from schoolmap.planning.siting.bound import TOL as _TOL
 from schoolmap.planning.siting.settings import DEFAULT_REACH_M
 
 __all__ = ["DEFAULT_LP_TIME_LIMIT_S", "SitingPlan", "site_new_schools"]
 
 
-_TOL = 0.5  # students: fractional demand below half a student counts as met
-
-
-#: Seconds HiGHS may spend on the siting LP lower bound before the weaker bound is used.
-DEFAULT_LP_TIME_LIMIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -234,9 +229,9 @@ def site_new_schools(
              if planner.unserved(after[t]) > planner.target + _TOL]
     if short:
         notes.append(_left_note(short, reach, smallest, max_new, left, lang))
-    lower, bound = _lower_bound(planner, before, after, years, cand_xy, notes,
-                                float(lp_time_limit_s))
     n_new = len(plan)
+    lower, bound = lower_bound(planner, before, after, years, cand_xy, notes,
+                               float(lp_time_limit_s), n_new)
     lower = min(lower, n_new)
     gap = (n_new - lower) / n_new if n_new else 0.0
     sites = _site_table(district, level, norm, options, plan, cand_info, planner, after, years,
@@ -285,7 +280,7 @@ def _demand_by_year(district: District, norms: Norms, level: str, year: int | No
 
 
 def _candidates(district: District, level: str, cell_xy: np.ndarray,
-                before: Mapping[Any, TransportResult], reach: float, lang: str
+                before: Mapping[Any, _Solved], reach: float, lang: str
                 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Candidate points (metres) and their ``site_id``, ``name``, ``source``.
 
@@ -338,6 +333,25 @@ def _serves(site_level: Any, level: str) -> bool:
     return text == level or level in SCHOOL_TYPES.get(text, ())
 
 
+@dataclass(frozen=True)
+class _Solved:
+    """What the planner keeps of one exact allocation: unserved students per cell (all cells)
+    and the flows' school, students and trip (metres)."""
+
+    unserved_by_cell: np.ndarray
+    school: np.ndarray
+    students: np.ndarray
+    cost: np.ndarray
+
+
+#: Grid (students) the demand is rounded to when the exact engine fails on fractional students
+#: (at most 0.5e-6 student per cell): sums and differences of such numbers are exact in float64,
+#: so the engine's balance of students and seats cannot drift by rounding. Fractional forecast
+#: demand at 250,000 cells made the engine lose its last augmenting path ("students cannot all
+#: be placed …") although unserved students have a finite cost.
+_QUANTUM = 2.0 ** -20
+
+
 class _Planner:
     """Exact allocations of one level for a year and a set of planned sites (memoised)."""
 
@@ -350,33 +364,70 @@ class _Planner:
         self.target = target
         self.cand_xy = np.zeros((0, 2))
         self.site_ids = np.zeros(0, dtype=object)
-        self._memo: dict[tuple, TransportResult] = {}
+        self._memo: dict[tuple, _Solved] = {}
         self._cand_tree: cKDTree | None = None
+        self._live: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
+        self.n_solves = 0
+        self.n_regridded = 0  # allocations solved on the student grid
 
     def open_sites(self, t: Any, plan: list[_Site]) -> list[_Site]:
         return [s for s in plan if t is None or s.open_year <= t]
 
-    def solve(self, t: Any, plan: list[_Site]) -> TransportResult:
+    def _students(self, t: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The year's cells with students, and their students."""
+        if t not in self._live:
+            d = self.demand[t]
+            live = np.flatnonzero(d > 0)
+            self._live[t] = live, d[live]
+        return self._live[t]
+
+    def _assign(self, live: np.ndarray, students: np.ndarray, xy: np.ndarray,
+                seats: np.ndarray) -> TransportResult:
+        """The exact engine on the cells ``live``; once more on the 2**-20 student grid when
+        rounding drift makes it fail (:data:`_QUANTUM`)."""
+        try:
+            return assign(self.cell_xy[live], students, xy, seats, max_distance_m=self.reach)
+        except InfeasibleError:
+            grid = np.round(students / _QUANTUM) * _QUANTUM
+            if np.array_equal(grid, students):
+                raise
+            self.n_regridded += 1
+            return assign(self.cell_xy[live], grid, xy, seats, max_distance_m=self.reach)
+
+    def solve(self, t: Any, plan: list[_Site]) -> _Solved:
+        """Exact allocation of year ``t``'s students to its schools and the plan's open sites.
+
+        Only cells with students go to the engine (a cell without any takes no seat and
+        changes nothing); their unserved students are put back on the full cell list.
+        """
         sites = self.open_sites(t, plan)
         key = (t, tuple((s.cand, s.size) for s in sites))
         if key not in self._memo:
             ex = self.existing[t]
-            xy = _xy(ex)
+            xy = school_xy(ex)
             seats = ex["seats"].to_numpy(dtype=np.float64)
             if sites:
                 xy = np.vstack([xy, self.cand_xy[[s.cand for s in sites]]])
                 seats = np.concatenate([seats, self.options[[s.size for s in sites], 1]])
             if len(seats) == 0:
                 xy, seats = np.zeros((1, 2)) + self.cell_xy.mean(axis=0), np.zeros(1)
-            self._memo[key] = assign(self.cell_xy, self.demand[t], xy, seats,
-                                     max_distance_m=self.reach)
+            live, students = self._students(t)
+            unserved = np.zeros(len(self.cell_xy))
+            if len(live):
+                r = self._assign(live, students, xy, seats)
+                unserved[live] = r.unserved_by_cell
+                self._memo[key] = _Solved(unserved, r.school, r.students, r.cost)
+            else:
+                empty = np.zeros(0)
+                self._memo[key] = _Solved(unserved, empty.astype(np.int64), empty, empty)
+            self.n_solves += 1
         return self._memo[key]
 
     @staticmethod
-    def unserved(r: TransportResult) -> float:
+    def unserved(r: _Solved) -> float:
         return float(r.unserved_by_cell.sum())
 
-    def best_candidate(self, r: TransportResult, used: set[int]) -> tuple[int, float]:
+    def best_candidate(self, r: _Solved, used: set[int]) -> tuple[int, float]:
         """The unused candidate with most unserved students within reach, and their number.
 
         (−1, 0) when no unused candidate reaches an unserved student.
@@ -403,7 +454,7 @@ class _Planner:
         j = int(best[np.argmin(near[best] / score[best])])
         return j, float(score[j])
 
-    def flow_into(self, t: Any, plan: list[_Site], r: TransportResult) -> dict[int, float]:
+    def flow_into(self, t: Any, plan: list[_Site], r: _Solved) -> dict[int, float]:
         """Students each open planned site takes (by candidate index)."""
         sites = self.open_sites(t, plan)
         m0 = len(self.existing[t])
@@ -465,141 +516,6 @@ def _right_size(planner: _Planner, plan: list[_Site], years: list[Any]) -> None:
             break
     for s in plan:
         s.size = top
-
-
-def _lower_bound(planner: _Planner, before: Mapping[Any, TransportResult],
-                 after: Mapping[Any, TransportResult], years: list[Any], cand_xy: np.ndarray,
-                 notes: list[str], time_limit_s: float) -> tuple[int, str]:
-    """Proven fewest new schools reaching the plan's unserved level in every year.
-
-    The seats missing in each year ÷ the largest size, and the LP relaxation over the (up to
-    three) years missing most seats together: one set of sites must serve every one of them.
-    Returns the bound and which it is (``lp`` or the weaker ``seats``).
-    """
-    biggest = planner.options[-1, 1]
-    limit = {t: max(planner.target, planner.unserved(after[t])) for t in years}
-    deficit = {t: planner.unserved(before[t]) - limit[t] for t in years}
-    short = [t for t in years if deficit[t] > _TOL]
-    if not short:
-        return 0, "lp"
-    bound = max(math.ceil((deficit[t] - _TOL) / biggest) for t in short)
-    # the years missing most seats bind hardest; a few of them keep the LP small
-    chosen = sorted(sorted(short, key=lambda t: -deficit[t])[:_LP_YEARS])
-    try:
-        lp, why = _lp_bound(planner, chosen, cand_xy, {t: limit[t] + _TOL for t in chosen},
-                            time_limit_s)
-    except ImportError:
-        notes.append("lower bound from seats missing only (install highspy for the LP bound)")
-        return bound, "seats"
-    if lp is None:
-        notes.append(f"lower bound from seats missing only, weaker than the LP bound ({why})")
-        return bound, "seats"
-    return max(bound, math.ceil(lp - 1e-6)), "lp"
-
-
-_LP_MAX_PAIRS = 2_000_000
-
-
-_LP_BLOCKS_PER_REACH = 6
-
-
-_LP_YEARS = 3  # years in the LP bound (those missing most seats): any subset gives a valid bound
-
-
-def _lp_bound(planner: _Planner, years: list[Any], cand_xy: np.ndarray,
-              limit: Mapping[Any, float],
-              time_limit_s: float = DEFAULT_LP_TIME_LIMIT_S) -> tuple[float | None, str]:
-    """LP relaxation of the fewest-sites problem over ``years`` (a proven lower bound).
-
-    min Σ y_j over candidates such that in every year every student is served within reach
-    except ``limit[t]``, candidate j holding at most (largest size) × y_j, 0 ≤ y ≤ 1, the same
-    y in every year. Cells are pooled into squares of reach / 6; a square may use every school
-    any of its cells reaches, which only relaxes the problem further, so the optimum stays a
-    valid lower bound. Returns the LP optimum, or None and why not (too large, time limit).
-    """
-    k = len(cand_xy)
-    parts, row_lo, row_hi = [], [], []
-    n_rows = n_cols = 0
-    budget = _LP_MAX_PAIRS
-    for t in years:
-        part = _lp_year(planner, t, cand_xy, limit[t], budget)
-        if part is None:
-            return None, "the LP is too large"
-        a, lo, hi, nv = part
-        budget -= nv
-        parts.append((a, n_rows, n_cols, nv))
-        row_lo.append(lo)
-        row_hi.append(hi)
-        n_rows += a.shape[0]
-        n_cols += nv
-    rows, cols, vals = [], [], []
-    for a, r0, c0, nv in parts:
-        rows.append(a.row + r0)
-        cols.append(np.where(a.col < nv, a.col + c0, a.col - nv + n_cols))
-        vals.append(a.data)
-    big = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                        shape=(n_rows, n_cols + k))
-    c = np.concatenate([np.zeros(n_cols), np.ones(k)])
-    col_hi = np.concatenate([np.full(n_cols, np.inf), np.ones(k)])
-    _, value, _, optimal = milp(c, big, np.concatenate(row_lo), np.concatenate(row_hi),
-                                 np.zeros(n_cols + k), col_hi, np.zeros(n_cols + k, dtype=bool),
-                                 relax=True, time_limit=time_limit_s)
-    if optimal:
-        return value, ""
-    return None, f"the LP was not solved within its time limit of {time_limit_s:g} s"
-
-
-def _lp_year(planner: _Planner, t: Any, cand_xy: np.ndarray, limit: float, budget: int):
-    """One year's rows of :func:`_lp_bound`: (A as COO with the k candidate columns last,
-    row lower and upper bounds, number of the year's own columns); None beyond ``budget``."""
-    demand = planner.demand[t]
-    ex = planner.existing[t]
-    xy = np.vstack([_xy(ex), cand_xy])
-    m0, m, k = len(ex), len(ex) + len(cand_xy), len(cand_xy)
-    cap = np.concatenate([ex["seats"].to_numpy(dtype=np.float64),
-                          np.full(k, planner.options[-1, 1])])
-    live = np.flatnonzero(demand > 0)
-    square = planner.reach / _LP_BLOCKS_PER_REACH
-    key = np.floor(planner.cell_xy[live] / square).astype(np.int64)
-    _, block = np.unique(key, axis=0, return_inverse=True)
-    block = block.ravel()
-    n = int(block.max()) + 1
-    load = np.bincount(block, weights=demand[live], minlength=n)
-    hits = cKDTree(xy).query_ball_point(planner.cell_xy[live], planner.reach,
-                                        return_sorted=False)
-    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
-    if counts.sum() > 4 * _LP_MAX_PAIRS:
-        return None
-    cols = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(counts.sum()))
-    pair = np.unique(np.repeat(block, counts) * m + cols)
-    if len(pair) > budget:
-        return None
-    rows, cols = pair // m, pair % m
-    nx = len(pair)
-    # columns: x (block, school) pairs, u (unserved per block), then y (candidates)
-    # rows: block demand (n), school capacity (m), unserved limit (1), then the strong rows
-    # x_bj ≤ load_b · y_j for candidate pairs (implied by the same rows cell by cell)
-    strong = np.flatnonzero(cols >= m0)
-    ns = len(strong)
-    r0 = n + m + 1
-    a = sp.coo_matrix((
-        np.concatenate([np.ones(nx), np.ones(n), np.ones(nx), -cap[m0:], np.ones(n),
-                        np.ones(ns), -load[rows[strong]]]),
-        (np.concatenate([rows, np.arange(n), n + cols, n + m0 + np.arange(k), np.full(n, n + m),
-                         r0 + np.arange(ns), r0 + np.arange(ns)]),
-         np.concatenate([np.arange(nx), nx + np.arange(n), np.arange(nx),
-                         nx + n + np.arange(k), nx + np.arange(n),
-                         strong, nx + n + cols[strong] - m0]))),
-        shape=(r0 + ns, nx + n + k))
-    row_lo = np.concatenate([load, np.full(m + 1 + ns, -np.inf)])
-    row_hi = np.concatenate([load, cap[:m0], np.zeros(k), [limit], np.zeros(ns)])
-    return a, row_lo, row_hi, nx + n
-
-
-def _xy(schools: gpd.GeoDataFrame) -> np.ndarray:
-    if len(schools) == 0:
-        return np.zeros((0, 2))
-    return np.column_stack([schools.geometry.x.to_numpy(), schools.geometry.y.to_numpy()])
 
 
 def _site_table(district, level, norm, options, plan, cand_info, planner, after, years, reach,
@@ -755,13 +671,14 @@ def _nearest_figures(cell_xy, grade_demand, schools, norm, norms) -> tuple[float
 
     if len(schools) == 0:
         return float(grade_demand.sum()), float("nan")
-    alloc = allocate_nearest(cell_xy, grade_demand.sum(axis=1), _xy(schools), level=norm.level)
+    alloc = allocate_nearest(cell_xy, grade_demand.sum(axis=1), school_xy(schools),
+                             level=norm.level)
     table = school_table(alloc, schools, grade_demand, norm, norms.bands)
     classes = table[list(BAND_COLUMNS)].to_numpy().sum()
     big = table[list(BAND_COLUMNS[2:])].to_numpy().sum()
     return float(table["shortfall"].sum()), float(big / classes) if classes else float("nan")
 
 
-def _mean(r: TransportResult) -> float:
+def _mean(r: _Solved) -> float:
     total = float(r.students.sum())
     return float((r.students * r.cost).sum() / total) if total > 0 else float("nan")

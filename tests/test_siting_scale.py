@@ -1,0 +1,100 @@
+"""Siting at city scale (issue 16): the exact engine sees only cells with students, the LP lower
+bound is skipped when the seats bound already proves the plan minimal and falls back to coarser
+squares (a weaker, still valid bound, noted) when it is over its size budget.
+
+At 250,000 cells (``benchmarks/city.py``) kindergarten siting stopped with "students cannot
+all be placed and leaving them unserved is not allowed": the exact engine lost its last path on
+fractional forecast students over all 250,000 cells, three quarters of them empty, although
+unserved students have a finite cost. Handed only the 64,313 cells with students the same
+allocation solves (and ~4× faster); should it fail anyway, siting solves it once more with the
+students on a 2**-20 grid, where the engine's sums are exact.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+import schoolmap.planning.siting.bound as bound
+from schoolmap.allocation.optimal import assign
+from schoolmap.demand import level_schools
+from schoolmap.io.district import district_from_frames, read_district
+from schoolmap.norms import default_norms
+from schoolmap.planning.siting.bound import school_xy
+from schoolmap.planning.siting.planner import _Planner, _size_options, site_new_schools
+
+X0, Y0, CRS = 500_000.0, 3_500_000.0, "EPSG:32651"
+DEMO = Path(__file__).resolve().parents[1] / "data" / "geo" / "demo.gpkg"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return read_district(DEMO)
+
+
+def test_the_engine_sees_only_cells_with_students_and_answers_the_same(demo):
+    norms = default_norms()
+    schools = level_schools(demo, norms, "primary", 2026)
+    rng = np.random.default_rng(16)
+    # fractional students (as from the forecast) in a third of the cells, none elsewhere
+    students = np.where(rng.random(demo.n_cells) < 1 / 3, rng.gamma(2.0, 9.0, demo.n_cells), 0.0)
+    planner = _Planner(demo.cell_xy, {2026: students}, {2026: schools},
+                       _size_options(norms.level("primary")), 3000.0, 0.0)
+    got = planner.solve(2026, [])
+    full = assign(demo.cell_xy, students, school_xy(schools), schools["seats"].to_numpy(float),
+                  max_distance_m=3000.0)
+    assert len(got.unserved_by_cell) == demo.n_cells
+    assert (got.unserved_by_cell[students == 0] == 0).all()
+    np.testing.assert_allclose(got.unserved_by_cell, full.unserved_by_cell, atol=1e-9)
+    np.testing.assert_allclose(got.students.sum(), full.students.sum(), rtol=1e-12)
+    np.testing.assert_allclose((got.students * got.cost).sum(),
+                               (full.students * full.cost).sum(), rtol=1e-9)
+    assert planner.n_solves == 1 and planner.n_regridded == 0
+
+
+def _village(per_age_b: float):
+    """Town cell A (540 primary pupils) at primary P1 (540 seats); village B 10 km away."""
+    cells = gpd.GeoDataFrame(
+        pd.DataFrame([{"cell_id": c, **{f"age_{a}": n for a in range(18)}, "population": 18 * n}
+                      for c, n in (("A", 90.0), ("B", per_age_b))]),
+        geometry=[box(X0 + x - 50, Y0 - 50, X0 + x + 50, Y0 + 50) for x in (0.0, 10_000.0)],
+        crs=CRS)
+    schools = gpd.GeoDataFrame(
+        {"school_id": ["P1"], "name": ["P1"], "level": ["primary"], "seats": [540.0],
+         "classes": [12], "sector": ["public"], "open_year": [np.nan], "close_year": [np.nan]},
+        geometry=[Point(X0, Y0)], crs=CRS)
+    return district_from_frames({"cells": cells, "schools": schools}, source="test")
+
+
+def test_no_lp_when_the_seats_missing_already_prove_the_plan_minimal(demo):
+    # the village's 300 pupils need one school of at most 1,350 seats: proven without the LP
+    plan = site_new_schools(_village(50.0), "primary", reach_m=3000)
+    assert (plan.n_new, plan.lower_bound, plan.bound, plan.gap) == (1, 1, "seats", 0.0)
+    assert not any("lower bound" in n for n in plan.notes), plan.notes
+    # the demo's primary level: its 2 schools are proven by the LP (seats alone give fewer)
+    demo_plan = site_new_schools(demo, "primary")
+    assert (demo_plan.n_new, demo_plan.lower_bound, demo_plan.bound) == (2, 2, "lp")
+
+
+def test_an_lp_over_its_size_budget_is_built_on_coarser_squares(demo, monkeypatch):
+    fine = site_new_schools(demo, "primary")
+    # the LP of the demo's primary pairs 9,466 (square, school) on squares of 500 m, 3,058 on
+    # squares of 1,000 m
+    monkeypatch.setattr(bound, "LP_MAX_PAIRS", 5_000)
+    coarse = site_new_schools(demo, "primary")
+    assert coarse.bound == "lp"
+    assert 0 < coarse.lower_bound <= fine.lower_bound
+    assert any(n.startswith("LP lower bound on squares of 1,000 m, weaker than on 500 m squares "
+                            "(the LP is over its size budget of 5,000 pairs)")
+               for n in coarse.notes), coarse.notes
+    assert coarse.sites["site_id"].tolist() == fine.sites["site_id"].tolist()
+    monkeypatch.setattr(bound, "LP_MAX_PAIRS", 10)
+    seats = site_new_schools(demo, "primary")
+    assert seats.bound == "seats" and seats.lower_bound <= fine.lower_bound
+    assert any("weaker than the LP bound (the LP is over its size budget of 10 pairs)" in n
+               for n in seats.notes), seats.notes
