@@ -4,14 +4,16 @@ wrote, so nothing schoolmap did not write is ever deleted."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import json
 import os
 import re
 import shutil
+import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,14 +37,57 @@ class OutputFolderError(SchoolmapError):
     """
 
 
-def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
-    """Write GeoDataFrames as layers of one GeoPackage, reproducibly (fixed timestamps)."""
+def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path,
+               styles: Mapping[str, tuple[str, str]] | None = None) -> None:
+    """Write GeoDataFrames as layers of one GeoPackage, reproducibly (fixed timestamps).
+
+    Parameters
+    ----------
+    layers : dict
+        Layer name → GeoDataFrame.
+    path : Path
+        The ``.gpkg`` file to write.
+    styles : mapping, optional
+        Layer name → (style name, QML document): stored in the GeoPackage's ``layer_styles``
+        table as the layer's default style, the way QGIS stores them, so QGIS opens the
+        layer styled. Styles of layers not written are left out.
+    """
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _FIXED_DATE})
     try:
         for name, frame in layers.items():
             frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
+    if styles:
+        _write_styles(path, {k: v for k, v in styles.items() if k in layers})
+
+
+#: The ``layer_styles`` table as QGIS creates it in a GeoPackage.
+_LAYER_STYLES = """CREATE TABLE layer_styles (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256), f_table_schema TEXT(256),
+  f_table_name TEXT(256), f_geometry_column TEXT(256), styleName TEXT(30), styleQML TEXT,
+  styleSLD TEXT, useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30),
+  update_time DATETIME DEFAULT CURRENT_TIMESTAMP)"""
+
+
+def _write_styles(path: Path, styles: Mapping[str, tuple[str, str]]) -> None:
+    """Store QML styles in ``path``'s ``layer_styles`` table (registered in gpkg_contents as
+    an attributes table), every date fixed."""
+    if not styles:
+        return
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        geometry = dict(db.execute("SELECT table_name, column_name FROM gpkg_geometry_columns"))
+        db.execute(_LAYER_STYLES)
+        db.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, "
+                   "last_change, srs_id) VALUES ('layer_styles', 'attributes', 'layer_styles', "
+                   "'', ?, 0)", (_FIXED_DATE.replace("T00:00:00Z", "T00:00:00.000Z"),))
+        for layer, (name, qml) in styles.items():
+            db.execute("INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+                       "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, "
+                       "description, owner, ui, update_time) VALUES "
+                       "('', '', ?, ?, ?, ?, '', 1, ?, '', NULL, ?)",
+                       (layer, geometry.get(layer, "geom"), name, qml, f"schoolmap: {name}",
+                        _FIXED_DATE))
 
 
 def _checkpoint(name: str) -> None:
