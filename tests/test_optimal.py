@@ -200,9 +200,13 @@ def test_streamed_kernels_match_brute_force(pnorm, upper):
     assert np.allclose(dists, d[rows, cols])
     # the certificate: the worst violation over all pairs, the most violating pairs per cell
     u = np.minimum(p, priced.min(axis=1) + rng.uniform(-50, 400, 1500))
-    br, bc, bd, worst, checked = priced_violations(cells, bin_cells, bin_ptr, box, schools,
-                                                   price, u, upper, 1e-6, pnorm, 3)
-    gap = np.where(np.isfinite(d), u[:, None] - priced, -np.inf)
+    br, bc, bd, worst, checked, u_out = priced_violations(
+        cells, bin_cells, bin_ptr, box, schools, price, u, upper, 1e-6, pnorm, 3, supply, p)
+    # a cell without students gets its cheapest priced option (or p) as dual, and never violates
+    cheapest = np.minimum(p, np.where(np.isfinite(d), priced, np.inf).min(axis=1))
+    assert np.allclose(u_out[~has], cheapest[~has]) and np.array_equal(u_out[has], u[has])
+    assert not np.isin(br, np.flatnonzero(~has)).any()
+    gap = np.where(np.isfinite(d) & has[:, None], u[:, None] - priced, -np.inf)
     assert worst == pytest.approx(max(0.0, gap.max()))
     assert checked < 1500 * 40  # most pairs cleared by the bins' bounds
     assert np.allclose(bd, d[br, bc])

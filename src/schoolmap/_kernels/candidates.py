@@ -67,7 +67,7 @@ def _bin_schools(box, school_xy, price, upper, limit, pnorm, lb, cand):
 
 @nb.njit(cache=True, nogil=True)
 def priced_violations(cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, dual, upper, tol,
-                      pnorm, keep):
+                      pnorm, keep, supply, unserved_cost):
     """Dual feasibility over **every** (cell, school) pair, streamed: no pair is stored.
 
     A pair (i, j) violates when c_ij + v_j < u_i − tol. For each bin of cells, a school's
@@ -75,6 +75,10 @@ def priced_violations(cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, du
     cell of the bin; schools whose bound reaches the bin's largest u are checked cell by cell
     (in order of their bound, stopping at the cell's own u), the others are cleared by the bound.
     Pairs farther than ``upper`` are not allowed and never violate.
+
+    A cell without students adds nothing to either objective, so its dual is free up to its
+    cheapest priced option: it is *set* here to min(p_i, min_j c_ij + v_j) over every school
+    (found with the same bounds) and never violates.
 
     Parameters
     ----------
@@ -86,12 +90,14 @@ def priced_violations(cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, du
     tol : f8 — violations up to this are accepted (cost units)
     pnorm : i8 — 1 Manhattan, else straight line
     keep : i8 — violating pairs kept per cell (the most violating)
+    supply : (n,) f8 — students per cell · unserved_cost : (n,) f8 — p_i
 
     Returns
     -------
     bad_row, bad_col, bad_dist : violating pairs (at most ``keep`` per cell), by cell
     worst : f8 — max(0, max over all pairs of u_i − c_ij − v_j)
     checked : i8 — pairs evaluated one by one (the rest were cleared by a bound)
+    dual_out : (n,) f8 — ``dual``, with each empty cell's dual set as above
     """
     m = school_xy.shape[0]
     n_bins = bin_ptr.shape[0] - 1
@@ -106,24 +112,47 @@ def priced_violations(cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, du
     n_bad = 0
     worst = 0.0
     checked = 0
+    dual_out = dual.copy()
     for b in range(n_bins):
         lo = bin_ptr[b]
         hi = bin_ptr[b + 1]
         if hi == lo:
             continue
         umax = -np.inf
-        for t in range(lo, hi):
-            if dual[bin_cells[t]] > umax:
-                umax = dual[bin_cells[t]]
-        n_cand, order = _bin_schools(bin_box[b], school_xy, price, upper, umax - tol, pnorm, lb,
-                                     cand)
-        if n_cand == 0:
-            continue
+        pmax = -np.inf
         for t in range(lo, hi):
             i = bin_cells[t]
-            u = dual[i]
+            if supply[i] > 0.0:
+                umax = max(umax, dual[i])
+            else:
+                pmax = max(pmax, unserved_cost[i])
+        limit = umax - tol
+        if pmax > -np.inf:  # empty cells: every best is at most min_j (farthest corner + v_j)
+            top = pmax
+            for j in range(m):
+                far = _box_far(bin_box[b], school_xy[j, 0], school_xy[j, 1], pnorm)
+                if far <= upper and far + price[j] < top:
+                    top = far + price[j]
+            limit = max(limit, top)
+        n_cand, order = _bin_schools(bin_box[b], school_xy, price, upper, limit, pnorm, lb, cand)
+        for t in range(lo, hi):
+            i = bin_cells[t]
             x = cell_xy[i, 0]
             y = cell_xy[i, 1]
+            if supply[i] <= 0.0:
+                bi = unserved_cost[i]
+                for r in range(n_cand):
+                    q = order[r]
+                    if lb[q] >= bi:
+                        break
+                    j = cand[q]
+                    d = _metric(x, y, school_xy[j, 0], school_xy[j, 1], pnorm)
+                    checked += 1
+                    if d <= upper and d + price[j] < bi:
+                        bi = d + price[j]
+                dual_out[i] = bi
+                continue
+            u = dual[i]
             n_buf = 0
             for r in range(n_cand):
                 q = order[r]
@@ -165,7 +194,7 @@ def priced_violations(cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, du
                 bad_dist[n_bad] = buf_dist[s]
                 n_bad += 1
     return bad_row[:n_bad].copy(), bad_col[:n_bad].copy(), bad_dist[:n_bad].copy(), worst, \
-        checked
+        checked, dual_out
 
 
 @nb.njit(cache=True, nogil=True)

@@ -18,8 +18,11 @@ Warm start. Given estimated seat prices v ≥ 0 (zeros for a cold start), every 
 its cheapest *priced* option argmin(c_ij + v_j, p_i), potentials are π_j = −v_j, π_U = π_T = 0,
 and a priced school forwards its full capacity. Every reduced cost c + π_a − π_b is then ≥ 0.
 Successive shortest paths (Dijkstra on m + 2 nodes, potentials updated with min(d, D)) move
-excess to deficit until none is left. The arc table (m + 1, m + 1) is rebuilt for a node only
-when one of its cells leaves it completely; arriving cells update it in place. Integer supplies
+excess to deficit until none is left. Each arc keeps a *ladder*: its few cheapest
+realising cells at the node, cheapest first, and the cheapest key of those not kept. When the
+arc's cell leaves the node, the next cell on the ladder still there takes over; the node's row of
+the arc table (m + 1, m + 1) is rebuilt from all its cells only when a ladder runs out while
+realisers were left off it. Arriving cells join the ladders in place. Integer supplies
 and capacities give integer flows.
 
 At the end the seat price of school j is v_j = max(π_T − π_j, 0).
@@ -34,6 +37,19 @@ INF = np.inf
 
 STATUS_OK = 0
 STATUS_NO_PATH = 1  # an imbalance that cannot be resolved (p_i infinite and too few seats)
+LADDER = 8  # cheapest realisers kept per arc (fewer for large m, see ladder_size)
+LADDER_BYTES = 256e6  # memory the ladders may take at most, unless LADDER_MIN forces more
+LADDER_MIN = 2
+
+
+@nb.njit(cache=True, nogil=True)
+def ladder_size(m):
+    """Realisers kept per arc for m schools: ``LADDER``, or fewer so that the ladders
+    (16 bytes per entry on (m + 1)² arcs) stay within ``LADDER_BYTES`` (never below
+    ``LADDER_MIN``)."""
+    per_rung = 16.0 * (m + 1) * (m + 1)
+    k = int(LADDER_BYTES // per_rung) if per_rung > 0 else LADDER
+    return max(LADDER_MIN, min(LADDER, k))
 
 
 @nb.njit(cache=True, nogil=True)
@@ -75,30 +91,98 @@ def _heap_pop(keys, vals, size):
 
 
 @nb.njit(cache=True, nogil=True)
+def _insert(row, k, key, s_from, s_to, arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, ln, lbound,
+            innbr, fresh):
+    """Offer a move row → k of cost ``key`` (realised by slot ``s_from`` → ``s_to``) to the
+    arc's ladder: its cheapest realisers (``lk.shape[2]`` of them), cheapest first (the arc
+    itself).
+
+    ``lbound[row, k]`` is the cheapest key *not* kept (inf: every realiser is kept). A key at or
+    above it is only remembered in the bound. ``fresh``: the row is being rebuilt, so the slot
+    cannot be on the ladder already (otherwise a returning cell is not kept twice).
+    """
+    n = ln[row, k]
+    rungs = lk.shape[2]
+    if key >= lbound[row, k]:
+        return
+    if n == rungs and key >= lk[row, k, n - 1]:
+        lbound[row, k] = key
+        return
+    if not fresh:
+        for t in range(n):
+            if lf[row, k, t] == s_from:
+                return
+    if n == rungs:  # the dearest realiser drops off; the bound remembers it
+        n -= 1
+        lbound[row, k] = lk[row, k, n]
+    pos = n
+    while pos > 0 and lk[row, k, pos - 1] > key:
+        lk[row, k, pos] = lk[row, k, pos - 1]
+        lf[row, k, pos] = lf[row, k, pos - 1]
+        lt[row, k, pos] = lt[row, k, pos - 1]
+        pos -= 1
+    lk[row, k, pos] = key
+    lf[row, k, pos] = s_from
+    lt[row, k, pos] = s_to
+    ln[row, k] = n + 1
+    if pos == 0:
+        if not innbr[row, k]:
+            innbr[row, k] = True
+            nbr[row, n_nbr[row]] = k
+            n_nbr[row] += 1
+        arc[row, k] = key
+        arc_from[row, k] = s_from
+        arc_to[row, k] = s_to
+
+
+@nb.njit(cache=True, nogil=True)
 def _offer(row, i, s_from, base, indptr, school, cost, unserved_cost, m, arc, arc_from, arc_to,
-           nbr, n_nbr):
+           nbr, n_nbr, lk, lf, lt, ln, lbound, innbr, fresh):
     """Cell i (at node ``row``; slot ``s_from`` or −1 − i when unserved) offers its moves."""
     for s2 in range(indptr[i], indptr[i + 1]):
         k = school[s2]
         if k == row:
             continue
-        key = cost[s2] - base
-        if key < arc[row, k]:
-            if arc[row, k] == INF:
-                nbr[row, n_nbr[row]] = k
-                n_nbr[row] += 1
-            arc[row, k] = key
-            arc_from[row, k] = s_from
-            arc_to[row, k] = s2
+        _insert(row, k, cost[s2] - base, s_from, s2, arc, arc_from, arc_to, nbr, n_nbr, lk, lf,
+                lt, ln, lbound, innbr, fresh)
     if row < m:
-        key = unserved_cost[i] - base
-        if key < arc[row, m]:
-            if arc[row, m] == INF:
-                nbr[row, n_nbr[row]] = m
-                n_nbr[row] += 1
-            arc[row, m] = key
-            arc_from[row, m] = s_from
-            arc_to[row, m] = -1
+        _insert(row, m, unserved_cost[i] - base, s_from, -1, arc, arc_from, arc_to, nbr, n_nbr,
+                lk, lf, lt, ln, lbound, innbr, fresh)
+
+
+@nb.njit(cache=True, nogil=True)
+def _depart(a, src, flow, unserved, m, eps, arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, ln,
+            lbound):
+    """Slot ``src`` (a cell) has left node a: every arc it realised passes to the next realiser
+    on its ladder still at a. True when a ladder ran out while realisers were not kept: then the
+    row must be rebuilt from the cells at a."""
+    for t in range(n_nbr[a]):
+        b = nbr[a, t]
+        if arc_from[a, b] != src:
+            continue
+        n = ln[a, b]
+        first = 0
+        while first < n:
+            f = lf[a, b, first]
+            if (a < m and flow[f] > eps) or (a == m and unserved[-1 - f] > eps):
+                break
+            first += 1
+        if first == n:
+            ln[a, b] = 0
+            arc[a, b] = INF
+            arc_from[a, b] = -1
+            if lbound[a, b] < INF:
+                return True
+            continue
+        for q in range(first, n):
+            lk[a, b, q - first] = lk[a, b, q]
+            lf[a, b, q - first] = lf[a, b, q]
+            lt[a, b, q - first] = lt[a, b, q]
+        ln[a, b] = n - first
+        arc[a, b] = lk[a, b, 0]
+        arc_from[a, b] = lf[a, b, 0]
+        arc_to[a, b] = lt[a, b, 0]
+    return False
 
 
 @nb.njit(cache=True, nogil=True)
@@ -118,10 +202,17 @@ def _push_list(node, item, head, nxt, item_at, used):
 
 @nb.njit(cache=True, nogil=True)
 def _rebuild(a, flow, unserved, cell_of, indptr, school, cost, unserved_cost, m, arc, arc_from,
-             arc_to, nbr, n_nbr, head, nxt, item_at, used, listed, listed_u, eps):
-    """Rebuild the arcs out of node a (a school, or U = m) from the cells now there."""
+             arc_to, nbr, n_nbr, head, nxt, item_at, used, listed, listed_u, eps, lk, lf, lt, ln,
+             lbound, innbr):
+    """Rebuild the arcs out of node a (a school, or U = m) and their ladders from the cells now
+    there."""
     for t in range(n_nbr[a]):
-        arc[a, nbr[a, t]] = INF
+        b = nbr[a, t]
+        arc[a, b] = INF
+        arc_from[a, b] = -1
+        ln[a, b] = 0
+        lbound[a, b] = INF
+        innbr[a, b] = False
     n_nbr[a] = 0
     prev = -1
     e = head[a]
@@ -140,10 +231,10 @@ def _rebuild(a, flow, unserved, cell_of, indptr, school, cost, unserved_cost, m,
             continue
         if a < m:
             _offer(a, cell_of[it], it, cost[it], indptr, school, cost, unserved_cost, m, arc,
-                   arc_from, arc_to, nbr, n_nbr)
+                   arc_from, arc_to, nbr, n_nbr, lk, lf, lt, ln, lbound, innbr, True)
         else:
             _offer(a, it, -1 - it, unserved_cost[it], indptr, school, cost, unserved_cost, m,
-                   arc, arc_from, arc_to, nbr, n_nbr)
+                   arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, ln, lbound, innbr, True)
         prev = e
         e = nxt[e]
     return nxt, item_at, used
@@ -182,19 +273,10 @@ def _next_admissible(a, ptr, dead, on_path, dirty, potential, fwd, capacity, loa
 
 
 @nb.njit(cache=True, nogil=True)
-def _feeds_arc(a, src, arc_from, nbr, n_nbr):
-    """Whether the slot ``src`` (a cell leaving node a) realises one of a's arcs: only then must
-    the row be rebuilt."""
-    for t in range(n_nbr[a]):
-        if arc_from[a, nbr[a, t]] == src:
-            return True
-    return False
-
-
-@nb.njit(cache=True, nogil=True)
 def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_of, indptr,
              school, cost, unserved_cost, m, arc, arc_from, arc_to, nbr, n_nbr, dirty, head,
-             nxt, item_at, used, listed, listed_u, fwd_total, unserved_total, eps):
+             nxt, item_at, used, listed, listed_u, fwd_total, unserved_total, eps, lk, lf, lt, ln,
+             lbound, innbr):
     """Push the bottleneck amount along path[0] (an excess node) → path[length − 1]."""
     U = m
     T = m + 1
@@ -240,12 +322,14 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
             i = -1 - src
             unserved[i] -= delta  # a remainder below eps stays (every student counted)
             if unserved[i] <= eps and not dirty[U]:
-                dirty[U] = _feeds_arc(U, src, arc_from, nbr, n_nbr)
+                dirty[U] = _depart(U, src, flow, unserved, m, eps, arc, arc_from, arc_to, nbr,
+                                   n_nbr, lk, lf, lt, ln, lbound)
         else:
             flow[src] -= delta
             load[a] -= delta
             if flow[src] <= eps and not dirty[a]:
-                dirty[a] = _feeds_arc(a, src, arc_from, nbr, n_nbr)
+                dirty[a] = _depart(a, src, flow, unserved, m, eps, arc, arc_from, arc_to, nbr,
+                                   n_nbr, lk, lf, lt, ln, lbound)
         if b == U:
             i = cell_of[src]
             was_empty = unserved[i] <= eps
@@ -256,7 +340,7 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
                 was_empty = True
             if was_empty and not dirty[U]:
                 _offer(U, i, -1 - i, unserved_cost[i], indptr, school, cost, unserved_cost,
-                       m, arc, arc_from, arc_to, nbr, n_nbr)
+                       m, arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, ln, lbound, innbr, False)
         else:
             load[b] += delta
             was_empty = flow[dst] <= eps
@@ -267,7 +351,7 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
                 was_empty = True
             if was_empty and not dirty[b]:
                 _offer(b, cell_of[dst], dst, cost[dst], indptr, school, cost, unserved_cost, m,
-                       arc, arc_from, arc_to, nbr, n_nbr)
+                       arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, ln, lbound, innbr, False)
     return nxt, item_at, used, fwd_total, unserved_total
 
 
@@ -428,6 +512,13 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
     arc_to = np.full((m + 1, m + 1), -1, np.int64)
     nbr = np.empty((m + 1, m + 1), np.int64)
     n_nbr = np.zeros(m + 1, np.int64)
+    rungs = ladder_size(m)
+    lk = np.empty((m + 1, m + 1, rungs))
+    lf = np.empty((m + 1, m + 1, rungs), np.int32)  # slots (the wrapper checks they fit)
+    lt = np.empty((m + 1, m + 1, rungs), np.int32)
+    ln = np.zeros((m + 1, m + 1), np.int64)
+    lbound = np.full((m + 1, m + 1), INF)
+    innbr = np.zeros((m + 1, m + 1), np.bool_)
     dirty = np.ones(m + 1, np.bool_)
 
     dist = np.empty(m + 2)
@@ -504,7 +595,8 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
                 nxt, item_at, used = _rebuild(a, flow, unserved, cell_of, indptr, school, cost,
                                               unserved_cost, m, arc, arc_from, arc_to, nbr,
                                               n_nbr, head, nxt, item_at, used, listed,
-                                              listed_u, eps)
+                                              listed_u, eps, lk, lf, lt, ln,
+                                              lbound, innbr)
                 dirty[a] = False
             for t in range(n_nbr[a]):
                 b = nbr[a, t]
@@ -562,7 +654,8 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
                     nxt, item_at, used = _rebuild(a, flow, unserved, cell_of, indptr, school,
                                                   cost, unserved_cost, m, arc, arc_from,
                                                   arc_to, nbr, n_nbr, head, nxt, item_at,
-                                                  used, listed, listed_u, eps)
+                                                  used, listed, listed_u, eps, lk, lf, lt, ln,
+                                              lbound, innbr)
                     dirty[a] = False
                     ptr[a] = 0
                     continue
@@ -581,7 +674,8 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
             nxt, item_at, used, fwd_total, unserved_total = _augment(
                 path, length, t_excess, flow, unserved, load, fwd, capacity, cell_of, indptr,
                 school, cost, unserved_cost, m, arc, arc_from, arc_to, nbr, n_nbr, dirty, head,
-                nxt, item_at, used, listed, listed_u, fwd_total, unserved_total, eps)
+                nxt, item_at, used, listed, listed_u, fwd_total, unserved_total, eps, lk, lf, lt,
+                ln, lbound, innbr)
             n_paths += 1
             n_found += 1
         if n_found > 0:
@@ -598,7 +692,7 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
             path, length, fwd_total + unserved_total - total, flow, unserved, load, fwd,
             capacity, cell_of, indptr, school, cost, unserved_cost, m, arc, arc_from, arc_to,
             nbr, n_nbr, dirty, head, nxt, item_at, used, listed, listed_u, fwd_total,
-            unserved_total, eps)
+            unserved_total, eps, lk, lf, lt, ln, lbound, innbr)
         n_paths += 1
     price = np.empty(m)
     for j in range(m):

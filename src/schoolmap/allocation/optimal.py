@@ -46,7 +46,7 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from schoolmap._kernels.candidates import bin_boxes, priced_candidates, priced_violations
-from schoolmap._kernels.transport import STATUS_NO_PATH, ssp_transport
+from schoolmap._kernels.transport import STATUS_NO_PATH, ladder_size, ssp_transport
 from schoolmap.errors import InfeasibleError, MemoryLimitError, UnprovenError, ValidationError
 
 __all__ = ["TransportResult", "UnprovenWarning", "assign", "check_memory", "estimate_assign_bytes",
@@ -157,6 +157,9 @@ def _vector(x: Any, name: str, length: int | None = None) -> np.ndarray:
 
 def _solve_candidates(supply, capacity, indptr, school, cost, unserved_cost, integral,
                       price0=None, flow0=None):
+    if max(len(school), len(supply)) >= 2**31 - 1:  # the kernel's ladders hold int32 slots
+        raise MemoryLimitError(f"{len(supply):,} cells with {len(school):,} candidate pairs are "
+                               "more than one exact solve can hold; split the district")
     eps = 0.5 if integral else 1e-12 * max(1.0, float(supply.sum()))
     if price0 is None:
         price0 = np.zeros(len(capacity))
@@ -479,10 +482,17 @@ def estimate_assign_bytes(n_cells: int, n_schools: int) -> float:
     """Estimated peak memory (bytes above the inputs) of :func:`assign` on this many cells.
 
     >>> round(estimate_assign_bytes(1_000_000, 1_000) / 1e9, 1)
-    2.9
+    3.0
     """
-    school_graph = 6 * 8.0 * (n_schools + 2) ** 2  # the kernel's arc tables and heap
+    # the kernel's arc tables and heap, and the arcs' ladders (at most 256 MB unless m is huge)
+    school_graph = 6 * 8.0 * (n_schools + 2) ** 2 + ladder_bytes(n_schools)
     return n_cells * (_BYTES_PER_CELL + _PAIRS_PER_CELL * _BYTES_PER_PAIR) + school_graph
+
+
+def ladder_bytes(n_schools: int) -> float:
+    """Bytes of the transport kernel's arc ladders for this many schools (see
+    :mod:`schoolmap._kernels.transport`): 16 bytes per rung on (m + 1)² arcs, plus counts."""
+    return (16.0 * ladder_size(n_schools) + 17.0) * (n_schools + 1) ** 2
 
 
 def available_memory() -> float:
@@ -584,8 +594,9 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
         u, viol, _ = _duals_and_slackness(supply, capacity, indptr, school, cvals, p, flow,
                                           unserved, price, tol)
         # dual feasibility over all pairs, streamed bin by bin (nothing stored but violations)
-        b_rows, b_cols, b_dists, worst, checked = priced_violations(
-            xy, bin_cells, bin_ptr, box, sxy, price, u, upper, tol, pnorm, KEEP_VIOLATIONS)
+        b_rows, b_cols, b_dists, worst, checked, u = priced_violations(
+            xy, bin_cells, bin_ptr, box, sxy, price, u, upper, tol, pnorm, KEEP_VIOLATIONS,
+            supply, p)
         certificate["pairs_checked"] += int(checked)
         certificate["pairs_bounded"] += n * m - int(checked)
         certificate["max_violation"] = float(worst)
@@ -659,7 +670,9 @@ def _grid_for(xy: np.ndarray, n_bins: int) -> tuple[float, np.ndarray]:
     for _ in range(8):
         key = np.floor((xy - origin) / bin_m).astype(np.int64)
         key = key[:, 0] * (int(key[:, 1].max()) + 1) + key[:, 1]
-        occupied = len(np.unique(key))
+        top = int(key.max()) + 1
+        occupied = (int(np.count_nonzero(np.bincount(key, minlength=top))) if top <= 8 * len(key)
+                    else len(np.unique(key)))
         if occupied >= 0.7 * n_bins or bin_m <= 1.0:
             break
         bin_m = max(bin_m * float((occupied / n_bins) ** 0.75), 1.0)
