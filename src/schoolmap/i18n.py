@@ -453,6 +453,15 @@ CLI_WORDS: dict[str, tuple[str, str]] = {
     "size": ("轨 / classes", "轨 / 班"),
     "open year": ("needed from", "最迟启用"),
     "served": ("students served", "服务学生"),
+    # schoolmap compare: the table printed ({x}: the scenario's letter) and the chart
+    "compare year": ("year", "学年"),
+    "compare demand": ("demand {x}", "需求 {x}"),
+    "compare short": ("short {x}", "缺口 {x}"),
+    "compare diff": ("short {x} − A", "缺口 {x} − A"),
+    "compare axis": ("seats short at schools", "学校学位缺口"),
+    "compare none": ("no common levels with a forecast (set horizon > 0 in every scenario)",
+                     "各方案没有共同的预测学段 (请在每个方案中设 horizon > 0)"),
+    "compare written": ("Comparison written to {folder}", "方案对比已写入 {folder}"),
 }
 
 
@@ -494,6 +503,7 @@ COLUMN_NAMES_ZH: dict[str, str] = {
     "mean_distance_after_m": "规划后平均距离 (米)", "short_nearest_before": "规划前就近缺位",
     "short_nearest_after": "规划后就近缺位", "share_56_plus_before": "规划前大班额占比",
     "share_56_plus_after": "规划后大班额占比", "scenario": "方案",
+    "shortfall_vs_reference": "缺口差 (相对第一个方案)",
 }
 
 #: Sheet names of ``results.xlsx`` per language (file stem → sheet).

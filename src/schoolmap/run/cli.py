@@ -170,17 +170,26 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--quiet", action="store_true", help="print only where the district is")
 
     cmp_ = sub.add_parser(
-        "compare", help="compare two scenarios: seats short by level and year",
+        "compare", help="compare scenarios: seats short by level and year",
         description=(
-            "Run two scenario files (nothing is written) and print, for each level and each "
-            "year of the forecast, the demand and the seats short at schools (学位缺口) under "
-            "each, and the difference B − A — e.g. the baseline against low births, a birth "
-            "rebound, the new town built out on time, or a migration surge."
+            "Run two or more scenario files and print, for each level and each year of the "
+            "forecast, the demand and the seats short at schools (学位缺口) under each, and "
+            "each one's difference from the first (A) — e.g. the baseline against low births, "
+            "a birth rebound, the new town built out on time, or a migration surge. Writes "
+            "compare.csv (UTF-8 with BOM), compare.xlsx and compare.png (seats short by "
+            "year, a line per scenario) into the output folder; the scenarios' own outputs "
+            "are not written."
         ),
-        epilog="Example: schoolmap compare scenarios/demo.toml scenarios/low-births.toml",
+        epilog=("Example: schoolmap compare scenarios/demo.toml scenarios/low-births.toml "
+                "scenarios/birth-rebound.toml --out out/compare"),
     )
-    cmp_.add_argument("a", type=Path, metavar="A.toml", help="first scenario (the reference)")
-    cmp_.add_argument("b", type=Path, metavar="B.toml", help="second scenario")
+    cmp_.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO.toml",
+                      help="two or more scenario files; the first is the reference (A)")
+    cmp_.add_argument("--out", type=Path, default=None, metavar="DIR",
+                      help="output folder (default: out/compare beside the first scenario)")
+    cmp_.add_argument("--lang", choices=("zh", "en"), default=None,
+                      help="language of the printed table, compare.xlsx and the chart "
+                           "(default: the first scenario's)")
     add_backtest_command(sub)
     return p
 
@@ -278,35 +287,49 @@ def _batch(args: argparse.Namespace, console: Console, err: Console) -> int:
 
 
 def _compare(args: argparse.Namespace, console: Console) -> int:
+    from schoolmap.run.compare import compare_levels, compare_table, write_compare
     from schoolmap.run.scenario import load_scenario, run_scenario
 
-    a, b = load_scenario(args.a), load_scenario(args.b)
+    if len(args.scenarios) < 2:
+        raise SchoolmapError(f"compare needs two or more scenario files, got "
+                             f"{len(args.scenarios)}")
+    scenarios = [load_scenario(path) for path in args.scenarios]
+    lang = args.lang or scenarios[0].language
+    zh = lang == "zh"
+
+    def word(key: str, **kw: object) -> str:
+        return CLI_WORDS[key][1 if zh else 0].format(**kw)
+
     results = []
-    for sc in (a, b):
+    for sc in scenarios:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                       console=console, transient=True) as progress:
             task = progress.add_task(sc.name, total=None)
             results.append(run_scenario(sc, step=lambda msg, t=task, n=sc.name:
                                         progress.update(t, description=f"{n}: {msg}")))
-    ra, rb = results
-    levels = [lv for lv in a.levels if lv in rb.simulations and lv in ra.simulations]
-    if not levels:
-        console.print("no common levels with a forecast (set horizon > 0 in both)")
+    if not compare_levels(results):
+        console.print(word("compare none"))
         return 0
-    for level in levels:
-        da = ra.simulations[level].district.set_index("year")
-        db = rb.simulations[level].district.set_index("year")
-        zh_name = LEVEL_NAMES_ZH.get(level, "")
-        table = Table(title=f"{level} {zh_name}: {a.name} (A) vs {b.name} (B)",
+    letters = [chr(ord("A") + i) if i < 26 else str(i + 1) for i in range(len(results))]
+    table = compare_table(results)
+    for level, rows in table.groupby("level", sort=False):
+        names = " vs ".join(f"{n} ({x})" for n, x in zip(dict.fromkeys(rows["scenario"]),
+                                                        letters, strict=True))
+        shown = Table(title=f"{level} {LEVEL_NAMES_ZH.get(str(level), '')}: {names}",
                       title_justify="left")
-        for col in ("year", "demand A", "demand B", "short A", "short B", "short B − A"):
-            table.add_column(col, justify="right")
-        for year in sorted(set(da.index) & set(db.index)):
-            sa = da.loc[year, "shortfall_at_schools"]
-            sb = db.loc[year, "shortfall_at_schools"]
-            table.add_row(str(year), _fmt(da.loc[year, "demand"]), _fmt(db.loc[year, "demand"]),
-                          _fmt(sa), _fmt(sb), f"{sb - sa:+,.0f}")
-        console.print(table)
+        columns = [word("compare year")] + [word("compare demand", x=x) for x in letters]
+        columns += [word("compare short", x=x) for x in letters]
+        columns += [word("compare diff", x=x) for x in letters[1:]]
+        for col in columns:
+            shown.add_column(col, justify="right")
+        for year, by_year in rows.groupby("year", sort=True):
+            shown.add_row(str(year), *(_fmt(v) for v in by_year["demand"]),
+                          *(_fmt(v) for v in by_year["shortfall_at_schools"]),
+                          *(f"{v:+,d}" for v in by_year["shortfall_vs_reference"].iloc[1:]))
+        console.print(shown)
+    out = args.out if args.out is not None else args.scenarios[0].parent / "out" / "compare"
+    folder = write_compare(results, out, lang)
+    console.print(word("compare written", folder=folder), highlight=False, soft_wrap=True)
     return 0
 
 
