@@ -579,11 +579,17 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
     (rows, cols, dists), price = _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper,
                                              k, k_cold, tol, say, (bin_cells, bin_ptr, box))
     pair_flow = None  # flows of the last round, per pair (new pairs: 0)
+    estimate = price.copy()
     while True:
         certificate["rounds"] += 1
         say(f"{n:,} cells × {m:,} schools: exact solve, round {certificate['rounds']}")
         order = np.argsort(rows, kind="stable")
         indptr, school, cvals = _sorted_csr(n, rows, cols, dists, order)
+        if pair_flow is not None:
+            # a school the last round's candidates could not fill came out free (price 0),
+            # and every cell then prefers it: start it again from its estimated price, or
+            # the whole city rushes to it and must be led back path by path
+            price = np.where(price > 0.0, price, estimate)
         flow, unserved, price, paths = _solve_candidates(
             supply, capacity, indptr, school, cvals, p, integral, price,
             None if pair_flow is None else pair_flow[order])
