@@ -12,6 +12,7 @@ students on a 2**-20 grid, where the engine's sums are exact.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import geopandas as gpd
@@ -23,10 +24,12 @@ from shapely.geometry import Point, box
 import schoolmap.planning.siting.bound as bound
 from schoolmap.allocation.optimal import assign
 from schoolmap.demand import level_schools
+from schoolmap.errors import ValidationError
 from schoolmap.io.district import district_from_frames, read_district
 from schoolmap.norms import default_norms
-from schoolmap.planning.siting.bound import school_xy
+from schoolmap.planning.siting.bound import DEFAULT_LP_TIME_LIMIT_S, school_xy
 from schoolmap.planning.siting.planner import _Planner, _size_options, site_new_schools
+from schoolmap.scenario import run_scenario, scenario_from_dict
 
 X0, Y0, CRS = 500_000.0, 3_500_000.0, "EPSG:32651"
 DEMO = Path(__file__).resolve().parents[1] / "data" / "geo" / "demo.gpkg"
@@ -98,3 +101,35 @@ def test_an_lp_over_its_size_budget_is_built_on_coarser_squares(demo, monkeypatc
     assert seats.bound == "seats" and seats.lower_bound <= fine.lower_bound
     assert any("weaker than the LP bound (the LP is over its size budget of 10 pairs)" in n
                for n in seats.notes), seats.notes
+
+
+def _scenario(siting: dict):
+    return scenario_from_dict({"district": "unused", "base_year": 2026, "horizon": 0,
+                               "levels": ["primary"], "methods": ["catchment"], "lang": "en",
+                               "siting": siting})
+
+
+def test_lp_time_limit_is_a_strict_siting_key_that_reaches_the_bound():
+    assert _scenario({}).siting.lp_time_limit_s == DEFAULT_LP_TIME_LIMIT_S
+    assert "lp_time_limit_s" not in _scenario({}).to_dict()["siting"]  # summaries as before
+    sc = _scenario({"lp_time_limit_s": 5})
+    assert sc.siting.lp_time_limit_s == 5.0 and sc.to_dict()["siting"]["lp_time_limit_s"] == 5.0
+    for bad, words in ((True, "must be a number, got true"), ("60", "must be a number, got the "
+                       "text '60'"), (0, "must be seconds > 0, got 0"),
+                       (-1.5, "must be seconds > 0, got -1.5")):
+        with pytest.raises(ValidationError) as err:
+            _scenario({"lp_time_limit_s": bad})
+        assert "lp_time_limit_s" in str(err.value) and words in str(err.value), str(err.value)
+
+
+def test_a_run_reports_the_siting_steps_and_uses_the_time_limit(demo):
+    steps: list[str] = []
+    sc = dataclasses.replace(_scenario({"lp_time_limit_s": 0.000001}), levels=("primary",))
+    result = run_scenario(sc, demo, step=steps.append)
+    plan = result.siting["primary"]
+    assert plan.bound == "seats" and any("time limit of 1e-06 s" in n for n in plan.notes)
+    siting = [s for s in steps if s.startswith("primary: ") and "allocation" not in s]
+    assert siting == ["primary: siting new schools", "primary: existing schools 2026 (1/1)",
+                      "primary: 63 candidate sites", "primary: siting 2026 (1/1, 0 new so far)",
+                      f"primary: opening years and sizes of {plan.n_new} new schools",
+                      "primary: lower bound"], steps

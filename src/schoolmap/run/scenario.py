@@ -161,7 +161,7 @@ class Scenario:
                for k, v in out.items()}
         out["norms"] = self.norms.to_dict()
         out["forecast"] = dataclasses.asdict(self.forecast)
-        out["siting"] = None if self.siting is None else dataclasses.asdict(self.siting)
+        out["siting"] = None if self.siting is None else self.siting.to_dict()
         if self.travel.mode != "euclidean":  # straight lines: as before [travel] existed
             out["travel"] = dataclasses.asdict(self.travel)
         if self.plan is not None:  # no [plan]: as before it existed
@@ -592,7 +592,8 @@ def _run_siting(result: ScenarioResult, say: Callable[[str], None]) -> None:
                                 grade_demand_by_year=grade_demand,
                                 reach_m=settings.reach(level),
                                 target_unserved=settings.target_unserved,
-                                max_new=settings.max_new, lang=sc.language)
+                                max_new=settings.max_new, lang=sc.language, progress=say,
+                                lp_time_limit_s=settings.lp_time_limit_s)
         plans[level] = plan
         frames.append(plan.sites)
         result.notes += [f"{level}/siting: {n}" for n in plan.notes]

@@ -156,7 +156,9 @@ def site_new_schools(
     lang : {"en", "zh"}
         Language of the ``reason`` paragraphs.
     progress : callable, optional
-        Called with a short message per planning year.
+        Called with a short message per step: the existing schools in every year, the
+        candidates, each planning year (with the new schools so far), the opening years and
+        sizes, the lower bound.
     lp_time_limit_s : float
         Seconds HiGHS may spend on the LP lower bound (default
         :data:`DEFAULT_LP_TIME_LIMIT_S`); when it is reached the weaker seats-missing bound is
@@ -194,15 +196,19 @@ def site_new_schools(
                 for t in years}
     planner = _Planner(cell_xy, {t: g.sum(axis=1) for t, g in demand.items()}, existing,
                        options, reach, float(target_unserved))
-    before = {t: planner.solve(t, []) for t in years}
+    before = {}
+    for k, t in enumerate(years, 1):
+        say(f"{level}: existing schools{_when(t)} ({k}/{len(years)})")
+        before[t] = planner.solve(t, [])
     cand_xy, cand_info = _candidates(district, level, cell_xy, before, reach, lang)
+    say(f"{level}: {len(cand_xy):,} candidate sites")
     planner.cand_xy = cand_xy
     planner.site_ids = cand_info["site_id"].astype(str).to_numpy()
     notes: list[str] = []
     left: set[str] = set()
     plan: list[_Site] = []
-    for t in years:
-        say(f"{level}: siting {'' if t is None else t}")
+    for k, t in enumerate(years, 1):
+        say(f"{level}: siting{_when(t)} ({k}/{len(years)}, {len(plan)} new so far)")
         r = planner.solve(t, plan)
         added: list[_Site] = []
         while planner.unserved(r) > planner.target + _TOL:
@@ -222,6 +228,7 @@ def site_new_schools(
             allowed = max(planner.target, planner.unserved(r)) + _TOL
             if planner.unserved(planner.solve(t, trial)) <= allowed:
                 plan = trial
+    say(f"{level}: opening years and sizes of {len(plan)} new schools")
     _open_early(planner, plan, years, smallest)
     _right_size(planner, plan, years)
     after = {t: planner.solve(t, plan) for t in years}
@@ -230,6 +237,7 @@ def site_new_schools(
     if short:
         notes.append(_left_note(short, reach, smallest, max_new, left, lang))
     n_new = len(plan)
+    say(f"{level}: lower bound")
     lower, bound = lower_bound(planner, before, after, years, cand_xy, notes,
                                float(lp_time_limit_s), n_new)
     lower = min(lower, n_new)
@@ -240,6 +248,10 @@ def site_new_schools(
                         sites)
     return SitingPlan(level, sites, table, int(lower), float(gap), reach,
                       float(target_unserved), len(cand_xy), tuple(dict.fromkeys(notes)), bound)
+
+
+def _when(t: Any) -> str:
+    return "" if t is None else f" {t}"
 
 
 def _size_options(norm: LevelNorm) -> np.ndarray:

@@ -1,5 +1,5 @@
 """The ``[siting]`` table of a scenario: :class:`SitingSettings` (reach, target, how many new
-schools at most), and the default reach per level."""
+schools at most, time for the lower bound's LP), and the default reach per level."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from schoolmap.errors import ValidationError
 from schoolmap.norms import LEVELS, levels_from_table
+from schoolmap.planning.siting.bound import DEFAULT_LP_TIME_LIMIT_S
 
 __all__ = ["DEFAULT_REACH_M", "SitingSettings"]
 
@@ -37,6 +38,10 @@ class SitingSettings:
         Students who may remain without a seat within reach, per level and year.
     max_new : int
         Most new schools proposed per level.
+    lp_time_limit_s : float
+        Seconds HiGHS may spend on the LP lower bound of each level (default
+        :data:`~schoolmap.planning.siting.bound.DEFAULT_LP_TIME_LIMIT_S`); past it the weaker
+        seats-missing bound is reported, with a note.
     """
 
     enabled: bool = True
@@ -44,6 +49,15 @@ class SitingSettings:
     reach_m: dict[str, float] = field(default_factory=dict)
     target_unserved: float = 0.0
     max_new: int = 50
+    lp_time_limit_s: float = DEFAULT_LP_TIME_LIMIT_S
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``summary.json``; ``lp_time_limit_s`` only when it is not the default
+        (summaries of runs that leave it alone read as before the key existed)."""
+        out = dataclasses.asdict(self)
+        if self.lp_time_limit_s == DEFAULT_LP_TIME_LIMIT_S:
+            del out["lp_time_limit_s"]
+        return out
 
     def reach(self, level: str) -> float:
         """Longest allowed trip for ``level`` (metres)."""
@@ -93,6 +107,12 @@ class SitingSettings:
                 problems.append(f"{where}: max_new must be a whole number ≥ 1, got {v!r}")
             else:
                 kw["max_new"] = v
+        if "lp_time_limit_s" in table:
+            v = table["lp_time_limit_s"]
+            if not isinstance(v, int | float) or isinstance(v, bool) or not 0 < v < float("inf"):
+                problems.append(f"{where}: lp_time_limit_s must be seconds > 0, got {v!r}")
+            else:
+                kw["lp_time_limit_s"] = float(v)
         if problems:
             raise ValidationError(problems, where)
         return cls(**kw)
