@@ -62,11 +62,12 @@ LAYER_NAMES: dict[str, dict[str, str]] = {
     "en": {"catchments": "Catchments", "schools": "Schools", "seat_prices": "Seat prices",
            "unserved": "Unserved students", "unserved_optimal": "Unserved (optimal)",
            "milestone": "Schools", "new_sites": "New schools", "developments": "Developments",
-           "lines": "Assignment lines", "designed": "Designed catchments"},
+           "lines": "Assignment lines", "designed": "Designed catchments",
+           "admission": "Chance of the zone's first school"},
     "zh": {"catchments": "学区", "schools": "学校", "seat_prices": "学位影子价格",
            "unserved": "未获学位学生", "unserved_optimal": "未获学位学生 (最优分配)",
            "milestone": "学校", "new_sites": "建议新建学校", "developments": "新建住宅",
-           "lines": "学生来源连线", "designed": "划片方案"},
+           "lines": "学生来源连线", "designed": "划片方案", "admission": "学区首选学校录取概率"},
 }
 
 
@@ -95,6 +96,12 @@ NOTE_PATTERNS_ZH: tuple[tuple[str, str], ...] = (
     (r"zone (\S+): none of its schools \((.*)\) takes (\w+) students this year; its "
      r"students are unassigned",
      "学区 {0}: 其学校 ({1}) 本学年均不招收{level}学生, 该学区学生未获分配"),
+    (r"([\d,.]+) applicants in cells with no listed school: the bureau's rule places them",
+     "{0} 名报名学生所在网格无可报学校: 由教育局统筹安置"),
+    (r"(\d+) cells with applicants lie outside every zone: the bureau's rule places them",
+     "{0} 个有报名学生的网格不在任何学区内: 由教育局统筹安置"),
+    (r"no (\w+) zones: each cell applies to its nearest school",
+     "无{level}学区: 各网格报名最近的学校"),
     (r"([\d,.]+) (\w+) students get no seat: seats run out",
      "{0} 名{level}学生未获学位: 学位不足"),
     (r"([\d,.]+) (\w+) students get no seat within ([\d,.]+) m: seats run out",
@@ -210,6 +217,14 @@ MAP_TEXT: dict[str, tuple[str, str]] = {
     "proposed_split": ("{n} zone(s) in several pieces", "{n} 个学区不连片"),
     "legend_designed": ("Designed catchments", "划片方案"),
     "designed_row": ("changes school against the official zones", "与现行学区不同"),
+    # [admission]: chance of a place at the zone's first school
+    "legend_admission": ("Chance of the zone's first school", "学区首选学校录取概率"),
+    "first_school": ("Zone's first school", "学区首选学校"),
+    "chance_first": ("Chance of a place there", "录取概率"),
+    "applicants": ("Applicants", "报名人数"),
+    "placed_outside": ("Placed outside the zone (expected)", "区外统筹安置 (期望人数)"),
+    "odds_low": ("below 50 %", "低于 50 %"), "odds_mid": ("50–80 %", "50–80 %"),
+    "odds_good": ("80–95 %", "80–95 %"), "odds_sure": ("95 % or more", "95 % 及以上"),
     "balance_low": ("below 80 % of the district mean", "低于全区均值的 80 %"),
     "balance_mid": ("80–100 % of the mean", "均值的 80–100 %"),
     "balance_high": ("at or above the mean", "不低于均值"),
@@ -281,6 +296,47 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
                               "zh": "出行距离高于下界与调整学生数"},
     "zoning_weight": {"en": "Move weight (m)", "zh": "调整权重 (米)"},
     "zoning_travel_gap": {"en": "Travel above the bound", "zh": "出行距离高于下界"},
+    # [admission]: entry-grade admission odds (入学派位)
+    "admission": {"en": "Admission odds", "zh": "入学派位"},
+    "admission_intro": {"en": "{applicants} applicants for {places} entry places; {mechanism}, "
+                              "{draws} draws (seed {seed}). Chance of a place at the zone's "
+                              "first school {chance} (applicant-weighted); {outside} students "
+                              "a year placed outside their zone by the bureau's rule, {extra} m "
+                              "farther on average.",
+                        "zh": "{applicants} 名报名学生, 起始年级学位 {places} 个; {mechanism}, "
+                              "模拟 {draws} 次 (随机种子 {seed})。学区首选学校录取概率 {chance} "
+                              "(按报名人数加权); 每年约 {outside} 名学生由教育局在学区外统筹安置,"
+                              " 平均多走 {extra} 米。"},
+    "admission_mech_lottery": {"en": "priority classes then one lottery (电脑派位)",
+                               "zh": "按类别顺序电脑派位"},
+    "admission_mech_boston": {"en": "first choices first (志愿优先, immediate acceptance)",
+                              "zh": "志愿优先"},
+    "admission_mech_da_stb": {"en": "deferred acceptance, one lottery",
+                              "zh": "延迟接受 (统一派位号)"},
+    "admission_mech_da_mtb": {"en": "deferred acceptance, one lottery per school",
+                              "zh": "延迟接受 (各校派位号)"},
+    "admission_class": {"en": "Priority class", "zh": "入学类别"},
+    "admission_applicants": {"en": "Applicants", "zh": "报名人数"},
+    "admission_first": {"en": "Chance of the first school", "zh": "首选学校录取概率"},
+    "admission_outside": {"en": "Placed outside the zone", "zh": "区外统筹安置"},
+    "admission_outside_p90": {"en": "… in 9 years of 10 at most", "zh": "… 九成年份不超过"},
+    "admission_extra": {"en": "Extra distance (m)", "zh": "多走距离 (米)"},
+    "admission_no_seat": {"en": "No seat", "zh": "无学位"},
+    "admission_top": {"en": "Most applicants per place", "zh": "报名最集中的学校"},
+    "admission_places": {"en": "Entry places", "zh": "起始年级学位"},
+    "admission_first_applicants": {"en": "First-choice applicants", "zh": "首选报名人数"},
+    "admission_ratio": {"en": "Applicants per place", "zh": "报名与学位比"},
+    "admission_bureau": {"en": "Placed by the bureau", "zh": "统筹安置入学"},
+    "admission_quotas": {"en": "指标生 quotas: {places} places of {n} senior schools split over "
+                               "{juniors} junior schools by graduates (admission_quotas.csv).",
+                         "zh": "指标生: {n} 所高中的 {places} 个名额按毕业生人数分配到 {juniors} "
+                               "所初中 (admission_quotas.csv)。"},
+    "admission_files": {"en": "Every cell and class: admission_cells in results.gpkg; every "
+                              "school: admission.csv; every class: admission_classes.csv. "
+                              "Figures are expected students per year over the draws.",
+                        "zh": "各网格、各类别: results.gpkg 的 admission_cells 图层; 各学校: "
+                              "admission.csv; 各类别: admission_classes.csv。数字为多次模拟的"
+                              "期望人数。"},
     # [plan]: the costed capital plan (一校一策) and balance indicators
     "plan": {"en": "Capital plan", "zh": "建设规划 (一校一策)"},
     "plan_intro": {"en": "{n} projects, {seats} seats, {teachers} teacher posts; construction "
@@ -504,6 +560,15 @@ COLUMN_NAMES_ZH: dict[str, str] = {
     "short_nearest_after": "规划后就近缺位", "share_56_plus_before": "规划前大班额占比",
     "share_56_plus_after": "规划后大班额占比", "scenario": "方案",
     "shortfall_vs_reference": "缺口差 (相对第一个方案)",
+    "entry_places": "起始年级学位", "first_choice_applicants": "首选报名人数",
+    "applicants_per_place": "报名与学位比", "chance_first": "首选学校录取概率",
+    "placed_from_zone": "学区内录取 (期望)", "placed_first": "首选录取 (期望)",
+    "placed_by_bureau": "统筹安置 (期望)", "places_left": "剩余学位 (期望)", "class": "入学类别",
+    "applicants": "报名人数", "first_choice": "首选录取 (期望)",
+    "placed_listed": "学区内录取 (期望)",
+    "placed_outside": "区外统筹安置 (期望)", "outside_p90": "区外统筹安置 P90",
+    "extra_distance_m": "多走距离 (米)", "no_seat": "无学位 (期望)", "senior_school": "高中",
+    "quota": "指标生名额", "junior_school": "初中", "graduates": "毕业生", "places": "名额",
 }
 
 #: Sheet names of ``results.xlsx`` per language (file stem → sheet).
@@ -512,7 +577,8 @@ SHEET_NAMES: dict[str, dict[str, str]] = {
            "proposed_catchments": "建议学区",
            "forecast": "预测", "forecast_schools": "分校预测", "forecast_ensemble": "预测区间",
            "forecast_methods": "预测方法对比", "new_sites": "建议新建学校",
-           "siting_years": "选址逐年",
+           "siting_years": "选址逐年", "admission": "入学派位", "admission_classes": "入学类别",
+           "admission_quotas": "指标生名额",
            "compare": "方案对比"},
     "en": {},
 }

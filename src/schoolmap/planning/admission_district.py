@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from schoolmap.allocation.dispatch import level_zones, school_points
 from schoolmap.demand.cells import level_schools
@@ -28,6 +29,7 @@ from schoolmap.planning.admission import (
     admission_odds,
     largest_remainder,
     split_quota,
+    zone_preferences,
 )
 from schoolmap.planning.admission_settings import AdmissionSettings, PriorityClass
 
@@ -65,8 +67,10 @@ class DistrictAdmission:
         (``placed_by_bureau``) and ``places_left``; ``chance_first`` = placed_first ÷
         first_choice_applicants.
     cells : DataFrame
-        :data:`CELL_COLUMNS`, one row per cell with applicants: ``zone_id`` and its
-        ``first_school`` (nearest of the zone), ``chance_first`` (a place at it),
+        :data:`CELL_COLUMNS`, one row per cell with a listed school or applicants:
+        ``zone_id`` and its ``first_school`` (nearest of the zone), ``chance_first`` (a place
+        at it for a family living there — the odds of its class and list, so also where no
+        one applies this year; all classes weighed by the cell's class shares),
         ``chance_zone`` (a place at any school of the zone), ``placed_outside`` (expected
         students per draw placed by the bureau's rule) with their mean ``extra_distance_m``
         (metres beyond the first school; negative when the school found is nearer),
@@ -200,7 +204,7 @@ def simulate_admission(
         np.zeros((0, len(names)), dtype=np.int64)
     zones = level_zones(district, level)
     notes: list[str] = []
-    kw: dict = {}
+    prefs = (np.zeros(n_cells + 1, dtype=np.int64), np.zeros(0, dtype=np.int64))
     zone_ids = np.full(n_cells, None, dtype=object)
     if len(zones) and len(schools):
         zone_of_cell = zone_of_points(cell_xy, zones)
@@ -209,7 +213,7 @@ def simulate_admission(
                    for ids in zones["school_id"]]
         indptr = np.concatenate([[0], np.cumsum([len(m) for m in members])]).astype(np.int64)
         member = np.array([r for m in members for r in m], dtype=np.int64)
-        kw = {"zone_of_cell": zone_of_cell, "zones": (indptr, member)}
+        prefs = zone_preferences(cell_xy, school_xy, zone_of_cell, indptr, member)
         inside = zone_of_cell >= 0
         zone_ids[inside] = zones["zone_id"].astype(str).to_numpy()[zone_of_cell[inside]]
         if (~inside & (demand > 0)).any():
@@ -217,12 +221,14 @@ def simulate_admission(
                          "outside every zone: the bureau's rule places them")
     elif len(schools):
         notes.append(f"no {level} zones: each cell applies to its nearest school")
+        nearest = np.asarray(cKDTree(school_xy).query(cell_xy, k=1)[1], dtype=np.int64)
+        prefs = (np.arange(n_cells + 1, dtype=np.int64), nearest.reshape(-1))
     odds = admission_odds(applicants, places, cell_xy, school_xy, mechanism=settings.mechanism,
                           draws=settings.draws,
                           seed=int(seed if seed is not None else settings.seed or 0),
-                          classes=names, **kw)
+                          classes=names, preferences=prefs)
     ids = schools["school_id"].astype(str).to_numpy()
-    cells = _cell_table(odds, district, level, zone_ids, ids)
+    cells = _cell_table(odds, district, level, zone_ids, ids, prefs, shares)
     table = _school_table(odds, schools, places, level)
     classes = odds.by_class()
     classes.insert(0, "level", level)
@@ -243,45 +249,64 @@ def _group_values(odds: AdmissionOdds) -> dict[str, np.ndarray]:
 
 
 def _cell_table(odds: AdmissionOdds, district: District, level: str, zone_ids: np.ndarray,
-                school_ids: np.ndarray) -> pd.DataFrame:
-    """:data:`CELL_COLUMNS` and the per-class columns, one row per cell with applicants."""
+                school_ids: np.ndarray, prefs: tuple[np.ndarray, np.ndarray],
+                shares: np.ndarray) -> pd.DataFrame:
+    """:data:`CELL_COLUMNS` and the per-class columns, one row per cell with a list or
+    applicants. A home's chance is its *type's* (class and list: alike students have the same
+    odds), so cells without applicants this year show the chance a family there would have;
+    all classes together weigh the classes by the cell's shares."""
     v = _group_values(odds)
+    c_indptr, c_school = prefs
     n, k = odds.n_cells, len(odds.classes)
     a = odds.applicants.astype(np.float64)
+    lists = [tuple(c_school[c_indptr[c]:c_indptr[c + 1]].tolist()) for c in range(n)]
+    sums: dict[tuple[int, tuple[int, ...]], list[float]] = {}
+    for g, (c, p) in enumerate(zip(odds.group_cell.tolist(), odds.group_class.tolist(),
+                                   strict=True)):
+        if lists[c]:
+            acc = sums.setdefault((p, lists[c]), [0.0, 0.0, 0.0])
+            acc[0] += a[g]
+            acc[1] += a[g] * v["first"][g]
+            acc[2] += a[g] * v["zone"][g]
+    first, zone = np.full((n, k), np.nan), np.full((n, k), np.nan)
+    for c in range(n):
+        for p in range(k):
+            acc = sums.get((p, lists[c])) if lists[c] else None
+            if acc is not None and acc[0] > 0:
+                first[c, p], zone[c, p] = acc[1] / acc[0], acc[2] / acc[0]
 
-    def per_cell(values: np.ndarray, weight: np.ndarray, sel: np.ndarray | None = None
-                 ) -> np.ndarray:
-        ok = ~np.isnan(values) & (True if sel is None else sel)
-        w = np.bincount(odds.group_cell[ok], weights=weight[ok], minlength=n)
-        s = np.bincount(odds.group_cell[ok], weights=(weight * values)[ok], minlength=n)
+    def mixed(values: np.ndarray) -> np.ndarray:
+        w = np.where(np.isnan(values), 0.0, shares)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(w > 0, s / np.where(w > 0, w, 1.0), np.nan)
+            return np.where(w.sum(axis=1) > 0, np.nansum(values * w, axis=1)
+                            / np.where(w.sum(axis=1) > 0, w.sum(axis=1), 1.0), np.nan)
 
     def total(values: np.ndarray, sel: np.ndarray | None = None) -> np.ndarray:
         ok = np.ones(len(values), bool) if sel is None else sel
         return np.bincount(odds.group_cell[ok], weights=values[ok], minlength=n)
 
-    applicants = total(a)
-    has = odds.pref_indptr[1:] > odds.pref_indptr[:-1]
+    outside = total(v["outside"])
+    ok = ~np.isnan(v["extra"])
+    extra_sum = total(np.where(ok, v["extra"], 0.0) * v["outside"])
+    has_list = np.diff(c_indptr) > 0
     first_school = np.full(n, None, dtype=object)
-    g_has = np.flatnonzero(has)
-    first_school[odds.group_cell[g_has]] = school_ids[odds.pref_school[
-        odds.pref_indptr[:-1][g_has]]]
+    first_school[has_list] = school_ids[c_school[c_indptr[:-1][has_list]]]
+    applicants = total(a)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        extra = np.where(outside > 0, extra_sum / np.where(outside > 0, outside, 1.0), np.nan)
     frame = {"level": level, "cell_id": district.cells["cell_id"].to_numpy(),
              "zone_id": zone_ids, "first_school": first_school, "applicants": applicants,
-             "chance_first": per_cell(v["first"], a), "chance_zone": per_cell(
-                 np.where(has, v["zone"], np.nan), a),
-             "placed_outside": total(v["outside"]),
-             "extra_distance_m": per_cell(v["extra"], v["outside"]),
+             "chance_first": mixed(first), "chance_zone": mixed(zone),
+             "placed_outside": outside, "extra_distance_m": extra,
              "no_seat": total(v["none"])}
     for p in range(k):
         sel = odds.group_class == p
         frame[f"applicants_c{p + 1}"] = total(a, sel)
-        frame[f"chance_first_c{p + 1}"] = per_cell(v["first"], a, sel)
-        frame[f"chance_zone_c{p + 1}"] = per_cell(np.where(has, v["zone"], np.nan), a, sel)
+        frame[f"chance_first_c{p + 1}"] = first[:, p]
+        frame[f"chance_zone_c{p + 1}"] = zone[:, p]
         frame[f"placed_outside_c{p + 1}"] = total(v["outside"], sel)
     out = pd.DataFrame(frame)
-    return out[applicants > 0].reset_index(drop=True)
+    return out[(applicants > 0) | has_list].reset_index(drop=True)
 
 
 def _school_table(odds: AdmissionOdds, schools: pd.DataFrame, places: np.ndarray,

@@ -37,6 +37,7 @@ from schoolmap.i18n import (
     REPORT_TEXT,
     US_LEVEL_NAMES,
 )
+from schoolmap.present.admission import admission_section
 from schoolmap.present.charts import chart_section
 from schoolmap.present.html import esc as _e
 from schoolmap.present.html import num as _num
@@ -202,6 +203,8 @@ class _Report:
             *([("new_sites", self.sites_section())] if getattr(res, "siting", None) else []),
             *([("plan", plan_section(self))] if getattr(res, "plans", None) else []),
             *([("zoning", zoning_section(self))] if getattr(res, "designs", None) else []),
+            *([("admission", admission_section(self))] if getattr(res, "admission", None)
+              else []),
             ("schools", self.schools_section()),
             ("zones", self.zones_section()),
             ("map", self.map_section(map_html)),

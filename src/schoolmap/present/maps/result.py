@@ -12,6 +12,7 @@ import folium
 import geopandas as gpd
 
 from schoolmap.i18n import MAP_METHOD_NAMES_ZH, map_text
+from schoolmap.present.maps.admission import add_admission_odds
 from schoolmap.present.maps.allocation import add_assignment_lines, add_proposed_catchments
 from schoolmap.present.maps.balance import add_balance
 from schoolmap.present.maps.base import layer_name, legend_of, write_map
@@ -135,6 +136,11 @@ def render_result_map(result: Any, path: str | os.PathLike,
         _result_proposed_catchments(m, result, proposed, lang)
     if zoning is not None:
         add_designed_zones(m, zoning["designed_zones"], zoning["changed_areas"], lang=lang)
+    for level, adm in getattr(result, "admission", {}).items():  # [admission]: 入学派位 odds
+        geometry = result.district.cells.set_index("cell_id").geometry
+        add_admission_odds(m, gpd.GeoDataFrame(
+            adm.cells, geometry=geometry.reindex(adm.cells["cell_id"]).to_numpy(),
+            crs=result.district.crs), level, lang=lang)
     return write_map(m, path)
 
 
