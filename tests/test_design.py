@@ -209,6 +209,25 @@ def test_bounds_hold_and_gap_is_reported(outcomes):
         assert ex.milp_bound <= ex.objective + 1e-6 * max(1.0, ex.objective), seed
 
 
+def test_moves_bound_and_travel_bound_at_moved_hold(outcomes):
+    """moved_bound ≤ the fewest moves of any contiguous design within seats (brute force with
+    travel free and one per move); no design moving at most as many students as another
+    travels less than that one's travel_bound_at_moved."""
+    for seed, r, c, k, best, ex, he, _, _ in outcomes:
+        if not np.isfinite(best):
+            continue
+        for d in (ex, he):
+            assert d.moved_bound <= d.moved + d.unzoned + 1e-9, seed
+            assert d.travel_bound <= d.travel_bound_at_moved <= d.travel + 1e-6, seed
+        for a, b in ((ex, he), (he, ex)):
+            if a.unzoned == 0 and a.moved <= b.moved:
+                assert a.travel >= b.travel_bound_at_moved - 1e-6, seed
+        if (r, c) == (4, 5):
+            students, seats, roots, cost, official, *_ = instance(seed, r, c, k)
+            fewest, _ = brute_force(r, c, students, seats, roots, 0 * cost, official, 1.0, 0.0)
+            assert ex.moved_bound <= fewest + 1e-9, seed
+
+
 def test_heuristic_is_deterministic():
     students, seats, roots, cost, official, mw, cw = instance(7, 4, 5, 3)
     adj = grid_adjacency(4, 5)

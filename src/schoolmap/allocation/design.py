@@ -25,8 +25,10 @@ it and ``proven`` says whether it finished.
 
 **Heuristic** (``method="heuristic"``, the default above ``EXACT_MAX_CELLS`` cells): seeded from
 the exact capacitated transport optimum (:mod:`schoolmap.optimal`) with the move term priced in
-(each cell to the school taking most of its students), zones cut down to the piece holding the
-school and the rest reattached to the cheapest neighbouring zone, then local search in numba
+(each cell to its cheapest zone at the optimum's seat prices: travel + move term + the zone's
+seat price — zones nearly contiguous and within seats), zones cut down to the piece holding the
+school and the rest reattached to the cheapest neighbouring zone, ejection chains to bring zones
+within seats, then local search in numba
 (:mod:`schoolmap._kernels.zoning`: boundary moves, neighbour swaps, simulated annealing with a
 seed — the same input gives the same design).
 
@@ -96,6 +98,15 @@ class ZoneDesign:
         Proven lower bounds on travel + P × unzoned, and on travel + moves + P × unzoned.
     travel_gap, gap : float
         Relative distance of the design to each bound (0 when it meets it).
+    moved_bound : float
+        Proven lower bound on students moved + students unzoned, whatever the travel: a zone
+        keeps at most ``max_utilisation`` × seats of its official students, and students whose
+        official school has no zone all move (Σ_z max(0, official_z − hi_z) + those).
+    travel_bound_at_moved : float
+        Proven lower bound on the travel of any design that leaves no student unzoned and moves
+        at most :attr:`moved` students: ``bound`` − ``move_weight`` × :attr:`moved` (weak
+        duality at this move weight; ``travel_bound`` when it is higher). The design's travel
+        above it is what contiguity and whole cells cost at its number of moves.
     penalty : float
         P, per unzoned student and per unzoned cell.
     method : str
@@ -131,6 +142,8 @@ class ZoneDesign:
     method: str
     proven: bool
     milp_bound: float = float("nan")
+    moved_bound: float = 0.0
+    travel_bound_at_moved: float = 0.0
     seconds: float = 0.0
     problems: tuple[Problem, ...] = field(default=())
     notes: tuple[str, ...] = field(default=())
@@ -563,20 +576,17 @@ def _bounds(inst: _Instance, costs, units, ctx, cell_xy, school_xy, groups) -> d
         u0 = _clip(r0.cell_dual, r0.seat_price, costs, ctx, cell_xy, school_xy, groups, 0.0,
                    inst.pen)
         out["travel_bound"] = float(s @ u0 - inst.hi @ r0.seat_price)
-    # seed: each unit to the zone taking most of its students
-    flows = sp.coo_matrix((np.asarray(r.students, dtype=np.float64), (units[r.cell], r.school)),
-                          shape=(len(inst.students), k)).tocsr()
-    has = np.diff(flows.indptr) > 0
-    seed = np.where(has, np.asarray(flows.argmax(axis=1)).ravel(), -1).astype(np.int64)
-    # units without students (or without a seat): their cheapest zone, so zones do not fall
-    # apart at empty land
-    unit_of = np.repeat(np.arange(len(seed)), np.diff(inst.cand_ptr))
-    order = np.lexsort((inst.cand_cost, unit_of))
+    # seed: each unit to its cheapest zone at the transport's seat prices (priced travel +
+    # the zone's seat price: the zones of an additively weighted Voronoi diagram, nearly
+    # contiguous and within seats; a cell the flow splits goes whole to one of its zones)
+    unit_of = np.repeat(np.arange(len(inst.students)), np.diff(inst.cand_ptr))
+    moved_u = (inst.official[unit_of] >= 0) & (inst.official[unit_of] != inst.cand_zone)
+    value = inst.cand_cost + inst.mw * moved_u + np.asarray(r.seat_price)[inst.cand_zone]
+    order = np.lexsort((value, unit_of))
     first = order[np.r_[True, unit_of[order][1:] != unit_of[order][:-1]]] if len(order) \
         else order
-    cheapest = np.full(len(seed), -1, np.int64)
-    cheapest[unit_of[first]] = inst.cand_zone[first]
-    seed = np.where(has, seed, cheapest)
+    seed = np.full(len(inst.students), -1, np.int64)
+    seed[unit_of[first]] = inst.cand_zone[first]
     out["seed"] = seed
     return out
 
@@ -705,6 +715,10 @@ def _result(inst, label, units, ctx, groups, bounds, milp_bound, proven, method,
     unzoned = np.where(zoned, 0.0, s)
     n_unzoned_cells = int((~zoned).sum())
     moved = float(moved_cell.sum())
+    has = oz >= 0
+    official_load = np.bincount(oz[has], weights=s[has], minlength=k)
+    moved_bound = float(np.maximum(official_load - inst.hi, 0.0).sum()
+                        + s[(off >= 0) & (oz < 0)].sum())
     lack = float(np.maximum(inst.lo - students_z, 0).sum())
     objective = (travel + inst.mw * moved + inst.cw * cut
                  + inst.pen * (unzoned.sum() + n_unzoned_cells) + _lam(inst) * lack)
@@ -726,4 +740,6 @@ def _result(inst, label, units, ctx, groups, bounds, milp_bound, proven, method,
         travel_bound=bounds["travel_bound"], bound=bounds["bound"],
         travel_gap=rel(t_value, bounds["travel_bound"]), gap=rel(f_value, bounds["bound"]),
         penalty=inst.pen, method=method, proven=proven, milp_bound=milp_bound,
+        moved_bound=moved_bound,
+        travel_bound_at_moved=max(bounds["travel_bound"], bounds["bound"] - inst.mw * moved),
         seconds=seconds, problems=tuple(problems), notes=tuple(notes))

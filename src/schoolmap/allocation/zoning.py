@@ -171,6 +171,8 @@ class CatchmentDesign:
             "students_moved": d.moved, "students_unzoned": d.unzoned, "mean_trip_m": trip,
             "travel_student_m": d.travel, "travel_bound_student_m": d.travel_bound,
             "travel_gap": d.travel_gap, "bound": d.bound, "gap": d.gap,
+            "students_moved_bound": d.moved_bound,
+            "travel_bound_at_moved_student_m": d.travel_bound_at_moved,
             "official": self.official,
             "dissolved_optimum_students_moved": self.dissolved_optimum_moved,
             "problems": [str(p) for p in d.problems], "notes": list(d.notes),

@@ -30,7 +30,8 @@ ZONING_FILES = ("zoning.csv", "zoning_tradeoff.csv")
 
 #: Columns of ``zoning_tradeoff.csv``: one row per level and ``move_weight`` of ``tradeoff``.
 TRADEOFF_COLUMNS = ("level", "move_weight", "travel_student_m", "travel_bound_student_m",
-                    "travel_gap", "students_moved", "mean_trip_m", "zones_over_capacity",
+                    "travel_gap", "students_moved", "students_moved_bound",
+                    "travel_bound_at_moved_student_m", "mean_trip_m", "zones_over_capacity",
                     "zones_several_pieces", "students_unzoned")
 
 #: Columns of ``zoning.csv`` (see :class:`schoolmap.allocation.zoning.CatchmentDesign`).
