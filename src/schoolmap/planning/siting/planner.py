@@ -347,13 +347,23 @@ def _serves(site_level: Any, level: str) -> bool:
 
 @dataclass(frozen=True)
 class _Solved:
-    """What the planner keeps of one exact allocation: unserved students per cell (all cells)
-    and the flows' school, students and trip (metres)."""
+    """What the planner keeps of one exact allocation: the cells with unserved students and
+    their number (a few of the cells: the plan keeps many allocations), and the flows' school,
+    students and trip (metres)."""
 
-    unserved_by_cell: np.ndarray
+    n_cells: int
+    short_cells: np.ndarray
+    short_students: np.ndarray
     school: np.ndarray
     students: np.ndarray
     cost: np.ndarray
+
+    @property
+    def unserved_by_cell(self) -> np.ndarray:
+        """Unserved students of every cell, shape (n_cells,)."""
+        out = np.zeros(self.n_cells)
+        out[self.short_cells] = self.short_students
+        return out
 
 
 #: Grid (students) the demand is rounded to when the exact engine fails on fractional students
@@ -424,20 +434,22 @@ class _Planner:
             if len(seats) == 0:
                 xy, seats = np.zeros((1, 2)) + self.cell_xy.mean(axis=0), np.zeros(1)
             live, students = self._students(t)
-            unserved = np.zeros(len(self.cell_xy))
+            n = len(self.cell_xy)
             if len(live):
                 r = self._assign(live, students, xy, seats)
-                unserved[live] = r.unserved_by_cell
-                self._memo[key] = _Solved(unserved, r.school, r.students, r.cost)
+                short = np.flatnonzero(r.unserved_by_cell > 0)
+                self._memo[key] = _Solved(n, live[short], r.unserved_by_cell[short], r.school,
+                                          r.students, r.cost)
             else:
                 empty = np.zeros(0)
-                self._memo[key] = _Solved(unserved, empty.astype(np.int64), empty, empty)
+                none = empty.astype(np.int64)
+                self._memo[key] = _Solved(n, none, empty, none, empty, empty)
             self.n_solves += 1
         return self._memo[key]
 
     @staticmethod
     def unserved(r: _Solved) -> float:
-        return float(r.unserved_by_cell.sum())
+        return float(r.short_students.sum())
 
     def best_candidate(self, r: _Solved, used: set[int]) -> tuple[int, float]:
         """The unused candidate with most unserved students within reach, and their number.
@@ -448,14 +460,13 @@ class _Planner:
             return -1, 0.0
         if self._cand_tree is None:
             self._cand_tree = cKDTree(self.cand_xy)
-        idx = np.flatnonzero(r.unserved_by_cell > 0)
+        idx = r.short_cells
         score = np.zeros(len(self.cand_xy))
         near = np.zeros(len(self.cand_xy))
         hits = self._cand_tree.query_ball_point(self.cell_xy[idx], self.reach)
-        for i, js in zip(idx, hits, strict=True):
+        for i, u, js in zip(idx, r.short_students, hits, strict=True):
             if js:
                 js = np.asarray(js)
-                u = r.unserved_by_cell[i]
                 score[js] += u
                 near[js] += u * np.hypot(*(self.cand_xy[js] - self.cell_xy[i]).T)
         if used:
