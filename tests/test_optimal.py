@@ -182,14 +182,15 @@ def test_streamed_kernels_match_brute_force(pnorm, upper):
     price = np.where(rng.random(40) < 0.5, 0.0, rng.uniform(0, 3000, 40))
     p = np.full(1500, 4000.0)
     supply = rng.integers(0, 3, 1500).astype(float)
-    bin_cells, bin_ptr = optimal.cell_bins(cells, 16)
+    bin_cells, bin_ptr, group_ptr = optimal.grouped_cell_bins(cells, 16)
     box = bin_boxes(cells, bin_cells, bin_ptr)
     assert np.array_equal(np.sort(bin_cells), np.arange(1500))
+    assert group_ptr[0] == 0 and group_ptr[-1] == len(bin_ptr) - 1 and len(group_ptr) > 2
     d = _brute(cells, schools, pnorm, upper)
     priced = d + price[None, :]
     # candidates: every school within the margin of the cell's best priced option
-    rows, cols, dists, best = priced_candidates(cells, bin_cells, bin_ptr, box, schools, price,
-                                                p, supply, 250.0, upper, pnorm)
+    rows, cols, dists, best = priced_candidates(cells, bin_cells, bin_ptr, box, group_ptr,
+                                                schools, price, p, supply, 250.0, upper, pnorm)
     want_best = np.minimum(p, priced.min(axis=1))
     has = supply > 0
     assert np.allclose(best[has], want_best[has])
@@ -201,7 +202,8 @@ def test_streamed_kernels_match_brute_force(pnorm, upper):
     # the certificate: the worst violation over all pairs, the most violating pairs per cell
     u = np.minimum(p, priced.min(axis=1) + rng.uniform(-50, 400, 1500))
     br, bc, bd, worst, checked, u_out = priced_violations(
-        cells, bin_cells, bin_ptr, box, schools, price, u, upper, 1e-6, pnorm, 3, supply, p)
+        cells, bin_cells, bin_ptr, box, group_ptr, schools, price, u, upper, 1e-6, pnorm, 3,
+        supply, p)
     # a cell without students gets its cheapest priced option (or p) as dual, and never violates
     cheapest = np.minimum(p, np.where(np.isfinite(d), priced, np.inf).min(axis=1))
     assert np.allclose(u_out[~has], cheapest[~has]) and np.array_equal(u_out[has], u[has])

@@ -49,11 +49,12 @@ def _box_distance(box, x, y, pnorm):
 
 
 @nb.njit(cache=True, nogil=True)
-def _bin_schools(box, school_xy, price, upper, limit, pnorm, lb, cand):
-    """Schools whose box distance (within ``upper``) plus price is at most ``limit``: their
-    count k, bounds in ``lb[:k]`` and indices in ``cand[:k]``, and the order of the bounds."""
+def _screen(box, school_xy, price, upper, limit, pnorm, pool, n_pool, lb, cand):
+    """Schools of ``pool[:n_pool]`` whose box distance (within ``upper``) plus price is at most
+    ``limit``: their count k, bounds in ``lb[:k]`` and indices in ``cand[:k]``."""
     n_cand = 0
-    for j in range(school_xy.shape[0]):
+    for r in range(n_pool):
+        j = pool[r]
         d = _box_distance(box, school_xy[j, 0], school_xy[j, 1], pnorm)
         if d > upper:
             continue
@@ -62,12 +63,48 @@ def _bin_schools(box, school_xy, price, upper, limit, pnorm, lb, cand):
             lb[n_cand] = bound
             cand[n_cand] = j
             n_cand += 1
+    return n_cand
+
+
+@nb.njit(cache=True, nogil=True)
+def _bin_schools(box, school_xy, price, upper, limit, pnorm, pool, n_pool, lb, cand):
+    """:func:`_screen`, and the order of the bounds (ascending)."""
+    n_cand = _screen(box, school_xy, price, upper, limit, pnorm, pool, n_pool, lb, cand)
     return n_cand, np.argsort(lb[:n_cand], kind="mergesort")
 
 
 @nb.njit(cache=True, nogil=True)
-def priced_violations(cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, dual, upper, tol,
-                      pnorm, keep, supply, unserved_cost):
+def _top(box, school_xy, price, upper, pnorm, pool, n_pool, top):
+    """min(top, min over ``pool[:n_pool]`` of farthest-corner distance + price): at least every
+    cell's of the box cheapest priced option among those schools (and so among all, when the
+    pool holds every school whose bound is at most the result)."""
+    for r in range(n_pool):
+        j = pool[r]
+        far = _box_far(box, school_xy[j, 0], school_xy[j, 1], pnorm)
+        if far <= upper and far + price[j] < top:
+            top = far + price[j]
+    return top
+
+
+@nb.njit(cache=True, nogil=True)
+def _group_box(bin_box, b0, b1):
+    """Bounding box of bins b0 … b1 − 1 (a block)."""
+    out = np.empty(4)
+    out[0] = np.inf
+    out[1] = np.inf
+    out[2] = -np.inf
+    out[3] = -np.inf
+    for b in range(b0, b1):
+        out[0] = min(out[0], bin_box[b, 0])
+        out[1] = min(out[1], bin_box[b, 1])
+        out[2] = max(out[2], bin_box[b, 2])
+        out[3] = max(out[3], bin_box[b, 3])
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def priced_violations(cell_xy, bin_cells, bin_ptr, bin_box, group_ptr, school_xy, price, dual,
+                      upper, tol, pnorm, keep, supply, unserved_cost):
     """Dual feasibility over **every** (cell, school) pair, streamed: no pair is stored.
 
     A pair (i, j) violates when c_ij + v_j < u_i − tol. For each bin of cells, a school's
@@ -75,6 +112,9 @@ def priced_violations(cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, du
     cell of the bin; schools whose bound reaches the bin's largest u are checked cell by cell
     (in order of their bound, stopping at the cell's own u), the others are cleared by the bound.
     Pairs farther than ``upper`` are not allowed and never violate.
+
+    Bins come in blocks (``group_ptr``): the schools are screened once per block with the
+    block's box and largest dual, then per bin among the block's survivors only.
 
     A cell without students adds nothing to either objective, so its dual is free up to its
     cheapest priced option: it is *set* here to min(p_i, min_j c_ij + v_j) over every school
@@ -85,6 +125,7 @@ def priced_violations(cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, du
     cell_xy : (n, 2) f8 · school_xy : (m, 2) f8 — metres
     bin_cells : (n,) i8 — cells in bin order · bin_ptr : (nb + 1,) i8
     bin_box : (nb, 4) f8 — xmin, ymin, xmax, ymax of each bin's cells
+    group_ptr : (ng + 1,) i8 — the bins of block g are ``group_ptr[g]:group_ptr[g + 1]``
     price : (m,) f8 — seat prices v (≥ 0) · dual : (n,) f8 — cell duals u (may be inf)
     upper : f8 — largest allowed distance (inf: none)
     tol : f8 — violations up to this are accepted (cost units)
@@ -100,7 +141,6 @@ def priced_violations(cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, du
     dual_out : (n,) f8 — ``dual``, with each empty cell's dual set as above
     """
     m = school_xy.shape[0]
-    n_bins = bin_ptr.shape[0] - 1
     lb = np.empty(m)
     cand = np.empty(m, np.int64)
     buf_gap = np.empty(keep)
@@ -113,88 +153,116 @@ def priced_violations(cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, du
     worst = 0.0
     checked = 0
     dual_out = dual.copy()
-    for b in range(n_bins):
-        lo = bin_ptr[b]
-        hi = bin_ptr[b + 1]
-        if hi == lo:
-            continue
-        umax = -np.inf
-        pmax = -np.inf
-        for t in range(lo, hi):
-            i = bin_cells[t]
-            if supply[i] > 0.0:
-                umax = max(umax, dual[i])
-            else:
-                pmax = max(pmax, unserved_cost[i])
-        limit = umax - tol
-        if pmax > -np.inf:  # empty cells: every best is at most min_j (farthest corner + v_j)
-            top = pmax
-            for j in range(m):
-                far = _box_far(bin_box[b], school_xy[j, 0], school_xy[j, 1], pnorm)
-                if far <= upper and far + price[j] < top:
-                    top = far + price[j]
-            limit = max(limit, top)
-        n_cand, order = _bin_schools(bin_box[b], school_xy, price, upper, limit, pnorm, lb, cand)
-        for t in range(lo, hi):
-            i = bin_cells[t]
-            x = cell_xy[i, 0]
-            y = cell_xy[i, 1]
-            if supply[i] <= 0.0:
-                bi = unserved_cost[i]
-                for r in range(n_cand):
-                    q = order[r]
-                    if lb[q] >= bi:
-                        break
-                    j = cand[q]
-                    d = _metric(x, y, school_xy[j, 0], school_xy[j, 1], pnorm)
-                    checked += 1
-                    if d <= upper and d + price[j] < bi:
-                        bi = d + price[j]
-                dual_out[i] = bi
-                continue
-            u = dual[i]
-            n_buf = 0
+    every = np.arange(m)
+    pool = np.empty(m, np.int64)
+    pool_lb = np.empty(m)
+    for g in range(group_ptr.shape[0] - 1):
+        b0 = group_ptr[g]
+        b1 = group_ptr[g + 1]
+        gbox = _group_box(bin_box, b0, b1)
+        glimit = _limit(bin_cells, bin_ptr[b0], bin_ptr[b1], gbox, school_xy, price, dual,
+                        upper, tol, pnorm, supply, unserved_cost, every, m)
+        n_pool = _screen(gbox, school_xy, price, upper, glimit, pnorm, every, m, pool_lb, pool)
+        for b in range(b0, b1):
+            n_bad, worst, checked, bad_row, bad_col, bad_dist = _bin_violations(
+                b, cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, dual, upper, tol,
+                pnorm, keep, supply, unserved_cost, pool, n_pool, lb, cand, buf_gap, buf_col,
+                buf_dist, bad_row, bad_col, bad_dist, n_bad, worst, checked, dual_out)
+    return bad_row[:n_bad].copy(), bad_col[:n_bad].copy(), bad_dist[:n_bad].copy(), worst, \
+        checked, dual_out
+
+
+@nb.njit(cache=True, nogil=True)
+def _limit(bin_cells, lo, hi, box, school_xy, price, dual, upper, tol, pnorm, supply,
+           unserved_cost, pool, n_pool):
+    """The largest priced distance worth looking at for cells ``bin_cells[lo:hi]`` in ``box``:
+    their largest dual − tol, and for cells without students the bound on their cheapest
+    priced option (farthest corner + price over the pool)."""
+    umax = -np.inf
+    pmax = -np.inf
+    for t in range(lo, hi):
+        i = bin_cells[t]
+        if supply[i] > 0.0:
+            umax = max(umax, dual[i])
+        else:
+            pmax = max(pmax, unserved_cost[i])
+    limit = umax - tol
+    if pmax > -np.inf:
+        limit = max(limit, _top(box, school_xy, price, upper, pnorm, pool, n_pool, pmax))
+    return limit
+
+
+@nb.njit(cache=True, nogil=True)
+def _bin_violations(b, cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, dual, upper, tol,
+                    pnorm, keep, supply, unserved_cost, pool, n_pool, lb, cand, buf_gap,
+                    buf_col, buf_dist, bad_row, bad_col, bad_dist, n_bad, worst, checked,
+                    dual_out):
+    """The violations of bin b (see :func:`priced_violations`), schools from the block's pool."""
+    lo = bin_ptr[b]
+    hi = bin_ptr[b + 1]
+    limit = _limit(bin_cells, lo, hi, bin_box[b], school_xy, price, dual, upper, tol, pnorm,
+                   supply, unserved_cost, pool, n_pool)
+    n_cand, order = _bin_schools(bin_box[b], school_xy, price, upper, limit, pnorm, pool,
+                                 n_pool, lb, cand)
+    for t in range(lo, hi):
+        i = bin_cells[t]
+        x = cell_xy[i, 0]
+        y = cell_xy[i, 1]
+        if supply[i] <= 0.0:
+            bi = unserved_cost[i]
             for r in range(n_cand):
                 q = order[r]
-                if lb[q] >= u - tol:
+                if lb[q] >= bi:
                     break
                 j = cand[q]
                 d = _metric(x, y, school_xy[j, 0], school_xy[j, 1], pnorm)
                 checked += 1
-                if d > upper:
-                    continue
-                gap = u - d - price[j]
-                if gap > worst:
-                    worst = gap
-                if gap <= tol:
-                    continue
-                if n_buf < keep:  # insertion into the cell's buffer, most violating first
-                    pos = n_buf
-                    n_buf += 1
-                elif gap > buf_gap[keep - 1]:
-                    pos = keep - 1
-                else:
-                    continue
-                while pos > 0 and buf_gap[pos - 1] < gap:
-                    buf_gap[pos] = buf_gap[pos - 1]
-                    buf_col[pos] = buf_col[pos - 1]
-                    buf_dist[pos] = buf_dist[pos - 1]
-                    pos -= 1
-                buf_gap[pos] = gap
-                buf_col[pos] = j
-                buf_dist[pos] = d
-            if n_buf == 0:
+                if d <= upper and d + price[j] < bi:
+                    bi = d + price[j]
+            dual_out[i] = bi
+            continue
+        u = dual[i]
+        n_buf = 0
+        for r in range(n_cand):
+            q = order[r]
+            if lb[q] >= u - tol:
+                break
+            j = cand[q]
+            d = _metric(x, y, school_xy[j, 0], school_xy[j, 1], pnorm)
+            checked += 1
+            if d > upper:
                 continue
-            if n_bad + n_buf > bad_row.shape[0]:
-                bad_row, bad_col, bad_dist = _grown(bad_row, bad_col, bad_dist, n_bad,
-                                                    2 * (n_bad + n_buf))
-            for s in range(n_buf):
-                bad_row[n_bad] = i
-                bad_col[n_bad] = buf_col[s]
-                bad_dist[n_bad] = buf_dist[s]
-                n_bad += 1
-    return bad_row[:n_bad].copy(), bad_col[:n_bad].copy(), bad_dist[:n_bad].copy(), worst, \
-        checked, dual_out
+            gap = u - d - price[j]
+            if gap > worst:
+                worst = gap
+            if gap <= tol:
+                continue
+            if n_buf < keep:  # insertion into the cell's buffer, most violating first
+                pos = n_buf
+                n_buf += 1
+            elif gap > buf_gap[keep - 1]:
+                pos = keep - 1
+            else:
+                continue
+            while pos > 0 and buf_gap[pos - 1] < gap:
+                buf_gap[pos] = buf_gap[pos - 1]
+                buf_col[pos] = buf_col[pos - 1]
+                buf_dist[pos] = buf_dist[pos - 1]
+                pos -= 1
+            buf_gap[pos] = gap
+            buf_col[pos] = j
+            buf_dist[pos] = d
+        if n_buf == 0:
+            continue
+        if n_bad + n_buf > bad_row.shape[0]:
+            bad_row, bad_col, bad_dist = _grown(bad_row, bad_col, bad_dist, n_bad,
+                                                2 * (n_bad + n_buf))
+        for s in range(n_buf):
+            bad_row[n_bad] = i
+            bad_col[n_bad] = buf_col[s]
+            bad_dist[n_bad] = buf_dist[s]
+            n_bad += 1
+    return n_bad, worst, checked, bad_row, bad_col, bad_dist
 
 
 @nb.njit(cache=True, nogil=True)
@@ -228,8 +296,8 @@ def _box_far(box, x, y, pnorm):
 
 
 @nb.njit(cache=True, nogil=True)
-def priced_candidates(cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, unserved_cost,
-                      supply, margin, upper, pnorm):
+def priced_candidates(cell_xy, bin_cells, bin_ptr, bin_box, group_ptr, school_xy, price,
+                      unserved_cost, supply, margin, upper, pnorm):
     """Each cell's candidate schools: those whose priced distance is within ``margin`` of its best.
 
     ``best_i = min(p_i, min_j (c_ij + v_j))`` over *every* school within ``upper`` (no list is
@@ -241,7 +309,8 @@ def priced_candidates(cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, un
     Parameters
     ----------
     cell_xy : (n, 2) f8 · school_xy : (m, 2) f8 — metres
-    bin_cells, bin_ptr, bin_box : bins of cells as in :func:`priced_violations`
+    bin_cells, bin_ptr, bin_box, group_ptr : bins of cells (in blocks) as in
+        :func:`priced_violations`
     price : (m,) f8 — estimated seat prices (≥ 0) · unserved_cost : (n,) f8 · supply : (n,) f8
     margin : f8 — cost units · upper : f8 — largest allowed distance (inf: none)
     pnorm : i8 — 1 Manhattan, else straight line
@@ -253,7 +322,6 @@ def priced_candidates(cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, un
     """
     m = school_xy.shape[0]
     n = cell_xy.shape[0]
-    n_bins = bin_ptr.shape[0] - 1
     best = unserved_cost.copy()
     lbp = np.empty(m)
     cand = np.empty(m, np.int64)
@@ -261,53 +329,65 @@ def priced_candidates(cell_xy, bin_cells, bin_ptr, bin_box, school_xy, price, un
     cols = np.empty(max(1024, 4 * n), np.int64)
     dists = np.empty(max(1024, 4 * n))
     count = 0
-    for b in range(n_bins):
-        lo = bin_ptr[b]
-        hi = bin_ptr[b + 1]
-        box = bin_box[b]
-        pmax = -np.inf
-        for t in range(lo, hi):
-            if supply[bin_cells[t]] > 0.0 and unserved_cost[bin_cells[t]] > pmax:
-                pmax = unserved_cost[bin_cells[t]]
-        if pmax == -np.inf:
+    every = np.arange(m)
+    pool = np.empty(m, np.int64)
+    pool_lb = np.empty(m)
+    for g in range(group_ptr.shape[0] - 1):
+        b0 = group_ptr[g]
+        b1 = group_ptr[g + 1]
+        gmax = -np.inf
+        for t in range(bin_ptr[b0], bin_ptr[b1]):
+            if supply[bin_cells[t]] > 0.0 and unserved_cost[bin_cells[t]] > gmax:
+                gmax = unserved_cost[bin_cells[t]]
+        if gmax == -np.inf:
             continue
-        # every cell's best is at most min_j (farthest corner + v_j), and at most its own p_i
-        top = pmax
-        for j in range(m):
-            far = _box_far(box, school_xy[j, 0], school_xy[j, 1], pnorm)
-            if far <= upper and far + price[j] < top:
-                top = far + price[j]
-        n_cand, order = _bin_schools(box, school_xy, price, upper, top + margin, pnorm, lbp,
-                                     cand)
-        if n_cand == 0:
-            continue
-        for t in range(lo, hi):
-            i = bin_cells[t]
-            if supply[i] <= 0.0:
+        gbox = _group_box(bin_box, b0, b1)
+        gtop = _top(gbox, school_xy, price, upper, pnorm, every, m, gmax)
+        n_pool = _screen(gbox, school_xy, price, upper, gtop + margin, pnorm, every, m, pool_lb,
+                         pool)
+        for b in range(b0, b1):
+            lo = bin_ptr[b]
+            hi = bin_ptr[b + 1]
+            box = bin_box[b]
+            pmax = -np.inf
+            for t in range(lo, hi):
+                if supply[bin_cells[t]] > 0.0 and unserved_cost[bin_cells[t]] > pmax:
+                    pmax = unserved_cost[bin_cells[t]]
+            if pmax == -np.inf:
                 continue
-            x = cell_xy[i, 0]
-            y = cell_xy[i, 1]
-            bi = best[i]
-            for r in range(n_cand):  # the best priced school (bounds in ascending order)
-                q = order[r]
-                if lbp[q] >= bi:
-                    break
-                j = cand[q]
-                d = _metric(x, y, school_xy[j, 0], school_xy[j, 1], pnorm)
-                if d <= upper and d + price[j] < bi:
-                    bi = d + price[j]
-            best[i] = bi
-            if count + n_cand > rows.shape[0]:
-                rows, cols, dists = _grown(rows, cols, dists, count, 2 * (count + n_cand))
-            for r in range(n_cand):
-                q = order[r]
-                if lbp[q] > bi + margin:
-                    break
-                j = cand[q]
-                d = _metric(x, y, school_xy[j, 0], school_xy[j, 1], pnorm)
-                if d <= upper and d + price[j] <= bi + margin:
-                    rows[count] = i
-                    cols[count] = j
-                    dists[count] = d
-                    count += 1
+            # every cell's best is at most min_j (farthest corner + v_j), and at most its own p_i
+            top = _top(box, school_xy, price, upper, pnorm, pool, n_pool, pmax)
+            n_cand, order = _bin_schools(box, school_xy, price, upper, top + margin, pnorm, pool,
+                                         n_pool, lbp, cand)
+            if n_cand == 0:
+                continue
+            for t in range(lo, hi):
+                i = bin_cells[t]
+                if supply[i] <= 0.0:
+                    continue
+                x = cell_xy[i, 0]
+                y = cell_xy[i, 1]
+                bi = best[i]
+                for r in range(n_cand):  # the best priced school (bounds in ascending order)
+                    q = order[r]
+                    if lbp[q] >= bi:
+                        break
+                    j = cand[q]
+                    d = _metric(x, y, school_xy[j, 0], school_xy[j, 1], pnorm)
+                    if d <= upper and d + price[j] < bi:
+                        bi = d + price[j]
+                best[i] = bi
+                if count + n_cand > rows.shape[0]:
+                    rows, cols, dists = _grown(rows, cols, dists, count, 2 * (count + n_cand))
+                for r in range(n_cand):
+                    q = order[r]
+                    if lbp[q] > bi + margin:
+                        break
+                    j = cand[q]
+                    d = _metric(x, y, school_xy[j, 0], school_xy[j, 1], pnorm)
+                    if d <= upper and d + price[j] <= bi + margin:
+                        rows[count] = i
+                        cols[count] = j
+                        dists[count] = d
+                        count += 1
     return rows[:count].copy(), cols[:count].copy(), dists[:count].copy(), best

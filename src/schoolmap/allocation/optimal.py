@@ -69,20 +69,34 @@ def cell_bins(xy: np.ndarray, per_bin: int) -> tuple[np.ndarray, np.ndarray]:
 
     Returns ``bin_cells`` (n,) — cell indices in square order — and ``bin_ptr`` (n_squares + 1,):
     the cells of square b are ``bin_cells[bin_ptr[b]:bin_ptr[b + 1]]`` (occupied squares only).
+    Squares come in blocks of 4 × 4 squares (see :func:`grouped_cell_bins`).
     """
+    bin_cells, bin_ptr, _ = grouped_cell_bins(xy, per_bin)
+    return bin_cells, bin_ptr
+
+
+def grouped_cell_bins(xy: np.ndarray, per_bin: int,
+                      group_side: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`cell_bins`, with the squares ordered by blocks of ``group_side`` × ``group_side``
+    squares, and ``group_ptr`` (n_blocks + 1,): the squares of block g are
+    ``group_ptr[g]:group_ptr[g + 1]`` (occupied blocks only). The streamed kernels screen the
+    schools once per block and then per square among the block's survivors."""
     n = len(xy)
     if n == 0:
-        return np.zeros(0, np.int64), np.zeros(1, np.int64)
+        return np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64)
     span = np.ptp(xy, axis=0)
     side = max(float(np.sqrt(max(span[0] * span[1], 1.0) * per_bin / n)), 1e-9)
-    key = np.floor((xy - xy.min(axis=0)) / side).astype(np.int64)
-    key = key[:, 0] * (int(key[:, 1].max()) + 1) + key[:, 1]
-    order = np.argsort(key, kind="stable")
-    counts = np.bincount(key)
-    counts = counts[counts > 0]
-    ptr = np.zeros(len(counts) + 1, np.int64)
-    np.cumsum(counts, out=ptr[1:])
-    return order.astype(np.int64), ptr
+    k = np.floor((xy - xy.min(axis=0)) / side).astype(np.int64)
+    key = k[:, 0] * (int(k[:, 1].max()) + 1) + k[:, 1]
+    g = k // group_side
+    group = g[:, 0] * (int(g[:, 1].max()) + 1) + g[:, 1]
+    order = np.lexsort((key, group))
+    sk, sg = key[order], group[order]
+    starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])  # a new square (within its block)
+    bin_ptr = np.r_[starts, n].astype(np.int64)
+    gb = sg[starts]
+    group_ptr = np.r_[np.flatnonzero(np.r_[True, gb[1:] != gb[:-1]]), len(starts)]
+    return order.astype(np.int64), bin_ptr, group_ptr.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -574,10 +588,11 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
     tree = cKDTree(sxy)
     upper = np.inf if max_distance_m is None else float(max_distance_m)
     say = progress or (lambda _msg: None)
-    bin_cells, bin_ptr = cell_bins(xy, CELLS_PER_CHECK_BIN)
+    bin_cells, bin_ptr, group_ptr = grouped_cell_bins(xy, CELLS_PER_CHECK_BIN)
     box = bin_boxes(xy, bin_cells, bin_ptr)
     (rows, cols, dists), price = _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper,
-                                             k, k_cold, tol, say, (bin_cells, bin_ptr, box))
+                                             k, k_cold, tol, say,
+                                             (bin_cells, bin_ptr, box, group_ptr))
     pair_flow = None  # flows of the last round, per pair (new pairs: 0)
     estimate = price.copy()
     while True:
@@ -601,8 +616,8 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
                                           unserved, price, tol)
         # dual feasibility over all pairs, streamed bin by bin (nothing stored but violations)
         b_rows, b_cols, b_dists, worst, checked, u = priced_violations(
-            xy, bin_cells, bin_ptr, box, sxy, price, u, upper, tol, pnorm, KEEP_VIOLATIONS,
-            supply, p)
+            xy, bin_cells, bin_ptr, box, group_ptr, sxy, price, u, upper, tol, pnorm,
+            KEEP_VIOLATIONS, supply, p)
         certificate["pairs_checked"] += int(checked)
         certificate["pairs_bounded"] += n * m - int(checked)
         certificate["max_violation"] = float(worst)
@@ -660,9 +675,9 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
                      _K_COLD, say, MAX_ROUNDS)
     estimate = coarse.seat_price
     margin = MARGIN_BINS * bin_m * np.sqrt(2.0)
-    bin_cells, bin_ptr, box = bins
-    rows, cols, dists, _ = priced_candidates(xy, bin_cells, bin_ptr, box, sxy, estimate, p,
-                                             supply, float(margin), upper, pnorm)
+    bin_cells, bin_ptr, box, group_ptr = bins
+    rows, cols, dists, _ = priced_candidates(xy, bin_cells, bin_ptr, box, group_ptr, sxy,
+                                             estimate, p, supply, float(margin), upper, pnorm)
     return (rows, cols, dists), estimate
 
 
