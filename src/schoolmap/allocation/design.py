@@ -220,7 +220,9 @@ def design_zones(
         Row of the cell each school stands in; −1 for a school outside the district (reported,
         left out).
     official_by_cell : array_like of shape (n_cells,), int, optional
-        School row of each cell's official zone (−1 none): the zones families know.
+        School row of each cell's official zone (−1 none): the zones families know. Label the
+        empty cells too (the zone their point lies in): they cost nothing to move, but the seed
+        keeps them with their zone, so a design keeping an official zone keeps it in one piece.
     max_utilisation : float
         A zone's resident students ≤ this × its seats (default 1.00).
     min_utilisation : float, optional

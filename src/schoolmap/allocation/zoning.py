@@ -246,12 +246,18 @@ def design_catchments(
     official = allocate(district, level, "catchment", year=year, norms=norms, schools=schools,
                         demand_by_cell=students)
     official_school = official.main_school_by_cell()
+    # every cell's official school, empty cells too (the zone its point lies in): the zones
+    # families know are whole areas, and empty land between a zone's homes belongs to it — so
+    # a design keeping the official zones keeps them in one piece
+    covering = allocate(district, level, "catchment", year=year, norms=norms, schools=schools,
+                        demand_by_cell=np.ones(len(students))).main_school_by_cell()
+    covering = np.where(official_school >= 0, official_school, covering)
     adj = adjacency if adjacency is not None else cell_adjacency(cells, contiguity)
     costs = None if roads is None else _road_costs(roads, cell_xy, sxy)
     community = (cells[community_column].to_numpy(dtype=object)
                  if community_column and community_column in cells.columns else None)
     ids = schools["school_id"].astype(str).tolist()
-    d = design_zones(adj, costs, students, seats, school_cell, official_school,
+    d = design_zones(adj, costs, students, seats, school_cell, covering,
                      max_utilisation=max_utilisation, min_utilisation=min_utilisation,
                      move_weight=move_weight, compactness_weight=compactness_weight,
                      community_by_cell=community, method=method, seed=seed, cell_xy=cell_xy,
@@ -274,7 +280,7 @@ def design_catchments(
     zone_of = np.full(len(seats) + 1, -1, dtype=np.int64)
     for z, g in enumerate(d.zone_schools):
         zone_of[list(g)] = z
-    moved = ((d.zone_by_cell >= 0) & (official_school >= 0)
+    moved = ((d.zone_by_cell >= 0) & (official_school >= 0) & (students > 0)
              & (zone_of[official_school] != d.zone_by_cell))
     return CatchmentDesign(
         level=level, year=year, zones=zones, zone_by_cell=by_cell,
