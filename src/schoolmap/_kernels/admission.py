@@ -122,13 +122,13 @@ def _first_with_seat(ptr, row, indptr, school, left):
 @nb.njit(cache=True, nogil=True)
 def _bureau_rule(unplaced, nun, order, group_cell, group_class, left, fb_indptr, fb_school,
                  fb_dist, fb_rank, base_dist, fptr, free, fpos, got, fb_n, fb_extra, none_n,
-                 fb_by_school, outside_by_class, cls_end):
+                 fb_by_school, outside_by_class, cls_end, st):
     """The bureau's rule: students ``unplaced[:nun]`` (group ``order[unplaced[u]]``), in this
     order, each take the nearest school with a seat left (``fb_*`` CSR per cell, by distance).
 
     With ``cls_end`` (end of each class's run in ``unplaced``; empty: already in lottery order),
-    each run is shuffled as it is reached (``np.random``), and only while seats are left: once
-    every school is full, the order of the rest no longer matters.
+    each run is shuffled as it is reached (stream ``st``, :func:`_below`), and only while seats
+    are left: once every school is full, the order of the rest no longer matters.
 
     Work per student is bounded by the number of schools with seats left, not by the length of
     the cell's list: the cell's list is scanned (from where the cell's last student stopped) at
@@ -152,7 +152,7 @@ def _bureau_rule(unplaced, nun, order, group_cell, group_class, left, fb_indptr,
         if nf > 0 and cls_end.shape[0] > 0:  # lottery within the class, drawn as reached
             while cls_end[p] <= u:
                 p += 1
-            r = u + np.random.randint(0, cls_end[p] - u)  # noqa: NPY002 (numba)
+            r = u + _below(st, cls_end[p] - u)
             x = unplaced[r]
             unplaced[r] = unplaced[u]
             unplaced[u] = x
@@ -318,7 +318,7 @@ def _one_draw(mech, dseed, st, by_class, class_ptr, group_cell, group_class, pre
     # the rest, in order of class then lottery, by the bureau's rule: nearest seat left
     _bureau_rule(buf, nun, order, group_cell, group_class, left, fb_indptr, fb_school, fb_dist,
                  fb_rank, base_dist, fptr, free, fpos, got, fb_n, fb_extra, none_n,
-                 fb_by_school, outside_by_class, fptr[:0])
+                 fb_by_school, outside_by_class, fptr[:0], st)
     if record:
         for u in range(nun):
             t = buf[u]
@@ -632,12 +632,14 @@ def _typed_draws(mech, d0, d1, seed, type_class, type_count, t_indptr, t_school,
     got = np.empty(stu_group.shape[0], dtype=np.int64)
     ident = np.arange(group_cell.shape[0])  # buf holds groups: order is the identity
     logfact = log_factorials(stu_group.shape[0])
+    st = np.zeros(1, dtype=np.uint64)
     max_len = 0
     for s in range(n_types):
         max_len = max(max_len, t_indptr[s + 1] - t_indptr[s])
     for d in range(d0, d1):
         ds = draw_seed(seed, d)
         np.random.seed(np.int64(ds >> np.uint64(33)))  # noqa: NPY002 (numba: per thread)
+        st[0] = _mix(ds ^ GOLDEN)  # the draw's stream for the subsets and the lottery order
         _typed_draw(mech, type_class, type_count, t_indptr, t_school, t_priority, comp_ptr,
                     n_classes, max_len, seats, left, rem, cur, take, idx, placed, unplaced,
                     logfact)
@@ -655,7 +657,7 @@ def _typed_draws(mech, d0, d1, seed, type_class, type_count, t_indptr, t_school,
             every = unplaced[s] == size  # the whole type: no subset to draw
             for q in range(unplaced[s]):
                 if not every:
-                    r = q + np.random.randint(0, size - q)  # noqa: NPY002
+                    r = q + _below(st, size - q)
                     g = students[a + r]
                     students[a + r] = students[a + q]
                     students[a + q] = g
@@ -665,7 +667,7 @@ def _typed_draws(mech, d0, d1, seed, type_class, type_count, t_indptr, t_school,
         _bureau_rule(buf, cls_n[n_classes - 1], ident, group_cell, group_class, left,
                      fb_indptr, fb_school, fb_dist, fb_rank, base_dist, fptr, free, fpos, got,
                      fb_n, fb_extra, none_n, fb_by_school, outside_by_draw[d - d0],
-                     cls_n[:n_classes])
+                     cls_n[:n_classes], st)
 
 
 @nb.njit(cache=True, parallel=True)
