@@ -81,3 +81,4 @@ def test_workbook_shows_the_whole_numbers(written):
     head = [c.value for c in sheet[1]]
     demand = [row[head.index("demand")] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert demand and all(isinstance(v, int) for v in demand)
+    assert sheet.cell(row=2, column=head.index("demand") + 1).number_format == "#,##0"

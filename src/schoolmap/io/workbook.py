@@ -292,9 +292,10 @@ def _number_format(series: pd.Series, column: str) -> str | None:
     if column.startswith("share") or column.endswith("_share") or column in (
             "utilisation", "puhui_coverage"):
         return "0.0%"
-    if pd.api.types.is_integer_dtype(series) or column in ("year", "open_year", "close_year",
-                                                           "busiest_year"):
+    if column in ("year", "open_year", "close_year", "busiest_year"):
         return "0"
+    if pd.api.types.is_integer_dtype(series):  # whole students, seats, classes: 23,835
+        return "#,##0"
     values = series.dropna().to_numpy(dtype=np.float64)
     if len(values) and np.all(values == np.round(values)):
         return "#,##0"
