@@ -60,8 +60,8 @@ def _parser() -> argparse.ArgumentParser:
                 "nearest, optimal), lang, seed, output, planning_crs, input_crs, "
                 "output_crs (results.gpkg; default the input's), coordinate_system, "
                 "max_distance_m, name, description; tables [norms], "
-                "[forecast], [siting], [travel], [map], [plan], [zoning] — see README.md "
-                "and docs/."),
+                "[forecast], [siting], [travel], [map], [plan], [zoning], [admission] "
+                "(admission.csv, admission_cells) — see README.md and docs/."),
     )
     run.add_argument("scenario", type=Path, help="scenario file, e.g. scenarios/demo.toml")
     run.add_argument("--out", type=Path, default=None, metavar="DIR",
