@@ -83,3 +83,32 @@ def test_quota_table_sums_exactly():
     assert table["places"].sum() == 200 == table["quota"].iloc[0]
     exact = 200 * grads.to_numpy() / grads.sum()
     assert np.abs(table["places"].to_numpy() - exact).max() < 1
+
+
+def test_run_step_forecast_year_and_quotas(town):
+    # a senior school beside J1: 指标生 quotas split over the junior school(s) by graduates;
+    # the intake of a forecast year comes from the forecast's children of entry age
+    from schoolmap.run.scenario import Scenario, run_scenario
+
+    senior = town.schools.iloc[[2]].assign(school_id="H1", name="第一高级中学",
+                                           level="senior", seats=300.0, classes=6.0)
+    district = dataclasses.replace(town, schools=pd.concat([town.schools, senior],
+                                                           ignore_index=True))
+    settings = AdmissionSettings(draws=50, classes=CLASSES, year=2028, quota_share=0.5,
+                                 quota_schools=("H1",))
+    sc = Scenario(name="t", district=town.source, base_year=2026, horizon=3,
+                  levels=("primary", "junior", "senior"), methods=("catchment",),
+                  admission=settings)
+    result = run_scenario(sc, district)
+    assert set(result.admission) == {"primary", "junior"}
+    adm = result.admission["primary"]
+    assert adm.year == 2028
+    fc = result.forecast
+    k = [int(t) for t in fc.years.tolist()].index(2028)
+    norm = sc.norms.level("primary")
+    expect = fc.residents[k][:, norm.ages[0]].sum() * norm.public_rate
+    assert adm.cells["applicants"].sum() == round(expect)
+    quotas = result.admission_quotas
+    assert quotas["senior_school"].unique().tolist() == ["H1"]
+    assert quotas["places"].sum() == quotas["quota"].iloc[0] == 50  # half of 300 / 3 grades
+    assert quotas["junior_school"].tolist() == ["J1"]
