@@ -543,7 +543,9 @@ def rebalance(label, root, s, official, adj_ptr, adj_idx, cand_ptr, cand_zone, c
     nearest zone with room (for the excess, or one student) through the zone adjacency
     (fewest hops) and pass boundary cells along the path — from each zone on it to the next,
     the cell whose move costs least per student (an empty cell only opens the way), keeping
-    every zone one piece — until the first zone fits. Returns cells moved."""
+    every zone one piece — until the first zone fits; it stops when 2k + 10 chains in a row
+    have not lowered the students above seats (chains passing them round in circles). Returns
+    cells moved."""
     n = len(label)
     k = len(root)
     load, size, root_of, stamp, near, queue = _state(label, root, s)
@@ -553,15 +555,27 @@ def rebalance(label, root, s, official, adj_ptr, adj_idx, cand_ptr, cand_zone, c
     parent = np.empty(k, dtype=np.int64)
     zq = np.empty(k, dtype=np.int64)
     touch = np.zeros((k, k), dtype=np.bool_)
+    best_excess = np.inf
+    stall = 0
     while moves < max_moves:
         a = -1
         worst = 1e-9
+        excess = 0.0
         for z in range(k):
+            excess += max(0.0, load[z] - hi[z])
             if not stuck[z] and load[z] - hi[z] > worst:
                 worst = load[z] - hi[z]
                 a = z
         if a < 0:
             break
+        # chains that only pass students round in circles: stop (the local search goes on)
+        if excess < best_excess - 1e-9:
+            best_excess = excess
+            stall = 0
+        else:
+            stall += 1
+            if stall > 2 * k + 10:
+                break
         touch[:, :] = False
         for i in range(n):
             p = label[i]
