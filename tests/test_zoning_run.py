@@ -108,4 +108,4 @@ def test_demo_zoning_scenario_loads():
 
     sc = load_scenario(Path(__file__).parents[1] / "scenarios" / "demo-zoning.toml")
     assert sc.zoning is not None and sc.zoning.design_levels(sc.levels) == ("primary", "junior")
-    assert sc.zoning.tradeoff == (0.0, 300.0, 1000.0, 3000.0)
+    assert sc.zoning.tradeoff == (0.0, 300.0, 1500.0, 3000.0, 10000.0)
