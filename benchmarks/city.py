@@ -16,9 +16,10 @@ A few developments (new housing) stand in the suburbs.
 
 The scenario is the demo's: three levels, catchment / nearest / optimal, horizon 10, the same
 forecast (ensemble of 200 members), ``[siting]`` with the demo's reach; map tiles ``none``.
-Each size runs ``schoolmap run`` in a fresh process under a time limit; the figures per stage
-come from its ``stages.json`` (wall time, peak RSS within the stage). The 1-minute load of the
-machine is recorded before and after each run.
+Each size runs ``schoolmap run`` in a fresh process under a time limit, its steps going to
+``run.log`` in the size's folder (timestamped lines: ``tail -f`` it); the figures per stage
+come from its ``stages.json`` (wall and CPU time, peak RSS within the stage). The 1-minute
+load of the machine is recorded before and after each run.
 
 Prints a markdown table and writes ``benchmarks/results/city.json``.
 
@@ -203,17 +204,18 @@ def run_size(n_cells: int, timeout: float, work: Path) -> dict:
     (folder / "city.toml").write_text(SCENARIO, encoding="utf-8")
     row["load_before"] = round(os.getloadavg()[0], 2)
     t0 = time.perf_counter()
+    log = folder / "run.log"  # the run's timestamped steps, to follow while it runs
     try:
-        proc = subprocess.run([sys.executable, "-m", "schoolmap", "run", str(folder / "city.toml")],
-                              capture_output=True, text=True, timeout=timeout)
+        with log.open("w", encoding="utf-8") as out:
+            proc = subprocess.run([sys.executable, "-m", "schoolmap", "run",
+                                   str(folder / "city.toml")], stdout=out,
+                                  stderr=subprocess.PIPE, text=True, timeout=timeout)
         row["status"] = "ok" if proc.returncode == 0 else f"exit {proc.returncode}"
         if proc.returncode:
             row["stderr"] = proc.stderr[-2000:]
-        row["last_steps"] = proc.stdout.strip().splitlines()[-3:]
-    except subprocess.TimeoutExpired as err:
+    except subprocess.TimeoutExpired:
         row["status"] = f"stopped after {timeout:.0f} s"
-        out = err.stdout.decode() if isinstance(err.stdout, bytes) else (err.stdout or "")
-        row["last_steps"] = out.strip().splitlines()[-3:]
+    row["last_steps"] = log.read_text(encoding="utf-8").strip().splitlines()[-3:]
     row["wall_s"] = round(time.perf_counter() - t0, 1)
     row["load_after"] = round(os.getloadavg()[0], 2)
     stages = folder / "out" / "stages.json"
@@ -228,15 +230,17 @@ def run_size(n_cells: int, timeout: float, work: Path) -> dict:
 
 
 def _table(rows: list[dict]) -> str:
-    lines = ["| cells | wall (s) | peak RSS (GB) | slowest stages (s) | map.html (MB) | load "
-             "| status |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| cells | wall (s) | CPU (s) | peak RSS (GB) | slowest stages (wall/CPU s) "
+             "| map.html (MB) | load | status |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         stages = sorted(row.get("stages", []), key=lambda s: -s["seconds"])[:3]
-        slow = ", ".join(f"{s['stage']} {s['seconds']:.0f}" for s in stages)
+        slow = ", ".join(f"{s['stage']} {s['seconds']:.0f}/{s.get('cpu_seconds', 0):.0f}"
+                         for s in stages)
         peak = row.get("peak_rss_mb")
+        cpu = sum(s.get("cpu_seconds", 0.0) for s in row.get("stages", []))
         lines.append(
-            f"| {row['cells']:,} | {row['wall_s']:.0f} | "
+            f"| {row['cells']:,} | {row['wall_s']:.0f} | {f'{cpu:.0f}' if cpu else ''} | "
             f"{'' if peak is None else f'{peak / 1024:.1f}'} | {slow} | "
             f"{row.get('files_mb', {}).get('map.html', '')} | "
             f"{row['load_before']}–{row['load_after']} | {row['status']} |")
