@@ -98,7 +98,7 @@ def add_admission_odds(m: folium.Map, cells: gpd.GeoDataFrame, level: str, *,
               "outside": map_text("placed_outside", lang)}
     add_geojson(group, shown, properties, labels, _style, DENSITY_PANE)
     add_overlay(m, group)
-    legend.add_section("admission_odds", f"<b>{map_text('legend_admission', lang)}</b>" + "".join(
+    legend.add_section("admission_odds", f"<h4>{map_text('legend_admission', lang)}</h4>" + "".join(
         legend_row(f'<span class="dot" style="background:{c}"></span>', map_text(key, lang))
         for _, c, key in ODDS_BANDS))
     return len(shapes)
