@@ -63,8 +63,10 @@ def _sum_bits(masks: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def brute_force(rows, cols, students, seats, roots, cost, official, mw, cw, max_u=1.0):
-    """Least F over all contiguous partitions within seats: (F, labels) or (inf, None)."""
+def brute_force(rows, cols, students, seats, roots, cost, official, mw, cw, max_u=1.0,
+                peak=None):
+    """Least F over all contiguous partitions within seats (by ``peak`` students when given):
+    (F, labels) or (inf, None)."""
     masks = connected_masks(rows, cols)
     n, k = rows * cols, len(roots)
     full = (1 << n) - 1
@@ -74,7 +76,7 @@ def brute_force(rows, cols, students, seats, roots, cost, official, mw, cw, max_
     for a, b, w in edges:
         inner += ((masks >> a) & (masks >> b) & 1) * w
     total_w = sum(w for _, _, w in edges)
-    load = _sum_bits(masks, students)
+    load = _sum_bits(masks, students if peak is None else peak)
     root_bits = [1 << int(r) for r in roots]
     others = [sum(root_bits) ^ rb for rb in root_bits]
     cap = max_u * np.asarray(seats, dtype=float)
@@ -226,6 +228,35 @@ def test_moves_bound_and_travel_bound_at_moved_hold(outcomes):
             students, seats, roots, cost, official, *_ = instance(seed, r, c, k)
             fewest, _ = brute_force(r, c, students, seats, roots, 0 * cost, official, 1.0, 0.0)
             assert ex.moved_bound <= fewest + 1e-9, seed
+
+
+def test_design_over_several_years_holds_the_peak_within_seats():
+    """With each cell's peak students over the years, every zone's peak load fits its seats;
+    the exact mode equals brute force over partitions within seats at the peak (travel and
+    moves of the design year), and the heuristic is feasible wherever one exists."""
+    hits = feasible = 0
+    for seed in range(12):
+        r, c, k = (4, 5, 3) if seed % 2 else (3, 4, 2)
+        students, seats, roots, cost, official, mw, _ = instance(300 + seed, r, c, k)
+        growth = np.random.default_rng(seed).integers(0, 3, r * c)
+        peak = students + growth
+        seats = np.ceil(seats * 1.2)
+        best, _ = brute_force(r, c, students, seats, roots, cost, official, mw, 0.0, peak=peak)
+        adj = grid_adjacency(r, c)
+        kw = dict(move_weight=mw, peak_students_by_cell=peak)
+        ex = design_zones(adj, cost, students, seats, roots, official, method="exact", **kw)
+        he = design_zones(adj, cost, students, seats, roots, official, method="heuristic",
+                          seed=seed, **kw)
+        if not np.isfinite(best):
+            continue
+        feasible += 1
+        for d in (ex, he):
+            assert d.unzoned == 0 and (d.pieces_by_zone == 1).all(), seed
+            assert (d.peak_students_by_zone <= d.seats_by_zone + 1e-9).all(), seed
+            assert d.travel_bound <= d.travel + 1e-6, seed
+        assert _objective(ex, mw, 0.0) == pytest.approx(best, rel=1e-9, abs=1e-6), seed
+        hits += _objective(he, mw, 0.0) <= best + 1e-6
+    assert feasible >= 6 and hits >= feasible - 1
 
 
 def test_heuristic_is_deterministic():

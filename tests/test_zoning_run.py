@@ -109,3 +109,24 @@ def test_demo_zoning_scenario_loads():
     sc = load_scenario(Path(__file__).parents[1] / "scenarios" / "demo-zoning.toml")
     assert sc.zoning is not None and sc.zoning.design_levels(sc.levels) == ("primary", "junior")
     assert sc.zoning.tradeoff == (0.0, 300.0, 1500.0, 3000.0, 10000.0)
+
+
+def test_zoning_years_hold_every_forecast_year_within_seats(tmp_path):
+    """``years = 2`` with a 2-year forecast: each zone's peak over 2026–2028 fits its seats;
+    without a forecast (horizon 0) a note says the design holds for the base year."""
+    sc = _scenario(tmp_path, "[zoning]\nlevels = [\"primary\"]\nyears = 2\n")
+    path = sc.source
+    path.write_text(path.read_text(encoding="utf-8").replace("horizon = 0", "horizon = 2"),
+                    encoding="utf-8")
+    result = run_scenario(load_scenario(path))
+    assert result.forecast is not None
+    design = result.designs["primary"].design
+    peak = design.peak_students_by_zone
+    assert peak is not None and (peak <= design.seats_by_zone + 1e-6).all()
+    assert (peak >= design.students_by_zone - 1e-6).all()
+    assert any("primary/zoning: zones hold within seats in every year 2026–2028" in n
+               for n in result.notes)
+    assert result.designs["primary"].summary()["peak_max_utilisation"] <= 1.0 + 1e-9
+    base = run_scenario(sc)
+    assert base.designs["primary"].design.peak_students_by_zone is None
+    assert any("years = 2 not applied" in n for n in base.notes)

@@ -42,6 +42,7 @@ MILP's own bound (its LP relaxation tightened by branching).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +99,9 @@ class ZoneDesign:
         Proven lower bounds on travel + P × unzoned, and on travel + moves + P × unzoned.
     travel_gap, gap : float
         Relative distance of the design to each bound (0 when it meets it).
+    peak_students_by_zone : ndarray of shape (n_zones,) or None
+        With ``peak_students_by_cell``: the zone's cells' peak students summed (≤ its seats ×
+        ``max_utilisation``, so the zone is within seats in every year); None otherwise.
     moved_bound : float
         Proven lower bound on students moved + students unzoned, whatever the travel: a zone
         keeps at most ``max_utilisation`` × seats of its official students, and students whose
@@ -143,6 +147,7 @@ class ZoneDesign:
     proven: bool
     milp_bound: float = float("nan")
     moved_bound: float = 0.0
+    peak_students_by_zone: np.ndarray | None = None
     travel_bound_at_moved: float = 0.0
     seconds: float = 0.0
     problems: tuple[Problem, ...] = field(default=())
@@ -191,6 +196,7 @@ def design_zones(
     move_weight: float = DEFAULT_MOVE_WEIGHT_M,
     compactness_weight: float = 0.0,
     community_by_cell: Any = None,
+    peak_students_by_cell: Any = None,
     method: str = "auto",
     time_limit_s: float = 60.0,
     seed: int = 0,
@@ -233,6 +239,13 @@ def design_zones(
         Cost (student-metres) per unit of boundary between zones.
     community_by_cell : array_like of shape (n_cells,), optional
         Community (小区) of each cell (None / NaN / −1 for none): a community is never split.
+    peak_students_by_cell : array_like of shape (n_cells,), optional
+        A design that must hold over several years: each cell's most students in any of them
+        (≥ ``students_by_cell``). Seats then bound the zones' peak loads, Σ peak ≤
+        ``max_utilisation`` × seats — within seats in every year (conservatively: the cells
+        need not peak in the same year); travel and moves are still those of
+        ``students_by_cell``, and so are the bounds (proven for the one year, so for the
+        years together too).
     method : {"auto", "exact", "heuristic"}
         ``auto``: exact up to :data:`EXACT_MAX_CELLS` cells.
     time_limit_s : float
@@ -282,6 +295,7 @@ def design_zones(
         raise ValidationError([f"method {method!r} unknown; use 'auto', 'exact' or 'heuristic'"],
                               _WHERE)
     exact = method == "exact" or (method == "auto" and n_units <= EXACT_MAX_CELLS)
+    search = _peak_instance(inst, units, peak_students_by_cell, ctx["students"])
     bounds = _bounds(inst, costs, units, ctx, cell_xy, school_xy, groups)
     milp_bound = float("nan")
     proven = False
@@ -289,17 +303,42 @@ def design_zones(
         label = np.full(n_units, -1, dtype=np.int64)
     elif exact:
         try:
-            label, milp_bound, proven = solve_milp(inst, time_limit_s)
+            label, milp_bound, proven = solve_milp(search, time_limit_s)
         except InfeasibleError:  # no solution within the time limit
             notes.append(f"the exact design found no solution in {time_limit_s:g} s; the "
                          "heuristic's design is given")
             exact = False
     if len(inst.root) and not exact:
-        label = _search(inst, bounds["seed"], iterations, restarts, seed)
-    label = _drop_overfull(label, inst, notes)
-    return _result(inst, label, units, ctx, groups, bounds, milp_bound, proven,
+        label = _search(search, bounds["seed"], iterations, restarts, seed)
+    label = _drop_overfull(label, search, notes)
+    peak_z = (None if search is inst else np.bincount(
+        label[label >= 0], weights=search.students[label >= 0], minlength=len(inst.root)))
+    return _result(inst, label, units, ctx, groups, bounds, milp_bound, proven, peak_z,
                    "exact" if exact else "heuristic", problems, notes,
                    time.perf_counter() - start)
+
+
+def _peak_instance(inst: _Instance, units: np.ndarray, peak: Any,
+                   students: np.ndarray) -> _Instance:
+    """The instance the solvers see: ``inst`` itself, or with a design over several years the
+    units' peak students as their load and the year's travel and move terms folded into the
+    cost per peak student (s/q × (cost + move_weight × moved); move_weight 0)."""
+    if peak is None:
+        return inst
+    q = np.asarray(peak, dtype=np.float64).reshape(-1)
+    if q.shape != students.shape or not np.isfinite(q).all() or (q < students - 1e-9).any():
+        bad = (np.flatnonzero(~np.isfinite(q) | (q < students - 1e-9))[:20]
+               if q.shape == students.shape else ())
+        raise ValidationError([Problem(_WHERE, "peak_students_by_cell must give "
+                                       f"{len(students)} numbers, each ≥ the cell's students",
+                                       tuple(str(b) for b in bad))], _WHERE)
+    q_u = np.bincount(units, weights=q, minlength=len(inst.students))
+    unit_of = np.repeat(np.arange(len(q_u)), np.diff(inst.cand_ptr))
+    moved = (inst.official[unit_of] >= 0) & (inst.official[unit_of] != inst.cand_zone)
+    ratio = np.where(q_u > 0, inst.students / np.where(q_u > 0, q_u, 1.0), 1.0)[unit_of]
+    cost = ratio * (inst.cand_cost + inst.mw * moved)
+    pen = float(inst.pen * max(1.0, q_u.sum() / max(inst.students.sum(), 1e-12)))
+    return dataclasses.replace(inst, students=q_u, cand_cost=cost, mw=0.0, pen=pen)
 
 
 def _ints(x: Any, name: str, n: int, lo: int, hi: int) -> np.ndarray:
@@ -697,7 +736,7 @@ def _drop_overfull(label: np.ndarray, inst: _Instance, notes: list[str]) -> np.n
     return label
 
 
-def _result(inst, label, units, ctx, groups, bounds, milp_bound, proven, method, problems,
+def _result(inst, label, units, ctx, groups, bounds, milp_bound, proven, peak_z, method, problems,
             notes, seconds) -> ZoneDesign:
     k = len(groups)
     s = ctx["students"]
@@ -742,6 +781,6 @@ def _result(inst, label, units, ctx, groups, bounds, milp_bound, proven, method,
         travel_bound=bounds["travel_bound"], bound=bounds["bound"],
         travel_gap=rel(t_value, bounds["travel_bound"]), gap=rel(f_value, bounds["bound"]),
         penalty=inst.pen, method=method, proven=proven, milp_bound=milp_bound,
-        moved_bound=moved_bound,
+        moved_bound=moved_bound, peak_students_by_zone=peak_z,
         travel_bound_at_moved=max(bounds["travel_bound"], bounds["bound"] - inst.mw * moved),
         seconds=seconds, problems=tuple(problems), notes=tuple(notes))

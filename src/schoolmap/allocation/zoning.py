@@ -172,6 +172,9 @@ class CatchmentDesign:
             "travel_student_m": d.travel, "travel_bound_student_m": d.travel_bound,
             "travel_gap": d.travel_gap, "bound": d.bound, "gap": d.gap,
             "students_moved_bound": d.moved_bound,
+            "peak_max_utilisation": (None if d.peak_students_by_zone is None else float(
+                np.max(d.peak_students_by_zone / np.maximum(d.seats_by_zone, 1e-12),
+                       initial=0.0))),
             "travel_bound_at_moved_student_m": d.travel_bound_at_moved,
             "official": self.official,
             "dissolved_optimum_students_moved": self.dissolved_optimum_moved,

@@ -41,8 +41,10 @@ class ZoningSettings:
     compactness_weight : float
         Student-metres per metre of zone boundary.
     years : int
-        Forecast years after the base year the design should hold for. Validated only: the
-        design is made for one year's students (multi-year feasibility is not built yet).
+        Forecast years after the base year the design must hold for: each zone's cells' peak
+        students over the base year and those years stay within ``max_utilisation`` × seats
+        (conservatively: each cell's own peak). Needs a forecast (``horizon`` and single-year
+        ages); without one the design holds for the base year and a note says so.
     multi_school : bool
         Schools sharing a cell form one 多校划片 zone (always on; ``false`` is refused until
         separate zones per school in one cell are supported).

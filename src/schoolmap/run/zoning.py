@@ -50,13 +50,14 @@ def run_zoning(result: Any, say: Callable[[str], None]) -> None:
         column = f"demand_{level}"
         demand = (result.cells[column].to_numpy(dtype=np.float64)
                   if column in result.cells.columns else None)
-        design = _design(result, level, demand, settings.move_weight, roads, adjacency)
+        peak = _peak(result, level, demand, settings.years)
+        design = _design(result, level, demand, settings.move_weight, roads, adjacency, peak)
         adjacency = design.adjacency
         result.designs[level] = design
         for weight in settings.tradeoff:
             say(f"{level}: catchment design, move weight {weight:g} m")
             row = (design if weight == settings.move_weight else _design(
-                result, level, demand, weight, roads, adjacency)).summary()
+                result, level, demand, weight, roads, adjacency, peak)).summary()
             result.zoning_tradeoff.append(
                 {"level": level, "move_weight": weight,
                  **{c: row[c] for c in TRADEOFF_COLUMNS[2:]}})
@@ -66,16 +67,45 @@ def run_zoning(result: Any, say: Callable[[str], None]) -> None:
         result.notes += [f"{level}/zoning: {n}" for n in design.design.notes]
 
 
+def _peak(result: Any, level: str, demand: Any, years: int) -> np.ndarray | None:
+    """Each cell's most students of the level from the base year to ``years`` forecast years
+    on (the forecast's residents of the level's ages × its public rate, as the siting step
+    counts them); None for ``years = 0``, or with a note when there is no forecast to use."""
+    if years <= 0:
+        return None
+    from schoolmap.run.scenario import _counted
+
+    sc = result.scenario
+    forecast = result.forecast
+    if forecast is None or demand is None or _counted(result.district, level):
+        result.notes.append(f"{level}/zoning: years = {years} not applied: no forecast of the "
+                            "level's students (a horizon and single-year ages are needed); the "
+                            "design holds for the base year")
+        return None
+    norm = sc.norms.level(level)
+    ages = list(norm.ages)
+    peak = np.asarray(demand, dtype=np.float64).copy()
+    last = sc.base_year
+    for k, year in enumerate(np.asarray(forecast.years).tolist()):
+        if sc.base_year < year <= sc.base_year + years:
+            peak = np.maximum(peak, forecast.residents[k][:, ages].sum(axis=1) * norm.public_rate)
+            last = max(last, int(year))
+    result.notes.append(f"{level}/zoning: zones hold within seats in every year {sc.base_year}–"
+                        f"{last} (each cell's most students over those years)")
+    return peak
+
+
 def _design(result: Any, level: str, demand: Any, weight: float, roads: Any,
-            adjacency: Any) -> CatchmentDesign:
+            adjacency: Any, peak: Any = None) -> CatchmentDesign:
     """One level's design with the ``[zoning]`` settings and ``move_weight = weight``."""
     sc = result.scenario
     settings = sc.zoning
+    extra = {} if peak is None else {"peak_students_by_cell": peak}
     return design_catchments(
         result.district, level, result.year, max_utilisation=settings.max_utilisation,
         min_utilisation=settings.min_utilisation, move_weight=weight,
         compactness_weight=settings.compactness_weight, norms=sc.norms, demand_by_cell=demand,
-        roads=roads, seed=sc.seed, adjacency=adjacency)
+        roads=roads, seed=sc.seed, adjacency=adjacency, **extra)
 
 
 def changed_areas(result: Any) -> gpd.GeoDataFrame:
