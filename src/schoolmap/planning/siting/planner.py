@@ -502,6 +502,8 @@ def _open_early(planner: _Planner, plan: list[_Site], years: list[Any], smallest
         enough = max(_TOL, min(smallest, 0.25 * busiest[site.cand]))
         for t in reversed([y for y in years if y < site.open_year]):
             without = planner.unserved(planner.solve(t, plan))
+            if without < enough:
+                break  # fewer unserved than ``enough`` in t: no site can seat that many more
             was = site.open_year
             site.open_year = t
             if planner.unserved(planner.solve(t, plan)) <= without - enough:
