@@ -371,3 +371,35 @@ def test_durham_elementary_design_beats_the_official_zones():
     assert s["zones_over_capacity"] == 0 and d.official["zones_over_capacity"] == 10
     assert s["travel_gap"] < 0.03 and s["students_unzoned"] == 0
     assert s["mean_trip_m"] < d.official["mean_trip_m"]
+
+
+def test_cell_adjacency_crosses_a_barrier_only_at_a_road_crossing():
+    """A river between columns 1 and 2 of a 2 × 4 grid of 100 m cells, a road bridging it in
+    the first row: the cells are neighbours across it only there; a zone on the far bank
+    must reach its cells through the bridge."""
+    import geopandas as gpd
+    from shapely.geometry import LineString, box
+
+    from schoolmap.allocation.zoning import barrier_lines, cell_adjacency
+
+    cells = gpd.GeoDataFrame(geometry=[box(c * 100, r * 100, c * 100 + 100, r * 100 + 100)
+                                       for r in range(2) for c in range(4)], crs="EPSG:32651")
+    roads = gpd.GeoDataFrame({"barrier": ["river", "no", ""]}, geometry=[
+        LineString([(200, -50), (200, 250)]), LineString([(0, 50), (400, 50)]),
+        LineString([(0, 150), (150, 150)])], crs="EPSG:32651")
+    barriers = barrier_lines(roads)
+    assert barriers is not None and len(barriers[0]) == 1 and len(barriers[1]) == 1
+    plain = cell_adjacency(cells)
+    cut = cell_adjacency(cells, barriers=barriers)
+    assert plain[1, 2] > 0 and plain[5, 6] > 0
+    assert cut[1, 2] == plain[1, 2] and cut[5, 6] == 0 and cut[6, 5] == 0
+    assert (cut != cut.T).nnz == 0 and cut.nnz == plain.nnz - 2
+    # school 0 in cell 0 (west bank) with room for everyone, school 1 in cell 7 with none
+    # to spare: cell 6 goes west only through the bridge and cell 2
+    students = np.array([1, 1, 1, 1, 1, 1, 1, 1.0])
+    xy = np.array([[c * 100 + 50, r * 100 + 50] for r in range(2) for c in range(4)], float)
+    d = design_zones(cut, None, students, [7, 1], [0, 7], cell_xy=xy, school_xy=xy[[0, 7]],
+                     move_weight=0)
+    assert (d.pieces_by_zone == 1).all() and d.unzoned == 0
+    assert d.zone_by_cell[[2, 3, 6]].tolist() == [0, 0, 0]
+    assert barrier_lines(roads.assign(barrier="no")) is None

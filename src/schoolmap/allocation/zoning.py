@@ -43,8 +43,8 @@ from schoolmap.io.district import District
 from schoolmap.io.zones import zone_of_points
 from schoolmap.norms import Norms, default_norms
 
-__all__ = ["ZONE_COLUMNS", "CatchmentDesign", "ZoneDesign", "cell_adjacency", "design_catchments",
-           "design_zones"]
+__all__ = ["ZONE_COLUMNS", "CatchmentDesign", "ZoneDesign", "barrier_lines", "cell_adjacency",
+           "design_catchments", "design_zones"]
 
 #: Columns of :attr:`CatchmentDesign.zones` (then ``geometry``).
 ZONE_COLUMNS = ("level", "zone", "school_id", "name", "students", "seats", "utilisation",
@@ -52,7 +52,8 @@ ZONE_COLUMNS = ("level", "zone", "school_id", "name", "students", "seats", "util
                 "area_km2")
 
 
-def cell_adjacency(cells: gpd.GeoDataFrame, contiguity: str = "rook") -> sp.csr_matrix:
+def cell_adjacency(cells: gpd.GeoDataFrame, contiguity: str = "rook",
+                   barriers: tuple[np.ndarray, np.ndarray] | None = None) -> sp.csr_matrix:
     """Which cells are neighbours, weighted by their shared boundary (metres).
 
     Parameters
@@ -63,6 +64,11 @@ def cell_adjacency(cells: gpd.GeoDataFrame, contiguity: str = "rook") -> sp.csr_
         ``rook``: cells sharing an edge; ``queen``: a corner is enough (weight 1e-6 m). Groups of
         cells that touch no other group are joined where their nearest-cell territories touch
         (Delaunay edges of the cell centres; weight 1e-6 m).
+    barriers : (lines, crossings), optional
+        Barrier lines (rivers, railways, expressways) and the points where roads cross them
+        (:func:`barrier_lines`): two cells whose centres a barrier separates are neighbours
+        only where a crossing lies in one of them — a zone reaches across a river only at a
+        bridge. A pocket cut off with no crossing at all stays joined across its barriers.
 
     Returns
     -------
@@ -107,9 +113,69 @@ def cell_adjacency(cells: gpd.GeoDataFrame, contiguity: str = "rook") -> sp.csr_
                                 (da[across], db[across])), shape=(n, n)).tocsr()
         bridge.data[:] = 1e-6
         m = m + bridge
+    if barriers is not None and len(barriers[0]):
+        m = _cut_barriers(sp.triu(m + m.T, k=1).tocoo(), geoms, barriers)
     m = (m + m.T).tocsr()
     m.sort_indices()
     return m
+
+
+def _cut_barriers(m: sp.coo_matrix, geoms: np.ndarray,
+                  barriers: tuple[np.ndarray, np.ndarray]) -> sp.coo_matrix:
+    """Drop the neighbour pairs a barrier line separates, unless a crossing lies in either
+    cell (upper-triangle pairs in, the same out)."""
+    lines, crossings = barriers
+    xy = shapely.point_on_surface(geoms)
+    segments = shapely.linestrings(np.stack([shapely.get_coordinates(xy[m.row]),
+                                             shapely.get_coordinates(xy[m.col])], axis=1))
+    hit = np.unique(shapely.STRtree(lines).query(segments, predicate="intersects")[0])
+    keep = np.ones(len(m.row), dtype=bool)
+    keep[hit] = False
+    if len(crossings) and len(hit):
+        tree = shapely.STRtree(crossings)
+        near = np.zeros(len(geoms), dtype=bool)
+        near[np.unique(tree.query(geoms, predicate="intersects")[0])] = True
+        keep[hit] = near[m.row[hit]] | near[m.col[hit]]
+    # a pocket the barriers cut off with no crossing at all keeps its pairs across them (no
+    # road leads out of it: its travel is the straight line too)
+    kept = sp.coo_matrix((m.data[keep], (m.row[keep], m.col[keep])), shape=m.shape)
+    _, part = connected_components(kept, directed=False)
+    keep |= part[m.row] != part[m.col]
+    return sp.coo_matrix((m.data[keep], (m.row[keep], m.col[keep])), shape=m.shape)
+
+
+def barrier_lines(roads: gpd.GeoDataFrame | None,
+                  crs: Any = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """A roads layer's barrier lines (``barrier`` set: a river, a railway, an expressway) and
+    the points where its other lines cross them, for :func:`cell_adjacency`; None when the
+    layer has no barrier.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString
+    >>> roads = gpd.GeoDataFrame({"barrier": ["river", "no"]}, geometry=[
+    ...     LineString([(200, -10), (200, 210)]), LineString([(0, 50), (400, 50)])])
+    >>> lines, crossings = barrier_lines(roads)
+    >>> len(lines), [p.wkt for p in crossings]
+    (1, ['POINT (200 50)'])
+    """
+    if roads is None or "barrier" not in roads.columns or len(roads) == 0:
+        return None
+    if crs is not None and roads.crs is not None and roads.crs != crs:
+        roads = roads.to_crs(crs)
+    from schoolmap.io.roads import _FALSE
+
+    text = roads["barrier"].astype(str).str.strip().str.lower()
+    is_barrier = ~text.isin(_FALSE).to_numpy()
+    geoms = roads.geometry.to_numpy()
+    lines, other = geoms[is_barrier], geoms[~is_barrier]
+    if not len(lines):
+        return None
+    a, b = shapely.STRtree(other).query(lines, predicate="intersects")
+    points = shapely.get_parts(shapely.intersection(lines[a], other[b]))
+    points = shapely.get_parts(shapely.extract_unique_points(points)) if len(points) else points
+    return lines, np.asarray(points[shapely.get_type_id(points) == 0] if len(points) else points)
 
 
 @dataclass(frozen=True)
@@ -200,6 +266,7 @@ def design_catchments(
     method: str = "auto",
     seed: int = 0,
     adjacency: sp.csr_matrix | None = None,
+    barriers: tuple[np.ndarray, np.ndarray] | None = None,
     **options: Any,
 ) -> CatchmentDesign:
     """Design a level's catchments: contiguous zones within seats, short trips, few moves.
@@ -228,6 +295,9 @@ def design_catchments(
         Passed to :func:`~schoolmap.allocation.design.design_zones`.
     adjacency : scipy.sparse matrix, optional
         :func:`cell_adjacency` of the cells, when already built.
+    barriers : (lines, crossings), optional
+        :func:`barrier_lines` of the district's roads: zones cross a barrier only at a road
+        crossing (used when the adjacency is built here).
 
     Returns
     -------
@@ -255,7 +325,8 @@ def design_catchments(
     covering = allocate(district, level, "catchment", year=year, norms=norms, schools=schools,
                         demand_by_cell=np.ones(len(students))).main_school_by_cell()
     covering = np.where(official_school >= 0, official_school, covering)
-    adj = adjacency if adjacency is not None else cell_adjacency(cells, contiguity)
+    adj = (adjacency if adjacency is not None
+           else cell_adjacency(cells, contiguity, barriers=barriers))
     costs = None if roads is None else _road_costs(roads, cell_xy, sxy)
     community = (cells[community_column].to_numpy(dtype=object)
                  if community_column and community_column in cells.columns else None)

@@ -20,7 +20,13 @@ import pandas as pd
 import shapely
 
 from schoolmap.allocation.travel import district_graph
-from schoolmap.allocation.zoning import ZONE_COLUMNS, CatchmentDesign, design_catchments
+from schoolmap.allocation.zoning import (
+    ZONE_COLUMNS,
+    CatchmentDesign,
+    barrier_lines,
+    cell_adjacency,
+    design_catchments,
+)
 
 __all__ = ["TRADEOFF_COLUMNS", "ZONING_COLUMNS", "ZONING_FILES", "changed_areas", "run_zoning",
            "tradeoff_table", "zoning_summary", "zoning_tables"]
@@ -45,6 +51,11 @@ def run_zoning(result: Any, say: Callable[[str], None]) -> None:
     roads = (None if sc.travel.mode == "euclidean"
              else district_graph(result.district, sc.travel))
     adjacency = None
+    barriers = _barriers(result) if roads is not None else None
+    if barriers is not None:
+        adjacency = cell_adjacency(result.district.cells, barriers=barriers)
+        result.notes.append(f"zoning: zones cross the {len(barriers[0])} barrier line(s) of the "
+                            f"roads layer only at its {len(barriers[1])} road crossing(s)")
     for level in settings.design_levels(sc.levels):
         say(f"{level}: catchment design")
         column = f"demand_{level}"
@@ -65,6 +76,17 @@ def run_zoning(result: Any, say: Callable[[str], None]) -> None:
         result.cells[f"changed_{level}"] = design.changed_by_cell
         result.notes += [f"{level}/zoning: {p}" for p in design.design.problems]
         result.notes += [f"{level}/zoning: {n}" for n in design.design.notes]
+
+
+def _barriers(result: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """Barrier lines of the district's ``roads`` layer and its road crossings (None: an
+    ``.osm.pbf`` file, no layer, or no barrier)."""
+    if result.scenario.travel.roads is not None or result.district.source is None:
+        return None
+    from schoolmap.io.roads import read_roads_layer
+
+    frame, _ = read_roads_layer(result.district.source)
+    return barrier_lines(frame, result.district.crs)
 
 
 def _peak(result: Any, level: str, demand: Any, years: int) -> np.ndarray | None:
