@@ -42,7 +42,7 @@ from schoolmap.norms import default_norms
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 OUT = HERE / "results" / "zoning.json"
-WEIGHTS = (0.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)
+WEIGHTS = (0.0, 300.0, 1000.0, 1500.0, 2000.0, 3000.0, 10000.0)
 
 
 def load() -> float:
@@ -58,6 +58,7 @@ def row_of(r, extra=None) -> dict:
         "zones_over_capacity": s["zones_over_capacity"],
         "max_utilisation_seen": float((z["students"] / z["seats"]).max()),
         "students": s["students"], "students_moved": s["students_moved"],
+        "students_moved_bound": s["students_moved_bound"],
         "students_unzoned": s["students_unzoned"], "mean_trip_m": round(s["mean_trip_m"], 1),
         "travel_student_m": round(s["travel_student_m"]),
         "travel_bound_student_m": round(s["travel_bound_student_m"]),
@@ -104,6 +105,10 @@ def demo_rows(norms) -> tuple[list[dict], list[dict], dict]:
                           "travel_student_m": round(s["travel_student_m"]),
                           "travel_gap": round(s["travel_gap"], 5),
                           "students_moved": s["students_moved"],
+                          "students_moved_bound": s["students_moved_bound"],
+                          "travel_gap_at_moved": round(
+                              s["travel_student_m"] / s["travel_bound_at_moved_student_m"] - 1,
+                              5),
                           "mean_trip_m": round(s["mean_trip_m"], 1),
                           "zones_over_capacity": s["zones_over_capacity"],
                           "zones_several_pieces": s["zones_several_pieces"]})
