@@ -321,3 +321,26 @@ def test_orlib_cap_optimum_with_open_sites_fixed(name):
     assert r.certificate["optimal"]
     assert r.unserved_by_cell.sum() == 0
     assert r.objective + fixed[open_].sum() == pytest.approx(optimum, rel=1e-9)
+
+
+def test_sparse_door_starts_where_told_and_answers_the_same():
+    """``start`` (a previous answer, or seat prices) changes where the sparse solve starts,
+    never its answer: same optimum, proven, from cold, from prices, from a rougher answer."""
+    rng = np.random.default_rng(5)
+    n, m = 400, 12
+    cells, schools = rng.uniform(0, 4000, (n, 2)), rng.uniform(0, 4000, (m, 2))
+    d = _brute(cells, schools, 2)
+    keep = d <= np.sort(d, axis=1)[:, [5]]  # each cell's 6 nearest schools
+    matrix = sp.csr_matrix(np.where(keep, d, 0.0) + np.where(keep, 1e-9, 0.0))
+    supply = rng.integers(1, 6, n).astype(float)
+    seats = np.full(m, np.floor(supply.sum() / m * 0.95))
+    cold = transport(supply, seats, matrix, unserved_cost=20_000)
+    narrow = transport(supply, seats, sp.csr_matrix(np.where(d <= np.sort(d, axis=1)[:, [2]],
+                                                               d + 1e-9, 0.0)),
+                       unserved_cost=20_000)
+    for start in (cold, cold.seat_price, narrow, narrow.seat_price * 1.5, np.zeros(m)):
+        r = transport(supply, seats, matrix, unserved_cost=20_000, start=start)
+        assert r.certificate["optimal"]
+        assert r.objective == pytest.approx(cold.objective, rel=1e-12)
+    with pytest.raises(ValidationError, match="cells × "):
+        transport(supply[:-1], seats, matrix[:-1], unserved_cost=20_000, start=cold)

@@ -264,6 +264,7 @@ def transport(
     *,
     unserved_cost: Any = None,
     tol: float = 1e-6,
+    start: TransportResult | np.ndarray | None = None,
 ) -> TransportResult:
     """Exact capacitated transportation: the array door.
 
@@ -281,6 +282,11 @@ def transport(
         so that students are unserved only when no seat can be had at all.
     tol : float
         Tolerance (cost units) of the certificate.
+    start : TransportResult or array_like of shape (m,), optional
+        Sparse costs only: where the solve starts — a previous answer on the same cells and
+        schools (its seat prices, and its flows on the pairs still allowed), or estimated seat
+        prices. The answer and its proof do not depend on it, only the time: from prices near
+        the optimal ones few students need to move.
 
     Returns
     -------
@@ -319,8 +325,9 @@ def transport(
                                    "pairs_bounded": 0}
     if dense is None:
         indptr, school, cvals = _sorted_csr(n, rows, cols, vals)
+        price0, flow0 = _start(start, n, m, indptr, school)
         flow, unserved, price, paths = _solve_candidates(supply, capacity, indptr, school, cvals,
-                                                         p, integral)
+                                                         p, integral, price0, flow0)
         u, viol, _ = _duals_and_slackness(supply, capacity, indptr, school, cvals, p, flow,
                                           unserved, price, tol)
         # u is the cheapest priced option of each cell: dual feasible on every allowed pair
@@ -369,6 +376,31 @@ def transport(
     certificate["candidates"] = len(school)
     return _finish(supply, capacity, indptr, school, cvals, p, flow, unserved, price, u,
                    integral, certificate)
+
+
+def _start(start: Any, n: int, m: int, indptr: np.ndarray,
+           school: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Seat prices and per-pair flows to start the sparse solve from (see :func:`transport`)."""
+    if start is None:
+        return None, None
+    if isinstance(start, TransportResult):
+        price = np.asarray(start.seat_price, dtype=np.float64)
+        if len(price) != m or len(start.unserved_by_cell) != n:
+            raise ValidationError([f"start is an answer for {len(start.unserved_by_cell)} cells "
+                                   f"× {len(price)} schools, not {n} × {m}"], "transport input")
+        # its flows, on the pairs still allowed (pairs keyed cell × m + school)
+        cell_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+        key = cell_of * m + school
+        order = np.argsort(key, kind="stable")
+        old = start.cell.astype(np.int64) * m + start.school.astype(np.int64)
+        at = np.minimum(np.searchsorted(key[order], old), len(key) - 1) if len(key) else old
+        flow = np.zeros(len(key))
+        if len(key):
+            hit = key[order][at] == old
+            flow[order[at[hit]]] = np.asarray(start.students, dtype=np.float64)[hit]
+        return np.maximum(price, 0.0), flow
+    price = _vector(start, "start (seat prices)", m)
+    return price, None
 
 
 def _unserved(unserved_cost: Any, n: int, m: int, max_cost: float) -> np.ndarray:
@@ -498,7 +530,7 @@ def estimate_assign_bytes(n_cells: int, n_schools: int) -> float:
     >>> round(estimate_assign_bytes(1_000_000, 1_000) / 1e9, 1)
     3.0
     """
-    # the kernel's arc tables and heap, and the arcs' ladders (at most 256 MB unless m is huge)
+    # the kernel's arc tables and heap, and the arcs' ladders (at most 128 MB unless m is huge)
     school_graph = 6 * 8.0 * (n_schools + 2) ** 2 + ladder_bytes(n_schools)
     return n_cells * (_BYTES_PER_CELL + _PAIRS_PER_CELL * _BYTES_PER_PAIR) + school_graph
 
