@@ -38,7 +38,7 @@ INF = np.inf
 STATUS_OK = 0
 STATUS_NO_PATH = 1  # an imbalance that cannot be resolved (p_i infinite and too few seats)
 LADDER = 128  # cheapest realisers kept per arc (fewer for large m, see ladder_size)
-LADDER_BYTES = 128e6  # memory the ladders may take at most, unless LADDER_MIN forces more
+LADDER_BYTES = 512e6  # memory the ladders may take at most, unless LADDER_MIN forces more
 LADDER_MIN = 2
 
 
