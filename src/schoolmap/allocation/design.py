@@ -310,6 +310,15 @@ def design_zones(
             exact = False
     if len(inst.root) and not exact:
         label = _search(search, bounds["seed"], iterations, restarts, seed)
+        for again in range(3):  # unzoned cells: widen their candidates, search again
+            if not ((label < 0).any() and costs is not None and search is inst
+                    and n_units == len(units)):
+                break
+            wider = _widen(label, inst, costs, ctx["zone_of"])
+            if wider is inst:
+                break
+            inst = search = wider
+            label = _search(search, label, iterations, 1, seed + 7 + again)
     label = _drop_overfull(label, search, notes)
     peak_z = (None if search is inst else np.bincount(
         label[label >= 0], weights=search.students[label >= 0], minlength=len(inst.root)))
@@ -688,6 +697,46 @@ def _search(inst: _Instance, seed_label: np.ndarray, iterations: int | None, res
     f2 = improve(packed, *args, inst.cand_cost, inst.hi, inst.lo, inst.mw, inst.cw, inst.pen,
                  _lam(inst), its, int(restarts), int(seed) + 2, 0.0)
     return packed if f2 < f else label
+
+
+def _widen(label: np.ndarray, inst: _Instance, costs: Any, zone_of: np.ndarray) -> _Instance:
+    """Candidates widened for the cells left unzoned and their neighbours (two rings): every
+    zone of a cell within two steps, at its cost from ``costs`` — a zone next door across a
+    river may be far by road and so not among the nearest candidates. Cells only."""
+    n, k = len(inst.students), len(inst.root)
+    ring = np.zeros(n, dtype=bool)
+    ring[label < 0] = True
+    adj = inst.adj.tocsr()
+    for _ in range(2):
+        ring |= np.asarray(adj[ring].sum(axis=0)).ravel() > 0
+    cells = np.flatnonzero(ring)
+    near = adj[cells] + adj[cells] @ adj + sp.identity(n, format="csr")[cells]
+    near = near.tocoo()
+    zones = label[near.col]
+    ok = zones >= 0
+    want = sp.csr_matrix((np.ones(int(ok.sum())), (cells[near.row[ok]], zones[ok])), shape=(n, k))
+    want.data[:] = 1.0
+    full = sp.coo_matrix(costs)
+    z = zone_of[full.col]
+    keep = (z >= 0) & np.isin(full.row, cells)
+    rows, cols, vals = full.row[keep], z[keep], np.asarray(full.data, np.float64)[keep]
+    order = np.lexsort((vals, cols, rows))  # a zone's cheapest school first
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    first = np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])] if len(rows) \
+        else np.zeros(0, bool)
+    rows, cols, vals = rows[first], cols[first], vals[first]
+    unit_of = np.repeat(np.arange(n), np.diff(inst.cand_ptr))
+    have = sp.csr_matrix((np.ones(len(unit_of)), (unit_of, inst.cand_zone)), shape=(n, k))
+    add = (np.asarray(want[rows, cols]).ravel() > 0) & (np.asarray(have[rows, cols]).ravel() == 0)
+    if not add.any():
+        return inst
+    m = sp.coo_matrix((np.concatenate([inst.cand_cost, vals[add]]),
+                       (np.concatenate([unit_of, rows[add]]),
+                        np.concatenate([inst.cand_zone, cols[add]]))), shape=(n, k)).tocsr()
+    m.sort_indices()
+    return dataclasses.replace(inst, cand_ptr=m.indptr.astype(np.int64),
+                               cand_zone=m.indices.astype(np.int64),
+                               cand_cost=m.data.astype(np.float64))
 
 
 def _lam(inst: _Instance) -> float:
