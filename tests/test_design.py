@@ -403,3 +403,26 @@ def test_cell_adjacency_crosses_a_barrier_only_at_a_road_crossing():
     assert (d.pieces_by_zone == 1).all() and d.unzoned == 0
     assert d.zone_by_cell[[2, 3, 6]].tolist() == [0, 0, 0]
     assert barrier_lines(roads.assign(barrier="no")) is None
+
+
+def test_unzoned_cells_get_the_zones_next_door_as_candidates():
+    """A cell whose candidates (the nearest by road) miss the only zone next door is widened
+    to it and then zoned."""
+    import dataclasses
+
+    from schoolmap.allocation import design as D
+
+    adj, xy = _line(4)
+    cost = np.array([[0, 300], [100, 200], [200, 100], [300, 0.0]])
+    inst, units, ctx, *_ = D._prepare(adj, cost, [1, 1, 1, 1], [3, 1], [0, 3], None, 1.0,
+                                      None, 0.0, 0.0, None, None, None, None, None)
+    # cell 1 may only join zone 1 (as if zone 0 were far by road): it is left unzoned
+    keep = ~((np.repeat(np.arange(4), np.diff(inst.cand_ptr)) == 1) & (inst.cand_zone == 0))
+    ptr = np.r_[0, np.cumsum(np.bincount(np.repeat(np.arange(4), np.diff(inst.cand_ptr))[keep],
+                                         minlength=4))]
+    narrow = dataclasses.replace(inst, cand_ptr=ptr.astype(np.int64),
+                                 cand_zone=inst.cand_zone[keep], cand_cost=inst.cand_cost[keep])
+    label = np.array([0, -1, 1, 1])
+    wide = D._widen(label, narrow, cost, ctx["zone_of"])
+    assert len(wide.cand_zone) == len(inst.cand_zone)
+    assert D._search(wide, label, 2000, 1, 0).tolist() == [0, 0, 0, 1]
