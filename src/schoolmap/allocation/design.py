@@ -672,9 +672,10 @@ def _clip(u, price, costs, ctx, cell_xy, school_xy, groups, mw, pen):
 
 def _search(inst: _Instance, seed_label: np.ndarray, iterations: int | None, restarts: int,
             seed: int) -> np.ndarray:
-    """The heuristic: repair the seed, improve it; where that leaves students unzoned, search
-    for a packing first (seats above all: travel scaled down to a tie-breaker) and improve
-    that, keeping the better design."""
+    """The heuristic: repair the seed, improve it; where that leaves students unzoned, repair
+    and improve once more, and if students are still left out search for a packing first
+    (seats above all: travel scaled down to a tie-breaker) and improve that, keeping the
+    better design."""
     label = seed_label.copy()
     repair(label, inst.root, inst.students, inst.adj.indptr, inst.adj.indices, inst.cand_ptr,
            inst.cand_zone, inst.cand_cost, inst.hi)
@@ -689,6 +690,18 @@ def _search(inst: _Instance, seed_label: np.ndarray, iterations: int | None, res
                 _lam(inst), its, int(restarts), int(seed), 0.0)
     if not (label < 0).any():
         return label
+    # a few cells left out (their zones full): reattach them, pass the excess on, improve once
+    # more — a fraction of the packing search's time (demo primary: 0.4 s instead of 5.5 s)
+    again = label.copy()
+    repair(again, inst.root, inst.students, inst.adj.indptr, inst.adj.indices, inst.cand_ptr,
+           inst.cand_zone, inst.cand_cost, inst.hi)
+    rebalance(again, inst.root, inst.students, inst.official, inst.adj.indptr,
+              inst.adj.indices, inst.cand_ptr, inst.cand_zone, inst.cand_cost, inst.hi,
+              inst.mw, 2 * len(again))
+    improve(again, *args, inst.cand_cost, inst.hi, inst.lo, inst.mw, inst.cw, inst.pen,
+            _lam(inst), its, 1, int(seed) + 3, 0.0)
+    if not (again < 0).any():
+        return again
     eps = 1e-3 / inst.pen
     packed = start
     improve(packed, *args, inst.cand_cost * eps, inst.hi, inst.lo, inst.mw * eps,
