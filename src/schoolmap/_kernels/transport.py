@@ -318,22 +318,29 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
             continue
         src = arc_from[a, b]
         dst = arc_to[a, b]
+        # a remainder at most eps would stay behind unseen (rows hold only amounts above eps)
+        # and could pile up into an excess no arc can move: it moves with the rest
+        move = delta
         if a == U:
             i = -1 - src
-            unserved[i] -= delta  # a remainder below eps stays (every student counted)
+            if unserved[i] - delta <= eps:
+                move = unserved[i]
+            unserved[i] -= move
             if unserved[i] <= eps and not dirty[U]:
                 dirty[U] = _depart(U, src, flow, unserved, m, eps, arc, arc_from, arc_to, nbr,
                                    n_nbr, lk, lf, lt, ln, lbound)
         else:
-            flow[src] -= delta
-            load[a] -= delta
+            if flow[src] - delta <= eps:
+                move = flow[src]
+            flow[src] -= move
+            load[a] -= move
             if flow[src] <= eps and not dirty[a]:
                 dirty[a] = _depart(a, src, flow, unserved, m, eps, arc, arc_from, arc_to, nbr,
                                    n_nbr, lk, lf, lt, ln, lbound)
         if b == U:
             i = cell_of[src]
             was_empty = unserved[i] <= eps
-            unserved[i] += delta
+            unserved[i] += move
             if not listed_u[i]:
                 nxt, item_at, used = _push_list(U, i, head, nxt, item_at, used)
                 listed_u[i] = True
@@ -342,9 +349,9 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
                 _offer(U, i, -1 - i, unserved_cost[i], indptr, school, cost, unserved_cost,
                        m, arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, ln, lbound, innbr, False)
         else:
-            load[b] += delta
+            load[b] += move
             was_empty = flow[dst] <= eps
-            flow[dst] += delta
+            flow[dst] += move
             if not listed[dst]:
                 nxt, item_at, used = _push_list(b, dst, head, nxt, item_at, used)
                 listed[dst] = True
@@ -472,11 +479,18 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
             if rest < -eps or (rest > eps and unserved_cost[i] > best + slack):
                 ok = False
             if ok:
+                top = -1  # the largest kept flow takes any remainder at most eps
+                for s in range(indptr[i], indptr[i + 1]):
+                    if flow0[s] > 0.0 and (top == -1 or flow0[s] > flow0[top]):
+                        top = s
                 for s in range(indptr[i], indptr[i + 1]):
                     if flow0[s] > 0.0:
-                        flow[s] = flow0[s]
-                        load[school[s]] += flow0[s]
-                unserved[i] = rest if rest > eps else 0.0
+                        f = flow0[s]
+                        if s == top and rest <= eps:
+                            f += rest
+                        flow[s] = f
+                        load[school[s]] += f
+                unserved[i] = rest if (rest > eps or top == -1) else 0.0
                 continue
         if best_s >= 0:
             flow[best_s] = supply[i]
