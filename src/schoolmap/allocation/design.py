@@ -51,9 +51,9 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from schoolmap._kernels.zoning import clip_duals_xy, design_cost, improve, rebalance, repair
+from schoolmap._kernels.zoning import design_cost, improve, rebalance, repair
 from schoolmap.allocation._milp import solve_milp
-from schoolmap.allocation.optimal import transport
+from schoolmap.allocation.design_bounds import design_bounds
 from schoolmap.errors import InfeasibleError, Problem, ValidationError
 
 __all__ = ["DEFAULT_MOVE_WEIGHT_M", "EXACT_MAX_CELLS", "ZoneDesign", "design_zones"]
@@ -296,7 +296,7 @@ def design_zones(
                               _WHERE)
     exact = method == "exact" or (method == "auto" and n_units <= EXACT_MAX_CELLS)
     search = _peak_instance(inst, units, peak_students_by_cell, ctx["students"])
-    bounds = _bounds(inst, costs, units, ctx, cell_xy, school_xy, groups)
+    bounds = design_bounds(inst, costs, units, ctx, cell_xy, school_xy, groups)
     milp_bound = float("nan")
     proven = False
     if len(inst.root) == 0:
@@ -595,79 +595,6 @@ def _merge(units, n_units, adj, students, official_zone, ptr, zone, cost, roots)
     m.sort_indices()
     return (adj_u, np.asarray(official_u, dtype=np.int64),
             (m.indptr.astype(np.int64), m.indices.astype(np.int64), m.data.astype(np.float64)))
-
-
-def _bounds(inst: _Instance, costs, units, ctx, cell_xy, school_xy, groups) -> dict:
-    """Proven lower bounds (cells may split, zones need not be contiguous) and the seed."""
-    k = len(inst.root)
-    n = len(units)
-    s = ctx["students"]
-    out = {"travel_bound": 0.0, "bound": 0.0, "seed": np.full(len(inst.students), -1, np.int64)}
-    if k == 0:
-        out["travel_bound"] = out["bound"] = inst.pen * s.sum()
-        return out
-    oz = ctx["official_zone"]
-    # cell-level candidate pairs (units share their cells' candidates through the merge)
-    ptr, zone, cost = ctx["cell_cand"]
-    cell_of = np.repeat(np.arange(n), np.diff(ptr))
-    moved = (oz[cell_of] >= 0) & (oz[cell_of] != zone)
-    priced = cost + inst.mw * moved
-    r = transport(s, inst.hi, sp.csr_matrix((priced, (cell_of, zone)), shape=(n, k)),
-                  unserved_cost=inst.pen)
-    # clip the cell duals over every pair: the bound holds whatever pairs the solve saw
-    u_all = _clip(r.cell_dual, r.seat_price, costs, ctx, cell_xy, school_xy, groups, inst.mw,
-                  inst.pen)
-    out["bound"] = float(s @ u_all - inst.hi @ r.seat_price)
-    if inst.mw == 0:
-        out["travel_bound"] = out["bound"]
-    else:
-        r0 = transport(s, inst.hi, sp.csr_matrix((cost, (cell_of, zone)), shape=(n, k)),
-                       unserved_cost=inst.pen)
-        u0 = _clip(r0.cell_dual, r0.seat_price, costs, ctx, cell_xy, school_xy, groups, 0.0,
-                   inst.pen)
-        out["travel_bound"] = float(s @ u0 - inst.hi @ r0.seat_price)
-    # seed: each unit to its cheapest zone at the transport's seat prices (priced travel +
-    # the zone's seat price: the zones of an additively weighted Voronoi diagram, nearly
-    # contiguous and within seats; a cell the flow splits goes whole to one of its zones)
-    unit_of = np.repeat(np.arange(len(inst.students)), np.diff(inst.cand_ptr))
-    moved_u = (inst.official[unit_of] >= 0) & (inst.official[unit_of] != inst.cand_zone)
-    value = inst.cand_cost + inst.mw * moved_u + np.asarray(r.seat_price)[inst.cand_zone]
-    order = np.lexsort((value, unit_of))
-    first = order[np.r_[True, unit_of[order][1:] != unit_of[order][:-1]]] if len(order) \
-        else order
-    seed = np.full(len(inst.students), -1, np.int64)
-    seed[unit_of[first]] = inst.cand_zone[first]
-    out["seed"] = seed
-    return out
-
-
-def _clip(u, price, costs, ctx, cell_xy, school_xy, groups, mw, pen):
-    oz = ctx["official_zone"]
-    cap = np.full(len(u), pen)
-    if costs is None:
-        zxy = np.asarray(school_xy, dtype=np.float64)[[g[0] for g in groups]]
-        return clip_duals_xy(np.ascontiguousarray(u, dtype=np.float64),
-                             np.ascontiguousarray(cell_xy, dtype=np.float64),
-                             np.ascontiguousarray(zxy), np.ascontiguousarray(price), oz,
-                             float(mw), cap)
-    zone_of = ctx["zone_of"]
-    if sp.issparse(costs):
-        c = sp.coo_matrix(costs)
-        z = zone_of[c.col]
-        ok = z >= 0
-        rows, z, vals = c.row[ok], z[ok], c.data[ok].astype(np.float64)
-        vals = vals + mw * ((oz[rows] >= 0) & (oz[rows] != z)) + price[z]
-        best = np.full(len(u), np.inf)
-        np.minimum.at(best, rows, vals)
-        return np.minimum(np.minimum(u, cap), best)
-    dense = np.asarray(costs, dtype=np.float64)
-    best = np.minimum(u, cap)
-    for j in range(dense.shape[1]):
-        z = zone_of[j]
-        if z >= 0:
-            col = dense[:, j] + mw * ((oz >= 0) & (oz != z)) + price[z]
-            best = np.minimum(best, col)
-    return best
 
 
 def _search(inst: _Instance, seed_label: np.ndarray, iterations: int | None, restarts: int,

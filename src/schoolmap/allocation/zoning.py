@@ -164,10 +164,10 @@ def barrier_lines(roads: gpd.GeoDataFrame | None,
         return None
     if crs is not None and roads.crs is not None and roads.crs != crs:
         roads = roads.to_crs(crs)
-    from schoolmap.io.roads import _FALSE
+    from schoolmap.io.roads import FALSE_WORDS
 
     text = roads["barrier"].astype(str).str.strip().str.lower()
-    is_barrier = ~text.isin(_FALSE).to_numpy()
+    is_barrier = ~text.isin(FALSE_WORDS).to_numpy()
     geoms = roads.geometry.to_numpy()
     lines, other = geoms[is_barrier], geoms[~is_barrier]
     if not len(lines):

@@ -23,12 +23,18 @@ from schoolmap.errors import ValidationError
 from schoolmap.io.district import District
 from schoolmap.norms import LEVELS, SCHOOL_TYPES, Norms
 
-__all__ = ["demand_by_cell_grade", "level_schools", "students_column"]
+__all__ = ["counts_students", "demand_by_cell_grade", "level_schools", "students_column"]
 
 
 def students_column(level: str) -> str:
     """Name of the cells column holding counted students of ``level``: ``students_<level>``."""
     return f"students_{level}"
+
+
+def counts_students(cells: pd.DataFrame, level: str) -> bool:
+    """True when ``cells`` give the level's students directly (a ``students_<level>`` column:
+    no ages to forecast)."""
+    return students_column(level) in cells.columns
 
 
 def demand_by_cell_grade(cells: pd.DataFrame, norms: Norms, level: str) -> np.ndarray:

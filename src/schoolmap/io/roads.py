@@ -47,8 +47,8 @@ DEFAULT_SPEED_KMH = {"walk": 5.0, "drive": 30.0}
 TOLERANCE_M = 0.5
 CACHE_DIR = ".schoolmap-cache"
 _CACHE_VERSION = 1
-_TRUE = {"1", "true", "yes", "y", "t", "-1"}
-_FALSE = {"0", "false", "no", "n", "f", "", "nan", "none"}
+TRUE_WORDS = {"1", "true", "yes", "y", "t", "-1"}
+FALSE_WORDS = {"0", "false", "no", "n", "f", "", "nan", "none"}
 
 
 @dataclass(frozen=True)
@@ -122,12 +122,12 @@ class RoadGraph:
 
 def _flag(values: pd.Series, name: str, label: str, problems: list[Problem]) -> np.ndarray:
     text = values.astype(str).str.strip().str.lower()
-    bad = ~text.isin(_TRUE | _FALSE)
+    bad = ~text.isin(TRUE_WORDS | FALSE_WORDS)
     if bad.any():
         problems.append(Problem(label, f"column '{name}' must be yes/no (or 1/0, true/false); "
                                 f"got {sorted(set(text[bad]))[:3]}",
                                 tuple(str(i) for i in np.flatnonzero(bad.to_numpy()))))
-    return text.isin(_TRUE).to_numpy()
+    return text.isin(TRUE_WORDS).to_numpy()
 
 
 def build_road_graph(
@@ -237,7 +237,7 @@ def build_road_graph(
     barrier = np.zeros(len(frame), bool)
     if "barrier" in frame:
         text = frame["barrier"].astype(str).str.strip().str.lower()
-        barrier = ~text.isin(_FALSE).to_numpy()
+        barrier = ~text.isin(FALSE_WORDS).to_numpy()
     ValidationError.raise_if(problems, label)
 
     keep = usable & ~barrier & modes.isin([mode, "both"]).to_numpy()

@@ -39,7 +39,7 @@ from schoolmap.allocation import (
 from schoolmap.allocation.overlaps import overlap_notes, zone_overlaps
 from schoolmap.allocation.travel import Travel, district_graph, travel_from_table
 from schoolmap.allocation.zoning_settings import ZoningSettings
-from schoolmap.demand import demand_by_cell_grade, level_schools
+from schoolmap.demand import counts_students, demand_by_cell_grade, level_schools
 from schoolmap.demand.forecast import (
     Forecast,
     ForecastSettings,
@@ -580,7 +580,7 @@ def _run_siting(result: ScenarioResult, say: Callable[[str], None]) -> None:
         norm = sc.norms.level(level)
         grade_demand = None
         year = sc.base_year
-        if result.forecast is not None and not _counted(result.district, level):
+        if result.forecast is not None and not counts_students(result.district.cells, level):
             rate = norm.public_rate
             ages = list(norm.ages)
             grade_demand = {int(t): result.forecast.residents[k][:, ages] * rate
@@ -599,13 +599,6 @@ def _run_siting(result: ScenarioResult, say: Callable[[str], None]) -> None:
         result.notes += [f"{level}/siting: {n}" for n in plan.notes]
     result.siting = plans
     result.new_sites = _concat(frames, result.district.crs) if frames else None
-
-
-def _counted(district: District, level: str) -> bool:
-    """True when the cells give the level's students directly (no ages to forecast)."""
-    from schoolmap.demand import students_column
-
-    return students_column(level) in district.cells.columns
 
 
 def _run_forecast(result: ScenarioResult, say: Callable[[str], None]) -> None:

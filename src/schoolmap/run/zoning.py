@@ -27,6 +27,7 @@ from schoolmap.allocation.zoning import (
     cell_adjacency,
     design_catchments,
 )
+from schoolmap.demand import counts_students
 
 __all__ = ["TRADEOFF_COLUMNS", "ZONING_COLUMNS", "ZONING_FILES", "changed_areas", "run_zoning",
            "tradeoff_table", "zoning_summary", "zoning_tables"]
@@ -95,11 +96,9 @@ def _peak(result: Any, level: str, demand: Any, years: int) -> np.ndarray | None
     counts them); None for ``years = 0``, or with a note when there is no forecast to use."""
     if years <= 0:
         return None
-    from schoolmap.run.scenario import _counted
-
     sc = result.scenario
     forecast = result.forecast
-    if forecast is None or demand is None or _counted(result.district, level):
+    if forecast is None or demand is None or counts_students(result.district.cells, level):
         result.notes.append(f"{level}/zoning: years = {years} not applied: no forecast of the "
                             "level's students (a horizon and single-year ages are needed); the "
                             "design holds for the base year")
