@@ -344,3 +344,16 @@ def test_sparse_door_starts_where_told_and_answers_the_same():
         assert r.objective == pytest.approx(cold.objective, rel=1e-12)
     with pytest.raises(ValidationError, match="cells × "):
         transport(supply[:-1], seats, matrix[:-1], unserved_cost=20_000, start=cold)
+
+
+def test_a_solve_past_its_path_bound_stops_with_a_clear_error(monkeypatch):
+    """Every solve is bounded: past ``max_paths`` augmenting paths it stops with
+    UnprovenError naming the size and the bound, never hangs and never returns an answer."""
+    rng = np.random.default_rng(3)
+    cells, schools = rng.uniform(0, 3000, (300, 2)), rng.uniform(0, 3000, (8, 2))
+    students = rng.integers(1, 9, 300).astype(float)
+    seats = np.full(8, students.sum() / 8 * 0.9)
+    assert assign(cells, students, schools, seats, unserved_cost=9_000).certificate["optimal"]
+    monkeypatch.setattr(optimal, "max_paths", lambda n, m: 3)
+    with pytest.raises(UnprovenError, match=r"stopped after 3 augmenting paths"):
+        assign(cells, students, schools, seats, unserved_cost=9_000)

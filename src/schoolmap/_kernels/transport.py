@@ -37,6 +37,7 @@ INF = np.inf
 
 STATUS_OK = 0
 STATUS_NO_PATH = 1  # an imbalance that cannot be resolved (p_i infinite and too few seats)
+STATUS_PATH_LIMIT = 2  # ``max_paths`` augmenting paths were not enough (a bound, never a hang)
 LADDER = 128  # cheapest realisers kept per arc (fewer for large m, see ladder_size)
 LADDER_BYTES = 512e6  # memory the ladders may take at most, unless LADDER_MIN forces more
 LADDER_MIN = 2
@@ -363,7 +364,8 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
 
 
 @nb.njit(cache=True, nogil=True)
-def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0, eps, flow0):
+def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0, eps, flow0,
+                  max_paths):
     """Solve the capacitated transportation problem over candidate pairs.
 
     ``flow0`` (nnz,) is a previous solution over the same pairs (zeros on pairs added since, or
@@ -409,7 +411,7 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
     flow0_r = flow0[slot] if flow0.shape[0] == nnz else np.zeros(0)
     flow2, unserved2, price, n_paths, status = _ssp_core(
         supply[order], capacity, indptr2, school[slot], cost[slot], unserved_cost[order],
-        price0, eps, flow0_r)
+        price0, eps, flow0_r, max_paths)
     flow = np.empty(nnz)
     flow[slot] = flow2
     unserved = np.empty(n)
@@ -418,7 +420,8 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
 
 
 @nb.njit(cache=True, nogil=True)
-def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps, flow0):
+def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps, flow0,
+              max_paths):
     """Solve the capacitated transportation problem over candidate pairs (in memory order).
 
     Parameters
@@ -432,6 +435,7 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
     price0 : (m,) f8 — estimated seat prices (≥ 0) to start from; zeros for a cold start
     eps : f8 — amounts below this are zero (0.5 for integer data)
     flow0 : (nnz,) f8 or (0,) — previous flows to keep where still cheapest (see the wrapper)
+    max_paths : i8 — augmenting paths allowed before giving up with ``STATUS_PATH_LIMIT``
 
     Returns
     -------
@@ -555,6 +559,8 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
     n_paths = 0
 
     while True:
+        if n_paths >= max_paths:
+            return flow, unserved, np.zeros(m), n_paths, STATUS_PATH_LIMIT
         t_excess = fwd_total + unserved_total - total  # > 0: T has excess; < 0: deficit
         for v in range(m + 2):
             dist[v] = INF
@@ -692,6 +698,8 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
                 ln, lbound, innbr)
             n_paths += 1
             n_found += 1
+            if n_paths >= max_paths:
+                break
         if n_found > 0:
             continue
         # rounding hid the zero-cost arcs: follow the search tree to the nearest deficit

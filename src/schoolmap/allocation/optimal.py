@@ -46,7 +46,12 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from schoolmap._kernels.candidates import bin_boxes, priced_candidates, priced_violations
-from schoolmap._kernels.transport import STATUS_NO_PATH, ladder_size, ssp_transport
+from schoolmap._kernels.transport import (
+    STATUS_NO_PATH,
+    STATUS_PATH_LIMIT,
+    ladder_size,
+    ssp_transport,
+)
 from schoolmap.errors import InfeasibleError, MemoryLimitError, UnprovenError, ValidationError
 
 __all__ = ["TransportResult", "UnprovenWarning", "assign", "check_memory", "estimate_assign_bytes",
@@ -182,11 +187,23 @@ def _solve_candidates(supply, capacity, indptr, school, cost, unserved_cost, int
     flow, unserved, price, n_paths, status = ssp_transport(
         supply, capacity, indptr, school, cost, unserved_cost,
         np.ascontiguousarray(price0, dtype=np.float64), eps,
-        np.zeros(0) if flow0 is None else np.ascontiguousarray(flow0, dtype=np.float64))
+        np.zeros(0) if flow0 is None else np.ascontiguousarray(flow0, dtype=np.float64),
+        max_paths(len(supply), len(capacity)))
     if status == STATUS_NO_PATH:
         raise InfeasibleError("students cannot all be placed and leaving them unserved is not "
                               "allowed (unserved_cost is infinite); give a finite unserved_cost")
+    if status == STATUS_PATH_LIMIT:
+        raise UnprovenError(f"the exact solve of {len(supply):,} cells × {len(capacity):,} "
+                            f"schools stopped after {int(n_paths):,} augmenting paths, its "
+                            "bound (the benchmark panel's solves take under one per cell): no "
+                            "answer is returned; report this district")
     return flow, unserved, price, int(n_paths)
+
+
+def max_paths(n_cells: int, n_schools: int) -> int:
+    """Augmenting paths one exact solve may take before it stops (``UnprovenError``): 100 per
+    cell and school, plus 100,000 — the panel's solves take under one per cell."""
+    return 100 * (n_cells + n_schools) + 100_000
 
 
 def _sorted_csr(n: int, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, order=None):
