@@ -18,7 +18,6 @@ until no pair can (``certificate["optimal"]``), or ``max_rounds`` rounds pass
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,13 +30,11 @@ from schoolmap._kernels.network import bounded_dijkstra, lower_bound_violations,
 from schoolmap.allocation.methods import Allocation, check_inputs
 from schoolmap.allocation.optimal import (
     TransportResult,
-    UnprovenWarning,
-    assign,
     cell_bins,
     refuse_unproven,
     transport,
 )
-from schoolmap.errors import SchoolmapError, ValidationError
+from schoolmap.errors import ValidationError
 from schoolmap.io.roads import RoadGraph
 
 __all__ = ["NetworkCosts", "Travel", "allocate_nearest_network", "allocate_optimal_network",
@@ -354,6 +351,7 @@ def network_transport(
     exhausted = np.zeros(m, bool)
     cert: dict[str, Any] = {}
     rounds = searches = 0
+    r: TransportResult | None = None  # the last round's answer: where the next one starts
     widened: set[int] = set()
     while True:
         rounds += 1
@@ -379,10 +377,7 @@ def network_transport(
             rows, cols, vals = rows[ok], cols[ok], vals[ok]
         say(f"{n:,} cells × {m:,} schools by road: solve {rounds}, {len(rows):,} pairs")
         matrix = sp.coo_matrix((vals, (rows, cols)), shape=(n, m))
-        if rounds == 1:  # straight-line seat prices are where the road solve starts
-            start = _straight_prices(xy, supply, sxy, cap, unserved_cost, upper, tol)
-        r = transport(supply, cap, matrix, unserved_cost=unserved_cost, tol=tol, start=start)
-        start = r  # the next round starts from this one's prices and flows
+        r = transport(supply, cap, matrix, unserved_cost=unserved_cost, tol=tol, start=r)
         cert = dict(r.certificate)
         # all pairs: a school whose search settled everything reachable (or everything
         # allowed) has no unseen pair on its piece
@@ -428,22 +423,6 @@ def network_transport(
         refuse_unproven(out, f"exact allocation by road of {n:,} cells × {m:,} schools",
                         max_rounds, "raise max_rounds or detour_max", on_unproven)
     return out
-
-
-def _straight_prices(xy, supply, sxy, cap, unserved_cost, upper, tol) -> np.ndarray | None:
-    """Seat prices of the exact straight-line allocation (metres): an estimate of the road
-    prices to start from (the road answer does not depend on it, only its time); None where
-    there is nothing to estimate."""
-    if not len(xy) or not len(sxy):
-        return None
-    try:
-        with warnings.catch_warnings():  # an unproven estimate is still an estimate
-            warnings.simplefilter("ignore", UnprovenWarning)
-            est = assign(xy, supply, sxy, cap, unserved_cost=unserved_cost, tol=tol,
-                         max_distance_m=None if np.isinf(upper) else upper, on_unproven="warn")
-    except SchoolmapError:  # e.g. the memory guard: start cold, the road solve decides
-        return None
-    return np.minimum(est.seat_price, float(np.max(unserved_cost)))
 
 
 def allocate_optimal_network(

@@ -410,12 +410,13 @@ def _start(start: Any, n: int, m: int, indptr: np.ndarray,
         # its flows, on the pairs still allowed (pairs keyed cell × m + school)
         cell_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
         key = cell_of * m + school
-        order = np.argsort(key, kind="stable")
-        old = start.cell.astype(np.int64) * m + start.school.astype(np.int64)
-        at = np.minimum(np.searchsorted(key[order], old), len(key) - 1) if len(key) else old
         flow = np.zeros(len(key))
         if len(key):
-            hit = key[order][at] == old
+            order = np.argsort(key, kind="stable")
+            ordered = key[order]
+            old = start.cell.astype(np.int64) * m + start.school.astype(np.int64)
+            at = np.minimum(np.searchsorted(ordered, old), len(key) - 1)
+            hit = ordered[at] == old
             flow[order[at[hit]]] = np.asarray(start.students, dtype=np.float64)[hit]
         return np.maximum(price, 0.0), flow
     price = _vector(start, "start (seat prices)", m)
