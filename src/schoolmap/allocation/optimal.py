@@ -67,8 +67,6 @@ CELLS_PER_CHECK_BIN = 32  # cells per grid square of the streamed certificate (o
 KEEP_VIOLATIONS = 4  # violating pairs priced in per cell and round (the most violating)
 MAX_ROUNDS = 50  # solve rounds before an answer is reported unproven
 GAP_TOL = 1e-8  # relative duality gap accepted as proof (total travel within 1e-8 of optimal)
-FILL_FACTOR = 2.0  # coarsest level: each school's nearest cells holding this many × its seats
-K_FILL = 64  # … at most this many cells per school
 
 
 def cell_bins(xy: np.ndarray, per_bin: int) -> tuple[np.ndarray, np.ndarray]:
@@ -538,10 +536,9 @@ class UnprovenWarning(UserWarning):
 
 
 def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, metric, tol, k,
-            k_cold, progress, max_rounds=MAX_ROUNDS, coarse=False):
+            k_cold, progress, max_rounds=MAX_ROUNDS):
     """:func:`assign`; ``k_cold`` nearest schools per cell are candidates where no prices are
-    estimated (on the coarsest level), the ``k`` nearest always are. ``coarse``: this is a
-    level estimating prices for a finer one (see :func:`_candidates`)."""
+    estimated (on the coarsest level), the ``k`` nearest always are."""
     xy = np.ascontiguousarray(np.asarray(cell_xy, dtype=np.float64))
     sxy = np.ascontiguousarray(np.asarray(school_xy, dtype=np.float64))
     problems = []
@@ -584,7 +581,7 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
     box = bin_boxes(xy, bin_cells, bin_ptr)
     (rows, cols, dists), price = _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper,
                                              k, k_cold, tol, say,
-                                             (bin_cells, bin_ptr, box, group_ptr), coarse)
+                                             (bin_cells, bin_ptr, box, group_ptr))
     pair_flow = None  # flows of the last round, per pair (new pairs: 0)
     estimate = price.copy()
     wanted = np.zeros(m)
@@ -632,8 +629,7 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
                    integral, certificate)
 
 
-def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol, say, bins,
-                coarse=False):
+def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol, say, bins):
     """First candidate schools of each cell, and estimated seat prices.
 
     With the k nearest schools alone, a crowded area whose nearest schools are all full finds no
@@ -643,10 +639,7 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     distance (distance + estimated price) is within a margin of its best — found bin by bin
     with box bounds (:func:`~schoolmap._kernels.candidates.priced_candidates`), so the lists
     are as long as the prices make them and never n × m; the certificate adds whatever is
-    missing. The coarsest level takes each cell's ``k_cold`` nearest schools, and (when it
-    estimates prices for a finer level, ``coarse``) each school's nearest cells holding
-    ``FILL_FACTOR`` × its seats: a school in no cell's nearest list would come out free
-    (price 0), and every cell of the next round would rush to it.
+    missing. The coarsest level takes each cell's ``k_cold`` nearest schools.
 
     Returns
     -------
@@ -660,11 +653,7 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     if not (n > 2 * n_bins and m > kk):
         dist, idx, _ = _nearest(tree, xy, kk, pnorm, upper)
         rows, cols = np.nonzero(np.isfinite(dist) & (supply[:, None] > 0))
-        pairs = (rows, idx[rows, cols], dist[rows, cols])
-        if coarse:
-            pairs = _unique_pairs(pairs, _school_fill_pairs(xy, supply, sxy, capacity, pnorm,
-                                                            upper), m)
-        return pairs, np.zeros(m)
+        return (rows, idx[rows, cols], dist[rows, cols]), np.zeros(m)
     bin_m, key = _grid_for(xy, n_bins)
     counts = np.bincount(key)
     inverse = (np.cumsum(counts > 0) - 1)[key]
@@ -676,37 +665,13 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     say(f"estimating seat prices on {int(has.sum()):,} bins of {bin_m:,.0f} m")
     coarse = _assign(cxy, weight[has], sxy, capacity, None if np.isinf(upper) else upper,
                      float(p.max()), "manhattan" if pnorm == 1 else "euclidean", tol, k,
-                     _K_COLD, say, MAX_ROUNDS, coarse=True)
+                     _K_COLD, say, MAX_ROUNDS)
     estimate = coarse.seat_price
     margin = MARGIN_BINS * bin_m * np.sqrt(2.0)
     bin_cells, bin_ptr, box, group_ptr = bins
     rows, cols, dists, _ = priced_candidates(xy, bin_cells, bin_ptr, box, group_ptr, sxy,
                                              estimate, p, supply, float(margin), upper, pnorm)
     return (rows, cols, dists), estimate
-
-
-def _school_fill_pairs(xy, supply, sxy, capacity, pnorm, upper):
-    """Each school's nearest cells with students (at most ``K_FILL``) until the nearer ones
-    hold ``FILL_FACTOR`` × its seats: pairs (cells, schools, distances)."""
-    pos = np.flatnonzero(supply > 0)
-    m = len(sxy)
-    if not len(pos) or not m:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    kk = min(len(pos), K_FILL)
-    d, i = cKDTree(xy[pos]).query(sxy, k=kk, p=pnorm, distance_upper_bound=upper, workers=-1)
-    d, i = d.reshape(m, kk), i.reshape(m, kk)
-    ok = np.isfinite(d)
-    held = np.where(ok, supply[pos[np.minimum(i, len(pos) - 1)]], 0.0)
-    nearer = np.cumsum(held, axis=1) - held  # students of the nearer cells
-    js, ts = np.nonzero(ok & (nearer < FILL_FACTOR * capacity[:, None]))
-    return pos[i[js, ts]].astype(np.int64), js.astype(np.int64), d[js, ts]
-
-
-def _unique_pairs(a, b, m):
-    """Pairs of both (rows, cols, distances) triplets, each (row, col) once."""
-    rows, cols, dists = (np.concatenate([x, y]) for x, y in zip(a, b, strict=True))
-    _, first = np.unique(rows.astype(np.int64) * m + cols, return_index=True)
-    return rows[first], cols[first], dists[first]
 
 
 def _grid_for(xy: np.ndarray, n_bins: int) -> tuple[float, np.ndarray]:
