@@ -42,7 +42,9 @@ def test_layer_styles_hold_a_default_qml_style_per_layer(written):
         registered = db.execute("SELECT data_type FROM gpkg_contents "
                                 "WHERE table_name = 'layer_styles'").fetchone()
     assert registered == ("attributes",)
-    assert [r[0] for r in rows] == ["schools", "zones"]
+    views = ["schools_primary_catchment", "schools_primary_optimal"]
+    assert [r[0] for r in rows] == ["schools", *views, "zones"]
+    assert len({r[3] for r in rows if r[0].startswith("schools")}) == 1  # the schools' style
     styles = {table: (column, name, ET.fromstring(qml), default)
               for table, column, name, qml, default in rows}
     for table, (column, _name, _, default) in styles.items():
@@ -61,6 +63,25 @@ def test_layer_styles_hold_a_default_qml_style_per_layer(written):
     assert first.get("class") == "SimpleMarker"
     assert first.find("Option/Option[@name='color']").get("value") == _rgba(SHORTFALL_NONE_COLOUR)
     assert styles["schools"][1] == "学位缺口"
+
+
+def test_one_layer_per_level_and_method_opens_without_overlapping_points(written):
+    """The ``schools`` layer stacks every method's row of a school at one point; QGIS lists
+    ``schools_<level>_<method>`` views beside it, each one row per school (read with GDAL)."""
+    import pyogrio
+
+    path = written[0] / "results.gpkg"
+    listed = {name: kind for name, kind in pyogrio.list_layers(path)}
+    assert listed["schools_primary_catchment"] == "Point"
+    allrows = pyogrio.read_dataframe(path, layer="schools")
+    for method in ("catchment", "optimal"):
+        view = pyogrio.read_dataframe(path, layer=f"schools_primary_{method}")
+        mine = allrows[(allrows.method == method) & (allrows.level == "primary")]
+        assert len(view) == len(mine) == view.school_id.nunique() > 0
+        assert set(view.method) == {method}
+        assert view.geometry.to_wkb().tolist() == mine.geometry.to_wkb().tolist()
+        assert view.shortfall.tolist() == mine.shortfall.tolist()
+        assert view.crs == allrows.crs
 
 
 def test_results_gpkg_is_byte_identical_for_identical_inputs(written):

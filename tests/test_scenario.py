@@ -49,7 +49,10 @@ def test_run_writes_every_output(scenario_file):
     p1 = schools[(schools.school_id == "P1") & (schools.method == "catchment")].iloc[0]
     assert p1.demand == 366 and p1.shortfall == 96 and p1.n_classes_56_65 == 6
     layers = gpd.list_layers(folder / "results.gpkg")["name"].tolist()
-    assert layers == ["schools", "zones", "cells", "proposed_catchments", "layer_styles"]
+    views = [f"schools_{level}_{m}" for level in sorted(sc.levels)  # one per level and method
+             for m in sorted(sc.methods)]
+    assert layers == ["schools", "zones", "cells", "proposed_catchments", *views,
+                      "layer_styles"]
     cells = gpd.read_file(folder / "results.gpkg", layer="cells")
     col = cells["school_primary_catchment"]
     assert col.isna().tolist() == [False, False, False, True, False]  # C4 has no children

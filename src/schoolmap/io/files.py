@@ -38,7 +38,8 @@ class OutputFolderError(SchoolmapError):
 
 
 def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path,
-               styles: Mapping[str, tuple[str, str]] | None = None) -> None:
+               styles: Mapping[str, tuple[str, str]] | None = None,
+               views: Mapping[str, tuple[str, Mapping[str, str]]] | None = None) -> None:
     """Write GeoDataFrames as layers of one GeoPackage, reproducibly (fixed timestamps).
 
     Parameters
@@ -50,7 +51,13 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path,
     styles : mapping, optional
         Layer name → (style name, QML document): stored in the GeoPackage's ``layer_styles``
         table as the layer's default style, the way QGIS stores them, so QGIS opens the
-        layer styled. Styles of layers not written are left out.
+        layer styled. Styles of layers (or views) not written are left out.
+    views : mapping, optional
+        View name → (layer, {column: value}): a feature view of the layer's rows whose
+        columns hold those values (e.g. ``schools_primary_optimal`` → ``("schools",
+        {"level": "primary", "method": "optimal"})``), registered in ``gpkg_contents`` and
+        ``gpkg_geometry_columns`` so QGIS lists it as a layer of its own. Views of layers not
+        written, or that would hold no row, are left out.
     """
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _FIXED_DATE})
     try:
@@ -58,8 +65,38 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path,
             frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
+    names = set(layers)
+    if views:
+        names |= _write_views(path, {k: v for k, v in views.items() if v[0] in layers})
     if styles:
-        _write_styles(path, {k: v for k, v in styles.items() if k in layers})
+        _write_styles(path, {k: v for k, v in styles.items() if k in names})
+
+
+def _write_views(path: Path, views: Mapping[str, tuple[str, Mapping[str, str]]]) -> set[str]:
+    """Create and register the feature views of :func:`write_gpkg`; the names written."""
+    written: set[str] = set()
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        for view, (layer, where) in views.items():
+            literal = " AND ".join(f'"{column}" = ' + "'" + str(value).replace("'", "''") + "'"
+                                   for column, value in where.items())
+            if not db.execute(f'SELECT 1 FROM "{layer}" WHERE {literal} LIMIT 1').fetchone():
+                continue
+            db.execute(f'CREATE VIEW "{view}" AS SELECT * FROM "{layer}" WHERE {literal}')
+            column, kind, srs, z, m = db.execute(
+                "SELECT column_name, geometry_type_name, srs_id, z, m FROM "
+                "gpkg_geometry_columns WHERE table_name = ?", (layer,)).fetchone()
+            bounds = db.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents "
+                                "WHERE table_name = ?", (layer,)).fetchone()
+            db.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, "
+                       "description, last_change, min_x, min_y, max_x, max_y, srs_id) "
+                       "VALUES (?, 'features', ?, '', ?, ?, ?, ?, ?, ?)",
+                       (view, view, _FIXED_DATE.replace("T00:00:00Z", "T00:00:00.000Z"),
+                        *bounds, srs))
+            db.execute("INSERT INTO gpkg_geometry_columns (table_name, column_name, "
+                       "geometry_type_name, srs_id, z, m) VALUES (?, ?, ?, ?, ?, ?)",
+                       (view, column, kind, srs, z, m))
+            written.add(view)
+    return written
 
 
 #: The ``layer_styles`` table as QGIS creates it in a GeoPackage.

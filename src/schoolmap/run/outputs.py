@@ -309,8 +309,15 @@ def write_results(
             layers["admission_cells"] = admission.pop("admission_cells")
         from schoolmap.present.maps.qgis import qgis_styles
 
-        # exact students (the tables: whole ones), styled for QGIS in the run's language
-        write_gpkg(layers, tmp / "results.gpkg", styles=qgis_styles(result.scenario.language))
+        # exact students (the tables: whole ones), styled for QGIS in the run's language; one
+        # view per level and method of the layers that stack them (QGIS: no overlapping points)
+        styles = qgis_styles(result.scenario.language)
+        views = {f"{layer}_{level}_{method}": (layer, {"level": level, "method": method})
+                 for layer in ("schools", "zones") if "method" in layers[layer]
+                 for level, method in sorted(set(zip(layers[layer]["level"],
+                                                     layers[layer]["method"], strict=True)))}
+        styles.update({view: styles[layer] for view, (layer, _) in views.items()})
+        write_gpkg(layers, tmp / "results.gpkg", styles=styles, views=views)
         tables = {"proposed_catchments.csv": proposed, **siting_tables(result),
                   "schools.csv": result.schools, "zones.csv": result.zones,
                   "district.csv": result.totals, **forecast_tables(result)}
