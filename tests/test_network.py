@@ -18,11 +18,13 @@ from schoolmap.allocation.network import (
     allocate_nearest_network,
     allocate_optimal_network,
     connect_points,
+    landmark_bounds,
+    landmarks,
     network_pair_costs,
     network_transport,
 )
-from schoolmap.allocation.optimal import transport
-from schoolmap.errors import ValidationError
+from schoolmap.allocation.optimal import UnprovenWarning, transport
+from schoolmap.errors import UnprovenError, ValidationError
 from schoolmap.io.roads import build_road_graph, graph_from_osm, read_osm_roads, road_graph_for
 
 from .test_optimal import highs_lp
@@ -169,21 +171,70 @@ def test_oneway_drive_runs_home_to_school():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(0, 10_000), st.integers(2, 8), st.floats(0.5, 1.5))
-def test_certificate_holds_on_network_costs(seed, m, ratio):
+@given(st.integers(0, 10_000), st.integers(2, 8), st.floats(0.5, 1.5), st.sampled_from([0, 1, 8]))
+def test_certificate_holds_on_network_costs(seed, m, ratio, n_landmarks):
     rng = np.random.default_rng(seed)
     g = build_road_graph(_river_town(bridges=(200, 800)), "walk")
     cells = rng.uniform(0, 1000, (60, 2))
     schools = rng.uniform(0, 1000, (m, 2))
     students = rng.integers(0, 20, 60).astype(float)
     seats = np.full(m, np.ceil(ratio * students.sum() / m))
-    r = network_transport(g, cells, students, schools, seats, max_connector_m=1e9)
+    r = network_transport(g, cells, students, schools, seats, max_connector_m=1e9,
+                          n_landmarks=n_landmarks)
     assert r.certificate["optimal"]
     dense = _dense(g, cells, schools)
     full = transport(students, seats, dense, unserved_cost=r.unserved_cost)
     assert r.objective == pytest.approx(full.objective, rel=1e-9, abs=1e-6)
     u, v = r.cell_dual, r.seat_price
     assert (u[:, None] <= dense + v[None, :] + 1e-6).all()  # dual feasible over ALL pairs
+
+
+def test_helsinki_landmark_bounds_are_distances_and_lower_bounds(helsinki):
+    """ALT bounds on the driving graph (one-way streets): F and T equal scipy's distances from
+    and to each landmark, and max(d(L,b) − d(L,a), d(a,L) − d(b,L)) never exceeds d(a → b)."""
+    _, _, _, _, path = helsinki
+    g = graph_from_osm(path, "drive", UTM35)
+    a = g.to_scipy()
+    assert (a != a.T).nnz > 0  # one-way streets: the graph is directed
+    fwd = (g.indptr, g.index, g.length_m)
+    t = a.T.tocsr()
+    rev = (t.indptr.astype(np.int64), t.indices.astype(np.int64), t.data.astype(np.float64))
+    lm = landmarks(g, 8)
+    assert 2 <= len(lm) <= 8 and (g.component[lm] == 0).all()
+    f, back = landmark_bounds(g, fwd, rev, 8)
+    np.testing.assert_allclose(f, dijkstra(a, indices=lm).T, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(back, dijkstra(t, indices=lm).T, rtol=0, atol=1e-6)
+    rng = np.random.default_rng(7)
+    src = rng.choice(g.n_nodes, 20, replace=False)
+    dst = rng.integers(0, g.n_nodes, (20, 50))
+    true = np.take_along_axis(dijkstra(a, indices=src), dst, axis=1)
+    with np.errstate(invalid="ignore"):
+        lb = np.fmax(f[dst] - f[src][:, None, :], back[src][:, None, :] - back[dst])
+    lb = np.nan_to_num(lb, nan=-np.inf).max(axis=2)  # nan: neither end reached from L
+    fin = np.isfinite(true)
+    assert (lb[fin] <= true[fin] + 1e-6).all()
+    assert np.mean(np.maximum(lb[fin], 0) / np.maximum(true[fin], 1.0)) > 0.3  # informative
+
+
+def test_network_widening_rounds_are_bounded():
+    """A proof that needs more rounds than allowed is refused (or warned), never looped on."""
+    rng = np.random.default_rng(5)
+    g = build_road_graph(_river_town(bridges=(200, 800)), "walk")
+    cells = rng.uniform(0, 1000, (80, 2))
+    cells[:40] = rng.uniform(0, 250, (40, 2))  # a crowded corner: its pupils must go far
+    students = rng.integers(1, 20, 80).astype(float)
+    schools = rng.uniform(0, 1000, (6, 2))
+    seats = np.full(6, np.ceil(students.sum() / 6))
+    full = network_transport(g, cells, students, schools, seats, max_connector_m=1e9)
+    assert full.certificate["rounds"] > 1
+    with pytest.raises(UnprovenError, match="round limit"):
+        network_transport(g, cells, students, schools, seats, max_connector_m=1e9, max_rounds=1)
+    with pytest.warns(UnprovenWarning, match="round limit"):
+        r = network_transport(g, cells, students, schools, seats, max_connector_m=1e9,
+                              max_rounds=1, on_unproven="warn")
+    assert r.certificate["round_limit_hit"] and not r.certificate["optimal"]
+    with pytest.raises(ValidationError, match="max_rounds"):
+        network_transport(g, cells, students, schools, seats, max_rounds=0)
 
 
 def test_nearest_source_labels_lower_index_on_ties():

@@ -5,11 +5,17 @@
   the search settled every node it can reach (the limit was never hit).
 - :func:`nearest_source` — one multi-source Dijkstra: each node's nearest source and distance
   (ties: the lower source index).
+- :func:`landmark_distances` — full searches from a few landmark nodes: every node's distance
+  from each landmark (the ALT lower bounds of the certificate).
 - :func:`lower_bound_violations` — the exact allocation's certificate over all cell × school
   pairs, streamed over grid squares of cells: a pair absent from the cost matrix costs at least
-  its straight-line distance and, when the school's search stopped at ``radius``, at least
+  its straight-line distance, at least the landmarks' triangle bound ``d(L, b) − d(L, a)`` /
+  ``d(a, L) − d(b, L)`` and, when the school's search stopped at ``radius``, at least
   ``radius + connectors``; pairs where even that bound, plus the seat price, is below the cell's
   dual are returned.
+
+Every search is bounded: a node is pushed only with a strictly smaller distance, so a search
+pushes at most one entry per edge plus its source (the heap is sized for that) and pops as many.
 
 Edge weights must be ≥ 0.
 """
@@ -180,6 +186,52 @@ def bounded_dijkstra(indptr, index, weight, source_node, source_offset, limit):
 
 
 @numba.njit(cache=True, nogil=True)
+def landmark_distances(indptr, index, weight, landmarks):
+    """Distance from each landmark to every node.
+
+    indptr (N+1,) i8 · index (E,) i8 · weight (E,) f8 · landmarks (L,) i8
+    -> dist (N, L) f8 (inf: not reached), row-major so a node's L distances are adjacent.
+    """
+    n = len(indptr) - 1
+    n_l = len(landmarks)
+    out = np.full((n, n_l), np.inf)
+    dist = np.full(n, np.inf)
+    hk = np.empty(len(index) + 1, np.float64)
+    hn = np.empty(len(index) + 1, np.int32)
+    for q in range(n_l):
+        s = landmarks[q]
+        dist[:] = np.inf
+        dist[s] = 0.0
+        size = _push4(hk, hn, 0, 0.0, s)
+        while size > 0:
+            d, v, size = _pop4(hk, hn, size)
+            if d > dist[v]:
+                continue
+            out[v, q] = d
+            for e in range(indptr[v], indptr[v + 1]):
+                w = index[e]
+                nd = d + weight[e]
+                if nd < dist[w]:
+                    dist[w] = nd
+                    size = _push4(hk, hn, size, nd, w)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _alt(fa, ta, fb, tb):
+    """Landmark bound on d(a → b) from F = d(L, ·) and T = d(·, L) rows (−inf: none)."""
+    best = -np.inf
+    for q in range(len(fa)):
+        if fb[q] < np.inf:
+            best = max(best, fb[q] - fa[q])        # d(L,b) ≤ d(L,a) + d(a,b)
+        elif fa[q] < np.inf:
+            return np.inf                          # L reaches a but not b: a cannot reach b
+        if ta[q] < np.inf:
+            best = max(best, ta[q] - tb[q])        # d(a,L) ≤ d(a,b) + d(b,L)
+    return best
+
+
+@numba.njit(cache=True, nogil=True)
 def nearest_source(indptr, index, weight, source_node, source_offset):
     """Each node's nearest source (ties: lower source index) and its distance.
 
@@ -222,23 +274,32 @@ def nearest_source(indptr, index, weight, source_node, source_offset):
 @numba.njit(cache=True, nogil=True)
 def lower_bound_violations(xy, bin_cells, bin_ptr, sxy, price, u, radius, conn_cell,
                            conn_school, comp_cell, comp_school, straight_cell, straight_school,
-                           tol):
+                           tol, lf_cell, lt_cell, lf_school, lt_school):
     """Pairs (i, j) whose lower bound on the network cost, plus price v_j, is below u_i − tol.
 
     xy (n, 2) · bin_cells (n,) i8 / bin_ptr (B+1,) i8 cells by grid square · sxy (m, 2) ·
     price (m,) · u (n,) · radius (m,) (how far school j's search went; inf: exhausted) ·
     conn_cell (n,) / conn_school (m,) connector metres · comp_cell (n,) / comp_school (m,) piece
     of the network · straight_cell (n,) / straight_school (m,) bool: costs are straight lines
+    of the network · straight_cell (n,) / straight_school (m,) bool: costs are straight lines ·
+    lf_cell (n, L) / lf_school (m, L): d(landmark, node), lt_cell / lt_school: d(node, landmark)
+    of each point's node (L may be 0: no landmarks)
     -> cell (k,) i8, school (k,) i8, need (k,) f8 (u_i − v_j: the cost the pair must reach),
-    worst (largest violation), checked (pairs evaluated one by one)
+    bound (k,) f8 (the pair's lower bound, connectors included), worst (largest violation),
+    checked (pairs evaluated one by one)
     A pair (i, j) absent from the cost matrix costs at least d_ij (straight line); a network pair
-    also at least radius_j + conn_i + conn_j; a pair between two pieces cannot be travelled.
+    also at least radius_j + conn_i + conn_j and the landmarks' bound + conn_i + conn_j; a pair
+    between two pieces cannot be travelled.
     """
     m = len(sxy)
+    n_l = lf_cell.shape[1]
+    fmax = np.empty(n_l)
+    tmin = np.empty(n_l)
     cap = 1024
     o_c = np.empty(cap, np.int64)
     o_s = np.empty(cap, np.int64)
     o_n = np.empty(cap, np.float64)
+    o_b = np.empty(cap, np.float64)
     k = 0
     worst = 0.0
     checked = 0
@@ -251,8 +312,13 @@ def lower_bound_violations(xy, bin_cells, bin_ptr, sxy, price, u, radius, conn_c
         umax = -np.inf
         cmin = np.inf
         any_straight = False
+        fmax[:] = -np.inf
+        tmin[:] = np.inf
         for t in range(lo, hi):
             i = bin_cells[t]
+            for q in range(n_l):
+                fmax[q] = max(fmax[q], lf_cell[i, q])
+                tmin[q] = min(tmin[q], lt_cell[i, q])
             x0 = min(x0, xy[i, 0])
             x1 = max(x1, xy[i, 0])
             y0 = min(y0, xy[i, 1])
@@ -267,6 +333,9 @@ def lower_bound_violations(xy, bin_cells, bin_ptr, sxy, price, u, radius, conn_c
             lb = np.sqrt(dx * dx + dy * dy)
             if not any_straight and not straight_school[j]:
                 lb = max(lb, radius[j] + conn_school[j] + cmin)
+                if n_l:  # every cell a of the bin: d(L,a) ≤ fmax, d(a,L) ≥ tmin
+                    lb = max(lb, _alt(fmax, tmin, lf_school[j], lt_school[j]) + conn_school[j]
+                             + cmin)
             if lb + price[j] >= umax - tol:
                 continue
             for t in range(lo, hi):
@@ -279,6 +348,9 @@ def lower_bound_violations(xy, bin_cells, bin_ptr, sxy, price, u, radius, conn_c
                     if comp_cell[i] != comp_school[j]:
                         continue
                     d = max(d, radius[j] + conn_school[j] + conn_cell[i])
+                    if n_l:
+                        d = max(d, _alt(lf_cell[i], lt_cell[i], lf_school[j], lt_school[j])
+                                + conn_school[j] + conn_cell[i])
                 viol = u[i] - price[j] - d
                 if viol <= tol:
                     continue
@@ -288,8 +360,10 @@ def lower_bound_violations(xy, bin_cells, bin_ptr, sxy, price, u, radius, conn_c
                     o_c = _grow(o_c, k, cap)
                     o_s = _grow(o_s, k, cap)
                     o_n = _grow(o_n, k, cap)
+                    o_b = _grow(o_b, k, cap)
                 o_c[k] = i
                 o_s[k] = j
                 o_n[k] = u[i] - price[j]
+                o_b[k] = d
                 k += 1
-    return o_c[:k].copy(), o_s[:k].copy(), o_n[:k].copy(), worst, checked
+    return o_c[:k].copy(), o_s[:k].copy(), o_n[:k].copy(), o_b[:k].copy(), worst, checked

@@ -8,12 +8,19 @@ search runs against the traffic, from the school).
 **The exact allocation** solves on a sparse cost matrix through :func:`schoolmap.optimal.transport`
 (the sparse door) and then proves the answer optimal over *all* cell × school pairs: each
 school's bounded Dijkstra computed every node within its radius R_j, so a pair (i, j) absent
-from the matrix costs at least ``max(d_ij, R_j + connector_i + connector_j)`` — d_ij the straight
-line, a lower bound on every network distance — or cannot be travelled at all (two pieces of
-the network). Where that bound plus the seat price v_j falls below the cell's dual u_i, the
-pair could improve the answer: those schools' radii are widened and the problem solved again,
-until no pair can (``certificate["optimal"]``), or ``max_rounds`` rounds pass
-(``certificate["round_limit_hit"]``; the answer is then refused as unproven).
+from the matrix costs at least ``max(d_ij, R_j + c_i + c_j, ALT_ij + c_i + c_j)`` — d_ij the
+straight line, a lower bound on every network distance; c the connectors; ALT_ij the landmark
+bound ``max_L max(d(L, school) − d(L, cell), d(cell, L) − d(school, L))`` from ``n_landmarks``
+full searches from nodes on the network's rim (on a street grid it reaches the Manhattan-like
+walking distance where the straight line is up to √2 short) — or cannot be travelled at all
+(two pieces of the network). Where that bound plus the seat price v_j falls below the cell's
+dual u_i, the pair could improve the answer: the schools of each such cell's few least-bounded
+pairs search farther (to ``min(u_i − v_j, REACH × bound)``, so a cell left unserved by the
+restricted problem, whose dual is the price of an unserved student, does not send every
+school's search across the whole network) and the problem is solved again, until no pair can
+(``certificate["optimal"]``), or ``max_rounds`` rounds pass (``certificate["round_limit_hit"]``;
+the answer is then refused as unproven). Every search is bounded by the graph (one heap entry
+per edge), every round by ``max_rounds``.
 """
 
 from __future__ import annotations
@@ -26,7 +33,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from schoolmap._kernels.network import bounded_dijkstra, lower_bound_violations, nearest_source
+from schoolmap._kernels.network import (
+    bounded_dijkstra,
+    landmark_distances,
+    lower_bound_violations,
+    nearest_source,
+)
 from schoolmap.allocation.methods import Allocation, check_inputs
 from schoolmap.allocation.optimal import (
     TransportResult,
@@ -38,12 +50,16 @@ from schoolmap.errors import ValidationError
 from schoolmap.io.roads import RoadGraph
 
 __all__ = ["NetworkCosts", "Travel", "allocate_nearest_network", "allocate_optimal_network",
-           "connect_points", "network_pair_costs", "network_transport", "piece_notes"]
+           "connect_points", "landmark_bounds", "landmarks", "network_pair_costs",
+           "network_transport", "piece_notes"]
 
 MAX_ROUNDS = 30
 WIDEN = 1.2
 FIRST_RADIUS = 1.25
 CELLS_PER_BIN = 32
+LANDMARKS = 8
+REACH = 1.3
+PER_CELL = 8
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,38 @@ def _reverse(graph: RoadGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     t = graph.to_scipy().T.tocsr()
     return (t.indptr.astype(np.int64), t.indices.astype(np.int64),
             np.ascontiguousarray(t.data, dtype=np.float64))
+
+
+def landmarks(graph: RoadGraph, k: int = LANDMARKS) -> np.ndarray:
+    """``k`` landmark nodes on the rim of the largest piece: for each of ``k`` compass
+    directions, the node farthest out that way (duplicates dropped).
+
+    On a street grid the corners' bounds ``|d(L, a) − d(L, b)|`` reach the walking
+    (Manhattan-like) distance, where the straight line is up to √2 short of it.
+    """
+    big = np.flatnonzero(graph.component == 0)
+    if k <= 0 or len(big) < 2:
+        return np.zeros(0, np.int64)
+    xy = graph.node_xy[big] - graph.node_xy[big].mean(axis=0)
+    ang = 2 * np.pi * np.arange(k) / k + np.pi / 4
+    pick = big[np.argmax(xy @ np.vstack([np.cos(ang), np.sin(ang)]), axis=0)]
+    return np.unique(pick).astype(np.int64)
+
+
+def landmark_bounds(graph: RoadGraph, forward: tuple[np.ndarray, np.ndarray, np.ndarray],
+                    reverse: tuple[np.ndarray, np.ndarray, np.ndarray],
+                    k: int = LANDMARKS) -> tuple[np.ndarray, np.ndarray]:
+    """Every node's road distance from (``F``, (N, L)) and to (``T``) each landmark, metres.
+
+    For a graph whose every street runs both ways (walking) ``T`` is ``F`` (one search per
+    landmark); otherwise one search each way.
+    """
+    lm = landmarks(graph, k)
+    f = landmark_distances(*forward, lm)
+    symmetric = bool(np.array_equal(forward[0], reverse[0])
+                     and np.array_equal(forward[1], reverse[1])
+                     and np.array_equal(forward[2], reverse[2]))
+    return f, (f if symmetric else landmark_distances(*reverse, lm))
 
 
 def _cells_by_node(nodes: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -249,6 +297,35 @@ def allocate_nearest_network(
                       cost[has], demand_by_cell, unassigned, m, tuple(notes))
 
 
+def _widen_to(v_c: np.ndarray, v_s: np.ndarray, need: np.ndarray, bound: np.ndarray,
+              conn_cell: np.ndarray, conn_school: np.ndarray, m: int) -> np.ndarray:
+    """The search radius (m,) each school must reach for the proof's violating pairs (0: none).
+
+    A violating pair (i, j) needs school j's search to reach cell i if its road cost is below
+    ``need`` = u_i − v_j. Its road cost is at least ``bound`` (> the radius already searched,
+    connectors included) and, with landmark bounds, rarely much more: so the school is asked to
+    reach ``min(need, REACH × bound)``, and only for the ``PER_CELL`` pairs of each cell with the
+    least bounds. A cell unserved in the restricted problem has a dual as large as the price of
+    an unserved student and violates with every school of its piece: without the cap every
+    school's search would widen to the whole network (at 250,000 cells × 250 schools: 50M pairs).
+    Every asked radius exceeds the one searched (``need`` and ``REACH`` × ``bound`` both do), so
+    the radii grow each round.
+    """
+    want = np.zeros(m)
+    if not len(v_c):
+        return want
+    order = np.lexsort((bound, v_c))
+    c = v_c[order]
+    first = np.ones(len(c), bool)
+    first[1:] = c[1:] != c[:-1]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(c)), 0))
+    keep = order[np.arange(len(c)) - start < PER_CELL]
+    a, b = v_c[keep], v_s[keep]
+    np.maximum.at(want, b, np.minimum(need[keep], REACH * bound[keep]) - conn_cell[a]
+                  - conn_school[b])
+    return want
+
+
 def network_transport(
     graph: RoadGraph,
     cell_xy: Any,
@@ -264,6 +341,7 @@ def network_transport(
     max_rounds: int = MAX_ROUNDS,
     on_unproven: str = "raise",
     progress: Callable[[str], None] | None = None,
+    n_landmarks: int = LANDMARKS,
 ) -> TransportResult:
     """Exact capacitated allocation on road distances, proven optimal over all pairs.
 
@@ -286,6 +364,9 @@ def network_transport(
         Solve rounds (each widening the radii the proof asks for) before giving up.
     on_unproven : {"raise", "warn"}
         As in :func:`schoolmap.optimal.assign`.
+    n_landmarks : int
+        Landmarks of the ALT lower bound (0: straight line and search radius only). Each costs
+        one full search of the graph (two on a graph with one-way streets).
 
     Returns
     -------
@@ -295,9 +376,12 @@ def network_transport(
         ``pairs_bounded`` of the all-pairs check, ``rounds``, ``searches`` (Dijkstra runs),
         ``widened`` (schools whose radius grew), ``travel`` (the graph's mode).
     """
-    if on_unproven not in ("raise", "warn"):
-        raise ValidationError([f"on_unproven must be 'raise' or 'warn', got {on_unproven!r}"],
-                              "network allocation")
+    bad = ([f"on_unproven must be 'raise' or 'warn', got {on_unproven!r}"]
+           if on_unproven not in ("raise", "warn") else [])
+    if not isinstance(max_rounds, int) or max_rounds < 1:
+        bad.append(f"max_rounds must be a whole number ≥ 1, got {max_rounds!r}")
+    if bad:
+        raise ValidationError(bad, "network allocation")
     xy = np.ascontiguousarray(np.asarray(cell_xy, dtype=np.float64).reshape(-1, 2))
     sxy = np.ascontiguousarray(np.asarray(school_xy, dtype=np.float64).reshape(-1, 2))
     supply = np.ascontiguousarray(students, dtype=np.float64)
@@ -307,6 +391,14 @@ def network_transport(
     cells = connect_points(graph, xy, max_connector_m)
     schools = connect_points(graph, sxy, max_connector_m)
     indptr, index, weight = _reverse(graph)
+    # ALT bounds: d(a → b) ≥ d(L, b) − d(L, a) and ≥ d(a, L) − d(b, L) for every landmark L
+    lf, lt = landmark_bounds(graph, (graph.indptr, graph.index, graph.length_m),
+                             (indptr, index, weight), n_landmarks)
+    lf_c, lt_c, lf_s, lt_s = (np.ascontiguousarray(np.where(p.straight[:, None], np.inf,
+                                                            a[np.maximum(p.node, 0)]))
+                              for p, a in ((cells, lf), (cells, lt), (schools, lf),
+                                           (schools, lt)))
+    del lf, lt
     upper = np.inf if max_distance_m is None else float(max_distance_m)
     if unserved_cost is None and n and m:
         lo = np.minimum(xy.min(axis=0), sxy.min(axis=0))
@@ -382,13 +474,13 @@ def network_transport(
         # all pairs: a school whose search settled everything reachable (or everything
         # allowed) has no unseen pair on its piece
         eff = np.where(exhausted | (searched + schools.connector_m >= upper), np.inf, searched)
-        v_c, v_s, need, worst, checked = lower_bound_violations(
+        v_c, v_s, need, bound, worst, checked = lower_bound_violations(
             xy, bin_cells, bin_ptr, sxy, r.seat_price, r.cell_dual, eff, cells.connector_m,
             schools.connector_m, cells.component, schools.component, cells.straight,
-            schools.straight, tol)
+            schools.straight, tol, lf_c, lt_c, lf_s, lt_s)
         if np.isfinite(upper) and len(v_c):  # pairs beyond the longest trip are not allowed
             ok = np.hypot(*(xy[v_c] - sxy[v_s]).T) <= upper
-            v_c, v_s, need = v_c[ok], v_s[ok], need[ok]
+            v_c, v_s, need, bound = v_c[ok], v_s[ok], need[ok], bound[ok]
             if not len(v_c):
                 worst = 0.0
         cert.update(max_violation=float(worst), pairs_checked=int(checked),
@@ -405,10 +497,8 @@ def network_transport(
             straight_pairs = [np.concatenate([straight_pairs[0], a]),
                               np.concatenate([straight_pairs[1], b]),
                               np.concatenate([straight_pairs[2], np.hypot(*(xy[a] - sxy[b]).T)])]
-        nv = ~straight
-        want = np.zeros(m)
-        np.maximum.at(want, v_s[nv], need[nv] - cells.connector_m[v_c[nv]]
-                      - schools.connector_m[v_s[nv]])
+        want = _widen_to(v_c[~straight], v_s[~straight], need[~straight], bound[~straight],
+                         cells.connector_m, schools.connector_m, m)
         todo = np.flatnonzero(want > 0)
         radius[todo] = np.minimum(np.maximum(want[todo] + 1.0, WIDEN * radius[todo]),
                                   upper - schools.connector_m[todo])
