@@ -5,6 +5,8 @@
   the search settled every node it can reach (the limit was never hit).
 - :func:`nearest_source` — one multi-source Dijkstra: each node's nearest source and distance
   (ties: the lower source index).
+- :func:`path_tree` / :func:`trace_paths` — one search keeping each node's next node towards
+  the source, and the node sequences of the paths from given nodes (the map's road lines).
 - :func:`landmark_distances` — full searches from a few landmark nodes: every node's distance
   from each landmark (the ALT lower bounds of the certificate).
 - :func:`lower_bound_violations` — the exact allocation's certificate over all cell × school
@@ -183,6 +185,73 @@ def bounded_dijkstra(indptr, index, weight, source_node, source_offset, limit):
         for t in range(n_touched):
             dist[touched[t]] = np.inf
     return o_src[:k].copy(), o_node[:k].copy(), o_dist[:k].copy(), exhausted
+
+
+@numba.njit(cache=True, nogil=True)
+def path_tree(indptr, index, weight, source, offset):
+    """Full search from one source, keeping predecessors.
+
+    indptr (N+1,) i8 · index (E,) i8 · weight (E,) f8 · source i8 · offset f8 (distance at the
+    source) -> dist (N,) f8 (inf: not reached), pred (N,) i8 (the node each node was reached
+    from; −1 at the source and where not reached). Ties keep the first node to reach a node.
+    """
+    n = len(indptr) - 1
+    dist = np.full(n, np.inf)
+    pred = np.full(n, -1, np.int64)
+    hk = np.empty(len(index) + 1, np.float64)
+    hn = np.empty(len(index) + 1, np.int32)
+    dist[source] = offset
+    size = _push4(hk, hn, 0, offset, source)
+    while size > 0:
+        d, v, size = _pop4(hk, hn, size)
+        if d > dist[v]:
+            continue
+        for e in range(indptr[v], indptr[v + 1]):
+            w = index[e]
+            nd = d + weight[e]
+            if nd < dist[w]:
+                dist[w] = nd
+                pred[w] = v
+                size = _push4(hk, hn, size, nd, w)
+    return dist, pred
+
+
+@numba.njit(cache=True, nogil=True)
+def trace_paths(pred, starts, target):
+    """Node sequences from each start along ``pred`` to ``target``.
+
+    pred (N,) i8 (from :func:`path_tree`) · starts (k,) i8 · target i8
+    -> nodes (total,) i8, ptr (k+1,) i8 (path p is ``nodes[ptr[p]:ptr[p + 1]]``, start first,
+    target last; empty when the start does not reach the target). Each path is at most N nodes
+    long: a longer walk (a corrupt ``pred`` with a cycle) is cut and its path left empty.
+    """
+    n = len(pred)
+    k = len(starts)
+    ptr = np.zeros(k + 1, np.int64)
+    cap = max(16, 4 * k)
+    out = np.empty(cap, np.int64)
+    total = 0
+    for p in range(k):
+        v = starts[p]
+        begin = total
+        steps = 0
+        ok = v >= 0
+        while ok:
+            if total == cap:
+                cap *= 2
+                out = _grow(out, total, cap)
+            out[total] = v
+            total += 1
+            if v == target:
+                break
+            v = pred[v]
+            steps += 1
+            if v < 0 or steps > n:
+                ok = False
+        if not ok:
+            total = begin
+        ptr[p + 1] = total
+    return out[:total].copy(), ptr
 
 
 @numba.njit(cache=True, nogil=True)

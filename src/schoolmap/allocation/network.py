@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import shapely
 from scipy.spatial import cKDTree
 
 from schoolmap._kernels.network import (
@@ -38,6 +39,8 @@ from schoolmap._kernels.network import (
     landmark_distances,
     lower_bound_violations,
     nearest_source,
+    path_tree,
+    trace_paths,
 )
 from schoolmap.allocation.methods import Allocation, check_inputs
 from schoolmap.allocation.optimal import (
@@ -51,7 +54,7 @@ from schoolmap.io.roads import RoadGraph
 
 __all__ = ["NetworkCosts", "Travel", "allocate_nearest_network", "allocate_optimal_network",
            "connect_points", "landmark_bounds", "landmarks", "network_pair_costs",
-           "network_transport", "piece_notes"]
+           "network_transport", "piece_notes", "road_routes", "school_routes"]
 
 MAX_ROUNDS = 30
 WIDEN = 1.2
@@ -194,6 +197,66 @@ def network_pair_costs(graph: RoadGraph, cell_xy: np.ndarray, school_xy: np.ndar
                                           np.ascontiguousarray(radius + schools.connector_m))
     order, ptr = _cells_by_node(cells.node, graph.n_nodes)
     return _expand(src, node, dist, order, ptr, cells.connector_m)
+
+
+def road_routes(graph: RoadGraph, cell_xy: np.ndarray, school_xy: np.ndarray, *,
+                max_connector_m: float = 300.0, simplify_m: float = 2.0) -> np.ndarray:
+    """The road route from each cell to one school, as lines for a map.
+
+    Parameters
+    ----------
+    graph : RoadGraph
+    cell_xy : ndarray of shape (k, 2)
+        Homes (metres, the graph's CRS).
+    school_xy : array_like of shape (2,)
+        The school.
+    max_connector_m : float
+        Points farther from every node travel by straight line (as the allocation does).
+    simplify_m : float
+        Douglas–Peucker tolerance (metres) of the drawn line (0: every vertex of the roads).
+
+    Returns
+    -------
+    ndarray of shapely.LineString, shape (k,)
+        Cell → its node → the shortest road path → the school's node → school (the route the
+        allocation's distance measures, trips home → school); a straight line where the cell or
+        the school is off the network or no road joins them. Deterministic: one search from the
+        school, ties to the first node reached.
+    """
+    cell_xy = np.ascontiguousarray(cell_xy, dtype=np.float64).reshape(-1, 2)
+    sxy = np.asarray(school_xy, dtype=np.float64).reshape(1, 2)
+    straight = shapely.linestrings(np.stack([cell_xy, np.repeat(sxy, len(cell_xy), axis=0)],
+                                            axis=1)) if len(cell_xy) else np.zeros(0, object)
+    school = connect_points(graph, sxy, max_connector_m)
+    if school.straight[0] or not len(cell_xy):
+        return straight
+    cells = connect_points(graph, cell_xy, max_connector_m)
+    ip, ix, w = _reverse(graph)  # from the school on the reversed graph: pred points home → school
+    _, pred = path_tree(ip, ix, w, int(school.node[0]), 0.0)
+    nodes, ptr = trace_paths(pred, np.where(cells.straight, -1, cells.node), int(school.node[0]))
+    out = straight.copy()
+    for p in np.flatnonzero(np.diff(ptr) > 0):
+        pts = np.vstack([cell_xy[p], graph.node_xy[nodes[ptr[p]:ptr[p + 1]]], sxy])
+        out[p] = shapely.linestrings(pts)
+    if simplify_m > 0:
+        out = shapely.simplify(out, simplify_m, preserve_topology=False)
+    return out
+
+
+def school_routes(graph: RoadGraph, allocation: Allocation, cell_xy: np.ndarray,
+                  school_xy: np.ndarray, school: int, *, max_connector_m: float = 300.0,
+                  simplify_m: float = 2.0) -> np.ndarray:
+    """Road routes of the flows to one school of an allocation, for
+    :func:`schoolmap.present.maps.add_assignment_lines` (``routes=``).
+
+    ``cell_xy`` are the points the map draws from (the cells' representative points),
+    ``school_xy`` (m, 2) the allocation's schools, ``school`` the row of the one drawn. Returns
+    one line per flow to it, in the allocation's order (see :func:`road_routes`).
+    """
+    flows = np.flatnonzero(allocation.school == school)
+    sxy = np.asarray(school_xy, dtype=np.float64).reshape(-1, 2)[school]
+    return road_routes(graph, np.asarray(cell_xy, dtype=np.float64)[allocation.cell[flows]],
+                       sxy, max_connector_m=max_connector_m, simplify_m=simplify_m)
 
 
 def piece_notes(graph: RoadGraph, cells: NetworkCosts, demand_by_cell: np.ndarray,

@@ -57,11 +57,14 @@ def add_assignment_lines(
     *,
     show: bool = True,
     lang: str = "en",
+    routes: Sequence[Any] | None = None,
 ) -> int:
     """Add a layer of lines from every cell sending students to one school.
 
-    One straight line per cell → school flow of the allocation (a cell split between schools
-    has a line to each), from the cell's representative point to the school, its width
+    One line per cell → school flow of the allocation (a cell split between schools has a line
+    to each), from the cell's representative point to the school — straight, or the ``routes``
+    given (the road routes the road allocation measured, from
+    :func:`schoolmap.allocation.network.school_routes`) —, its width
     growing with the students (1–6 px, ∝ √students); the tooltip gives the cell, its students
     going there and the distance. The layer, ``"Assignment lines: <name> (<id>) – <level>"``,
     lies above the catchments and below the school markers; a legend section explains it.
@@ -83,6 +86,10 @@ def add_assignment_lines(
         Whether the layer is on when the map opens (default on: it was asked for).
     lang : {"en", "zh"}, optional
         Language of the layer name.
+    routes : sequence of shapely.LineString, optional
+        One line per flow to the school, in the allocation's order of those flows, in the
+        cells' CRS (:func:`schoolmap.allocation.network.school_routes`): the lines follow the
+        roads. Without: straight lines.
 
     Returns
     -------
@@ -93,7 +100,8 @@ def add_assignment_lines(
     ------
     ValueError
         If ``m`` was not made by :func:`shortfall_map`, the tables do not match the allocation
-        (row counts) or have no CRS, or ``school_id`` is not in ``schools``.
+        (row counts) or have no CRS, ``school_id`` is not in ``schools``, or ``routes`` has
+        not one line per flow.
 
     Examples
     --------
@@ -134,8 +142,16 @@ def add_assignment_lines(
     from_xy = cells.geometry.representative_point().to_numpy()[allocation.cell[flows]]
     to_point = schools.geometry.iloc[[row]].to_crs(cells.crs)
     to_point = shapely.point_on_surface(to_point.to_numpy()[0])
-    lines = shapely.linestrings(
-        [[(p.x, p.y), (to_point.x, to_point.y)] for p in from_xy])
+    if routes is None:
+        lines = shapely.linestrings(
+            [[(p.x, p.y), (to_point.x, to_point.y)] for p in from_xy])
+    elif len(routes) != len(flows):
+        raise ValueError(problem_message(
+            [f"routes has {len(routes)} lines, school {school_id!r} {len(flows)} flows: pass "
+             "one line per flow (schoolmap.allocation.network.school_routes)"],
+            "add_assignment_lines"))
+    else:
+        lines = np.asarray(routes, dtype=object)
     shapes = to_lonlat(gpd.GeoSeries(lines, crs=cells.crs), m.gcj02)
     students = allocation.students[flows]
     cell_ids = column_values(cells, "cell_id")
