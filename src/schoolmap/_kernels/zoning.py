@@ -190,7 +190,7 @@ def repair(label, root, s, adj_ptr, adj_idx, cand_ptr, cand_zone, cand_cost, hi)
         if label[i] >= 0:
             load[label[i]] += s[i]
     new = np.empty(n, dtype=np.int64)
-    while True:
+    for _wave in range(n + 1):  # each wave attaches a cell or ends the loop: at most n waves
         changed = 0
         for i in range(n):
             new[i] = -1
@@ -291,7 +291,8 @@ def _try_swap(i, j, label, load, size, root, root_of, s, official, adj_ptr, adj_
 def _descend(label, load, size, root, root_of, s, official, adj_ptr, adj_idx, adj_w, cand_ptr,
              cand_zone, cand_cost, hi, lo, mw, cw, pen, lam, stamp, near, queue, tick, order,
              max_sweeps):
-    """Best-improvement boundary moves, then neighbour swaps, until no sweep improves F."""
+    """Best-improvement boundary moves, then neighbour swaps, until no sweep improves F or
+    ``max_sweeps`` sweeps ran. Returns (tick, 1 if stopped by the cap else 0)."""
     n = len(label)
     for _ in range(max_sweeps):
         gain = 0.0
@@ -322,8 +323,8 @@ def _descend(label, load, size, root, root_of, s, official, adj_ptr, adj_idx, ad
                                 lam, stamp, near, queue, tick, order)
         tick += 2 * n
         if gain > -1e-9:
-            break
-    return tick
+            return tick, 0
+    return tick, 1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -404,12 +405,14 @@ def _randint(state, n):
 
 @numba.njit(cache=True, nogil=True)
 def improve(label, root, s, official, adj_ptr, adj_idx, adj_w, cand_ptr, cand_zone, cand_cost,
-            hi, lo, mw, cw, pen, lam, iterations, restarts, seed, t_start):
+            hi, lo, mw, cw, pen, lam, iterations, restarts, seed, t_start, max_sweeps):
     """Local search from ``label`` (in place, contiguous zones expected — see :func:`repair`):
     descent, then ``restarts`` rounds of simulated annealing of ``iterations`` proposals each
     (a random cell moves to a random neighbouring zone, or swaps with that neighbour), each
-    followed by a descent; the best design found is left in ``label``. ``t_start``: the first
-    temperature (≤ 0: half the mean size of a boundary move). Returns F."""
+    followed by a descent of at most ``max_sweeps`` sweeps; the best design found is left in
+    ``label``. ``t_start``: the first temperature (≤ 0: half the mean size of a boundary
+    move). Every loop is bounded: proposals by ``iterations`` × ``restarts``, descents by
+    ``max_sweeps``. Returns (F, descents stopped by ``max_sweeps`` before a local optimum)."""
     state = np.empty(1, dtype=np.uint64)
     state[0] = np.uint64(seed) * np.uint64(6364136223846793005) + np.uint64(1442695040888963407)
     if state[0] == 0:
@@ -420,15 +423,15 @@ def improve(label, root, s, official, adj_ptr, adj_idx, adj_w, cand_ptr, cand_zo
     for q in range(n - 1, 0, -1):  # Fisher-Yates
         r = _randint(state, q + 1)
         order[q], order[r] = order[r], order[q]
-    tick = _descend(label, load, size, root, root_of, s, official, adj_ptr, adj_idx, adj_w,
-                    cand_ptr, cand_zone, cand_cost, hi, lo, mw, cw, pen, lam, stamp, near,
-                    queue, 0, order, 1000)
+    tick, capped = _descend(label, load, size, root, root_of, s, official, adj_ptr, adj_idx,
+                            adj_w, cand_ptr, cand_zone, cand_cost, hi, lo, mw, cw, pen, lam,
+                            stamp, near, queue, 0, order, max_sweeps)
     f = design_cost(label, s, official, adj_ptr, adj_idx, adj_w, cand_ptr, cand_zone,
                     cand_cost, hi, lo, mw, cw, pen, lam)[5]
     best = label.copy()
     best_f = f
     if n < 2 or iterations <= 0:
-        return best_f
+        return best_f, capped
     # temperature scale: the typical size of a boundary move that keeps seats within limits
     acc = 0.0
     cnt = 0
@@ -496,9 +499,10 @@ def improve(label, root, s, official, adj_ptr, adj_idx, adj_w, cand_ptr, cand_zo
             if f < best_f - 1e-9 * abs(best_f):
                 best_f = f
                 best[:] = label
-        tick = _descend(label, load, size, root, root_of, s, official, adj_ptr, adj_idx, adj_w,
-                        cand_ptr, cand_zone, cand_cost, hi, lo, mw, cw, pen, lam, stamp, near,
-                        queue, tick, order, 1000)
+        tick, hit = _descend(label, load, size, root, root_of, s, official, adj_ptr, adj_idx,
+                             adj_w, cand_ptr, cand_zone, cand_cost, hi, lo, mw, cw, pen, lam,
+                             stamp, near, queue, tick, order, max_sweeps)
+        capped += hit
         f = design_cost(label, s, official, adj_ptr, adj_idx, adj_w, cand_ptr, cand_zone,
                         cand_cost, hi, lo, mw, cw, pen, lam)[5]
         if f < best_f - 1e-9 * abs(best_f):
@@ -514,22 +518,26 @@ def improve(label, root, s, official, adj_ptr, adj_idx, adj_w, cand_ptr, cand_zo
                 load[label[i]] += s[i]
                 size[label[i]] += 1
     label[:] = best
-    return best_f
+    return best_f, capped
 
 
 @numba.njit(cache=True, nogil=True)
-def clip_duals_xy(u, cell_xy, school_xy, price, official, mw, cap_u):
-    """min(u_i, cap_u_i, min_j |x_i − y_j| + mw·[j ≠ official_i ≥ 0] + price_j) for every cell:
-    a dual feasible over all cell × school pairs."""
+def clip_duals_xy(u, cell_xy, school_xy, school_zone, price, official, mw, cap_u):
+    """min(u_i, cap_u_i, min_j |x_i − y_j| + mw·[z_j ≠ official_i ≥ 0] + price_{z_j}) over
+    every school j of a zone z_j ≥ 0, for every cell: a dual feasible over all cell × zone
+    pairs (a zone of several schools costs at least the distance to its nearest)."""
     n = len(u)
     out = np.empty(n)
     for i in range(n):
         best = min(u[i], cap_u[i])
-        for j in range(len(price)):
+        for j in range(len(school_zone)):
+            z = school_zone[j]
+            if z < 0:
+                continue
             c = np.hypot(cell_xy[i, 0] - school_xy[j, 0], cell_xy[i, 1] - school_xy[j, 1])
-            if official[i] >= 0 and official[i] != j:
+            if official[i] >= 0 and official[i] != z:
                 c += mw
-            c += price[j]
+            c += price[z]
             if c < best:
                 best = c
         out[i] = best
@@ -544,8 +552,9 @@ def rebalance(label, root, s, official, adj_ptr, adj_idx, cand_ptr, cand_zone, c
     (fewest hops) and pass boundary cells along the path — from each zone on it to the next,
     the cell whose move costs least per student (an empty cell only opens the way), keeping
     every zone one piece — until the first zone fits; it stops when 2k + 10 chains in a row
-    have not lowered the students above seats (chains passing them round in circles). Returns
-    cells moved."""
+    have not lowered the students above seats (chains passing them round in circles), or
+    after ``max_moves`` cell moves. Returns (cells moved, 1 if ``max_moves`` stopped it with
+    students still above seats else 0)."""
     n = len(label)
     k = len(root)
     load, size, root_of, stamp, near, queue = _state(label, root, s)
@@ -654,8 +663,13 @@ def rebalance(label, root, s, official, adj_ptr, adj_idx, cand_ptr, cand_zone, c
                     empty_moves += 1
                 _apply(pick, q, label, load, size, s)
                 moves += 1
-            if not ok:
+                if moves >= max_moves:
+                    break
+            if not ok or moves >= max_moves:
                 break
         if not ok:
             stuck[a] = True
-    return moves
+    over = 0.0
+    for z in range(k):
+        over += max(0.0, load[z] - hi[z])
+    return moves, 1 if (moves >= max_moves and over > 1e-9) else 0

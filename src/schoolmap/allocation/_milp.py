@@ -36,6 +36,10 @@ def solve_milp(inst: Any, time_limit_s: float) -> tuple[np.ndarray, float, bool]
     integer = [np.ones(nx, bool), np.ones(n, bool)]
     for z in range(k):
         lo_col[0][x_of[(int(inst.root[z]), z)]] = 1.0
+    for i, z in zip(getattr(inst, "fixed_unit", ()), getattr(inst, "fixed_zone", ()),
+                    strict=True):  # a 多校划片 group's other cells: in its zone
+        if (int(i), int(z)) in x_of:
+            lo_col[0][x_of[(int(i), int(z))]] = 1.0
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     vals: list[np.ndarray] = []

@@ -49,11 +49,17 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 from schoolmap._kernels.zoning import design_cost, improve, rebalance, repair
 from schoolmap.allocation._milp import solve_milp
 from schoolmap.allocation.design_bounds import design_bounds
+from schoolmap.allocation.design_units import (
+    cell_candidates,
+    communities,
+    join_groups,
+    merge_units,
+    zone_pairs,
+)
 from schoolmap.errors import InfeasibleError, Problem, ValidationError
 
 __all__ = ["DEFAULT_MOVE_WEIGHT_M", "EXACT_MAX_CELLS", "ZoneDesign", "design_zones"]
@@ -62,9 +68,18 @@ __all__ = ["DEFAULT_MOVE_WEIGHT_M", "EXACT_MAX_CELLS", "ZoneDesign", "design_zon
 DEFAULT_MOVE_WEIGHT_M = 300.0
 #: Up to this many cells ``method="auto"`` solves exactly.
 EXACT_MAX_CELLS = 60
-#: Candidate zones per cell in the heuristic (the nearest by cost, and the official one).
-CANDIDATES = 16
+#: Descent sweeps of the heuristic's local search, at most (each sweep visits every cell).
+MAX_SWEEPS = 1000
 _WHERE = "design_zones"
+#: Notes for the caps of the heuristic that stopped a phase.
+LIMIT_NOTES = {
+    "time": "the time limit ({t:g} s) was reached: later phases of the search were skipped; "
+            "the design is the best found so far",
+    "sweeps": "a descent of the local search stopped after {sweeps} sweeps, before a local "
+              "optimum",
+    "chain moves": "the ejection chains stopped at their cap of cell moves with zones still "
+                   "above seats (the local search went on)",
+}
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,9 @@ class ZoneDesign:
         Bad input found and worked around (islands, schools outside the district, schools whose
         own cell overfills them, communities larger than any school); the design went on.
     notes : tuple of str
+    limits_hit : tuple of str
+        The heuristic's caps that stopped a phase before it finished (``time``, ``sweeps``,
+        ``chain moves``; empty: none) — the design is then the best found within them.
     """
 
     zone_by_cell: np.ndarray
@@ -152,6 +170,7 @@ class ZoneDesign:
     seconds: float = 0.0
     problems: tuple[Problem, ...] = field(default=())
     notes: tuple[str, ...] = field(default=())
+    limits_hit: tuple[str, ...] = field(default=())
 
     @property
     def school_by_cell(self) -> np.ndarray:
@@ -181,6 +200,8 @@ class _Instance:
     mw: float
     cw: float
     pen: float
+    fixed_unit: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    fixed_zone: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def design_zones(
@@ -202,6 +223,9 @@ def design_zones(
     seed: int = 0,
     iterations: int | None = None,
     restarts: int = 3,
+    max_sweeps: int = MAX_SWEEPS,
+    max_chain_moves: int | None = None,
+    school_group: Any = None,
     cell_xy: Any = None,
     school_xy: Any = None,
     cell_ids: Any = None,
@@ -249,11 +273,23 @@ def design_zones(
     method : {"auto", "exact", "heuristic"}
         ``auto``: exact up to :data:`EXACT_MAX_CELLS` cells.
     time_limit_s : float
-        Exact mode's time limit (seconds).
+        Time limit (seconds): of the exact mode's MILP, and of the heuristic — no further phase
+        (search again for unzoned cells, the packing search) starts after it; the design is
+        the best found so far and ``limits_hit`` says ``time``.
     seed : int
         Heuristic's random seed.
     iterations, restarts : int, optional
         Annealing proposals per round (default 40 × cells, at least 20,000) and rounds.
+    max_sweeps, max_chain_moves : int, optional
+        The heuristic's other caps: sweeps of a descent (default :data:`MAX_SWEEPS`) and cell
+        moves of the ejection chains (default 2 × cells); a cap that stops a phase is named in
+        ``limits_hit`` and the notes.
+    school_group : array_like of shape (n_schools,), int, optional
+        多校划片 groups: schools with the same group number (≥ 0; −1 none) get one zone —
+        their seats together, every school's cell inside, one piece (the cells of a shortest
+        path between their cells, through the official zone where it can, are kept in it);
+        travel to it is the seat-weighted mean over its schools (students split by seats).
+        Schools sharing a cell always form one zone (cells are atomic).
     cell_xy, school_xy : array_like of shape (n, 2), optional
         Points (metres): needed when ``costs`` is None.
     cell_ids, school_ids : sequence, optional
@@ -286,15 +322,20 @@ def design_zones(
     import time
 
     start = time.perf_counter()
-    inst, units, ctx, groups, problems, notes = _prepare(
-        adjacency, costs, students_by_cell, seats_by_school, school_cell, official_by_cell,
-        max_utilisation, min_utilisation, move_weight, compactness_weight, community_by_cell,
-        cell_xy, school_xy, cell_ids, school_ids)
-    n_units = len(inst.students)
     if method not in ("auto", "exact", "heuristic"):
         raise ValidationError([f"method {method!r} unknown; use 'auto', 'exact' or 'heuristic'"],
                               _WHERE)
+    given = (adjacency, costs, students_by_cell, seats_by_school, school_cell, official_by_cell,
+             max_utilisation, min_utilisation, move_weight, compactness_weight,
+             community_by_cell, cell_xy, school_xy, cell_ids, school_ids, school_group)
+    # the exact mode holds a 多校划片 group's cells in its zone; the heuristic joins them with
+    # a path first (one root per zone)
+    inst, units, ctx, groups, problems, notes = _prepare(*given, join=method == "heuristic")
+    n_units = len(inst.students)
     exact = method == "exact" or (method == "auto" and n_units <= EXACT_MAX_CELLS)
+    if not exact and len(inst.fixed_unit):
+        inst, units, ctx, groups, problems, notes = _prepare(*given, join=True)
+        n_units = len(inst.students)
     search = _peak_instance(inst, units, peak_students_by_cell, ctx["students"])
     bounds = design_bounds(inst, costs, units, ctx, cell_xy, school_xy, groups)
     milp_bound = float("nan")
@@ -305,26 +346,35 @@ def design_zones(
         try:
             label, milp_bound, proven = solve_milp(search, time_limit_s)
         except InfeasibleError:  # no solution within the time limit
+            exact = False
+            if len(inst.fixed_unit):  # the heuristic's instance: groups joined by a path
+                inst, units, ctx, groups, problems, notes = _prepare(*given, join=True)
+                n_units = len(inst.students)
+                search = _peak_instance(inst, units, peak_students_by_cell, ctx["students"])
+                bounds = design_bounds(inst, costs, units, ctx, cell_xy, school_xy, groups)
             notes.append(f"the exact design found no solution in {time_limit_s:g} s; the "
                          "heuristic's design is given")
-            exact = False
+    limits = _Limits(int(max_sweeps), max_chain_moves, start + float(time_limit_s))
     if len(inst.root) and not exact:
-        label = _search(search, bounds["seed"], iterations, restarts, seed)
+        label = _search(search, bounds["seed"], iterations, restarts, seed, limits)
         for again in range(3):  # unzoned cells: widen their candidates, search again
             if not ((label < 0).any() and costs is not None and search is inst
-                    and n_units == len(units)):
+                    and n_units == len(units)) or limits.late():
                 break
-            wider = _widen(label, inst, costs, ctx["zone_of"])
+            wider = _widen(label, inst, costs, ctx["zone_of"], ctx["share"])
             if wider is inst:
                 break
             inst = search = wider
-            label = _search(search, label, iterations, 1, seed + 7 + again)
+            label = _search(search, label, iterations, 1, seed + 7 + again, limits)
+    for cap in sorted(limits.hit):
+        notes.append(LIMIT_NOTES[cap].format(t=time_limit_s, sweeps=max_sweeps))
     label = _drop_overfull(label, search, notes)
     peak_z = (None if search is inst else np.bincount(
         label[label >= 0], weights=search.students[label >= 0], minlength=len(inst.root)))
-    return _result(inst, label, units, ctx, groups, bounds, milp_bound, proven, peak_z,
-                   "exact" if exact else "heuristic", problems, notes,
-                   time.perf_counter() - start)
+    out = _result(inst, label, units, ctx, groups, bounds, milp_bound, proven, peak_z,
+                  "exact" if exact else "heuristic", problems, notes,
+                  time.perf_counter() - start)
+    return dataclasses.replace(out, limits_hit=tuple(sorted(limits.hit)))
 
 
 def _peak_instance(inst: _Instance, units: np.ndarray, peak: Any,
@@ -362,12 +412,45 @@ def _ints(x: Any, name: str, n: int, lo: int, hi: int) -> np.ndarray:
     return a
 
 
+def _zones_of_schools(school_cell: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Zones of the schools inside the district: schools sharing a cell or a group (≥ 0) are
+    one zone, rooted at its first cell; zones numbered by root cell. Returns (root cell of
+    each zone, zone of each school, −1 outside)."""
+    m = len(school_cell)
+    inside = np.flatnonzero(school_cell >= 0)
+    zone_of = np.full(m, -1, np.int64)
+    if not len(inside):
+        return np.zeros(0, np.int64), zone_of
+    _, by_cell = np.unique(school_cell[inside], return_inverse=True)
+    edges_a = [inside, inside]
+    edges_b = [inside[np.unique(by_cell, return_index=True)[1][by_cell]], inside]
+    g = group[inside]
+    if (g >= 0).any():
+        has = inside[g >= 0]
+        _, first = np.unique(g[g >= 0], return_index=True)
+        _, inv = np.unique(g[g >= 0], return_inverse=True)
+        edges_a.append(has)
+        edges_b.append(has[first[inv]])
+    a, b = np.concatenate(edges_a), np.concatenate(edges_b)
+    _, comp = connected_components(sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(m, m)),
+                                   directed=False)
+    root = {}
+    for j in inside:
+        c = int(comp[j])
+        root[c] = min(root.get(c, school_cell[j]), school_cell[j])
+    order = sorted(root, key=lambda c: root[c])
+    index = {c: z for z, c in enumerate(order)}
+    zone_of[inside] = [index[int(comp[j])] for j in inside]
+    return np.array([root[c] for c in order], dtype=np.int64), zone_of
+
+
 def _label(ids: Any, n: int) -> list[str]:
     return [str(v) for v in ids] if ids is not None else [str(i) for i in range(n)]
 
 
 def _prepare(adjacency, costs, students, seats, school_cell, official, max_u, min_u, mw, cw,
-             community, cell_xy, school_xy, cell_ids, school_ids):
+             community, cell_xy, school_xy, cell_ids, school_ids, school_group=None,
+             join=True):
     students = np.asarray(students, dtype=np.float64).reshape(-1)
     seats = np.asarray(seats, dtype=np.float64).reshape(-1)
     n, m = len(students), len(seats)
@@ -399,23 +482,44 @@ def _prepare(adjacency, costs, students, seats, school_cell, official, max_u, mi
     adj.sort_indices()
     problems: list[Problem] = []
     notes: list[str] = []
-    # zones: schools grouped by their cell; schools outside the district get none
+    # zones: schools grouped by their cell and by school_group (多校划片); schools outside
+    # the district get none
     outside = np.flatnonzero(school_cell < 0)
     for j in outside:
         problems.append(Problem(_WHERE, f"school {schools[j]}: outside the district (its point "
                                 "lies in no cell); it gets no zone"))
-    roots, zone_of_school = np.unique(school_cell[school_cell >= 0], return_inverse=True)
-    zone_of = np.full(m, -1, np.int64)
-    zone_of[school_cell >= 0] = zone_of_school
+    group = (np.full(m, -1, np.int64) if school_group is None
+             else _ints(school_group, "school_group", m, -1, 2**62))
+    roots, zone_of = _zones_of_schools(school_cell, group)
     groups = [tuple(np.flatnonzero(zone_of == z).tolist()) for z in range(len(roots))]
     for g in groups:
+        where = np.unique(school_cell[list(g)])
         if len(g) > 1:
-            notes.append(f"schools {', '.join(schools[j] for j in g)} share cell "
-                         f"{cells[school_cell[g[0]]]}: one zone (多校划片)")
-    # units: cells, with each community merged into one (never split)
+            notes.append(f"schools {', '.join(schools[j] for j in g)} "
+                         + (f"share cell {cells[where[0]]}" if len(where) == 1 else
+                            f"form one group (cells {', '.join(cells[c] for c in where)})")
+                         + ": one zone (多校划片)")
+    # units: cells, with each community merged into one (never split), and a group's cells
+    # joined with a path between them (the zone holds all its schools)
     unit_of_cell = np.arange(n, dtype=np.int64)
     if community is not None:
-        unit_of_cell = _communities(community, students, seats, max_u, n, cells, problems)
+        unit_of_cell = communities(community, students, seats, max_u, n, cells, problems)
+    multi = [np.unique(school_cell[list(g)]) for g in groups]
+    if join and any(len(c) > 1 for c in multi):
+        blocked = np.zeros(n, dtype=bool)
+        blocked[school_cell[school_cell >= 0]] = True
+        official_cells = [np.flatnonzero(np.isin(official, g)) for g in groups]
+        unit_of_cell, failed = join_groups(unit_of_cell, adj, multi, blocked, official_cells)
+        if failed:  # no path joins a group's cells: its schools get a zone each
+            for z in failed:
+                names = ", ".join(schools[j] for j in groups[z])
+                problems.append(Problem(_WHERE, f"schools {names}: no path through the cells "
+                                        "joins them; each gets its own zone"))
+            for z in failed:
+                group[list(groups[z])] = -1
+            return _prepare(adjacency, costs, students, seats, school_cell, official, max_u,
+                            min_u, mw, cw, community, cell_xy, school_xy, cell_ids, school_ids,
+                            group, join)
     n_units = int(unit_of_cell.max()) + 1 if n else 0
     units = unit_of_cell
     s_unit = np.bincount(units, weights=students, minlength=n_units)
@@ -451,195 +555,110 @@ def _prepare(adjacency, costs, students, seats, school_cell, official, max_u, mi
                                 f"reach them; their {students[lone].sum():,.0f} students are "
                                 "unzoned", tuple(cells[i] for i in lone)))
     # candidate zones per cell, then per unit
-    ptr, zone, cost = _cell_candidates(costs, groups, zone_of, official, roots, cell_xy,
-                                       school_xy, n, len(groups), n_units <= EXACT_MAX_CELLS)
+    seat_of = np.zeros(m)
+    seat_of[zone_of >= 0] = seat_zone[zone_of[zone_of >= 0]]
+    share = np.where(seat_of > 0, seats / np.where(seat_of > 0, seat_of, 1.0),
+                     1.0 / np.maximum(np.bincount(np.maximum(zone_of, 0), minlength=m)[
+                         np.maximum(zone_of, 0)], 1))
+    share[zone_of < 0] = 0.0
+    root_unit = np.full(n_units, -1, np.int64)
+    root_unit[units[roots]] = np.arange(len(roots))
+    forced = np.flatnonzero(root_unit[units] >= 0)
+    ptr, zone, cost = cell_candidates(costs, groups, zone_of, official, roots, cell_xy,
+                                      school_xy, n, len(groups), n_units <= EXACT_MAX_CELLS,
+                                      share, (forced, root_unit[units[forced]]))
     cell_cand = (ptr, zone, cost)
     official_zone = np.where(official >= 0, zone_of[np.maximum(official, 0)], -1)
-    adj_u, official_u, (ptr, zone, cost) = _merge(units, n_units, adj, students, official_zone,
-                                                  ptr, zone, cost, roots)
+    adj_u, official_u, (ptr, zone, cost) = merge_units(units, n_units, adj, students,
+                                                       official_zone, ptr, zone, cost, roots)
     pen = float(students.sum() * (cost.max() if len(cost) else 0.0) + mw * students.sum()
                 + cw * adj.data.sum() + 1.0)
     lo = (min_u or 0.0) * seat_zone
+    # not joined (the exact mode): a group's other cells are held in its zone
+    fixed = sorted({(int(units[c]), z) for z, g in enumerate(groups)
+                    for c in school_cell[list(g)] if units[c] != units[roots[z]]})
     inst = _Instance(adj_u, s_unit, official_u, ptr, zone, cost, units[roots].astype(np.int64),
-                     hi, lo, float(mw), float(cw), pen)
+                     hi, lo, float(mw), float(cw), pen,
+                     np.array([u for u, _ in fixed], dtype=np.int64),
+                     np.array([z for _, z in fixed], dtype=np.int64))
     ctx = {"cells": cells, "schools": schools, "zone_of": zone_of, "adj": adj,
            "students": students, "official_zone": official_zone, "seat_zone": seat_zone,
-           "roots": roots, "cell_cand": cell_cand, "official_school": official}
+           "roots": roots, "cell_cand": cell_cand, "official_school": official,
+           "share": share}
     return inst, units, ctx, groups, problems, notes
 
 
-def _communities(community, students, seats, max_u, n, cells, problems):
-    codes = np.asarray(community, dtype=object).reshape(-1)
-    if len(codes) != n:
-        raise ValidationError([f"community_by_cell must have {n} entries, got {len(codes)}"],
-                              _WHERE)
-    none = np.array([c is None or (isinstance(c, float) and np.isnan(c)) or c == -1
-                     for c in codes])
-    unit = np.arange(n, dtype=np.int64)
-    if (~none).any():
-        names, inv = np.unique(codes[~none].astype(str), return_inverse=True)
-        big = max_u * seats.max() if len(seats) else 0.0
-        size = np.bincount(inv, weights=students[~none])
-        for c in np.flatnonzero(size > big + 1e-9):
-            problems.append(Problem(_WHERE, f"community {names[c]}: {size[c]:,.0f} students, "
-                                    f"more than any school holds ({big:,.0f}); its cells are "
-                                    "zoned one by one"))
-            inv = np.where(inv == c, -1, inv)
-        rows = np.flatnonzero(~none)
-        first = {}
-        for r, c in zip(rows, inv, strict=True):
-            if c >= 0:
-                unit[r] = first.setdefault(c, r)
-    _, unit = np.unique(unit, return_inverse=True)
-    return unit.astype(np.int64)
+@dataclass
+class _Limits:
+    """The heuristic's caps: descent sweeps, ejection-chain moves (None: 2 × units) and a
+    deadline (``time.perf_counter()`` seconds) after which no further phase starts; ``hit``
+    names the caps that stopped a phase early."""
 
+    max_sweeps: int = MAX_SWEEPS
+    max_moves: int | None = None
+    deadline: float = float("inf")
+    hit: set[str] = field(default_factory=set)
 
-def _cell_candidates(costs, groups, zone_of, official, roots, cell_xy, school_xy, n, k, full):
-    """Each cell's allowed zones and travel per student (CSR, cells × zones)."""
-    if k == 0:
-        return np.zeros(n + 1, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    kk = k if (full or n * k <= 200_000) else min(k, CANDIDATES)
-    if costs is None:
-        zxy = np.asarray(school_xy, dtype=np.float64)[[g[0] for g in groups]]
-        cxy = np.asarray(cell_xy, dtype=np.float64)
-        dist, idx = cKDTree(zxy).query(cxy, k=kk)
-        dist, idx = dist.reshape(n, kk), idx.reshape(n, kk)
-        rows, cols, vals = np.repeat(np.arange(n), kk), idx.ravel(), dist.ravel()
-        extra = np.flatnonzero(official >= 0)
-        if len(extra):
-            oz = zone_of[official[extra]]
-            extra, oz = extra[oz >= 0], oz[oz >= 0]
-            rows = np.concatenate([rows, extra, roots])
-            cols = np.concatenate([cols, oz, np.arange(k)])
-            vals = np.concatenate([vals, np.hypot(*(cxy[extra] - zxy[oz]).T),
-                                   np.hypot(*(cxy[roots] - zxy).T)])
-    else:
-        if sp.issparse(costs):
-            c = sp.coo_matrix(costs)
-            rows, cols, vals = c.row.astype(np.int64), c.col.astype(np.int64), c.data
-        else:
-            dense = np.asarray(costs, dtype=np.float64)
-            rows = np.repeat(np.arange(n), dense.shape[1])
-            cols = np.tile(np.arange(dense.shape[1]), n)
-            vals = dense.ravel()
-        cols = zone_of[cols]
-        ok = cols >= 0
-        rows, cols, vals = rows[ok], cols[ok], np.asarray(vals, dtype=np.float64)[ok]
-        order = np.lexsort((vals, cols, rows))  # the cheapest school of each zone first
-        rows, cols, vals = rows[order], cols[order], vals[order]
-        first = np.ones(len(rows), dtype=bool)
-        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-        rows, cols, vals = rows[first], cols[first], vals[first]
-        if kk < k:  # keep each cell's kk cheapest zones and its official one
-            order = np.lexsort((vals, rows))
-            rows, cols, vals = rows[order], cols[order], vals[order]
-            rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
-            oz = np.where(official >= 0, zone_of[np.maximum(official, 0)], -1)
-            keep = (rank < kk) | (cols == oz[rows])
-            rows, cols, vals = rows[keep], cols[keep], vals[keep]
-    vals = np.asarray(vals, dtype=np.float64)
-    bad = ~np.isfinite(vals) | (vals < 0)
-    if bad.any():
-        raise ValidationError([Problem(_WHERE, "costs must be finite and ≥ 0",
-                                       tuple(str(r) for r in np.unique(rows[bad])[:20]))],
-                              _WHERE)
-    m = sp.coo_matrix((vals, (rows, cols)), shape=(n, k)).tocsr()
-    m.sum_duplicates()  # duplicates (official among the nearest) are the same value twice
-    dup = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, k)).tocsr()
-    dup.sum_duplicates()
-    m.data = m.data / dup.data
-    return m.indptr.astype(np.int64), m.indices.astype(np.int64), m.data.astype(np.float64)
+    def late(self) -> bool:
+        import time
 
-
-def _merge(units, n_units, adj, students, official_zone, ptr, zone, cost, roots):
-    """Cells → units (communities merged): adjacency, official zone (the students' majority)
-    and candidates (zones allowed for every cell of the unit, at the student-weighted mean
-    cost); each school's unit gets its own zone."""
-    n = len(units)
-    k = len(roots)
-    cell_of = np.repeat(np.arange(n), np.diff(ptr))
-    if n_units == n:
-        adj_u, official_u = adj, official_zone
-        rows, cols, vals = cell_of, zone, cost
-    else:
-        p = sp.csr_matrix((np.ones(n), (np.arange(n), units)), shape=(n, n_units))
-        adj_u = (p.T @ adj @ p).tocsr()
-        adj_u.setdiag(0)
-        adj_u.eliminate_zeros()
-        adj_u.sort_indices()
-        has = official_zone >= 0
-        votes = sp.coo_matrix((students[has] + 1e-9, (units[has], official_zone[has])),
-                              shape=(n_units, max(k, 1))).tocsr()
-        official_u = np.where(np.diff(votes.indptr) > 0,
-                              np.asarray(votes.argmax(axis=1)).ravel(), -1).astype(np.int64)
-        size = np.bincount(units, minlength=n_units)
-        s_u = np.bincount(units, weights=students, minlength=n_units)
-        w = np.where(s_u[units] > 0, students / np.where(s_u[units] > 0, s_u[units], 1.0),
-                     1.0 / size[units])
-        u = units[cell_of]
-        count = sp.coo_matrix((np.ones(len(u)), (u, zone)), shape=(n_units, k)).tocsr()
-        mean = sp.coo_matrix((w[cell_of] * cost, (u, zone)), shape=(n_units, k)).tocsr()
-        count.sum_duplicates()
-        mean.sum_duplicates()
-        c, m_ = count.tocoo(), mean.tocoo()
-        full = c.data == size[c.row]
-        rows, cols, vals = c.row[full], c.col[full], m_.data[full]
-    have = set(zip(rows.tolist(), cols.tolist(), strict=True))
-    ru = units[roots]
-    add = [z for z in range(k) if (int(ru[z]), z) not in have]
-    if add:
-        rows = np.concatenate([rows, ru[add]])
-        cols = np.concatenate([cols, np.asarray(add, dtype=np.int64)])
-        vals = np.concatenate([vals, np.zeros(len(add))])
-    m = sp.coo_matrix((vals, (rows, cols)), shape=(n_units, k)).tocsr()
-    m.sort_indices()
-    return (adj_u, np.asarray(official_u, dtype=np.int64),
-            (m.indptr.astype(np.int64), m.indices.astype(np.int64), m.data.astype(np.float64)))
+        if time.perf_counter() > self.deadline:
+            self.hit.add("time")
+            return True
+        return False
 
 
 def _search(inst: _Instance, seed_label: np.ndarray, iterations: int | None, restarts: int,
-            seed: int) -> np.ndarray:
+            seed: int, limits: _Limits | None = None) -> np.ndarray:
     """The heuristic: repair the seed, improve it; where that leaves students unzoned, repair
     and improve once more, and if students are still left out search for a packing first
     (seats above all: travel scaled down to a tie-breaker) and improve that, keeping the
-    better design."""
+    better design. Every phase is bounded (``limits``: sweeps, chain moves, a deadline checked
+    between phases); the caps hit are added to ``limits.hit``."""
+    lim = limits if limits is not None else _Limits()
     label = seed_label.copy()
-    repair(label, inst.root, inst.students, inst.adj.indptr, inst.adj.indices, inst.cand_ptr,
-           inst.cand_zone, inst.cand_cost, inst.hi)
-    rebalance(label, inst.root, inst.students, inst.official, inst.adj.indptr,
-              inst.adj.indices, inst.cand_ptr, inst.cand_zone, inst.cand_cost, inst.hi,
-              inst.mw, 2 * len(label))
-    start = label.copy()
-    its = int(iterations if iterations is not None else max(20_000, 40 * len(label)))
+    moves = int(lim.max_moves if lim.max_moves is not None else 2 * len(label))
     args = (inst.root, inst.students, inst.official, inst.adj.indptr, inst.adj.indices,
             inst.adj.data, inst.cand_ptr, inst.cand_zone)
-    f = improve(label, *args, inst.cand_cost, inst.hi, inst.lo, inst.mw, inst.cw, inst.pen,
-                _lam(inst), its, int(restarts), int(seed), 0.0)
-    if not (label < 0).any():
+
+    def fix(lab: np.ndarray) -> None:
+        repair(lab, inst.root, inst.students, inst.adj.indptr, inst.adj.indices, inst.cand_ptr,
+               inst.cand_zone, inst.cand_cost, inst.hi)
+        if rebalance(lab, inst.root, inst.students, inst.official, inst.adj.indptr,
+                     inst.adj.indices, inst.cand_ptr, inst.cand_zone, inst.cand_cost, inst.hi,
+                     inst.mw, moves)[1]:
+            lim.hit.add("chain moves")
+
+    def run(lab, cost, mw, cw, lam, its, rounds, s, t0) -> float:
+        f, capped = improve(lab, *args, cost, inst.hi, inst.lo, mw, cw, inst.pen, lam, its,
+                            int(rounds), int(s), t0, int(lim.max_sweeps))
+        if capped:
+            lim.hit.add("sweeps")
+        return f
+
+    fix(label)
+    start = label.copy()
+    its = int(iterations if iterations is not None else max(20_000, 40 * len(label)))
+    f = run(label, inst.cand_cost, inst.mw, inst.cw, _lam(inst), its, restarts, seed, 0.0)
+    if not (label < 0).any() or lim.late():
         return label
     # a few cells left out (their zones full): reattach them, pass the excess on, improve once
     # more — a fraction of the packing search's time (demo primary: 0.4 s instead of 5.5 s)
     again = label.copy()
-    repair(again, inst.root, inst.students, inst.adj.indptr, inst.adj.indices, inst.cand_ptr,
-           inst.cand_zone, inst.cand_cost, inst.hi)
-    rebalance(again, inst.root, inst.students, inst.official, inst.adj.indptr,
-              inst.adj.indices, inst.cand_ptr, inst.cand_zone, inst.cand_cost, inst.hi,
-              inst.mw, 2 * len(again))
-    improve(again, *args, inst.cand_cost, inst.hi, inst.lo, inst.mw, inst.cw, inst.pen,
-            _lam(inst), its, 1, int(seed) + 3, 0.0)
-    if not (again < 0).any():
-        return again
+    fix(again)
+    run(again, inst.cand_cost, inst.mw, inst.cw, _lam(inst), its, 1, seed + 3, 0.0)
+    if not (again < 0).any() or lim.late():
+        return again if not (again < 0).any() else label
     eps = 1e-3 / inst.pen
     packed = start
-    improve(packed, *args, inst.cand_cost * eps, inst.hi, inst.lo, inst.mw * eps,
-            inst.cw * eps, inst.pen, 1.0, its, int(restarts), int(seed) + 1,
-            max(float(inst.students.mean()), 1e-9))
-    f2 = improve(packed, *args, inst.cand_cost, inst.hi, inst.lo, inst.mw, inst.cw, inst.pen,
-                 _lam(inst), its, int(restarts), int(seed) + 2, 0.0)
+    run(packed, inst.cand_cost * eps, inst.mw * eps, inst.cw * eps, 1.0, its, restarts,
+        seed + 1, max(float(inst.students.mean()), 1e-9))
+    f2 = run(packed, inst.cand_cost, inst.mw, inst.cw, _lam(inst), its, restarts, seed + 2, 0.0)
     return packed if f2 < f else label
 
 
-def _widen(label: np.ndarray, inst: _Instance, costs: Any, zone_of: np.ndarray) -> _Instance:
+def _widen(label: np.ndarray, inst: _Instance, costs: Any, zone_of: np.ndarray,
+           share: np.ndarray | None = None) -> _Instance:
     """Candidates widened for the cells left unzoned and their neighbours (two rings): every
     zone of a cell within two steps, at its cost from ``costs`` — a zone next door across a
     river may be far by road and so not among the nearest candidates. Cells only."""
@@ -657,14 +676,10 @@ def _widen(label: np.ndarray, inst: _Instance, costs: Any, zone_of: np.ndarray) 
     want = sp.csr_matrix((np.ones(int(ok.sum())), (cells[near.row[ok]], zones[ok])), shape=(n, k))
     want.data[:] = 1.0
     full = sp.coo_matrix(costs)
-    z = zone_of[full.col]
-    keep = (z >= 0) & np.isin(full.row, cells)
-    rows, cols, vals = full.row[keep], z[keep], np.asarray(full.data, np.float64)[keep]
-    order = np.lexsort((vals, cols, rows))  # a zone's cheapest school first
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    first = np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])] if len(rows) \
-        else np.zeros(0, bool)
-    rows, cols, vals = rows[first], cols[first], vals[first]
+    keep = np.isin(full.row, cells)
+    rows, cols, vals = zone_pairs(full.row[keep].astype(np.int64),
+                                  full.col[keep].astype(np.int64), full.data[keep], zone_of,
+                                  share, n, k)
     unit_of = np.repeat(np.arange(n), np.diff(inst.cand_ptr))
     have = sp.csr_matrix((np.ones(len(unit_of)), (unit_of, inst.cand_zone)), shape=(n, k))
     add = (np.asarray(want[rows, cols]).ravel() > 0) & (np.asarray(have[rows, cols]).ravel() == 0)

@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from schoolmap._kernels.zoning import clip_duals_xy
+from schoolmap.allocation.design_units import zone_pairs
 from schoolmap.allocation.optimal import transport
 
 __all__ = ["clip_cell_duals", "design_bounds"]
@@ -74,27 +75,34 @@ def clip_cell_duals(u: np.ndarray, price: np.ndarray, costs: Any, ctx: dict, cel
     holds whatever pairs the solve saw (metres)."""
     oz = ctx["official_zone"]
     cap = np.full(len(u), pen)
+    zone_of = np.asarray(ctx["zone_of"], dtype=np.int64)
+    share = ctx.get("share")
+    k = len(groups)
     if costs is None:
-        zxy = np.asarray(school_xy, dtype=np.float64)[[g[0] for g in groups]]
-        return clip_duals_xy(np.ascontiguousarray(u, dtype=np.float64),
-                             np.ascontiguousarray(cell_xy, dtype=np.float64),
-                             np.ascontiguousarray(zxy), np.ascontiguousarray(price), oz,
+        # zones of one point in the kernel; a 多校划片 zone's seat-mean distance here
+        sxy = np.asarray(school_xy, dtype=np.float64)
+        cxy = np.asarray(cell_xy, dtype=np.float64)
+        multi = [z for z, g in enumerate(groups) if len(g) > 1
+                 and np.ptp(sxy[list(g)], axis=0).max() > 0]
+        single = np.where(np.isin(zone_of, multi), -1, zone_of)
+        best = clip_duals_xy(np.ascontiguousarray(u, dtype=np.float64),
+                             np.ascontiguousarray(cxy), np.ascontiguousarray(sxy),
+                             np.ascontiguousarray(single), np.ascontiguousarray(price), oz,
                              float(mw), cap)
-    zone_of = ctx["zone_of"]
+        for z in multi:
+            d = sum(share[j] * np.hypot(*(cxy - sxy[j]).T) for j in groups[z])
+            best = np.minimum(best, d + mw * ((oz >= 0) & (oz != z)) + price[z])
+        return best
     if sp.issparse(costs):
         c = sp.coo_matrix(costs)
-        z = zone_of[c.col]
-        ok = z >= 0
-        rows, z, vals = c.row[ok], z[ok], c.data[ok].astype(np.float64)
-        vals = vals + mw * ((oz[rows] >= 0) & (oz[rows] != z)) + price[z]
-        best = np.full(len(u), np.inf)
-        np.minimum.at(best, rows, vals)
-        return np.minimum(np.minimum(u, cap), best)
-    dense = np.asarray(costs, dtype=np.float64)
-    best = np.minimum(u, cap)
-    for j in range(dense.shape[1]):
-        z = zone_of[j]
-        if z >= 0:
-            col = dense[:, j] + mw * ((oz >= 0) & (oz != z)) + price[z]
-            best = np.minimum(best, col)
-    return best
+        rows, school, vals = c.row.astype(np.int64), c.col.astype(np.int64), c.data
+    else:
+        dense = np.asarray(costs, dtype=np.float64)
+        rows = np.repeat(np.arange(dense.shape[0]), dense.shape[1])
+        school = np.tile(np.arange(dense.shape[1]), dense.shape[0])
+        vals = dense.ravel()
+    rows, z, vals = zone_pairs(rows, school, vals, zone_of, share, len(u), k)
+    vals = vals + mw * ((oz[rows] >= 0) & (oz[rows] != z)) + price[z]
+    best = np.full(len(u), np.inf)
+    np.minimum.at(best, rows, vals)
+    return np.minimum(np.minimum(u, cap), best)

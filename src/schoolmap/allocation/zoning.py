@@ -44,7 +44,7 @@ from schoolmap.io.zones import zone_of_points
 from schoolmap.norms import Norms, default_norms
 
 __all__ = ["ZONE_COLUMNS", "CatchmentDesign", "ZoneDesign", "barrier_lines", "cell_adjacency",
-           "design_catchments", "design_zones"]
+           "design_catchments", "design_zones", "school_groups"]
 
 #: Columns of :attr:`CatchmentDesign.zones` (then ``geometry``).
 ZONE_COLUMNS = ("level", "zone", "school_id", "name", "students", "seats", "utilisation",
@@ -267,6 +267,7 @@ def design_catchments(
     seed: int = 0,
     adjacency: sp.csr_matrix | None = None,
     barriers: tuple[np.ndarray, np.ndarray] | None = None,
+    multi_school: bool = True,
     **options: Any,
 ) -> CatchmentDesign:
     """Design a level's catchments: contiguous zones within seats, short trips, few moves.
@@ -298,6 +299,12 @@ def design_catchments(
     barriers : (lines, crossings), optional
         :func:`barrier_lines` of the district's roads: zones cross a barrier only at a road
         crossing (used when the adjacency is built here).
+    multi_school : bool
+        True: the schools an official zone names together (``school_id`` ``"P03;P04"``, a
+        多校划片 zone) are designed as one zone, their seats together, every school's cell
+        in it, students split between them by seats. False: every school its own zone (a
+        cell of a 多校划片 zone counts as moved unless it stays with its main school).
+        Schools sharing a cell are one zone either way (cells are whole).
 
     Returns
     -------
@@ -331,34 +338,38 @@ def design_catchments(
     community = (cells[community_column].to_numpy(dtype=object)
                  if community_column and community_column in cells.columns else None)
     ids = schools["school_id"].astype(str).tolist()
-    d = design_zones(adj, costs, students, seats, school_cell, covering,
+    group = school_groups(district, level, ids) if multi_school else None
+    d = design_zones(adj, costs, students, seats, school_cell, covering, school_group=group,
                      max_utilisation=max_utilisation, min_utilisation=min_utilisation,
                      move_weight=move_weight, compactness_weight=compactness_weight,
                      community_by_cell=community, method=method, seed=seed, cell_xy=cell_xy,
                      school_xy=sxy, cell_ids=cells["cell_id"].astype(str).tolist(),
                      school_ids=ids, **options)
     radius = norms.level(level).service_radius_m
-    trip = _trip_by_cell(d, costs, cell_xy, sxy)
+    trip = _trip_by_cell(d, costs, cell_xy, sxy, seats)
     zones = _zone_rows(cells, d, schools, students, trip, radius, level)
     zone_ids = np.array([";".join(ids[j] for j in g) for g in d.zone_schools] + [None],
                         dtype=object)
     by_cell = pd.Series(zone_ids[d.zone_by_cell], index=cells.index, name=f"zone_{level}")
     # official zones and the dissolved optimum, for comparison
-    o_load = np.bincount(official_school[official_school >= 0],
-                         weights=students[official_school >= 0], minlength=len(seats))
+    zone_of = np.full(len(seats) + 1, -1, dtype=np.int64)
+    for z, g in enumerate(d.zone_schools):
+        zone_of[list(g)] = z
+    # official loads by the design's zones (a 多校划片 group's schools together)
+    o_zone = np.where(official_school >= 0, zone_of[official_school], -1)
+    o_load = np.bincount(o_zone[o_zone >= 0], weights=students[o_zone >= 0],
+                         minlength=len(d.zone_schools))
     o_trip = official.distance_by_cell() if roads is None else trip * np.nan
     has = (official_school >= 0) & (students > 0)
     opt = allocate(district, level, "optimal", year=year, norms=norms, schools=schools,
                    demand_by_cell=students).main_school_by_cell()
-    changed = (opt >= 0) & (official_school >= 0) & (opt != official_school)
-    zone_of = np.full(len(seats) + 1, -1, dtype=np.int64)
-    for z, g in enumerate(d.zone_schools):
-        zone_of[list(g)] = z
+    changed = (opt >= 0) & (official_school >= 0) & (zone_of[opt] != zone_of[official_school])
     moved = ((d.zone_by_cell >= 0) & (official_school >= 0) & (students > 0)
              & (zone_of[official_school] != d.zone_by_cell))
     return CatchmentDesign(
         level=level, year=year, zones=zones, zone_by_cell=by_cell,
-        official={"zones_over_capacity": int((o_load > max_utilisation * seats + 1e-9).sum()),
+        official={"zones_over_capacity": int((o_load > max_utilisation * d.seats_by_zone
+                                              + 1e-9).sum()),
                   "n_zones": int((o_load > 0).sum()),
                   "mean_trip_m": float(np.nansum(o_trip[has] * students[has])
                                        / max(students[has].sum(), 1e-12)),
@@ -367,7 +378,7 @@ def design_catchments(
         settings={"max_utilisation": max_utilisation, "min_utilisation": min_utilisation,
                   "move_weight": move_weight, "compactness_weight": compactness_weight,
                   "contiguity": contiguity, "travel": "road" if roads is not None else
-                  "straight line"},
+                  "straight line", "multi_school": multi_school},
         changed_by_cell=moved, adjacency=adj)
 
 
@@ -400,17 +411,61 @@ def _road_costs(roads: Any, cell_xy: np.ndarray, sxy: np.ndarray) -> sp.csr_matr
     return sp.csr_matrix((np.concatenate([cost, extra]), (rows, cols)), shape=(n, m))
 
 
-def _trip_by_cell(d: ZoneDesign, costs, cell_xy, sxy) -> np.ndarray:
-    """Trip (metres) of each cell to its zone's (first) school; NaN unzoned."""
-    school = d.school_by_cell
-    trip = np.full(len(school), np.nan)
-    ok = school >= 0
-    if costs is None:
-        trip[ok] = np.hypot(*(cell_xy[ok] - sxy[school[ok]]).T)
-    else:
-        c = sp.csr_matrix(costs)
-        trip[ok] = np.asarray(c[np.flatnonzero(ok), school[ok]]).ravel()
+def _trip_by_cell(d: ZoneDesign, costs, cell_xy, sxy, seats) -> np.ndarray:
+    """Trip (metres) of each cell to its zone's schools (the seat-weighted mean over a
+    多校划片 zone's schools the cell reaches, as the design counts it); NaN unzoned."""
+    trip = np.full(len(d.zone_by_cell), np.nan)
+    c = None if costs is None else sp.csr_matrix(costs)
+    for z, g in enumerate(d.zone_schools):
+        cells = np.flatnonzero(d.zone_by_cell == z)
+        if not len(cells):
+            continue
+        total = np.zeros(len(cells))
+        weight = np.zeros(len(cells))
+        for j in g:
+            w = seats[j] / seats[list(g)].sum() if seats[list(g)].sum() > 0 else 1.0 / len(g)
+            if c is None:
+                t = np.hypot(*(cell_xy[cells] - sxy[j]).T)
+                has = np.ones(len(cells), dtype=bool)
+            else:
+                col = c[cells, j]
+                t = np.asarray(col.todense()).ravel()
+                has = np.zeros(len(cells), dtype=bool)
+                has[col.tocoo().row] = True
+            total += np.where(has, w * t, 0.0)
+            weight += np.where(has, w, 0.0)
+        trip[cells] = np.where(weight > 0, total / np.where(weight > 0, weight, 1.0), np.nan)
     return trip
+
+
+def school_groups(district: District, level: str, school_ids: list[str]) -> np.ndarray:
+    """多校划片 groups of a level's schools from its official zones: the schools an official
+    zone names together (``school_id`` ``"P03;P04"``) share a group number; −1 for a school
+    no such zone names. Shape (n_schools,), int64.
+
+    Examples
+    --------
+    >>> from schoolmap.testing import tiny_town
+    >>> town = tiny_town()
+    >>> school_groups(town, "primary", ["P1", "P2"]).tolist()
+    [-1, -1]
+    """
+    from schoolmap.allocation.dispatch import level_zones
+
+    zones = level_zones(district, level)
+    row = {sid: j for j, sid in enumerate(school_ids)}
+    group = np.full(len(school_ids), -1, dtype=np.int64)
+    if "school_id" not in zones.columns:
+        return group
+    for text in zones["school_id"].dropna().astype(str):
+        members = [row[t.strip()] for t in text.split(";") if t.strip() in row]
+        if len(members) > 1:
+            old = sorted({int(group[j]) for j in members if group[j] >= 0})
+            g = old[0] if old else int(group.max()) + 1
+            group[members] = g
+            for o in old[1:]:
+                group[group == o] = g
+    return group
 
 
 def _zone_rows(cells, d: ZoneDesign, schools, students, trip, radius, level):

@@ -46,8 +46,9 @@ class ZoningSettings:
         (conservatively: each cell's own peak). Needs a forecast (``horizon`` and single-year
         ages); without one the design holds for the base year and a note says so.
     multi_school : bool
-        Schools sharing a cell form one 多校划片 zone (always on; ``false`` is refused until
-        separate zones per school in one cell are supported).
+        True (default): the schools an official zone names together (``"P03;P04"``, 多校划片)
+        are designed as one zone with their seats together; false: every school its own
+        zone. Schools sharing a cell are one zone either way (cells are whole).
     tradeoff : tuple of float
         ``move_weight`` values (metres) to design again with, for the trade-off curve of travel
         against students moved (``zoning_tradeoff.csv``, a table and a chart in the report);
@@ -94,9 +95,6 @@ class ZoningSettings:
                 if not isinstance(table[key], bool):
                     problems.append(f"{where}: {key} must be true or false")
                 kw[key] = bool(table[key])
-        if kw.get("multi_school") is False:
-            problems.append(f"{where}: multi_school = false is not supported yet: schools "
-                            "sharing a cell always form one zone")
         if "levels" in table:
             levels = levels_from_table(table["levels"], where, problems)
             if levels is not None:

@@ -126,7 +126,8 @@ def _design(result: Any, level: str, demand: Any, weight: float, roads: Any,
         result.district, level, result.year, max_utilisation=settings.max_utilisation,
         min_utilisation=settings.min_utilisation, move_weight=weight,
         compactness_weight=settings.compactness_weight, norms=sc.norms, demand_by_cell=demand,
-        roads=roads, seed=sc.seed, adjacency=adjacency, **extra)
+        roads=roads, seed=sc.seed, adjacency=adjacency, multi_school=settings.multi_school,
+        **extra)
 
 
 def changed_areas(result: Any) -> gpd.GeoDataFrame:
