@@ -26,6 +26,7 @@ __all__ = ["MANIFEST", "OutputFolderError", "atomic_folder", "write_gpkg"]
 
 _FIXED_DATE = "2000-01-01T00:00:00Z"  # GeoPackage timestamps: fixed, so files are reproducible
 MANIFEST = ".schoolmap-manifest.json"  # in every folder schoolmap writes: what it wrote
+_PART = MANIFEST + ".part"              # the manifest while it is written
 _MARK = "schoolmap output folder"      # the manifest's "schoolmap" value
 
 
@@ -157,9 +158,17 @@ def _foreign(folder: Path) -> list[str]:
 
 
 def _write_manifest(folder: Path, kind: str, state: str) -> None:
+    """Write the manifest whole or not at all (a killed run never leaves half a manifest)."""
     data = {"schoolmap": _MARK, "kind": kind, "state": state, "pid": os.getpid(),
             "files": _files(folder) if state == "complete" else []}
-    (folder / MANIFEST).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    part = folder / _PART
+    part.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    os.replace(part, folder / MANIFEST)
+
+
+def _holds_no_file(folder: Path) -> bool:
+    """True if ``folder`` holds no file but a manifest being written (empty folders aside)."""
+    return all(p.is_dir() or p.name in (MANIFEST, _PART) for p in folder.rglob("*"))
 
 
 def _remove_own(folder: Path) -> None:
@@ -200,13 +209,15 @@ def _clean_debris(target: Path) -> None:
     """Find what a killed run left beside ``target`` and put it right: an old result moved
     aside (``.NAME.old-PID``) goes back if ``target`` is missing, else it is removed; a half
     written folder (``.NAME.PID-….tmp``) is removed. Only folders carrying schoolmap's
-    manifest, and only of processes that are gone."""
+    manifest (or holding no file at all), and only of processes that are gone."""
     pattern = re.compile(rf"^\.{re.escape(target.name)}\.(?:old-(\d+)|(\d+)-[^/]*\.tmp)$")
     for path in sorted(target.parent.iterdir()) if target.parent.is_dir() else ():
         m = pattern.match(path.name)
         if not m or not path.is_dir() or _alive(int(m.group(1) or m.group(2))):
             continue
         if _read_manifest(path) is None:
+            if _holds_no_file(path):  # killed before its manifest, or after removing it
+                shutil.rmtree(path)
             continue
         if m.group(1) and not target.exists():
             path.rename(target)  # the swap was cut between its two renames: the old comes back
