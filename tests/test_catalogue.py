@@ -10,6 +10,7 @@ field, and no output folder left behind.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -194,7 +195,10 @@ DISTRICTS = [  # (id, breaker, layer, words of the message)
     ("cells-no-population", _drop_col("cells", "population"), "cells", "'population'"),
     ("cells-dup-id", _duplicate_row("cells"), "cells", "'cell_id' has 1 duplicate"),
     ("cells-empty-id", _set("cells", "cell_id", None), "cells", "'cell_id' is empty"),
-    ("cells-age-text", _set("cells", "age_6", "many", 3), "cells", "'age_6' is missing or not a"),
+    ("cells-age-text", _set("cells", "age_6", "many", 3), "cells",
+     "'age_6' must be a number, got the text 'many'"),
+    ("cells-age-empty", _set("cells", "age_6", None, 3), "cells",
+     "'age_6' is missing or not a number"),
     ("cells-age-negative", _set("cells", "age_6", -4.0, 3), "cells", "'age_6' is negative"),
     ("cells-population-short", _set("cells", "population", 1.0, 3), "cells",
      "'population' (all ages) is smaller"),
@@ -221,6 +225,14 @@ DISTRICTS = [  # (id, breaker, layer, words of the message)
      "column 'seats' missing"),
     ("schools-seats-text", lambda d: (_first_primary("seats", "1,200")(d),
                                       _first_primary("classes", None)(d)),
+     "schools", "'seats' must be a number, got the text '1,200' (write numbers without quotes"),
+    # with classes given, text seats were silently replaced by classes × class size
+    ("schools-seats-text-with-classes", _first_primary("seats", "1,200"), "schools",
+     "'seats' must be a number, got the text '1,200'"),
+    ("schools-classes-text", _first_primary("classes", "24 classes"), "schools",
+     "'classes' must be a number, got the text '24 classes'"),
+    ("schools-seats-and-classes-empty", lambda d: (_first_primary("seats", None)(d),
+                                                   _first_primary("classes", None)(d)),
      "schools", "no 'seats' and no 'classes'"),
     ("schools-seats-zero", _first_primary("seats", 0), "schools", "'seats' must be > 0"),
     ("schools-classes-negative", _first_primary("classes", -3), "schools",
@@ -244,6 +256,10 @@ DISTRICTS = [  # (id, breaker, layer, words of the message)
     ("zones-no-zone_id", _drop_col("zones", "zone_id"), "zones", "'zone_id'"),
     ("developments-zero", _set("developments", "dwellings", 0), "developments",
      "'dwellings' must be a number > 0"),
+    ("developments-dwellings-text", _set("developments", "dwellings", "120套"), "developments",
+     "'dwellings' must be a number, got the text '120套'"),
+    ("zones-no-school", _zone_row("school_id", ""), "zones",
+     "'school_id' names no school in the schools layer (empty)"),
     ("developments-type", _set("developments", "housing_type", "villa"), "developments",
      "unknown 'housing_type'"),
     ("developments-year", _set("developments", "completion_year", "soon"), "developments",
@@ -256,9 +272,17 @@ DISTRICTS = [  # (id, breaker, layer, words of the message)
 ]
 
 
+#: Problems of a whole layer or column (no row to name): their words name the column or layer.
+LAYER_WIDE = {"cells-no-cell_id", "cells-no-age_7", "cells-no-population", "cells-students-alias",
+              "cells-lonlat-as-metres", "all-lonlat-as-metres", "cells-in-centimetre-units",
+              "schools-no-seats-classes", "zones-no-zone_id", "sites-no-site_id",
+              "no-schools-layer"}
+ROWS = re.compile(r"\(rows ('[^']+'|#\d+)")  # a row named by its id, or by feature number
+
+
 @pytest.mark.parametrize(("breaker", "layer", "words"), [c[1:] for c in DISTRICTS],
                          ids=[c[0] for c in DISTRICTS])
-def test_broken_district(tmp_path, small, capsys, breaker, layer, words):
+def test_broken_district(tmp_path, small, capsys, breaker, layer, words, request):
     layers = _copy(small)
     breaker(layers)
     path = _write(layers, tmp_path / "broken.gpkg")
@@ -268,6 +292,8 @@ def test_broken_district(tmp_path, small, capsys, breaker, layer, words):
     assert "Traceback" not in text
     where = f"broken.gpkg:{layer}" if layer else "broken.gpkg"
     assert where in text and words in text, text
+    if request.node.callspec.id not in LAYER_WIDE:
+        assert ROWS.search(text), text
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
 
 
@@ -289,6 +315,27 @@ SCENARIOS = [  # (id, demo text, broken text, where after the file name, words)
     ("base-year-inf", "base_year = 2026", "base_year = inf", "", "base_year must be a finite"),
     ("methods-bool", 'levels = ["kindergarten", "primary", "junior"]', "levels = [true]", "",
      "level"),
+    ("levels-unknown", 'levels = ["kindergarten", "primary", "junior"]', 'levels = ["college"]',
+     "", "levels must be a non-empty list of kindergarten, primary, junior, senior; got "
+     "['college']"),
+    ("methods-unknown", 'methods = ["catchment", "nearest", "optimal"]', 'methods = ["fastest"]',
+     "", "methods must be a non-empty list of catchment, nearest, optimal"),
+    ("unknown-key", "horizon = 10", "horizn = 10", "", "unknown key 'horizn'"),
+    ("unknown-table", "[forecast]", "[forcast]", "", "unknown key 'forcast'"),
+    ("name-number", 'name = "demo"', "name = 5", "", "name must be text in quotes"),
+    ("horizon-fraction", "horizon = 10", "horizon = 2.5", "", "horizon must be 0–30 years"),
+    ("seed-negative", "seed = 0", "seed = -1", "", "seed must be a whole number ≥ 0, got -1"),
+    ("tiles-unknown", 'tiles = "OpenStreetMap"', 'tiles = "bing"', "",
+     "map.tiles must be one of"),
+    ("grade-system-unknown", 'grade_system = "6+3"', 'grade_system = "7+2"', " [norms]",
+     "grade_system '7+2' unknown"),
+    ("housing-delay-negative", "housing_delay = 1", "housing_delay = -1", " [forecast]",
+     "housing_delay must be a whole number ≥ 0"),
+    ("lp-time-limit-zero", "target_unserved = 0 ", "target_unserved = 0\nlp_time_limit_s = 0 ",
+     " [siting]", "lp_time_limit_s must be seconds > 0, got 0"),
+    ("target-unserved-negative", "target_unserved = 0 ", "target_unserved = -5 ", " [siting]",
+     "target_unserved must be students ≥ 0, got -5"),
+    ("not-toml", "[forecast]", "[forecast", "", "not valid TOML"),
     # the strict-value cases of tests/test_scenario_strict.py, on the small district
     *((new.split(" =")[0], old, new, f" {table}" if table else "", f"{key} {words}")
       for old, new, table, key, words in STRICT),
@@ -313,7 +360,8 @@ def test_catalogue_size():
 
 
 @pytest.mark.parametrize("case", ["all-metres-as-wgs84", "cells-swapped", "schools-100km-away",
-                                  "cells-infinite"])
+                                  "cells-infinite", "all-lonlat-as-metres",
+                                  "schools-seats-text-with-classes"])
 def test_run_refuses_a_broken_district_before_any_work(tmp_path, small, capsys, case):
     _, breaker, layer, words = next(c for c in DISTRICTS if c[0] == case)
     layers = _copy(small)

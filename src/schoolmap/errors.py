@@ -114,6 +114,11 @@ def _defaults(schema: Mapping[str, Any] | type) -> dict[str, Any]:
     return out
 
 
+def _toml(value: object) -> str:
+    """A parsed TOML value as written in the file (``true``, ``5``, ``[1, 2]``)."""
+    return str(value).lower() if isinstance(value, bool) else repr(value)
+
+
 def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -125,7 +130,8 @@ def check_values(table: Mapping[str, Any], where: str,
     Every number anywhere in ``table`` (nested tables and lists too) must be finite: NaN and
     infinity are refused. Where ``schema`` (key → default value, or a settings dataclass whose
     field defaults are taken) has a number, ``true``/``false`` and text are refused (a TOML
-    bool would pass an ``int`` check); where it has a bool, only ``true``/``false`` is taken.
+    bool would pass an ``int`` check); where it has a bool, only ``true``/``false`` is taken;
+    where it has text, only text in quotes.
 
     Parameters
     ----------
@@ -144,6 +150,8 @@ def check_values(table: Mapping[str, Any], where: str,
     --------
     >>> [str(p) for p in check_values({"horizon": True}, "a.toml", {"horizon": 10})]
     ['a.toml: horizon must be a number, got true (a true/false value)']
+    >>> [str(p) for p in check_values({"name": 5}, "a.toml", {"name": ""})]
+    ['a.toml: name must be text in quotes, e.g. name = "…", got 5']
     """
     defaults = _defaults(schema) if schema is not None else {}
     problems: list[Problem] = []
@@ -172,4 +180,8 @@ def check_values(table: Mapping[str, Any], where: str,
         elif _number(default) and isinstance(value, str):
             problems.append(Problem(where, f"{key} must be a number, got the text {value!r} "
                                     "(write numbers without quotes or thousands separators)"))
+        elif isinstance(default, str) and not isinstance(value, str):
+            example = f'{key} = "{default}"' if default else f'{key} = "…"'
+            problems.append(Problem(where, f"{key} must be text in quotes, e.g. {example}, got "
+                                    f"{_toml(value)}"))
     return problems

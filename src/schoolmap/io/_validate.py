@@ -80,7 +80,8 @@ def check_ids(frame: pd.DataFrame, layer: str, where: str) -> list[Problem]:
     if dup.any():
         values = sorted({str(v) for v in ids[dup]})
         problems.append(Problem(where, f"{col!r} has {len(values)} duplicate value(s) (e.g. "
-                                f"{values[0]!r}); ids must be unique"))
+                                f"{values[0]!r}); ids must be unique",
+                                row_labels(frame, dup, "")))  # by feature number: ids repeat
     return problems
 
 
@@ -134,6 +135,25 @@ def _numeric(frame: pd.DataFrame, col: str) -> np.ndarray:
     return pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64)
 
 
+def text_rows(frame: pd.DataFrame, col: str) -> np.ndarray:
+    """True where ``col`` holds text that is not a number (e.g. ``'1,200'``); empty is not text.
+
+    >>> text_rows(pd.DataFrame({"seats": ["1200", "1,200", None, " "]}), "seats").tolist()
+    [False, True, False, False]
+    """
+    raw = frame[col]
+    given = raw.notna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy()
+    return given & np.isnan(_numeric(frame, col))
+
+
+def _text_problem(frame: pd.DataFrame, col: str, where: str, layer: str,
+                  mask: np.ndarray) -> Problem:
+    example = str(frame[col].to_numpy()[np.flatnonzero(mask)[0]])
+    return Problem(where, f"{col!r} must be a number, got the text {example!r} (write numbers "
+                   "without quotes, units or thousands separators: 1200, not '1,200')",
+                   row_labels(frame, mask, layer))
+
+
 def check_cells(frame: gpd.GeoDataFrame, where: str) -> list[Problem]:
     """Population by age, women by band (``women_15_19`` …) and counted students: numbers, ≥ 0,
     not NaN; population not below the sum of ages 0–17; ``students_`` columns named after a
@@ -154,7 +174,10 @@ def check_cells(frame: gpd.GeoDataFrame, where: str) -> list[Problem]:
         if col not in frame.columns:
             continue
         values = _numeric(frame, col)
-        bad = np.isnan(values)
+        text = text_rows(frame, col)
+        if text.any():
+            problems.append(_text_problem(frame, col, where, "cells", text))
+        bad = np.isnan(values) & ~text
         if col == "households":
             bad &= frame[col].notna().to_numpy()
         if bad.any():
@@ -191,8 +214,15 @@ def check_schools(frame: gpd.GeoDataFrame, where: str) -> list[Problem]:
                                 "classes × norm class size)"))
     seats = _numeric(frame, "seats") if has_seats else np.full(len(frame), np.nan)
     classes = _numeric(frame, "classes") if has_classes else np.full(len(frame), np.nan)
+    text = np.zeros(len(frame), dtype=bool)
+    for col in ("seats", "classes"):
+        if col in frame.columns:
+            found = text_rows(frame, col)
+            if found.any():  # text is refused even where the other column would do
+                problems.append(_text_problem(frame, col, where, "schools", found))
+                text |= found
     if has_seats or has_classes:
-        neither = np.isnan(seats) & np.isnan(classes)
+        neither = np.isnan(seats) & np.isnan(classes) & ~text
         if neither.any():
             problems.append(Problem(where, "no 'seats' and no 'classes'; give either",
                                     row_labels(frame, neither, "schools")))
@@ -271,7 +301,10 @@ def check_developments(frame: gpd.GeoDataFrame, where: str) -> list[Problem]:
     problems = []
     if "dwellings" in frame.columns:
         values = _numeric(frame, "dwellings")
-        bad = ~(values > 0)
+        text = text_rows(frame, "dwellings")
+        if text.any():
+            problems.append(_text_problem(frame, "dwellings", where, "developments", text))
+        bad = ~(values > 0) & ~text
         if bad.any():
             problems.append(Problem(where, "'dwellings' must be a number > 0",
                                     row_labels(frame, bad, "developments")))

@@ -365,7 +365,7 @@ def _strict_values(data: Mapping[str, Any], where: str) -> list[Problem]:
                               "admission": AdmissionSettings, "norms": None, "plan": None}
     top = {"base_year": 2026, "max_distance_m": 1.0, **{
         k: v for k, v in dataclasses.asdict(Scenario("", Path(), 2026)).items()
-        if k not in tables and not isinstance(v, dict)}}
+        if k not in tables and not isinstance(v, dict)}, "district": "", "output": ""}
     problems = check_values({k: v for k, v in data.items() if k not in tables}, where, top)
     for name, schema in tables.items():
         table = data.get(name)
