@@ -343,35 +343,35 @@ def nearest_source(indptr, index, weight, source_node, source_offset):
 @numba.njit(cache=True, nogil=True)
 def lower_bound_violations(xy, bin_cells, bin_ptr, sxy, price, u, radius, conn_cell,
                            conn_school, comp_cell, comp_school, straight_cell, straight_school,
-                           tol, lf_cell, lt_cell, lf_school, lt_school):
+                           tol, lf_cell, lt_cell, lf_school, lt_school, upper, per_cell):
     """Pairs (i, j) whose lower bound on the network cost, plus price v_j, is below u_i − tol.
 
     xy (n, 2) · bin_cells (n,) i8 / bin_ptr (B+1,) i8 cells by grid square · sxy (m, 2) ·
     price (m,) · u (n,) · radius (m,) (how far school j's search went; inf: exhausted) ·
     conn_cell (n,) / conn_school (m,) connector metres · comp_cell (n,) / comp_school (m,) piece
-    of the network · straight_cell (n,) / straight_school (m,) bool: costs are straight lines
     of the network · straight_cell (n,) / straight_school (m,) bool: costs are straight lines ·
     lf_cell (n, L) / lf_school (m, L): d(landmark, node), lt_cell / lt_school: d(node, landmark)
-    of each point's node (L may be 0: no landmarks)
+    of each point's node (L may be 0: no landmarks) · upper: longest allowed trip (pairs whose
+    straight line is longer are not allowed: never violating) · per_cell: violating pairs kept
+    per cell (those of least bound)
     -> cell (k,) i8, school (k,) i8, need (k,) f8 (u_i − v_j: the cost the pair must reach),
     bound (k,) f8 (the pair's lower bound, connectors included), worst (largest violation),
-    checked (pairs evaluated one by one)
+    checked (pairs evaluated one by one), violating (all violating pairs, kept or not)
     A pair (i, j) absent from the cost matrix costs at least d_ij (straight line); a network pair
     also at least radius_j + conn_i + conn_j and the landmarks' bound + conn_i + conn_j; a pair
-    between two pieces cannot be travelled.
+    between two pieces cannot be travelled. Memory: n × per_cell kept pairs at most.
     """
+    n = len(xy)
     m = len(sxy)
     n_l = lf_cell.shape[1]
     fmax = np.empty(n_l)
     tmin = np.empty(n_l)
-    cap = 1024
-    o_c = np.empty(cap, np.int64)
-    o_s = np.empty(cap, np.int64)
-    o_n = np.empty(cap, np.float64)
-    o_b = np.empty(cap, np.float64)
-    k = 0
+    kb = np.full((n, per_cell), np.inf)      # kept pairs of each cell: bound, school
+    ks = np.full((n, per_cell), -1, np.int64)
+    kc = np.zeros(n, np.int64)
     worst = 0.0
     checked = 0
+    violating = 0
     for b in range(len(bin_ptr) - 1):
         lo, hi = bin_ptr[b], bin_ptr[b + 1]
         x0 = np.inf
@@ -400,6 +400,8 @@ def lower_bound_violations(xy, bin_cells, bin_ptr, sxy, price, u, radius, conn_c
             dx = max(x0 - sxy[j, 0], 0.0, sxy[j, 0] - x1)
             dy = max(y0 - sxy[j, 1], 0.0, sxy[j, 1] - y1)
             lb = np.sqrt(dx * dx + dy * dy)
+            if lb > upper:
+                continue
             if not any_straight and not straight_school[j]:
                 lb = max(lb, radius[j] + conn_school[j] + cmin)
                 if n_l:  # every cell a of the bin: d(L,a) ≤ fmax, d(a,L) ≥ tmin
@@ -413,6 +415,8 @@ def lower_bound_violations(xy, bin_cells, bin_ptr, sxy, price, u, radius, conn_c
                 ex = xy[i, 0] - sxy[j, 0]
                 ey = xy[i, 1] - sxy[j, 1]
                 d = np.sqrt(ex * ex + ey * ey)
+                if d > upper:
+                    continue
                 if not straight_cell[i] and not straight_school[j]:
                     if comp_cell[i] != comp_school[j]:
                         continue
@@ -424,15 +428,32 @@ def lower_bound_violations(xy, bin_cells, bin_ptr, sxy, price, u, radius, conn_c
                 if viol <= tol:
                     continue
                 worst = max(worst, viol)
-                if k == cap:
-                    cap *= 2
-                    o_c = _grow(o_c, k, cap)
-                    o_s = _grow(o_s, k, cap)
-                    o_n = _grow(o_n, k, cap)
-                    o_b = _grow(o_b, k, cap)
-                o_c[k] = i
-                o_s[k] = j
-                o_n[k] = u[i] - price[j]
-                o_b[k] = d
-                k += 1
-    return o_c[:k].copy(), o_s[:k].copy(), o_n[:k].copy(), o_b[:k].copy(), worst, checked
+                violating += 1
+                if kc[i] < per_cell:
+                    kb[i, kc[i]] = d
+                    ks[i, kc[i]] = j
+                    kc[i] += 1
+                    continue
+                far = 0
+                for q in range(1, per_cell):
+                    if kb[i, q] > kb[i, far]:
+                        far = q
+                if d < kb[i, far]:
+                    kb[i, far] = d
+                    ks[i, far] = j
+    total = 0
+    for i in range(n):
+        total += kc[i]
+    o_c = np.empty(total, np.int64)
+    o_s = np.empty(total, np.int64)
+    o_n = np.empty(total, np.float64)
+    o_b = np.empty(total, np.float64)
+    k = 0
+    for i in range(n):
+        for q in range(kc[i]):
+            o_c[k] = i
+            o_s[k] = ks[i, q]
+            o_n[k] = u[i] - price[ks[i, q]]
+            o_b[k] = kb[i, q]
+            k += 1
+    return o_c, o_s, o_n, o_b, worst, checked, violating

@@ -367,25 +367,16 @@ def _widen_to(v_c: np.ndarray, v_s: np.ndarray, need: np.ndarray, bound: np.ndar
     A violating pair (i, j) needs school j's search to reach cell i if its road cost is below
     ``need`` = u_i − v_j. Its road cost is at least ``bound`` (> the radius already searched,
     connectors included) and, with landmark bounds, rarely much more: so the school is asked to
-    reach ``min(need, REACH × bound)``, and only for the ``PER_CELL`` pairs of each cell with the
-    least bounds. A cell unserved in the restricted problem has a dual as large as the price of
-    an unserved student and violates with every school of its piece: without the cap every
-    school's search would widen to the whole network (at 250,000 cells × 250 schools: 50M pairs).
+    reach ``min(need, REACH × bound)``; the pairs are each cell's ``PER_CELL`` violating pairs
+    of least bound (the certificate's kernel keeps only those). A cell unserved in the
+    restricted problem has a dual as large as the price of an unserved student and violates
+    with every school of its piece: without the cap every school's search would widen to the
+    whole network (at 250,000 cells × 250 schools: 50M pairs).
     Every asked radius exceeds the one searched (``need`` and ``REACH`` × ``bound`` both do), so
     the radii grow each round.
     """
     want = np.zeros(m)
-    if not len(v_c):
-        return want
-    order = np.lexsort((bound, v_c))
-    c = v_c[order]
-    first = np.ones(len(c), bool)
-    first[1:] = c[1:] != c[:-1]
-    start = np.maximum.accumulate(np.where(first, np.arange(len(c)), 0))
-    keep = order[np.arange(len(c)) - start < PER_CELL]
-    a, b = v_c[keep], v_s[keep]
-    np.maximum.at(want, b, np.minimum(need[keep], REACH * bound[keep]) - conn_cell[a]
-                  - conn_school[b])
+    np.maximum.at(want, v_s, np.minimum(need, REACH * bound) - conn_cell[v_c] - conn_school[v_s])
     return want
 
 
@@ -537,18 +528,13 @@ def network_transport(
         # all pairs: a school whose search settled everything reachable (or everything
         # allowed) has no unseen pair on its piece
         eff = np.where(exhausted | (searched + schools.connector_m >= upper), np.inf, searched)
-        v_c, v_s, need, bound, worst, checked = lower_bound_violations(
+        v_c, v_s, need, bound, worst, checked, n_viol = lower_bound_violations(
             xy, bin_cells, bin_ptr, sxy, r.seat_price, r.cell_dual, eff, cells.connector_m,
             schools.connector_m, cells.component, schools.component, cells.straight,
-            schools.straight, tol, lf_c, lt_c, lf_s, lt_s)
-        if np.isfinite(upper) and len(v_c):  # pairs beyond the longest trip are not allowed
-            ok = np.hypot(*(xy[v_c] - sxy[v_s]).T) <= upper
-            v_c, v_s, need, bound = v_c[ok], v_s[ok], need[ok], bound[ok]
-            if not len(v_c):
-                worst = 0.0
+            schools.straight, tol, lf_c, lt_c, lf_s, lt_s, upper, PER_CELL)
         cert.update(max_violation=float(worst), pairs_checked=int(checked),
                     pairs_bounded=n * m - int(checked), rounds=rounds, searches=searches,
-                    travel=graph.mode, candidates=len(rows))
+                    travel=graph.mode, candidates=len(rows), pairs_violating=int(n_viol))
         if not len(v_c):
             break
         if rounds >= max_rounds:
