@@ -71,6 +71,13 @@ def test_zoning_writes_layers_table_summary_map_and_report(tmp_path):
             summary["zoning"][level]["students_moved"])
     assert len(summary["zoning"]["primary"]["tradeoff"]) == 3
     assert 'class="zoning-tradeoff"' in page and "Travel above the proven bound" in page
+    # the bounds beside the design: the fewest students that must move, the least travel, the
+    # gap; the curve with the gap at its number of moves
+    for words in ("Proven lower bound", "Fewest that must move", "Travel (student-km)",
+                  "Above the bound at its moves"):
+        assert words in page, words
+    assert f"{block['students_moved_bound']:,.0f}" in page
+    assert "<img" in page.split('class="zoning-tradeoff"')[1]  # the chart follows the table
 
 
 def test_zoning_is_deterministic_and_chinese(tmp_path):
@@ -80,7 +87,8 @@ def test_zoning_is_deterministic_and_chinese(tmp_path):
     for name in ("zoning.csv", "summary.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes()
     page = (a / "report.html").read_text(encoding="utf-8")
-    assert "划片" in page
+    assert "划片" in page and "可证下界" in page
+    assert "no contiguous zone" not in page  # the design's notes in the run's language too
 
 
 def test_no_zoning_table_no_zoning_outputs(tmp_path):

@@ -111,6 +111,22 @@ NOTE_PATTERNS_ZH: tuple[tuple[str, str], ...] = (
     (r"([\d,.]+) (\w+) students get no seat within ([\d,.]+) m by road: seats run out or "
      r"no road reaches one",
      "{0} 名{level}学生在沿道路 {2} 米内未获学位: 学位不足或无道路可达"),
+    # [zoning]: the catchment design's notes
+    (r"([\d,.]+) students in (\d+) cells are unzoned: no contiguous zone within seats can "
+     r"take them", "{0} 名学生 ({1} 个网格) 未能划入学区: 没有连片且学位足够的学区可以接收"),
+    (r"schools (.+) share cell (\S+): one zone \(多校划片\)",
+     "学校 {0} 位于同一网格 {1}: 合为一个学区 (多校划片)"),
+    (r"schools (.+) form one group \(cells (.+)\): one zone \(多校划片\)",
+     "学校 {0} 为同一组 (网格 {1}): 合为一个学区 (多校划片)"),
+    (r"the time limit \(([\d.]+) s\) was reached: later phases of the search were skipped; "
+     r"the design is the best found so far",
+     "已达时间上限 ({0} 秒): 其后的搜索阶段未运行; 方案为目前找到的最好方案"),
+    (r"a descent of the local search stopped after (\d+) sweeps, before a local optimum",
+     "局部搜索在 {0} 轮后停止, 尚未达到局部最优"),
+    (r"the ejection chains stopped at their cap of cell moves with zones still above seats "
+     r"\(the local search went on\)", "调整链达到移动次数上限时仍有学区超出学位 (局部搜索继续)"),
+    (r"zones hold within seats in every year (\d+)–(\d+) \(each cell's most students over "
+     r"those years\)", "各学区在 {0}–{1} 年每年均不超出学位 (按各网格这些年中最多的学生数)"),
 )
 
 
@@ -296,6 +312,10 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
                               "zh": "出行距离高于下界与调整学生数"},
     "zoning_weight": {"en": "Move weight (m)", "zh": "调整权重 (米)"},
     "zoning_travel_gap": {"en": "Travel above the bound", "zh": "出行距离高于下界"},
+    "zoning_bound": {"en": "Proven lower bound", "zh": "可证下界"},
+    "zoning_travel": {"en": "Travel (student-km)", "zh": "总出行距离 (人·千米)"},
+    "zoning_moved_floor": {"en": "Fewest that must move", "zh": "至少需调整"},
+    "zoning_gap_at_moved": {"en": "Above the bound at its moves", "zh": "同等调整下高于下界"},
     # [admission]: entry-grade admission odds (入学派位)
     "admission": {"en": "Admission odds", "zh": "入学派位"},
     "admission_intro": {"en": "{applicants} applicants for {places} entry places; {mechanism}, "
