@@ -57,6 +57,8 @@ __all__ = ["NetworkCosts", "Travel", "allocate_nearest_network", "allocate_optim
            "network_transport", "piece_notes", "road_routes", "school_routes"]
 
 MAX_ROUNDS = 30
+MAX_PRICING = 30
+PRICE_SLACK = 0.25
 WIDEN = 1.2
 FIRST_RADIUS = 1.25
 CELLS_PER_BIN = 32
@@ -380,6 +382,54 @@ def _widen_to(v_c: np.ndarray, v_s: np.ndarray, need: np.ndarray, bound: np.ndar
     return want
 
 
+def _solve_priced(supply: np.ndarray, cap: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                  vals: np.ndarray, unserved_cost: Any, tol: float,
+                  start: TransportResult | None, max_pricing: int,
+                  say: Callable[[str], None]) -> tuple[TransportResult, int, int, bool]:
+    """Optimal on all the known pairs, solving on as few as the prices ask (column generation).
+
+    The first solve (no ``start``) takes every pair. Later ones take the pairs whose reduced
+    cost ``c_ij + v_j − u_i`` at the last prices is at most ``PRICE_SLACK`` × the median trip,
+    and the last answer's flows; after each solve every known pair left out is priced exactly,
+    and those below −tol come in with the ones near zero, until none does — then the answer is
+    optimal over all known pairs (the solve's own certificate covers the ones in it), or
+    ``max_pricing`` solves pass (the last flag: unproven). At 250,000 cells × 250 schools the
+    solve sees a fraction of the known pairs: its memory and paths grow with what it sees.
+
+    Returns the answer, the pairs in its solve, the solves made and whether the limit was hit.
+    """
+    n, m = len(supply), len(cap)
+    if start is None:
+        active = np.ones(len(rows), bool)
+    else:
+        active = _near(rows, cols, vals, start)
+        flows = start.cell.astype(np.int64) * m + start.school
+        active |= np.isin(rows * m + cols, flows)
+    r = start
+    for solve in range(1, max_pricing + 1):
+        matrix = sp.coo_matrix((vals[active], (rows[active], cols[active])), shape=(n, m))
+        r = transport(supply, cap, matrix, unserved_cost=unserved_cost, tol=tol, start=r)
+        del matrix
+        out = r.seat_price[cols] - r.cell_dual[rows]
+        out += vals  # reduced cost of every known pair
+        bad = int(np.count_nonzero((out < -tol) & ~active))
+        if not bad:
+            return r, int(active.sum()), solve, False
+        say(f"  {bad:,} known pairs priced in (solve {solve} saw {int(active.sum()):,})")
+        active |= _near(rows, cols, vals, r, out)
+    return r, int(active.sum()), max_pricing, True
+
+
+def _near(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, r: TransportResult,
+          reduced: np.ndarray | None = None) -> np.ndarray:
+    """Known pairs whose reduced cost at ``r``'s prices is at most the slack (metres)."""
+    if reduced is None:
+        reduced = vals + r.seat_price[cols] - r.cell_dual[rows]
+    used = r.cost[r.students > 0]
+    slack = PRICE_SLACK * float(np.median(used)) if len(used) else 0.0
+    return reduced <= slack
+
+
 def network_transport(
     graph: RoadGraph,
     cell_xy: Any,
@@ -396,6 +446,7 @@ def network_transport(
     on_unproven: str = "raise",
     progress: Callable[[str], None] | None = None,
     n_landmarks: int = LANDMARKS,
+    max_pricing: int = MAX_PRICING,
 ) -> TransportResult:
     """Exact capacitated allocation on road distances, proven optimal over all pairs.
 
@@ -411,13 +462,18 @@ def network_transport(
         Points farther from every node travel by straight line.
     detour_max : float
         The reach pricing an unserved student: ``unserved_cost`` defaults to (m + 1) ×
-        ``detour_max`` × (the district's diagonal + 2 × ``max_connector_m``) + 1. (The first
+        ``detour_max`` × (the district's diagonal + 2 × the longest connector used) + 1 — not
+        the longest allowed, which may be a huge "no limit" and whose price would swamp the
+        solve's arithmetic (an unserved price of 10¹¹ m leaves 10⁻⁵ m of float noise). (The first
         search radius of a school is ``FIRST_RADIUS`` × its nearest-by-road catchment radius;
         the proof widens it where it must.)
     max_rounds : int
         Solve rounds (each widening the radii the proof asks for) before giving up.
     on_unproven : {"raise", "warn"}
         As in :func:`schoolmap.optimal.assign`.
+    max_pricing : int
+        Solves per round (the known pairs entering the solve as the prices ask, see
+        :func:`_solve_priced`) before giving up (unproven, ``round_limit_hit``).
     n_landmarks : int
         Landmarks of the ALT lower bound (0: straight line and search radius only). Each costs
         one full search of the graph (two on a graph with one-way streets).
@@ -457,8 +513,10 @@ def network_transport(
     if unserved_cost is None and n and m:
         lo = np.minimum(xy.min(axis=0), sxy.min(axis=0))
         hi = np.maximum(xy.max(axis=0), sxy.max(axis=0))
+        links = np.concatenate([cells.connector_m[~cells.straight],
+                                schools.connector_m[~schools.straight], [0.0]])
         reach = upper if np.isfinite(upper) else detour_max * (
-            float(np.hypot(*(hi - lo))) + 2 * max_connector_m)
+            float(np.hypot(*(hi - lo))) + 2 * float(links.max()))
         unserved_cost = (m + 1) * reach + 1.0
     elif unserved_cost is None:
         unserved_cost = 1.0
@@ -496,7 +554,7 @@ def network_transport(
     searched = np.zeros(m)
     exhausted = np.zeros(m, bool)
     cert: dict[str, Any] = {}
-    rounds = searches = 0
+    rounds = searches = pricing = 0
     r: TransportResult | None = None  # the last round's answer: where the next one starts
     widened: set[int] = set()
     while True:
@@ -521,9 +579,11 @@ def network_transport(
         if np.isfinite(upper):
             ok = vals <= upper
             rows, cols, vals = rows[ok], cols[ok], vals[ok]
-        say(f"{n:,} cells × {m:,} schools by road: solve {rounds}, {len(rows):,} pairs")
-        matrix = sp.coo_matrix((vals, (rows, cols)), shape=(n, m))
-        r = transport(supply, cap, matrix, unserved_cost=unserved_cost, tol=tol, start=r)
+        del r_cells, r_sch, r_cost
+        say(f"{n:,} cells × {m:,} schools by road: round {rounds}, {len(rows):,} pairs known")
+        r, active, solves, priced_out = _solve_priced(
+            supply, cap, rows, cols, vals, unserved_cost, tol, r, max_pricing, say)
+        pricing += solves
         cert = dict(r.certificate)
         # all pairs: a school whose search settled everything reachable (or everything
         # allowed) has no unseen pair on its piece
@@ -534,7 +594,11 @@ def network_transport(
             schools.straight, tol, lf_c, lt_c, lf_s, lt_s, upper, PER_CELL)
         cert.update(max_violation=float(worst), pairs_checked=int(checked),
                     pairs_bounded=n * m - int(checked), rounds=rounds, searches=searches,
-                    travel=graph.mode, candidates=len(rows), pairs_violating=int(n_viol))
+                    travel=graph.mode, candidates=active, pairs_known=len(rows),
+                    pairs_violating=int(n_viol), solves=pricing)
+        if priced_out:
+            cert["round_limit_hit"] = True
+            break
         if not len(v_c):
             break
         if rounds >= max_rounds:
