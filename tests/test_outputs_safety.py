@@ -111,11 +111,16 @@ def test_own_result_and_empty_folder_are_replaced(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_cli_refuses_a_user_folder_without_traceback(town_gpkg, tmp_path):
+def _town_scenario(town_gpkg, district):
     scenario = town_gpkg.parent / "town.toml"
-    scenario.write_text('district = "town.gpkg"\nbase_year = 2026\nhorizon = 1\n'
+    scenario.write_text(f'district = "{district}"\nbase_year = 2026\nhorizon = 1\n'
                         'levels = ["primary"]\nmethods = ["nearest"]\n[map]\ntiles = "none"\n',
                         encoding="utf-8")
+    return scenario
+
+
+def test_cli_refuses_a_user_folder_without_traceback(town_gpkg, tmp_path):
+    scenario = _town_scenario(town_gpkg, "town.gpkg")
     user = tmp_path / "mine"
     user.mkdir()
     (user / "summary.json").write_text("{}")
@@ -167,3 +172,29 @@ def test_debris_not_ours_or_of_a_live_run_is_left_alone(tmp_path):
     with atomic_folder(out) as tmp:
         (tmp / "summary.json").write_text("a")
     assert (foreign / "x").read_text() == "mine" and (live / MANIFEST).exists()
+
+
+def test_cli_refuses_the_folder_before_any_work(town_gpkg, tmp_path):
+    """The refusal comes first, not after a long run: no step is taken (piped, the run prints a
+    line per step) and the district is not even read."""
+    scenario = _town_scenario(town_gpkg, "missing.gpkg")
+    user = tmp_path / "mine"
+    user.mkdir()
+    (user / "notes.txt").write_text("mine")
+    for argv in (["run", str(scenario), "--out", str(user)],
+                 ["batch", str(_batch_manifest(tmp_path, scenario)), "--out", str(user)]):
+        run = subprocess.run([sys.executable, "-m", "schoolmap", *argv], capture_output=True,
+                             text=True, timeout=300)
+        text = " ".join((run.stdout + run.stderr).split())
+        assert run.returncode == 2 and "Traceback" not in text, text
+        assert "not a schoolmap" in text and "notes.txt" in text, text
+        assert "reading district" not in text and "missing.gpkg" not in text, text
+        assert "tasks" not in text and "dashboard" not in text  # no cluster started
+    assert [p.name for p in user.iterdir()] == ["notes.txt"]
+
+
+def _batch_manifest(tmp_path, scenario):
+    path = tmp_path / "batch.toml"
+    path.write_text(f'scenarios = ["{scenario}"]\n[[district]]\nname = "x"\npath = '
+                    f'"{scenario.parent / "town.gpkg"}"\n', encoding="utf-8")
+    return path

@@ -22,7 +22,8 @@ import pyogrio
 
 from schoolmap.errors import SchoolmapError
 
-__all__ = ["MANIFEST", "OutputFolderError", "atomic_folder", "write_gpkg"]
+__all__ = ["MANIFEST", "OutputFolderError", "atomic_folder", "check_output_folder",
+           "write_gpkg"]
 
 _FIXED_DATE = "2000-01-01T00:00:00Z"  # GeoPackage timestamps: fixed, so files are reproducible
 MANIFEST = ".schoolmap-manifest.json"  # in every folder schoolmap writes: what it wrote
@@ -262,6 +263,36 @@ def _swap(tmp: Path, target: Path) -> Path | None:
     return backup
 
 
+def check_output_folder(folder: str | os.PathLike[str], *,
+                        kind: str = "schoolmap output") -> None:
+    """Refuse now an output folder that :func:`atomic_folder` would refuse at the end: call it
+    before long work, so a run is not lost to a folder it may not replace.
+
+    Raises
+    ------
+    OutputFolderError
+        ``folder`` is not a folder, or holds files schoolmap did not write (named, with what
+        to do).
+    """
+    target = Path(folder).absolute()
+    if not (target.exists() or target.is_symlink()):
+        return
+    if not target.is_dir() or target.is_symlink():
+        raise OutputFolderError(f"{target} exists and is not a folder; choose another --out "
+                                "folder")
+    foreign = _foreign(target)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more"
+                                         if len(foreign) > 5 else "")
+        what = (f"holds files schoolmap did not write ({shown})"
+                if _read_manifest(target) else
+                f"is not a {kind} folder (no {MANIFEST}; it holds {shown})")
+        raise OutputFolderError(
+            f"{target} {what}; schoolmap replaces only its own outputs and deletes nothing "
+            "else. Choose another --out folder, or move those files away (or delete the "
+            "folder yourself) and run again")
+
+
 @contextmanager
 def atomic_folder(folder: str | os.PathLike[str], *, marker: str = "",
                   kind: str = "schoolmap output") -> Iterator[Path]:
@@ -286,21 +317,7 @@ def atomic_folder(folder: str | os.PathLike[str], *, marker: str = "",
     target = Path(folder).absolute()
     target.parent.mkdir(parents=True, exist_ok=True)
     _clean_debris(target)
-    if target.exists() or target.is_symlink():
-        if not target.is_dir() or target.is_symlink():
-            raise OutputFolderError(f"{target} exists and is not a folder; choose another --out "
-                                    "folder")
-        foreign = _foreign(target)
-        if foreign:
-            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more"
-                                             if len(foreign) > 5 else "")
-            what = (f"holds files schoolmap did not write ({shown})"
-                    if _read_manifest(target) else
-                    f"is not a {kind} folder (no {MANIFEST}; it holds {shown})")
-            raise OutputFolderError(
-                f"{target} {what}; schoolmap replaces only its own outputs and deletes nothing "
-                "else. Choose another --out folder, or move those files away (or delete the "
-                "folder yourself) and run again")
+    check_output_folder(target, kind=kind)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp",
                                 dir=target.parent))
     try:

@@ -20,8 +20,9 @@ from rich.table import Table
 
 from schoolmap import __version__
 from schoolmap.errors import SchoolmapError
-from schoolmap.i18n import CLI_WORDS, LEVEL_NAMES_ZH, METHOD_NAMES
+from schoolmap.i18n import CLI_WORDS, LEVEL_NAMES_ZH, METHOD_NAMES, note_text
 from schoolmap.importers import IMPORTERS
+from schoolmap.io.files import check_output_folder
 from schoolmap.norms import default_norms
 from schoolmap.run.backtest import add_backtest_command, run_backtest_command
 
@@ -232,6 +233,7 @@ def _batch(args: argparse.Namespace, console: Console, err: Console) -> int:
     manifest = read_manifest(args.manifest)
     tasks = manifest.tasks()
     out = args.out if args.out is not None else manifest.output
+    check_output_folder(out, kind="schoolmap batch")
     with dask_client(args.scheduler, n_workers=args.workers) as client:
         if not args.quiet:
             n = len(client.scheduler_info().get("workers", {}))
@@ -350,6 +352,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         scenario = dataclasses.replace(
             scenario, forecast=dataclasses.replace(scenario.forecast, ensemble=0))
     out = args.out if args.out is not None else scenario.output
+    check_output_folder(out)  # before the work, not after it
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console, transient=True, disable=args.quiet) as progress:
         task = progress.add_task(f"scenario {scenario.name}", total=None)
@@ -466,7 +469,8 @@ def _print_summary(result: object, console: Console) -> None:
                            else str(r.open_year), _fmt(r.students_served))
         console.print(t3)
     for note in result.notes:
-        console.print(f"{w('note')}: {note}", highlight=False, soft_wrap=True)
+        console.print(f"{w('note')}: {note_text(note, sc.language)}", highlight=False,
+                      markup=False, soft_wrap=True)
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:
