@@ -43,7 +43,7 @@ def test_province_map_draws_offline_with_a_layer_per_scenario(province, tmp_path
         labels = page.evaluate("[...document.querySelectorAll("
                                "'.leaflet-control-layers-overlays label')]"
                                ".map(l => l.textContent.trim())")
-        assert labels == ["base · seats short 学位缺口", "low · seats short 学位缺口"]
+        assert labels == ["base · 学位缺口", "low · 学位缺口"]  # one language: the batch's
         page.click("document.querySelectorAll('.leaflet-control-layers-overlays input')[1]")
         assert eventually(lambda: paths() == 6)
         legend = page.evaluate("document.querySelector('.schoolmap-legend').textContent")
@@ -56,7 +56,7 @@ def test_province_map_draws_offline_with_a_layer_per_scenario(province, tmp_path
         assert eventually(lambda: page.evaluate(
             "document.querySelectorAll('.leaflet-popup-content').length") == 1)
         popup = page.evaluate("document.querySelector('.leaflet-popup-content').textContent")
-        assert "primary" in popup and "all levels 合计" in popup
+        assert "小学" in popup and "合计" in popup and "all levels" not in popup
         page.close()
     finally:
         browser.close()

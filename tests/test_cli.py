@@ -124,3 +124,20 @@ def test_compare_prints_shortfall_differences(town_gpkg, capsys):
     # births 50 % higher from 2027 reach primary school at age 6, in 2033
     assert rows[0].rstrip(" │").endswith("+0") and rows[6].rstrip(" │").endswith("+0")
     assert not rows[7].rstrip(" │").endswith("+0")
+
+
+def test_chinese_run_prints_its_notes_in_chinese(town_gpkg, capsys):
+    """A zh run's notes on the command line: the ``level/method:`` prefix and the sentence in
+    Chinese (the one table, ``i18n.note_text``); an English run keeps them English."""
+    path = town_gpkg.parent / "town.toml"
+    path.write_text('name = "town"\ndistrict = "town.gpkg"\nbase_year = 2026\n'
+                    'levels = ["kindergarten", "primary"]\nmethods = ["catchment", "nearest"]\n'
+                    'output = "out/town"\nlang = "zh"\n[map]\ntiles = "none"\n',
+                    encoding="utf-8")
+    assert main(["run", str(path)]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("说明")]
+    assert notes == ["说明: 幼儿园/划片: 区内无幼儿园学区: 划片按最近的学校计 (幼儿园通常不划片)"]
+    assert main(["run", str(path), "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    assert ("note: kindergarten/catchment: no kindergarten zones in the district: catchment = "
+            "nearest school (kindergartens are usually not zoned)") in out.replace("\n", " ")

@@ -267,8 +267,8 @@ def test_province_map_outlines_colours_popups_and_worst_districts(batch_dir, ser
     page = (folder / "province_map.html").read_text(encoding="utf-8")
     assert remote_resources(page) == []
     data = _map_data(page)
-    assert [layer["name"] for layer in data["layers"]] == ["base · seats short 学位缺口",
-                                                           "low · seats short 学位缺口"]
+    # one language per page, the scenarios' (zh by their grade system)
+    assert [layer["name"] for layer in data["layers"]] == ["base · 学位缺口", "low · 学位缺口"]
     t = serial.totals
     # one outline per district, stored once for both scenarios' layers
     assert sorted(data["outlines"]) == ["d0", "d1", "d2"]
@@ -280,11 +280,11 @@ def test_province_map_outlines_colours_popups_and_worst_districts(batch_dir, ser
             short = rows["shortfall_at_schools"].sum()
             expected = 0 if short <= 0.5 else 1 + sum(short >= b for b in (100, 500, 2000))
             assert layer["fill"][k] == PROVINCE_SHORTFALL_COLOURS[expected]
-            assert layer["tip"][k] == f"{district}: {round(short):,} seats short 学位缺口"
+            assert layer["tip"][k] == f"{district}: 学位缺口 {round(short):,}"
             primary = rows[rows["level"] == "primary"].iloc[0]
             assert (f"{round(primary.demand):,} / {round(primary.seats):,} · "
                     f"<b>{round(primary.shortfall_at_schools):,}</b>") in layer["popup"][k]
-            assert "worst year 缺口最大年份" in layer["popup"][k]
+            assert "缺口最大年份" in layer["popup"][k] and "worst year" not in layer["popup"][k]
     # tiny town: P1 (270 seats) gets 366 pupils by catchment; d1 has 1.7× the children
     d1_base = t[(t["district"] == "d1") & (t["scenario"] == "base")]
     assert d1_base["shortfall_at_schools"].sum() > 100
@@ -294,7 +294,8 @@ def test_province_map_outlines_colours_popups_and_worst_districts(batch_dir, ser
     assert (f'1. {first["district"]} ({first["scenario"]}): '
             f'{round(first["shortfall_at_schools"]):,}') in legend
     large = summary["worst_by_share_classes_56_plus"][0]
-    assert f'1. {large["district"]} ({large["scenario"]}, {large["level"]}): ' in legend
+    level_zh = {"primary": "小学", "junior": "初中"}[large["level"]]
+    assert f'1. {large["district"]} ({large["scenario"]}, {level_zh}): ' in legend
     again = write_batch(serial, tmp_path / "again", manifest)
     assert (again / "province_map.html").read_bytes() == (folder / "province_map.html"
                                                          ).read_bytes()
@@ -314,7 +315,7 @@ def test_province_map_escapes_names_and_lists_failures(batch_dir, tmp_path):
     assert [f["district"] for f in result.failures] == ["bad"]
     page = province_map_html(result, manifest)
     assert hostile not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "failed 失败: bad (base)" in page
+    assert "失败: bad (base)" in page and "failed 失败" not in page
     data = _map_data(page)
     assert len(data["outlines"]) == 1  # the failed district has no outline
     assert data["layers"][0]["districts"] == ["&lt;script&gt;alert(1)&lt;/script&gt;"]

@@ -7,6 +7,7 @@ Ground floor: imports nothing. Chinese names are the ones planning documents use
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 #: Languages of the report, the CLI summary and the map's labels.
@@ -127,7 +128,59 @@ NOTE_PATTERNS_ZH: tuple[tuple[str, str], ...] = (
      r"\(the local search went on\)", "调整链达到移动次数上限时仍有学区超出学位 (局部搜索继续)"),
     (r"zones hold within seats in every year (\d+)–(\d+) \(each cell's most students over "
      r"those years\)", "各学区在 {0}–{1} 年每年均不超出学位 (按各网格这些年中最多的学生数)"),
+    # [siting]: the proven lower bound on new schools
+    (r"lower bound from seats missing only \(install highspy for the LP bound\)",
+     "下限仅按缺少的学位计 (安装 highspy 可得线性规划下限)"),
+    (r"lower bound from seats missing only, weaker than the LP bound \((.*)\)",
+     "下限仅按缺少的学位计, 弱于线性规划下限 ({0})"),
+    (r"LP lower bound on squares of ([\d,.]+) m, weaker than on ([\d,.]+) m squares \((.*)\)",
+     "线性规划下限按 {0} 米方格计, 弱于按 {1} 米方格计 ({2})"),
+    # catchment: cells in no zone
+    (r"(\d+) cells with ([\d,.]+) (\w+) students lie outside every zone; they are unassigned",
+     "{0} 个网格的 {1} 名{level}学生不在任何学区内, 未获分配"),
+    # zones that overlap (``zones:`` notes)
+    (r"(\w+) zones (\S+) and (\S+) overlap by ([\d,.]+) m² \((\d+) cells, ([\d,.]+) "
+     r"students\); allocation gives them to (\S+) \(first in the zones layer\) — redraw the "
+     r"boundary if that is wrong",
+     "学区 {1} 与 {2} 重叠 {3} 平方米 ({4} 个网格, {5} 名学生): 分配给 {6} "
+     "(学区图层中靠前者); 如有误请修正边界"),
 )
+
+
+#: Chinese words of a note's ``level/step:`` prefix beyond the levels and the methods (the
+#: steps of a run that write notes).
+NOTE_STEPS_ZH: dict[str, str] = {"siting": "选址", "forecast": "预测", "zoning": "划片调整",
+                                 "admission": "入学派位", "plan": "规划", "zones": "学区",
+                                 "roads": "道路"}
+
+
+def note_text(text: str, lang: str) -> str:
+    """One of a run's notes in ``lang``: under ``"zh"`` its ``level/method:`` prefix in
+    Chinese and the rest by :data:`NOTE_PATTERNS_ZH` (a rest matching none is kept as it is);
+    any other language: the note unchanged. The one translation of notes (report and CLI).
+
+    >>> note_text("primary/siting: 12 students left", "zh")
+    '小学/选址: 12 students left'
+    >>> note_text("kindergarten/catchment: no kindergarten zones: each cell applies to its "
+    ...           "nearest school", "zh")
+    '幼儿园/划片: 无幼儿园学区: 各网格报名最近的学校'
+    """
+    text = str(text)
+    head, sep, rest = text.partition(": ")
+    if lang != "zh" or not sep or " " in head:
+        return text
+    level, _, step = head.partition("/")
+    shown = LEVEL_NAMES_ZH.get(level, level)
+    if step:
+        word = NOTE_STEPS_ZH.get(step) or METHOD_NAMES.get(step, {}).get("zh", step)
+        shown_prefix = f"{shown}/{word}"
+    else:
+        shown_prefix = NOTE_STEPS_ZH.get(level, shown)
+    for pattern, zh in NOTE_PATTERNS_ZH:
+        found = re.fullmatch(pattern, rest)
+        if found:
+            return f"{shown_prefix}: {zh.format(*found.groups(), level=shown)}"
+    return f"{shown_prefix}: {rest}"
 
 
 #: Words of the static maps (``present.maps.static``), per language; ``date`` takes the base
@@ -247,6 +300,38 @@ MAP_TEXT: dict[str, tuple[str, str]] = {
     "basemap_gaode": ("Gaode", "高德地图"), "basemap_tianditu": ("Tianditu", "天地图"),
     "basemap_tianditu_labels": ("Tianditu labels", "天地图注记"),
 }
+
+
+#: Words of the province page of a batch (``present.maps.province``): key → (English,
+#: Chinese); ``{name}`` fields filled in by :func:`province_text`.
+PROVINCE_TEXT: dict[str, tuple[str, str]] = {
+    "layer": ("{scenario} · seats short", "{scenario} · 学位缺口"),
+    "all_levels": ("all levels", "合计"),
+    "worst_year": ("worst year", "缺口最大年份"),
+    "lead": ("demand / seats · seats short · 56+ share", "需求 / 学位 · 学位缺口 · 大班额占比"),
+    "tip": ("{district}: {n} seats short", "{district}: 学位缺口 {n}"),
+    "page_title": ("{name} · province map", "{name} · 全省地图"),
+    "title": ("{name} · seats short by district", "{name} · 各区县学位缺口"),
+    "none": ("none", "无缺口"),
+    "band": ("{lo}–{hi} seats", "{lo}–{hi} 个学位"),
+    "band_top": ("≥ {lo} seats", "≥ {lo} 个学位"),
+    "legend": ("Legend", "图例"),
+    "legend_short": ("Seats short, base year", "学位缺口 (基年)"),
+    "worst_short": ("Worst by seats short", "学位缺口最大"),
+    "worst_large": ("Worst by share of classes of 56+", "大班额占比最高"),
+    "failed": ("failed", "失败"),
+    "more": ("… {n} more", "… 另有 {n} 个"),
+}
+
+
+def province_text(key: str, lang: str, **fields: object) -> str:
+    """A word of the province page in ``lang`` (Chinese for ``"zh"``, else English).
+
+    >>> province_text("tip", "zh", district="东区", n="12"), province_text("none", "en")
+    ('东区: 学位缺口 12', 'none')
+    """
+    text = PROVINCE_TEXT[key][1 if lang == "zh" else 0]
+    return text.format(**fields) if fields else text
 
 
 #: Chinese words of values shown in map popups (school types, sectors, methods).

@@ -22,7 +22,6 @@ import base64
 import html
 import math
 import os
-import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -33,9 +32,9 @@ from schoolmap.i18n import (
     LANGS,
     LEVEL_NAMES_ZH,
     METHOD_NAMES,
-    NOTE_PATTERNS_ZH,
     REPORT_TEXT,
     US_LEVEL_NAMES,
+    note_text,
 )
 from schoolmap.present.admission import admission_section
 from schoolmap.present.charts import chart_section
@@ -443,20 +442,8 @@ class _Report:
                 + figures)
 
     def note(self, text: str) -> str:
-        """One of the run's notes in the report's language: its ``level/method:`` prefix in
-        words, the rest by :data:`~schoolmap.i18n.NOTE_PATTERNS_ZH` (else as it is)."""
-        head, sep, rest = str(text).partition(": ")
-        if self.lang != "zh" or not sep or " " in head:
-            return str(text)
-        level, _, method = head.partition("/")
-        shown = self.level(level)
-        prefix = shown if not method else (
-            f"{shown}/{'选址' if method == 'siting' else self.method(method)}")
-        for pattern, zh in NOTE_PATTERNS_ZH:
-            found = re.fullmatch(pattern, rest)
-            if found:
-                return f"{prefix}: {zh.format(*found.groups(), level=shown)}"
-        return f"{prefix}: {rest}"
+        """One of the run's notes in the report's language (:func:`schoolmap.i18n.note_text`)."""
+        return note_text(text, self.lang)
 
     def notes_section(self) -> str:
         notes = [*self.extra_notes, *(_e(self.note(n)) for n in self.result.notes)]

@@ -745,7 +745,9 @@ def province_map_html(result: BatchResult, manifest: Manifest | None = None,
         classes = float(d["classes"].sum())
         share = float(d["n_classes_56_plus"].sum()) / classes if classes else float("nan")
         districts[(district, scenario)] = (short, share)
-    return province_page(t, districts, peaks, result.outlines, summary)
+    # one language per page: the first scenario's (zh unless it says otherwise)
+    lang = manifest.scenarios[0].language if manifest and manifest.scenarios else "zh"
+    return province_page(t, districts, peaks, result.outlines, summary, lang=lang)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from schoolmap.i18n import LEVEL_NAMES_ZH, METHOD_NAMES, province_text
 from schoolmap.present.maps.base import leaflet_assets
 from schoolmap.present.maps.style import PAGE_CSS, escape, fmt_int, fmt_pct, legend_row, popup_html
 
@@ -62,7 +63,7 @@ def shortfall_class(shortfall: float) -> int:
 
 def province_page(totals: pd.DataFrame, districts: dict[tuple[str, str], tuple[float, float]],
                   peaks: dict[tuple[str, str], dict[str, Any]], outlines_wkb: dict[str, bytes],
-                  summary: dict[str, Any]) -> str:
+                  summary: dict[str, Any], lang: str = "zh") -> str:
     """The HTML page of the province map (see :func:`schoolmap.run.distributed.province_map_html`).
 
     Parameters
@@ -77,14 +78,23 @@ def province_page(totals: pd.DataFrame, districts: dict[tuple[str, str], tuple[f
         District name → outline (WKB, WGS 84).
     summary : dict
         :func:`~schoolmap.run.distributed.batch_summary` of the batch.
+    lang : {"zh", "en"}
+        The one language of the page's words (the batch's scenarios' ``lang``); names of
+        districts and scenarios are shown as they are.
     """
+    def w(key: str, **fields: object) -> str:
+        return province_text(key, lang, **fields)
+
+    def level(name: str) -> str:
+        return LEVEL_NAMES_ZH.get(name, name) if lang == "zh" else name
+
     t = totals
     shapes = {d: shapely.from_wkb(w) for d, w in outlines_wkb.items()}
     layers = []
     outlines: dict[str, Any] = {}  # escaped district name → GeoJSON geometry, once
     scenarios = list(dict.fromkeys(t["scenario"])) if len(t) else []
     for scenario in scenarios:
-        layer: dict[str, Any] = {"name": f"{escape(scenario)} · seats short 学位缺口",
+        layer: dict[str, Any] = {"name": w("layer", scenario=escape(scenario)),
                                  "districts": [], "fill": [], "popup": [], "tip": []}
         rows = t[t["scenario"] == scenario]
         for district, d in rows.groupby("district", sort=False):
@@ -92,24 +102,24 @@ def province_page(totals: pd.DataFrame, districts: dict[tuple[str, str], tuple[f
             if shape is None:
                 continue
             short, share = districts[(district, scenario)]
-            table = [(f"{escape(r.level)}", f"{fmt_int(r.demand)} / {fmt_int(r.seats)} · "
+            table = [(escape(level(r.level)), f"{fmt_int(r.demand)} / {fmt_int(r.seats)} · "
                       f"<b>{fmt_int(r.shortfall_at_schools)}</b> · "
                       f"{fmt_pct(r.share_classes_56_plus)}") for r in d.itertuples()]
-            table.append(("all levels 合计", f"<b>{fmt_int(short)}</b> · {fmt_pct(share)}"))
+            table.append((w("all_levels"), f"<b>{fmt_int(short)}</b> · {fmt_pct(share)}"))
             peak = peaks.get((district, scenario))
             if peak and peak.get("peak_year") is not None:
-                table.append(("worst year 缺口最大年份", f"{int(peak['peak_year'])}: "
+                table.append((w("worst_year"), f"{int(peak['peak_year'])}: "
                               f"{fmt_int(float(peak['peak_shortfall_at_schools']))}"))
-            lead = (f"{escape(scenario)} · {escape(d['method'].iloc[0])}<br>"
-                    "demand / seats · seats short · 56+ share<br>"
-                    "需求 / 学位 · 学位缺口 · 大班额占比")
+            method = str(d["method"].iloc[0])
+            lead = (f"{escape(scenario)} · "
+                    f"{escape(METHOD_NAMES.get(method, {}).get(lang, method))}<br>{w('lead')}")
             key = escape(district)
             if key not in outlines:
                 outlines[key] = shapely.geometry.mapping(shape)
             layer["districts"].append(key)
             layer["fill"].append(PROVINCE_SHORTFALL_COLOURS[shortfall_class(short)])
             layer["popup"].append(popup_html(escape(district), table, lead=lead))
-            layer["tip"].append(f"{escape(district)}: {fmt_int(short)} seats short 学位缺口")
+            layer["tip"].append(w("tip", district=escape(district), n=fmt_int(short)))
         layers.append(layer)
     drawn = [shapes[d] for d in dict.fromkeys(t["district"])] if len(t) else []
     bounds = None
@@ -122,28 +132,34 @@ def province_page(totals: pd.DataFrame, districts: dict[tuple[str, str], tuple[f
     name = summary.get("name") or "batch"
     css, js = leaflet_assets()
     return (
-        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
+        f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}">\n<head>\n'
+        '<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(name)} · province map 全省地图</title>\n"
+        f"<title>{w('page_title', name=escape(name))}</title>\n"
         f"<style>{css}</style>\n<script>{js}</script>\n{PAGE_CSS}\n"
         "<style>html, body, #map {height: 100%; margin: 0;} "
         "#map {background: #ffffff;}</style>\n</head>\n<body>\n"
         '<div id="map"></div>\n'
-        f'<div class="schoolmap-box schoolmap-title">{escape(name)} · '
-        f"seats short by district 各区县学位缺口</div>\n"
-        f"{province_legend(summary)}\n"
+        f'<div class="schoolmap-box schoolmap-title">{w("title", name=escape(name))}</div>\n'
+        f"{province_legend(summary, lang=lang)}\n"
         f"<script>{PROVINCE_JS % {'data': data}}</script>\n</body>\n</html>\n"
     )
 
 
 
 
-def province_legend(summary: dict[str, Any], top: int = 5) -> str:
-    """Legend of the province map: colours, worst districts, failed tasks."""
-    labels = ["none 无缺口"] + [
-        f"{lo:,.0f}–{hi - 1:,.0f} seats 学位" for lo, hi in
+def province_legend(summary: dict[str, Any], top: int = 5, lang: str = "zh") -> str:
+    """Legend of the province map in ``lang``: colours, worst districts, failed tasks."""
+    def say(key: str, **fields: object) -> str:
+        return province_text(key, lang, **fields)
+
+    def level(name: str) -> str:
+        return LEVEL_NAMES_ZH.get(name, name) if lang == "zh" else name
+
+    labels = [say("none")] + [
+        say("band", lo=f"{lo:,.0f}", hi=f"{hi - 1:,.0f}") for lo, hi in
         zip((1.0, *PROVINCE_SHORTFALL_BREAKS[:-1]), PROVINCE_SHORTFALL_BREAKS, strict=True)
-    ] + [f"≥ {PROVINCE_SHORTFALL_BREAKS[-1]:,.0f} seats 学位"]
+    ] + [say("band_top", lo=f"{PROVINCE_SHORTFALL_BREAKS[-1]:,.0f}")]
     rows = "".join(legend_row(f'<span class="swatch" style="background:{c}"></span>', label)
                    for c, label in zip(PROVINCE_SHORTFALL_COLOURS, labels, strict=True))
     worst = "".join(
@@ -152,18 +168,18 @@ def province_legend(summary: dict[str, Any], top: int = 5) -> str:
         for i, w in enumerate(summary.get("worst_by_shortfall", [])[:top], 1))
     large = "".join(
         f'<div class="row worst-large">{i}. {escape(w["district"])} '
-        f'({escape(w["scenario"])}, {escape(w["level"])}): '
+        f'({escape(w["scenario"])}, {escape(level(w["level"]))}): '
         f'{fmt_pct(float(w["share_classes_56_plus"]))}</div>'
         for i, w in enumerate(summary.get("worst_by_share_classes_56_plus", [])[:top], 1))
     failed = summary.get("failures", [])
     note = "".join(
-        f'<div class="note failed">failed 失败: {escape(f["district"])} '
+        f'<div class="note failed">{say("failed")}: {escape(f["district"])} '
         f'({escape(f["scenario"])})</div>' for f in failed[:top])
     if len(failed) > top:
-        note += f'<div class="note failed">… {len(failed) - top} more 另有</div>'
+        note += f'<div class="note failed">{say("more", n=len(failed) - top)}</div>'
     return ('<div class="schoolmap-box schoolmap-legend"><details open>'
-            "<summary>Legend 图例</summary>"
-            "<h4>Seats short, base year 学位缺口 (基年)</h4>" + rows
-            + "<h4>Worst by seats short 学位缺口最大</h4>" + (worst or "—")
-            + "<h4>Worst by 大班额 share (56+) 大班额占比最高</h4>" + (large or "—")
+            f"<summary>{say('legend')}</summary>"
+            f"<h4>{say('legend_short')}</h4>" + rows
+            + f"<h4>{say('worst_short')}</h4>" + (worst or "—")
+            + f"<h4>{say('worst_large')}</h4>" + (large or "—")
             + note + "</details></div>")
