@@ -73,3 +73,49 @@ def test_chinese_words_of_charts_maps_and_controls_are_chinese():
     files = {"admission", "admission_cells", "admission_classes", "admission_quotas"}  # names
     assert found <= ALLOWED | files | {"euclidean", "walk", "drive", "fonts", "noto", "cjk",
                                        "move_weight", "seat_price_m"}, sorted(found - ALLOWED)
+
+
+def _drawn_words(monkeypatch, draw) -> list[str]:
+    """Every text matplotlib draws into the PNGs ``draw()`` makes (titles, axes, ticks,
+    legends, labels): each ``Text`` read as it is drawn, then drawn as always (the real
+    ``Text.draw`` runs; texts of hidden axes are never drawn, so never read)."""
+    from matplotlib.text import Text
+
+    seen: list[str] = []
+    real = Text.draw
+
+    def reading(self, renderer):
+        if self.get_visible():
+            seen.append(self.get_text())
+        return real(self, renderer)
+
+    monkeypatch.setattr(Text, "draw", reading)
+    draw()
+    return [s for s in seen if s.strip()]
+
+
+def test_chinese_charts_and_static_maps_draw_no_english_words(town, monkeypatch):
+    """The PNGs of a Chinese run — the report's charts and the static maps — as drawn: no
+    English word outside names, ids and units (needs a CJK font: fonts-noto-cjk)."""
+    from schoolmap.present.charts import cjk_font
+    from schoolmap.present.maps.static import static_maps
+
+    assert cjk_font() is not None, "no CJK font found (apt-get install fonts-noto-cjk)"
+    result = _run(town, "zh")
+    words = _drawn_words(monkeypatch, lambda: (report_html(result), static_maps(result)))
+    assert len(words) > 40  # titles, axes, ticks, legends and labels of every figure
+    text = re.sub(r"\$|\\", " ", " ".join(words))
+    assert _english_words(text, _names(result)) == []
+    assert any("学位" in w for w in words) and any("学区" in w for w in words)
+
+
+def test_english_charts_and_static_maps_draw_no_chinese(town, monkeypatch):
+    from schoolmap.present.maps.static import static_maps
+
+    result = _run(town, "en")
+    words = _drawn_words(monkeypatch, lambda: (report_html(result), static_maps(result)))
+    text = " ".join(words)
+    for name in _names(result):
+        text = text.replace(name, " ")
+    assert re.findall(r"[\u4e00-\u9fff]+", text) == []
+    assert "Seats" in text or "seats" in text

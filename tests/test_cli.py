@@ -14,7 +14,7 @@ import pytest
 
 from schoolmap.cli import main
 
-from .conftest import DEMO_GPKG, DEMO_SCENARIO
+from .conftest import DEMO_GPKG, DEMO_SCENARIO, ROOT
 
 # sha256 of the demo's tables, recorded before the package was restructured into rooms
 # (issue 13): the move must not change a byte of them. Changed on purpose since:
@@ -141,3 +141,12 @@ def test_chinese_run_prints_its_notes_in_chinese(town_gpkg, capsys):
     out = capsys.readouterr().out
     assert ("note: kindergarten/catchment: no kindergarten zones in the district: catchment = "
             "nearest school (kindergartens are usually not zoned)") in out.replace("\n", " ")
+
+
+def test_readme_first_screen_holds_the_two_commands():
+    """The README's first screen (its first 24 lines) holds the two commands a new user
+    needs: run the demo, run the tests — each a complete shell line."""
+    screen = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()[:24]
+    commands = [line for line in screen if line.startswith("python3 -m venv .venv && ")]
+    assert any(line.endswith(".venv/bin/schoolmap run scenarios/demo.toml") for line in commands)
+    assert any(line.endswith(".venv/bin/python -m pytest") for line in commands)
