@@ -23,12 +23,13 @@ from shapely.geometry import Point, box
 
 import schoolmap.planning.siting.bound as bound
 from schoolmap.allocation.optimal import assign
-from schoolmap.demand import level_schools
+from schoolmap.demand import demand_by_cell_grade, level_schools
 from schoolmap.errors import ValidationError
 from schoolmap.io.district import district_from_frames, read_district
 from schoolmap.norms import default_norms
 from schoolmap.planning.siting.bound import DEFAULT_LP_TIME_LIMIT_S, school_xy
-from schoolmap.planning.siting.planner import _Planner, _size_options, site_new_schools
+from schoolmap.planning.siting.planner import _size_options, site_new_schools
+from schoolmap.planning.siting.solves import Planner
 from schoolmap.scenario import run_scenario, scenario_from_dict
 
 X0, Y0, CRS = 500_000.0, 3_500_000.0, "EPSG:32651"
@@ -46,7 +47,7 @@ def test_the_engine_sees_only_cells_with_students_and_answers_the_same(demo):
     rng = np.random.default_rng(16)
     # fractional students (as from the forecast) in a third of the cells, none elsewhere
     students = np.where(rng.random(demo.n_cells) < 1 / 3, rng.gamma(2.0, 9.0, demo.n_cells), 0.0)
-    planner = _Planner(demo.cell_xy, {2026: students}, {2026: schools},
+    planner = Planner(demo.cell_xy, {2026: students}, {2026: schools},
                        _size_options(norms.level("primary")), 3000.0, 0.0)
     got = planner.solve(2026, [])
     full = assign(demo.cell_xy, students, school_xy(schools), schools["seats"].to_numpy(float),
@@ -133,3 +134,19 @@ def test_a_run_reports_the_siting_steps_and_uses_the_time_limit(demo):
                       "primary: 63 candidate sites", "primary: siting 2026 (1/1, 0 new so far)",
                       f"primary: opening years and sizes of {plan.n_new} new schools",
                       "primary: lower bound"], steps
+
+
+def test_the_lp_bound_adds_years_only_while_it_has_not_proven_the_plan(demo, monkeypatch):
+    # three planning years with the base year's students: the LP of the worst year alone
+    # proves the plan minimal (3 schools; the seats missing prove fewer), so the LPs over two and
+    # three years are not built
+    norms = default_norms()
+    grades = demand_by_cell_grade(demo.cells, norms, "primary")
+    calls = []
+    real = bound.milp
+    monkeypatch.setattr(bound, "milp", lambda *a, **k: calls.append(a[1].shape) or real(*a, **k))
+    plan = site_new_schools(demo, "primary", 2028, grade_demand_by_year={t: grades for t in
+                                                                         (2026, 2027, 2028)})
+    assert (plan.n_new, plan.lower_bound, plan.bound, plan.gap) == (3, 3, "lp", 0.0)
+    assert len(calls) == 1, calls
+    assert not any("year(s) missing most seats" in n for n in plan.notes), plan.notes

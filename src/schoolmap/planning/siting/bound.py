@@ -4,11 +4,12 @@ Two bounds, the better one reported (:func:`lower_bound`):
 
 - ``seats``: the seats missing in the worst year ÷ the largest standard size;
 - ``lp``: the linear-programming relaxation of the covering problem over the (up to three)
-  years missing most seats, on demand pooled into squares, solved with HiGHS under a size and a
-  time budget. When the LP on the finest squares is over its size budget (or runs out of its
-  share of the time) it is built again on coarser squares — a weaker, still valid bound, and
-  a note says so. When the seats bound already equals the plan's count the plan is proven
-  minimal and no LP is built.
+  years missing most seats (the worst year first, one more while the bound is below the plan's
+  count: an LP over fewer years is valid too), on demand pooled into squares, solved with
+  HiGHS under a size and a time budget. When the LP on the finest squares is over its size
+  budget (or runs out of its share of the time) it is built again on coarser squares — a
+  weaker, still valid bound, and a note says so. When the seats bound already equals the
+  plan's count the plan is proven minimal and no LP is built.
 """
 
 from __future__ import annotations
@@ -75,23 +76,44 @@ def lower_bound(planner: Planner, before: Mapping[Any, Solved], after: Mapping[A
     bound = max(math.ceil((deficit[t] - TOL) / biggest) for t in short)
     if bound >= n_new:
         return bound, "seats"  # proven minimal already: no LP can say more
-    # the years missing most seats bind hardest; a few of them keep the LP small
-    chosen = sorted(sorted(short, key=lambda t: -deficit[t])[:LP_YEARS])
-    try:
-        lp, why = lp_bound(planner, chosen, cand_xy, {t: limit[t] + TOL for t in chosen},
-                           time_limit_s, notes)
-    except ImportError:
-        notes.append("lower bound from seats missing only (install highspy for the LP bound)")
-        return bound, "seats"
-    if lp is None:
+    # the years missing most seats bind hardest; a few of them keep the LP small. They are
+    # added one at a time, the worst first: an LP over fewer years is a valid bound too and far
+    # cheaper, and once it proves the plan's count no more years can say more
+    chosen = sorted(short, key=lambda t: -deficit[t])[:LP_YEARS]
+    start = time.perf_counter()
+    pairs: dict[Any, tuple] = {}
+    best, why, used = None, "", 0
+    for k in range(1, len(chosen) + 1):
+        years_k = sorted(chosen[:k])
+        left = time_limit_s - (time.perf_counter() - start)
+        if left <= 0:
+            why = f"the LP was not solved within its time limit of {time_limit_s:g} s"
+            break
+        try:
+            lp, why = lp_bound(planner, years_k, cand_xy, {t: limit[t] + TOL for t in years_k},
+                               left, notes, pairs)
+        except ImportError:
+            notes.append("lower bound from seats missing only (install highspy for the LP bound)")
+            return bound, "seats"
+        if lp is None:
+            break
+        best, used = lp, k
+        if math.ceil(lp - 1e-6) >= n_new:
+            break  # proven minimal: more years cannot raise the bound above the plan's count
+    if best is None:
         notes.append(f"lower bound from seats missing only, weaker than the LP bound ({why})")
         return bound, "seats"
-    return max(bound, math.ceil(lp - 1e-6)), "lp"
+    if used < len(chosen):
+        if math.ceil(best - 1e-6) < n_new:
+            notes.append(f"LP lower bound over the {used} year(s) missing most seats, not "
+                         f"{len(chosen)} ({why})")
+    return max(bound, math.ceil(best - 1e-6)), "lp"
 
 
 def lp_bound(planner: Planner, years: list[Any], cand_xy: np.ndarray,
              limit: Mapping[Any, float], time_limit_s: float = DEFAULT_LP_TIME_LIMIT_S,
-             notes: list[str] | None = None) -> tuple[float | None, str]:
+             notes: list[str] | None = None,
+             reach_pairs: dict[Any, tuple] | None = None) -> tuple[float | None, str]:
     """LP relaxation of the fewest-sites problem over ``years`` (a proven lower bound).
 
     min Σ y_j over candidates such that in every year every student is served within reach
@@ -99,11 +121,12 @@ def lp_bound(planner: Planner, years: list[Any], cand_xy: np.ndarray,
     y in every year. Cells are pooled into squares (reach / 6 first, coarser when that LP is too
     large or too slow: :data:`LP_SQUARES_PER_REACH`); a square may use every school any of its
     cells reaches, which only relaxes the problem further, so the optimum stays a valid lower
-    bound. A coarser square adds a note to ``notes``. Returns the LP optimum, or None and why
-    not (too large, time limit).
+    bound. A coarser square adds a note to ``notes``. ``reach_pairs`` keeps each year's cells
+    and schools within reach between calls. Returns the LP optimum, or None and why not (too
+    large, time limit).
     """
     start = time.perf_counter()
-    reach_pairs: dict[Any, tuple] = {}
+    reach_pairs = {} if reach_pairs is None else reach_pairs
     why = ""
     for step, per_reach in enumerate(LP_SQUARES_PER_REACH):
         last = step == len(LP_SQUARES_PER_REACH) - 1

@@ -41,15 +41,15 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from schoolmap.allocation.optimal import TransportResult, assign
 from schoolmap.demand import demand_by_cell_grade, level_schools
-from schoolmap.errors import InfeasibleError, ValidationError
+from schoolmap.errors import ValidationError
 from schoolmap.i18n import LEVEL_NAMES_ZH, LEVEL_NOUNS_EN
 from schoolmap.io.district import District
 from schoolmap.norms import LEVELS, SCHOOL_TYPES, LevelNorm, Norms, default_norms
 from schoolmap.planning.siting.bound import DEFAULT_LP_TIME_LIMIT_S, lower_bound, school_xy
 from schoolmap.planning.siting.bound import TOL as _TOL
 from schoolmap.planning.siting.settings import DEFAULT_REACH_M
+from schoolmap.planning.siting.solves import Planner, Site, Solved
 
 __all__ = ["DEFAULT_LP_TIME_LIMIT_S", "SitingPlan", "site_new_schools"]
 
@@ -102,13 +102,6 @@ class SitingPlan:
     def n_new(self) -> int:
         """Number of new schools proposed."""
         return len(self.sites)
-
-
-@dataclass
-class _Site:
-    cand: int
-    size: int          # index into the size options
-    open_year: int
 
 
 def site_new_schools(
@@ -194,7 +187,7 @@ def site_new_schools(
     cell_xy = district.cell_xy
     existing = {t: level_schools(district, norms, level, 9999 if t is None else t)
                 for t in years}
-    planner = _Planner(cell_xy, {t: g.sum(axis=1) for t, g in demand.items()}, existing,
+    planner = Planner(cell_xy, {t: g.sum(axis=1) for t, g in demand.items()}, existing,
                        options, reach, float(target_unserved))
     before = {}
     for k, t in enumerate(years, 1):
@@ -206,11 +199,11 @@ def site_new_schools(
     planner.site_ids = cand_info["site_id"].astype(str).to_numpy()
     notes: list[str] = []
     left: set[str] = set()
-    plan: list[_Site] = []
+    plan: list[Site] = []
     for k, t in enumerate(years, 1):
         say(f"{level}: siting{_when(t)} ({k}/{len(years)}, {len(plan)} new so far)")
         r = planner.solve(t, plan)
-        added: list[_Site] = []
+        added: list[Site] = []
         while planner.unserved(r) > planner.target + _TOL:
             if len(plan) >= max_new:
                 left.add("max_new")
@@ -219,7 +212,7 @@ def site_new_schools(
             if j < 0 or score < smallest:
                 left.add("no_site" if j < 0 else "pockets")
                 break
-            site = _Site(j, len(options) - 1, t if t is not None else 0)
+            site = Site(j, len(options) - 1, t if t is not None else 0)
             plan.append(site)
             added.append(site)
             r = planner.solve(t, plan)
@@ -292,7 +285,7 @@ def _demand_by_year(district: District, norms: Norms, level: str, year: int | No
 
 
 def _candidates(district: District, level: str, cell_xy: np.ndarray,
-                before: Mapping[Any, _Solved], reach: float, lang: str
+                before: Mapping[Any, Solved], reach: float, lang: str
                 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Candidate points (metres) and their ``site_id``, ``name``, ``source``.
 
@@ -345,147 +338,7 @@ def _serves(site_level: Any, level: str) -> bool:
     return text == level or level in SCHOOL_TYPES.get(text, ())
 
 
-@dataclass(frozen=True)
-class _Solved:
-    """What the planner keeps of one exact allocation: the cells with unserved students and
-    their number (a few of the cells: the plan keeps many allocations), and the flows' school,
-    students and trip (metres)."""
-
-    n_cells: int
-    short_cells: np.ndarray
-    short_students: np.ndarray
-    school: np.ndarray
-    students: np.ndarray
-    cost: np.ndarray
-
-    @property
-    def unserved_by_cell(self) -> np.ndarray:
-        """Unserved students of every cell, shape (n_cells,)."""
-        out = np.zeros(self.n_cells)
-        out[self.short_cells] = self.short_students
-        return out
-
-
-#: Grid (students) the demand is rounded to when the exact engine fails on fractional students
-#: (at most 0.5e-6 student per cell): sums and differences of such numbers are exact in float64,
-#: so the engine's balance of students and seats cannot drift by rounding. Fractional forecast
-#: demand at 250,000 cells made the engine lose its last augmenting path ("students cannot all
-#: be placed …") although unserved students have a finite cost.
-_QUANTUM = 2.0 ** -20
-
-
-class _Planner:
-    """Exact allocations of one level for a year and a set of planned sites (memoised)."""
-
-    def __init__(self, cell_xy, demand, existing, options, reach, target):
-        self.cell_xy = cell_xy
-        self.demand = demand
-        self.existing = existing
-        self.options = options
-        self.reach = reach
-        self.target = target
-        self.cand_xy = np.zeros((0, 2))
-        self.site_ids = np.zeros(0, dtype=object)
-        self._memo: dict[tuple, _Solved] = {}
-        self._cand_tree: cKDTree | None = None
-        self._live: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
-        self.n_solves = 0
-        self.n_regridded = 0  # allocations solved on the student grid
-
-    def open_sites(self, t: Any, plan: list[_Site]) -> list[_Site]:
-        return [s for s in plan if t is None or s.open_year <= t]
-
-    def _students(self, t: Any) -> tuple[np.ndarray, np.ndarray]:
-        """The year's cells with students, and their students."""
-        if t not in self._live:
-            d = self.demand[t]
-            live = np.flatnonzero(d > 0)
-            self._live[t] = live, d[live]
-        return self._live[t]
-
-    def _assign(self, live: np.ndarray, students: np.ndarray, xy: np.ndarray,
-                seats: np.ndarray) -> TransportResult:
-        """The exact engine on the cells ``live``; once more on the 2**-20 student grid when
-        rounding drift makes it fail (:data:`_QUANTUM`)."""
-        try:
-            return assign(self.cell_xy[live], students, xy, seats, max_distance_m=self.reach)
-        except InfeasibleError:
-            grid = np.round(students / _QUANTUM) * _QUANTUM
-            if np.array_equal(grid, students):
-                raise
-            self.n_regridded += 1
-            return assign(self.cell_xy[live], grid, xy, seats, max_distance_m=self.reach)
-
-    def solve(self, t: Any, plan: list[_Site]) -> _Solved:
-        """Exact allocation of year ``t``'s students to its schools and the plan's open sites.
-
-        Only cells with students go to the engine (a cell without any takes no seat and
-        changes nothing); their unserved students are put back on the full cell list.
-        """
-        sites = self.open_sites(t, plan)
-        key = (t, tuple((s.cand, s.size) for s in sites))
-        if key not in self._memo:
-            ex = self.existing[t]
-            xy = school_xy(ex)
-            seats = ex["seats"].to_numpy(dtype=np.float64)
-            if sites:
-                xy = np.vstack([xy, self.cand_xy[[s.cand for s in sites]]])
-                seats = np.concatenate([seats, self.options[[s.size for s in sites], 1]])
-            if len(seats) == 0:
-                xy, seats = np.zeros((1, 2)) + self.cell_xy.mean(axis=0), np.zeros(1)
-            live, students = self._students(t)
-            n = len(self.cell_xy)
-            if len(live):
-                r = self._assign(live, students, xy, seats)
-                short = np.flatnonzero(r.unserved_by_cell > 0)
-                self._memo[key] = _Solved(n, live[short], r.unserved_by_cell[short], r.school,
-                                          r.students, r.cost)
-            else:
-                empty = np.zeros(0)
-                none = empty.astype(np.int64)
-                self._memo[key] = _Solved(n, none, empty, none, empty, empty)
-            self.n_solves += 1
-        return self._memo[key]
-
-    @staticmethod
-    def unserved(r: _Solved) -> float:
-        return float(r.short_students.sum())
-
-    def best_candidate(self, r: _Solved, used: set[int]) -> tuple[int, float]:
-        """The unused candidate with most unserved students within reach, and their number.
-
-        (−1, 0) when no unused candidate reaches an unserved student.
-        """
-        if len(self.cand_xy) == 0:
-            return -1, 0.0
-        if self._cand_tree is None:
-            self._cand_tree = cKDTree(self.cand_xy)
-        idx = r.short_cells
-        score = np.zeros(len(self.cand_xy))
-        near = np.zeros(len(self.cand_xy))
-        hits = self._cand_tree.query_ball_point(self.cell_xy[idx], self.reach)
-        for i, u, js in zip(idx, r.short_students, hits, strict=True):
-            if js:
-                js = np.asarray(js)
-                score[js] += u
-                near[js] += u * np.hypot(*(self.cand_xy[js] - self.cell_xy[i]).T)
-        if used:
-            score[list(used)] = 0.0
-        if score.max() <= 0:
-            return -1, 0.0
-        best = np.flatnonzero(score >= score.max() - 1e-9)
-        j = int(best[np.argmin(near[best] / score[best])])
-        return j, float(score[j])
-
-    def flow_into(self, t: Any, plan: list[_Site], r: _Solved) -> dict[int, float]:
-        """Students each open planned site takes (by candidate index)."""
-        sites = self.open_sites(t, plan)
-        m0 = len(self.existing[t])
-        taken = np.bincount(r.school, weights=r.students, minlength=m0 + len(sites))
-        return {s.cand: float(taken[m0 + k]) for k, s in enumerate(sites)}
-
-
-def _open_early(planner: _Planner, plan: list[_Site], years: list[Any], smallest: float) -> None:
+def _open_early(planner: Planner, plan: list[Site], years: list[Any], smallest: float) -> None:
     """Move each site's opening to the first year a real share of its pupils lack seats.
 
     A site built for a pocket that grows past ``min_students`` in a later year is needed as
@@ -512,7 +365,7 @@ def _open_early(planner: _Planner, plan: list[_Site], years: list[Any], smallest
             break
 
 
-def _right_size(planner: _Planner, plan: list[_Site], years: list[Any]) -> None:
+def _right_size(planner: Planner, plan: list[Site], years: list[Any]) -> None:
     """Smallest standard size holding each site's busiest year; re-checked every year."""
     if not plan:
         return
@@ -704,6 +557,6 @@ def _nearest_figures(cell_xy, grade_demand, schools, norm, norms) -> tuple[float
     return float(table["shortfall"].sum()), float(big / classes) if classes else float("nan")
 
 
-def _mean(r: _Solved) -> float:
+def _mean(r: Solved) -> float:
     total = float(r.students.sum())
     return float((r.students * r.cost).sum() / total) if total > 0 else float("nan")

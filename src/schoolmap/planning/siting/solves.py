@@ -1,0 +1,204 @@
+"""The siting planner's exact allocations: one level, a year and a set of planned sites.
+
+:class:`Planner` solves the exact capacitated allocation (travel-minimising, no school over its
+seats, no trip beyond ``reach``) of one planning year's students to the year's schools plus the
+planned sites open that year, and remembers each answer by (year, open sites, sizes).
+
+Only the cells with students go to the engine (:func:`schoolmap.allocation.assign` with
+``max_distance_m = reach``); each memoised answer keeps only its cells with unserved students
+and its flows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from schoolmap.allocation.optimal import TransportResult, assign
+from schoolmap.errors import InfeasibleError
+from schoolmap.planning.siting.bound import school_xy
+
+__all__ = ["QUANTUM", "Planner", "Site", "Solved"]
+
+
+#: Grid (students) the demand is rounded to when the exact engine fails on fractional students
+#: (at most 0.5e-6 student per cell): sums and differences of such numbers are exact in float64,
+#: so the engine's balance of students and seats cannot drift by rounding. Fractional forecast
+#: demand at 250,000 cells made the engine lose its last augmenting path ("students cannot all
+#: be placed …") although unserved students have a finite cost.
+QUANTUM = 2.0 ** -20
+
+
+@dataclass
+class Site:
+    """A planned new school: candidate index, size (index into the size options) and the
+    first school year it is open (0: no planning years)."""
+
+    cand: int
+    size: int
+    open_year: int
+
+
+@dataclass(frozen=True)
+class Solved:
+    """What the planner keeps of one exact allocation: the cells with unserved students and
+    their number (a few of the cells: the plan keeps many allocations), and the flows' school,
+    students and trip (metres)."""
+
+    n_cells: int
+    short_cells: np.ndarray
+    short_students: np.ndarray
+    school: np.ndarray
+    students: np.ndarray
+    cost: np.ndarray
+
+    @property
+    def unserved_by_cell(self) -> np.ndarray:
+        """Unserved students of every cell, shape (n_cells,)."""
+        out = np.zeros(self.n_cells)
+        out[self.short_cells] = self.short_students
+        return out
+
+
+class Planner:
+    """Exact allocations of one level for a year and a set of planned sites (memoised).
+
+    Parameters
+    ----------
+    cell_xy : ndarray of shape (n_cells, 2)
+        Cell points (metres).
+    demand : mapping year → ndarray of shape (n_cells,)
+        Students per cell.
+    existing : mapping year → GeoDataFrame
+        The year's schools (``school_id``, ``seats``, points in metres).
+    options : ndarray of shape (k, 2)
+        Standard sizes as (classes, seats), ascending.
+    reach : float
+        Longest trip (metres).
+    target : float
+        Students who may stay unserved.
+    """
+
+    def __init__(self, cell_xy, demand, existing, options, reach, target):
+        self.cell_xy = cell_xy
+        self.demand = demand
+        self.existing = existing
+        self.options = options
+        self.reach = float(reach)
+        self.target = target
+        self._cand_xy = np.zeros((0, 2))
+        self.site_ids = np.zeros(0, dtype=object)
+        self._memo: dict[tuple, Solved] = {}
+        self._cand_tree: cKDTree | None = None
+        self.n_solves = 0
+        self.n_regridded = 0  # allocations solved on the student grid
+        self.n_paths = 0  # augmenting paths of every solve (how much each start left to do)
+        self._live: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
+
+    @property
+    def cand_xy(self) -> np.ndarray:
+        """Candidate site points (metres), shape (k, 2)."""
+        return self._cand_xy
+
+    @cand_xy.setter
+    def cand_xy(self, xy: np.ndarray) -> None:
+        self._cand_xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        self._cand_tree = None
+
+    def open_sites(self, t: Any, plan: list[Site]) -> list[Site]:
+        """The plan's sites open in year ``t`` (in plan order: school ``m0 + k``)."""
+        return [s for s in plan if t is None or s.open_year <= t]
+
+    def _students(self, t: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The year's cells with students, and their students."""
+        if t not in self._live:
+            d = np.asarray(self.demand[t], dtype=np.float64)
+            live = np.flatnonzero(d > 0)
+            self._live[t] = live, d[live]
+        return self._live[t]
+
+    def _assign(self, live: np.ndarray, students: np.ndarray, xy: np.ndarray,
+                seats: np.ndarray) -> TransportResult:
+        """The exact engine on the cells ``live``; once more on the 2**-20 student grid when
+        rounding drift makes it fail (:data:`QUANTUM`)."""
+        try:
+            return assign(self.cell_xy[live], students, xy, seats, max_distance_m=self.reach)
+        except InfeasibleError:
+            grid = np.round(students / QUANTUM) * QUANTUM
+            if np.array_equal(grid, students):
+                raise
+            self.n_regridded += 1
+            return assign(self.cell_xy[live], grid, xy, seats, max_distance_m=self.reach)
+
+    def solve(self, t: Any, plan: list[Site]) -> Solved:
+        """Exact allocation of year ``t``'s students to its schools and the plan's open sites.
+
+        Only cells with students go to the engine (a cell without any takes no seat and
+        changes nothing); their unserved students are put back on the full cell list.
+        """
+        sites = self.open_sites(t, plan)
+        key = (t, tuple((s.cand, s.size) for s in sites))
+        if key not in self._memo:
+            ex = self.existing[t]
+            xy = school_xy(ex)
+            seats = ex["seats"].to_numpy(dtype=np.float64)
+            if sites:
+                xy = np.vstack([xy, self.cand_xy[[s.cand for s in sites]]])
+                seats = np.concatenate([seats, self.options[[s.size for s in sites], 1]])
+            if len(seats) == 0:
+                xy, seats = np.zeros((1, 2)) + self.cell_xy.mean(axis=0), np.zeros(1)
+            live, students = self._students(t)
+            n = len(self.cell_xy)
+            if len(live):
+                r = self._assign(live, students, xy, seats)
+                self.n_paths += int(r.certificate.get("paths", 0))
+                short = np.flatnonzero(r.unserved_by_cell > 0)
+                self._memo[key] = Solved(n, live[short], r.unserved_by_cell[short], r.school,
+                                         r.students, r.cost)
+            else:
+                empty = np.zeros(0)
+                none = empty.astype(np.int64)
+                self._memo[key] = Solved(n, none, empty, none, empty, empty)
+            self.n_solves += 1
+        return self._memo[key]
+
+    @staticmethod
+    def unserved(r: Solved) -> float:
+        """Students without a seat within reach."""
+        return float(r.short_students.sum())
+
+    def best_candidate(self, r: Solved, used: set[int]) -> tuple[int, float]:
+        """The unused candidate with most unserved students within reach, and their number.
+
+        (−1, 0) when no unused candidate reaches an unserved student.
+        """
+        if len(self.cand_xy) == 0:
+            return -1, 0.0
+        if self._cand_tree is None:
+            self._cand_tree = cKDTree(self.cand_xy)
+        idx = r.short_cells
+        score = np.zeros(len(self.cand_xy))
+        near = np.zeros(len(self.cand_xy))
+        hits = self._cand_tree.query_ball_point(self.cell_xy[idx], self.reach)
+        for i, u, js in zip(idx, r.short_students, hits, strict=True):
+            if js:
+                js = np.asarray(js)
+                score[js] += u
+                near[js] += u * np.hypot(*(self.cand_xy[js] - self.cell_xy[i]).T)
+        if used:
+            score[list(used)] = 0.0
+        if score.max() <= 0:
+            return -1, 0.0
+        best = np.flatnonzero(score >= score.max() - 1e-9)
+        j = int(best[np.argmin(near[best] / score[best])])
+        return j, float(score[j])
+
+    def flow_into(self, t: Any, plan: list[Site], r: Solved) -> dict[int, float]:
+        """Students each open planned site takes (by candidate index)."""
+        sites = self.open_sites(t, plan)
+        m0 = len(self.existing[t])
+        taken = np.bincount(r.school, weights=r.students, minlength=m0 + len(sites))
+        return {s.cand: float(taken[m0 + k]) for k, s in enumerate(sites)}
