@@ -36,6 +36,7 @@ from schoolmap.allocation import (
     level_zones,
     school_points,
 )
+from schoolmap.allocation.memory import available_memory, estimate_assign_bytes
 from schoolmap.allocation.overlaps import overlap_notes, zone_overlaps
 from schoolmap.allocation.travel import Travel, district_graph, travel_from_table
 from schoolmap.allocation.zoning_settings import ZoningSettings
@@ -49,7 +50,7 @@ from schoolmap.demand.forecast import (
     forecast_district,
     level_totals,
 )
-from schoolmap.errors import Problem, ValidationError, check_values
+from schoolmap.errors import MemoryLimitError, Problem, ValidationError, check_values
 from schoolmap.i18n import LANGS, default_lang
 from schoolmap.io.crs import COORDINATE_SYSTEMS
 from schoolmap.io.district import District, read_district
@@ -62,8 +63,8 @@ from schoolmap.planning.siting import SitingPlan, SitingSettings, site_new_schoo
 from schoolmap.present.maps.settings import TILES, MapSettings  # noqa: F401  (TILES: its old home)
 from schoolmap.run.stages import StageTimer
 
-__all__ = ["LANGS", "Scenario", "ScenarioResult", "allocate", "default_lang", "district_xy",
-           "load_scenario", "run_scenario"]
+__all__ = ["LANGS", "Scenario", "ScenarioResult", "allocate", "check_run_memory", "default_lang",
+           "district_xy", "load_scenario", "run_scenario"]
 
 
 
@@ -118,6 +119,10 @@ class Scenario:
         The ``[zoning]`` table (None: no catchment design).
     admission : AdmissionSettings or None
         The ``[admission]`` table (None: no admission odds; see :mod:`schoolmap.run.admission`).
+    memory_limit_gb : float or None
+        The most memory (GB) the run's exact solves may need, checked before any work
+        (:func:`check_run_memory`); None: 60 % of the memory available when the run starts.
+        Each solve also checks itself against 60 % of the memory available then.
     """
 
     name: str
@@ -146,6 +151,7 @@ class Scenario:
     zoning: ZoningSettings | None = None
     admission: AdmissionSettings | None = None
     map_settings: MapSettings = field(default_factory=MapSettings)
+    memory_limit_gb: float | None = None
 
     @property
     def language(self) -> str:
@@ -156,7 +162,7 @@ class Scenario:
         """Plain-data form for ``summary.json`` (paths as given, norms in full)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                if f.name not in ("norms", "travel", "plan", "zoning", "map_settings",
-                                 "output_crs")}
+                                 "output_crs", "memory_limit_gb")}
         out = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
                for k, v in out.items()}
         out["norms"] = self.norms.to_dict()
@@ -173,13 +179,15 @@ class Scenario:
             out["admission"] = dataclasses.asdict(self.admission)
         if self.output_crs is not None:  # none: as before output_crs existed
             out["output_crs"] = self.output_crs
+        if self.memory_limit_gb is not None:
+            out["memory_limit_gb"] = self.memory_limit_gb
         return out
 
 
 _KEYS = {
     "name", "description", "district", "base_year", "horizon", "levels", "methods", "output",
     "norms", "planning_crs", "coordinate_system", "input_crs", "output_crs", "seed", "map",
-    "max_distance_m",
+    "max_distance_m", "memory_limit_gb",
     "lang", "forecast", "siting", "travel", "plan", "zoning", "admission",
 }
 
@@ -261,6 +269,10 @@ def scenario_from_dict(
             max_distance, int | float) or max_distance <= 0):
         problems.append(Problem(where, f"max_distance_m must be a distance > 0 in metres, got "
                                 f"{max_distance!r}"))
+    memory_gb = data.get("memory_limit_gb")
+    if memory_gb is not None and not (isinstance(memory_gb, int | float) and memory_gb > 0):
+        problems.append(Problem(where, f"memory_limit_gb must be gigabytes > 0, got "
+                                f"{memory_gb!r}"))
     lang = data.get("lang")
     if lang is not None and lang not in LANGS:
         problems.append(Problem(where, f"lang must be one of {', '.join(map(repr, LANGS))}; got "
@@ -311,6 +323,7 @@ def scenario_from_dict(
         lang=lang or default_lang(norms.grade_system), forecast=settings, siting=siting,
         travel=travel, plan=plan, zoning=zoning, admission=admission,
         map_settings=map_settings,
+        memory_limit_gb=float(memory_gb) if memory_gb is not None else None,
     )
 
 
@@ -363,9 +376,9 @@ def _strict_values(data: Mapping[str, Any], where: str) -> list[Problem]:
     tables: dict[str, Any] = {"forecast": ForecastSettings, "siting": SitingSettings,
                               "map": MapSettings, "travel": Travel, "zoning": ZoningSettings,
                               "admission": AdmissionSettings, "norms": None, "plan": None}
-    top = {"base_year": 2026, "max_distance_m": 1.0, **{
-        k: v for k, v in dataclasses.asdict(Scenario("", Path(), 2026)).items()
-        if k not in tables and not isinstance(v, dict)}, "district": "", "output": ""}
+    top = {**{k: v for k, v in dataclasses.asdict(Scenario("", Path(), 2026)).items()
+              if k not in tables and not isinstance(v, dict)},
+           "max_distance_m": 1.0, "memory_limit_gb": 1.0, "district": "", "output": ""}
     problems = check_values({k: v for k, v in data.items() if k not in tables}, where, top)
     for name, schema in tables.items():
         table = data.get(name)
@@ -470,6 +483,44 @@ class ScenarioResult:
     timer: StageTimer = field(default_factory=StageTimer)
 
 
+def check_run_memory(scenario: Scenario, district: District) -> None:
+    """Refuse, before any work, a run whose largest exact solve would not fit in memory.
+
+    The exact engine (``optimal``, and the solves of ``[siting]`` and ``[zoning]``) is
+    estimated on the district's cells and each level's schools (with the candidate sites when
+    siting), by :func:`schoolmap.allocation.memory.estimate_assign_bytes`.
+
+    Raises
+    ------
+    MemoryLimitError
+        Naming the scenario, the size, the estimate, the allowance and what to change.
+    """
+    if "optimal" not in scenario.methods and scenario.siting is None and scenario.zoning is None:
+        return
+    n = len(district.cells)
+    sites = len(district.sites) if scenario.siting is not None else 0
+    level, m = max(((lv, len(level_schools(district, scenario.norms, lv, scenario.base_year))
+                     + sites) for lv in scenario.levels), key=lambda t: t[1])
+    needed = estimate_assign_bytes(n, m)
+    given = scenario.memory_limit_gb is not None
+    allowed = scenario.memory_limit_gb * 1e9 if given else 0.6 * available_memory()
+    if needed > allowed:
+        where = scenario.source.name if scenario.source is not None else scenario.name
+        raise MemoryLimitError(
+            f"scenario {where}: the exact allocation of {n:,} cells × {m:,} "
+            f"{'schools and candidate sites' if sites else 'schools'} ({level}) needs about "
+            f"{_size(needed)} at its peak, more than the {_size(allowed)} allowed ("
+            + ("memory_limit_gb in the scenario" if given else
+               "60 % of the memory available now") + "); nothing was computed. Free memory "
+            "(close other programs), split the district or use coarser cells, or leave "
+            "'optimal' out of methods")
+
+
+def _size(n_bytes: float) -> str:
+    """``12.34 GB``, or ``5.6 MB`` below 0.1 GB."""
+    return f"{n_bytes / 1e9:,.2f} GB" if n_bytes >= 1e8 else f"{n_bytes / 1e6:,.1f} MB"
+
+
 def run_scenario(
     scenario: Scenario,
     district: District | None = None,
@@ -498,6 +549,7 @@ def run_scenario(
         district = read_district(scenario.district, planning_crs=scenario.planning_crs,
                                  coordinate_system=scenario.coordinate_system,
                                  input_crs=scenario.input_crs)
+    check_run_memory(scenario, district)
     year = scenario.base_year
     cell_xy = district.cell_xy
     norms = scenario.norms
