@@ -357,3 +357,61 @@ def test_a_solve_past_its_path_bound_stops_with_a_clear_error(monkeypatch):
     monkeypatch.setattr(optimal, "max_paths", lambda n, m: 3)
     with pytest.raises(UnprovenError, match=r"stopped after 3 augmenting paths"):
         assign(cells, students, schools, seats, unserved_cost=9_000)
+
+
+@pytest.mark.parametrize(("family", "balance", "reach", "metric"),
+                         [("ring", 1.00, None, "euclidean"), ("megacity", 1.20, None, "euclidean"),
+                          ("clustered", 0.90, None, "manhattan"), ("satellite", 1.04, 2500.0,
+                                                                   "euclidean"),
+                          ("rural", 1.04, None, "euclidean")])
+def test_auction_started_coarsest_level_matches_highs(monkeypatch, family, balance, reach,
+                                                     metric):
+    """The coarsest level starts from auction prices (m ≥ AUCTION_MIN_SCHOOLS); the answer is
+    still HiGHS's optimum, certified — and the same when the auction's bid budget is cut to
+    nothing and the level starts cold."""
+    cells, students, schools, seats = _panel_instance(1_200, 60, 3, family, balance)
+    r = assign(cells, students, schools, seats, unserved_cost=200_000, max_distance_m=reach,
+               metric=metric)
+    assert r.certificate["optimal"]
+    diff = cells[:, None, :] - schools[None, :, :]
+    d = np.abs(diff).sum(-1) if metric == "manhattan" else np.hypot(diff[..., 0], diff[..., 1])
+    if reach is not None:
+        d = np.where(d <= reach, d, np.inf)
+    assert r.objective == pytest.approx(highs_lp(students, seats, d, r.unserved_cost), rel=1e-9)
+    check_invariants(r, students, seats, d)
+    monkeypatch.setattr(optimal, "AUCTION_BIDS_PER_CELL", 0)
+    monkeypatch.setattr(optimal, "auction_prices", _no_budget(optimal.auction_prices))
+    cold = assign(cells, students, schools, seats, unserved_cost=200_000, max_distance_m=reach,
+                  metric=metric)
+    assert cold.certificate["optimal"]
+    assert cold.objective == pytest.approx(r.objective, rel=1e-9)
+
+
+def _no_budget(kernel):
+    def call(*args):
+        args = list(args)
+        args[-1] = 0  # no bids allowed: the kernel says so and the level starts cold
+        price, bids, ok = kernel(*args)
+        assert not ok and bids == 1
+        return price, bids, ok
+    return call
+
+
+def test_auction_prices_on_a_hand_checked_instance():
+    """Cell A (10 students) is 100 m from school 1 and 1,019.8 m from school 2, cell B (10) 300 m
+    and 1,000 m; each school has 10 seats. The optimum sends A to 1 and B to 2, so school 1's
+    seat price lies between what B would save there (1,000 − 300 = 700 m) and what A would lose
+    without it (1,019.8 − 100 m); the auction's prices keep each cell on its school to within
+    the last bid increment (ε-complementary slackness)."""
+    from schoolmap._kernels.auction import auction_prices
+    cells = np.array([[0.0, 100.0], [0.0, 300.0]])
+    schools = np.array([[0.0, 0.0], [1000.0, 300.0]])
+    eps = 1.0
+    price, bids, ok = auction_prices(cells, np.array([10.0, 10.0]), schools,
+                                     np.array([10.0, 10.0]), np.full(2, 1e5), np.inf, 2, 400.0,
+                                     eps, 4.0, 1000)
+    d = np.hypot(*(cells[:, None, :] - schools[None, :, :]).transpose(2, 0, 1))
+    assert ok and 0 < bids <= 1000 and (price >= 0).all()
+    assert d[0, 0] + price[0] <= d[0, 1] + price[1] + eps  # A keeps school 1
+    assert d[1, 1] + price[1] <= d[1, 0] + price[0] + eps  # B keeps school 2
+    assert 700.0 - eps <= price[0] - price[1] <= d[0, 1] - d[0, 0] + eps

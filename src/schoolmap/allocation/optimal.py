@@ -44,6 +44,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
+from schoolmap._kernels.auction import auction_prices
 from schoolmap._kernels.candidates import bin_boxes, priced_candidates, priced_violations
 from schoolmap._kernels.transport import STATUS_NO_PATH, STATUS_PATH_LIMIT, ssp_transport
 from schoolmap.allocation.memory import (  # noqa: F401  (their old home: optimal)
@@ -67,6 +68,11 @@ CELLS_PER_CHECK_BIN = 32  # cells per grid square of the streamed certificate (o
 KEEP_VIOLATIONS = 4  # violating pairs priced in per cell and round (the most violating)
 MAX_ROUNDS = 50  # solve rounds before an answer is reported unproven
 GAP_TOL = 1e-8  # relative duality gap accepted as proof (total travel within 1e-8 of optimal)
+AUCTION_MAX_PAIRS = 4_000_000  # coarsest levels up to this many pairs start from auction prices
+AUCTION_MIN_SCHOOLS = 50  # below this a cold start is cheap already
+AUCTION_EPS_END = 1e-3  # last bid increment, as a share of the district's diagonal
+AUCTION_MARGIN = 16.0  # candidate margin on auction prices, in last bid increments
+AUCTION_BIDS_PER_CELL = 200  # the auction's bid budget (plus 100,000); past it, a cold start
 
 
 def cell_bins(xy: np.ndarray, per_bin: int) -> tuple[np.ndarray, np.ndarray]:
@@ -639,18 +645,23 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     distance (distance + estimated price) is within a margin of its best — found bin by bin
     with box bounds (:func:`~schoolmap._kernels.candidates.priced_candidates`), so the lists
     are as long as the prices make them and never n × m; the certificate adds whatever is
-    missing. The coarsest level takes each cell's ``k_cold`` nearest schools.
+    missing. The coarsest level starts from seat prices found by an ε-scaled auction over all
+    its pairs (:func:`_auction_start`; a start, never the answer), or, where that does not
+    apply, from each cell's ``k_cold`` nearest schools and no prices.
 
     Returns
     -------
     candidates : tuple (rows, cols, distances) of pairs, no duplicates
     price : ndarray of shape (m,)
-        Estimated seat prices (zeros on the coarsest level).
+        Estimated seat prices (the auction's on the coarsest level, or zeros).
     """
     n, m = len(xy), len(sxy)
     kk = min(m, k_cold)
     n_bins = max(n // LEVEL_FACTOR, BINS_PER_SCHOOL * m, MIN_BINS)
     if not (n > 2 * n_bins and m > kk):
+        start = _auction_start(xy, supply, sxy, capacity, p, pnorm, upper, bins)
+        if start is not None:
+            return start
         dist, idx, _ = _nearest(tree, xy, kk, pnorm, upper)
         rows, cols = np.nonzero(np.isfinite(dist) & (supply[:, None] > 0))
         return (rows, idx[rows, cols], dist[rows, cols]), np.zeros(m)
@@ -672,6 +683,28 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     rows, cols, dists, _ = priced_candidates(xy, bin_cells, bin_ptr, box, group_ptr, sxy,
                                              estimate, p, supply, float(margin), upper, pnorm)
     return (rows, cols, dists), estimate
+
+
+def _auction_start(xy, supply, sxy, capacity, p, pnorm, upper, bins):
+    """Candidates and seat prices of the coarsest level from an auction over all its pairs
+    (:func:`~schoolmap._kernels.auction.auction_prices`), or None where that does not apply
+    (few schools, too many pairs to hold, an infinite unserved cost, or the auction's bid budget
+    ran out): the level then starts cold from each cell's nearest schools."""
+    n, m = len(xy), len(sxy)
+    if m < AUCTION_MIN_SCHOOLS or n * m > AUCTION_MAX_PAIRS or not np.isfinite(p).all():
+        return None
+    span = np.ptp(np.vstack([xy, sxy]), axis=0)
+    diagonal = float(np.abs(span).sum()) if pnorm == 1 else float(np.hypot(*span))
+    eps_end = max(AUCTION_EPS_END * diagonal, 1.0)
+    eps_start = max(0.5 * min(float(p.max()), diagonal), eps_end)
+    price, _bids, ok = auction_prices(xy, supply, sxy, capacity, p, upper, pnorm, eps_start,
+                                      eps_end, 4.0, AUCTION_BIDS_PER_CELL * n + 100_000)
+    if not ok:
+        return None
+    bin_cells, bin_ptr, box, group_ptr = bins
+    rows, cols, dists, _ = priced_candidates(xy, bin_cells, bin_ptr, box, group_ptr, sxy, price,
+                                             p, supply, AUCTION_MARGIN * eps_end, upper, pnorm)
+    return (rows, cols, dists), price
 
 
 def _grid_for(xy: np.ndarray, n_bins: int) -> tuple[float, np.ndarray]:
