@@ -82,3 +82,20 @@ def test_run_writes_results_xlsx_in_the_runs_language(town_gpkg):
     assert head[:2] == ["学校编号", "名称"] and "学位缺口" in head
     assert digests[0] == digests[1]
     assert (folder / "schools.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_workbook_keeps_awkward_values_and_names(tmp_path):
+    """The SpreadsheetML written directly: XML characters, control characters, spaces,
+    booleans, NaN, large and fractional numbers, long and clashing sheet names."""
+    table = pd.DataFrame({"name": ["<a> & \"b\"", " 前后空格 ", "bell\x07"],
+                          "flag": [True, False, True], "value": [np.nan, 1e17, 0.1 + 0.2],
+                          "n": [1, 2, 3]})
+    write_xlsx({"x" * 40: table, "x" * 31 + "y": table, "a/b": table}, tmp_path / "w.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "w.xlsx")
+    assert wb.sheetnames == ["x" * 31, "x" * 30 + "2", "a_b"]
+    rows = list(wb.worksheets[0].iter_rows(min_row=2, values_only=True))
+    assert rows == [("<a> & \"b\"", True, None, 1), (" 前后空格 ", False, 1e17, 2),
+                    ("bell", True, 0.1 + 0.2, 3)]
+    assert pd.read_excel(tmp_path / "w.xlsx", sheet_name=None)["a_b"].shape == (3, 4)
+    write_xlsx({}, tmp_path / "e.xlsx")
+    assert openpyxl.load_workbook(tmp_path / "e.xlsx").sheetnames == ["empty"]

@@ -4,12 +4,11 @@ on a Chinese Windows opens without garbling — both byte-identical for identica
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
+import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -314,6 +313,105 @@ def _cell(value: object) -> object:
     return str(value)
 
 
+#: Cell styles of the workbook (index into ``cellXfs`` of ``xl/styles.xml``) by number format.
+_STYLE_OF_FORMAT = {None: 0, "#,##0": 2, "#,##0.0": 3, "0.0%": 4, "0": 5}
+_BOLD = 1
+
+_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
+_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_STYLES = (
+    f'{_HEAD}<styleSheet xmlns="{_NS}">'
+    '<numFmts count="2"><numFmt numFmtId="164" formatCode="#,##0.0"/>'
+    '<numFmt numFmtId="165" formatCode="0.0%"/></numFmts>'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
+    '</cellStyleXfs><cellXfs count="6">'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    + "".join(f'<xf numFmtId="{n}" fontId="0" fillId="0" borderId="0" xfId="0" '
+              'applyNumberFormat="1"/>' for n in (3, 164, 165, 1))
+    + '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
+    "</cellStyles></styleSheet>")
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    """Text as XML character data (characters XML cannot hold left out)."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _XML_BAD.sub("", text.replace('"', "&quot;"))
+
+
+def _letter(j: int) -> str:
+    """Excel column letters of the 1-based column ``j`` (1 → A, 27 → AA)."""
+    out = ""
+    while j:
+        j, r = divmod(j - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def _cell_xml(ref: str, value: object, style: int) -> str:
+    """One ``<c>`` element: a number, a boolean or an inline string; "" for an empty cell."""
+    value = _cell(value)
+    if value is None:
+        return ""
+    s = f' s="{style}"' if style else ""
+    if isinstance(value, bool):
+        return f'<c r="{ref}" t="b"{s}><v>{int(value)}</v></c>'
+    if isinstance(value, int):
+        return f'<c r="{ref}"{s}><v>{value}</v></c>'
+    if isinstance(value, float):
+        shown = str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+        return f'<c r="{ref}"{s}><v>{shown}</v></c>'
+    text = str(value)
+    space = ' xml:space="preserve"' if text != text.strip() else ""
+    return f'<c r="{ref}" t="inlineStr"{s}><is><t{space}>{_xml(text)}</t></is></c>'
+
+
+def _sheet_xml(table: pd.DataFrame, shown: list[str]) -> tuple[str, str]:
+    """A worksheet's XML (bold frozen header row, widths, number formats, auto-filter) and
+    the range of its filter (``A1:F3``)."""
+    columns = list(table.columns)
+    letters = [_letter(j) for j in range(1, len(columns) + 1)]
+    styles = [_STYLE_OF_FORMAT[_number_format(table[c], str(c))] for c in columns]
+    last = f"{letters[-1]}{len(table) + 1}" if columns else "A1"
+    cols = "".join(f'<col min="{j}" max="{j}" width="{_width(table[c], shown[j - 1]):g}" '
+                   'customWidth="1"/>' for j, c in enumerate(columns, start=1))
+    rows = ['<row r="1">' + "".join(_cell_xml(f"{x}1", text, _BOLD)
+                                    for x, text in zip(letters, shown, strict=True)) + "</row>"]
+    for i, row in enumerate(table.itertuples(index=False, name=None), start=2):
+        rows.append(f'<row r="{i}">' + "".join(
+            _cell_xml(f"{x}{i}", v, st) for x, v, st in zip(letters, row, styles, strict=True))
+            + "</row>")
+    pane = ('<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+            '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>')
+    xml = (f'{_HEAD}<worksheet xmlns="{_NS}" xmlns:r="{_REL}"><dimension ref="A1:{last}"/>'
+           f'<sheetViews><sheetView workbookViewId="0">{pane}</sheetView></sheetViews>'
+           '<sheetFormatPr defaultRowHeight="15"/>' + (f"<cols>{cols}</cols>" if cols else "")
+           + "<sheetData>" + "".join(rows) + "</sheetData>"
+           + (f'<autoFilter ref="A1:{last}"/>' if columns else "") + "</worksheet>")
+    return xml, f"A1:{last}" if columns else ""
+
+
+def _sheet_names(names: list[str]) -> list[str]:
+    """Sheet names Excel takes: ≤ 31 characters, none of ``[]:*?/\\``, unique."""
+    out: list[str] = []
+    for name in names:
+        base = re.sub(r"[\[\]:*?/\\]", "_", name)[:31] or "sheet"
+        shown, k = base, 1
+        while shown.lower() in {o.lower() for o in out}:
+            k += 1
+            shown = f"{base[:31 - len(str(k))]}{k}"
+        out.append(shown)
+    return out
+
+
 def write_xlsx(
     sheets: Mapping[str, pd.DataFrame],
     path: Path,
@@ -328,7 +426,8 @@ def write_xlsx(
     and utilisation), column widths fitted to the content and an auto-filter. The workbook's
     created/modified dates are 1 January of ``year`` (the scenario's base year; 2000 if
     none) and every part of the file carries that date, so identical tables give identical
-    bytes.
+    bytes. The SpreadsheetML is written directly (strings inline, no shared-string table):
+    a few times faster than openpyxl's writer, and openpyxl, Excel and LibreOffice read it.
 
     Parameters
     ----------
@@ -341,66 +440,78 @@ def write_xlsx(
     year : int, optional
         The year of the workbook's dates.
     """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-    from openpyxl.writer.excel import ExcelWriter
-
     headers = dict(headers or {})
     stamp = dt.datetime(year, 1, 1) if year else _EPOCH
-    # write-only: rows are streamed as they come (a few times faster than cell objects)
-    wb = Workbook(write_only=True)
-    bold = Font(bold=True)
-    for name, frame in sheets.items():
-        table = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
-        ws = wb.create_sheet(title=name[:31])
-        shown = [headers.get(str(c), str(c)) for c in table.columns]
-        formats = [_number_format(table[col], str(col)) for col in table.columns]
-        for j, col in enumerate(table.columns, start=1):
-            ws.column_dimensions[get_column_letter(j)].width = _width(table[col], shown[j - 1])
-        ws.freeze_panes = "A2"
-        if len(table.columns):
-            ws.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{len(table) + 1}"
-        head = []
-        for text in shown:
-            cell = WriteOnlyCell(ws, value=text)
-            cell.font = bold
-            head.append(cell)
-        ws.append(head)
-        for row in table.itertuples(index=False, name=None):
-            ws.append([_formatted(ws, _cell(v), fmt) for v, fmt in zip(row, formats,
-                                                                         strict=True)])
-    if not wb.worksheets:
-        wb.create_sheet("empty")
-    wb.properties.creator = "schoolmap"
-    wb.properties.created = stamp
-    wb.properties.modified = stamp
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        # ExcelWriter.save(), not openpyxl's save_workbook(): that stamps the time of day
-        ExcelWriter(wb, archive).save()
-    _repack(buffer.getvalue(), path, stamp)
-
-
-def _formatted(ws: Any, value: object, fmt: str | None) -> object:
-    """A value of a write-only sheet, as a cell carrying ``fmt`` when it has one."""
-    if fmt is None or value is None:
-        return value
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(ws, value=value)
-    cell.number_format = fmt
-    return cell
-
-
-def _repack(data: bytes, path: Path, stamp: dt.datetime) -> None:
-    """Copy a zip with every entry dated ``stamp``."""
-    with zipfile.ZipFile(io.BytesIO(data)) as src:
-        names = {info.filename: src.read(info) for info in src.infolist()}
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
-        for name, content in names.items():
+    when = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    tables = {name: pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
+              for name, frame in sheets.items()} or {"empty": pd.DataFrame()}
+    names = _sheet_names(list(tables))
+    parts: dict[str, str] = {}
+    filters = []
+    for k, (name, table) in enumerate(zip(names, tables.values(), strict=True), start=1):
+        xml, ref = _sheet_xml(table, [headers.get(str(c), str(c)) for c in table.columns])
+        parts[f"xl/worksheets/sheet{k}.xml"] = xml
+        if ref:
+            quoted = "'" + name.replace("'", "''") + "'"
+            absolute = re.sub(r"([A-Z]+)(\d+)", r"$\1$\2", ref)  # A1:F3 → $A$1:$F$3
+            filters.append(f'<definedName name="_xlnm._FilterDatabase" localSheetId="{k - 1}" '
+                           f'hidden="1">{_xml(quoted)}!{absolute}</definedName>')
+    n = len(names)
+    sheet_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+    content_types = (
+        f'{_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        f'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.sheet.main+xml"/>'
+        + "".join(f'<Override PartName="/xl/worksheets/sheet{k}.xml" '
+                  f'ContentType="{sheet_type}"/>' for k in range(1, n + 1))
+        + '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.styles+xml"/>'
+        '<Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-'
+        'package.core-properties+xml"/>'
+        '<Override PartName="/docProps/app.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.extended-properties+xml"/></Types>')
+    files = {
+        "[Content_Types].xml": content_types,
+        "_rels/.rels": (
+            f'{_HEAD}<Relationships xmlns="{_PKG}">'
+            f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
+            f'<Relationship Id="rId2" Type="{_PKG}/metadata/core-properties" '
+            'Target="docProps/core.xml"/>'
+            f'<Relationship Id="rId3" Type="{_REL}/extended-properties" '
+            'Target="docProps/app.xml"/></Relationships>'),
+        "docProps/app.xml": (
+            f'{_HEAD}<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
+            'extended-properties"><Application>schoolmap</Application></Properties>'),
+        "docProps/core.xml": (
+            f'{_HEAD}<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/'
+            '2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+            'xmlns:dcterms="http://purl.org/dc/terms/" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+            "<dc:creator>schoolmap</dc:creator>"
+            f'<dcterms:created xsi:type="dcterms:W3CDTF">{when}</dcterms:created>'
+            f'<dcterms:modified xsi:type="dcterms:W3CDTF">{when}</dcterms:modified>'
+            "</cp:coreProperties>"),
+        "xl/workbook.xml": (
+            f'{_HEAD}<workbook xmlns="{_NS}" xmlns:r="{_REL}"><bookViews><workbookView '
+            'activeTab="0"/></bookViews><sheets>'
+            + "".join(f'<sheet name="{_xml(name)}" sheetId="{k}" r:id="rId{k}"/>'
+                      for k, name in enumerate(names, start=1)) + "</sheets>"
+            + (f"<definedNames>{''.join(filters)}</definedNames>" if filters else "")
+            + "</workbook>"),
+        "xl/_rels/workbook.xml.rels": (
+            f'{_HEAD}<Relationships xmlns="{_PKG}">'
+            + "".join(f'<Relationship Id="rId{k}" Type="{_REL}/worksheet" '
+                      f'Target="worksheets/sheet{k}.xml"/>' for k in range(1, n + 1))
+            + f'<Relationship Id="rId{n + 1}" Type="{_REL}/styles" Target="styles.xml"/>'
+            "</Relationships>"),
+        "xl/styles.xml": _STYLES,
+        **parts,
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
             info = zipfile.ZipInfo(name, date_time=stamp.timetuple()[:6])
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            dst.writestr(info, content)
+            archive.writestr(info, text.encode("utf-8"))
