@@ -512,8 +512,8 @@ def check_run_memory(scenario: Scenario, district: District) -> None:
             f"{_size(needed)} at its peak, more than the {_size(allowed)} allowed ("
             + ("memory_limit_gb in the scenario" if given else
                "60 % of the memory available now") + "); nothing was computed. Free memory "
-            "(close other programs), split the district or use coarser cells, or leave "
-            "'optimal' out of methods")
+            "(close other programs), split the district or use coarser cells, or leave out "
+            "what uses the exact engine (method 'optimal', [siting], [zoning])")
 
 
 def _size(n_bytes: float) -> str:
