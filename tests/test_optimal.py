@@ -379,6 +379,11 @@ def test_auction_started_coarsest_level_matches_highs(monkeypatch, family, balan
         d = np.where(d <= reach, d, np.inf)
     assert r.objective == pytest.approx(highs_lp(students, seats, d, r.unserved_cost), rel=1e-9)
     check_invariants(r, students, seats, d)
+    monkeypatch.setattr(optimal, "AUCTION_NEAREST", 8)  # bids for the 8 nearest only
+    near = assign(cells, students, schools, seats, unserved_cost=200_000, max_distance_m=reach,
+                  metric=metric)
+    assert near.certificate["optimal"]
+    assert near.objective == pytest.approx(r.objective, rel=1e-9)
     monkeypatch.setattr(optimal, "AUCTION_BIDS_PER_CELL", 0)
     monkeypatch.setattr(optimal, "auction_prices", _no_budget(optimal.auction_prices))
     cold = assign(cells, students, schools, seats, unserved_cost=200_000, max_distance_m=reach,
@@ -407,10 +412,10 @@ def test_auction_prices_on_a_hand_checked_instance():
     cells = np.array([[0.0, 100.0], [0.0, 300.0]])
     schools = np.array([[0.0, 0.0], [1000.0, 300.0]])
     eps = 1.0
-    price, bids, ok = auction_prices(cells, np.array([10.0, 10.0]), schools,
-                                     np.array([10.0, 10.0]), np.full(2, 1e5), np.inf, 2, 400.0,
-                                     eps, 4.0, 1000)
     d = np.hypot(*(cells[:, None, :] - schools[None, :, :]).transpose(2, 0, 1))
+    price, bids, ok = auction_prices(np.array([[0, 1], [0, 1]]), d, np.array([10.0, 10.0]),
+                                     np.array([10.0, 10.0]), np.full(2, 1e5), 400.0,
+                                     eps, 4.0, 1000)
     assert ok and 0 < bids <= 1000 and (price >= 0).all()
     assert d[0, 0] + price[0] <= d[0, 1] + price[1] + eps  # A keeps school 1
     assert d[1, 1] + price[1] <= d[1, 0] + price[0] + eps  # B keeps school 2

@@ -24,16 +24,16 @@ import numpy as np
 
 
 @nb.njit(cache=True, nogil=True)
-def auction_prices(cell_xy, supply, school_xy, capacity, unserved_cost, upper, pnorm, eps_start,
-                   eps_end, factor, max_bids, drop=1.0):
-    """Approximate seat prices for the transportation problem over *all* pairs within ``upper``.
+def auction_prices(near, near_cost, supply, capacity, unserved_cost, eps_start, eps_end, factor,
+                   max_bids, drop=1.0):
+    """Approximate seat prices for the transportation problem over the pairs ``near``.
 
     Parameters
     ----------
-    cell_xy : (n, 2) f8 · school_xy : (m, 2) f8 — metres
+    near : (n, k) i8 — the schools each cell may bid for (its k nearest; −1: none)
+    near_cost : (n, k) f8 — their costs (metres; inf: not allowed)
     supply : (n,) f8 — students per cell · capacity : (m,) f8 — seats per school
     unserved_cost : (n,) f8 — finite cost per unserved student (metres)
-    upper : f8 — largest allowed distance (inf: none) · pnorm : i8 — 1 Manhattan, else straight
     eps_start, eps_end : f8 — first and last bid increment (metres); ``factor`` (> 1) between
     max_bids : i8 — bids allowed over all phases
 
@@ -41,15 +41,8 @@ def auction_prices(cell_xy, supply, school_xy, capacity, unserved_cost, upper, p
     -------
     price : (m,) f8 — seat prices (metres, ≥ 0) · bids : i8 — bids made · ok : bool
     """
-    n = cell_xy.shape[0]
-    m = school_xy.shape[0]
-    cost = np.empty((n, m))
-    for i in range(n):
-        for j in range(m):
-            dx = cell_xy[i, 0] - school_xy[j, 0]
-            dy = cell_xy[i, 1] - school_xy[j, 1]
-            d = abs(dx) + abs(dy) if pnorm == 1 else np.hypot(dx, dy)
-            cost[i, j] = d if (d <= upper and capacity[j] > 0.0) else np.inf
+    n, k = near.shape
+    m = capacity.shape[0]
     price = np.zeros(m)
     pool = 4 * n + 2 * m + 16  # held bids (a cell's bids at one school are one); ok=False if short
     bid_cell = np.empty(pool, np.int64)
@@ -92,12 +85,17 @@ def auction_prices(cell_xy, supply, school_xy, capacity, unserved_cost, upper, p
             w1 = np.inf
             w2 = np.inf
             j1 = -1
-            for j in range(m):
-                val = cost[i, j] + price[j]
+            c1 = np.inf
+            for t in range(k):
+                j = near[i, t]
+                if j < 0 or capacity[j] <= 0.0:
+                    continue
+                val = near_cost[i, t] + price[j]
                 if val < w1:
                     w2 = w1
                     w1 = val
                     j1 = j
+                    c1 = near_cost[i, t]
                 elif val < w2:
                     w2 = val
             if j1 == -1 or unserved_cost[i] <= w1:
@@ -105,7 +103,7 @@ def auction_prices(cell_xy, supply, school_xy, capacity, unserved_cost, upper, p
                 continue
             if unserved_cost[i] < w2:
                 w2 = unserved_cost[i]
-            offer = w2 - cost[i, j1] + eps
+            offer = w2 - c1 + eps
             b = head[j1]  # the cell's bid already held here takes the rest at the new offer
             while b != -1 and bid_cell[b] != i:
                 b = bid_next[b]

@@ -70,6 +70,7 @@ MAX_ROUNDS = 50  # solve rounds before an answer is reported unproven
 GAP_TOL = 1e-8  # relative duality gap accepted as proof (total travel within 1e-8 of optimal)
 AUCTION_MAX_PAIRS = 4_000_000  # coarsest levels up to this many pairs start from auction prices
 AUCTION_MIN_SCHOOLS = 50  # below this a cold start is cheap already
+AUCTION_NEAREST = 1_000_000  # schools a cell bids for (its nearest); fewer than all: bad prices
 AUCTION_EPS_END = 1e-3  # last bid increment, as a share of the district's diagonal
 AUCTION_MARGIN = 16.0  # candidate margin on auction prices, in last bid increments
 AUCTION_BIDS_PER_CELL = 200  # the auction's bid budget (plus 100,000); past it, a cold start
@@ -659,7 +660,7 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     kk = min(m, k_cold)
     n_bins = max(n // LEVEL_FACTOR, BINS_PER_SCHOOL * m, MIN_BINS)
     if not (n > 2 * n_bins and m > kk):
-        start = _auction_start(xy, supply, sxy, capacity, p, pnorm, upper, bins)
+        start = _auction_start(tree, xy, supply, sxy, capacity, p, pnorm, upper, bins)
         if start is not None:
             return start
         dist, idx, _ = _nearest(tree, xy, kk, pnorm, upper)
@@ -685,20 +686,30 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     return (rows, cols, dists), estimate
 
 
-def _auction_start(xy, supply, sxy, capacity, p, pnorm, upper, bins):
-    """Candidates and seat prices of the coarsest level from an auction over all its pairs
-    (:func:`~schoolmap._kernels.auction.auction_prices`), or None where that does not apply
-    (few schools, too many pairs to hold, an infinite unserved cost, or the auction's bid budget
-    ran out): the level then starts cold from each cell's nearest schools."""
+def _auction_start(tree, xy, supply, sxy, capacity, p, pnorm, upper, bins):
+    """Candidates and seat prices of the coarsest level from an auction over each cell's
+    ``AUCTION_NEAREST`` nearest schools (:func:`~schoolmap._kernels.auction.auction_prices`),
+    or None where that does not apply (few schools, too many pairs to hold, an infinite unserved
+    cost, or the auction's bid budget ran out): the level then starts cold from each cell's
+    nearest schools. The candidates are then taken over *all* schools by priced distance."""
     n, m = len(xy), len(sxy)
-    if m < AUCTION_MIN_SCHOOLS or n * m > AUCTION_MAX_PAIRS or not np.isfinite(p).all():
+    kk = min(m, AUCTION_NEAREST)
+    if m < AUCTION_MIN_SCHOOLS or n * kk > AUCTION_MAX_PAIRS or not np.isfinite(p).all():
         return None
+    if kk == m:  # every school: the dense matrix, cheaper than a k-nearest query of all
+        diff = np.abs(xy[:, None, :] - sxy[None, :, :])
+        dist = diff.sum(axis=2) if pnorm == 1 else np.hypot(diff[..., 0], diff[..., 1])
+        dist[dist > upper] = np.inf
+        near = np.broadcast_to(np.arange(m, dtype=np.int64), (n, m)).copy()
+    else:
+        dist, near, _ = _nearest(tree, xy, kk, pnorm, upper)
+    near = np.where(np.isfinite(dist), near, -1)
     span = np.ptp(np.vstack([xy, sxy]), axis=0)
     diagonal = float(np.abs(span).sum()) if pnorm == 1 else float(np.hypot(*span))
     eps_end = max(AUCTION_EPS_END * diagonal, 1.0)
     eps_start = max(0.5 * min(float(p.max()), diagonal), eps_end)
-    price, _bids, ok = auction_prices(xy, supply, sxy, capacity, p, upper, pnorm, eps_start,
-                                      eps_end, 4.0, AUCTION_BIDS_PER_CELL * n + 100_000)
+    price, _bids, ok = auction_prices(near, dist, supply, capacity, p, eps_start, eps_end, 4.0,
+                                      AUCTION_BIDS_PER_CELL * n + 100_000)
     if not ok:
         return None
     bin_cells, bin_ptr, box, group_ptr = bins
