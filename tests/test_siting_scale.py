@@ -150,3 +150,24 @@ def test_the_lp_bound_adds_years_only_while_it_has_not_proven_the_plan(demo, mon
     assert (plan.n_new, plan.lower_bound, plan.bound, plan.gap) == (3, 3, "lp", 0.0)
     assert len(calls) == 1, calls
     assert not any("year(s) missing most seats" in n for n in plan.notes), plan.notes
+
+
+def test_the_unserved_floor_never_exceeds_the_exact_allocation(demo):
+    # the planner skips an exact allocation when this floor already decides it: it must be a
+    # lower bound of the exact answer for any plan (here: random sites and sizes, tight reach)
+    from schoolmap.planning.siting.solves import Site
+
+    norms = default_norms()
+    schools = level_schools(demo, norms, "primary", 2026)
+    students = demand_by_cell_grade(demo.cells, norms, "primary").sum(axis=1)
+    rng = np.random.default_rng(19)
+    for reach in (800.0, 3000.0):
+        planner = Planner(demo.cell_xy, {2026: students}, {2026: schools},
+                          _size_options(norms.level("primary")), reach, 0.0)
+        planner.cand_xy = demo.cell_xy[rng.choice(demo.n_cells, 12, replace=False)]
+        for _ in range(4):
+            plan = [Site(int(j), int(rng.integers(0, 3)), 2026)
+                    for j in rng.choice(12, int(rng.integers(0, 5)), replace=False)]
+            floor = planner.unserved_at_least(2026, plan)
+            exact = planner.unserved(planner.solve(2026, plan))
+            assert 0 <= floor <= exact + 1e-9, (reach, plan, floor, exact)

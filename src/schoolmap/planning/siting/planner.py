@@ -219,6 +219,8 @@ def site_new_schools(
         for site in reversed(added):
             trial = [s for s in plan if s is not site]
             allowed = max(planner.target, planner.unserved(r)) + _TOL
+            if planner.unserved_at_least(t, trial) > allowed:
+                continue  # provably needed, without an exact allocation
             if planner.unserved(planner.solve(t, trial)) <= allowed:
                 plan = trial
     say(f"{level}: opening years and sizes of {len(plan)} new schools")
@@ -359,7 +361,8 @@ def _open_early(planner: Planner, plan: list[Site], years: list[Any], smallest: 
                 break  # fewer unserved than ``enough`` in t: no site can seat that many more
             was = site.open_year
             site.open_year = t
-            if planner.unserved(planner.solve(t, plan)) <= without - enough:
+            if planner.unserved_at_least(t, plan) <= without - enough and \
+                    planner.unserved(planner.solve(t, plan)) <= without - enough:
                 continue
             site.open_year = was
             break

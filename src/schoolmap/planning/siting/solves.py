@@ -165,6 +165,27 @@ class Planner:
             self.n_solves += 1
         return self._memo[key]
 
+    def unserved_at_least(self, t: Any, plan: list[Site]) -> float:
+        """A proven lower bound on the unserved students of year ``t`` with the plan's open
+        sites, without an exact allocation: the students of cells with no school within reach,
+        plus the other students beyond all the seats (Hall's condition on those two sets of
+        cells). Lets the planner skip allocations whose answer it already knows."""
+        sites = self.open_sites(t, plan)
+        ex = self.existing[t]
+        xy = np.vstack([school_xy(ex), self.cand_xy[[s.cand for s in sites]].reshape(-1, 2)])
+        seats = float(ex["seats"].to_numpy(dtype=np.float64).sum()
+                      + self.options[[s.size for s in sites], 1].sum())
+        live, students = self._students(t)
+        if len(live) == 0:
+            return 0.0
+        if len(xy) == 0:
+            return float(students.sum())
+        # a trip of exactly ``reach`` is allowed: only cells clearly beyond it count as alone
+        far, _ = cKDTree(xy).query(self.cell_xy[live], k=1,
+                                   distance_upper_bound=self.reach * (1 + 1e-9) + 1e-6)
+        alone = ~np.isfinite(far)
+        return float(students[alone].sum()) + max(0.0, float(students[~alone].sum()) - seats)
+
     @staticmethod
     def unserved(r: Solved) -> float:
         """Students without a seat within reach."""
