@@ -5,6 +5,7 @@ that LP run for more than 300 s with no limit."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import time
 from pathlib import Path
@@ -28,6 +29,35 @@ def _cover_lp(n: int = 300):
 
 def test_every_solve_has_a_time_limit():
     assert 0 < DEFAULT_TIME_LIMIT_S < float("inf")
+
+
+def _reaches_highs(tree: ast.AST) -> bool:
+    """An import of highspy or of scipy.optimize (whose linprog/milp are HiGHS too), or a call
+    of load_highspy / quiet_highs."""
+    def solver(module: str) -> bool:
+        return module.split(".")[0] == "highspy" or module.startswith("scipy.optimize")
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(solver(a.name) for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and solver(node.module or ""):
+            return True
+        if isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] in (
+                "load_highspy", "quiet_highs", "Highs"):
+            return True
+    return False
+
+
+def test_highs_is_reached_only_through_the_bounded_door():
+    """Only schoolmap.highs touches HiGHS, so every solve gets milp's time limit; a caller's
+    None means DEFAULT_TIME_LIMIT_S."""
+    src = Path(__file__).resolve().parents[1] / "src" / "schoolmap"
+    users = sorted(str(p.relative_to(src)) for p in src.rglob("*.py")
+                   if _reaches_highs(ast.parse(p.read_text(encoding="utf-8"))))
+    assert users == ["highs.py"], users
+    text = (src / "highs.py").read_text(encoding="utf-8")
+    assert 'setOptionValue("time_limit", float(DEFAULT_TIME_LIMIT_S if time_limit is None' in text
+    assert text.count(".run()") == 1
 
 
 def test_an_lp_stopped_by_its_limit_says_so_instead_of_raising():
