@@ -221,3 +221,26 @@ def test_cflp_too_little_capacity():
 def test_bad_input_is_a_validation_error(call, match):
     with pytest.raises(ValidationError, match=match):
         call()
+
+
+def test_cflp_local_search_is_bounded_and_says_so(monkeypatch):
+    # issue 19: the local search stops at its round or time limit with its best set so far —
+    # feasible, the LP bound and gap still reported, and the limit named in detail
+    import schoolmap.planning.siting.models as models
+
+    capacity, fixed, demand, cost, _, optimum = read_cap("cap71")
+    cost = cost / demand[:, None]
+    free = cflp(cost, demand, capacity, fixed)
+    assert "search_stopped" not in free.detail
+    monkeypatch.setattr(models, "CFLP_MAX_ROUNDS", 1)
+    one = cflp(cost, demand, capacity, fixed)
+    assert one.detail["search_stopped"] == "round limit (1)"
+    assert one.objective >= free.objective - 1e-6 and one.lower_bound <= optimum + 1e-6
+    monkeypatch.setattr(models, "CFLP_MAX_ROUNDS", 1_000)
+    now = cflp(cost, demand, capacity, fixed, time_limit=1e-9)
+    assert now.detail["search_stopped"] == "time limit (1e-09 s)"
+    assert len(now.sites) == cost.shape[1] and now.gap >= one.gap  # all sites: still feasible
+    for r in (one, now):
+        flows = r.detail["flows"]
+        assert flows.sum(axis=1) == pytest.approx(demand)
+        assert (flows.sum(axis=0) <= capacity + 1e-6).all()

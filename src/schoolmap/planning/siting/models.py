@@ -42,12 +42,13 @@ __all__ = ["SitingResult", "cflp", "lscp", "mclp", "p_center", "p_median"]
 
 
 _MAX_SWAPS = 100_000
-
-
 _BOUND_WORK = 4e8  # cost-matrix entries visited by the Lagrangian bound at most
-
-
 _REL_TOL = 1e-12
+
+
+#: Most rounds (each tries every drop, add and swap) and seconds of the CFLP local search
+#: before it returns its best set so far (each round lowers the total, so it ends anyway).
+CFLP_MAX_ROUNDS, CFLP_SEARCH_S = 1_000, 600.0
 
 
 @dataclass(frozen=True)
@@ -637,13 +638,21 @@ def _cflp_eval(open_mask, cost, demand, capacity, fixed_cost, cache):
     return val
 
 
-def _cflp_local_search(cost, demand, capacity, fixed_cost):
+def _cflp_local_search(cost, demand, capacity, fixed_cost, seconds=None):
+    """Moves from all sites open while one lowers the total, within :data:`CFLP_MAX_ROUNDS`
+    and ``seconds``: (open mask, value, sets, their number, which limit stopped it or "")."""
     m = cost.shape[1]
+    limit = CFLP_SEARCH_S if seconds is None else float(seconds)
+    t0 = time.perf_counter()
     cache: dict[bytes, Any] = {}
     current = np.ones(m, dtype=bool)
     value, _ = _cflp_eval(current, cost, demand, capacity, fixed_cost, cache)
-    improved = True
+    improved, rounds, stopped = True, 0, ""
     while improved:
+        if rounds >= CFLP_MAX_ROUNDS:
+            stopped = f"round limit ({CFLP_MAX_ROUNDS})"
+            break
+        rounds += 1
         improved = False
         best_val, best_mask = value, None
         moves = []
@@ -657,12 +666,17 @@ def _cflp_local_search(cost, demand, capacity, fixed_cost):
                 mask[r], mask[j] = False, True
                 moves.append(mask)
         for mask in moves:
+            if time.perf_counter() - t0 > limit:
+                stopped = f"time limit ({limit:g} s)"
+                break
             v, _ = _cflp_eval(mask, cost, demand, capacity, fixed_cost, cache)
             if v < best_val - 1e-9 * max(1.0, abs(best_val)):
                 best_val, best_mask = v, mask
         if best_mask is not None:
             current, value, improved = best_mask, best_val, True
-    return current, value, cache, len(cache)
+        if stopped:
+            break
+    return current, value, cache, len(cache), stopped
 
 
 def _cflp_model(cost, demand, capacity, fixed_cost):
@@ -716,12 +730,15 @@ def cflp(
     exact : bool
         Solve the MILP with HiGHS, warm-started from the heuristic.
     time_limit : float, optional
-        Seconds HiGHS may spend (exact only).
+        Seconds the local search may spend (default :data:`CFLP_SEARCH_S`) and, with
+        ``exact``, HiGHS on the MILP.
 
     Returns
     -------
     SitingResult
-        ``detail["flows"]`` is an (n_demand, n_sites) array of demand units served.
+        ``detail["flows"]``: (n_demand, n_sites) demand units served. A local search stopped by
+        :data:`CFLP_MAX_ROUNDS` or its time limit returns its best set (feasible, ``gap`` to
+        the LP bound) and ``detail["search_stopped"]`` names the limit.
 
     Raises
     ------
@@ -746,11 +763,14 @@ def cflp(
     if capacity.sum() < demand.sum():
         raise InfeasibleError(f"total demand {demand.sum():,.0f} exceeds the capacity of all "
                               f"{m} sites together ({capacity.sum():,.0f})")
-    current, upper, cache, evaluated = _cflp_local_search(cost, demand, capacity, fixed_cost)
+    current, upper, cache, evaluated, stopped = _cflp_local_search(cost, demand, capacity,
+                                                                   fixed_cost, time_limit)
     _, (cols, r) = cache[current.tobytes()]
     flows = np.zeros((n, m))
     np.add.at(flows, (r.cell, cols[r.school]), r.students)
     detail: dict[str, Any] = {"sets_evaluated": evaluated}
+    if stopped:
+        detail["search_stopped"] = stopped
     model = _cflp_model(cost, demand, capacity, fixed_cost)
     try:
         _, lp_value, _, _ = milp(*model, np.zeros(n * m + m, bool), relax=True)
