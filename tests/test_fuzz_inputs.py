@@ -7,6 +7,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -112,3 +113,47 @@ def test_truncated_and_damaged_geopackage(tmp_path_factory, small_gpkg, data):
     path = tmp_path_factory.mktemp("d") / "damaged.gpkg"
     path.write_bytes(bytes(raw))
     _accepts_or_names(read_district, path)
+
+
+_cell_values = st.one_of(
+    st.lists(st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True),
+                       st.integers(-10**15, 10**15)), min_size=1, max_size=1),
+    st.lists(st.one_of(st.none(), st.text(max_size=8), st.sampled_from(
+        ["1,200", "12 班", "1e400", "nan", "-0", " 7 ", "٣", "１２"])), min_size=1, max_size=1))
+_columns = {"cells": ["age_6", "age_0", "population", "households", "cell_id"],
+            "schools": ["seats", "classes", "open_year", "close_year", "level", "sector",
+                        "school_id"],
+            "zones": ["school_id", "level", "zone_id"],
+            "developments": ["dwellings", "completion_year", "housing_type"]}
+
+
+@settings(FUZZ, max_examples=30)
+@given(st.data())
+def test_random_values_in_the_demo_layers(tmp_path_factory, small_layers, capsys, data):
+    """Valid layers with random values put into a few of their fields (numbers with NaN, inf
+    and huge values; text like '1,200', '12 班', full-width digits): ``schoolmap validate``
+    accepts them or names them (exit 0 or 2), never an uncaught exception."""
+    from schoolmap.run.cli import main
+
+    layers = {n: f.copy() for n, f in small_layers.items()}
+    for _ in range(data.draw(st.integers(1, 4))):
+        layer = data.draw(st.sampled_from(sorted(_columns)))
+        col = data.draw(st.sampled_from(_columns[layer]))
+        frame = layers[layer]
+        rows = data.draw(st.lists(st.integers(0, len(frame) - 1), min_size=1, max_size=3))
+        value = data.draw(_cell_values)[0]
+        if not pd.api.types.is_numeric_dtype(frame[col]) or isinstance(value, str):  # text
+            frame[col] = frame[col].astype(object).where(frame[col].isna(),
+                                                         frame[col].astype(str))
+            value = None if value is None else str(value)
+        else:
+            frame[col] = frame[col].astype(float)
+        frame.loc[rows, col] = value
+    path = _write(layers, tmp_path_factory.mktemp("v") / "random.gpkg")
+    assert main(["validate", str(path)]) in (0, 2)
+    capsys.readouterr()
+
+
+@pytest.fixture(scope="module")
+def small_layers():
+    return _cut_demo()
