@@ -352,7 +352,7 @@ def test_broken_scenario(tmp_path, small, capsys, old, new, table, words):
     assert code == 2, text
     assert "Traceback" not in text
     assert f"broken.toml{table}: {words}" in text, text
-    assert not out.exists()
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
 
 
 def test_catalogue_size():
