@@ -171,3 +171,21 @@ def test_the_unserved_floor_never_exceeds_the_exact_allocation(demo):
             floor = planner.unserved_at_least(2026, plan)
             exact = planner.unserved(planner.solve(2026, plan))
             assert 0 <= floor <= exact + 1e-9, (reach, plan, floor, exact)
+
+
+def test_sites_by_road_use_road_trips_and_reach(demo):
+    # issue 14: with [travel] walk every allocation of the planner runs along the roads (the
+    # certified road door), so with the same 3 km reach more pupils are out of reach before
+    # any new school than by straight line, and every planned trip is a road trip
+    from schoolmap.allocation.network import Travel
+    from schoolmap.allocation.travel import district_graph
+
+    walk = Travel(mode="walk")
+    line = site_new_schools(demo, "primary")
+    road = site_new_schools(demo, "primary", travel=walk, graph=district_graph(demo, walk))
+    assert road.years["unserved_before"].iloc[0] > line.years["unserved_before"].iloc[0] + 1000
+    assert 1 <= road.n_new and road.lower_bound <= road.n_new and road.bound == "lp"
+    assert road.sites["site_id"].tolist() != line.sites["site_id"].tolist()
+    assert (road.sites["students_served"] > 0).all()
+    assert (road.sites["mean_distance_m"] <= 3000.0).all()
+    assert road.years["unserved_after"].iloc[0] < road.years["unserved_before"].iloc[0]

@@ -41,10 +41,13 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from schoolmap.allocation.network import Travel, network_pair_costs
+from schoolmap.allocation.travel import district_graph
 from schoolmap.demand import demand_by_cell_grade, level_schools
 from schoolmap.errors import ValidationError
 from schoolmap.i18n import LEVEL_NAMES_ZH, LEVEL_NOUNS_EN
 from schoolmap.io.district import District
+from schoolmap.io.roads import RoadGraph
 from schoolmap.norms import LEVELS, SCHOOL_TYPES, LevelNorm, Norms, default_norms
 from schoolmap.planning.siting.bound import DEFAULT_LP_TIME_LIMIT_S, lower_bound, school_xy
 from schoolmap.planning.siting.bound import TOL as _TOL
@@ -118,6 +121,8 @@ def site_new_schools(
     lang: str = "en",
     progress: Callable[[str], None] | None = None,
     lp_time_limit_s: float = DEFAULT_LP_TIME_LIMIT_S,
+    travel: Travel | None = None,
+    graph: RoadGraph | None = None,
 ) -> SitingPlan:
     """Propose the fewest new schools of standard sizes so every student has a seat within reach.
 
@@ -157,6 +162,14 @@ def site_new_schools(
         :data:`DEFAULT_LP_TIME_LIMIT_S`); when it is reached the weaker seats-missing bound is
         reported instead, ``bound`` is ``"seats"`` and a note says so. Fractional students
         (areal interpolation from census tracts) can make this LP slow.
+    travel : Travel, optional
+        The scenario's ``[travel]``: with mode ``walk`` or ``drive`` every allocation, trip and
+        ``reach_m`` is along the roads (certified, as the road ``optimal`` method); candidate
+        sites are still screened by straight line (never longer than the road), and the LP
+        lower bound pairs cells and schools within ``reach_m`` in a straight line (more pairs
+        than by road: still a valid bound). Default: straight lines.
+    graph : RoadGraph, optional
+        The road graph for ``travel`` (default: the district's, built or read from its cache).
 
     Returns
     -------
@@ -187,13 +200,16 @@ def site_new_schools(
     cell_xy = district.cell_xy
     existing = {t: level_schools(district, norms, level, 9999 if t is None else t)
                 for t in years}
+    road = None
+    if travel is not None and travel.mode != "euclidean":
+        road = (graph if graph is not None else district_graph(district, travel), travel)
     planner = Planner(cell_xy, {t: g.sum(axis=1) for t, g in demand.items()}, existing,
-                       options, reach, float(target_unserved))
+                      options, reach, float(target_unserved), road)
     before = {}
     for k, t in enumerate(years, 1):
         say(f"{level}: existing schools{_when(t)} ({k}/{len(years)})")
         before[t] = planner.solve(t, [])
-    cand_xy, cand_info = _candidates(district, level, cell_xy, before, reach, lang)
+    cand_xy, cand_info = _candidates(district, level, cell_xy, before, reach, lang, road)
     say(f"{level}: {len(cand_xy):,} candidate sites")
     planner.cand_xy = cand_xy
     planner.site_ids = cand_info["site_id"].astype(str).to_numpy()
@@ -287,13 +303,14 @@ def _demand_by_year(district: District, norms: Norms, level: str, year: int | No
 
 
 def _candidates(district: District, level: str, cell_xy: np.ndarray,
-                before: Mapping[Any, Solved], reach: float, lang: str
+                before: Mapping[Any, Solved], reach: float, lang: str,
+                road: tuple[RoadGraph, Travel] | None = None
                 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Candidate points (metres) and their ``site_id``, ``name``, ``source``.
 
     The ``sites`` layer's rows for the level, then generated points (one cell per square of
     ``reach / 3``, the one with most unserved students) where unserved students have no site
-    within reach — there the plan says "find land near here".
+    within reach (along the roads with ``road``) — there the plan says "find land near here".
     """
     xy = np.zeros((0, 2))
     info = pd.DataFrame({c: pd.Series([], dtype=object) for c in ("site_id", "name", "source")})
@@ -311,7 +328,12 @@ def _candidates(district: District, level: str, cell_xy: np.ndarray,
     for r in before.values():
         unserved = np.maximum(unserved, r.unserved_by_cell)
     idx = np.flatnonzero(unserved > 0)
-    if len(xy) and len(idx):
+    if len(xy) and len(idx) and road is not None:  # a site within reach along the roads
+        graph, travel = road
+        c, _, d = network_pair_costs(graph, cell_xy[idx], xy, reach,
+                                     max_connector_m=travel.max_connector_m)
+        idx = np.setdiff1d(idx, idx[c[d <= reach]])
+    elif len(xy) and len(idx):
         far, _ = cKDTree(xy).query(cell_xy[idx], k=1, distance_upper_bound=reach)
         idx = idx[~np.isfinite(far)]
     if len(idx) == 0:

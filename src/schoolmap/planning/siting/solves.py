@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
+from schoolmap.allocation.network import Travel, network_pair_costs, network_transport
 from schoolmap.allocation.optimal import TransportResult, assign
 from schoolmap.errors import InfeasibleError
+from schoolmap.io.roads import RoadGraph
 from schoolmap.planning.siting.bound import school_xy
 
 __all__ = ["QUANTUM", "Planner", "Site", "Solved"]
@@ -80,9 +82,14 @@ class Planner:
         Longest trip (metres).
     target : float
         Students who may stay unserved.
+    road : (RoadGraph, Travel), optional
+        Trips and ``reach`` along the roads (:func:`~schoolmap.allocation.network_transport`,
+        certified over all pairs); default straight lines.
     """
 
-    def __init__(self, cell_xy, demand, existing, options, reach, target):
+    def __init__(self, cell_xy, demand, existing, options, reach, target,
+                 road: tuple[RoadGraph, Travel] | None = None):
+        self.road = road
         self.cell_xy = cell_xy
         self.demand = demand
         self.existing = existing
@@ -93,6 +100,7 @@ class Planner:
         self.site_ids = np.zeros(0, dtype=object)
         self._memo: dict[tuple, Solved] = {}
         self._cand_tree: cKDTree | None = None
+        self._cand_road: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.n_solves = 0
         self.n_regridded = 0  # allocations solved on the student grid
         self.n_paths = 0  # augmenting paths of every solve (how much each start left to do)
@@ -107,6 +115,7 @@ class Planner:
     def cand_xy(self, xy: np.ndarray) -> None:
         self._cand_xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         self._cand_tree = None
+        self._cand_road = None
 
     def open_sites(self, t: Any, plan: list[Site]) -> list[Site]:
         """The plan's sites open in year ``t`` (in plan order: school ``m0 + k``)."""
@@ -125,13 +134,23 @@ class Planner:
         """The exact engine on the cells ``live``; once more on the 2**-20 student grid when
         rounding drift makes it fail (:data:`QUANTUM`)."""
         try:
-            return assign(self.cell_xy[live], students, xy, seats, max_distance_m=self.reach)
+            return self._door(self.cell_xy[live], students, xy, seats)
         except InfeasibleError:
             grid = np.round(students / QUANTUM) * QUANTUM
             if np.array_equal(grid, students):
                 raise
             self.n_regridded += 1
-            return assign(self.cell_xy[live], grid, xy, seats, max_distance_m=self.reach)
+            return self._door(self.cell_xy[live], grid, xy, seats)
+
+    def _door(self, cell_xy: np.ndarray, students: np.ndarray, xy: np.ndarray,
+              seats: np.ndarray) -> TransportResult:
+        """Straight lines (:func:`~schoolmap.allocation.assign`) or the roads."""
+        if self.road is None:
+            return assign(cell_xy, students, xy, seats, max_distance_m=self.reach)
+        graph, travel = self.road
+        return network_transport(graph, cell_xy, students, xy, seats, max_distance_m=self.reach,
+                                 max_connector_m=travel.max_connector_m,
+                                 detour_max=travel.detour_max)
 
     def solve(self, t: Any, plan: list[Site]) -> Solved:
         """Exact allocation of year ``t``'s students to its schools and the plan's open sites.
@@ -169,7 +188,8 @@ class Planner:
         """A proven lower bound on the unserved students of year ``t`` with the plan's open
         sites, without an exact allocation: the students of cells with no school within reach,
         plus the other students beyond all the seats (Hall's condition on those two sets of
-        cells). Lets the planner skip allocations whose answer it already knows."""
+        cells). Lets the planner skip allocations whose answer it already knows. (By road the
+        straight line is shorter than every trip, so a cell alone by it is alone by road.)"""
         sites = self.open_sites(t, plan)
         ex = self.existing[t]
         xy = np.vstack([school_xy(ex), self.cand_xy[[s.cand for s in sites]].reshape(-1, 2)])
@@ -194,10 +214,17 @@ class Planner:
     def best_candidate(self, r: Solved, used: set[int]) -> tuple[int, float]:
         """The unused candidate with most unserved students within reach, and their number.
 
-        (−1, 0) when no unused candidate reaches an unserved student.
+        (−1, 0) when no unused candidate reaches an unserved student. By road, within reach
+        along the roads (:meth:`_road_reach`).
         """
         if len(self.cand_xy) == 0:
             return -1, 0.0
+        if self.road is not None:
+            cell, cand, cost = self._road_reach()
+            u = r.unserved_by_cell[cell]
+            score = np.bincount(cand, weights=u, minlength=len(self.cand_xy))
+            near = np.bincount(cand, weights=u * cost, minlength=len(self.cand_xy))
+            return self._pick(score, near, used)
         if self._cand_tree is None:
             self._cand_tree = cKDTree(self.cand_xy)
         idx = r.short_cells
@@ -209,6 +236,11 @@ class Planner:
                 js = np.asarray(js)
                 score[js] += u
                 near[js] += u * np.hypot(*(self.cand_xy[js] - self.cell_xy[i]).T)
+        return self._pick(score, near, used)
+
+    @staticmethod
+    def _pick(score: np.ndarray, near: np.ndarray, used: set[int]) -> tuple[int, float]:
+        """The unused candidate of highest score, the nearest (score-weighted) of equals."""
         if used:
             score[list(used)] = 0.0
         if score.max() <= 0:
@@ -216,6 +248,20 @@ class Planner:
         best = np.flatnonzero(score >= score.max() - 1e-9)
         j = int(best[np.argmin(near[best] / score[best])])
         return j, float(score[j])
+
+    def _road_reach(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cell, candidate, road metres) of every cell with students in some year and
+        candidate site within reach along the roads (one bounded search per candidate, kept;
+        cells or candidates off the network are left out)."""
+        if self._cand_road is None:
+            graph, travel = self.road
+            cells = np.flatnonzero(np.any([np.asarray(d) > 0 for d in self.demand.values()],
+                                          axis=0))
+            c, j, d = network_pair_costs(graph, self.cell_xy[cells], self.cand_xy, self.reach,
+                                         max_connector_m=travel.max_connector_m)
+            keep = d <= self.reach
+            self._cand_road = (cells[c[keep]], j[keep], d[keep])
+        return self._cand_road
 
     def flow_into(self, t: Any, plan: list[Site], r: Solved) -> dict[int, float]:
         """Students each open planned site takes (by candidate index)."""
