@@ -68,3 +68,28 @@ def test_schools_from_a_gbk_shapefile(tmp_path, town_layers, kind):
             (folder / f.name).write_bytes(f.read_bytes())
     d = read_district(folder)
     assert list(d.schools["name"]) == list(schools["name"])
+
+
+def test_a_whole_district_as_a_folder_of_shapefiles_with_chinese_columns(tmp_path,
+                                                                          town_layers):
+    """Every layer a Shapefile (GBK, with .cpg), the schools' columns under their Chinese
+    aliases (学校名称, 学位数, 班级数, …): read as the GeoPackage would be."""
+    from schoolmap.testing import tiny_town
+
+    folder = tmp_path / "district"
+    folder.mkdir()
+    inv = {v: k for k, v in COLUMN_ALIASES.items() if k in ("学校编号", "学校名称", "学段",
+                                                            "学位数", "班级数")}
+    for name, frame in town_layers.items():
+        frame = frame.rename(columns=inv) if name == "schools" else frame
+        frame.to_file(folder / f"{name}.shp", engine="pyogrio", encoding="GBK")
+    import pyogrio
+
+    fields = list(pyogrio.read_info(folder / "schools.shp")["fields"])
+    assert {"学校名称", "学位数", "班级数"} <= set(fields), fields
+    d = read_district(folder)
+    want = tiny_town()
+    assert d.n_cells == want.n_cells and d.n_schools == want.n_schools
+    assert list(d.schools["name"]) == list(want.schools["name"])
+    assert d.schools["seats"].tolist() == pytest.approx(want.schools["seats"].tolist())
+    assert sorted(d.zones["zone_id"]) == sorted(want.zones["zone_id"])
