@@ -235,8 +235,11 @@ def test_network_widening_rounds_are_bounded():
         r = network_transport(g, cells, students, schools, seats, max_connector_m=1e9,
                               max_rounds=1, on_unproven="warn")
     assert r.certificate["round_limit_hit"] and not r.certificate["optimal"]
-    with pytest.raises(ValidationError, match="max_rounds"):
-        network_transport(g, cells, students, schools, seats, max_rounds=0)
+    assert full.certificate["solves"] > full.certificate["rounds"]  # some round priced pairs in
+    with pytest.raises(UnprovenError, match="round limit"):  # one solve per round: unproven
+        network_transport(g, cells, students, schools, seats, max_connector_m=1e9, max_pricing=1)
+    with pytest.raises(ValidationError, match="max_rounds.*\n.*max_pricing"):
+        network_transport(g, cells, students, schools, seats, max_rounds=0, max_pricing=0)
 
 
 def test_nearest_source_labels_lower_index_on_ties():

@@ -492,6 +492,8 @@ def network_transport(
            if on_unproven not in ("raise", "warn") else [])
     if not isinstance(max_rounds, int) or max_rounds < 1:
         bad.append(f"max_rounds must be a whole number ≥ 1, got {max_rounds!r}")
+    if not isinstance(max_pricing, int) or max_pricing < 1:
+        bad.append(f"max_pricing must be a whole number ≥ 1, got {max_pricing!r}")
     if bad:
         raise ValidationError(bad, "network allocation")
     xy = np.ascontiguousarray(np.asarray(cell_xy, dtype=np.float64).reshape(-1, 2))
@@ -598,8 +600,8 @@ def network_transport(
                     pairs_bounded=n * m - int(checked), rounds=rounds, searches=searches,
                     travel=graph.mode, candidates=active, pairs_known=len(rows),
                     pairs_violating=int(n_viol), solves=pricing)
-        if priced_out:
-            cert["round_limit_hit"] = True
+        if priced_out:  # max_pricing solves in one round: unproven, as at max_rounds
+            cert["round_limit_hit"] = cert["pricing_limit_hit"] = True
             break
         if not len(v_c):
             break
@@ -626,7 +628,8 @@ def network_transport(
                           r.seat_price, r.cell_dual, r.unserved_cost, cert)
     if not cert["optimal"]:
         refuse_unproven(out, f"exact allocation by road of {n:,} cells × {m:,} schools",
-                        max_rounds, "raise max_rounds or detour_max", on_unproven)
+                        max_rounds, "raise max_rounds (or max_pricing, if pricing_limit_hit)",
+                        on_unproven)
     return out
 
 
