@@ -60,7 +60,7 @@ MAX_ROUNDS = 30
 MAX_PRICING = 30
 PRICE_SLACK = 0.25
 WIDEN = 1.2
-FIRST_RADIUS = 2.5
+FIRST_RADIUS = 2.0
 CELLS_PER_BIN = 32
 LANDMARKS = 8
 REACH = 1.3
@@ -405,7 +405,7 @@ def _solve_priced(supply: np.ndarray, cap: np.ndarray, rows: np.ndarray, cols: n
     else:
         active = _near(rows, cols, vals, start)
         flows = start.cell.astype(np.int64) * m + start.school
-        active |= np.isin(rows * m + cols, flows)
+        active |= np.isin(rows.astype(np.int64) * m + cols, flows)
     r = start
     for solve in range(1, max_pricing + 1):
         matrix = sp.coo_matrix((vals[active], (rows[active], cols[active])), shape=(n, m))
@@ -508,10 +508,11 @@ def network_transport(
     # ALT bounds: d(a → b) ≥ d(L, b) − d(L, a) and ≥ d(a, L) − d(b, L) for every landmark L
     lf, lt = landmark_bounds(graph, (graph.indptr, graph.index, graph.length_m),
                              (indptr, index, weight), n_landmarks)
-    lf_c, lt_c, lf_s, lt_s = (np.ascontiguousarray(np.where(p.straight[:, None], np.inf,
-                                                            a[np.maximum(p.node, 0)]))
-                              for p, a in ((cells, lf), (cells, lt), (schools, lf),
-                                           (schools, lt)))
+    def _at(p: NetworkCosts, a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.where(p.straight[:, None], np.inf, a[np.maximum(p.node, 0)]))
+
+    lf_c, lf_s = _at(cells, lf), _at(schools, lf)
+    lt_c, lt_s = (lf_c, lf_s) if lt is lf else (_at(cells, lt), _at(schools, lt))  # both ways
     del lf, lt
     upper = np.inf if max_distance_m is None else float(max_distance_m)
     if unserved_cost is None and n and m:
@@ -554,7 +555,7 @@ def network_transport(
 
     todo = np.flatnonzero(~schools.straight)
     kept = np.zeros(m, bool)  # schools whose triplets are current
-    trip = [np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)]
+    trip = [np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)]  # school, node, metres
     searched = np.zeros(m)
     exhausted = np.zeros(m, bool)
     cert: dict[str, Any] = {}
@@ -569,16 +570,17 @@ def network_transport(
                 np.ascontiguousarray(radius[todo] + schools.connector_m[todo]))
             searches += len(todo)
             keep_old = ~np.isin(trip[0], todo)
-            trip = [np.concatenate([trip[0][keep_old], todo[src]]),
-                    np.concatenate([trip[1][keep_old], node]),
+            trip = [np.concatenate([trip[0][keep_old], todo[src].astype(np.int32)]),
+                    np.concatenate([trip[1][keep_old], node.astype(np.int32)]),
                     np.concatenate([trip[2][keep_old], dd])]
+            del src, node, dd
             searched[todo] = radius[todo]
             exhausted[todo] = exh
             kept[todo] = True
         r_cells, r_sch, r_cost = _expand(trip[0], trip[1], trip[2], order, ptr,
                                          cells.connector_m)
-        rows = np.concatenate([r_cells, straight_pairs[0]])
-        cols = np.concatenate([r_sch, straight_pairs[1]])
+        rows = np.concatenate([r_cells, straight_pairs[0]]).astype(np.int32)  # n, m < 2³¹
+        cols = np.concatenate([r_sch, straight_pairs[1]]).astype(np.int32)
         vals = np.concatenate([r_cost, straight_pairs[2]])
         del r_cells, r_sch, r_cost
         if np.isfinite(upper):
