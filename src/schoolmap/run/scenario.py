@@ -498,7 +498,8 @@ def check_run_memory(scenario: Scenario, district: District) -> None:
     if "optimal" not in scenario.methods and scenario.siting is None and scenario.zoning is None:
         return
     n = len(district.cells)
-    sites = len(district.sites) if scenario.siting is not None else 0
+    sites = (len(district.sites) if scenario.siting is not None and district.sites is not None
+             else 0)
     level, m = max(((lv, len(level_schools(district, scenario.norms, lv, scenario.base_year))
                      + sites) for lv in scenario.levels), key=lambda t: t[1])
     needed = estimate_assign_bytes(n, m)
