@@ -53,6 +53,14 @@ def ladder_size(m):
     return max(LADDER_MIN, min(LADDER, k))
 
 
+def ladders(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Workspace for :func:`ssp_transport` with m schools: the arcs' ladders (keys, from-slots
+    and to-slots, ``ladder_size(m)`` rungs each; 16 bytes a rung on (m + 1)² arcs)."""
+    rungs = ladder_size(m)
+    return (np.empty((m + 1, m + 1, rungs)), np.empty((m + 1, m + 1, rungs), np.int32),
+            np.empty((m + 1, m + 1, rungs), np.int32))
+
+
 @nb.njit(cache=True, nogil=True)
 def _heap_push(keys, vals, size, key, val):
     i = size
@@ -365,7 +373,7 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
 
 @nb.njit(cache=True, nogil=True)
 def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0, eps, flow0,
-                  max_paths):
+                  max_paths, lk, lf, lt):
     """Solve the capacitated transportation problem over candidate pairs.
 
     ``flow0`` (nnz,) is a previous solution over the same pairs (zeros on pairs added since, or
@@ -411,7 +419,7 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
     flow0_r = flow0[slot] if flow0.shape[0] == nnz else np.zeros(0)
     flow2, unserved2, price, n_paths, status = _ssp_core(
         supply[order], capacity, indptr2, school[slot], cost[slot], unserved_cost[order],
-        price0, eps, flow0_r, max_paths)
+        price0, eps, flow0_r, max_paths, lk, lf, lt)
     flow = np.empty(nnz)
     flow[slot] = flow2
     unserved = np.empty(n)
@@ -421,7 +429,7 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
 
 @nb.njit(cache=True, nogil=True)
 def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps, flow0,
-              max_paths):
+              max_paths, lk, lf, lt):
     """Solve the capacitated transportation problem over candidate pairs (in memory order).
 
     Parameters
@@ -436,6 +444,9 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
     eps : f8 — amounts below this are zero (0.5 for integer data)
     flow0 : (nnz,) f8 or (0,) — previous flows to keep where still cheapest (see the wrapper)
     max_paths : i8 — augmenting paths allowed before giving up with ``STATUS_PATH_LIMIT``
+    lk, lf, lt : the arcs' ladders, (m + 1, m + 1, rungs) f8, i4, i4 — workspace from
+        :func:`ladders` (any contents; a caller solving many times reuses them, so their memory
+        is touched once, not at every solve)
 
     Returns
     -------
@@ -530,10 +541,6 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
     arc_to = np.full((m + 1, m + 1), -1, np.int64)
     nbr = np.empty((m + 1, m + 1), np.int64)
     n_nbr = np.zeros(m + 1, np.int64)
-    rungs = ladder_size(m)
-    lk = np.empty((m + 1, m + 1, rungs))
-    lf = np.empty((m + 1, m + 1, rungs), np.int32)  # slots (the wrapper checks they fit)
-    lt = np.empty((m + 1, m + 1, rungs), np.int32)
     ln = np.zeros((m + 1, m + 1), np.int64)
     lbound = np.full((m + 1, m + 1), INF)
     innbr = np.zeros((m + 1, m + 1), np.bool_)
@@ -577,6 +584,10 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
             size = _heap_push(hkeys, hvals, size, 0.0, T)
         if size == 0:
             break
+        n_deficit = 1 if t_excess < -eps else 0
+        for j in range(m):
+            if fwd[j] > load[j] + eps:
+                n_deficit += 1
         sink = -1
         reach = 0.0
         while size > 0:
@@ -585,12 +596,16 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
                 continue
             done[a] = True
             reach = d
-            if sink == -1 and ((a < m and fwd[a] > load[a] + eps)
-                               or (a == T and t_excess < -eps)):
-                sink = a  # the nearest deficit
-                if not warm:
-                    break  # cold start: one path per search
-                # warm start: the search goes on to price every node (many paths per search)
+            if (a < m and fwd[a] > load[a] + eps) or (a == T and t_excess < -eps):
+                if sink == -1:
+                    sink = a  # the nearest deficit
+                    if not warm:
+                        break  # cold start: one path per search
+                # warm start: the search goes on to price every deficit (many paths per
+                # search); a node farther than the last one lies on no shortest path to any
+                n_deficit -= 1
+                if n_deficit == 0:
+                    break
             pa = potential[a]
             if a == T:
                 for j in range(m):

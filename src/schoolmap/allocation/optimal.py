@@ -46,7 +46,7 @@ from scipy.spatial import cKDTree
 
 from schoolmap._kernels.auction import auction_prices
 from schoolmap._kernels.candidates import bin_boxes, priced_candidates, priced_violations
-from schoolmap._kernels.transport import STATUS_NO_PATH, STATUS_PATH_LIMIT, ssp_transport
+from schoolmap._kernels.transport import STATUS_NO_PATH, STATUS_PATH_LIMIT, ladders, ssp_transport
 from schoolmap.allocation.memory import (  # noqa: F401  (their old home: optimal)
     available_memory,
     check_memory,
@@ -167,7 +167,9 @@ class TransportResult:
 
 
 def _vector(x: Any, name: str, length: int | None = None) -> np.ndarray:
-    a = np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(-1))
+    # always a writable copy: numba compiles its kernels again for read-only arrays (a pandas
+    # column under copy-on-write is one), 8 s more on a cold run
+    a = np.array(x, dtype=np.float64).reshape(-1)
     problems = []
     if length is not None and len(a) != length:
         problems.append(f"{name} has {len(a)} entries, expected {length}")
@@ -182,7 +184,7 @@ def _vector(x: Any, name: str, length: int | None = None) -> np.ndarray:
 
 
 def _solve_candidates(supply, capacity, indptr, school, cost, unserved_cost, integral,
-                      price0=None, flow0=None):
+                      price0=None, flow0=None, workspace=None):
     if max(len(school), len(supply)) >= 2**31 - 1:  # the kernel's ladders hold int32 slots
         raise MemoryLimitError(f"{len(supply):,} cells with {len(school):,} candidate pairs are "
                                "more than one exact solve can hold; split the district")
@@ -193,7 +195,8 @@ def _solve_candidates(supply, capacity, indptr, school, cost, unserved_cost, int
         supply, capacity, indptr, school, cost, unserved_cost,
         np.ascontiguousarray(price0, dtype=np.float64), eps,
         np.zeros(0) if flow0 is None else np.ascontiguousarray(flow0, dtype=np.float64),
-        max_paths(len(supply), len(capacity)))
+        max_paths(len(supply), len(capacity)),
+        *(ladders(len(capacity)) if workspace is None else workspace))
     if status == STATUS_NO_PATH:
         raise InfeasibleError("students cannot all be placed and leaving them unserved is not "
                               "allowed (unserved_cost is infinite); give a finite unserved_cost")
@@ -364,6 +367,7 @@ def transport(
     k = min(m, _K_START)
     wide = np.zeros(n, dtype=bool)
     price = np.zeros(m)
+    workspace = ladders(m)
     while True:
         certificate["rounds"] += 1
         rows_l, cols_l = [], []
@@ -381,7 +385,7 @@ def transport(
         cols = np.concatenate(cols_l).astype(np.int64)
         indptr, school, cvals = _sorted_csr(n, rows, cols, dense[rows, cols])
         flow, unserved, price, paths = _solve_candidates(supply, capacity, indptr, school, cvals,
-                                                         p, integral, price)
+                                                         p, integral, price, None, workspace)
         certificate["paths"] += paths
         u, viol, _ = _duals_and_slackness(supply, capacity, indptr, school, cvals, p, flow,
                                           unserved, price, tol)
@@ -543,11 +547,13 @@ class UnprovenWarning(UserWarning):
 
 
 def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, metric, tol, k,
-            k_cold, progress, max_rounds=MAX_ROUNDS):
+            k_cold, progress, max_rounds=MAX_ROUNDS, workspace=None):
     """:func:`assign`; ``k_cold`` nearest schools per cell are candidates where no prices are
-    estimated (on the coarsest level), the ``k`` nearest always are."""
-    xy = np.ascontiguousarray(np.asarray(cell_xy, dtype=np.float64))
-    sxy = np.ascontiguousarray(np.asarray(school_xy, dtype=np.float64))
+    estimated (on the coarsest level), the ``k`` nearest always are. ``workspace``: the
+    kernel's ladders (:func:`~schoolmap._kernels.transport.ladders`), shared by every level and
+    round of one call."""
+    xy = np.array(cell_xy, dtype=np.float64, order="C")  # writable copies (see _vector)
+    sxy = np.array(school_xy, dtype=np.float64, order="C")
     problems = []
     if xy.ndim != 2 or xy.shape[1] != 2:
         problems.append(f"cell_xy must have shape (n, 2), got {xy.shape}")
@@ -584,11 +590,13 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
     tree = cKDTree(sxy)
     upper = np.inf if max_distance_m is None else float(max_distance_m)
     say = progress or (lambda _msg: None)
+    if workspace is None:
+        workspace = ladders(m)
     bin_cells, bin_ptr, group_ptr = grouped_cell_bins(xy, CELLS_PER_CHECK_BIN)
     box = bin_boxes(xy, bin_cells, bin_ptr)
     (rows, cols, dists), price = _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper,
                                              k, k_cold, tol, say,
-                                             (bin_cells, bin_ptr, box, group_ptr))
+                                             (bin_cells, bin_ptr, box, group_ptr), workspace)
     pair_flow = None  # flows of the last round, per pair (new pairs: 0)
     estimate = price.copy()
     wanted = np.zeros(m)
@@ -605,7 +613,7 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
             price = np.where(price > 0.0, price, np.maximum(estimate, wanted))
         flow, unserved, price, paths = _solve_candidates(
             supply, capacity, indptr, school, cvals, p, integral, price,
-            None if pair_flow is None else pair_flow[order])
+            None if pair_flow is None else pair_flow[order], workspace)
         pair_flow = np.empty(len(rows))
         pair_flow[order] = flow
         certificate["paths"] += paths
@@ -636,7 +644,8 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
                    integral, certificate)
 
 
-def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol, say, bins):
+def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol, say, bins,
+                workspace=None):
     """First candidate schools of each cell, and estimated seat prices.
 
     With the k nearest schools alone, a crowded area whose nearest schools are all full finds no
@@ -677,7 +686,7 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     say(f"estimating seat prices on {int(has.sum()):,} bins of {bin_m:,.0f} m")
     coarse = _assign(cxy, weight[has], sxy, capacity, None if np.isinf(upper) else upper,
                      float(p.max()), "manhattan" if pnorm == 1 else "euclidean", tol, k,
-                     _K_COLD, say, MAX_ROUNDS)
+                     _K_COLD, say, MAX_ROUNDS, workspace)
     estimate = coarse.seat_price
     margin = MARGIN_BINS * bin_m * np.sqrt(2.0)
     bin_cells, bin_ptr, box, group_ptr = bins
