@@ -420,3 +420,19 @@ def test_auction_prices_on_a_hand_checked_instance():
     assert d[0, 0] + price[0] <= d[0, 1] + price[1] + eps  # A keeps school 1
     assert d[1, 1] + price[1] <= d[1, 0] + price[0] + eps  # B keeps school 2
     assert 700.0 - eps <= price[0] - price[1] <= d[0, 1] - d[0, 0] + eps
+
+
+def test_read_only_inputs_do_not_compile_the_kernel_again():
+    """A pandas column under copy-on-write arrives read-only; numba would compile the engine a
+    second time for it (≈ 8 s of a cold demo run). The doors copy their inputs writable."""
+    from schoolmap._kernels.transport import ssp_transport
+    rng = np.random.default_rng(0)
+    cells, schools = rng.uniform(0, 1000, (300, 2)), rng.uniform(0, 1000, (60, 2))
+    supply, seats = rng.integers(0, 5, 300).astype(float), np.full(60, 20.0)
+    first = assign(cells, supply, schools, seats)
+    compiled = len(ssp_transport.signatures)
+    for a in (cells, schools, supply, seats):
+        a.flags.writeable = False
+    again = assign(cells, supply, schools, seats)
+    assert len(ssp_transport.signatures) == compiled
+    assert again.objective == first.objective
