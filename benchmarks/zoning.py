@@ -9,7 +9,14 @@
   (zones over capacity, students moved, mean trip);
 - ``speed``: the demo's two levels (adjacency built once, then each level designed), and a
   synthetic district of 100,000 cells (a 250 × 400 grid of 100 m squares, Poisson students)
-  × 300 schools with 10 % spare seats, official zones = nearest school, with the gap.
+  × 300 schools with 10 % spare seats, official zones = nearest school, with the gap;
+- ``stability``: the issue's goal on the ``demo-zoning`` scenario's pupils (≤ 2,450 primary,
+  ≤ 777 junior moved, travel ≤ 3 % above the bound): the designs over move weights, the proven
+  fewest moves (``moved_bound``, 多校划片 groups kept or split) and the proven least travel of
+  any design moving at most the goal, max over move weights w of bound(w) − w × goal (weak
+  duality at each w);
+- ``road``: the demo by walking along its roads (barriers crossed only at a road crossing),
+  move weight 300: gap to the proven bound (``--skip-road`` leaves it out).
 
 The machine is shared with other engineers' jobs: the load average before and after each row is
 recorded, and times are wall-clock on that load.
@@ -130,6 +137,82 @@ def durham_rows() -> list[dict]:
     return rows
 
 
+STABILITY_WEIGHTS = (0.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 5000.0, 7000.0, 10000.0,
+                     20000.0)
+GOALS = {"primary": 2450.0, "junior": 777.0}
+
+
+def stability_rows() -> list[dict]:
+    """Designs and proven limits for the issue's stability goal (demo-zoning's pupils)."""
+    from schoolmap.run.scenario import load_scenario
+
+    sc = load_scenario(ROOT / "scenarios" / "demo-zoning.toml")
+    district = read_district(ROOT / "data" / "geo" / "demo.gpkg")
+    adj = cell_adjacency(district.cells)
+    rows = []
+    for level, goal in GOALS.items():
+        demand = demand_by_cell_grade(district.cells, sc.norms, level).sum(axis=1)
+        kw = dict(norms=sc.norms, adjacency=adj, demand_by_cell=demand)
+        least, at = -np.inf, None
+        designs = []
+        for w in STABILITY_WEIGHTS:
+            # bounds need no search: iterations=0 gives the same bounds, fast
+            s = design_catchments(district, level, 2026, move_weight=w, iterations=0,
+                                  restarts=0, **kw).summary()
+            if s["bound"] - w * goal > least:
+                least, at = s["bound"] - w * goal, w
+            if w in (300.0, 1000.0, 1500.0, 2000.0, 3000.0) or w == 0.0:
+                d = design_catchments(district, level, 2026, move_weight=w, **kw).summary()
+                designs.append({"move_weight": w, "students_moved": d["students_moved"],
+                                "travel_gap": round(d["travel_gap"], 5),
+                                "zones_over_capacity": d["zones_over_capacity"],
+                                "zones_several_pieces": d["zones_several_pieces"],
+                                "students_unzoned": d["students_unzoned"]})
+        split = design_catchments(district, level, 2026, iterations=0, restarts=0,
+                                  multi_school=False, **kw).summary()
+        rows.append({"level": level, "goal_moved": goal, "students": s["students"],
+                     "travel_bound_student_m": round(s["travel_bound_student_m"]),
+                     "moved_bound": s["students_moved_bound"],
+                     "moved_bound_multi_school_false": split["students_moved_bound"],
+                     "least_travel_at_goal_student_m": round(least),
+                     "least_travel_at_goal_above_bound": round(
+                         least / s["travel_bound_student_m"] - 1, 5),
+                     "at_move_weight": at, "designs": designs})
+    return rows
+
+
+def road_rows() -> list[dict]:
+    """The demo by walking along its roads, barriers crossed only at road crossings."""
+    from schoolmap.allocation.travel import district_graph, travel_from_table
+    from schoolmap.allocation.zoning import barrier_lines
+    from schoolmap.io.roads import read_roads_layer
+    from schoolmap.run.scenario import load_scenario
+
+    sc = load_scenario(ROOT / "scenarios" / "demo-zoning.toml")
+    district = read_district(ROOT / "data" / "geo" / "demo.gpkg")
+    graph = district_graph(district, travel_from_table({"mode": "walk"}))
+    frame, _ = read_roads_layer(district.source)
+    adj = cell_adjacency(district.cells, barriers=barrier_lines(frame, district.crs))
+    rows = []
+    for level in ("primary", "junior"):
+        demand = demand_by_cell_grade(district.cells, sc.norms, level).sum(axis=1)
+        before = load()
+        t = time.perf_counter()
+        r = design_catchments(district, level, 2026, norms=sc.norms, demand_by_cell=demand,
+                              roads=graph, adjacency=adj)
+        s = r.summary()
+        rows.append({"level": level, "wall_s": round(time.perf_counter() - t, 1),
+                     "load_before": before, "load_after": load(),
+                     "zones_several_pieces": s["zones_several_pieces"],
+                     "zones_over_capacity": s["zones_over_capacity"],
+                     "students_unzoned": s["students_unzoned"],
+                     "students_moved": s["students_moved"],
+                     "students_moved_bound": s["students_moved_bound"],
+                     "travel_gap": round(s["travel_gap"], 5), "gap_with_moves": round(s["gap"], 5),
+                     "limits_hit": list(r.design.limits_hit)})
+    return rows
+
+
 def large_row(n_rows=250, n_cols=400, m=300, seed=15) -> dict:
     rng = np.random.default_rng(seed)
     n = n_rows * n_cols
@@ -167,6 +250,7 @@ def large_row(n_rows=250, n_cols=400, m=300, seed=15) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-large", action="store_true")
+    ap.add_argument("--skip-road", action="store_true")
     args = ap.parse_args()
     norms = default_norms()
     # warm up the JIT on a small district (numba caches to disk; the first run compiles)
@@ -180,6 +264,9 @@ def main() -> None:
     result.update(demo=demo, tradeoff=trade)
     result["durham"] = durham_rows()
     speed["load_after_demo"] = load()
+    result["stability"] = stability_rows()
+    if not args.skip_road:
+        result["road"] = road_rows()
     if not args.skip_large:
         speed["large"] = large_row()
     result["speed"] = speed
@@ -196,6 +283,19 @@ def main() -> None:
     for t in trade:
         print(f"  {t['level']:8} w={t['move_weight']:7,.0f} travel gap {t['travel_gap']:.2%} "
               f"moved {t['students_moved']:7,.0f} trip {t['mean_trip_m']:6,.0f} m")
+    for r in result["stability"]:
+        print(f"stability {r['level']}: goal {r['goal_moved']:,.0f} moved; fewest that must move "
+              f"{r['moved_bound']:,.0f} (every school its own zone: "
+              f"{r['moved_bound_multi_school_false']:,.0f}); any design moving ≤ the goal "
+              f"travels ≥ {r['least_travel_at_goal_above_bound']:.2%} above the bound (w = "
+              f"{r['at_move_weight']:,.0f} m)")
+        for d in r["designs"]:
+            print(f"    w={d['move_weight']:7,.0f} moved {d['students_moved']:7,.0f} "
+                  f"travel gap {d['travel_gap']:.2%}")
+    for r in result.get("road", []):
+        print(f"road    {r['level']:8} moved {r['students_moved']:7,.0f} unzoned "
+              f"{r['students_unzoned']:.0f} travel gap {r['travel_gap']:.2%} {r['wall_s']} s "
+              f"load {r['load_before']} limits {r['limits_hit']}")
     print("speed:", json.dumps(speed, ensure_ascii=False))
 
 

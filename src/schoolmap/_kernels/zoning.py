@@ -42,7 +42,10 @@ def _term(i, z, s, official, cand_ptr, cand_zone, cand_cost, mw, pen):
 
 @numba.njit(cache=True, nogil=True)
 def _excess(load, hi, lo):
-    return max(0.0, load - hi) + max(0.0, lo - load)
+    """Students above ``hi`` or below ``lo``, less 1e-9: loads of fractional students summed
+    in another order differ by rounding, and × lam (huge) that noise looked like a gain —
+    descents passed cells back and forth for their 1000 sweeps."""
+    return max(0.0, load - hi - 1e-9) + max(0.0, lo - load - 1e-9)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -291,9 +294,12 @@ def _try_swap(i, j, label, load, size, root, root_of, s, official, adj_ptr, adj_
 def _descend(label, load, size, root, root_of, s, official, adj_ptr, adj_idx, adj_w, cand_ptr,
              cand_zone, cand_cost, hi, lo, mw, cw, pen, lam, stamp, near, queue, tick, order,
              max_sweeps):
-    """Best-improvement boundary moves, then neighbour swaps, until no sweep improves F or
-    ``max_sweeps`` sweeps ran. Returns (tick, 1 if stopped by the cap else 0)."""
+    """Best-improvement boundary moves, then neighbour swaps, until no sweep lowers F by more
+    than 1e-12 of it (less is rounding: moves passed back and forth) or ``max_sweeps`` sweeps
+    ran. Returns (tick, 1 if stopped by the cap else 0)."""
     n = len(label)
+    tol = 1e-9 + 1e-12 * abs(design_cost(label, s, official, adj_ptr, adj_idx, adj_w, cand_ptr,
+                                         cand_zone, cand_cost, hi, lo, mw, cw, pen, lam)[5])
     for _ in range(max_sweeps):
         gain = 0.0
         for q in range(n):
@@ -322,7 +328,7 @@ def _descend(label, load, size, root, root_of, s, official, adj_ptr, adj_idx, ad
                                 adj_w, cand_ptr, cand_zone, cand_cost, hi, lo, mw, cw, pen,
                                 lam, stamp, near, queue, tick, order)
         tick += 2 * n
-        if gain > -1e-9:
+        if gain > -tol:
             return tick, 0
     return tick, 1
 
@@ -404,6 +410,19 @@ def _randint(state, n):
 
 
 @numba.njit(cache=True, nogil=True)
+def _boundary(label, adj_ptr, adj_idx, front):
+    """Cells with a neighbour in another zone (written to ``front``); returns how many."""
+    m = 0
+    for i in range(len(label)):
+        for t in range(adj_ptr[i], adj_ptr[i + 1]):
+            if label[adj_idx[t]] != label[i]:
+                front[m] = i
+                m += 1
+                break
+    return m
+
+
+@numba.njit(cache=True, nogil=True)
 def improve(label, root, s, official, adj_ptr, adj_idx, adj_w, cand_ptr, cand_zone, cand_cost,
             hi, lo, mw, cw, pen, lam, iterations, restarts, seed, t_start, max_sweeps):
     """Local search from ``label`` (in place, contiguous zones expected — see :func:`repair`):
@@ -461,13 +480,19 @@ def improve(label, root, s, official, adj_ptr, adj_idx, adj_w, cand_ptr, cand_zo
         s_mean += s[i]
     s_mean = max(s_mean / n, 1e-9)
     lam_lo = min(lam, max(t0 / s_mean, 1e-9))
+    front = np.empty(n, dtype=np.int64)
     for _r in range(restarts):
         for st in range(stages):
             frac = st / (stages - 1)
             temp = t0 * (0.002 ** frac)
             lam_a = lam_lo * (lam / lam_lo) ** frac
+            # half the proposals from the cells on a zone boundary at the stage's start (an
+            # interior cell has no other zone to move to), half from any cell
+            n_front = _boundary(label, adj_ptr, adj_idx, front)
             for _ in range(per):
                 i = _randint(state, n)
+                if n_front > 0 and _rand(state) < 0.5:
+                    i = front[_randint(state, n_front)]
                 a = label[i]
                 deg = adj_ptr[i + 1] - adj_ptr[i]
                 if deg == 0 or (a >= 0 and root_of[i] == a):

@@ -59,6 +59,7 @@ from schoolmap.allocation.design_units import (
     join_groups,
     merge_units,
     zone_pairs,
+    zones_of_schools,
 )
 from schoolmap.errors import InfeasibleError, Problem, ValidationError
 
@@ -70,6 +71,11 @@ DEFAULT_MOVE_WEIGHT_M = 300.0
 EXACT_MAX_CELLS = 60
 #: Descent sweeps of the heuristic's local search, at most (each sweep visits every cell).
 MAX_SWEEPS = 1000
+#: Default time limits (seconds): the exact mode's MILP, and the heuristic's phases.
+EXACT_TIME_S = 60.0
+HEURISTIC_TIME_S = 600.0
+#: Rounds of widening the candidates of unzoned cells and searching again, at most.
+WIDEN_ROUNDS = 6
 _WHERE = "design_zones"
 #: Notes for the caps of the heuristic that stopped a phase.
 LIMIT_NOTES = {
@@ -219,7 +225,7 @@ def design_zones(
     community_by_cell: Any = None,
     peak_students_by_cell: Any = None,
     method: str = "auto",
-    time_limit_s: float = 60.0,
+    time_limit_s: float | None = None,
     seed: int = 0,
     iterations: int | None = None,
     restarts: int = 3,
@@ -272,10 +278,11 @@ def design_zones(
         years together too).
     method : {"auto", "exact", "heuristic"}
         ``auto``: exact up to :data:`EXACT_MAX_CELLS` cells.
-    time_limit_s : float
-        Time limit (seconds): of the exact mode's MILP, and of the heuristic — no further phase
-        (search again for unzoned cells, the packing search) starts after it; the design is
-        the best found so far and ``limits_hit`` says ``time``.
+    time_limit_s : float, optional
+        Time limit (seconds; default :data:`EXACT_TIME_S` for the exact mode's MILP,
+        :data:`HEURISTIC_TIME_S` for the heuristic): no further phase of the heuristic (search
+        again for unzoned cells, the packing search) starts after it; the design is the best
+        found so far and ``limits_hit`` says ``time``.
     seed : int
         Heuristic's random seed.
     iterations, restarts : int, optional
@@ -340,11 +347,12 @@ def design_zones(
     bounds = design_bounds(inst, costs, units, ctx, cell_xy, school_xy, groups)
     milp_bound = float("nan")
     proven = False
+    exact_s = EXACT_TIME_S if time_limit_s is None else float(time_limit_s)
     if len(inst.root) == 0:
         label = np.full(n_units, -1, dtype=np.int64)
     elif exact:
         try:
-            label, milp_bound, proven = solve_milp(search, time_limit_s)
+            label, milp_bound, proven = solve_milp(search, exact_s)
         except InfeasibleError:  # no solution within the time limit
             exact = False
             if len(inst.fixed_unit):  # the heuristic's instance: groups joined by a path
@@ -352,22 +360,27 @@ def design_zones(
                 n_units = len(inst.students)
                 search = _peak_instance(inst, units, peak_students_by_cell, ctx["students"])
                 bounds = design_bounds(inst, costs, units, ctx, cell_xy, school_xy, groups)
-            notes.append(f"the exact design found no solution in {time_limit_s:g} s; the "
+            notes.append(f"the exact design found no solution in {exact_s:g} s; the "
                          "heuristic's design is given")
-    limits = _Limits(int(max_sweeps), max_chain_moves, start + float(time_limit_s))
+    budget = HEURISTIC_TIME_S if time_limit_s is None else float(time_limit_s)
+    limits = _Limits(int(max_sweeps), max_chain_moves, start + budget)
     if len(inst.root) and not exact:
         label = _search(search, bounds["seed"], iterations, restarts, seed, limits)
-        for again in range(3):  # unzoned cells: widen their candidates, search again
-            if not ((label < 0).any() and costs is not None and search is inst
-                    and n_units == len(units)) or limits.late():
+        # unzoned cells: widen their candidates and search again while that zones more of
+        # their students (at most WIDEN_ROUNDS rounds)
+        left = float(search.students[label < 0].sum())
+        for again in range(WIDEN_ROUNDS):
+            if not ((label < 0).any() and costs is not None and search is inst) \
+                    or limits.late():
                 break
-            wider = _widen(label, inst, costs, ctx["zone_of"], ctx["share"])
-            if wider is inst:
+            inst = search = _widen(label, inst, costs, ctx["zone_of"], ctx["share"], units)
+            tried = _search(search, label, iterations, 1, seed + 7 + again, limits)
+            now = float(search.students[tried < 0].sum())
+            if now >= left - 1e-9 and (tried < 0).sum() >= (label < 0).sum():
                 break
-            inst = search = wider
-            label = _search(search, label, iterations, 1, seed + 7 + again, limits)
+            label, left = tried, now
     for cap in sorted(limits.hit):
-        notes.append(LIMIT_NOTES[cap].format(t=time_limit_s, sweeps=max_sweeps))
+        notes.append(LIMIT_NOTES[cap].format(t=budget, sweeps=max_sweeps))
     label = _drop_overfull(label, search, notes)
     peak_z = (None if search is inst else np.bincount(
         label[label >= 0], weights=search.students[label >= 0], minlength=len(inst.root)))
@@ -410,38 +423,6 @@ def _ints(x: Any, name: str, n: int, lo: int, hi: int) -> np.ndarray:
         raise ValidationError([Problem(_WHERE, f"{name} must lie in [{lo}, {hi - 1}]",
                                        tuple(str(b) for b in bad))], _WHERE)
     return a
-
-
-def _zones_of_schools(school_cell: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Zones of the schools inside the district: schools sharing a cell or a group (≥ 0) are
-    one zone, rooted at its first cell; zones numbered by root cell. Returns (root cell of
-    each zone, zone of each school, −1 outside)."""
-    m = len(school_cell)
-    inside = np.flatnonzero(school_cell >= 0)
-    zone_of = np.full(m, -1, np.int64)
-    if not len(inside):
-        return np.zeros(0, np.int64), zone_of
-    _, by_cell = np.unique(school_cell[inside], return_inverse=True)
-    edges_a = [inside, inside]
-    edges_b = [inside[np.unique(by_cell, return_index=True)[1][by_cell]], inside]
-    g = group[inside]
-    if (g >= 0).any():
-        has = inside[g >= 0]
-        _, first = np.unique(g[g >= 0], return_index=True)
-        _, inv = np.unique(g[g >= 0], return_inverse=True)
-        edges_a.append(has)
-        edges_b.append(has[first[inv]])
-    a, b = np.concatenate(edges_a), np.concatenate(edges_b)
-    _, comp = connected_components(sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(m, m)),
-                                   directed=False)
-    root = {}
-    for j in inside:
-        c = int(comp[j])
-        root[c] = min(root.get(c, school_cell[j]), school_cell[j])
-    order = sorted(root, key=lambda c: root[c])
-    index = {c: z for z, c in enumerate(order)}
-    zone_of[inside] = [index[int(comp[j])] for j in inside]
-    return np.array([root[c] for c in order], dtype=np.int64), zone_of
 
 
 def _label(ids: Any, n: int) -> list[str]:
@@ -490,7 +471,7 @@ def _prepare(adjacency, costs, students, seats, school_cell, official, max_u, mi
                                 "lies in no cell); it gets no zone"))
     group = (np.full(m, -1, np.int64) if school_group is None
              else _ints(school_group, "school_group", m, -1, 2**62))
-    roots, zone_of = _zones_of_schools(school_cell, group)
+    roots, zone_of = zones_of_schools(school_cell, group)
     groups = [tuple(np.flatnonzero(zone_of == z).tolist()) for z in range(len(roots))]
     for g in groups:
         where = np.unique(school_cell[list(g)])
@@ -658,10 +639,11 @@ def _search(inst: _Instance, seed_label: np.ndarray, iterations: int | None, res
 
 
 def _widen(label: np.ndarray, inst: _Instance, costs: Any, zone_of: np.ndarray,
-           share: np.ndarray | None = None) -> _Instance:
+           share: np.ndarray | None = None, units: np.ndarray | None = None) -> _Instance:
     """Candidates widened for the cells left unzoned and their neighbours (two rings): every
     zone of a cell within two steps, at its cost from ``costs`` — a zone next door across a
-    river may be far by road and so not among the nearest candidates. Cells only."""
+    river may be far by road and so not among the nearest candidates. Units of one cell only
+    (``units``: the unit of each cell; a merged unit keeps its candidates)."""
     n, k = len(inst.students), len(inst.root)
     ring = np.zeros(n, dtype=bool)
     ring[label < 0] = True
@@ -676,10 +658,14 @@ def _widen(label: np.ndarray, inst: _Instance, costs: Any, zone_of: np.ndarray,
     want = sp.csr_matrix((np.ones(int(ok.sum())), (cells[near.row[ok]], zones[ok])), shape=(n, k))
     want.data[:] = 1.0
     full = sp.coo_matrix(costs)
-    keep = np.isin(full.row, cells)
-    rows, cols, vals = zone_pairs(full.row[keep].astype(np.int64),
-                                  full.col[keep].astype(np.int64), full.data[keep], zone_of,
-                                  share, n, k)
+    row = full.row.astype(np.int64)
+    alone = np.ones(len(row), dtype=bool)
+    if units is not None:  # units of one cell only (a merged unit keeps its candidates)
+        alone = np.bincount(units, minlength=n)[units[row]] == 1
+        row = units[row]
+    keep = alone & np.isin(row, cells)
+    rows, cols, vals = zone_pairs(row[keep], full.col[keep].astype(np.int64), full.data[keep],
+                                  zone_of, share, n, k)
     unit_of = np.repeat(np.arange(n), np.diff(inst.cand_ptr))
     have = sp.csr_matrix((np.ones(len(unit_of)), (unit_of, inst.cand_zone)), shape=(n, k))
     add = (np.asarray(want[rows, cols]).ravel() > 0) & (np.asarray(have[rows, cols]).ravel() == 0)

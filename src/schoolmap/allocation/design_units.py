@@ -13,7 +13,7 @@ from scipy.spatial import cKDTree
 from schoolmap.errors import Problem, ValidationError
 
 __all__ = ["CANDIDATES", "cell_candidates", "communities", "join_groups", "merge_units",
-           "zone_pairs"]
+           "zone_pairs", "zones_of_schools"]
 
 #: Candidate zones per cell in the heuristic (the nearest by cost, and the official one).
 CANDIDATES = 16
@@ -227,3 +227,35 @@ def units_first(units: np.ndarray) -> np.ndarray:
     """The first cell of each cell's unit, shape (n_cells,)."""
     _, first = np.unique(units, return_index=True)
     return first[np.searchsorted(np.unique(units), units)]
+
+
+def zones_of_schools(school_cell: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Zones of the schools inside the district: schools sharing a cell or a group (≥ 0) are
+    one zone, rooted at its first cell; zones numbered by root cell. Returns (root cell of
+    each zone, zone of each school, −1 outside)."""
+    m = len(school_cell)
+    inside = np.flatnonzero(school_cell >= 0)
+    zone_of = np.full(m, -1, np.int64)
+    if not len(inside):
+        return np.zeros(0, np.int64), zone_of
+    _, by_cell = np.unique(school_cell[inside], return_inverse=True)
+    edges_a = [inside, inside]
+    edges_b = [inside[np.unique(by_cell, return_index=True)[1][by_cell]], inside]
+    g = group[inside]
+    if (g >= 0).any():
+        has = inside[g >= 0]
+        _, first = np.unique(g[g >= 0], return_index=True)
+        _, inv = np.unique(g[g >= 0], return_inverse=True)
+        edges_a.append(has)
+        edges_b.append(has[first[inv]])
+    a, b = np.concatenate(edges_a), np.concatenate(edges_b)
+    _, comp = connected_components(sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(m, m)),
+                                   directed=False)
+    root = {}
+    for j in inside:
+        c = int(comp[j])
+        root[c] = min(root.get(c, school_cell[j]), school_cell[j])
+    order = sorted(root, key=lambda c: root[c])
+    index = {c: z for z, c in enumerate(order)}
+    zone_of[inside] = [index[int(comp[j])] for j in inside]
+    return np.array([root[c] for c in order], dtype=np.int64), zone_of
