@@ -31,10 +31,10 @@ DEMO_TABLES_SHA256 = {
     "forecast_methods.csv": "d62897443b98e77e48616c1884d1f3ffdeab135949878f5b383745fe32102029",
     "forecast_schools.csv": "dea7ec6251cdc56b3ae44a3d028f52ca45c3df0cc68fe73e877ee272bf733169",
     "new_sites.csv": "10aed5460d3bd79ee93602b52656b74c63056b7ca9457c318008722f76c6ed8c",
-    "proposed_catchments.csv": "31437456484cafbc06e9ba04e8e472300f4cfb86cd25a5106fe9dcf6f5dc4532",
-    "schools.csv": "5be42339a8158a4157f5d9c5f25d8de166e9c0fdb9c84175d521304726adddd3",
+    "proposed_catchments.csv": "f21da5448b21ae6f2635f3998e2db1da647204dd7121d26d30d40a5c8ae399fb",
+    "schools.csv": "e35fb694c19f47cf1f48f5e0b59db41184583b858e2d61711c39939f1104c53f",
     "siting_years.csv": "b22e8f2b7c4e5abddbcbead42304bcfd2e699915e33fedc7da72c30f718d6983",
-    "summary.json": "7bed6094870472785b8e99f9900b3119e456e05df13f72dc42b886e9b7aa039e",
+    "summary.json": "d432c8da1251ab982d8bcdd543604d3ab840a7084027fab89d2dae4a498b07dd",
     "zones.csv": "70745080fbb529aac0c883ebc6454bc30fa38edd8527c06d764b2713ee892fda",
 }
 

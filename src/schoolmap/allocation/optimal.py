@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
+from scipy.spatial.distance import cdist
 
 from schoolmap._kernels.auction import auction_prices
 from schoolmap._kernels.candidates import bin_boxes, priced_candidates, priced_violations
@@ -675,7 +676,7 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
         dist, idx, _ = _nearest(tree, xy, kk, pnorm, upper)
         rows, cols = np.nonzero(np.isfinite(dist) & (supply[:, None] > 0))
         return (rows, idx[rows, cols], dist[rows, cols]), np.zeros(m)
-    bin_m, key = _grid_for(xy, n_bins)
+    bin_m, key = _grid_for(xy, n_bins, supply > 0)
     counts = np.bincount(key)
     inverse = (np.cumsum(counts > 0) - 1)[key]
     weight = np.bincount(inverse, weights=supply)
@@ -706,8 +707,7 @@ def _auction_start(tree, xy, supply, sxy, capacity, p, pnorm, upper, bins):
     if m < AUCTION_MIN_SCHOOLS or n * kk > AUCTION_MAX_PAIRS or not np.isfinite(p).all():
         return None
     if kk == m:  # every school: the dense matrix, cheaper than a k-nearest query of all
-        diff = np.abs(xy[:, None, :] - sxy[None, :, :])
-        dist = diff.sum(axis=2) if pnorm == 1 else np.hypot(diff[..., 0], diff[..., 1])
+        dist = cdist(xy, sxy, "cityblock" if pnorm == 1 else "euclidean")
         dist[dist > upper] = np.inf
         near = np.broadcast_to(np.arange(m, dtype=np.int64), (n, m)).copy()
     else:
@@ -727,19 +727,23 @@ def _auction_start(tree, xy, supply, sxy, capacity, p, pnorm, upper, bins):
     return (rows, cols, dists), price
 
 
-def _grid_for(xy: np.ndarray, n_bins: int) -> tuple[float, np.ndarray]:
+def _grid_for(xy: np.ndarray, n_bins: int,
+              counted: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """A grid square side (metres) giving about ``n_bins`` *occupied* squares, and each cell's
     square key. Where cells crowd into part of the bounding box, the side shrinks until the
-    occupied squares are that many (a few refinements)."""
+    occupied squares are that many (a few refinements). ``counted`` (n,) bool: only these cells
+    occupy a square (the cells with students: a square of empty cells is no bin of the coarser
+    level, and counting it left a dense core 16× coarser than the level above it)."""
     span = np.ptp(xy, axis=0)
     origin = xy.min(axis=0)
     bin_m = max(float(np.sqrt(max(span[0] * span[1], 1.0) / n_bins)), 1.0)
     for _ in range(8):
         key = np.floor((xy - origin) / bin_m).astype(np.int64)
         key = key[:, 0] * (int(key[:, 1].max()) + 1) + key[:, 1]
+        live = key if counted is None else key[counted]
         top = int(key.max()) + 1
-        occupied = (int(np.count_nonzero(np.bincount(key, minlength=top))) if top <= 8 * len(key)
-                    else len(np.unique(key)))
+        occupied = (int(np.count_nonzero(np.bincount(live, minlength=top)))
+                    if top <= 8 * len(live) else len(np.unique(live)))
         if occupied >= 0.7 * n_bins or bin_m <= 1.0:
             break
         bin_m = max(bin_m * float((occupied / n_bins) ** 0.75), 1.0)
