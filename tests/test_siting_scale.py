@@ -189,3 +189,27 @@ def test_sites_by_road_use_road_trips_and_reach(demo):
     assert (road.sites["students_served"] > 0).all()
     assert (road.sites["mean_distance_m"] <= 3000.0).all()
     assert road.years["unserved_after"].iloc[0] < road.years["unserved_before"].iloc[0]
+
+
+def test_far_apart_villages_get_their_schools_from_one_allocation(monkeypatch):
+    # town A at its school; villages 10 km east and 10 km west (1,800 primary pupils each, no
+    # school within 3 km, more than a largest school of 1,350 each): both new schools open
+    # before the next exact allocation, since neither can take the other's pupils: the first
+    # allocation has the existing school, the next both sites (the drop checks need none:
+    # each village is alone without its site)
+    cells = gpd.GeoDataFrame(
+        pd.DataFrame([{"cell_id": c, **{f"age_{a}": n for a in range(18)}, "population": 18 * n}
+                      for c, n in (("A", 90.0), ("E", 300.0), ("W", 300.0))]),
+        geometry=[box(X0 + x - 50, Y0 - 50, X0 + x + 50, Y0 + 50)
+                  for x in (0.0, 10_000.0, -10_000.0)], crs=CRS)
+    district = district_from_frames({"cells": cells, "schools": _village(50.0).schools},
+                                    source="test")
+    calls = []
+    real = Planner._assign
+    monkeypatch.setattr(Planner, "_assign",
+                        lambda self, *a: calls.append(len(a[2])) or real(self, *a))
+    plan = site_new_schools(district, "primary", reach_m=3000)
+    assert sorted(plan.sites["site_id"]) == ["cell-E", "cell-W"]
+    assert (plan.lower_bound, plan.gap) == (2, 0.0)
+    assert plan.years["unserved_after"].iloc[0] == 2 * (1800 - 1350)  # one site per village
+    assert calls[:2] == [1, 3], calls  # schools in each allocation

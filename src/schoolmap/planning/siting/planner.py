@@ -228,9 +228,11 @@ def site_new_schools(
             if j < 0 or score < smallest:
                 left.add("no_site" if j < 0 else "pockets")
                 break
-            site = Site(j, len(options) - 1, t if t is not None else 0)
-            plan.append(site)
-            added.append(site)
+            for k in _far_apart(planner, r, j, {s.cand for s in plan}, smallest,
+                                max_new - len(plan)):
+                site = Site(k, len(options) - 1, t if t is not None else 0)
+                plan.append(site)
+                added.append(site)
             r = planner.solve(t, plan)
         for site in reversed(added):
             trial = [s for s in plan if s is not site]
@@ -360,6 +362,31 @@ def _serves(site_level: Any, level: str) -> bool:
     if not text:
         return True
     return text == level or level in SCHOOL_TYPES.get(text, ())
+
+
+def _far_apart(planner: Planner, r: Solved, first: int, used: set[int], smallest: float,
+               most: int) -> list[int]:
+    """``first`` and, opened with it before the next exact allocation, the next best candidates
+    whose unserved pupils lie more than twice the reach from those chosen (a new school there
+    cannot take pupils the others would), each with at least ``smallest`` of them, while the
+    unserved pupils fill every one at its largest size: far-apart openings need no allocation
+    each. The allocation after them is exact; sites it shows unnecessary are dropped again."""
+    picks = [first]
+    biggest = planner.options[-1, 1]
+    room = planner.unserved(r) - planner.target - biggest
+    tree = cKDTree(planner.cell_xy[r.short_cells]) if len(r.short_cells) else None
+    keep = np.ones(len(r.short_cells), dtype=bool)
+    while tree is not None and len(picks) < most and room >= biggest:
+        near = tree.query_ball_point(planner.cand_xy[picks[-1]], 2 * planner.reach)
+        keep[np.asarray(near, dtype=np.int64)] = False
+        rest = Solved(r.n_cells, r.short_cells[keep], r.short_students[keep], r.school,
+                      r.students, r.cost)
+        j, score = planner.best_candidate(rest, used | set(picks))
+        if j < 0 or score < smallest:
+            break
+        picks.append(j)
+        room -= biggest
+    return picks
 
 
 def _open_early(planner: Planner, plan: list[Site], years: list[Any], smallest: float) -> None:
