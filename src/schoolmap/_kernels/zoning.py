@@ -295,11 +295,12 @@ def _descend(label, load, size, root, root_of, s, official, adj_ptr, adj_idx, ad
              cand_zone, cand_cost, hi, lo, mw, cw, pen, lam, stamp, near, queue, tick, order,
              max_sweeps):
     """Best-improvement boundary moves, then neighbour swaps, until no sweep lowers F by more
-    than 1e-12 of it (less is rounding: moves passed back and forth) or ``max_sweeps`` sweeps
-    ran. Returns (tick, 1 if stopped by the cap else 0)."""
+    than 1e-12 of travel + moves (less is rounding: moves passed back and forth) or
+    ``max_sweeps`` sweeps ran. Returns (tick, 1 if stopped by the cap else 0)."""
     n = len(label)
-    tol = 1e-9 + 1e-12 * abs(design_cost(label, s, official, adj_ptr, adj_idx, adj_w, cand_ptr,
-                                         cand_zone, cand_cost, hi, lo, mw, cw, pen, lam)[5])
+    part = design_cost(label, s, official, adj_ptr, adj_idx, adj_w, cand_ptr, cand_zone,
+                       cand_cost, hi, lo, mw, cw, pen, lam)
+    tol = 1e-9 + 1e-12 * (abs(part[0]) + mw * part[1])  # of travel + moves, not the penalties
     for _ in range(max_sweeps):
         gain = 0.0
         for q in range(n):
