@@ -42,10 +42,12 @@ def _term(i, z, s, official, cand_ptr, cand_zone, cand_cost, mw, pen):
 
 @numba.njit(cache=True, nogil=True)
 def _excess(load, hi, lo):
-    """Students above ``hi`` or below ``lo``, less 1e-9: loads of fractional students summed
-    in another order differ by rounding, and × lam (huge) that noise looked like a gain —
-    descents passed cells back and forth for their 1000 sweeps."""
-    return max(0.0, load - hi - 1e-9) + max(0.0, lo - load - 1e-9)
+    """Students above ``hi`` or below ``lo``; 1e-9 or less counts as none: loads of fractional
+    students summed in another order differ by rounding, and × lam (huge) that noise looked
+    like a gain — descents passed cells back and forth for their 1000 sweeps."""
+    above = load - hi
+    below = lo - load
+    return (above if above > 1e-9 else 0.0) + (below if below > 1e-9 else 0.0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -425,14 +427,17 @@ def _boundary(label, adj_ptr, adj_idx, front):
 
 @numba.njit(cache=True, nogil=True)
 def improve(label, root, s, official, adj_ptr, adj_idx, adj_w, cand_ptr, cand_zone, cand_cost,
-            hi, lo, mw, cw, pen, lam, iterations, restarts, seed, t_start, max_sweeps):
+            hi, lo, mw, cw, pen, lam, iterations, restarts, seed, t_start, max_sweeps,
+            p_front):
     """Local search from ``label`` (in place, contiguous zones expected — see :func:`repair`):
     descent, then ``restarts`` rounds of simulated annealing of ``iterations`` proposals each
     (a random cell moves to a random neighbouring zone, or swaps with that neighbour), each
     followed by a descent of at most ``max_sweeps`` sweeps; the best design found is left in
     ``label``. ``t_start``: the first temperature (≤ 0: half the mean size of a boundary
     move). Every loop is bounded: proposals by ``iterations`` × ``restarts``, descents by
-    ``max_sweeps``. Returns (F, descents stopped by ``max_sweeps`` before a local optimum)."""
+    ``max_sweeps``. ``p_front``: the share of proposals drawn from the cells on a zone
+    boundary (the rest from any cell; 0: none, and the random stream of before). Returns (F,
+    descents stopped by ``max_sweeps`` before a local optimum)."""
     state = np.empty(1, dtype=np.uint64)
     state[0] = np.uint64(seed) * np.uint64(6364136223846793005) + np.uint64(1442695040888963407)
     if state[0] == 0:
@@ -487,12 +492,12 @@ def improve(label, root, s, official, adj_ptr, adj_idx, adj_w, cand_ptr, cand_zo
             frac = st / (stages - 1)
             temp = t0 * (0.002 ** frac)
             lam_a = lam_lo * (lam / lam_lo) ** frac
-            # half the proposals from the cells on a zone boundary at the stage's start (an
-            # interior cell has no other zone to move to), half from any cell
-            n_front = _boundary(label, adj_ptr, adj_idx, front)
+            # a share p_front of the proposals from the cells on a zone boundary at the
+            # stage's start (an interior cell has no other zone to move to), the rest from any
+            n_front = _boundary(label, adj_ptr, adj_idx, front) if p_front > 0.0 else 0
             for _ in range(per):
                 i = _randint(state, n)
-                if n_front > 0 and _rand(state) < 0.5:
+                if n_front > 0 and _rand(state) < p_front:
                     i = front[_randint(state, n_front)]
                 a = label[i]
                 deg = adj_ptr[i + 1] - adj_ptr[i]

@@ -363,7 +363,9 @@ def design_zones(
             notes.append(f"the exact design found no solution in {exact_s:g} s; the "
                          "heuristic's design is given")
     budget = HEURISTIC_TIME_S if time_limit_s is None else float(time_limit_s)
-    limits = _Limits(int(max_sweeps), max_chain_moves, start + budget)
+    # given costs (roads): zones are ragged, half the proposals from their boundaries
+    limits = _Limits(int(max_sweeps), max_chain_moves, start + budget,
+                     p_front=0.5 if costs is not None else 0.0)
     if len(inst.root) and not exact:
         label = _search(search, bounds["seed"], iterations, restarts, seed, limits)
         # unzoned cells: widen their candidates and search again while that zones more of
@@ -579,6 +581,7 @@ class _Limits:
     max_moves: int | None = None
     deadline: float = float("inf")
     hit: set[str] = field(default_factory=set)
+    p_front: float = 0.0  # share of annealing proposals from zone boundaries
 
     def late(self) -> bool:
         import time
@@ -612,7 +615,7 @@ def _search(inst: _Instance, seed_label: np.ndarray, iterations: int | None, res
 
     def run(lab, cost, mw, cw, lam, its, rounds, s, t0) -> float:
         f, capped = improve(lab, *args, cost, inst.hi, inst.lo, mw, cw, inst.pen, lam, its,
-                            int(rounds), int(s), t0, int(lim.max_sweeps))
+                            int(rounds), int(s), t0, int(lim.max_sweeps), lim.p_front)
         if capped:
             lim.hit.add("sweeps")
         return f
