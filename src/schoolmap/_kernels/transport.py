@@ -569,6 +569,15 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
         if n_paths >= max_paths:
             return flow, unserved, np.zeros(m), n_paths, STATUS_PATH_LIMIT
         t_excess = fwd_total + unserved_total - total  # > 0: T has excess; < 0: deficit
+        # excesses and deficits cancel exactly (Σ_j (load_j − fwd_j) + t_excess = 0), so an
+        # excess with no deficit anywhere is rounding drift of the running sums (seen: 8.8e-8
+        # students on one school, eps 8.8e-8): the flows are done
+        n_deficit = 1 if t_excess < -eps else 0
+        for j in range(m):
+            if fwd[j] > load[j] + eps:
+                n_deficit += 1
+        if n_deficit == 0:
+            break
         for v in range(m + 2):
             dist[v] = INF
             done[v] = False
@@ -584,10 +593,6 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
             size = _heap_push(hkeys, hvals, size, 0.0, T)
         if size == 0:
             break
-        n_deficit = 1 if t_excess < -eps else 0
-        for j in range(m):
-            if fwd[j] > load[j] + eps:
-                n_deficit += 1
         sink = -1
         reach = 0.0
         while size > 0:
