@@ -78,3 +78,21 @@ def test_bad_travel_table_is_named(tmp_path):
         _scenario(tmp_path, '[travel]\nmode = "bike"\nwalk_kmh = 0\nspeed = 3\n')
     text = str(exc.value)
     assert "mode must be one of" in text and "walk_kmh" in text and "unknown key 'speed'" in text
+
+
+def test_siting_reaches_by_road_in_a_walk_scenario(tmp_path, monkeypatch):
+    """[siting] in a walk scenario measures new schools' reach along the roads: the run hands
+    the scenario's travel and the district's road graph to site_new_schools (which runs)."""
+    import schoolmap.run.scenario as runner
+    seen = []
+    real = runner.site_new_schools
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("travel"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "site_new_schools", recording)
+    sc = _scenario(tmp_path, '[travel]\nmode = "walk"\n\n[siting]\nlevels = ["primary"]\n')
+    result = run_scenario(sc)
+    assert seen and all(t is not None and t.mode == "walk" for t in seen)
+    assert "primary" in result.siting

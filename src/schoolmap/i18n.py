@@ -366,11 +366,13 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
     "travel_euclidean": {"en": "Distances: straight line (travel mode euclidean).",
                          "zh": "距离：直线距离。"},
     "travel_road": {"en": "Distances: {what} distance along the roads (travel mode {mode}) "
-                          "for the nearest and optimal methods and the year-by-year figures; "
+                          "for the nearest and optimal methods, the year-by-year figures and the "
+                          "reach of new schools; "
                           "official catchments follow their zones. Cells and schools more than "
                           "{conn} m from a road: straight line.",
-                    "zh": "距离：沿道路的{what}距离（出行方式 {mode}），用于就近、最优分配方法及"
-                          "逐年模拟；划片按官方学区。距道路超过 {conn} 米的网格和学校按直线距离。"},
+                    "zh": "距离：沿道路的{what}距离（出行方式 {mode}），用于就近、最优分配方法、"
+                          "逐年模拟及新建学校的服务范围；划片按官方学区。距道路超过 {conn} 米的网格"
+                          "和学校按直线距离。"},
     "travel_walk": {"en": "walking", "zh": "步行"},
     # [zoning]: designed catchments (划片调整) against the official zones
     "zoning": {"en": "Designed catchments", "zh": "划片方案 (划片调整)"},

@@ -629,6 +629,9 @@ def _run_siting(result: ScenarioResult, say: Callable[[str], None]) -> None:
     sc, settings = result.scenario, result.scenario.siting
     assert settings is not None
     plans, frames = {}, []
+    # reach by road where the scenario travels by road (the graph is built once and cached)
+    road = {} if sc.travel.mode == "euclidean" else {
+        "travel": sc.travel, "graph": district_graph(result.district, sc.travel)}
     for level in settings.levels or sc.levels:
         norm = sc.norms.level(level)
         grade_demand = None
@@ -646,7 +649,7 @@ def _run_siting(result: ScenarioResult, say: Callable[[str], None]) -> None:
                                 reach_m=settings.reach(level),
                                 target_unserved=settings.target_unserved,
                                 max_new=settings.max_new, lang=sc.language, progress=say,
-                                lp_time_limit_s=settings.lp_time_limit_s)
+                                lp_time_limit_s=settings.lp_time_limit_s, **road)
         plans[level] = plan
         frames.append(plan.sites)
         result.notes += [f"{level}/siting: {n}" for n in plan.notes]
