@@ -91,7 +91,7 @@ def lower_bound(planner: Planner, before: Mapping[Any, Solved], after: Mapping[A
             break
         try:
             lp, why = lp_bound(planner, years_k, cand_xy, {t: limit[t] + TOL for t in years_k},
-                               left, notes, pairs)
+                               left, notes, pairs, stated_limit_s=time_limit_s)
         except ImportError:
             notes.append("lower bound from seats missing only (install highspy for the LP bound)")
             return bound, "seats"
@@ -113,7 +113,8 @@ def lower_bound(planner: Planner, before: Mapping[Any, Solved], after: Mapping[A
 def lp_bound(planner: Planner, years: list[Any], cand_xy: np.ndarray,
              limit: Mapping[Any, float], time_limit_s: float = DEFAULT_LP_TIME_LIMIT_S,
              notes: list[str] | None = None,
-             reach_pairs: dict[Any, tuple] | None = None) -> tuple[float | None, str]:
+             reach_pairs: dict[Any, tuple] | None = None,
+             stated_limit_s: float | None = None) -> tuple[float | None, str]:
     """LP relaxation of the fewest-sites problem over ``years`` (a proven lower bound).
 
     min Σ y_j over candidates such that in every year every student is served within reach
@@ -122,10 +123,12 @@ def lp_bound(planner: Planner, years: list[Any], cand_xy: np.ndarray,
     large or too slow: :data:`LP_SQUARES_PER_REACH`); a square may use every school any of its
     cells reaches, which only relaxes the problem further, so the optimum stays a valid lower
     bound. A coarser square adds a note to ``notes``. ``reach_pairs`` keeps each year's cells
-    and schools within reach between calls. Returns the LP optimum, or None and why not (too
-    large, time limit).
+    and schools within reach between calls. ``stated_limit_s``: the limit the user set, quoted
+    in the reason (default ``time_limit_s``; a caller passing what is left of it says so).
+    Returns the LP optimum, or None and why not (too large, time limit).
     """
     start = time.perf_counter()
+    stated = time_limit_s if stated_limit_s is None else stated_limit_s
     reach_pairs = {} if reach_pairs is None else reach_pairs
     why = ""
     for step, per_reach in enumerate(LP_SQUARES_PER_REACH):
@@ -142,11 +145,11 @@ def lp_bound(planner: Planner, years: list[Any], cand_xy: np.ndarray,
                              f"squares ({why})")
             return value, ""
         if reason == "time":
-            reason = f"the LP was not solved within its time limit of {time_limit_s:g} s"
+            reason = f"the LP was not solved within its time limit of {stated:g} s"
         why = why or reason
         if reason.startswith("the pairs"):
             break  # cell-to-school pairs alone are over budget: coarser squares do not help
-    return None, why or f"the LP was not solved within its time limit of {time_limit_s:g} s"
+    return None, why or f"the LP was not solved within its time limit of {stated:g} s"
 
 
 def _lp_on_squares(planner, years, cand_xy, limit, per_reach, time_limit_s, reach_pairs):
