@@ -42,6 +42,8 @@ CASES = [  # (what the demo says, what the broken copy says, table, key, words o
      "must be a number, got true"),
     ("reach_m = { kindergarten = 3000,", "reach_m = { kindergarten = nan,", "[siting]",
      "reach_m.kindergarten", "must be a finite number, got nan"),
+    ("births_cv = 0.05", "births_cv = -1", "[forecast]", "births_cv",
+     "is a spread ≥ 0 (0: no uncertainty), got -1"),
 ]
 
 

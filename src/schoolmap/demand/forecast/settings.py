@@ -164,6 +164,10 @@ class ForecastSettings:
         for key in ("survival", "girls_share", "puhui_target"):
             if isinstance(values.get(key), float | int) and not 0 <= values[key] <= 1:
                 problems.append(f"{where}: {key} is a share between 0 and 1")
+        for key in ("births_cv", "migration_sd"):  # spreads of the ensemble: never negative
+            if isinstance(values.get(key), float | int) and values[key] < 0:
+                problems.append(f"{where}: {key} is a spread ≥ 0 (0: no uncertainty), got "
+                                f"{values[key]!r}")
         ValidationError.raise_if(problems, "scenario forecast")
         return cls(**values)  # type: ignore[arg-type]
 
