@@ -68,6 +68,8 @@ MARGIN_BINS = 0.5
 CELLS_PER_CHECK_BIN = 32  # cells per grid square of the streamed certificate (on average)
 KEEP_VIOLATIONS = 4  # violating pairs priced in per cell and round (the most violating)
 MAX_ROUNDS = 50  # solve rounds before an answer is reported unproven
+WARM_PATHS = 10  # a round's warm re-solve may take this many times the first round's paths
+WARM_SLACK = 1  # … plus this many per cell and school (and 10,000), then it starts afresh
 GAP_TOL = 1e-8  # relative duality gap accepted as proof (total travel within 1e-8 of optimal)
 AUCTION_MAX_PAIRS = 4_000_000  # coarsest levels up to this many pairs start from auction prices
 AUCTION_MIN_SCHOOLS = 50  # below this a cold start is cheap already
@@ -185,7 +187,7 @@ def _vector(x: Any, name: str, length: int | None = None) -> np.ndarray:
 
 
 def _solve_candidates(supply, capacity, indptr, school, cost, unserved_cost, integral,
-                      price0=None, flow0=None, workspace=None):
+                      price0=None, flow0=None, workspace=None, path_budget=None):
     if max(len(school), len(supply)) >= 2**31 - 1:  # the kernel's ladders hold int32 slots
         raise MemoryLimitError(f"{len(supply):,} cells with {len(school):,} candidate pairs are "
                                "more than one exact solve can hold; split the district")
@@ -196,7 +198,7 @@ def _solve_candidates(supply, capacity, indptr, school, cost, unserved_cost, int
         supply, capacity, indptr, school, cost, unserved_cost,
         np.ascontiguousarray(price0, dtype=np.float64), eps,
         np.zeros(0) if flow0 is None else np.ascontiguousarray(flow0, dtype=np.float64),
-        max_paths(len(supply), len(capacity)),
+        max_paths(len(supply), len(capacity)) if path_budget is None else int(path_budget),
         *(ladders(len(capacity)) if workspace is None else workspace))
     if status == STATUS_NO_PATH:
         raise InfeasibleError("students cannot all be placed and leaving them unserved is not "
@@ -612,9 +614,14 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
             # them does (and at least its estimate), or they all rush to it and must be led
             # back path by path; it then draws its seats' worth from cells on the margin
             price = np.where(price > 0.0, price, np.maximum(estimate, wanted))
-        flow, unserved, price, paths = _solve_candidates(
-            supply, capacity, indptr, school, cvals, p, integral, price,
-            None if pair_flow is None else pair_flow[order], workspace)
+        if pair_flow is None:
+            flow, unserved, price, paths = _solve_candidates(
+                supply, capacity, indptr, school, cvals, p, integral, price, None, workspace)
+            first_paths = paths
+        else:
+            flow, unserved, price, paths = _resolve(
+                supply, capacity, indptr, school, cvals, p, integral, price, pair_flow[order],
+                workspace, first_paths, say)
         pair_flow = np.empty(len(rows))
         pair_flow[order] = flow
         certificate["paths"] += paths
@@ -643,6 +650,24 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
     certificate["candidates"] = len(school)
     return _finish(supply, capacity, indptr, school, cvals, p, flow, unserved, price, u,
                    integral, certificate)
+
+
+def _resolve(supply, capacity, indptr, school, cost, p, integral, price, flow0, workspace,
+             first_paths, say):
+    """A certificate round's re-solve, warm from the last round's flows and prices, within
+    ``WARM_PATHS`` × the first round's paths (plus one per cell and school): on some starts the
+    warm search wanders (a 250,000-cell city's kindergartens: 1.8 million paths, where a fresh
+    start takes 7,001), so past that budget the round is solved afresh from no prices."""
+    budget = WARM_PATHS * first_paths + WARM_SLACK * (len(supply) + len(capacity) + 10_000)
+    try:
+        return _solve_candidates(supply, capacity, indptr, school, cost, p, integral, price,
+                                 flow0, workspace, min(budget, max_paths(len(supply),
+                                                                         len(capacity))))
+    except UnprovenError:
+        say(f"  the warm re-solve passed {budget:,} paths: solving this round afresh")
+        flow, unserved, price, paths = _solve_candidates(supply, capacity, indptr, school, cost,
+                                                         p, integral, None, None, workspace)
+        return flow, unserved, price, paths + budget
 
 
 def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol, say, bins,
