@@ -62,6 +62,15 @@ def ladders(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @nb.njit(cache=True, nogil=True)
+def _is_deficit(a, m, fwd, load, t_excess, eps):
+    """Node a (a school, U = m or T = m + 1) can take flow: a school forwarding more than it
+    holds, or T short of the supply."""
+    if a < m:
+        return fwd[a] > load[a] + eps
+    return a == m + 1 and t_excess < -eps
+
+
+@nb.njit(cache=True, nogil=True)
 def _heap_push(keys, vals, size, key, val):
     i = size
     keys[i] = key
@@ -572,9 +581,9 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
         # excesses and deficits cancel exactly (Σ_j (load_j − fwd_j) + t_excess = 0), so an
         # excess with no deficit anywhere is rounding drift of the running sums (seen: 8.8e-8
         # students on one school, eps 8.8e-8): the flows are done
-        n_deficit = 1 if t_excess < -eps else 0
-        for j in range(m):
-            if fwd[j] > load[j] + eps:
+        n_deficit = 0
+        for v in range(m + 2):
+            if _is_deficit(v, m, fwd, load, t_excess, eps):
                 n_deficit += 1
         if n_deficit == 0:
             break
@@ -601,7 +610,7 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
                 continue
             done[a] = True
             reach = d
-            if (a < m and fwd[a] > load[a] + eps) or (a == T and t_excess < -eps):
+            if _is_deficit(a, m, fwd, load, t_excess, eps):
                 if sink == -1:
                     sink = a  # the nearest deficit
                     if not warm:
@@ -685,7 +694,7 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
             found = False
             while length > 0:
                 a = path[length - 1]
-                if (a < m and fwd[a] > load[a] + eps) or (a == T and t_excess < -eps):
+                if _is_deficit(a, m, fwd, load, t_excess, eps):
                     found = True
                     break
                 b = _next_admissible(a, ptr, dead, on_path, dirty, potential, fwd, capacity,
