@@ -26,13 +26,15 @@ def _roads() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(geometry=lines, crs=CRS)
 
 
-def _scenario(tmp_path, travel: str):
+def _scenario(tmp_path, travel: str,
+              keys: str = 'horizon = 2\nmethods = ["catchment", "nearest", "optimal"]\n'):
+    """Tiny town with :func:`_roads`, its scenario's top-level ``keys`` and then ``travel``
+    (tables)."""
     layers = tiny_town_layers()
     layers["roads"] = _roads()
     write_gpkg(layers, tmp_path / "town.gpkg")
     path = tmp_path / "walk.toml"
-    path.write_text('district = "town.gpkg"\nbase_year = 2026\nhorizon = 2\n'
-                    'methods = ["catchment", "nearest", "optimal"]\nlang = "en"\n'
+    path.write_text(f'district = "town.gpkg"\nbase_year = 2026\n{keys}lang = "en"\n'
                     f'output = "out"\n{travel}', encoding="utf-8")
     return load_scenario(path)
 

@@ -333,9 +333,10 @@ def write_results(
             encoding="utf-8")
         if render_map is None:
             from schoolmap.present.maps import render_result_map
+            from schoolmap.run.routes import assignment_routes
 
             render_result_map(result, tmp / "map.html", proposed=proposed,
-                              zoning=zoning or None)
+                              zoning=zoning or None, routes=assignment_routes(result))
         else:
             render_map(result, tmp / "map.html")
         from schoolmap.present.maps.static import static_maps

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,11 @@ from schoolmap.present.maps.timeline import add_developments, add_milestone_year
 from schoolmap.present.maps.zoning import add_designed_zones
 
 
-def _result_assignment_lines(m: folium.Map, result: Any, method: str, lang: str) -> None:
+def _result_assignment_lines(m: folium.Map, result: Any, method: str, lang: str,
+                             routes: Mapping[tuple[str, str], Sequence[Any]]) -> None:
     """The assignment lines the scenario asks for (``[map] assignment_lines``), per level the
-    school serves; an id found in no level is named in the legend."""
+    school serves, along ``routes[(level, school_id)]`` where given (else straight); an id found
+    in no level is named in the legend."""
     wanted = getattr(result.scenario, "assignment_lines", ())
     missing = []
     for school_id in wanted:
@@ -37,7 +40,7 @@ def _result_assignment_lines(m: folium.Map, result: Any, method: str, lang: str)
                                   & (result.schools["method"] == method)]
             if (level, method) in result.allocations and (rows["school_id"] == school_id).any():
                 add_assignment_lines(m, result.allocations[(level, method)], rows, result.cells,
-                                     school_id, lang=lang)
+                                     school_id, lang=lang, routes=routes.get((level, school_id)))
                 found = True
         if not found:
             missing.append(school_id)
@@ -49,7 +52,8 @@ def _result_assignment_lines(m: folium.Map, result: Any, method: str, lang: str)
 
 def render_result_map(result: Any, path: str | os.PathLike,
                       proposed: gpd.GeoDataFrame | None = None,
-                      zoning: dict[str, gpd.GeoDataFrame] | None = None) -> Path:
+                      zoning: dict[str, gpd.GeoDataFrame] | None = None,
+                      routes: Mapping[tuple[str, str], Sequence[Any]] | None = None) -> Path:
     """Draw a scenario run and write ``map.html``.
 
     The map shows the headline method (the scenario's first) with :func:`shortfall_map`:
@@ -74,9 +78,10 @@ def render_result_map(result: Any, path: str | os.PathLike,
     :func:`add_new_sites`) and ``"Developments"`` for the district's new housing
     (:func:`add_developments`), also off at first; for each school of the scenario's
     ``[map] assignment_lines``, its lines from the cells it takes students from under the
-    headline method (:func:`add_assignment_lines`, on); with ``proposed``, the proposed
-    catchments of the first method other than ``catchment`` (:func:`add_proposed_catchments`,
-    off). With ``tiles = "gaode"`` every layer is shifted to GCJ-02 to match the Gaode tiles.
+    headline method (:func:`add_assignment_lines`, on; along the roads with ``routes``); with
+    ``proposed``, the proposed catchments of the first method other than ``catchment``
+    (:func:`add_proposed_catchments`, off). With ``tiles = "gaode"`` every layer is shifted to
+    GCJ-02 to match the Gaode tiles.
 
     Parameters
     ----------
@@ -94,6 +99,11 @@ def render_result_map(result: Any, path: str | os.PathLike,
         (:func:`schoolmap.run.zoning.zoning_tables`), drawn per level as ``"Designed
         catchments – <level>"`` with the areas that change school hatched
         (:func:`~schoolmap.present.maps.zoning.add_designed_zones`, off).
+    routes : mapping or None, optional
+        ``(level, school_id)`` → one line per flow to that school of the headline allocation,
+        in its order, in the cells' CRS (:func:`schoolmap.run.routes.assignment_routes`,
+        computed by the caller when ``[travel] mode`` is walk or drive): the assignment lines
+        follow the roads. A school without an entry gets straight lines.
 
     Returns
     -------
@@ -131,7 +141,7 @@ def render_result_map(result: Any, path: str | os.PathLike,
         add_balance(m, balance.by_school, result.district.schools, level, lang=lang)
     add_new_sites(m, result.new_sites, levels=sc.levels, lang=lang)
     add_developments(m, result.district.developments, base_year=result.year, lang=lang)
-    _result_assignment_lines(m, result, method, lang)
+    _result_assignment_lines(m, result, method, lang, routes or {})
     if proposed is not None:
         _result_proposed_catchments(m, result, proposed, lang)
     if zoning is not None:
