@@ -19,14 +19,13 @@ from scipy.sparse.csgraph import dijkstra
 
 from schoolmap._kernels.network import bounded_dijkstra
 from schoolmap.allocation.network import (
-    _reverse,
     allocate_optimal_network,
     connect_points,
     network_transport,
 )
 from schoolmap.demand import demand_by_cell_grade, level_schools
 from schoolmap.io.district import read_district
-from schoolmap.io.roads import RoadGraph, _from_edges, road_graph_for
+from schoolmap.io.roads import RoadGraph, graph_from_edges, road_graph_for
 from schoolmap.norms import default_norms
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +65,7 @@ def grid_city(n_nodes: int, seed: int = 0) -> RoadGraph:
     length = np.hypot(*(xy[a] - xy[b]).T)
     tail, head = np.concatenate([a, b]), np.concatenate([b, a])
     w = np.concatenate([length, length])
-    return _from_edges(xy, tail, head, w, w / (5 / 3.6), "walk", "synthetic", [])
+    return graph_from_edges(xy, tail, head, w, w / (5 / 3.6), "walk", "synthetic")
 
 
 def _scipy_check(g: RoadGraph, sources: np.ndarray, limit: float, src: np.ndarray,
@@ -100,7 +99,7 @@ def pandana_side(n_nodes: int, n_schools: int, limit: float, seed: int = 0) -> d
     g = grid_city(n_nodes, seed)
     rng = np.random.default_rng(seed)
     sc = connect_points(g, rng.uniform(0, g.node_xy.max(axis=0), (n_schools, 2)), 1e9)
-    ip, ix, w = _reverse(g)
+    ip, ix, w = g.reversed_csr()
     tail = np.repeat(np.arange(g.n_nodes), np.diff(ip))
     t0 = time.perf_counter()
     net = pandana.Network(pd.Series(g.node_xy[:, 0]), pd.Series(g.node_xy[:, 1]),
@@ -140,7 +139,7 @@ def dijkstra_only(n_nodes: int, n_schools: int, limit: float, seed: int = 0) -> 
     g = grid_city(n_nodes, seed)
     rng = np.random.default_rng(seed)
     sc = connect_points(g, rng.uniform(0, g.node_xy.max(axis=0), (n_schools, 2)), 1e9)
-    ip, ix, w = _reverse(g)
+    ip, ix, w = g.reversed_csr()
     lim = np.full(n_schools, limit)
     t0 = time.perf_counter()
     src, node, dist, _ = bounded_dijkstra(ip, ix, w, sc.node, np.zeros(n_schools), lim)
@@ -192,7 +191,7 @@ def synthetic(n_nodes: int, n_cells: int, n_schools: int, seed: int = 0) -> dict
     # same distances both ways: each school's search to the same limit
     sc = connect_points(g, schools, 1e9)
     limit = float(np.quantile(r.cost, 0.99)) if len(r.cost) else 1000.0
-    ip, ix, w = _reverse(g)
+    ip, ix, w = g.reversed_csr()
     t0 = time.perf_counter()
     src, node, dist, _ = bounded_dijkstra(ip, ix, w, sc.node, np.zeros(n_schools),
                                           np.full(n_schools, limit))

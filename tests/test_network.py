@@ -25,7 +25,13 @@ from schoolmap.allocation.network import (
 )
 from schoolmap.allocation.optimal import UnprovenWarning, transport
 from schoolmap.errors import UnprovenError, ValidationError
-from schoolmap.io.roads import build_road_graph, graph_from_osm, read_osm_roads, road_graph_for
+from schoolmap.io.roads import (
+    build_road_graph,
+    graph_from_edges,
+    graph_from_osm,
+    read_osm_roads,
+    road_graph_for,
+)
 
 from .test_optimal import highs_lp
 
@@ -168,6 +174,27 @@ def test_oneway_drive_runs_home_to_school():
     assert cost.tolist() == [1000.0]
     _, _, back = network_pair_costs(g, np.array([[1000.0, 0.0]]), np.array([[0.0, 0.0]]))
     assert back.tolist() == [2000.0]
+
+
+def test_graph_from_edges_and_its_reverse():
+    """A one-way edge 0 → 1, a two-way 1 ↔ 2 drawn twice (the shorter kept); the reverse CSR
+    lists the edges entering each node."""
+    xy = np.array([[0.0, 0.0], [100.0, 0.0], [200.0, 0.0], [900.0, 900.0]])
+    g = graph_from_edges(xy, [0, 1, 2, 1], [1, 2, 1, 2], [100.0, 100.0, 100.0, 150.0],
+                         [72.0, 72.0, 72.0, 108.0], "drive", "edges")
+    assert g.n_edges == 3 and g.n_pieces == 2 and g.component.tolist() == [0, 0, 0, 1]
+    assert g.to_scipy().toarray()[1, 2] == 100.0
+    ip, ix, w = g.reversed_csr()
+    assert [ix[ip[k]:ip[k + 1]].tolist() for k in range(4)] == [[], [0, 2], [1], []]
+    np.testing.assert_array_equal(g.to_scipy().T.toarray()[1], [100.0, 0.0, 100.0, 0.0])
+    assert ip.dtype == ix.dtype == np.int64 and w.dtype == np.float64
+    with pytest.raises(ValidationError) as exc:
+        graph_from_edges(xy, [0, 5], [1, 2], [10.0, -1.0], [1.0], source="mine")
+    assert "time_s has 1 entries, tail 2" in str(exc.value)
+    with pytest.raises(ValidationError) as exc:
+        graph_from_edges(xy, [0, 5], [1, 2], [10.0, -1.0], [1.0, 1.0], source="mine")
+    text = str(exc.value)
+    assert "tail must be node numbers 0…3" in text and "length_m must be ≥ 0" in text
 
 
 @settings(max_examples=25, deadline=None)

@@ -123,13 +123,6 @@ def connect_points(graph: RoadGraph, xy: np.ndarray, max_connector_m: float) -> 
                         comp.astype(np.int64))
 
 
-def _reverse(graph: RoadGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CSR of the reversed graph: searches from a school give distances *to* it."""
-    t = graph.to_scipy().T.tocsr()
-    return (t.indptr.astype(np.int64), t.indices.astype(np.int64),
-            np.ascontiguousarray(t.data, dtype=np.float64))
-
-
 def landmarks(graph: RoadGraph, k: int = LANDMARKS) -> np.ndarray:
     """``k`` landmark nodes on the rim of the largest piece: for each of ``k`` compass
     directions, the node farthest out that way (duplicates dropped).
@@ -192,7 +185,7 @@ def network_pair_costs(graph: RoadGraph, cell_xy: np.ndarray, school_xy: np.ndar
     """
     cells = connect_points(graph, cell_xy, max_connector_m)
     schools = connect_points(graph, school_xy, max_connector_m)
-    indptr, index, weight = _reverse(graph)
+    indptr, index, weight = graph.reversed_csr()
     radius = np.broadcast_to(np.asarray(radius_m, dtype=np.float64), (len(school_xy),))
     src, node, dist, _ = bounded_dijkstra(indptr, index, weight, schools.node,
                                           schools.connector_m,
@@ -233,7 +226,7 @@ def road_routes(graph: RoadGraph, cell_xy: np.ndarray, school_xy: np.ndarray, *,
     if school.straight[0] or not len(cell_xy):
         return straight
     cells = connect_points(graph, cell_xy, max_connector_m)
-    ip, ix, w = _reverse(graph)  # from the school on the reversed graph: pred points home → school
+    ip, ix, w = graph.reversed_csr()  # from the school, reversed: pred points home → school
     _, pred = path_tree(ip, ix, w, int(school.node[0]), 0.0)
     nodes, ptr = trace_paths(pred, np.where(cells.straight, -1, cells.node), int(school.node[0]))
     out = straight.copy()
@@ -334,7 +327,7 @@ def allocate_nearest_network(
                           (f"no {level or 'open'} school: all students unassigned",))
     cells = connect_points(graph, cell_xy, max_connector_m)
     schools = connect_points(graph, school_xy, max_connector_m)
-    indptr, index, weight = _reverse(graph)
+    indptr, index, weight = graph.reversed_csr()
     label, dist = nearest_source(indptr, index, weight, schools.node, schools.connector_m)
     best = np.full(n, -1, np.int64)
     cost = np.full(n, np.inf)
@@ -504,7 +497,7 @@ def network_transport(
     say = progress or (lambda _msg: None)
     cells = connect_points(graph, xy, max_connector_m)
     schools = connect_points(graph, sxy, max_connector_m)
-    indptr, index, weight = _reverse(graph)
+    indptr, index, weight = graph.reversed_csr()
     # ALT bounds: d(a → b) ≥ d(L, b) − d(L, a) and ≥ d(a, L) − d(b, L) for every landmark L
     lf, lt = landmark_bounds(graph, (graph.indptr, graph.index, graph.length_m),
                              (indptr, index, weight), n_landmarks)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,8 +39,8 @@ from scipy.spatial import cKDTree
 
 from schoolmap.errors import Problem, ValidationError
 
-__all__ = ["MODES", "RoadGraph", "build_road_graph", "read_osm_roads", "read_roads_layer",
-           "road_graph_for"]
+__all__ = ["MODES", "RoadGraph", "build_road_graph", "graph_from_edges", "read_osm_roads",
+           "read_roads_layer", "road_graph_for"]
 
 #: Travel modes of a road graph (``euclidean`` needs none).
 MODES = ("walk", "drive")
@@ -107,6 +108,24 @@ class RoadGraph:
         w = self.length_m if weight == "length_m" else self.time_s
         n = self.n_nodes
         return csr_matrix((w, self.index, self.indptr), shape=(n, n))
+
+    def reversed_csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The reversed graph's CSR arrays: a search from a school on them gives every node's
+        road distance *to* the school (trips run home → school; on a one-way street against
+        the traffic).
+
+        Returns
+        -------
+        indptr : ndarray of shape (n_nodes + 1,), int64
+        index : ndarray of shape (n_edges,), int64
+            Tail node of each reversed edge: the edges *entering* node k are
+            ``index[indptr[k]:indptr[k + 1]]``.
+        length_m : ndarray of shape (n_edges,), float64
+            Edge length, metres.
+        """
+        t = self.to_scipy().T.tocsr()
+        return (t.indptr.astype(np.int64), t.indices.astype(np.int64),
+                np.ascontiguousarray(t.data, dtype=np.float64))
 
     def connect(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest node of each point and the connector length (metres), by KD-tree.
@@ -313,12 +332,50 @@ def _assemble(seg, seg_src, seg_dir, speed, oneway, mode, label, tol, notes) -> 
     head = np.concatenate([fwd_b, fwd_a[~one]])
     w_len = np.concatenate([length, length[~one]])
     w_time = np.concatenate([time, time[~one]])
-    return _from_edges(node_xy, tail, head, w_len, w_time, mode, label, notes)
+    return graph_from_edges(node_xy, tail, head, w_len, w_time, mode, label, notes)
 
 
-def _from_edges(node_xy, tail, head, w_len, w_time, mode, label, notes) -> RoadGraph:
-    """CSR arrays from an edge list (parallel edges: the shortest kept)."""
+def graph_from_edges(node_xy: np.ndarray, tail: np.ndarray, head: np.ndarray,
+                     length_m: np.ndarray, time_s: np.ndarray, mode: str = "walk",
+                     source: str = "<memory>", notes: Sequence[str] = ()) -> RoadGraph:
+    """A road graph from a list of directed edges (the door :func:`build_road_graph` and the
+    benchmarks' synthetic cities share).
+
+    Parameters
+    ----------
+    node_xy : ndarray of shape (n_nodes, 2)
+        Node coordinates, metres (the district's planning CRS).
+    tail, head : ndarray of shape (n_edges,), int
+        Each directed edge's start and end node (a two-way street is two edges).
+    length_m, time_s : ndarray of shape (n_edges,), float
+        Each edge's length (metres, ≥ 0) and travel time (seconds).
+    mode : {"walk", "drive"}
+    source : str
+        Layer or file named in notes and errors.
+    notes : sequence of str
+        What a reader should know about the graph.
+
+    Returns
+    -------
+    RoadGraph
+        CSR by tail node; of parallel edges the shortest is kept; pieces numbered by size
+        (0 = the largest, weakly connected).
+    """
+    w_len, w_time = np.asarray(length_m, np.float64), np.asarray(time_s, np.float64)
+    tail, head = np.asarray(tail, np.int64), np.asarray(head, np.int64)
     n = len(node_xy)
+    k = len(tail)
+    problems = [Problem(source, f"{name} has {len(a)} entries, tail {k}: one per edge")
+                for name, a in (("head", head), ("length_m", w_len), ("time_s", w_time))
+                if len(a) != k]
+    if not problems:
+        problems += [Problem(source, f"{name} must be node numbers 0…{n - 1}", tuple(
+            str(e) for e in np.flatnonzero((a < 0) | (a >= n))[:5]))
+            for name, a in (("tail", tail), ("head", head)) if k and (a.min() < 0 or a.max() >= n)]
+        problems += [Problem(source, f"{name} must be ≥ 0 (and not NaN)", tuple(
+            str(e) for e in np.flatnonzero(~(a >= 0))[:5]))
+            for name, a in (("length_m", w_len), ("time_s", w_time)) if not np.all(a >= 0)]
+    ValidationError.raise_if(problems, f"{source}: road edges")
     order = np.lexsort((w_len, head, tail))
     tail, head, w_len, w_time = tail[order], head[order], w_len[order], w_time[order]
     first = np.ones(len(tail), bool)
@@ -335,7 +392,7 @@ def _from_edges(node_xy, tail, head, w_len, w_time, mode, label, notes) -> RoadG
     return RoadGraph(np.ascontiguousarray(node_xy, np.float64), indptr,
                      np.ascontiguousarray(head, np.int64), np.ascontiguousarray(w_len, np.float64),
                      np.ascontiguousarray(w_time, np.float64), rank[comp].astype(np.int64), mode,
-                     label, tuple(notes))
+                     source, tuple(notes))
 
 
 # ------------------------------------------------------------------------------------ reading
