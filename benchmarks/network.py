@@ -90,12 +90,15 @@ def pandana_side(n_nodes: int, n_schools: int, limit: float, seed: int = 0) -> d
     ``Network(...)`` (its preprocessing) and ``nodes_in_range(schools, limit)``; every pair
     both find checked equal to 1e-5 × the limit (pandana sums float32 distances: 0.02 m at 3 km)
     and the pairs only one finds lie that close to the limit. Skipped, saying so, where
-    pandana is not installed (``pip install pandana`` — a wheel on PyPI for CPython 3.11)."""
+    pandana is not installed (the ``bench`` extra: ``pip install -e '.[bench]'``; manylinux
+    wheels on PyPI, e.g. CPython 3.11)."""
     try:
         import pandana
         import pandas as pd
     except ImportError as exc:
-        return {"nodes": n_nodes, "pandana": f"not installed ({exc})"}
+        why = f"skipped: not importable ({exc}); pip install -e '.[bench]'"
+        print(f"pandana {why}")
+        return {"nodes": n_nodes, "pandana": why}
     g = grid_city(n_nodes, seed)
     rng = np.random.default_rng(seed)
     sc = connect_points(g, rng.uniform(0, g.node_xy.max(axis=0), (n_schools, 2)), 1e9)
