@@ -397,8 +397,7 @@ def _solve_priced(supply: np.ndarray, cap: np.ndarray, rows: np.ndarray, cols: n
         active = np.ones(len(rows), bool)
     else:
         active = _near(rows, cols, vals, start)
-        flows = start.cell.astype(np.int64) * m + start.school
-        active |= np.isin(rows.astype(np.int64) * m + cols, flows)
+        active |= _is_flow(rows, cols, start, n, m)
     r = start
     for solve in range(1, max_pricing + 1):
         matrix = sp.coo_matrix((vals[active], (rows[active], cols[active])), shape=(n, m))
@@ -412,6 +411,28 @@ def _solve_priced(supply: np.ndarray, cap: np.ndarray, rows: np.ndarray, cols: n
         say(f"  {bad:,} known pairs priced in (solve {solve} saw {int(active.sum()):,})")
         active |= _near(rows, cols, vals, r, out)
     return r, int(active.sum()), max_pricing, True
+
+
+def _is_flow(rows: np.ndarray, cols: np.ndarray, r: TransportResult, n: int,
+             m: int) -> np.ndarray:
+    """Which pairs (``rows``, ``cols``) carry a flow of ``r``, for ``n`` cells × ``m`` schools.
+
+    Most cells send their students to one school: each pair is checked against its cell's
+    first flow (one gather), and only pairs of cells split between schools are looked up in
+    the sorted flows (``np.isin`` sorted every known pair: seconds at millions).
+    """
+    flows = np.unique(r.cell.astype(np.int64) * m + r.school)  # by cell, then school
+    cell, school = flows // m, flows % m
+    first = np.full(n, -1, np.int64)
+    first[cell[::-1]] = school[::-1]  # the last write of a cell is its first flow
+    hit = first[rows] == cols
+    split = np.zeros(n, bool)
+    split[cell[1:][cell[1:] == cell[:-1]]] = True
+    look = np.flatnonzero(~hit & split[rows])
+    if len(look):
+        key = rows[look].astype(np.int64) * m + cols[look]
+        hit[look] = flows[np.minimum(np.searchsorted(flows, key), len(flows) - 1)] == key
+    return hit
 
 
 def _near(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, r: TransportResult,
@@ -547,8 +568,8 @@ def network_transport(
                       for a, t in ((s_rows, np.int64), (s_cols, np.int64), (s_cost, np.float64))]
 
     todo = np.flatnonzero(~schools.straight)
-    kept = np.zeros(m, bool)  # schools whose triplets are current
-    trip = [np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)]  # school, node, metres
+    # the searches' pairs: cell, school, metres (a school searched again replaces its own)
+    found = [np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)]
     searched = np.zeros(m)
     exhausted = np.zeros(m, bool)
     cert: dict[str, Any] = {}
@@ -562,20 +583,19 @@ def network_transport(
                 indptr, index, weight, schools.node[todo], schools.connector_m[todo],
                 np.ascontiguousarray(radius[todo] + schools.connector_m[todo]))
             searches += len(todo)
-            keep_old = ~np.isin(trip[0], todo)
-            trip = [np.concatenate([trip[0][keep_old], todo[src].astype(np.int32)]),
-                    np.concatenate([trip[1][keep_old], node.astype(np.int32)]),
-                    np.concatenate([trip[2][keep_old], dd])]
+            new = _expand(todo[src], node, dd, order, ptr, cells.connector_m)
             del src, node, dd
+            again = np.zeros(m, bool)
+            again[todo] = True
+            old = ~again[found[1]]
+            found = [np.concatenate([a[old], b.astype(a.dtype)]) for a, b in zip(found, new,
+                                                                                 strict=True)]
+            del new, old
             searched[todo] = radius[todo]
             exhausted[todo] = exh
-            kept[todo] = True
-        r_cells, r_sch, r_cost = _expand(trip[0], trip[1], trip[2], order, ptr,
-                                         cells.connector_m)
-        rows = np.concatenate([r_cells, straight_pairs[0]]).astype(np.int32)  # n, m < 2³¹
-        cols = np.concatenate([r_sch, straight_pairs[1]]).astype(np.int32)
-        vals = np.concatenate([r_cost, straight_pairs[2]])
-        del r_cells, r_sch, r_cost
+        rows = np.concatenate([found[0], straight_pairs[0]]).astype(np.int32)  # n, m < 2³¹
+        cols = np.concatenate([found[1], straight_pairs[1]]).astype(np.int32)
+        vals = np.concatenate([found[2], straight_pairs[2]])
         if np.isfinite(upper):
             ok = vals <= upper
             rows, cols, vals = rows[ok], cols[ok], vals[ok]
