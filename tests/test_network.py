@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from scipy.sparse.csgraph import dijkstra
 
 from schoolmap._kernels.network import bounded_dijkstra, nearest_source
+from schoolmap.allocation import network
 from schoolmap.allocation.network import (
     allocate_nearest_network,
     allocate_optimal_network,
@@ -214,6 +215,42 @@ def test_certificate_holds_on_network_costs(seed, m, ratio, n_landmarks):
     assert r.objective == pytest.approx(full.objective, rel=1e-9, abs=1e-6)
     u, v = r.cell_dual, r.seat_price
     assert (u[:, None] <= dense + v[None, :] + 1e-6).all()  # dual feasible over ALL pairs
+
+
+def _grid_streets(side: int, seed: int):
+    """A perturbed ``side`` × ``side`` street grid, a third of its blocks merged (streets
+    dropped), every street both ways."""
+    rng = np.random.default_rng(seed)
+    ii, jj = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+    xy = np.column_stack([ii.ravel() * 100.0, jj.ravel() * 100.0]) + rng.uniform(
+        -20, 20, (side * side, 2))
+    k = np.arange(side * side).reshape(side, side)
+    a = np.concatenate([k[:-1, :].ravel(), k[:, :-1].ravel()])
+    b = np.concatenate([k[1:, :].ravel(), k[:, 1:].ravel()])
+    keep = rng.uniform(size=len(a)) < 0.66
+    a, b = a[keep], b[keep]
+    w = np.hypot(*(xy[a] - xy[b]).T)
+    return graph_from_edges(xy, np.r_[a, b], np.r_[b, a], np.r_[w, w], np.r_[w, w] / 1.4)
+
+
+def test_coarse_price_start_changes_time_not_the_answer(monkeypatch):
+    """Over 32,000 cells the first solve starts from seat prices estimated on squares of 16
+    cells: the same optimum, certified, as from no prices."""
+    g = _grid_streets(90, 3)
+    rng = np.random.default_rng(3)
+    span = g.node_xy.max(axis=0)
+    cells, schools = rng.uniform(0, span, (33_000, 2)), rng.uniform(0, span, (30, 2))
+    students = rng.integers(0, 12, len(cells)).astype(float)
+    seats = np.full(30, np.ceil(1.05 * students.sum() / 30))
+    said: list[str] = []
+    warm = network_transport(g, cells, students, schools, seats, max_connector_m=1e9,
+                             progress=said.append)
+    assert any("estimating seat prices on" in s for s in said)
+    monkeypatch.setattr(network, "COARSE_MIN", 10**9)  # no coarse level
+    cold = network_transport(g, cells, students, schools, seats, max_connector_m=1e9)
+    assert warm.certificate["optimal"] and cold.certificate["optimal"]
+    assert warm.objective == pytest.approx(cold.objective, rel=1e-9)
+    assert warm.students.sum() == cold.students.sum()
 
 
 def test_helsinki_landmark_bounds_are_distances_and_lower_bounds(helsinki):

@@ -20,7 +20,9 @@ restricted problem, whose dual is the price of an unserved student, does not sen
 school's search across the whole network) and the problem is solved again, until no pair can
 (``certificate["optimal"]``), or ``max_rounds`` rounds pass (``certificate["round_limit_hit"]``;
 the answer is then refused as unproven). Every search is bounded by the graph (one heap entry
-per edge), every round by ``max_rounds``.
+per edge), every round by ``max_rounds``. Over ``COARSE_CELLS`` × ``COARSE_MIN`` cells the first
+solve starts from seat prices estimated on squares of cells (as the straight-line engine's
+coarser levels do): a start, never the answer.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ CELLS_PER_BIN = 32
 LANDMARKS = 8
 REACH = 1.3
 PER_CELL = 8
+COARSE_CELLS = 16
+COARSE_MIN = 2_000
 
 
 @dataclass(frozen=True)
@@ -375,14 +379,50 @@ def _widen_to(v_c: np.ndarray, v_s: np.ndarray, need: np.ndarray, bound: np.ndar
     return want
 
 
+def _coarse_prices(xy: np.ndarray, supply: np.ndarray, cap: np.ndarray, rows: np.ndarray,
+                   cols: np.ndarray, vals: np.ndarray, unserved_cost: Any, tol: float,
+                   say: Callable[[str], None]) -> np.ndarray | None:
+    """Estimated seat prices for the first solve, from the same problem on cells grouped by
+    grid square (``COARSE_CELLS`` a square; recursively, while over ``COARSE_MIN`` squares):
+    a square's students, its known pairs' supply-weighted mean cost to each school.
+
+    A start only (:func:`schoolmap.optimal.transport`'s ``start``): the answer and its proof do
+    not depend on it. ``None`` below ``COARSE_MIN`` squares or with per-cell unserved costs.
+    """
+    n, m = len(supply), len(cap)
+    if n < COARSE_CELLS * COARSE_MIN or np.ndim(unserved_cost) or not len(rows):
+        return None
+    bin_cells, bin_ptr = cell_bins(xy, COARSE_CELLS)
+    nb = len(bin_ptr) - 1
+    bin_of = np.empty(n, np.int64)
+    bin_of[bin_cells] = np.repeat(np.arange(nb), np.diff(bin_ptr))
+    w = supply[rows]
+    key, inv = np.unique(bin_of[rows] * m + cols, return_inverse=True)
+    w_sum = np.bincount(inv, weights=w, minlength=len(key))
+    c_sum = np.bincount(inv, weights=w * vals, minlength=len(key))
+    ok = w_sum > 0
+    b_rows, b_cols, b_cost = key[ok] // m, key[ok] % m, c_sum[ok] / w_sum[ok]
+    b_supply = np.bincount(bin_of, weights=supply, minlength=nb)
+    weight = np.bincount(bin_of, weights=supply + 1e-9, minlength=nb)
+    b_xy = np.column_stack([np.bincount(bin_of, weights=(supply + 1e-9) * xy[:, k],
+                                        minlength=nb) for k in (0, 1)]) / weight[:, None]
+    estimate = _coarse_prices(b_xy, b_supply, cap, b_rows, b_cols, b_cost, unserved_cost, tol,
+                              say)
+    say(f"  estimating seat prices on {nb:,} squares of cells ({len(b_rows):,} pairs)")
+    r = transport(b_supply, cap, sp.coo_matrix((b_cost, (b_rows, b_cols)), shape=(nb, m)),
+                  unserved_cost=unserved_cost, tol=tol, start=estimate)
+    return r.seat_price
+
+
 def _solve_priced(supply: np.ndarray, cap: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                   vals: np.ndarray, unserved_cost: Any, tol: float,
-                  start: TransportResult | None, max_pricing: int,
+                  start: TransportResult | np.ndarray | None, max_pricing: int,
                   say: Callable[[str], None]) -> tuple[TransportResult, int, int, bool]:
     """Optimal on all the known pairs, solving on as few as the prices ask (column generation).
 
-    The first solve (no ``start``) takes every pair (measured: starting it on fewer and pricing
-    the rest in was slower). Later ones take the pairs whose reduced
+    The first solve (``start`` None, or estimated seat prices from :func:`_coarse_prices`)
+    takes every pair (measured: starting it on fewer and pricing the rest in was slower). Later
+    ones (``start`` the last round's answer) take the pairs whose reduced
     cost ``c_ij + v_j − u_i`` at the last prices is at most ``PRICE_SLACK`` × the median trip,
     and the last answer's flows; after each solve every known pair left out is priced exactly,
     and those below −tol come in with the ones near zero, until none does — then the answer is
@@ -393,7 +433,7 @@ def _solve_priced(supply: np.ndarray, cap: np.ndarray, rows: np.ndarray, cols: n
     Returns the answer, the pairs in its solve, the solves made and whether the limit was hit.
     """
     n, m = len(supply), len(cap)
-    if start is None:
+    if not isinstance(start, TransportResult):  # the first solve (from estimated prices?)
         active = np.ones(len(rows), bool)
     else:
         active = _near(rows, cols, vals, start)
@@ -600,8 +640,10 @@ def network_transport(
             ok = vals <= upper
             rows, cols, vals = rows[ok], cols[ok], vals[ok]
         say(f"{n:,} cells × {m:,} schools by road: round {rounds}, {len(rows):,} pairs known")
+        first = r if r is not None else _coarse_prices(xy, supply, cap, rows, cols, vals,
+                                                        unserved_cost, tol, say)
         r, active, solves, priced_out = _solve_priced(
-            supply, cap, rows, cols, vals, unserved_cost, tol, r, max_pricing, say)
+            supply, cap, rows, cols, vals, unserved_cost, tol, first, max_pricing, say)
         pricing += solves
         cert = dict(r.certificate)
         # all pairs: a school whose search settled everything reachable (or everything
