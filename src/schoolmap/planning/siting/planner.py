@@ -205,10 +205,10 @@ def site_new_schools(
         road = (graph if graph is not None else district_graph(district, travel), travel)
     planner = Planner(cell_xy, {t: g.sum(axis=1) for t, g in demand.items()}, existing,
                       options, reach, float(target_unserved), road)
-    before = {}
-    for k, t in enumerate(years, 1):
-        say(f"{level}: existing schools{_when(t)} ({k}/{len(years)})")
-        before[t] = planner.solve(t, [])
+    count = iter(range(1, len(years) + 1))
+    planner.prefetch(years, [], lambda t: say(
+        f"{level}: existing schools{_when(t)} ({next(count)}/{len(years)})"))
+    before = {t: planner.solve(t, []) for t in years}
     cand_xy, cand_info = _candidates(district, level, cell_xy, before, reach, lang, road)
     say(f"{level}: {len(cand_xy):,} candidate sites")
     planner.cand_xy = cand_xy
@@ -244,6 +244,7 @@ def site_new_schools(
     say(f"{level}: opening years and sizes of {len(plan)} new schools")
     _open_early(planner, plan, years, smallest)
     _right_size(planner, plan, years)
+    planner.prefetch(years, plan)
     after = {t: planner.solve(t, plan) for t in years}
     short = [(planner.unserved(after[t]), t) for t in years
              if planner.unserved(after[t]) > planner.target + _TOL]
@@ -399,6 +400,7 @@ def _open_early(planner: Planner, plan: list[Site], years: list[Any], smallest: 
     if not plan or years[0] is None:
         return
     busiest = dict.fromkeys((s.cand for s in plan), 0.0)
+    planner.prefetch(years, plan)
     for t in years:
         for cand, f in planner.flow_into(t, plan, planner.solve(t, plan)).items():
             busiest[cand] = max(busiest[cand], f)
@@ -423,6 +425,7 @@ def _right_size(planner: Planner, plan: list[Site], years: list[Any]) -> None:
         return
     top = len(planner.options) - 1
     need = dict.fromkeys((s.cand for s in plan), 0.0)
+    planner.prefetch(years, plan)
     for t in years:
         for cand, f in planner.flow_into(t, plan, planner.solve(t, plan)).items():
             need[cand] = max(need[cand], f)
@@ -431,6 +434,7 @@ def _right_size(planner: Planner, plan: list[Site], years: list[Any]) -> None:
     for s in plan:
         s.size = int(min(np.searchsorted(seats, need[s.cand] - _TOL), top))
     for _ in range(len(seats) + 1):
+        planner.prefetch(years, plan)
         failing = [t for t in years if planner.unserved(planner.solve(t, plan)) > limit[t] + _TOL]
         if not failing:
             return

@@ -11,6 +11,9 @@ and its flows.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +26,12 @@ from schoolmap.errors import InfeasibleError
 from schoolmap.io.roads import RoadGraph
 from schoolmap.planning.siting.bound import school_xy
 
-__all__ = ["QUANTUM", "Planner", "Site", "Solved"]
+__all__ = ["QUANTUM", "WORKERS", "Planner", "Site", "Solved"]
+
+
+#: Exact allocations :meth:`Planner.prefetch` runs at once (threads; the engine's kernels
+#: release the GIL): two on a machine of two cores or more, else one.
+WORKERS = 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
 #: Grid (students) the demand is rounded to when the exact engine fails on fractional students
@@ -130,17 +138,17 @@ class Planner:
         return self._live[t]
 
     def _assign(self, live: np.ndarray, students: np.ndarray, xy: np.ndarray,
-                seats: np.ndarray) -> TransportResult:
+                seats: np.ndarray) -> tuple[TransportResult, int]:
         """The exact engine on the cells ``live``; once more on the 2**-20 student grid when
-        rounding drift makes it fail (:data:`QUANTUM`)."""
+        rounding drift makes it fail (:data:`QUANTUM`). Returns the result and 1 if it was
+        solved on the grid, else 0."""
         try:
-            return self._door(self.cell_xy[live], students, xy, seats)
+            return self._door(self.cell_xy[live], students, xy, seats), 0
         except InfeasibleError:
             grid = np.round(students / QUANTUM) * QUANTUM
             if np.array_equal(grid, students):
                 raise
-            self.n_regridded += 1
-            return self._door(self.cell_xy[live], grid, xy, seats)
+            return self._door(self.cell_xy[live], grid, xy, seats), 1
 
     def _door(self, cell_xy: np.ndarray, students: np.ndarray, xy: np.ndarray,
               seats: np.ndarray) -> TransportResult:
@@ -152,37 +160,71 @@ class Planner:
                                  max_connector_m=travel.max_connector_m,
                                  detour_max=travel.detour_max)
 
+    def _key(self, t: Any, plan: list[Site]) -> tuple:
+        """Memo key of year ``t`` with the plan's open sites: (year, ((candidate, size), …))."""
+        return (t, tuple((s.cand, s.size) for s in self.open_sites(t, plan)))
+
     def solve(self, t: Any, plan: list[Site]) -> Solved:
         """Exact allocation of year ``t``'s students to its schools and the plan's open sites.
 
         Only cells with students go to the engine (a cell without any takes no seat and
         changes nothing); their unserved students are put back on the full cell list.
         """
-        sites = self.open_sites(t, plan)
-        key = (t, tuple((s.cand, s.size) for s in sites))
+        key = self._key(t, plan)
         if key not in self._memo:
-            ex = self.existing[t]
-            xy = school_xy(ex)
-            seats = ex["seats"].to_numpy(dtype=np.float64)
-            if sites:
-                xy = np.vstack([xy, self.cand_xy[[s.cand for s in sites]]])
-                seats = np.concatenate([seats, self.options[[s.size for s in sites], 1]])
-            if len(seats) == 0:
-                xy, seats = np.zeros((1, 2)) + self.cell_xy.mean(axis=0), np.zeros(1)
-            live, students = self._students(t)
-            n = len(self.cell_xy)
-            if len(live):
-                r = self._assign(live, students, xy, seats)
-                self.n_paths += int(r.certificate.get("paths", 0))
-                short = np.flatnonzero(r.unserved_by_cell > 0)
-                self._memo[key] = Solved(n, live[short], r.unserved_by_cell[short], r.school,
-                                         r.students, r.cost)
-            else:
-                empty = np.zeros(0)
-                none = empty.astype(np.int64)
-                self._memo[key] = Solved(n, none, empty, none, empty, empty)
-            self.n_solves += 1
+            self._keep(key, self._compute(key))
         return self._memo[key]
+
+    def prefetch(self, years: list[Any], plan: list[Site],
+                 done: Callable[[Any], None] | None = None) -> None:
+        """Solve year by year the allocations of ``years`` with the plan not yet remembered,
+        :data:`WORKERS` at a time: they are independent, and the engine's kernels release
+        the GIL, so on two cores two run at once. The answers are the same as one by one
+        (each solve is deterministic) and are remembered in year order; ``done(t)`` is
+        called for every year in order once its allocation is known."""
+        keys = [self._key(t, plan) for t in years]
+        for t in years:
+            self._students(t)  # the years' live cells, before any thread reads them
+        todo = list(dict.fromkeys(k for k in keys if k not in self._memo))
+        if WORKERS > 1 and len(todo) > 1:
+            with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+                for key, solved in zip(todo, pool.map(self._compute, todo), strict=True):
+                    self._keep(key, solved)
+        for t, key in zip(years, keys, strict=True):
+            if key not in self._memo:
+                self._keep(key, self._compute(key))
+            if done is not None:
+                done(t)
+
+    def _keep(self, key: tuple, solved: tuple[Solved, int, int]) -> None:
+        """Remember one allocation and count its solve, paths and regridding."""
+        self._memo[key], paths, regridded = solved
+        self.n_solves += 1
+        self.n_paths += paths
+        self.n_regridded += regridded
+
+    def _compute(self, key: tuple) -> tuple[Solved, int, int]:
+        """The allocation of a memo key, its augmenting paths and whether it was regridded
+        (no shared state is changed: safe in a worker thread)."""
+        t, sites = key
+        ex = self.existing[t]
+        xy = school_xy(ex)
+        seats = ex["seats"].to_numpy(dtype=np.float64)
+        if sites:
+            xy = np.vstack([xy, self.cand_xy[[c for c, _ in sites]]])
+            seats = np.concatenate([seats, self.options[[z for _, z in sites], 1]])
+        if len(seats) == 0:
+            xy, seats = np.zeros((1, 2)) + self.cell_xy.mean(axis=0), np.zeros(1)
+        live, students = self._students(t)
+        n = len(self.cell_xy)
+        if not len(live):
+            empty = np.zeros(0)
+            none = empty.astype(np.int64)
+            return Solved(n, none, empty, none, empty, empty), 0, 0
+        r, regridded = self._assign(live, students, xy, seats)
+        short = np.flatnonzero(r.unserved_by_cell > 0)
+        return (Solved(n, live[short], r.unserved_by_cell[short], r.school, r.students, r.cost),
+                int(r.certificate.get("paths", 0)), regridded)
 
     def unserved_at_least(self, t: Any, plan: list[Site]) -> float:
         """A proven lower bound on the unserved students of year ``t`` with the plan's open
