@@ -360,12 +360,20 @@ def lower_bound_violations(xy, bin_cells, bin_ptr, sxy, price, u, radius, conn_c
     A pair (i, j) absent from the cost matrix costs at least d_ij (straight line); a network pair
     also at least radius_j + conn_i + conn_j and the landmarks' bound + conn_i + conn_j; a pair
     between two pieces cannot be travelled. Memory: n × per_cell kept pairs at most.
+
+    A grid square is screened against each school before its cells are: by its cells' largest
+    dual, landmark rows and smallest connector — over all its cells, or, for a school on the
+    largest piece (piece 0), over the cells that school can reach (on piece 0, or straight):
+    a cell on a small piece without a school, left unserved at the unserved price, would
+    otherwise open every school to its square.
     """
     n = len(xy)
     m = len(sxy)
     n_l = lf_cell.shape[1]
     fmax = np.empty(n_l)
     tmin = np.empty(n_l)
+    fmax0 = np.empty(n_l)  # the same over the square's cells on piece 0
+    tmin0 = np.empty(n_l)
     kb = np.full((n, per_cell), np.inf)      # kept pairs of each cell: bound, school
     ks = np.full((n, per_cell), -1, np.int64)
     kc = np.zeros(n, np.int64)
@@ -379,20 +387,29 @@ def lower_bound_violations(xy, bin_cells, bin_ptr, sxy, price, u, radius, conn_c
         y0 = np.inf
         y1 = -np.inf
         umax = -np.inf
+        umax0 = -np.inf  # over the cells a school on piece 0 can reach
         cmin = np.inf
         any_straight = False
         fmax[:] = -np.inf
         tmin[:] = np.inf
+        fmax0[:] = -np.inf
+        tmin0[:] = np.inf
         for t in range(lo, hi):
             i = bin_cells[t]
+            on0 = straight_cell[i] or comp_cell[i] == 0
             for q in range(n_l):
                 fmax[q] = max(fmax[q], lf_cell[i, q])
                 tmin[q] = min(tmin[q], lt_cell[i, q])
+                if on0:
+                    fmax0[q] = max(fmax0[q], lf_cell[i, q])
+                    tmin0[q] = min(tmin0[q], lt_cell[i, q])
             x0 = min(x0, xy[i, 0])
             x1 = max(x1, xy[i, 0])
             y0 = min(y0, xy[i, 1])
             y1 = max(y1, xy[i, 1])
             umax = max(umax, u[i])
+            if on0:
+                umax0 = max(umax0, u[i])
             cmin = min(cmin, conn_cell[i])
             if straight_cell[i]:
                 any_straight = True
@@ -402,12 +419,14 @@ def lower_bound_violations(xy, bin_cells, bin_ptr, sxy, price, u, radius, conn_c
             lb = np.sqrt(dx * dx + dy * dy)
             if lb > upper:
                 continue
+            piece0 = not straight_school[j] and comp_school[j] == 0
             if not any_straight and not straight_school[j]:
                 lb = max(lb, radius[j] + conn_school[j] + cmin)
                 if n_l:  # every cell a of the bin: d(L,a) ≤ fmax, d(a,L) ≥ tmin
-                    lb = max(lb, _alt(fmax, tmin, lf_school[j], lt_school[j]) + conn_school[j]
-                             + cmin)
-            if lb + price[j] >= umax - tol:
+                    alt = (_alt(fmax0, tmin0, lf_school[j], lt_school[j]) if piece0
+                           else _alt(fmax, tmin, lf_school[j], lt_school[j]))
+                    lb = max(lb, alt + conn_school[j] + cmin)
+            if lb + price[j] >= (umax0 if piece0 else umax) - tol:
                 continue
             for t in range(lo, hi):
                 i = bin_cells[t]
