@@ -155,7 +155,32 @@ class Verbatim(Element):
         return self.text
 
 
-class TextPopup(MacroElement):
+def element_name(element: Element) -> str:
+    """``element.get_name()``, worked out once per element and kept on it: branca rebuilds the
+    name from the class name on every call, and a city's map asks for its markers' and their
+    layers' names some 100,000 times."""
+    name = element.__dict__.get("_schoolmap_name")
+    if name is None:
+        stem = _NAME_STEMS.get(element._name)
+        if stem is None:  # branca's name is "<class name in snake case>_<id>"
+            full = Element.get_name(element)
+            stem = _NAME_STEMS[element._name] = full[:len(full) - len(element._id) - 1]
+        name = element.__dict__["_schoolmap_name"] = f"{stem}_{element._id}"
+    return name
+
+
+#: The snake-case stem of branca's element names, by class name (see :func:`element_name`).
+_NAME_STEMS: dict[str, str] = {}
+
+
+class _NamedOnce:
+    """Mix-in: :func:`element_name` as ``get_name`` (the same name, computed once)."""
+
+    def get_name(self) -> str:
+        return element_name(self)  # type: ignore[arg-type]
+
+
+class TextPopup(_NamedOnce, MacroElement):
     """A popup bound to its parent layer, its HTML handed to Leaflet as a string.
 
     folium's Popup turns the HTML into a DOM node with jQuery (``$(`...`)[0]``), which would
@@ -178,13 +203,13 @@ class TextPopup(MacroElement):
     def render(self, **kwargs: Any) -> None:
         literal = self.html_text.replace("\\", "\\\\").replace("`", "\\`").replace("${", "\\${")
         self.get_root().script.add_child(
-            Verbatim(f"{self._parent.get_name()}.{self._method}(`{literal}`, "
+            Verbatim(f"{element_name(self._parent)}.{self._method}(`{literal}`, "
                       f"{self._options()});\n"),
             name=self.get_name(),
         )
 
 
-class _CircleMarker(folium.CircleMarker):
+class _CircleMarker(_NamedOnce, folium.CircleMarker):
     """folium's CircleMarker, its script written without compiling a Jinja template per marker
     (the same script as folium's: location and options as HTML-safe JSON, keys sorted)."""
 
@@ -193,7 +218,7 @@ class _CircleMarker(folium.CircleMarker):
         options = htmlsafe_json_dumps(self.options, sort_keys=True)
         self.get_root().script.add_child(
             Verbatim(f"var {self.get_name()} = L.circleMarker(\n    {location},\n    {options}\n)"
-                      f".addTo({self._parent.get_name()});\n"),
+                      f".addTo({element_name(self._parent)});\n"),
             name=self.get_name(),
         )
         for child in self._children.values():

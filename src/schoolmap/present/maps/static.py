@@ -28,13 +28,17 @@ from schoolmap.present.maps.style import (
     utilisation_colour,
 )
 
-__all__ = ["STATIC_MAP_DPI", "STATIC_MAP_SIZE_IN", "static_map", "static_maps"]
+__all__ = ["MAX_LABELS", "STATIC_MAP_DPI", "STATIC_MAP_SIZE_IN", "static_map", "static_maps"]
 
 #: Size of a static map in inches (fits an A4 page with margins) and its resolution.
 STATIC_MAP_SIZE_IN = (7.5, 6.6)
 STATIC_MAP_DPI = 150
 
 NEW_SITE_COLOUR = "#6a3d9a"
+
+#: Most zone names and most school names written on one static map (the largest zones, the
+#: schools most short of seats): more would cover each other on an A4 page.
+MAX_LABELS = 60
 
 
 def static_maps(result: Any, lang: str | None = None) -> dict[str, bytes]:
@@ -112,12 +116,14 @@ def static_map(schools: Any, zones: Any | None, sites: Any | None, *, level: str
         zones.plot(ax=ax, color=[utilisation_colour(u) for u in util], edgecolor="#555555",
                    linewidth=0.6)
         if "name" in zones.columns:
-            for geom, name in zip(zones.geometry, zones["name"], strict=True):
-                if geom is None or geom.is_empty or not isinstance(name, str):
-                    continue
-                p = geom.representative_point()
-                ax.annotate(name, (p.x, p.y), ha="center", va="center", fontsize=5.5,
-                            color="#333333", alpha=0.9)
+            geoms = zones.geometry.to_numpy()
+            named = [i for i, (geom, name) in enumerate(zip(geoms, zones["name"], strict=True))
+                     if geom is not None and not geom.is_empty and isinstance(name, str)]
+            area = {i: geoms[i].area for i in named}
+            for i in _most(named, lambda i: area[i]):  # the largest zones: room for a name
+                p = geoms[i].representative_point()
+                ax.annotate(zones["name"].iloc[i], (p.x, p.y), ha="center", va="center",
+                            fontsize=5.5, color="#333333", alpha=0.9)
     if len(schools):
         pts = schools.geometry.representative_point()
         short = schools["shortfall"].to_numpy(dtype=float) if "shortfall" in schools else \
@@ -127,11 +133,13 @@ def static_map(schools: Any, zones: Any | None, sites: Any | None, *, level: str
         size = np.clip(np.sqrt(np.nan_to_num(seats, nan=0.0)) * 0.9, 8, 120)
         ax.scatter(pts.x, pts.y, s=size, c=[shortfall_colour(v) for v in short],
                    edgecolors="#222222", linewidths=0.4, zorder=3)
-        names = schools["name"] if "name" in schools else schools["school_id"]
-        for x, y, name, v in zip(pts.x, pts.y, names, short, strict=True):
-            if isinstance(name, str) and v > 0:  # name the schools short of seats
-                ax.annotate(name, (x, y), xytext=(3, 3), textcoords="offset points",
-                            fontsize=5.5, color="#111111", zorder=4)
+        names = (schools["name"] if "name" in schools else schools["school_id"]).to_numpy()
+        xs, ys = pts.x.to_numpy(), pts.y.to_numpy()
+        short_named = [i for i in range(len(schools))
+                       if isinstance(names[i], str) and short[i] > 0]
+        for i in _most(short_named, lambda i: short[i]):  # name the schools most short
+            ax.annotate(names[i], (xs[i], ys[i]), xytext=(3, 3), textcoords="offset points",
+                        fontsize=5.5, color="#111111", zorder=4)
     if sites is not None and len(sites):
         pts = sites.geometry.representative_point()
         ax.scatter(pts.x, pts.y, s=70, marker="*", c=NEW_SITE_COLOUR, edgecolors="white",
@@ -167,6 +175,16 @@ def static_map(schools: Any, zones: Any | None, sites: Any | None, *, level: str
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
     return buf.getvalue()
+
+
+def _most(rows: list[int], key: Any) -> list[int]:
+    """At most :data:`MAX_LABELS` of ``rows``: those of largest ``key(row)`` (ties: the
+    earlier row), in their own order. A city's hundreds of names on one page would cover
+    each other and the map; the planner reads the rest on the interactive map."""
+    if len(rows) <= MAX_LABELS:
+        return rows
+    best = sorted(rows, key=lambda i: (-key(i), i))[:MAX_LABELS]
+    return sorted(best)
 
 
 def _scale_bar(ax: Any, metres: str, km: str) -> None:
