@@ -570,3 +570,32 @@ def test_halving_the_moves_is_provably_out_of_reach_where_the_readme_says():
     primary = design_catchments(demo, "primary", 2026, multi_school=False, **fast).summary()
     assert primary["students"] == pytest.approx(23_835, abs=1)
     assert primary["students_moved_bound"] > 2450
+
+
+def test_neighbourhood_search_keeps_zones_whole_and_two_zones_exact(outcomes):
+    """The large-neighbourhood search (lns_passes) started from a weak heuristic (a few
+    annealing proposals): zones stay one piece and within seats, F never rises, and with two
+    schools — the boundary band then frees every cell but the schools' — it reaches the brute
+    force optimum; the same input gives the same design."""
+    exact2 = 0
+    for seed, r, c, k, best, _, _, mw, cw in outcomes:
+        if not np.isfinite(best):
+            continue
+        students, seats, roots, cost, official, *_ = instance(seed, r, c, k)
+        kw = dict(move_weight=mw, compactness_weight=cw, method="heuristic", seed=seed,
+                  iterations=1, restarts=1)
+        adj = grid_adjacency(r, c)
+        weak = design_zones(adj, cost, students, seats, roots, official, **kw)
+        lns = design_zones(adj, cost, students, seats, roots, official, lns_passes=3, **kw)
+        assert (lns.pieces_by_zone[lns.students_by_zone > 0] == 1).all(), seed
+        assert (lns.students_by_zone <= lns.seats_by_zone + 1e-9).all(), seed
+        assert lns.objective <= weak.objective * (1 + 1e-9) + 1e-6, seed
+        if lns.unzoned == 0:
+            assert _objective(lns, mw, cw) >= best - 1e-6, seed
+        if k == 2:
+            assert lns.unzoned == 0, seed
+            assert _objective(lns, mw, cw) == pytest.approx(best, rel=1e-7, abs=1e-6), seed
+            exact2 += 1
+    assert exact2 >= 25
+    again = design_zones(adj, cost, students, seats, roots, official, lns_passes=3, **kw)
+    assert np.array_equal(again.zone_by_cell, lns.zone_by_cell)

@@ -46,11 +46,13 @@ def quiet_highs():
 
 
 def milp(c, a, row_lo, row_hi, col_lo, col_hi, integer, *, start=None, time_limit=None,
-          relax=False):
+          relax=False, node_limit=None):
     """Solve min c·x, row_lo ≤ A x ≤ row_hi, col_lo ≤ x ≤ col_hi with HiGHS.
 
     ``time_limit`` (seconds) defaults to :data:`DEFAULT_TIME_LIMIT_S`, so every solve is
-    bounded. Returns (x, objective, dual bound, proven optimal): an LP stopped by its limit has
+    bounded; ``node_limit`` (branch-and-bound nodes) bounds a MILP by work, so a solve that
+    stops there gives the same answer on any machine. Returns (x, objective, dual bound, proven
+    optimal): an LP stopped by its limit has
     ``optimal`` False and a NaN bound; a MILP, its best solution and dual bound so far.
     """
     highspy = load_highspy()
@@ -59,6 +61,8 @@ def milp(c, a, row_lo, row_hi, col_lo, col_hi, integer, *, start=None, time_limi
     h.setOptionValue("mip_abs_gap", 1e-7)
     h.setOptionValue("time_limit", float(DEFAULT_TIME_LIMIT_S if time_limit is None
                                          else time_limit))
+    if node_limit is not None:
+        h.setOptionValue("mip_max_nodes", int(node_limit))
     a = sp.csc_matrix(a)
     lp = highspy.HighsLp()
     lp.num_col_ = a.shape[1]

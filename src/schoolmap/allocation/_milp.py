@@ -20,8 +20,15 @@ from schoolmap.highs import milp
 __all__ = ["solve_milp"]
 
 
-def solve_milp(inst: Any, time_limit_s: float) -> tuple[np.ndarray, float, bool]:
-    """Solve the design exactly: (zone by unit, −1 unzoned; the MILP's lower bound; proven)."""
+def solve_milp(inst: Any, time_limit_s: float, start: np.ndarray | None = None,
+               node_limit: int | None = None) -> tuple[np.ndarray, float, bool]:
+    """Solve the design exactly: (zone by unit, −1 unzoned; the MILP's lower bound; proven).
+
+    ``start``: a design to start from (zone by unit, −1 unzoned; each zone one piece holding
+    its root, within seats), handed to HiGHS with the flows of a spanning tree of each zone;
+    ``node_limit`` bounds the branch-and-bound by nodes (the same answer on any machine), while
+    ``time_limit_s`` (seconds) stays the last guard.
+    """
     n = len(inst.students)
     k = len(inst.root)
     s = inst.students
@@ -74,6 +81,7 @@ def solve_milp(inst: Any, time_limit_s: float) -> tuple[np.ndarray, float, bool]
     flow_in: dict[tuple[int, int], list[int]] = {}
     flow_out: dict[tuple[int, int], list[int]] = {}
     f_count = 0
+    arc_keys: list[tuple[int, int, int]] = []
     for z in range(k):
         big = float(np.sum(zone == z) - 1)
         root = int(inst.root[z])
@@ -83,11 +91,13 @@ def solve_milp(inst: Any, time_limit_s: float) -> tuple[np.ndarray, float, bool]
                 continue
             f = col + f_count
             f_count += 1
+            arc_keys.append((a, b, z))
             flow_out.setdefault((a, z), []).append(f)
             flow_in.setdefault((b, z), []).append(f)
             add([f, ta], [1.0, -big], -np.inf, 0.0)
             add([f, tb], [1.0, -big], -np.inf, 0.0)
     obj.append(np.zeros(f_count))
+    arc_col = dict(zip(arc_keys, range(col, col + f_count), strict=True))
     lo_col.append(np.zeros(f_count))
     hi_col.append(np.full(f_count, np.inf))
     integer.append(np.zeros(f_count, bool))
@@ -97,6 +107,8 @@ def solve_milp(inst: Any, time_limit_s: float) -> tuple[np.ndarray, float, bool]
             continue
         fin, fout = flow_in.get((i, z), []), flow_out.get((i, z), [])
         add([*fin, *fout, t], [1.0] * len(fin) + [-1.0] * len(fout) + [-1.0], 0.0, 0.0)
+    edges: list[tuple[int, int, float]] = []
+    edge0 = col
     if inst.cw > 0:
         edges = [(int(a), int(b), float(w)) for a, b, w in zip(adj.row, adj.col, adj.data,
                                                                 strict=True) if a < b]
@@ -121,16 +133,49 @@ def solve_milp(inst: Any, time_limit_s: float) -> tuple[np.ndarray, float, bool]
         col += len(edges)
     a = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                       shape=(nrow, col))
-    x, bound, proven = _highs(np.concatenate(obj), a, np.array(row_lo), np.array(row_hi),
-                              np.concatenate(lo_col), np.concatenate(hi_col),
-                              np.concatenate(integer), time_limit_s)
+    x0 = None
+    if start is not None:
+        x0 = _start_vector(inst, np.asarray(start, dtype=np.int64), x_of, nx, slack0, arc_col,
+                           col)
+        for e, (p, q, _) in enumerate(edges):  # an edge between two zones is cut
+            x0[edge0 + e] = float(start[p] != start[q])
+    x, _, bound, proven = milp(np.concatenate(obj), a, np.array(row_lo), np.array(row_hi),
+                               np.concatenate(lo_col), np.concatenate(hi_col),
+                               np.concatenate(integer), start=x0, time_limit=time_limit_s,
+                               node_limit=node_limit)
     label = np.full(n, -1, dtype=np.int64)
     chosen = np.flatnonzero(x[:nx] > 0.5)
     label[cell_of[chosen]] = zone[chosen]
     return label, bound, proven
 
 
-def _highs(c, a, row_lo, row_hi, col_lo, col_hi, integer, time_limit_s):
-    x, _, bound, optimal = milp(c, a, row_lo, row_hi, col_lo, col_hi, integer,
-                                time_limit=time_limit_s)
-    return x, bound, optimal
+def _start_vector(inst: Any, label: np.ndarray, x_of: dict, nx: int, slack0: int,
+                  arc_col: dict, n_col: int) -> np.ndarray:
+    """The MILP's columns for a design: its x and y, the slack below each zone's lower bound,
+    and on a breadth-first spanning tree of each zone the flow of the cells beyond each arc
+    (each cell but the root consumes one unit). The compactness columns are set by the caller."""
+    from scipy.sparse.csgraph import breadth_first_order
+
+    n = len(label)
+    x = np.zeros(n_col)
+    for i in range(n):
+        if label[i] >= 0:
+            x[x_of[(i, int(label[i]))]] = 1.0
+        else:
+            x[nx + i] = 1.0
+    load = np.bincount(label[label >= 0], weights=inst.students[label >= 0],
+                       minlength=len(inst.root))
+    x[slack0:slack0 + len(load)] = np.maximum(inst.lo - load, 0.0)
+    adj = sp.csr_matrix(inst.adj)
+    for z, root in enumerate(inst.root):
+        cells = np.flatnonzero(label == z)
+        order, pred = breadth_first_order(adj[cells][:, cells], int(np.searchsorted(cells, root)),
+                                          directed=False, return_predecessors=True)
+        beyond = np.ones(len(cells))
+        for v in order[::-1]:
+            if pred[v] >= 0:
+                beyond[pred[v]] += beyond[v]
+        for v in order:
+            if pred[v] >= 0:
+                x[arc_col[(int(cells[pred[v]]), int(cells[v]), z)]] = beyond[v]
+    return x

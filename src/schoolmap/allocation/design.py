@@ -53,6 +53,7 @@ from scipy.sparse.csgraph import connected_components
 from schoolmap._kernels.zoning import design_cost, improve, rebalance, repair
 from schoolmap.allocation._milp import solve_milp
 from schoolmap.allocation.design_bounds import design_bounds
+from schoolmap.allocation.design_lns import neighbourhood_search
 from schoolmap.allocation.design_units import (
     cell_candidates,
     communities,
@@ -85,7 +86,12 @@ LIMIT_NOTES = {
               "optimum",
     "chain moves": "the ejection chains stopped at their cap of cell moves with zones still "
                    "above seats (the local search went on)",
+    "lns time": "the neighbourhood search stopped at its time budget ({lns:g} s) or a MILP at "
+                "its seconds: the design is the best found so far (it may differ on a slower "
+                "machine)",
 }
+#: Time budget (seconds) of the neighbourhood search (``lns_passes``).
+LNS_TIME_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -147,7 +153,7 @@ class ZoneDesign:
     notes : tuple of str
     limits_hit : tuple of str
         The heuristic's caps that stopped a phase before it finished (``time``, ``sweeps``,
-        ``chain moves``; empty: none) — the design is then the best found within them.
+        ``chain moves``, ``lns time``; empty: none) — the design is then the best found within them.
     """
 
     zone_by_cell: np.ndarray
@@ -232,6 +238,8 @@ def design_zones(
     max_sweeps: int = MAX_SWEEPS,
     max_chain_moves: int | None = None,
     school_group: Any = None,
+    lns_passes: int = 0,
+    lns_time_s: float = LNS_TIME_S,
     cell_xy: Any = None,
     school_xy: Any = None,
     cell_ids: Any = None,
@@ -297,6 +305,11 @@ def design_zones(
         path between their cells, through the official zone where it can, are kept in it);
         travel to it is the seat-weighted mean over its schools (students split by seats).
         Schools sharing a cell always form one zone (cells are atomic).
+    lns_passes, lns_time_s : int, float
+        Heuristic: sweeps (0: none) of the large-neighbourhood search after the local search —
+        each pair of neighbouring zones' boundary cells re-solved by the MILP, the rest held
+        (:mod:`schoolmap.allocation.design_lns`) — and its time budget in seconds
+        (:data:`LNS_TIME_S`; past it ``limits_hit`` says ``lns time``).
     cell_xy, school_xy : array_like of shape (n, 2), optional
         Points (metres): needed when ``costs`` is None.
     cell_ids, school_ids : sequence, optional
@@ -381,8 +394,14 @@ def design_zones(
             if now >= left - 1e-9 and (tried < 0).sum() >= (label < 0).sum():
                 break
             label, left = tried, now
+    if len(inst.root) and not exact and lns_passes > 0 and not limits.late():
+        label, _, stopped = neighbourhood_search(
+            search, label, _lam(search), passes=int(lns_passes),
+            deadline=min(limits.deadline, time.perf_counter() + float(lns_time_s)))
+        if stopped:
+            limits.hit.add("lns time")
     for cap in sorted(limits.hit):
-        notes.append(LIMIT_NOTES[cap].format(t=budget, sweeps=max_sweeps))
+        notes.append(LIMIT_NOTES[cap].format(t=budget, sweeps=max_sweeps, lns=lns_time_s))
     label = _drop_overfull(label, search, notes)
     peak_z = (None if search is inst else np.bincount(
         label[label >= 0], weights=search.students[label >= 0], minlength=len(inst.root)))
