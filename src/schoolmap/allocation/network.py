@@ -459,10 +459,12 @@ def _is_flow(rows: np.ndarray, cols: np.ndarray, r: TransportResult, n: int,
 
     Most cells send their students to one school: each pair is checked against its cell's
     first flow (one gather), and only pairs of cells split between schools are looked up in
-    the sorted flows (``np.isin`` sorted every known pair: seconds at millions).
+    their sorted flows (``np.isin`` sorted every known pair: seconds at millions).
     """
-    flows = np.unique(r.cell.astype(np.int64) * m + r.school)  # by cell, then school
-    cell, school = flows // m, flows % m
+    cell, school = r.cell.astype(np.int64), r.school.astype(np.int64)
+    if len(cell) > 1 and not bool(np.all(cell[1:] >= cell[:-1])):  # the engine's are by cell
+        order = np.argsort(cell, kind="stable")
+        cell, school = cell[order], school[order]
     first = np.full(n, -1, np.int64)
     first[cell[::-1]] = school[::-1]  # the last write of a cell is its first flow
     hit = first[rows] == cols
@@ -470,6 +472,8 @@ def _is_flow(rows: np.ndarray, cols: np.ndarray, r: TransportResult, n: int,
     split[cell[1:][cell[1:] == cell[:-1]]] = True
     look = np.flatnonzero(~hit & split[rows])
     if len(look):
+        at = split[cell]
+        flows = np.sort(cell[at] * m + school[at])
         key = rows[look].astype(np.int64) * m + cols[look]
         hit[look] = flows[np.minimum(np.searchsorted(flows, key), len(flows) - 1)] == key
     return hit
