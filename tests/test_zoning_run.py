@@ -109,6 +109,8 @@ def test_bad_zoning_table_is_named(tmp_path):
         _scenario(tmp_path, "[zoning]\nmove_weight = true\n")
     with pytest.raises(ValidationError, match="tradeoff must be a list"):
         _scenario(tmp_path, "[zoning]\ntradeoff = [-1]\n")
+    with pytest.raises(ValidationError, match="lns_passes must be a whole number"):
+        _scenario(tmp_path, "[zoning]\nlns_passes = 1.5\n")
 
 
 def test_demo_zoning_scenario_loads():

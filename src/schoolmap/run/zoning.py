@@ -127,7 +127,7 @@ def _design(result: Any, level: str, demand: Any, weight: float, roads: Any,
         min_utilisation=settings.min_utilisation, move_weight=weight,
         compactness_weight=settings.compactness_weight, norms=sc.norms, demand_by_cell=demand,
         roads=roads, seed=sc.seed, adjacency=adjacency, multi_school=settings.multi_school,
-        **extra)
+        lns_passes=settings.lns_passes, **extra)
 
 
 def changed_areas(result: Any) -> gpd.GeoDataFrame:
