@@ -44,7 +44,7 @@ from schoolmap.allocation import Allocation
 from schoolmap.errors import ValidationError
 
 __all__ = ["COLUMNS", "CellLayout", "cell_layout", "changing_summary", "dissolve_by_school",
-           "proposed_catchments", "students_changing_by_cell"]
+           "grid_touching", "proposed_catchments", "students_changing_by_cell"]
 
 #: Columns of :func:`proposed_catchments` (then ``geometry``).
 COLUMNS = ("level", "method", "school_id", "name", "students", "students_changing", "n_cells",
@@ -198,30 +198,33 @@ def dissolve_by_school(
     same = code_of_cell[a] == code_of_cell[b]
     graph = coo_matrix((np.ones(int(same.sum())), (a[same], b[same])), shape=(n, n))
     piece = np.where(lived, connected_components(graph, directed=False)[1], -1)[rows]
-    out = []
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
-    for k, school_id in enumerate(names):
+    union = shapely.coverage_union_all if layout.coverage else shapely.union_all
+    shapes, students, changes = [], [], []
+    for k in range(len(names)):
         members = rows[order[bounds[k]:bounds[k + 1]]]
         parts = geoms[members]
-        shape = parts[0] if len(parts) == 1 else (
-            shapely.coverage_union_all(parts) if layout.coverage else shapely.union_all(parts))
-        out.append({
-            "school_id": school_id,
-            "students": float(students_by_cell[members].sum()),
-            "students_changing": float(changing[members].sum()),
-            "n_cells": len(members),
-            "n_pieces": _n_pieces(piece[order[bounds[k]:bounds[k + 1]]]),
-            "n_parts": int(shapely.get_num_geometries(shape)),
-            "area_km2": round(float(shape.area) / 1e6, 6),
-            "geometry": shape,
-        })
-    return gpd.GeoDataFrame(out, geometry="geometry", crs=cells.crs)
+        shapes.append(parts[0] if len(parts) == 1 else union(parts))
+        students.append(float(students_by_cell[members].sum()))
+        changes.append(float(changing[members].sum()))
+    shapes = np.array(shapes, dtype=object)
+    return gpd.GeoDataFrame({
+        "school_id": list(names),
+        "students": students,
+        "students_changing": changes,
+        "n_cells": np.diff(bounds).tolist(),
+        "n_pieces": _n_pieces(codes, piece, len(names)).tolist(),
+        "n_parts": shapely.get_num_geometries(shapes).astype(int).tolist(),
+        "area_km2": [round(float(a) / 1e6, 6) for a in shapely.area(shapes)],
+    }, geometry=gpd.GeoSeries(shapes, crs=cells.crs), crs=cells.crs)
 
 
-def _n_pieces(piece: np.ndarray) -> int:
-    """Distinct pieces (≥ 0; -1 marks cells without students) of one zone's cells."""
-    return len(np.unique(piece[piece >= 0]))
+def _n_pieces(codes: np.ndarray, piece: np.ndarray, n_zones: int) -> np.ndarray:
+    """Distinct pieces (≥ 0; -1 marks cells without students) of each zone's cells."""
+    lived = piece >= 0
+    pairs = np.unique(np.column_stack([codes[lived], piece[lived]]), axis=0)
+    return np.bincount(pairs[:, 0], minlength=n_zones)
 
 
 @dataclass(frozen=True)
@@ -278,11 +281,90 @@ def cell_layout(cells: gpd.GeoDataFrame) -> CellLayout:
     xy = np.full((len(geoms), 2), np.nan)
     xy[usable] = shapely.get_coordinates(shapely.centroid(geoms[usable]))
     rows = np.flatnonzero(usable)
+    grid = grid_touching(geoms[rows])
+    if grid is not None:  # squares of one grid: a valid coverage, touching = 8 neighbours
+        touch_a, touch_b = grid
+        return CellLayout(xy, rows[touch_a], rows[touch_b], True)
     touch_a, touch_b = shapely.STRtree(geoms[rows]).query(geoms[rows], predicate="intersects")
     other = touch_a != touch_b
     coverage = bool(shapely.coverage_is_valid(geoms[usable])) if len(rows) else True
     return CellLayout(xy, rows[touch_a[other]].astype(np.int64),
                       rows[touch_b[other]].astype(np.int64), coverage)
+
+
+def grid_touching(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Touching pairs of cells that are the squares of one grid, without a spatial query.
+
+    The cells qualify when every one is a four-corner square of one side ``s`` whose corners
+    lie on a lattice of spacing ``s`` (to 1e-6 · s: cells projected from geographic
+    coordinates carry rounding noise), no two on one square, and the corners two cells share
+    are the same numbers bit for bit. Such cells form a valid coverage (no overlaps, edges
+    matching exactly), and two of them touch — at an edge or a corner — exactly when their
+    squares are among each other's 8 neighbours.
+
+    Parameters
+    ----------
+    geoms : ndarray of shapely geometries, shape (n,)
+
+    Returns
+    -------
+    (touch_a, touch_b) or None
+        Positions in ``geoms`` of the touching pairs, both orders, int64 (the pairs
+        ``shapely.STRtree(geoms).query(geoms, predicate="intersects")`` finds between two
+        different cells); None when the cells are not such a grid.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> cells = np.array([box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 1, 3, 2)])
+    >>> a, b = grid_touching(cells)
+    >>> sorted(zip(a.tolist(), b.tolist()))
+    [(0, 1), (1, 0), (1, 2), (2, 1)]
+    >>> grid_touching(np.array([box(0, 0, 1, 1), box(0.5, 0, 1.5, 1)])) is None
+    True
+    """
+    n = len(geoms)
+    if n < 2 or not (shapely.get_type_id(geoms) == 3).all() or \
+            (shapely.get_num_interior_rings(geoms) != 0).any() or \
+            (shapely.get_num_coordinates(geoms) != 5).any():
+        return None
+    ring = shapely.get_coordinates(geoms).reshape(n, 5, 2)
+    corners = ring[:, :4]
+    if not (ring[:, 0] == ring[:, 4]).all():
+        return None
+    low = corners.min(axis=1)
+    side = float(np.median(corners.max(axis=1)[:, 0] - low[:, 0]))
+    if not side > 0 or (np.abs(corners.max(axis=1) - low - side) > 1e-6 * side).any():
+        return None
+    origin = low.min(axis=0)
+    lattice = np.rint((corners - origin) / side)
+    if (np.abs(corners - origin - lattice * side) > 1e-6 * side).any():
+        return None
+    lattice = lattice.astype(np.int64)
+    square = lattice.min(axis=1)  # the lattice point at each cell's lower left
+    offset = lattice - square[:, None, :]
+    if not (np.sort(offset[:, :, 0] * 2 + offset[:, :, 1], axis=1) == np.arange(4)).all():
+        return None  # not the four corners of one lattice square
+    width = int(lattice[:, :, 1].max()) + 2
+    key = square[:, 0] * width + square[:, 1]
+    order = np.argsort(key, kind="stable")
+    keys = key[order]
+    if (np.diff(keys) == 0).any():
+        return None  # two cells on one square
+    point = (lattice[:, :, 0] * width + lattice[:, :, 1]).ravel()
+    xy = corners.reshape(-1, 2)[np.argsort(point, kind="stable")]
+    same = np.diff(np.sort(point)) == 0
+    if not (xy[1:][same] == xy[:-1][same]).all():
+        return None  # a shared corner differs in its last bits: not a coverage for GEOS
+    touch_a, touch_b = [], []
+    for di, dj in ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)):
+        target = key + di * width + dj
+        pos = np.minimum(np.searchsorted(keys, target), n - 1)
+        hit = keys[pos] == target
+        touch_a.append(np.flatnonzero(hit))
+        touch_b.append(order[pos[hit]])
+    return (np.concatenate(touch_a).astype(np.int64),
+            np.concatenate(touch_b).astype(np.int64))
 
 
 def proposed_catchments(
