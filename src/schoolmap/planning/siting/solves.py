@@ -175,6 +175,10 @@ class Planner:
             self._keep(key, self._compute(key))
         return self._memo[key]
 
+    def missing(self, years: list[Any], plan: list[Site]) -> int:
+        """How many of the allocations of ``years`` with the plan are not remembered yet."""
+        return len({self._key(t, plan) for t in years} - self._memo.keys())
+
     def prefetch(self, years: list[Any], plan: list[Site],
                  done: Callable[[Any], None] | None = None) -> None:
         """Solve year by year the allocations of ``years`` with the plan not yet remembered,
