@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
+from schoolmap.allocation.memory import available_memory, estimate_assign_bytes
 from schoolmap.allocation.network import Travel, network_pair_costs, network_transport
 from schoolmap.allocation.optimal import TransportResult, assign
 from schoolmap.errors import InfeasibleError
@@ -190,7 +191,7 @@ class Planner:
         for t in years:
             self._students(t)  # the years' live cells, before any thread reads them
         todo = list(dict.fromkeys(k for k in keys if k not in self._memo))
-        if WORKERS > 1 and len(todo) > 1:
+        if WORKERS > 1 and len(todo) > 1 and self._room_for_two(todo[0]):
             with ThreadPoolExecutor(max_workers=WORKERS) as pool:
                 for key, solved in zip(todo, pool.map(self._compute, todo), strict=True):
                     self._keep(key, solved)
@@ -199,6 +200,15 @@ class Planner:
                 self._keep(key, self._compute(key))
             if done is not None:
                 done(t)
+
+    def _room_for_two(self, key: tuple) -> bool:
+        """True when two allocations like ``key``'s fit at once in 60 % of the memory
+        available (the engine's own limit for one, :func:`~schoolmap.allocation.check_memory`);
+        else they are solved one by one."""
+        t, sites = key
+        n_schools = max(len(self.existing[t]) + len(sites), 1)
+        needed = estimate_assign_bytes(len(self._students(t)[0]), n_schools)
+        return 2 * needed <= 0.6 * available_memory()
 
     def _keep(self, key: tuple, solved: tuple[Solved, int, int]) -> None:
         """Remember one allocation and count its solve, paths and regridding."""
