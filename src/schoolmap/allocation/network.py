@@ -22,7 +22,8 @@ school's search across the whole network) and the problem is solved again, until
 the answer is then refused as unproven). Every search is bounded by the graph (one heap entry
 per edge), every round by ``max_rounds``. Over ``COARSE_CELLS`` × ``COARSE_MIN`` cells the first
 solve starts from seat prices estimated on squares of cells (as the straight-line engine's
-coarser levels do): a start, never the answer.
+coarser levels do), on the known pairs near those prices and their squares' duals, the rest
+priced in: a start, never the answer.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ REACH = 1.3
 PER_CELL = 8
 COARSE_CELLS = 16
 COARSE_MIN = 2_000
+SLACK_EST = 0.5
 
 
 @dataclass(frozen=True)
@@ -381,8 +383,9 @@ def _widen_to(v_c: np.ndarray, v_s: np.ndarray, need: np.ndarray, bound: np.ndar
 
 def _coarse_prices(xy: np.ndarray, supply: np.ndarray, cap: np.ndarray, rows: np.ndarray,
                    cols: np.ndarray, vals: np.ndarray, unserved_cost: Any, tol: float,
-                   say: Callable[[str], None]) -> np.ndarray | None:
-    """Estimated seat prices for the first solve, from the same problem on cells grouped by
+                   say: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Estimated seat prices (m,) and cell duals (n,: their square's) for the first solve,
+    from the same problem on cells grouped by
     grid square (``COARSE_CELLS`` a square; recursively, while over ``COARSE_MIN`` squares):
     a square's students, its known pairs' supply-weighted mean cost to each school.
 
@@ -406,23 +409,27 @@ def _coarse_prices(xy: np.ndarray, supply: np.ndarray, cap: np.ndarray, rows: np
     weight = np.bincount(bin_of, weights=supply + 1e-9, minlength=nb)
     b_xy = np.column_stack([np.bincount(bin_of, weights=(supply + 1e-9) * xy[:, k],
                                         minlength=nb) for k in (0, 1)]) / weight[:, None]
-    estimate = _coarse_prices(b_xy, b_supply, cap, b_rows, b_cols, b_cost, unserved_cost, tol,
-                              say)
+    coarser = _coarse_prices(b_xy, b_supply, cap, b_rows, b_cols, b_cost, unserved_cost, tol,
+                             say)
     say(f"  estimating seat prices on {nb:,} squares of cells ({len(b_rows):,} pairs)")
     r = transport(b_supply, cap, sp.coo_matrix((b_cost, (b_rows, b_cols)), shape=(nb, m)),
-                  unserved_cost=unserved_cost, tol=tol, start=estimate)
-    return r.seat_price
+                  unserved_cost=unserved_cost, tol=tol,
+                  start=None if coarser is None else coarser[0])
+    return r.seat_price, r.cell_dual[bin_of]
 
 
 def _solve_priced(supply: np.ndarray, cap: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                   vals: np.ndarray, unserved_cost: Any, tol: float,
-                  start: TransportResult | np.ndarray | None, max_pricing: int,
+                  start: TransportResult | tuple[np.ndarray, np.ndarray] | None,
+                  max_pricing: int,
                   say: Callable[[str], None]) -> tuple[TransportResult, int, int, bool]:
     """Optimal on all the known pairs, solving on as few as the prices ask (column generation).
 
-    The first solve (``start`` None, or estimated seat prices from :func:`_coarse_prices`)
-    takes every pair (measured: starting it on fewer and pricing the rest in was slower). Later
-    ones (``start`` the last round's answer) take the pairs whose reduced
+    The first solve takes every pair without ``start`` (measured: starting it cold on fewer
+    and pricing the rest in was slower), or, from estimated seat prices and cell duals
+    (:func:`_coarse_prices`), the pairs whose reduced cost at them is at most ``SLACK_EST`` ×
+    the median known pair (at 250,000 cells: 1.27M of 2.96M pairs, first solve 1.6 s CPU instead
+    of 2.0 s). Later ones (``start`` the last round's answer) take the pairs whose reduced
     cost ``c_ij + v_j − u_i`` at the last prices is at most ``PRICE_SLACK`` × the median trip,
     and the last answer's flows; after each solve every known pair left out is priced exactly,
     and those below −tol come in with the ones near zero, until none does — then the answer is
@@ -433,7 +440,11 @@ def _solve_priced(supply: np.ndarray, cap: np.ndarray, rows: np.ndarray, cols: n
     Returns the answer, the pairs in its solve, the solves made and whether the limit was hit.
     """
     n, m = len(supply), len(cap)
-    if not isinstance(start, TransportResult):  # the first solve (from estimated prices?)
+    if isinstance(start, tuple):  # estimated prices and duals: the pairs near them (metres)
+        slack = SLACK_EST * float(np.median(vals)) if len(vals) else 0.0
+        active = vals + start[0][cols] - start[1][rows] <= slack
+        start = start[0]
+    elif not isinstance(start, TransportResult):  # the first solve
         active = np.ones(len(rows), bool)
     else:
         active = _near(rows, cols, vals, start)
