@@ -186,20 +186,30 @@ class Planner:
         :data:`WORKERS` at a time: they are independent, and the engine's kernels release
         the GIL, so on two cores two run at once. The answers are the same as one by one
         (each solve is deterministic) and are remembered in year order; ``done(t)`` is
-        called for every year in order once its allocation is known."""
+        called for every year in order as soon as its allocation is known (progress)."""
         keys = [self._key(t, plan) for t in years]
         for t in years:
             self._students(t)  # the years' live cells, before any thread reads them
         todo = list(dict.fromkeys(k for k in keys if k not in self._memo))
+        told = 0
+
+        def tell() -> None:  # every year whose answer is known, in order
+            nonlocal told
+            while told < len(years) and keys[told] in self._memo:
+                if done is not None:
+                    done(years[told])
+                told += 1
+
+        tell()
         if WORKERS > 1 and len(todo) > 1 and self._room_for_two(todo[0]):
             with ThreadPoolExecutor(max_workers=WORKERS) as pool:
                 for key, solved in zip(todo, pool.map(self._compute, todo), strict=True):
                     self._keep(key, solved)
-        for t, key in zip(years, keys, strict=True):
+                    tell()
+        for key in todo:
             if key not in self._memo:
                 self._keep(key, self._compute(key))
-            if done is not None:
-                done(t)
+                tell()
 
     def _room_for_two(self, key: tuple) -> bool:
         """True when two allocations like ``key``'s fit at once in 60 % of the memory
