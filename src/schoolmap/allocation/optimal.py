@@ -597,9 +597,9 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
         workspace = ladders(m)
     bin_cells, bin_ptr, group_ptr = grouped_cell_bins(xy, CELLS_PER_CHECK_BIN)
     box = bin_boxes(xy, bin_cells, bin_ptr)
-    (rows, cols, dists), price = _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper,
-                                             k, k_cold, tol, say,
-                                             (bin_cells, bin_ptr, box, group_ptr), workspace)
+    (rows, cols, dists), price, warm = _candidates(
+        tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol, say,
+        (bin_cells, bin_ptr, box, group_ptr), workspace)
     pair_flow = None  # flows of the last round, per pair (new pairs: 0)
     estimate = price.copy()
     wanted = np.zeros(m)
@@ -621,7 +621,7 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
         else:
             flow, unserved, price, paths = _resolve(
                 supply, capacity, indptr, school, cvals, p, integral, price, pair_flow[order],
-                workspace, first_paths, say)
+                workspace, first_paths, say, estimate, warm)
         pair_flow = np.empty(len(rows))
         pair_flow[order] = flow
         certificate["paths"] += paths
@@ -653,21 +653,29 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
 
 
 def _resolve(supply, capacity, indptr, school, cost, p, integral, price, flow0, workspace,
-             first_paths, say):
-    """A certificate round's re-solve, warm from the last round's flows and prices, within
-    ``WARM_PATHS`` × the first round's paths (plus one per cell and school): on some starts the
-    warm search wanders (a 250,000-cell city's kindergartens: 1.8 million paths, where a fresh
-    start takes 7,001), so past that budget the round is solved afresh from no prices."""
-    budget = WARM_PATHS * first_paths + WARM_SLACK * (len(supply) + len(capacity) + 10_000)
-    try:
-        return _solve_candidates(supply, capacity, indptr, school, cost, p, integral, price,
-                                 flow0, workspace, min(budget, max_paths(len(supply),
-                                                                         len(capacity))))
-    except UnprovenError:
-        say(f"  the warm re-solve passed {budget:,} paths: solving this round afresh")
-        flow, unserved, price, paths = _solve_candidates(supply, capacity, indptr, school, cost,
-                                                         p, integral, None, None, workspace)
-        return flow, unserved, price, paths + budget
+             first_paths, say, estimate, warm):
+    """A certificate round's re-solve. Warm (``warm`` True: the level's prices came from an
+    exact coarser level, and the pairs it adds are few and local) from the last round's flows
+    and prices, within ``WARM_PATHS`` × the first round's paths (plus one per cell and school):
+    on some starts the warm search wanders (a 250,000-cell city's kindergartens: 1.8 million
+    paths, where a fresh start takes 7,001), so past that budget the round starts afresh from
+    the level's ``estimate``. Not warm (the coarsest level, whose first candidates came from
+    approximate auction prices): every round starts from ``estimate`` — the last round's
+    optimum over too few pairs is a worse start than the auction's prices (a satellite city's
+    2,339 squares: 10,289 paths warm, 2,534 afresh)."""
+    spent = 0
+    if warm:
+        budget = WARM_PATHS * first_paths + WARM_SLACK * (len(supply) + len(capacity) + 10_000)
+        try:
+            return _solve_candidates(supply, capacity, indptr, school, cost, p, integral, price,
+                                     flow0, workspace, min(budget, max_paths(len(supply),
+                                                                             len(capacity))))
+        except UnprovenError:
+            say(f"  the warm re-solve passed {budget:,} paths: solving this round afresh")
+            spent = budget
+    flow, unserved, price, paths = _solve_candidates(supply, capacity, indptr, school, cost, p,
+                                                     integral, estimate, None, workspace)
+    return flow, unserved, price, paths + spent
 
 
 def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol, say, bins,
@@ -690,6 +698,8 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     candidates : tuple (rows, cols, distances) of pairs, no duplicates
     price : ndarray of shape (m,)
         Estimated seat prices (the auction's on the coarsest level, or zeros).
+    warm : bool
+        Whether later rounds re-solve warm (False where the prices are the auction's).
     """
     n, m = len(xy), len(sxy)
     kk = min(m, k_cold)
@@ -697,10 +707,10 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     if not (n > 2 * n_bins and m > kk):
         start = _auction_start(tree, xy, supply, sxy, capacity, p, pnorm, upper, bins)
         if start is not None:
-            return start
+            return (*start, False)
         dist, idx, _ = _nearest(tree, xy, kk, pnorm, upper)
         rows, cols = np.nonzero(np.isfinite(dist) & (supply[:, None] > 0))
-        return (rows, idx[rows, cols], dist[rows, cols]), np.zeros(m)
+        return (rows, idx[rows, cols], dist[rows, cols]), np.zeros(m), True
     bin_m, key = _grid_for(xy, n_bins, supply > 0)
     counts = np.bincount(key)
     inverse = (np.cumsum(counts > 0) - 1)[key]
@@ -718,7 +728,7 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     bin_cells, bin_ptr, box, group_ptr = bins
     rows, cols, dists, _ = priced_candidates(xy, bin_cells, bin_ptr, box, group_ptr, sxy,
                                              estimate, p, supply, float(margin), upper, pnorm)
-    return (rows, cols, dists), estimate
+    return (rows, cols, dists), estimate, True
 
 
 def _auction_start(tree, xy, supply, sxy, capacity, p, pnorm, upper, bins):
