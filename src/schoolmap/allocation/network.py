@@ -384,10 +384,10 @@ def _widen_to(v_c: np.ndarray, v_s: np.ndarray, need: np.ndarray, bound: np.ndar
 def _coarse_prices(xy: np.ndarray, supply: np.ndarray, cap: np.ndarray, rows: np.ndarray,
                    cols: np.ndarray, vals: np.ndarray, unserved_cost: Any, tol: float,
                    say: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray] | None:
-    """Estimated seat prices (m,) and cell duals (n,: their square's) for the first solve,
-    from the same problem on cells grouped by
-    grid square (``COARSE_CELLS`` a square; recursively, while over ``COARSE_MIN`` squares):
-    a square's students, its known pairs' supply-weighted mean cost to each school.
+    """Estimated seat prices (m,) and cell duals (n,: their square's), metres, for the first
+    solve, from the same problem on cells grouped by grid square (``COARSE_CELLS`` a square;
+    recursively, while over ``COARSE_MIN`` squares): a square's students, its known pairs'
+    supply-weighted mean cost to each school.
 
     A start only (:func:`schoolmap.optimal.transport`'s ``start``): the answer and its proof do
     not depend on it. ``None`` below ``COARSE_MIN`` squares or with per-cell unserved costs.
