@@ -46,8 +46,14 @@ from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
 from schoolmap._kernels.auction import auction_prices
-from schoolmap._kernels.candidates import bin_boxes, priced_candidates, priced_violations
+from schoolmap._kernels.candidates import bin_boxes
 from schoolmap._kernels.transport import STATUS_NO_PATH, STATUS_PATH_LIMIT, ladders, ssp_transport
+from schoolmap.allocation.bins import (  # noqa: F401  (cell_bins: its old home was here)
+    cell_bins,
+    grouped_cell_bins,
+    streamed_candidates,
+    streamed_violations,
+)
 from schoolmap.allocation.memory import (  # noqa: F401  (their old home: optimal)
     available_memory,
     check_memory,
@@ -77,41 +83,6 @@ AUCTION_NEAREST = 1_000_000  # schools a cell bids for (its nearest); fewer than
 AUCTION_EPS_END = 1e-3  # last bid increment, as a share of the district's diagonal
 AUCTION_MARGIN = 16.0  # candidate margin on auction prices, in last bid increments
 AUCTION_BIDS_PER_CELL = 200  # the auction's bid budget (plus 100,000); past it, a cold start
-
-
-def cell_bins(xy: np.ndarray, per_bin: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cells grouped by grid square, about ``per_bin`` cells a square on average.
-
-    Returns ``bin_cells`` (n,) — cell indices in square order — and ``bin_ptr`` (n_squares + 1,):
-    the cells of square b are ``bin_cells[bin_ptr[b]:bin_ptr[b + 1]]`` (occupied squares only).
-    Squares come in blocks of 4 × 4 squares (see :func:`grouped_cell_bins`).
-    """
-    bin_cells, bin_ptr, _ = grouped_cell_bins(xy, per_bin)
-    return bin_cells, bin_ptr
-
-
-def grouped_cell_bins(xy: np.ndarray, per_bin: int,
-                      group_side: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`cell_bins`, with the squares ordered by blocks of ``group_side`` × ``group_side``
-    squares, and ``group_ptr`` (n_blocks + 1,): the squares of block g are
-    ``group_ptr[g]:group_ptr[g + 1]`` (occupied blocks only). The streamed kernels screen the
-    schools once per block and then per square among the block's survivors."""
-    n = len(xy)
-    if n == 0:
-        return np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64)
-    span = np.ptp(xy, axis=0)
-    side = max(float(np.sqrt(max(span[0] * span[1], 1.0) * per_bin / n)), 1e-9)
-    k = np.floor((xy - xy.min(axis=0)) / side).astype(np.int64)
-    key = k[:, 0] * (int(k[:, 1].max()) + 1) + k[:, 1]
-    g = k // group_side
-    group = g[:, 0] * (int(g[:, 1].max()) + 1) + g[:, 1]
-    order = np.lexsort((key, group))
-    sk, sg = key[order], group[order]
-    starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])  # a new square (within its block)
-    bin_ptr = np.r_[starts, n].astype(np.int64)
-    gb = sg[starts]
-    group_ptr = np.r_[np.flatnonzero(np.r_[True, gb[1:] != gb[:-1]]), len(starts)]
-    return order.astype(np.int64), bin_ptr, group_ptr.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -629,7 +600,7 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
         u, viol, _ = _duals_and_slackness(supply, capacity, indptr, school, cvals, p, flow,
                                           unserved, price, tol)
         # dual feasibility over all pairs, streamed bin by bin (nothing stored but violations)
-        b_rows, b_cols, b_dists, worst, checked, u = priced_violations(
+        b_rows, b_cols, b_dists, worst, checked, u = streamed_violations(
             xy, bin_cells, bin_ptr, box, group_ptr, sxy, price, u, upper, tol, pnorm,
             KEEP_VIOLATIONS, supply, p)
         certificate["pairs_checked"] += int(checked)
@@ -726,7 +697,7 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     estimate = coarse.seat_price
     margin = MARGIN_BINS * bin_m * np.sqrt(2.0)
     bin_cells, bin_ptr, box, group_ptr = bins
-    rows, cols, dists, _ = priced_candidates(xy, bin_cells, bin_ptr, box, group_ptr, sxy,
+    rows, cols, dists, _ = streamed_candidates(xy, bin_cells, bin_ptr, box, group_ptr, sxy,
                                              estimate, p, supply, float(margin), upper, pnorm)
     return (rows, cols, dists), estimate, True
 
@@ -757,7 +728,7 @@ def _auction_start(tree, xy, supply, sxy, capacity, p, pnorm, upper, bins):
     if not ok:
         return None
     bin_cells, bin_ptr, box, group_ptr = bins
-    rows, cols, dists, _ = priced_candidates(xy, bin_cells, bin_ptr, box, group_ptr, sxy, price,
+    rows, cols, dists, _ = streamed_candidates(xy, bin_cells, bin_ptr, box, group_ptr, sxy, price,
                                              p, supply, AUCTION_MARGIN * eps_end, upper, pnorm)
     return (rows, cols, dists), price
 
