@@ -26,7 +26,8 @@ def estimate_assign_bytes(n_cells: int, n_schools: int) -> float:
     >>> round(estimate_assign_bytes(1_000_000, 1_000) / 1e9, 1)
     3.0
     """
-    # the kernel's arc tables and heap, and the arcs' ladders (at most 128 MB unless m is huge)
+    # the kernel's workspace: arc tables and heap, and the arcs' ladders (at most 128 MB unless m
+    # is huge) — one per call, shared by its levels and rounds (solver_workspace)
     school_graph = 6 * 8.0 * (n_schools + 2) ** 2 + ladder_bytes(n_schools)
     return n_cells * (_BYTES_PER_CELL + _PAIRS_PER_CELL * _BYTES_PER_PAIR) + school_graph
 

@@ -47,7 +47,12 @@ from scipy.spatial.distance import cdist
 
 from schoolmap._kernels.auction import auction_prices
 from schoolmap._kernels.candidates import bin_boxes
-from schoolmap._kernels.transport import STATUS_NO_PATH, STATUS_PATH_LIMIT, ladders, ssp_transport
+from schoolmap._kernels.transport import (
+    STATUS_NO_PATH,
+    STATUS_PATH_LIMIT,
+    solver_workspace,
+    ssp_transport,
+)
 from schoolmap.allocation.bins import (  # noqa: F401  (cell_bins: its old home was here)
     cell_bins,
     grouped_cell_bins,
@@ -170,7 +175,7 @@ def _solve_candidates(supply, capacity, indptr, school, cost, unserved_cost, int
         np.ascontiguousarray(price0, dtype=np.float64), eps,
         np.zeros(0) if flow0 is None else np.ascontiguousarray(flow0, dtype=np.float64),
         max_paths(len(supply), len(capacity)) if path_budget is None else int(path_budget),
-        *(ladders(len(capacity)) if workspace is None else workspace))
+        *(solver_workspace(len(capacity)) if workspace is None else workspace))
     if status == STATUS_NO_PATH:
         raise InfeasibleError("students cannot all be placed and leaving them unserved is not "
                               "allowed (unserved_cost is infinite); give a finite unserved_cost")
@@ -341,7 +346,7 @@ def transport(
     k = min(m, _K_START)
     wide = np.zeros(n, dtype=bool)
     price = np.zeros(m)
-    workspace = ladders(m)
+    workspace = solver_workspace(m)
     while True:
         certificate["rounds"] += 1
         rows_l, cols_l = [], []
@@ -524,8 +529,8 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
             k_cold, progress, max_rounds=MAX_ROUNDS, workspace=None):
     """:func:`assign`; ``k_cold`` nearest schools per cell are candidates where no prices are
     estimated (on the coarsest level), the ``k`` nearest always are. ``workspace``: the
-    kernel's ladders (:func:`~schoolmap._kernels.transport.ladders`), shared by every level and
-    round of one call."""
+    kernel's (:func:`~schoolmap._kernels.transport.solver_workspace`), shared by every level
+    and round of one call."""
     xy = np.array(cell_xy, dtype=np.float64, order="C")  # writable copies (see _vector)
     sxy = np.array(school_xy, dtype=np.float64, order="C")
     problems = []
@@ -565,7 +570,7 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
     upper = np.inf if max_distance_m is None else float(max_distance_m)
     say = progress or (lambda _msg: None)
     if workspace is None:
-        workspace = ladders(m)
+        workspace = solver_workspace(m)
     bin_cells, bin_ptr, group_ptr = grouped_cell_bins(xy, CELLS_PER_CHECK_BIN)
     box = bin_boxes(xy, bin_cells, bin_ptr)
     (rows, cols, dists), price, warm = _candidates(
