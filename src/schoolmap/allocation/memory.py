@@ -4,13 +4,22 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
-from schoolmap._kernels.transport import ladder_size
+from schoolmap._kernels.transport import ladder_size, solver_workspace
 from schoolmap.errors import MemoryLimitError, ValidationError
 
-__all__ = ["available_memory", "check_memory", "estimate_assign_bytes", "ladder_bytes"]
+__all__ = ["available_memory", "borrowed_workspace", "check_memory", "estimate_assign_bytes",
+           "ladder_bytes", "shared_solver_memory"]
+
+MAX_SHARED = 2  # workspaces of one size kept inside shared_solver_memory (two solves at once)
+_LOCK = threading.Lock()
+_ACTIVE = 0  # shared_solver_memory blocks open (any thread)
+_FREE: dict[int, list[tuple[np.ndarray, ...]]] = {}  # free workspaces by number of schools
 
 # bytes per cell and per candidate pair at the peak of a solve, measured on the benchmark panel
 # (nearest-school lists, candidate and CSR arrays, the kernel's copies, the certificate's bins)
@@ -73,3 +82,59 @@ def check_memory(needed: float, memory_limit: float | None, what: str) -> None:
             f"{what} needs about {needed / 1e9:,.2f} GB at its peak, more than the "
             f"{limit / 1e9:,.2f} GB allowed ({source}). Allow more with memory_limit (bytes), "
             f"free memory (close other programs), or split the district or use coarser cells")
+
+
+
+@contextmanager
+def shared_solver_memory() -> Iterator[None]:
+    """Within this block, exact solves with the same number of schools share kernel workspaces
+    (:func:`~schoolmap._kernels.transport.solver_workspace`, lent by :func:`borrowed_workspace`)
+    instead of each allocating its own: a caller that solves one district many times (siting
+    tries site after site, two at a time) faults their pages in once. At 2,121 schools a
+    workspace is ~430 MB, faulted in at ~1 ms per MB on a virtual machine. At most
+    ``MAX_SHARED`` workspaces of one size are kept, and only until the outermost block ends.
+
+    >>> with shared_solver_memory():
+    ...     with borrowed_workspace(40) as a:
+    ...         pass
+    ...     with borrowed_workspace(40) as b:
+    ...         pass
+    >>> a is b
+    True
+    >>> with borrowed_workspace(40) as c:
+    ...     pass
+    >>> c is a
+    False
+    """
+    global _ACTIVE
+    with _LOCK:
+        _ACTIVE += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _ACTIVE -= 1
+            if _ACTIVE == 0:
+                _FREE.clear()
+
+
+@contextmanager
+def borrowed_workspace(n_schools: int) -> Iterator[tuple[np.ndarray, ...]]:
+    """A kernel workspace for one solve with this many schools (its contents do not matter):
+    inside :func:`shared_solver_memory` one kept from an earlier solve if there is one free,
+    handed back after; else a new one."""
+    with _LOCK:
+        free = _FREE.get(n_schools) if _ACTIVE else None
+        work = free.pop() if free else None
+    if work is None:
+        work = solver_workspace(n_schools)
+    try:
+        yield work
+    finally:
+        with _LOCK:
+            if _ACTIVE:
+                if n_schools not in _FREE:  # one size at a time: the last one asked for
+                    _FREE.clear()
+                    _FREE[n_schools] = []
+                if len(_FREE[n_schools]) < MAX_SHARED:
+                    _FREE[n_schools].append(work)

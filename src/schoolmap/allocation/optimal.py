@@ -47,12 +47,7 @@ from scipy.spatial.distance import cdist
 
 from schoolmap._kernels.auction import auction_prices
 from schoolmap._kernels.candidates import bin_boxes
-from schoolmap._kernels.transport import (
-    STATUS_NO_PATH,
-    STATUS_PATH_LIMIT,
-    solver_workspace,
-    ssp_transport,
-)
+from schoolmap._kernels.transport import STATUS_NO_PATH, STATUS_PATH_LIMIT, ssp_transport
 from schoolmap.allocation.bins import (  # noqa: F401  (cell_bins: its old home was here)
     cell_bins,
     grouped_cell_bins,
@@ -61,6 +56,7 @@ from schoolmap.allocation.bins import (  # noqa: F401  (cell_bins: its old home 
 )
 from schoolmap.allocation.memory import (  # noqa: F401  (their old home: optimal)
     available_memory,
+    borrowed_workspace,
     check_memory,
     estimate_assign_bytes,
     ladder_bytes,
@@ -164,6 +160,10 @@ def _vector(x: Any, name: str, length: int | None = None) -> np.ndarray:
 
 def _solve_candidates(supply, capacity, indptr, school, cost, unserved_cost, integral,
                       price0=None, flow0=None, workspace=None, path_budget=None):
+    if workspace is None:  # one for this solve (kept for the next inside shared_solver_memory)
+        with borrowed_workspace(len(capacity)) as work:
+            return _solve_candidates(supply, capacity, indptr, school, cost, unserved_cost,
+                                     integral, price0, flow0, work, path_budget)
     if max(len(school), len(supply)) >= 2**31 - 1:  # the kernel's ladders hold int32 slots
         raise MemoryLimitError(f"{len(supply):,} cells with {len(school):,} candidate pairs are "
                                "more than one exact solve can hold; split the district")
@@ -175,7 +175,7 @@ def _solve_candidates(supply, capacity, indptr, school, cost, unserved_cost, int
         np.ascontiguousarray(price0, dtype=np.float64), eps,
         np.zeros(0) if flow0 is None else np.ascontiguousarray(flow0, dtype=np.float64),
         max_paths(len(supply), len(capacity)) if path_budget is None else int(path_budget),
-        *(solver_workspace(len(capacity)) if workspace is None else workspace))
+        *workspace)
     if status == STATUS_NO_PATH:
         raise InfeasibleError("students cannot all be placed and leaving them unserved is not "
                               "allowed (unserved_cost is infinite); give a finite unserved_cost")
@@ -346,7 +346,6 @@ def transport(
     k = min(m, _K_START)
     wide = np.zeros(n, dtype=bool)
     price = np.zeros(m)
-    workspace = solver_workspace(m)
     while True:
         certificate["rounds"] += 1
         rows_l, cols_l = [], []
@@ -364,7 +363,7 @@ def transport(
         cols = np.concatenate(cols_l).astype(np.int64)
         indptr, school, cvals = _sorted_csr(n, rows, cols, dense[rows, cols])
         flow, unserved, price, paths = _solve_candidates(supply, capacity, indptr, school, cvals,
-                                                         p, integral, price, None, workspace)
+                                                         p, integral, price, None)
         certificate["paths"] += paths
         u, viol, _ = _duals_and_slackness(supply, capacity, indptr, school, cvals, p, flow,
                                           unserved, price, tol)
@@ -531,6 +530,10 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
     estimated (on the coarsest level), the ``k`` nearest always are. ``workspace``: the
     kernel's (:func:`~schoolmap._kernels.transport.solver_workspace`), shared by every level
     and round of one call."""
+    if workspace is None:  # one for the whole call (kept inside shared_solver_memory)
+        with borrowed_workspace(np.shape(school_xy)[0]) as work:
+            return _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost,
+                           metric, tol, k, k_cold, progress, max_rounds, work)
     xy = np.array(cell_xy, dtype=np.float64, order="C")  # writable copies (see _vector)
     sxy = np.array(school_xy, dtype=np.float64, order="C")
     problems = []
@@ -569,8 +572,6 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
     tree = cKDTree(sxy)
     upper = np.inf if max_distance_m is None else float(max_distance_m)
     say = progress or (lambda _msg: None)
-    if workspace is None:
-        workspace = solver_workspace(m)
     bin_cells, bin_ptr, group_ptr = grouped_cell_bins(xy, CELLS_PER_CHECK_BIN)
     box = bin_boxes(xy, bin_cells, bin_ptr)
     (rows, cols, dists), price, warm = _candidates(

@@ -36,7 +36,11 @@ from schoolmap.allocation import (
     level_zones,
     school_points,
 )
-from schoolmap.allocation.memory import available_memory, estimate_assign_bytes
+from schoolmap.allocation.memory import (
+    available_memory,
+    estimate_assign_bytes,
+    shared_solver_memory,
+)
 from schoolmap.allocation.overlaps import overlap_notes, zone_overlaps
 from schoolmap.allocation.travel import Travel, district_graph, travel_from_table
 from schoolmap.allocation.zoning_settings import ZoningSettings
@@ -644,12 +648,13 @@ def _run_siting(result: ScenarioResult, say: Callable[[str], None]) -> None:
             year = max(grade_demand)
         result.timer.start(f"siting: {level}")
         say(f"{level}: siting new schools")
-        plan = site_new_schools(result.district, level, year, norms=sc.norms,
-                                grade_demand_by_year=grade_demand,
-                                reach_m=settings.reach(level),
-                                target_unserved=settings.target_unserved,
-                                max_new=settings.max_new, lang=sc.language, progress=say,
-                                lp_time_limit_s=settings.lp_time_limit_s, **road)
+        with shared_solver_memory():  # its many exact solves share the kernel's workspaces
+            plan = site_new_schools(result.district, level, year, norms=sc.norms,
+                                    grade_demand_by_year=grade_demand,
+                                    reach_m=settings.reach(level),
+                                    target_unserved=settings.target_unserved,
+                                    max_new=settings.max_new, lang=sc.language, progress=say,
+                                    lp_time_limit_s=settings.lp_time_limit_s, **road)
         plans[level] = plan
         frames.append(plan.sites)
         result.notes += [f"{level}/siting: {n}" for n in plan.notes]
