@@ -223,7 +223,7 @@ def site_new_schools(
             # the year before opened nothing, so this one likely opens nothing either and the
             # next year starts from the same plan: solve both at once (an unused answer is
             # only remembered; every answer is exact, so the plan does not depend on this)
-            planner.prefetch([t, years[k]], plan)
+            planner.prefetch([t, years[k]], plan, only_together=True)
         r = planner.solve(t, plan)
         added = []
         while planner.unserved(r) > planner.target + _TOL:
