@@ -16,7 +16,8 @@
   any design moving at most the goal, max over move weights w of bound(w) − w × goal (weak
   duality at each w);
 - ``road``: the demo by walking along its roads (barriers crossed only at a road crossing),
-  move weight 300: gap to the proven bound (``--skip-road`` leaves it out).
+  move weight 300: gap to the proven bound, without and with the large-neighbourhood search
+  (``lns_passes`` 0 and 2; ``--skip-road`` leaves it out).
 
 The machine is shared with other engineers' jobs: the load average before and after each row is
 recorded, and times are wall-clock on that load.
@@ -194,14 +195,15 @@ def road_rows() -> list[dict]:
     frame, _ = read_roads_layer(district.source)
     adj = cell_adjacency(district.cells, barriers=barrier_lines(frame, district.crs))
     rows = []
-    for level in ("primary", "junior"):
+    for level, lns in (("primary", 0), ("junior", 0), ("primary", 2), ("junior", 2)):
         demand = demand_by_cell_grade(district.cells, sc.norms, level).sum(axis=1)
         before = load()
         t = time.perf_counter()
         r = design_catchments(district, level, 2026, norms=sc.norms, demand_by_cell=demand,
-                              roads=graph, adjacency=adj)
+                              roads=graph, adjacency=adj, lns_passes=lns)
         s = r.summary()
-        rows.append({"level": level, "wall_s": round(time.perf_counter() - t, 1),
+        rows.append({"level": level, "lns_passes": lns,
+                     "wall_s": round(time.perf_counter() - t, 1),
                      "load_before": before, "load_after": load(),
                      "zones_several_pieces": s["zones_several_pieces"],
                      "zones_over_capacity": s["zones_over_capacity"],
@@ -293,7 +295,8 @@ def main() -> None:
             print(f"    w={d['move_weight']:7,.0f} moved {d['students_moved']:7,.0f} "
                   f"travel gap {d['travel_gap']:.2%}")
     for r in result.get("road", []):
-        print(f"road    {r['level']:8} moved {r['students_moved']:7,.0f} unzoned "
+        print(f"road    {r['level']:8} lns {r['lns_passes']} moved "
+              f"{r['students_moved']:7,.0f} unzoned "
               f"{r['students_unzoned']:.0f} travel gap {r['travel_gap']:.2%} {r['wall_s']} s "
               f"load {r['load_before']} limits {r['limits_hit']}")
     print("speed:", json.dumps(speed, ensure_ascii=False))

@@ -21,13 +21,16 @@ __all__ = ["solve_milp"]
 
 
 def solve_milp(inst: Any, time_limit_s: float, start: np.ndarray | None = None,
-               node_limit: int | None = None) -> tuple[np.ndarray, float, bool]:
+               node_limit: int | None = None,
+               zoned: np.ndarray | None = None) -> tuple[np.ndarray, float, bool]:
     """Solve the design exactly: (zone by unit, −1 unzoned; the MILP's lower bound; proven).
 
     ``start``: a design to start from (zone by unit, −1 unzoned; each zone one piece holding
     its root, within seats), handed to HiGHS with the flows of a spanning tree of each zone;
     ``node_limit`` bounds the branch-and-bound by nodes (the same answer on any machine), while
-    ``time_limit_s`` (seconds) stays the last guard.
+    ``time_limit_s`` (seconds) stays the last guard. ``zoned`` (bool by unit): units that must
+    be in a zone (their unzoned column fixed at 0: a neighbourhood of a design whose cells are
+    zoned keeps them so, and the penalty's large costs leave the model).
     """
     n = len(inst.students)
     k = len(inst.root)
@@ -39,7 +42,7 @@ def solve_milp(inst: Any, time_limit_s: float, start: np.ndarray | None = None,
     moved = (inst.official[cell_of] >= 0) & (inst.official[cell_of] != zone)
     obj = [s[cell_of] * cost + inst.mw * s[cell_of] * moved, inst.pen * (s + 1.0)]
     lo_col = [np.zeros(nx), np.zeros(n)]
-    hi_col = [np.ones(nx), np.ones(n)]
+    hi_col = [np.ones(nx), np.ones(n) if zoned is None else (~np.asarray(zoned)).astype(float)]
     integer = [np.ones(nx, bool), np.ones(n, bool)]
     for z in range(k):
         lo_col[0][x_of[(int(inst.root[z]), z)]] = 1.0
@@ -70,7 +73,7 @@ def solve_milp(inst: Any, time_limit_s: float, start: np.ndarray | None = None,
     col += k
     obj.append(np.full(k, inst.pen * (s.sum() + n + 1.0)))
     lo_col.append(np.zeros(k))
-    hi_col.append(np.full(k, np.inf))
+    hi_col.append(np.where(inst.lo > 0, np.inf, 0.0))  # no slack below a lower bound of 0
     integer.append(np.zeros(k, bool))
     for z in range(k):  # seats: lo − σ ≤ Σ s x ≤ hi
         members = np.flatnonzero(zone == z)

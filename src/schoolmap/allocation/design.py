@@ -87,8 +87,7 @@ LIMIT_NOTES = {
     "chain moves": "the ejection chains stopped at their cap of cell moves with zones still "
                    "above seats (the local search went on)",
     "lns time": "the neighbourhood search stopped at its time budget ({lns:g} s) or a MILP at "
-                "its seconds: the design is the best found so far (it may differ on a slower "
-                "machine)",
+                "its seconds: the best design so far (a slower machine may differ)",
 }
 #: Time budget (seconds) of the neighbourhood search (``lns_passes``).
 LNS_TIME_S = 120.0
@@ -239,6 +238,7 @@ def design_zones(
     max_chain_moves: int | None = None,
     school_group: Any = None,
     lns_passes: int = 0,
+    lns_zones: int = 2,
     lns_time_s: float = LNS_TIME_S,
     cell_xy: Any = None,
     school_xy: Any = None,
@@ -305,11 +305,11 @@ def design_zones(
         path between their cells, through the official zone where it can, are kept in it);
         travel to it is the seat-weighted mean over its schools (students split by seats).
         Schools sharing a cell always form one zone (cells are atomic).
-    lns_passes, lns_time_s : int, float
+    lns_passes, lns_zones, lns_time_s : int, int, float
         Heuristic: sweeps (0: none) of the large-neighbourhood search after the local search —
-        each pair of neighbouring zones' boundary cells re-solved by the MILP, the rest held
-        (:mod:`schoolmap.allocation.design_lns`) — and its time budget in seconds
-        (:data:`LNS_TIME_S`; past it ``limits_hit`` says ``lns time``).
+        the boundary cells of each pair of neighbouring zones (``lns_zones`` 3: then of each
+        zone with two neighbours) re-solved by the MILP (:mod:`~.design_lns`) — and its time
+        budget in seconds (:data:`LNS_TIME_S`; past it ``limits_hit`` says ``lns time``).
     cell_xy, school_xy : array_like of shape (n, 2), optional
         Points (metres): needed when ``costs`` is None.
     cell_ids, school_ids : sequence, optional
@@ -397,6 +397,7 @@ def design_zones(
     if len(inst.root) and not exact and lns_passes > 0 and not limits.late():
         label, _, stopped = neighbourhood_search(
             search, label, _lam(search), passes=int(lns_passes),
+            sizes=tuple(range(2, max(2, int(lns_zones)) + 1)),
             deadline=min(limits.deadline, time.perf_counter() + float(lns_time_s)))
         if stopped:
             limits.hit.add("lns time")

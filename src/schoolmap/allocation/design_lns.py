@@ -7,9 +7,11 @@ of their shared boundary, holds every other cell where it is (the held cells of 
 into one unit per connected piece, each kept in its zone), and solves that small design exactly
 — the HiGHS MILP with flow-based contiguity (:mod:`schoolmap.allocation._milp`), started from
 the current design and bounded by nodes — accepting it when the whole design's objective F
-falls. Zones stay one piece (the MILP's flows reach every cell of a zone from its school), within
-seats, and the other zones are untouched. Every loop is bounded: ``passes`` over the pairs of
-neighbouring zones, ``node_limit`` nodes per solve, and a deadline no further solve starts after.
+falls; optionally then the same for each zone with two of its neighbours (seats handed on
+along a chain). Zones stay one piece (the MILP's flows reach every cell of a zone from its
+school), within seats, and the other zones are untouched. Every loop is bounded: ``passes``
+over the groups of neighbouring zones, ``node_limit`` nodes per solve, ``solve_s`` seconds per
+solve and a deadline no further solve starts after.
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ from schoolmap.errors import InfeasibleError
 __all__ = ["LNS_MAX_FREE", "LNS_NODES", "LNS_RADIUS", "neighbourhood_search"]
 
 #: Steps (cells) from the shared boundary of two zones within which their cells are freed.
-LNS_RADIUS = 6
+LNS_RADIUS = 4
 #: Free cells of one neighbourhood, at most (the radius shrinks to stay within it).
-LNS_MAX_FREE = 250
+LNS_MAX_FREE = 150
 #: Branch-and-bound nodes of one neighbourhood's MILP, at most.
-LNS_NODES = 20
+LNS_NODES = 10
 #: Seconds of one neighbourhood's MILP, at most (the last guard; the node limit comes first).
 LNS_SOLVE_S = 20.0
 
@@ -45,25 +47,34 @@ def _objective(inst: Any, label: np.ndarray, lam: float) -> float:
                              lam)[5])
 
 
-def _pairs(label: np.ndarray, adj: sp.csr_matrix) -> list[tuple[int, int]]:
-    """Neighbouring zones (a < b), in order."""
+def _groups(label: np.ndarray, adj: sp.csr_matrix, size: int) -> list[tuple[int, ...]]:
+    """Neighbouring zones, in order: pairs (``size`` 2), or triples of a zone and two of its
+    neighbours (``size`` 3)."""
     a = adj.tocoo()
     za, zb = label[a.row], label[a.col]
-    keep = (za >= 0) & (zb >= 0) & (za < zb)
-    return sorted({(int(p), int(q)) for p, q in zip(za[keep], zb[keep], strict=True)})
+    keep = (za >= 0) & (zb >= 0) & (za != zb)
+    near: dict[int, set[int]] = {}
+    for p, q in zip(za[keep].tolist(), zb[keep].tolist(), strict=True):
+        near.setdefault(p, set()).add(q)
+    if size == 2:
+        return sorted({(p, q) for p in near for q in near[p] if p < q})
+    return sorted({tuple(sorted((p, b, q))) for b in near for p in near[b] for q in near[b]
+                   if p < q})
 
 
-def _band(label: np.ndarray, adj: sp.csr_matrix, pair: tuple[int, int], member: np.ndarray,
+def _band(label: np.ndarray, adj: sp.csr_matrix, group: tuple[int, ...], member: np.ndarray,
           radius: int, max_free: int, roots: np.ndarray) -> np.ndarray:
-    """Cells of the pair within ``radius`` steps of their shared boundary, and unzoned cells
-    next to either zone that could join it (fewer steps when that frees more than
-    ``max_free`` cells); never a school's cell."""
-    a, b = pair
-    in_a = (label == a).astype(np.float64)
-    in_b = (label == b).astype(np.float64)
-    band = ((label == a) & (adj @ in_b > 0)) | ((label == b) & (adj @ in_a > 0))
-    band |= member & (label < 0) & (adj @ (in_a + in_b) > 0)
+    """Cells of the group's zones within ``radius`` steps of a boundary between two of them,
+    and unzoned cells next to them that could join one (fewer steps when that frees more
+    than ``max_free`` cells); never a school's cell."""
+    inside = np.isin(label, group)
+    band = (label < 0) & member & (adj @ inside.astype(np.float64) > 0)
+    for z in group:
+        others = (inside & (label != z)).astype(np.float64)
+        band |= (label == z) & (adj @ others > 0)
     band[roots] = False
+    if band.sum() > max_free:  # a long boundary: its first max_free cells (by row)
+        band[np.flatnonzero(band)[max_free:]] = False
     for _ in range(radius):
         grown = (band | (adj @ band.astype(np.float64) > 0)) & member
         grown[roots] = False
@@ -73,10 +84,10 @@ def _band(label: np.ndarray, adj: sp.csr_matrix, pair: tuple[int, int], member: 
     return band
 
 
-def _subproblem(inst: Any, label: np.ndarray, pair: tuple[int, int], free: np.ndarray):
-    """The pair's design with the free cells as units and the held cells of each zone merged
-    per connected piece: (sub-instance, start label, free cells)."""
-    zones = np.array(pair, dtype=np.int64)
+def _subproblem(inst: Any, label: np.ndarray, group: tuple[int, ...], free: np.ndarray):
+    """The group's design with the free cells as units and the held cells of each zone merged
+    per connected piece: (sub-instance, start label, free cells, the group's zones)."""
+    zones = np.array(group, dtype=np.int64)
     local = {int(z): q for q, z in enumerate(zones)}
     adj = inst.adj
     held = np.isin(label, zones) & ~free
@@ -99,7 +110,7 @@ def _subproblem(inst: Any, label: np.ndarray, pair: tuple[int, int], free: np.nd
     cross = ur != uc
     adj_u = sp.csr_matrix((w[cross], (ur[cross], uc[cross])), shape=(nu, nu))
     adj_u.sort_indices()
-    # candidates: a free cell's zones of the pair; a held piece its own zone at no cost
+    # candidates: a free cell's zones of the group; a held piece its own zone at no cost
     ptr, zz, cc = [0], [], []
     for i in cells:
         lo, hi = inst.cand_ptr[i], inst.cand_ptr[i + 1]
@@ -133,10 +144,12 @@ def _subproblem(inst: Any, label: np.ndarray, pair: tuple[int, int], free: np.nd
 
 
 def neighbourhood_search(inst: Any, label: np.ndarray, lam: float, *, passes: int = 1,
-                         radius: int = LNS_RADIUS, max_free: int = LNS_MAX_FREE,
+                         sizes: tuple[int, ...] = (2,), radius: int = LNS_RADIUS,
+                         max_free: int = LNS_MAX_FREE,
                          node_limit: int = LNS_NODES, deadline: float = float("inf"),
                          solve_s: float = LNS_SOLVE_S) -> tuple[np.ndarray, int, bool]:
-    """Improve a design by re-solving the boundary of each pair of neighbouring zones exactly.
+    """Improve a design by re-solving the boundaries of neighbouring zones exactly: each pair,
+    then each zone with two of its neighbours.
 
     Parameters
     ----------
@@ -146,10 +159,12 @@ def neighbourhood_search(inst: Any, label: np.ndarray, lam: float, *, passes: in
     lam : float
         Cost per student above seats in F (the heuristic's).
     passes : int
-        Sweeps over the pairs of neighbouring zones, at most (another only after an
+        Sweeps over the groups of neighbouring zones, at most (another only after an
         improvement).
+    sizes : tuple of int
+        Zones per group, in the order swept: 2 (pairs), 3 (a zone and two neighbours).
     radius, max_free, node_limit : int
-        Steps from the shared boundary freed, free cells of one pair at most, nodes of one
+        Steps from the shared boundary freed, free cells of one group at most, nodes of one
         MILP at most.
     deadline : float
         ``time.perf_counter()`` seconds after which no further MILP starts.
@@ -169,21 +184,24 @@ def neighbourhood_search(inst: Any, label: np.ndarray, lam: float, *, passes: in
     cand_unit = np.repeat(np.arange(len(label)), np.diff(inst.cand_ptr))
     for _ in range(int(passes)):
         better = 0
-        for pair in _pairs(label, adj):
+        for group in [g for size in sizes for g in _groups(label, adj, size)]:
             left = deadline - time.perf_counter()
             if left <= 0:
                 return label, improved, True
-            member = np.isin(label, pair)
-            join = cand_unit[np.isin(inst.cand_zone, pair)]
+            if not all((label == z).any() for z in group):
+                continue
+            member = np.isin(label, group)
+            join = cand_unit[np.isin(inst.cand_zone, group)]
             member[join] |= label[join] < 0  # unzoned cells that could join
-            free = _band(label, adj, pair, member, radius, max_free, inst.root)
+            free = _band(label, adj, group, member, radius, max_free, inst.root)
             if not free.any():
                 continue
-            sub, start, cells, zones = _subproblem(inst, label, pair, free)
+            sub, start, cells, zones = _subproblem(inst, label, group, free)
             limit = min(solve_s, left)
             t0 = time.perf_counter()
             try:
-                lab, _, _ = solve_milp(sub, limit, start=start, node_limit=node_limit)
+                lab, _, _ = solve_milp(sub, limit, start=start, node_limit=node_limit,
+                                       zoned=start >= 0)
             except InfeasibleError:
                 continue
             stopped |= time.perf_counter() - t0 >= 0.98 * limit
