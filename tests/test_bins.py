@@ -36,3 +36,36 @@ def test_threaded_passes_equal_the_serial_kernels(monkeypatch, threads):
     assert len(want[0]) > 100  # the duals were raised: there are violations to find
     for a, b in zip(want, got, strict=True):
         assert np.array_equal(a, b)
+
+
+def _lexsorted_bins(xy, per_bin, group_side=4):
+    """The reference: cells sorted by (block, square, index) with a two-key lexsort."""
+    n = len(xy)
+    span = np.ptp(xy, axis=0)
+    side = max(float(np.sqrt(max(span[0] * span[1], 1.0) * per_bin / n)), 1e-9)
+    k = np.floor((xy - xy.min(axis=0)) / side).astype(np.int64)
+    key = k[:, 0] * (int(k[:, 1].max()) + 1) + k[:, 1]
+    g = k // group_side
+    group = g[:, 0] * (int(g[:, 1].max()) + 1) + g[:, 1]
+    order = np.lexsort((key, group))
+    sk, sg = key[order], group[order]
+    starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+    gb = sg[starts]
+    return order, np.r_[starts, n], np.r_[np.flatnonzero(np.r_[True, gb[1:] != gb[:-1]]),
+                                          len(starts)]
+
+
+@pytest.mark.parametrize("shape", ["uniform", "clustered", "line", "point", "one"])
+@pytest.mark.parametrize("per_bin", [1, 16, 32])
+def test_counting_sort_bins_equal_a_lexsort(shape, per_bin):
+    rng = np.random.default_rng(len(shape) * 100 + per_bin)
+    xy = {"uniform": lambda: rng.uniform(0, 9000, (5000, 2)),
+          "clustered": lambda: np.vstack([rng.normal(3000, 200, (4000, 2)),
+                                          rng.uniform(0, 20000, (300, 2))]),
+          "line": lambda: np.c_[rng.uniform(0, 5000, 3000), np.full(3000, 7.0)],
+          "point": lambda: np.full((50, 2), 12.5),
+          "one": lambda: np.array([[3.0, 4.0]])}[shape]()
+    got = bins.grouped_cell_bins(xy, per_bin)
+    want = _lexsorted_bins(xy, per_bin)
+    for a, b in zip(got, want, strict=True):
+        assert np.array_equal(a, b)

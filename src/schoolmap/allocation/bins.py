@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from schoolmap._kernels.bins import square_order
 from schoolmap._kernels.candidates import priced_candidates, priced_violations
 
 __all__ = ["cell_bins", "grouped_cell_bins", "stream_threads", "streamed_candidates",
@@ -48,19 +49,10 @@ def grouped_cell_bins(xy: np.ndarray, per_bin: int,
     n = len(xy)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64)
+    xy = np.ascontiguousarray(xy, dtype=np.float64)
     span = np.ptp(xy, axis=0)
     side = max(float(np.sqrt(max(span[0] * span[1], 1.0) * per_bin / n)), 1e-9)
-    k = np.floor((xy - xy.min(axis=0)) / side).astype(np.int64)
-    key = k[:, 0] * (int(k[:, 1].max()) + 1) + k[:, 1]
-    g = k // group_side
-    group = g[:, 0] * (int(g[:, 1].max()) + 1) + g[:, 1]
-    order = np.lexsort((key, group))
-    sk, sg = key[order], group[order]
-    starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])  # a new square (within its block)
-    bin_ptr = np.r_[starts, n].astype(np.int64)
-    gb = sg[starts]
-    group_ptr = np.r_[np.flatnonzero(np.r_[True, gb[1:] != gb[:-1]]), len(starts)]
-    return order.astype(np.int64), bin_ptr, group_ptr.astype(np.int64)
+    return square_order(xy, side, int(group_side))
 
 
 def stream_threads() -> int:
