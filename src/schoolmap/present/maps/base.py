@@ -201,26 +201,43 @@ class TextPopup(_NamedOnce, MacroElement):
         return f'{{"maxWidth": {int(self.max_width)}}}'
 
     def render(self, **kwargs: Any) -> None:
-        literal = self.html_text.replace("\\", "\\\\").replace("`", "\\`").replace("${", "\\${")
         self.get_root().script.add_child(
-            Verbatim(f"{element_name(self._parent)}.{self._method}(`{literal}`, "
-                      f"{self._options()});\n"),
+            Verbatim(bind_script(element_name(self._parent), self._method, self.html_text,
+                                 self._options())),
             name=self.get_name(),
         )
+
+
+def bind_script(layer: str, method: str, html_text: str, options: str) -> str:
+    """``layer.method(`html_text`, options);`` — a popup or tooltip bound to a layer, the
+    HTML (already escaped) as a template literal: its backquotes, ``${`` and backslashes
+    escaped here."""
+    literal = html_text.replace("\\", "\\\\").replace("`", "\\`").replace("${", "\\${")
+    return f"{layer}.{method}(`{literal}`, {options});\n"
 
 
 class _CircleMarker(_NamedOnce, folium.CircleMarker):
     """folium's CircleMarker, its script written without compiling a Jinja template per marker
-    (the same script as folium's: location and options as HTML-safe JSON, keys sorted)."""
+    (the same script as folium's: location and options as HTML-safe JSON, keys sorted).
+
+    ``bound``: (method, HTML, options) of tooltips and popups written right after the marker
+    in the same script — what a :class:`_Tooltip` and a :class:`TextPopup` child would write,
+    without two more elements per marker."""
+
+    def __init__(self, *args: Any, bound: Sequence[tuple[str, str, str]] = (),
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bound = list(bound)
 
     def render(self, **kwargs: Any) -> None:
         location = htmlsafe_json_dumps(self.location, sort_keys=True)
         options = htmlsafe_json_dumps(self.options, sort_keys=True)
-        self.get_root().script.add_child(
-            Verbatim(f"var {self.get_name()} = L.circleMarker(\n    {location},\n    {options}\n)"
-                      f".addTo({element_name(self._parent)});\n"),
-            name=self.get_name(),
-        )
+        name = self.get_name()
+        parts = [f"var {name} = L.circleMarker(\n    {location},\n    {options}\n)"
+                 f".addTo({element_name(self._parent)});\n"]
+        parts += [bind_script(name, *b) for b in self.bound]
+        # the page's script writes each of its parts after a new line and four spaces
+        self.get_root().script.add_child(Verbatim("\n    ".join(parts)), name=name)
         for child in self._children.values():
             child.render(**kwargs)
 
@@ -238,7 +255,10 @@ class _Tooltip(TextPopup):
         super().__init__(f"<div>{html_text}</div>")
 
     def _options(self) -> str:
-        return '{"sticky": true}'
+        return _TOOLTIP_OPTIONS
+
+
+_TOOLTIP_OPTIONS = '{"sticky": true}'
 
 
 def check_table(frame: object, what: str, required: Sequence[str], problems: list[str]) -> bool:
@@ -558,15 +578,16 @@ def add_markers(
     ids = column_values(points, "school_id" if "school_id" in points.columns else "site_id")
     geoms = points.geometry.to_numpy()
     for i in order:
+        tooltip = f"<div><b>{text_of(names[i])}</b> ({text_of(ids[i])})<br>{tip(i)}</div>"
         marker = _CircleMarker(
             location=[round(geoms[i].y, 6), round(geoms[i].x, 6)],
             radius=marker_radius(seats[i]),
             opacity=1.0,
             fill=True,
+            bound=[(_Tooltip._method, tooltip, _TOOLTIP_OPTIONS),
+                   ("bindPopup", popup(i), f'{{"maxWidth": {int(max_width)}}}')],
             **style(i),
         )
-        marker.add_child(_Tooltip(f"<b>{text_of(names[i])}</b> ({text_of(ids[i])})<br>{tip(i)}"))
-        marker.add_child(TextPopup(popup(i), max_width=max_width))
         marker.add_to(group)
     set_labels(group, "schools", [(round(geoms[i].y, 6), round(geoms[i].x, 6), text_of(names[i]))
                                   for i in order if not is_missing(names[i])])
