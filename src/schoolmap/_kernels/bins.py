@@ -14,6 +14,23 @@ import numpy as np
 
 
 @nb.njit(cache=True, nogil=True)
+def counting_order(key, n_keys):
+    """Indices 0…n−1 sorted by ``key`` (n,) i8 in [0, n_keys), ties by index: a stable
+    counting sort, O(n + n_keys)."""
+    n = key.shape[0]
+    count = np.zeros(n_keys + 1, np.int64)
+    for i in range(n):
+        count[key[i] + 1] += 1
+    for b in range(n_keys):
+        count[b + 1] += count[b]
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        order[count[key[i]]] = i
+        count[key[i]] += 1
+    return order
+
+
+@nb.njit(cache=True, nogil=True)
 def square_order(xy, side, group_side):
     """Cells in square order, and the squares and blocks they fill.
 
@@ -55,15 +72,7 @@ def square_order(xy, side, group_side):
     if n_buckets > 4 * n + 1024:  # squares far more than cells (cells along a line): sort
         order = np.argsort(bucket, kind="mergesort")
     else:
-        count = np.zeros(n_buckets + 1, np.int64)
-        for i in range(n):
-            count[bucket[i] + 1] += 1
-        for b in range(n_buckets):
-            count[b + 1] += count[b]
-        order = np.empty(n, np.int64)
-        for i in range(n):
-            order[count[bucket[i]]] = i
-            count[bucket[i]] += 1
+        order = counting_order(bucket, n_buckets)
     bin_ptr = np.empty(n + 1, np.int64)
     group_ptr = np.empty(n + 1, np.int64)
     n_bins = 0

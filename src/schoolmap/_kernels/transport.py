@@ -33,6 +33,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from schoolmap._kernels.bins import counting_order
+
 INF = np.inf
 
 STATUS_OK = 0
@@ -419,15 +421,7 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
             if c < best:
                 best = c
                 group[i] = school[s]
-    start = np.zeros(m + 2, np.int64)
-    for i in range(n):
-        start[group[i] + 1] += 1
-    for j in range(m + 1):
-        start[j + 1] += start[j]
-    order = np.empty(n, np.int64)
-    for i in range(n):
-        order[start[group[i]]] = i
-        start[group[i]] += 1
+    order = counting_order(group, m + 1)
     indptr2 = np.empty(n + 1, np.int64)
     indptr2[0] = 0
     for r in range(n):
