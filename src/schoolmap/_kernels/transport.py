@@ -40,11 +40,14 @@ INF = np.inf
 STATUS_OK = 0
 STATUS_NO_PATH = 1  # an imbalance that cannot be resolved (p_i infinite and too few seats)
 STATUS_PATH_LIMIT = 2  # ``max_paths`` augmenting paths were not enough (a bound, never a hang)
-LADDER = 16  # cheapest realisers kept per arc (fewer for large m, see ladder_size)
-# memory the ladders may take at most, unless LADDER_MIN forces more: every page of it is
-# touched on first use, and on this kind of machine a fault costs ~1 ms per MB — 128 rungs
-# at 300 schools (186 MB) took 0.2–0.4 s of a 0.9 s solve, more than the rebuilds they saved
-LADDER_BYTES = 128e6
+LADDER = 64  # cheapest realisers kept per arc (fewer for large m, see ladder_size)
+# memory the ladders may take at most, unless LADDER_MIN forces more. Every page of it is
+# faulted in on first use (~1 ms per MB on a virtual machine; once per call: one workspace
+# serves every level and round), and too few rungs cost rebuilds: 128 rungs at 300 schools
+# (186 MB) took 0.2–0.4 s of a 0.9 s solve, while 16 (and 7 at 1,000 schools) made the road
+# engine's solves 2–2.5× slower (250,000 cells × 250 schools by road: CPU 10.0 s with 128
+# rungs, 10.6 s with 64, 18.4 s with 16)
+LADDER_BYTES = 512e6
 LADDER_MIN = 2
 
 

@@ -33,9 +33,9 @@ def estimate_assign_bytes(n_cells: int, n_schools: int) -> float:
     :func:`schoolmap.allocation.optimal.assign` on this many cells.
 
     >>> round(estimate_assign_bytes(1_000_000, 1_000) / 1e9, 1)
-    3.0
+    3.4
     """
-    # the kernel's workspace: arc tables and heap, and the arcs' ladders (at most 128 MB unless m
+    # the kernel's workspace: arc tables and heap, and the arcs' ladders (at most 512 MB unless m
     # is huge) — one per call, shared by its levels and rounds (solver_workspace)
     school_graph = 6 * 8.0 * (n_schools + 2) ** 2 + ladder_bytes(n_schools)
     return n_cells * (_BYTES_PER_CELL + _PAIRS_PER_CELL * _BYTES_PER_PAIR) + school_graph
