@@ -470,3 +470,29 @@ def test_a_wandering_warm_resolve_starts_afresh(monkeypatch):
     assert any("solving this round afresh" in s for s in said)
     assert fresh.certificate["optimal"]
     assert fresh.objective == pytest.approx(normal.objective, rel=1e-9)
+
+
+@pytest.mark.parametrize("family", ["clustered", "megacity"])
+def test_a_start_from_earlier_prices_gives_the_same_proven_optimum(family):
+    """start_price only changes how the solve starts: next year's students from this year's
+    prices, and a school added with the price no cell would pay more than for its own option."""
+    xy, students, sxy, seats = _panel_instance(20_000, 60, 3, family, 1.04)
+    base = assign(xy, students, sxy, seats, unserved_cost=50_000.0)
+    rng = np.random.default_rng(4)
+    next_year = np.round(students * rng.uniform(0.95, 1.05, len(students)))
+    cold = assign(xy, next_year, sxy, seats, unserved_cost=50_000.0)
+    warm = assign(xy, next_year, sxy, seats, unserved_cost=50_000.0,
+                  start_price=base.seat_price)
+    assert warm.certificate["optimal"] and warm.objective == pytest.approx(cold.objective,
+                                                                            rel=1e-12)
+    assert warm.certificate["paths"] < cold.certificate["paths"]
+    new = sxy[np.argmax(base.seat_price)] + [300.0, -200.0]
+    price_new = max(0.0, float((base.cell_dual - np.hypot(*(xy - new).T)).max()))
+    more_xy, more_seats = np.vstack([sxy, new]), np.r_[seats, 900.0]
+    cold = assign(xy, students, more_xy, more_seats, unserved_cost=50_000.0)
+    warm = assign(xy, students, more_xy, more_seats, unserved_cost=50_000.0,
+                  start_price=np.r_[base.seat_price, price_new])
+    assert warm.certificate["optimal"] and warm.objective == pytest.approx(cold.objective,
+                                                                            rel=1e-12)
+    with pytest.raises(ValidationError, match="start_price must be 61 finite seat prices"):
+        assign(xy, students, more_xy, more_seats, start_price=base.seat_price)

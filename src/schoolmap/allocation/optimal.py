@@ -435,6 +435,7 @@ def assign(
     memory_limit: float | None = None,
     max_rounds: int = MAX_ROUNDS,
     on_unproven: str = "raise",
+    start_price: Any = None,
 ) -> TransportResult:
     """Exact capacitated allocation from coordinates: the coordinate door.
 
@@ -475,6 +476,11 @@ def assign(
         When the certificate does not hold after ``max_rounds`` rounds: raise
         :class:`~schoolmap.errors.UnprovenError` (default; the best answer is its ``result``), or
         return it with ``certificate["optimal"]`` False after a :class:`UnprovenWarning`.
+    start_price : array_like of shape (m,), optional
+        Seat prices (metres, ≥ 0) to start from instead of estimating them on coarser grids —
+        an earlier answer's ``seat_price`` for a district that changed a little (a year on, a
+        school added with price 0). It changes how long the solve takes, never its proof;
+        where optima tie, the answer may be another one of them.
 
     Returns
     -------
@@ -498,8 +504,15 @@ def assign(
     n, m = np.shape(cell_xy)[0], np.shape(school_xy)[0]
     check_memory(estimate_assign_bytes(n, m), memory_limit,
                  f"exact allocation of {n:,} cells × {m:,} schools")
+    if start_price is not None:
+        start_price = np.asarray(start_price, dtype=np.float64)
+        ValidationError.raise_if(
+            [] if start_price.shape == (m,) and np.isfinite(start_price).all()
+            and (start_price >= 0).all() else
+            [f"start_price must be {m} finite seat prices ≥ 0 (one per school), got shape "
+             f"{start_price.shape}"], "assign input")
     r = _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, metric,
-                tol, k, k, progress, max_rounds)
+                tol, k, k, progress, max_rounds, start_price=start_price)
     if not r.certificate["optimal"]:
         refuse_unproven(r, f"exact allocation of {n:,} cells × {m:,} schools", max_rounds,
                         "raise max_rounds, or report this district", on_unproven)
@@ -525,7 +538,7 @@ class UnprovenWarning(UserWarning):
 
 
 def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, metric, tol, k,
-            k_cold, progress, max_rounds=MAX_ROUNDS, workspace=None):
+            k_cold, progress, max_rounds=MAX_ROUNDS, workspace=None, start_price=None):
     """:func:`assign`; ``k_cold`` nearest schools per cell are candidates where no prices are
     estimated (on the coarsest level), the ``k`` nearest always are. ``workspace``: the
     kernel's (:func:`~schoolmap._kernels.transport.solver_workspace`), shared by every level
@@ -533,7 +546,7 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
     if workspace is None:  # one for the whole call (kept inside shared_solver_memory)
         with borrowed_workspace(np.shape(school_xy)[0]) as work:
             return _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost,
-                           metric, tol, k, k_cold, progress, max_rounds, work)
+                           metric, tol, k, k_cold, progress, max_rounds, work, start_price)
     xy = np.array(cell_xy, dtype=np.float64, order="C")  # writable copies (see _vector)
     sxy = np.array(school_xy, dtype=np.float64, order="C")
     problems = []
@@ -576,7 +589,7 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
     box = bin_boxes(xy, bin_cells, bin_ptr)
     (rows, cols, dists), price, warm = _candidates(
         tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol, say,
-        (bin_cells, bin_ptr, box, group_ptr), workspace)
+        (bin_cells, bin_ptr, box, group_ptr), workspace, start_price)
     pair_flow = None  # flows of the last round, per pair (new pairs: 0)
     estimate = price.copy()
     wanted = np.zeros(m)
@@ -656,7 +669,7 @@ def _resolve(supply, capacity, indptr, school, cost, p, integral, price, flow0, 
 
 
 def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol, say, bins,
-                workspace=None):
+                workspace=None, start_price=None):
     """First candidate schools of each cell, and estimated seat prices.
 
     With the k nearest schools alone, a crowded area whose nearest schools are all full finds no
@@ -668,7 +681,9 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     are as long as the prices make them and never n × m; the certificate adds whatever is
     missing. The coarsest level starts from seat prices found by an ε-scaled auction over all
     its pairs (:func:`_auction_start`; a start, never the answer), or, where that does not
-    apply, from each cell's ``k_cold`` nearest schools and no prices.
+    apply, from each cell's ``k_cold`` nearest schools and no prices. Given ``start_price``,
+    no level is solved: the candidates are taken at those prices, with the margin the next
+    coarser level would have given.
 
     Returns
     -------
@@ -681,6 +696,13 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     n, m = len(xy), len(sxy)
     kk = min(m, k_cold)
     n_bins = max(n // LEVEL_FACTOR, BINS_PER_SCHOOL * m, MIN_BINS)
+    bin_cells, bin_ptr, box, group_ptr = bins
+    if start_price is not None:
+        bin_m, _ = _grid_for(xy, min(n_bins, n), supply > 0)
+        rows, cols, dists, _ = streamed_candidates(
+            xy, bin_cells, bin_ptr, box, group_ptr, sxy, start_price, p, supply,
+            float(MARGIN_BINS * bin_m * np.sqrt(2.0)), upper, pnorm)
+        return (rows, cols, dists), start_price.copy(), True
     if not (n > 2 * n_bins and m > kk):
         start = _auction_start(tree, xy, supply, sxy, capacity, p, pnorm, upper, bins)
         if start is not None:
@@ -702,7 +724,6 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
                      _K_COLD, say, MAX_ROUNDS, workspace)
     estimate = coarse.seat_price
     margin = MARGIN_BINS * bin_m * np.sqrt(2.0)
-    bin_cells, bin_ptr, box, group_ptr = bins
     rows, cols, dists, _ = streamed_candidates(xy, bin_cells, bin_ptr, box, group_ptr, sxy,
                                              estimate, p, supply, float(margin), upper, pnorm)
     return (rows, cols, dists), estimate, True
