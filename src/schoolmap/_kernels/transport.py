@@ -63,20 +63,21 @@ def ladder_size(m):
 
 def solver_workspace(m: int) -> tuple[np.ndarray, ...]:
     """Workspace for :func:`ssp_transport` with m schools, to be shared by every solve of one
-    problem size: the arcs' ladders (keys, from-slots and to-slots, ``ladder_size(m)`` rungs
-    each; 16 bytes a rung on (m + 1)² arcs), the arc tables (arc cost, realising slots,
-    neighbour lists, ladder counts and bounds: 49 bytes per arc) and the search heap
-    (16 bytes per entry, (m + 2)(m + 3) + 8 entries). Every solve sets them up afresh; sharing
-    them means their pages are faulted in once, not at every solve (48 MB of tables at 1,000
-    schools, 216 MB at 2,121, each level and round of a solve)."""
+    problem size: the pool of arc ladders (keys, from-slots and to-slots, ``ladder_size(m)``
+    rungs each, 16 bytes a rung, one row per arc in use: only the rows a solve hands out are
+    ever touched), each arc's row in the pool and the rows handed out, the arc tables (arc
+    cost, realising slots, neighbour lists, ladder counts and bounds: 49 bytes per arc) and
+    the search heap (16 bytes per entry, (m + 2)(m + 3) + 8 entries). Every solve sets them up
+    afresh; sharing them means their pages are faulted in once, not at every solve."""
     rungs = ladder_size(m)
     arcs = (m + 1, m + 1)
+    pool = (m + 1) * (m + 1)
     heap = (m + 2) * (m + 3) + 8
-    return (np.empty((m + 1, m + 1, rungs)), np.empty((m + 1, m + 1, rungs), np.int32),
-            np.empty((m + 1, m + 1, rungs), np.int32), np.empty(arcs),
-            np.empty(arcs, np.int64), np.empty(arcs, np.int64), np.empty(arcs, np.int64),
-            np.empty(arcs, np.int64), np.empty(arcs), np.empty(arcs, np.bool_),
-            np.empty(heap), np.empty(heap, np.int64))
+    return (np.empty((pool, rungs)), np.empty((pool, rungs), np.int32),
+            np.empty((pool, rungs), np.int32), np.empty(arcs, np.int64), np.zeros(1, np.int64),
+            np.empty(arcs), np.empty(arcs, np.int64), np.empty(arcs, np.int64),
+            np.empty(arcs, np.int64), np.empty(arcs, np.int64), np.empty(arcs),
+            np.empty(arcs, np.bool_), np.empty(heap), np.empty(heap, np.int64))
 
 
 @nb.njit(cache=True, nogil=True)
@@ -127,39 +128,47 @@ def _heap_pop(keys, vals, size):
 
 
 @nb.njit(cache=True, nogil=True)
-def _insert(row, k, key, s_from, s_to, arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, ln, lbound,
+def _insert(row, k, key, s_from, s_to, arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, lslot,
+            lcount, ln, lbound,
             innbr, fresh):
     """Offer a move row → k of cost ``key`` (realised by slot ``s_from`` → ``s_to``) to the
-    arc's ladder: its cheapest realisers (``lk.shape[2]`` of them), cheapest first (the arc
-    itself).
+    arc's ladder: its cheapest realisers (``lk.shape[1]`` of them), cheapest first (the arc
+    itself). An arc's ladder is row ``lslot[row, k]`` of the pool ``lk, lf, lt``, handed out
+    in the order arcs are first offered a realiser (``lcount[0]``: rows handed out so far), so
+    the pages a solve touches are as many as the arcs it uses, not all (m + 1)² arcs' rows.
 
     ``lbound[row, k]`` is the cheapest key *not* kept (inf: every realiser is kept). A key at or
     above it is only remembered in the bound. ``fresh``: the row is being rebuilt, so the slot
     cannot be on the ladder already (otherwise a returning cell is not kept twice).
     """
     n = ln[row, k]
-    rungs = lk.shape[2]
+    rungs = lk.shape[1]
     if key >= lbound[row, k]:
         return
-    if n == rungs and key >= lk[row, k, n - 1]:
+    sl = lslot[row, k]
+    if sl < 0:  # the arc's first realiser this solve: it gets the next ladder of the pool
+        sl = lcount[0]
+        lslot[row, k] = sl
+        lcount[0] = sl + 1
+    if n == rungs and key >= lk[sl, n - 1]:
         lbound[row, k] = key
         return
     if not fresh:
         for t in range(n):
-            if lf[row, k, t] == s_from:
+            if lf[sl, t] == s_from:
                 return
     if n == rungs:  # the dearest realiser drops off; the bound remembers it
         n -= 1
-        lbound[row, k] = lk[row, k, n]
+        lbound[row, k] = lk[sl, n]
     pos = n
-    while pos > 0 and lk[row, k, pos - 1] > key:
-        lk[row, k, pos] = lk[row, k, pos - 1]
-        lf[row, k, pos] = lf[row, k, pos - 1]
-        lt[row, k, pos] = lt[row, k, pos - 1]
+    while pos > 0 and lk[sl, pos - 1] > key:
+        lk[sl, pos] = lk[sl, pos - 1]
+        lf[sl, pos] = lf[sl, pos - 1]
+        lt[sl, pos] = lt[sl, pos - 1]
         pos -= 1
-    lk[row, k, pos] = key
-    lf[row, k, pos] = s_from
-    lt[row, k, pos] = s_to
+    lk[sl, pos] = key
+    lf[sl, pos] = s_from
+    lt[sl, pos] = s_to
     ln[row, k] = n + 1
     if pos == 0:
         if not innbr[row, k]:
@@ -173,21 +182,22 @@ def _insert(row, k, key, s_from, s_to, arc, arc_from, arc_to, nbr, n_nbr, lk, lf
 
 @nb.njit(cache=True, nogil=True)
 def _offer(row, i, s_from, base, indptr, school, cost, unserved_cost, m, arc, arc_from, arc_to,
-           nbr, n_nbr, lk, lf, lt, ln, lbound, innbr, fresh):
+           nbr, n_nbr, lk, lf, lt, lslot, lcount, ln, lbound, innbr, fresh):
     """Cell i (at node ``row``; slot ``s_from`` or −1 − i when unserved) offers its moves."""
     for s2 in range(indptr[i], indptr[i + 1]):
         k = school[s2]
         if k == row:
             continue
         _insert(row, k, cost[s2] - base, s_from, s2, arc, arc_from, arc_to, nbr, n_nbr, lk, lf,
-                lt, ln, lbound, innbr, fresh)
+                lt, lslot, lcount, ln, lbound, innbr, fresh)
     if row < m:
         _insert(row, m, unserved_cost[i] - base, s_from, -1, arc, arc_from, arc_to, nbr, n_nbr,
-                lk, lf, lt, ln, lbound, innbr, fresh)
+                lk, lf, lt, lslot, lcount, ln, lbound, innbr, fresh)
 
 
 @nb.njit(cache=True, nogil=True)
-def _depart(a, src, flow, unserved, m, eps, arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, ln,
+def _depart(a, src, flow, unserved, m, eps, arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, lslot,
+            lcount, ln,
             lbound):
     """Slot ``src`` (a cell) has left node a: every arc it realised passes to the next realiser
     on its ladder still at a. True when a ladder ran out while realisers were not kept: then the
@@ -196,10 +206,11 @@ def _depart(a, src, flow, unserved, m, eps, arc, arc_from, arc_to, nbr, n_nbr, l
         b = nbr[a, t]
         if arc_from[a, b] != src:
             continue
+        sl = lslot[a, b]
         n = ln[a, b]
         first = 0
         while first < n:
-            f = lf[a, b, first]
+            f = lf[sl, first]
             if (a < m and flow[f] > eps) or (a == m and unserved[-1 - f] > eps):
                 break
             first += 1
@@ -211,13 +222,13 @@ def _depart(a, src, flow, unserved, m, eps, arc, arc_from, arc_to, nbr, n_nbr, l
                 return True
             continue
         for q in range(first, n):
-            lk[a, b, q - first] = lk[a, b, q]
-            lf[a, b, q - first] = lf[a, b, q]
-            lt[a, b, q - first] = lt[a, b, q]
+            lk[sl, q - first] = lk[sl, q]
+            lf[sl, q - first] = lf[sl, q]
+            lt[sl, q - first] = lt[sl, q]
         ln[a, b] = n - first
-        arc[a, b] = lk[a, b, 0]
-        arc_from[a, b] = lf[a, b, 0]
-        arc_to[a, b] = lt[a, b, 0]
+        arc[a, b] = lk[sl, 0]
+        arc_from[a, b] = lf[sl, 0]
+        arc_to[a, b] = lt[sl, 0]
     return False
 
 
@@ -238,7 +249,8 @@ def _push_list(node, item, head, nxt, item_at, used):
 
 @nb.njit(cache=True, nogil=True)
 def _rebuild(a, flow, unserved, cell_of, indptr, school, cost, unserved_cost, m, arc, arc_from,
-             arc_to, nbr, n_nbr, head, nxt, item_at, used, listed, listed_u, eps, lk, lf, lt, ln,
+             arc_to, nbr, n_nbr, head, nxt, item_at, used, listed, listed_u, eps, lk, lf, lt,
+             lslot, lcount, ln,
              lbound, innbr):
     """Rebuild the arcs out of node a (a school, or U = m) and their ladders from the cells now
     there."""
@@ -267,10 +279,11 @@ def _rebuild(a, flow, unserved, cell_of, indptr, school, cost, unserved_cost, m,
             continue
         if a < m:
             _offer(a, cell_of[it], it, cost[it], indptr, school, cost, unserved_cost, m, arc,
-                   arc_from, arc_to, nbr, n_nbr, lk, lf, lt, ln, lbound, innbr, True)
+                   arc_from, arc_to, nbr, n_nbr, lk, lf, lt, lslot, lcount, ln, lbound, innbr, True)
         else:
             _offer(a, it, -1 - it, unserved_cost[it], indptr, school, cost, unserved_cost, m,
-                   arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, ln, lbound, innbr, True)
+                   arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, lslot, lcount, ln, lbound,
+                   innbr, True)
         prev = e
         e = nxt[e]
     return nxt, item_at, used
@@ -311,7 +324,8 @@ def _next_admissible(a, ptr, dead, on_path, dirty, potential, fwd, capacity, loa
 @nb.njit(cache=True, nogil=True)
 def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_of, indptr,
              school, cost, unserved_cost, m, arc, arc_from, arc_to, nbr, n_nbr, dirty, head,
-             nxt, item_at, used, listed, listed_u, fwd_total, unserved_total, eps, lk, lf, lt, ln,
+             nxt, item_at, used, listed, listed_u, fwd_total, unserved_total, eps, lk, lf, lt,
+             lslot, lcount, ln,
              lbound, innbr):
     """Push the bottleneck amount along path[0] (an excess node) → path[length − 1]."""
     U = m
@@ -364,7 +378,7 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
             unserved[i] -= move
             if unserved[i] <= eps and not dirty[U]:
                 dirty[U] = _depart(U, src, flow, unserved, m, eps, arc, arc_from, arc_to, nbr,
-                                   n_nbr, lk, lf, lt, ln, lbound)
+                                   n_nbr, lk, lf, lt, lslot, lcount, ln, lbound)
         else:
             if flow[src] - delta <= eps:
                 move = flow[src]
@@ -372,7 +386,7 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
             load[a] -= move
             if flow[src] <= eps and not dirty[a]:
                 dirty[a] = _depart(a, src, flow, unserved, m, eps, arc, arc_from, arc_to, nbr,
-                                   n_nbr, lk, lf, lt, ln, lbound)
+                                   n_nbr, lk, lf, lt, lslot, lcount, ln, lbound)
         if b == U:
             i = cell_of[src]
             was_empty = unserved[i] <= eps
@@ -383,7 +397,8 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
                 was_empty = True
             if was_empty and not dirty[U]:
                 _offer(U, i, -1 - i, unserved_cost[i], indptr, school, cost, unserved_cost,
-                       m, arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, ln, lbound, innbr, False)
+                       m, arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, lslot, lcount, ln,
+                       lbound, innbr, False)
         else:
             load[b] += move
             was_empty = flow[dst] <= eps
@@ -394,13 +409,15 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
                 was_empty = True
             if was_empty and not dirty[b]:
                 _offer(b, cell_of[dst], dst, cost[dst], indptr, school, cost, unserved_cost, m,
-                       arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, ln, lbound, innbr, False)
+                       arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, lslot, lcount, ln, lbound,
+                       innbr, False)
     return nxt, item_at, used, fwd_total, unserved_total
 
 
 @nb.njit(cache=True, nogil=True)
 def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0, eps, flow0,
-                  max_paths, lk, lf, lt, arc, arc_from, arc_to, nbr, ln, lbound, innbr, hkeys,
+                  max_paths, lk, lf, lt, lslot, lcount, arc, arc_from, arc_to, nbr, ln, lbound,
+                  innbr, hkeys,
                   hvals):
     """Solve the capacitated transportation problem over candidate pairs.
 
@@ -439,7 +456,8 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
     flow0_r = flow0[slot] if flow0.shape[0] == nnz else np.zeros(0)
     flow2, unserved2, price, n_paths, status = _ssp_core(
         supply[order], capacity, indptr2, school[slot], cost[slot], unserved_cost[order],
-        price0, eps, flow0_r, max_paths, lk, lf, lt, arc, arc_from, arc_to, nbr, ln, lbound,
+        price0, eps, flow0_r, max_paths, lk, lf, lt, lslot, lcount, arc, arc_from, arc_to, nbr,
+        ln, lbound,
         innbr, hkeys, hvals)
     flow = np.empty(nnz)
     flow[slot] = flow2
@@ -450,7 +468,8 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
 
 @nb.njit(cache=True, nogil=True)
 def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps, flow0,
-              max_paths, lk, lf, lt, arc, arc_from, arc_to, nbr, ln, lbound, innbr, hkeys,
+              max_paths, lk, lf, lt, lslot, lcount, arc, arc_from, arc_to, nbr, ln, lbound, innbr,
+              hkeys,
               hvals):
     """Solve the capacitated transportation problem over candidate pairs (in memory order).
 
@@ -466,7 +485,7 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
     eps : f8 — amounts below this are zero (0.5 for integer data)
     flow0 : (nnz,) f8 or (0,) — previous flows to keep where still cheapest (see the wrapper)
     max_paths : i8 — augmenting paths allowed before giving up with ``STATUS_PATH_LIMIT``
-    lk, lf, lt, arc, arc_from, arc_to, nbr, ln, lbound, innbr, hkeys, hvals : the
+    lk, lf, lt, lslot, lcount, arc, arc_from, arc_to, nbr, ln, lbound, innbr, hkeys, hvals : the
         workspace from :func:`solver_workspace` (any contents: set up here; a caller solving many
         times reuses it, so its memory is faulted in once, not at every solve)
 
@@ -564,6 +583,8 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
     n_nbr = np.zeros(m + 1, np.int64)
     ln[:, :] = 0
     lbound[:, :] = INF
+    lslot[:, :] = -1
+    lcount[0] = 0
     innbr[:, :] = False
     dirty = np.ones(m + 1, np.bool_)
 
@@ -653,7 +674,7 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
                 nxt, item_at, used = _rebuild(a, flow, unserved, cell_of, indptr, school, cost,
                                               unserved_cost, m, arc, arc_from, arc_to, nbr,
                                               n_nbr, head, nxt, item_at, used, listed,
-                                              listed_u, eps, lk, lf, lt, ln,
+                                              listed_u, eps, lk, lf, lt, lslot, lcount, ln,
                                               lbound, innbr)
                 dirty[a] = False
             for t in range(n_nbr[a]):
@@ -712,7 +733,8 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
                     nxt, item_at, used = _rebuild(a, flow, unserved, cell_of, indptr, school,
                                                   cost, unserved_cost, m, arc, arc_from,
                                                   arc_to, nbr, n_nbr, head, nxt, item_at,
-                                                  used, listed, listed_u, eps, lk, lf, lt, ln,
+                                                  used, listed, listed_u, eps, lk, lf, lt, lslot,
+                                                  lcount, ln,
                                               lbound, innbr)
                     dirty[a] = False
                     ptr[a] = 0
@@ -733,6 +755,7 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
                 path, length, t_excess, flow, unserved, load, fwd, capacity, cell_of, indptr,
                 school, cost, unserved_cost, m, arc, arc_from, arc_to, nbr, n_nbr, dirty, head,
                 nxt, item_at, used, listed, listed_u, fwd_total, unserved_total, eps, lk, lf, lt,
+                lslot, lcount,
                 ln, lbound, innbr)
             n_paths += 1
             n_found += 1
@@ -752,7 +775,7 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
             path, length, fwd_total + unserved_total - total, flow, unserved, load, fwd,
             capacity, cell_of, indptr, school, cost, unserved_cost, m, arc, arc_from, arc_to,
             nbr, n_nbr, dirty, head, nxt, item_at, used, listed, listed_u, fwd_total,
-            unserved_total, eps, lk, lf, lt, ln, lbound, innbr)
+            unserved_total, eps, lk, lf, lt, lslot, lcount, ln, lbound, innbr)
         n_paths += 1
     price = np.empty(m)
     for j in range(m):
