@@ -69,3 +69,26 @@ def test_counting_sort_bins_equal_a_lexsort(shape, per_bin):
     want = _lexsorted_bins(xy, per_bin)
     for a, b in zip(got, want, strict=True):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("shape", ["uniform", "clustered", "line", "point"])
+def test_square_keys_and_ids_equal_numpy(shape):
+    """The grid keys, occupied squares and ascending ids of the price levels, as numpy gives
+    them (bincount where the keys are few, np.unique where they are many)."""
+    from schoolmap._kernels.bins import ascending_ids, square_keys
+
+    rng = np.random.default_rng(len(shape))
+    xy = {"uniform": lambda: rng.uniform(0, 9000, (5000, 2)),
+          "clustered": lambda: np.vstack([rng.normal(3000, 50, (4000, 2)),
+                                          rng.uniform(0, 90000, (50, 2))]),
+          "line": lambda: np.c_[rng.uniform(0, 5000, 3000), np.full(3000, 7.0)],
+          "point": lambda: np.full((50, 2), 12.5)}[shape]()
+    counted = rng.random(len(xy)) < 0.7
+    origin = xy.min(axis=0)
+    for side in (1.0, 37.5, 400.0):
+        k = np.floor((xy - origin) / side).astype(np.int64)
+        want = k[:, 0] * (int(k[:, 1].max()) + 1) + k[:, 1]
+        key, occupied = square_keys(xy, float(origin[0]), float(origin[1]), side, counted)
+        assert np.array_equal(key, want)
+        assert occupied == len(np.unique(want[counted]))
+        assert np.array_equal(ascending_ids(key), np.unique(key, return_inverse=True)[1])

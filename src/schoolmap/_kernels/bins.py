@@ -93,3 +93,90 @@ def square_order(xy, side, group_side):
     bin_ptr[n_bins] = n
     group_ptr[n_groups] = n_bins
     return order, bin_ptr[:n_bins + 1].copy(), group_ptr[:n_groups + 1].copy()
+
+
+@nb.njit(cache=True, nogil=True)
+def square_keys(xy, origin_x, origin_y, side, counted):
+    """Each point's square key ``kx · (max ky + 1) + ky`` on a grid of ``side`` metres from the
+    origin, and the number of distinct squares holding a point where ``counted`` is True.
+
+    Returns
+    -------
+    key : (n,) i8 · occupied : i8
+    """
+    n = xy.shape[0]
+    kx = np.empty(n, np.int64)
+    ky = np.empty(n, np.int64)
+    top_y = 0
+    for i in range(n):
+        kx[i] = int(np.floor((xy[i, 0] - origin_x) / side))
+        ky[i] = int(np.floor((xy[i, 1] - origin_y) / side))
+        top_y = max(top_y, ky[i])
+    key = np.empty(n, np.int64)
+    top = 0
+    n_live = 0
+    for i in range(n):
+        key[i] = kx[i] * (top_y + 1) + ky[i]
+        top = max(top, key[i] + 1)
+        if counted[i]:
+            n_live += 1
+    live = np.empty(n_live, np.int64)
+    t = 0
+    for i in range(n):
+        if counted[i]:
+            live[t] = key[i]
+            t += 1
+    return key, distinct(live, top)
+
+
+@nb.njit(cache=True, nogil=True)
+def distinct(key, top):
+    """How many distinct values ``key`` (n,) i8 in [0, top) holds."""
+    n = key.shape[0]
+    if top <= 8 * n + 1024:
+        seen = np.zeros(top, np.bool_)
+        count = 0
+        for i in range(n):
+            if not seen[key[i]]:
+                seen[key[i]] = True
+                count += 1
+        return count
+    s = np.sort(key)
+    count = 0
+    for i in range(n):
+        if i == 0 or s[i] != s[i - 1]:
+            count += 1
+    return count
+
+
+@nb.njit(cache=True, nogil=True)
+def ascending_ids(key):
+    """Each value's rank among the distinct values of ``key`` (n,) i8 ≥ 0: 0 for the smallest
+    (``np.unique(key, return_inverse=True)[1]``, without its sort where the values are few)."""
+    n = key.shape[0]
+    top = 0
+    for i in range(n):
+        top = max(top, key[i] + 1)
+    out = np.empty(n, np.int64)
+    if top <= 8 * n + 1024:
+        rank = np.zeros(top, np.int64)
+        for i in range(n):
+            rank[key[i]] = 1
+        r = 0
+        for v in range(top):
+            if rank[v]:
+                rank[v] = r
+                r += 1
+        for i in range(n):
+            out[i] = rank[key[i]]
+        return out
+    order = np.argsort(key)
+    r = -1
+    last = -1
+    for t in range(n):
+        i = order[t]
+        if t == 0 or key[i] != last:
+            r += 1
+            last = key[i]
+        out[i] = r
+    return out

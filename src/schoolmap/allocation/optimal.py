@@ -46,6 +46,7 @@ from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
 from schoolmap._kernels.auction import auction_prices
+from schoolmap._kernels.bins import ascending_ids, square_keys
 from schoolmap._kernels.candidates import bin_boxes
 from schoolmap._kernels.transport import STATUS_NO_PATH, STATUS_PATH_LIMIT, ssp_transport
 from schoolmap.allocation.bins import (  # noqa: F401  (cell_bins: its old home was here)
@@ -711,8 +712,7 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
         rows, cols = np.nonzero(np.isfinite(dist) & (supply[:, None] > 0))
         return (rows, idx[rows, cols], dist[rows, cols]), np.zeros(m), True
     bin_m, key = _grid_for(xy, n_bins, supply > 0)
-    counts = np.bincount(key)
-    inverse = (np.cumsum(counts > 0) - 1)[key]
+    inverse = ascending_ids(key)
     weight = np.bincount(inverse, weights=supply)
     has = weight > 0
     cxy = np.column_stack([np.bincount(inverse, weights=supply * xy[:, 0]),
@@ -770,13 +770,9 @@ def _grid_for(xy: np.ndarray, n_bins: int,
     span = np.ptp(xy, axis=0)
     origin = xy.min(axis=0)
     bin_m = max(float(np.sqrt(max(span[0] * span[1], 1.0) / n_bins)), 1.0)
+    live = np.ones(len(xy), np.bool_) if counted is None else np.asarray(counted, np.bool_)
     for _ in range(8):
-        key = np.floor((xy - origin) / bin_m).astype(np.int64)
-        key = key[:, 0] * (int(key[:, 1].max()) + 1) + key[:, 1]
-        live = key if counted is None else key[counted]
-        top = int(key.max()) + 1
-        occupied = (int(np.count_nonzero(np.bincount(live, minlength=top)))
-                    if top <= 8 * len(live) else len(np.unique(live)))
+        key, occupied = square_keys(xy, float(origin[0]), float(origin[1]), bin_m, live)
         if occupied >= 0.7 * n_bins or bin_m <= 1.0:
             break
         bin_m = max(bin_m * float((occupied / n_bins) ** 0.75), 1.0)
