@@ -494,5 +494,11 @@ def test_a_start_from_earlier_prices_gives_the_same_proven_optimum(family):
                   start_price=np.r_[base.seat_price, price_new])
     assert warm.certificate["optimal"] and warm.objective == pytest.approx(cold.objective,
                                                                             rel=1e-12)
+    # a new school at price 0: every cell near it rushes there; past its budget the start
+    # is dropped and the prices are estimated as without one — the same optimum
+    zero = assign(xy, students, more_xy, more_seats, unserved_cost=50_000.0,
+                  start_price=np.r_[base.seat_price, 0.0])
+    assert zero.certificate["optimal"] and zero.objective == pytest.approx(cold.objective,
+                                                                            rel=1e-12)
     with pytest.raises(ValidationError, match="start_price must be 61 finite seat prices"):
         assign(xy, students, more_xy, more_seats, start_price=base.seat_price)

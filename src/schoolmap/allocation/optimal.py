@@ -479,9 +479,11 @@ def assign(
         return it with ``certificate["optimal"]`` False after a :class:`UnprovenWarning`.
     start_price : array_like of shape (m,), optional
         Seat prices (metres, ≥ 0) to start from instead of estimating them on coarser grids —
-        an earlier answer's ``seat_price`` for a district that changed a little (a year on, a
-        school added with price 0). It changes how long the solve takes, never its proof;
-        where optima tie, the answer may be another one of them.
+        an earlier answer's ``seat_price`` for a district that changed a little (a year on; a
+        new school at max(0, max_i(u_i − c_ij)) from the answer's ``cell_dual``, not at 0).
+        It changes how long the solve takes, never its proof; where optima tie, the answer
+        may be another one of them. A first solve past one path per cell and school (plus
+        10,000) is dropped and the prices are estimated as without a start.
 
     Returns
     -------
@@ -505,15 +507,18 @@ def assign(
     n, m = np.shape(cell_xy)[0], np.shape(school_xy)[0]
     check_memory(estimate_assign_bytes(n, m), memory_limit,
                  f"exact allocation of {n:,} cells × {m:,} schools")
-    if start_price is not None:
-        start_price = np.asarray(start_price, dtype=np.float64)
-        ValidationError.raise_if(
-            [] if start_price.shape == (m,) and np.isfinite(start_price).all()
-            and (start_price >= 0).all() else
-            [f"start_price must be {m} finite seat prices ≥ 0 (one per school), got shape "
-             f"{start_price.shape}"], "assign input")
-    r = _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, metric,
-                tol, k, k, progress, max_rounds, start_price=start_price)
+    start = None if start_price is None else np.asarray(start_price, dtype=np.float64)
+    ValidationError.raise_if([] if start is None or (start.shape == (m,) and np.isfinite(
+        start).all() and (start >= 0).all()) else [f"start_price must be {m} finite seat prices "
+        f"≥ 0 (one per school), got shape {start.shape}"], "assign input")
+    try:
+        r = _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, metric,
+                    tol, k, k, progress, max_rounds, start_price=start)
+    except UnprovenError:
+        if start is None:
+            raise
+        r = _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, metric,
+                    tol, k, k, progress, max_rounds)  # the start was poor: estimate prices
     if not r.certificate["optimal"]:
         refuse_unproven(r, f"exact allocation of {n:,} cells × {m:,} schools", max_rounds,
                         "raise max_rounds, or report this district", on_unproven)
@@ -605,9 +610,10 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
             # them does (and at least its estimate), or they all rush to it and must be led
             # back path by path; it then draws its seats' worth from cells on the margin
             price = np.where(price > 0.0, price, np.maximum(estimate, wanted))
-        if pair_flow is None:
+        if pair_flow is None:  # from given prices: within a budget, else as if none were given
             flow, unserved, price, paths = _solve_candidates(
-                supply, capacity, indptr, school, cvals, p, integral, price, None, workspace)
+                supply, capacity, indptr, school, cvals, p, integral, price, None, workspace,
+                None if start_price is None else WARM_SLACK * (n + m + 10_000))
             first_paths = paths
         else:
             flow, unserved, price, paths = _resolve(
