@@ -703,21 +703,27 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
     n, m = len(xy), len(sxy)
     kk = min(m, k_cold)
     n_bins = max(n // LEVEL_FACTOR, BINS_PER_SCHOOL * m, MIN_BINS)
-    bin_cells, bin_ptr, box, group_ptr = bins
-    if start_price is not None:
-        bin_m, _ = _grid_for(xy, min(n_bins, n), supply > 0)
-        rows, cols, dists, _ = streamed_candidates(
-            xy, bin_cells, bin_ptr, box, group_ptr, sxy, start_price, p, supply,
-            float(MARGIN_BINS * bin_m * np.sqrt(2.0)), upper, pnorm)
-        return (rows, cols, dists), start_price.copy(), True
-    if not (n > 2 * n_bins and m > kk):
+    if start_price is None and not (n > 2 * n_bins and m > kk):
         start = _auction_start(tree, xy, supply, sxy, capacity, p, pnorm, upper, bins)
         if start is not None:
             return (*start, False)
         dist, idx, _ = _nearest(tree, xy, kk, pnorm, upper)
         rows, cols = np.nonzero(np.isfinite(dist) & (supply[:, None] > 0))
         return (rows, idx[rows, cols], dist[rows, cols]), np.zeros(m), True
-    bin_m, key = _grid_for(xy, n_bins, supply > 0)
+    # the margin is the coarser level's (with a start: the one it would have had)
+    bin_m, key = _grid_for(xy, n_bins if start_price is None else min(n_bins, n), supply > 0)
+    estimate = start_price.copy() if start_price is not None else _coarse_prices(
+        xy, supply, sxy, capacity, p, pnorm, upper, tol, k, say, workspace, bin_m, key)
+    rows, cols, dists, _ = streamed_candidates(xy, *bins, sxy, estimate, p, supply,
+                                               float(MARGIN_BINS * bin_m * np.sqrt(2.0)),
+                                               upper, pnorm)
+    return (rows, cols, dists), estimate, True
+
+
+def _coarse_prices(xy, supply, sxy, capacity, p, pnorm, upper, tol, k, say, workspace, bin_m,
+                   key):
+    """Seat prices from the exact allocation of each grid square's students (``key``, side
+    ``bin_m`` metres) from their weighted centre."""
     inverse = ascending_ids(key)
     weight = np.bincount(inverse, weights=supply)
     has = weight > 0
@@ -725,14 +731,9 @@ def _candidates(tree, xy, supply, sxy, capacity, p, pnorm, upper, k, k_cold, tol
                            np.bincount(inverse, weights=supply * xy[:, 1])])
     cxy = cxy[has] / weight[has, None]
     say(f"estimating seat prices on {int(has.sum()):,} bins of {bin_m:,.0f} m")
-    coarse = _assign(cxy, weight[has], sxy, capacity, None if np.isinf(upper) else upper,
-                     float(p.max()), "manhattan" if pnorm == 1 else "euclidean", tol, k,
-                     _K_COLD, say, MAX_ROUNDS, workspace)
-    estimate = coarse.seat_price
-    margin = MARGIN_BINS * bin_m * np.sqrt(2.0)
-    rows, cols, dists, _ = streamed_candidates(xy, bin_cells, bin_ptr, box, group_ptr, sxy,
-                                             estimate, p, supply, float(margin), upper, pnorm)
-    return (rows, cols, dists), estimate, True
+    return _assign(cxy, weight[has], sxy, capacity, None if np.isinf(upper) else upper,
+                   float(p.max()), "manhattan" if pnorm == 1 else "euclidean", tol, k,
+                   _K_COLD, say, MAX_ROUNDS, workspace).seat_price
 
 
 def _auction_start(tree, xy, supply, sxy, capacity, p, pnorm, upper, bins):
@@ -760,9 +761,8 @@ def _auction_start(tree, xy, supply, sxy, capacity, p, pnorm, upper, bins):
                                       AUCTION_BIDS_PER_CELL * n + 100_000)
     if not ok:
         return None
-    bin_cells, bin_ptr, box, group_ptr = bins
-    rows, cols, dists, _ = streamed_candidates(xy, bin_cells, bin_ptr, box, group_ptr, sxy, price,
-                                             p, supply, AUCTION_MARGIN * eps_end, upper, pnorm)
+    rows, cols, dists, _ = streamed_candidates(xy, *bins, sxy, price, p, supply,
+                                               AUCTION_MARGIN * eps_end, upper, pnorm)
     return (rows, cols, dists), price
 
 
