@@ -234,6 +234,20 @@ def _grid_streets(side: int, seed: int):
     return graph_from_edges(xy, np.r_[a, b], np.r_[b, a], np.r_[w, w], np.r_[w, w] / 1.4)
 
 
+def _street_town(side: int, seed: int, n_cells: int, n_schools: int,
+                 students_range: tuple[int, int], seats_per_student: float):
+    """A street grid (:func:`_grid_streets`) with random cells and schools on it: students per
+    cell drawn from ``students_range`` (low inclusive, high exclusive), equal seats per school
+    totalling ``seats_per_student`` × the students."""
+    g = _grid_streets(side, seed)
+    rng = np.random.default_rng(seed)
+    span = g.node_xy.max(axis=0)
+    cells, schools = rng.uniform(0, span, (n_cells, 2)), rng.uniform(0, span, (n_schools, 2))
+    students = rng.integers(*students_range, len(cells)).astype(float)
+    seats = np.full(n_schools, np.ceil(seats_per_student * students.sum() / n_schools))
+    return g, cells, students, schools, seats
+
+
 @pytest.mark.parametrize(("seed", "first_radius"), [(0, 2.0), (1, 2.0), (2, 0.3), (3, 0.3)])
 def test_certificate_on_a_network_in_pieces_equals_all_pairs(seed, first_radius, monkeypatch):
     """Cells on small pieces without a school stay unserved at the unserved price; the proof
@@ -241,12 +255,7 @@ def test_certificate_on_a_network_in_pieces_equals_all_pairs(seed, first_radius,
     equals the optimum over every reachable pair (scipy's all-pairs distances) — also from
     first searches cut short (0.3 × each catchment), where the proof must widen them."""
     monkeypatch.setattr(network, "FIRST_RADIUS", first_radius)
-    g = _grid_streets(40, seed)
-    rng = np.random.default_rng(seed)
-    span = g.node_xy.max(axis=0)
-    cells, schools = rng.uniform(0, span, (1500, 2)), rng.uniform(0, span, (12, 2))
-    students = rng.integers(1, 9, len(cells)).astype(float)
-    seats = np.full(12, np.ceil(1.02 * students.sum() / 12))
+    g, cells, students, schools, seats = _street_town(40, seed, 1500, 12, (1, 9), 1.02)
     r = network_transport(g, cells, students, schools, seats, max_connector_m=1e9)
     assert r.certificate["optimal"] and r.unserved_by_cell.sum() > 0  # some cut off
     assert first_radius > 1 or r.certificate["rounds"] > 1
@@ -264,12 +273,7 @@ def test_coarse_price_start_changes_time_not_the_answer(seed, monkeypatch):
     test quick) the first solve starts from seat prices estimated on squares of 16 cells, on the
     pairs near them: the same optimum, certified, as from no prices."""
     monkeypatch.setattr(network, "COARSE_MIN", 100)
-    g = _grid_streets(60, seed)
-    rng = np.random.default_rng(seed)
-    span = g.node_xy.max(axis=0)
-    cells, schools = rng.uniform(0, span, (6_000, 2)), rng.uniform(0, span, (20, 2))
-    students = rng.integers(0, 12, len(cells)).astype(float)
-    seats = np.full(20, np.ceil(1.03 * students.sum() / 20))
+    g, cells, students, schools, seats = _street_town(60, seed, 6_000, 20, (0, 12), 1.03)
     said: list[str] = []
     warm = network_transport(g, cells, students, schools, seats, max_connector_m=1e9,
                              progress=said.append)
