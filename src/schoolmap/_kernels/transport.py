@@ -129,8 +129,7 @@ def _heap_pop(keys, vals, size):
 
 @nb.njit(cache=True, nogil=True)
 def _insert(row, k, key, s_from, s_to, arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, lslot,
-            lcount, ln, lbound,
-            innbr, fresh):
+            lcount, ln, lbound, innbr, fresh):
     """Offer a move row → k of cost ``key`` (realised by slot ``s_from`` → ``s_to``) to the
     arc's ladder: its cheapest realisers (``lk.shape[1]`` of them), cheapest first (the arc
     itself). An arc's ladder is row ``lslot[row, k]`` of the pool ``lk, lf, lt``, handed out
@@ -197,8 +196,7 @@ def _offer(row, i, s_from, base, indptr, school, cost, unserved_cost, m, arc, ar
 
 @nb.njit(cache=True, nogil=True)
 def _depart(a, src, flow, unserved, m, eps, arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, lslot,
-            lcount, ln,
-            lbound):
+            lcount, ln, lbound):
     """Slot ``src`` (a cell) has left node a: every arc it realised passes to the next realiser
     on its ladder still at a. True when a ladder ran out while realisers were not kept: then the
     row must be rebuilt from the cells at a."""
@@ -250,8 +248,7 @@ def _push_list(node, item, head, nxt, item_at, used):
 @nb.njit(cache=True, nogil=True)
 def _rebuild(a, flow, unserved, cell_of, indptr, school, cost, unserved_cost, m, arc, arc_from,
              arc_to, nbr, n_nbr, head, nxt, item_at, used, listed, listed_u, eps, lk, lf, lt,
-             lslot, lcount, ln,
-             lbound, innbr):
+             lslot, lcount, ln, lbound, innbr):
     """Rebuild the arcs out of node a (a school, or U = m) and their ladders from the cells now
     there."""
     for t in range(n_nbr[a]):
@@ -325,8 +322,7 @@ def _next_admissible(a, ptr, dead, on_path, dirty, potential, fwd, capacity, loa
 def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_of, indptr,
              school, cost, unserved_cost, m, arc, arc_from, arc_to, nbr, n_nbr, dirty, head,
              nxt, item_at, used, listed, listed_u, fwd_total, unserved_total, eps, lk, lf, lt,
-             lslot, lcount, ln,
-             lbound, innbr):
+             lslot, lcount, ln, lbound, innbr):
     """Push the bottleneck amount along path[0] (an excess node) → path[length − 1]."""
     U = m
     T = m + 1
@@ -417,8 +413,7 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
 @nb.njit(cache=True, nogil=True)
 def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0, eps, flow0,
                   max_paths, lk, lf, lt, lslot, lcount, arc, arc_from, arc_to, nbr, ln, lbound,
-                  innbr, hkeys,
-                  hvals):
+                  innbr, hkeys, hvals):
     """Solve the capacitated transportation problem over candidate pairs.
 
     ``flow0`` (nnz,) is a previous solution over the same pairs (zeros on pairs added since, or
@@ -457,8 +452,7 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
     flow2, unserved2, price, n_paths, status = _ssp_core(
         supply[order], capacity, indptr2, school[slot], cost[slot], unserved_cost[order],
         price0, eps, flow0_r, max_paths, lk, lf, lt, lslot, lcount, arc, arc_from, arc_to, nbr,
-        ln, lbound,
-        innbr, hkeys, hvals)
+        ln, lbound, innbr, hkeys, hvals)
     flow = np.empty(nnz)
     flow[slot] = flow2
     unserved = np.empty(n)
@@ -469,8 +463,7 @@ def ssp_transport(supply, capacity, indptr, school, cost, unserved_cost, price0,
 @nb.njit(cache=True, nogil=True)
 def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps, flow0,
               max_paths, lk, lf, lt, lslot, lcount, arc, arc_from, arc_to, nbr, ln, lbound, innbr,
-              hkeys,
-              hvals):
+              hkeys, hvals):
     """Solve the capacitated transportation problem over candidate pairs (in memory order).
 
     Parameters
@@ -734,8 +727,7 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
                                                   cost, unserved_cost, m, arc, arc_from,
                                                   arc_to, nbr, n_nbr, head, nxt, item_at,
                                                   used, listed, listed_u, eps, lk, lf, lt, lslot,
-                                                  lcount, ln,
-                                              lbound, innbr)
+                                                  lcount, ln, lbound, innbr)
                     dirty[a] = False
                     ptr[a] = 0
                     continue
