@@ -142,6 +142,45 @@ def test_river_sends_a_cell_to_the_school_on_its_bank():
     assert r.certificate["optimal"] and r.school.tolist() == [1]
 
 
+def _bank_town():
+    """A river at x = 500 (a barrier); the west bank's streets end 10 m short of it (x = 490),
+    the east bank's 100 m short (x = 600); one bridge, along y = 0."""
+    lines = [shapely.LineString([(0, 0), (1000, 0)]), shapely.LineString([(500, -50),
+                                                                          (500, 1050)])]
+    for y in range(100, 1001, 100):
+        lines += [shapely.LineString([(0, y), (490, y)]), shapely.LineString([(600, y),
+                                                                             (1000, y)])]
+    lines += [shapely.LineString([(x, 0), (x, 1000)]) for x in (0, 100, 200, 300, 400, 490,
+                                                                600, 700, 800, 900, 1000)]
+    barrier = ["no", "river"] + ["no"] * (len(lines) - 2)
+    return gpd.GeoDataFrame({"barrier": barrier}, geometry=lines, crs="EPSG:32650")
+
+
+def test_connector_never_crosses_a_barrier():
+    """Regression (demo: 166 cells within 300 m of a street across the river or the
+    expressway joined it): a home 20 m east of the river joins its own bank's street (80 m),
+    not the west bank's (30 m), and walks to the school on its bank; a home whose every road
+    within max_connector_m is across the river travels by straight line, named in a note."""
+    g = build_road_graph(_bank_town(), "walk")
+    assert len(g.barrier_xy) == 2
+    cell = np.array([[520.0, 300.0]])
+    node, conn = g.connect(cell)
+    assert g.node_xy[node[0]].tolist() == [600.0, 300.0] and conn[0] == pytest.approx(80.0)
+    assert g.crosses_barrier(cell, g.connect(cell - [60.0, 0.0])[0])[0]  # (460, 300): west
+    schools = np.array([[100.0, 300.0], [1000.0, 300.0]])  # west bank 420 m, east bank 480 m
+    a = allocate_nearest_network(g, cell, np.array([5.0]), schools)
+    assert a.school.tolist() == [1] and a.distance_m[0] == pytest.approx(480.0)
+    r = network_transport(g, cell, [5.0], schools, [10.0, 10.0])
+    assert r.certificate["optimal"] and r.school.tolist() == [1]
+    a = allocate_nearest_network(g, np.array([[200.0, 300.0], [510.0, 300.0]]),
+                                 np.array([5.0, 5.0]), schools, max_connector_m=50.0)
+    assert a.distance_m.tolist() == [100.0, 410.0]  # the second: straight line
+    assert any("rows 1 of the cells) have roads within 50 m only across a river" in t
+               for t in a.notes), a.notes
+    on_bridge = np.array([[500.0, 0.0]])  # on the river line: touches it, does not cross
+    assert g.connect(on_bridge)[1][0] == pytest.approx(10.0)
+
+
 def test_pieces_and_unreachable_school_are_named():
     g = build_road_graph(_river_town(bridges=()), "walk")
     assert g.n_pieces == 2
@@ -405,6 +444,7 @@ def test_graph_is_cached_next_to_the_district(tmp_path):
     assert len(files) == 1 and files[0].suffix == ".npz"
     g2 = road_graph_for(path, "walk", "EPSG:32650")
     assert np.array_equal(g1.length_m, g2.length_m) and g1.n_pieces == g2.n_pieces
+    assert np.array_equal(g1.barrier_xy, g2.barrier_xy) and len(g2.barrier_xy)
     with pytest.raises(ValidationError, match="needs roads"):
         road_graph_for(tmp_path / "none.gpkg", "walk", "EPSG:32650")
 

@@ -118,15 +118,20 @@ class NetworkCosts:
     connector_m: np.ndarray   # (n,) metres to it
     straight: np.ndarray      # (n,) bool: farther than max_connector_m: straight line
     component: np.ndarray     # (n,) piece of the network (-1 when straight)
+    barred: np.ndarray | None = None  # (n,) bool: straight because every node within
+    #                                   max_connector_m lies across a barrier
 
 
 def connect_points(graph: RoadGraph, xy: np.ndarray, max_connector_m: float) -> NetworkCosts:
-    """Join points to their nearest node; farther than ``max_connector_m``: straight line."""
-    node, conn = graph.connect(xy)
+    """Join points to their nearest node (whose connector crosses no barrier,
+    :meth:`~schoolmap.io.roads.RoadGraph.connect`); farther than ``max_connector_m`` (or every
+    node that near across a river, railway or expressway): straight line."""
+    node, conn = graph.connect(xy, max_connector_m)
     straight = ~(conn <= max_connector_m)
     comp = np.where(straight, -1, graph.component[np.maximum(node, 0)] if len(node) else node)
+    barred = (node < 0) if graph.n_nodes else np.zeros(len(node), bool)
     return NetworkCosts(np.where(straight, -1, node), np.where(straight, 0.0, conn), straight,
-                        comp.astype(np.int64))
+                        comp.astype(np.int64), barred)
 
 
 def landmarks(graph: RoadGraph, k: int = LANDMARKS) -> np.ndarray:
@@ -294,15 +299,31 @@ def piece_notes(graph: RoadGraph, cells: NetworkCosts, demand_by_cell: np.ndarra
 def _fallback_notes(cells: NetworkCosts, schools: NetworkCosts, demand: np.ndarray,
                     school_ids: list[str], max_connector_m: float) -> list[str]:
     notes = []
-    far = cells.straight & (demand > 0)
+    c_barred = _barred(cells) & (demand > 0)
+    far = cells.straight & (demand > 0) & ~c_barred
     if far.any():
         notes.append(f"{int(far.sum())} cells ({demand[far].sum():,.0f} students) are more than "
                      f"{max_connector_m:,.0f} m from any road: their trips are straight lines")
-    if schools.straight.any():
-        ids = [school_ids[j] for j in np.flatnonzero(schools.straight)]
-        notes.append(f"schools {', '.join(ids[:5])} are more than {max_connector_m:,.0f} m from "
-                     "any road: their trips are straight lines")
+    if c_barred.any():
+        rows = np.flatnonzero(c_barred)
+        more = f" and {len(rows) - 8} more" if len(rows) > 8 else ""
+        notes.append(f"{len(rows)} cells ({demand[c_barred].sum():,.0f} students; rows "
+                     f"{', '.join(map(str, rows[:8]))}{more} of the cells) have roads within "
+                     f"{max_connector_m:,.0f} m only across a river, railway or expressway (a "
+                     "barrier of the roads layer): their trips are straight lines")
+    s_barred = _barred(schools)
+    for what, mask in (("more than {m} m from any road", schools.straight & ~s_barred),
+                       ("within {m} m of roads only across a barrier", s_barred)):
+        if mask.any():
+            ids = [school_ids[j] for j in np.flatnonzero(mask)]
+            notes.append(f"schools {', '.join(ids[:5])} are "
+                         f"{what.format(m=f'{max_connector_m:,.0f}')}: their trips are straight "
+                         "lines")
     return notes
+
+
+def _barred(p: NetworkCosts) -> np.ndarray:
+    return p.barred if p.barred is not None else np.zeros(len(p.node), bool)
 
 
 def allocate_nearest_network(
@@ -517,6 +538,7 @@ def network_transport(
     progress: Callable[[str], None] | None = None,
     n_landmarks: int = LANDMARKS,
     max_pricing: int = MAX_PRICING,
+    connected: tuple[NetworkCosts, NetworkCosts] | None = None,
 ) -> TransportResult:
     """Exact capacitated allocation on road distances, proven optimal over all pairs.
 
@@ -548,6 +570,9 @@ def network_transport(
     n_landmarks : int
         Landmarks of the ALT lower bound (0: straight line and search radius only). Each costs
         one full search of the graph (two on a graph with one-way streets).
+    connected : (NetworkCosts, NetworkCosts), optional
+        The cells and schools already joined to ``graph`` (:func:`connect_points` with this
+        ``max_connector_m``), so a caller that needs them too joins them once.
 
     Returns
     -------
@@ -571,8 +596,8 @@ def network_transport(
     cap = np.ascontiguousarray(seats, dtype=np.float64)
     n, m = len(xy), len(sxy)
     say = progress or (lambda _msg: None)
-    cells = connect_points(graph, xy, max_connector_m)
-    schools = connect_points(graph, sxy, max_connector_m)
+    cells, schools = connected or (connect_points(graph, xy, max_connector_m),
+                                   connect_points(graph, sxy, max_connector_m))
     indptr, index, weight = graph.reversed_csr()
     # ALT bounds: d(a → b) ≥ d(L, b) − d(L, a) and ≥ d(a, L) − d(b, L) for every landmark L
     lf, lt = landmark_bounds(graph, (graph.indptr, graph.index, graph.length_m),
@@ -725,12 +750,12 @@ def allocate_optimal_network(
     check_inputs(cell_xy, demand_by_cell)
     school_xy = np.asarray(school_xy, dtype=np.float64).reshape(-1, 2)
     m = len(school_xy)
-    r = network_transport(graph, cell_xy, demand_by_cell, school_xy, seats,
-                          max_distance_m=max_distance_m, max_connector_m=max_connector_m,
-                          detour_max=detour_max, progress=progress)
-    ids = school_ids or [str(j) for j in range(m)]
     cells = connect_points(graph, cell_xy, max_connector_m)
     schools = connect_points(graph, school_xy, max_connector_m)
+    r = network_transport(graph, cell_xy, demand_by_cell, school_xy, seats,
+                          max_distance_m=max_distance_m, max_connector_m=max_connector_m,
+                          detour_max=detour_max, progress=progress, connected=(cells, schools))
+    ids = school_ids or [str(j) for j in range(m)]
     notes = _fallback_notes(cells, schools, demand_by_cell, ids, max_connector_m)
     if m and len(cell_xy):
         near = cKDTree(school_xy).query(cell_xy, k=1)[1]

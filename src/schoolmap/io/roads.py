@@ -24,7 +24,8 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -47,7 +48,10 @@ MODES = ("walk", "drive")
 DEFAULT_SPEED_KMH = {"walk": 5.0, "drive": 30.0}
 TOLERANCE_M = 0.5
 CACHE_DIR = ".schoolmap-cache"
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: the barriers' lines are kept (connectors do not cross them)
+#: Candidate nodes a point's connector tries first when its nearest node lies across a barrier
+#: (then four times as many, until one does not or ``max_connector_m`` is passed).
+CONNECT_TRY = 8
 TRUE_WORDS = {"1", "true", "yes", "y", "t", "-1"}
 FALSE_WORDS = {"0", "false", "no", "n", "f", "", "nan", "none"}
 
@@ -76,6 +80,12 @@ class RoadGraph:
         Layer or file the graph was built from.
     notes : tuple of str
         What a reader should know (features skipped, pieces).
+    barrier_xy : ndarray of shape (k, 2), float64
+        Vertices of the layer's barrier lines (rivers, railways, expressways: no edge), metres;
+        empty when it has none.
+    barrier_part : ndarray of shape (k,), int64
+        Which barrier line each vertex belongs to (consecutive, as ``shapely.get_coordinates``
+        with ``return_index``).
     """
 
     node_xy: np.ndarray
@@ -87,6 +97,8 @@ class RoadGraph:
     mode: str
     source: str = "<memory>"
     notes: tuple[str, ...] = field(default=())
+    barrier_xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    barrier_part: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def n_nodes(self) -> int:
@@ -127,16 +139,77 @@ class RoadGraph:
         return (t.indptr.astype(np.int64), t.indices.astype(np.int64),
                 np.ascontiguousarray(t.data, dtype=np.float64))
 
-    def connect(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Nearest node of each point and the connector length (metres), by KD-tree.
+    @cached_property
+    def node_tree(self) -> cKDTree:
+        """KD-tree of the nodes (built once per graph: every connection queries it)."""
+        return cKDTree(self.node_xy)
 
-        Returns ``node`` (n,) int64 (-1 when the graph is empty) and ``connector_m`` (n,).
+    @cached_property
+    def barriers(self) -> shapely.STRtree | None:
+        """The barrier lines in an STR-tree (``None``: the graph has none)."""
+        if not len(self.barrier_xy):
+            return None
+        return shapely.STRtree(shapely.linestrings(self.barrier_xy, indices=self.barrier_part))
+
+    def crosses_barrier(self, xy: np.ndarray, node: np.ndarray) -> np.ndarray:
+        """Whether the straight connector from each point to its node crosses a barrier line.
+
+        A connector that only touches one (a point or a node on the line: a bridge's end) does
+        not cross it. Returns a bool array of shape (n,).
+        """
+        out = np.zeros(len(node), bool)
+        tree = self.barriers
+        if tree is None or not len(node):
+            return out
+        lines = shapely.linestrings(np.stack([xy, self.node_xy[node]], axis=1))
+        hit, bar = tree.query(lines, predicate="intersects")
+        if len(hit):
+            through = ~shapely.touches(lines[hit], tree.geometries[bar])
+            out[hit[through]] = True
+        return out
+
+    def connect(self, xy: np.ndarray,
+                max_connector_m: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest node of each point whose connector crosses no barrier, and its length.
+
+        The straight connector from a point to its node must not cross a river, railway or
+        expressway of the layer (``barrier``): a home on one bank joins the roads of its own
+        bank, not the nearer street across the water (whose trip would then start with a swim,
+        or run round by the next bridge from the wrong side). Among the nodes within
+        ``max_connector_m``, by KD-tree, the nearest whose connector crosses none (ties: the
+        tree's order).
+
+        Returns ``node`` (n,) int64 and ``connector_m`` (n,), metres: ``-1`` and ``inf`` when the
+        graph is empty or every node within ``max_connector_m`` lies across a barrier; the
+        nearest node (and its distance) when none is within ``max_connector_m``.
         """
         xy = np.ascontiguousarray(xy, dtype=np.float64).reshape(-1, 2)
         if self.n_nodes == 0 or len(xy) == 0:
             return np.full(len(xy), -1, np.int64), np.full(len(xy), np.inf)
-        dist, node = cKDTree(self.node_xy).query(xy, k=1)
-        return node.astype(np.int64), dist.astype(np.float64)
+        dist, node = self.node_tree.query(xy, k=1)
+        node, dist = node.astype(np.int64), dist.astype(np.float64)
+        if self.barriers is None:
+            return node, dist
+        near = np.flatnonzero(dist <= max_connector_m)
+        todo = near[self.crosses_barrier(xy[near], node[near])]
+        k = CONNECT_TRY
+        bound = np.nextafter(float(max_connector_m), np.inf)  # ≤ max_connector_m, as above
+        while len(todo):
+            kk = min(k, self.n_nodes)
+            dd, nn = self.node_tree.query(xy[todo], k=kk, distance_upper_bound=bound)
+            dd, nn = dd.reshape(len(todo), kk), nn.reshape(len(todo), kk)
+            ok = np.isfinite(dd)
+            r, c = np.nonzero(ok)
+            ok[r, c] = ~self.crosses_barrier(xy[todo[r]], nn[r, c])
+            found = ok.any(axis=1)
+            at = np.argmax(ok, axis=1)
+            rows = np.flatnonzero(found)
+            node[todo[rows]], dist[todo[rows]] = nn[rows, at[rows]], dd[rows, at[rows]]
+            last = ~found & (~np.isfinite(dd[:, -1]) | (kk == self.n_nodes))  # none left to try
+            node[todo[last]], dist[todo[last]] = -1, np.inf
+            todo = todo[~found & ~last]
+            k *= 4
+        return node, dist
 
 
 def _flag(values: pd.Series, name: str, label: str, problems: list[Problem]) -> np.ndarray:
@@ -274,7 +347,13 @@ def build_road_graph(
     if not noded:
         parts, src = _node(parts, src, tolerance_m)
     coords, seg_src, seg_dir = _segments(parts, src, geom)
-    return _assemble(coords, seg_src, seg_dir, speed, oneway, mode, label, tolerance_m, notes)
+    graph = _assemble(coords, seg_src, seg_dir, speed, oneway, mode, label, tolerance_m, notes)
+    walls = shapely.get_parts(geom[usable & barrier])  # every mode's barriers: no one crosses
+    if not len(walls):
+        return graph
+    b_xy, b_part = shapely.get_coordinates(walls, return_index=True)
+    return replace(graph, barrier_xy=np.ascontiguousarray(b_xy, np.float64),
+                   barrier_part=b_part.astype(np.int64))
 
 
 def _node(parts: np.ndarray, src: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
@@ -550,7 +629,8 @@ def _check_overlap(graph: RoadGraph, bounds: np.ndarray | None, label: str) -> N
                                        "with their true CRS")], label)
 
 
-_FIELDS = ("node_xy", "indptr", "index", "length_m", "time_s", "component")
+_FIELDS = ("node_xy", "indptr", "index", "length_m", "time_s", "component", "barrier_xy",
+           "barrier_part")
 
 
 def _save(path: Path, graph: RoadGraph) -> None:
