@@ -14,8 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse.csgraph import dijkstra
 
-from schoolmap._kernels.network import bounded_dijkstra, nearest_source
+from schoolmap._kernels.network import (
+    bin_pairs,
+    bounded_dijkstra,
+    expand_pairs,
+    nearest_source,
+    sort_pairs,
+)
 from schoolmap.allocation import network
+from schoolmap.allocation.bins import cell_bins
 from schoolmap.allocation.network import (
     allocate_nearest_network,
     allocate_optimal_network,
@@ -255,6 +262,48 @@ def test_certificate_holds_on_network_costs(seed, m, ratio, n_landmarks):
     assert r.objective == pytest.approx(full.objective, rel=1e-9, abs=1e-6)
     u, v = r.cell_dual, r.seat_price
     assert (u[:, None] <= dense + v[None, :] + 1e-6).all()  # dual feasible over ALL pairs
+    # the solve runs on the cells in grid-square order: the answer is on the caller's cells
+    np.testing.assert_allclose(r.cost, dense[r.cell, r.school], rtol=1e-12)
+    placed = np.bincount(r.cell, weights=r.students, minlength=60) + r.unserved_by_cell
+    np.testing.assert_allclose(placed, students)
+    assert np.all(np.diff(r.cell) >= 0)
+
+
+def test_pair_kernels_equal_numpy():
+    """The road door's pair kernels against the numpy they replaced: triplets → pairs, pairs by
+    row (stable, over ``upper`` left out), squares' supply-weighted mean costs."""
+    rng = np.random.default_rng(5)
+    n, m, n_nodes = 300, 7, 50
+    node = rng.integers(0, n_nodes, n)
+    order = np.argsort(node, kind="stable")  # the cells at each node
+    ptr = np.r_[0, np.cumsum(np.bincount(node, minlength=n_nodes))]
+    conn = rng.uniform(0, 50, n)
+    t_src, t_node = rng.integers(0, m, 400), rng.integers(0, n_nodes, 400)
+    t_dist = rng.uniform(0, 900, 400)
+    cells, school, cost = expand_pairs(t_src, t_node, t_dist, order, ptr, conn)
+    counts = ptr[t_node + 1] - ptr[t_node]
+    start = np.repeat(ptr[t_node], counts) + np.arange(counts.sum()) - np.repeat(
+        np.cumsum(counts) - counts, counts)
+    assert cells.tolist() == order[start].tolist()
+    assert school.tolist() == np.repeat(t_src, counts).tolist()
+    assert np.array_equal(cost, np.repeat(t_dist, counts) + conn[order[start]])
+    r, c, v, row_ptr = sort_pairs(cells, school, cost, n, 800.0)
+    keep = np.flatnonzero(cost <= 800.0)
+    by = keep[np.argsort(cells[keep], kind="stable")]
+    assert r.tolist() == cells[by].tolist() and c.tolist() == school[by].tolist()
+    assert np.array_equal(v, cost[by]) and row_ptr[-1] == len(by)
+    assert np.array_equal(row_ptr[1:] - row_ptr[:-1], np.bincount(cells[keep], minlength=n))
+    xy, supply = rng.uniform(0, 1000, (n, 2)), rng.integers(0, 3, n).astype(float)
+    bin_cells, bin_ptr = cell_bins(xy, 16)
+    b, j, mean = bin_pairs(bin_cells, bin_ptr, row_ptr, c, v, supply, m)
+    bin_of = np.empty(n, np.int64)
+    bin_of[bin_cells] = np.repeat(np.arange(len(bin_ptr) - 1), np.diff(bin_ptr))
+    key, inv = np.unique(bin_of[r] * m + c, return_inverse=True)
+    w = np.bincount(inv, weights=supply[r], minlength=len(key))
+    cw = np.bincount(inv, weights=supply[r] * v, minlength=len(key))
+    ok = w > 0
+    assert b.tolist() == (key[ok] // m).tolist() and j.tolist() == (key[ok] % m).tolist()
+    np.testing.assert_allclose(mean, cw[ok] / w[ok], rtol=1e-12)
 
 
 def _grid_streets(side: int, seed: int):

@@ -15,6 +15,9 @@
   ``d(a, L) − d(b, L)`` and, when the school's search stopped at ``radius``, at least
   ``radius + connectors``; pairs where even that bound, plus the seat price, is below the cell's
   dual are returned.
+- :func:`expand_pairs`, :func:`sort_pairs`, :func:`bin_pairs` — the road door's pairs: search
+  triplets to (cell, school, cost), pairs by cell (one counting pass), and grid squares' mean
+  costs (the coarse start); linear in the pairs, no comparison sort.
 
 Every search is bounded: a node is pushed only with a strictly smaller distance, so a search
 pushes at most one entry per edge plus its source (the heap is sized for that) and pops as many.
@@ -72,6 +75,19 @@ def _grow(a, k, cap):
     out = np.empty(cap, a.dtype)
     out[:k] = a[:k]
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _append3(a, b, c, k, x, y, z):
+    """Write (x, y, z) at row ``k`` of the arrays a, b, c, doubled first when full."""
+    if k == len(a):
+        a = _grow(a, k, 2 * k)
+        b = _grow(b, k, 2 * k)
+        c = _grow(c, k, 2 * k)
+    a[k] = x
+    b[k] = y
+    c[k] = z
+    return a, b, c
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -476,3 +492,106 @@ def lower_bound_violations(xy, bin_cells, bin_ptr, sxy, price, u, radius, conn_c
             o_b[k] = kb[i, q]
             k += 1
     return o_c, o_s, o_n, o_b, worst, checked, violating
+
+
+@numba.njit(cache=True, nogil=True)
+def expand_pairs(t_src, t_node, t_dist, cell_order, node_ptr, conn_cell):
+    """(source, node, distance) triplets → (cell, source, cost) pairs, every cell at each node.
+
+    t_src (k,) i8 · t_node (k,) i8 · t_dist (k,) f8 (from :func:`bounded_dijkstra`) ·
+    cell_order (c,) i8 / node_ptr (N+1,) i8: the cells at node v are
+    ``cell_order[node_ptr[v]:node_ptr[v + 1]]`` · conn_cell (n,) f8 connector metres
+    -> cell (p,) i4, source (p,) i4, cost (p,) f8 (t_dist + the cell's connector), in the
+    triplets' order, each node's cells in ``cell_order``'s.
+    """
+    total = 0
+    for t in range(len(t_node)):
+        total += node_ptr[t_node[t] + 1] - node_ptr[t_node[t]]
+    o_c = np.empty(total, np.int32)
+    o_s = np.empty(total, np.int32)
+    o_v = np.empty(total, np.float64)
+    k = 0
+    for t in range(len(t_node)):
+        v = t_node[t]
+        for q in range(node_ptr[v], node_ptr[v + 1]):
+            i = cell_order[q]
+            o_c[k] = i
+            o_s[k] = t_src[t]
+            o_v[k] = t_dist[t] + conn_cell[i]
+            k += 1
+    return o_c, o_s, o_v
+
+
+@numba.njit(cache=True, nogil=True)
+def sort_pairs(rows, cols, vals, n, upper):
+    """Pairs by row — the sparse door's cell order — with those over ``upper`` left out.
+
+    rows (k,) i4 in 0…n−1 · cols (k,) i4 · vals (k,) f8 · upper f8 (inf: none)
+    -> rows (p,) i4, cols (p,) i4, vals (p,) f8, row_ptr (n+1,) i8 (row i's pairs are
+    ``row_ptr[i]:row_ptr[i + 1]``). One counting pass, linear in the pairs: a row's pairs keep
+    their order (a stable sort by row).
+    """
+    row_ptr = np.zeros(n + 1, np.int64)
+    for t in range(len(vals)):
+        if vals[t] <= upper:
+            row_ptr[rows[t] + 1] += 1
+    for i in range(n):
+        row_ptr[i + 1] += row_ptr[i]
+    keep = row_ptr[n]
+    at = row_ptr[:-1].copy()
+    o_r = np.empty(keep, np.int32)
+    o_c = np.empty(keep, np.int32)
+    o_v = np.empty(keep, np.float64)
+    for t in range(len(vals)):
+        if vals[t] <= upper:
+            i = rows[t]
+            p = at[i]
+            at[i] = p + 1
+            o_r[p] = i
+            o_c[p] = cols[t]
+            o_v[p] = vals[t]
+    return o_r, o_c, o_v, row_ptr
+
+
+@numba.njit(cache=True, nogil=True)
+def bin_pairs(bin_cells, bin_ptr, row_ptr, cols, vals, supply, m):
+    """Pairs of grid squares of cells: a square's supply-weighted mean cost to each school
+    its cells' pairs reach.
+
+    bin_cells (n,) i8 / bin_ptr (B+1,) i8: the cells of each square · row_ptr (n+1,) i8 /
+    cols (k,) i4 / vals (k,) f8: each cell's pairs (:func:`sort_pairs`) · supply (n,) f8 ·
+    m schools -> square (p,) i8, school (p,) i8, cost (p,) f8 — by square, then school; a
+    (square, school) whose cells' supply is 0 is left out.
+    """
+    n_b = len(bin_ptr) - 1
+    seen = np.full(m, -1, np.int64)
+    w_sum = np.zeros(m)
+    c_sum = np.zeros(m)
+    touched = np.empty(m, np.int64)
+    cap = max(16, len(vals) // 4 + 1)  # grown as needed
+    o_b = np.empty(cap, np.int64)
+    o_s = np.empty(cap, np.int64)
+    o_v = np.empty(cap, np.float64)
+    k = 0
+    for b in range(n_b):
+        n_t = 0
+        for t in range(bin_ptr[b], bin_ptr[b + 1]):
+            i = bin_cells[t]
+            w = supply[i]
+            for q in range(row_ptr[i], row_ptr[i + 1]):
+                j = cols[q]
+                if seen[j] != b:
+                    seen[j] = b
+                    w_sum[j] = 0.0
+                    c_sum[j] = 0.0
+                    touched[n_t] = j
+                    n_t += 1
+                w_sum[j] += w
+                c_sum[j] += w * vals[q]
+        here = np.sort(touched[:n_t])
+        for q in range(n_t):
+            j = here[q]
+            if w_sum[j] > 0:
+                o_b, o_s, o_v = _append3(o_b, o_s, o_v, k, b, j, c_sum[j] / w_sum[j])
+                k += 1
+    return o_b[:k].copy(), o_s[:k].copy(), o_v[:k].copy()

@@ -38,11 +38,14 @@ import shapely
 from scipy.spatial import cKDTree
 
 from schoolmap._kernels.network import (
+    bin_pairs,
     bounded_dijkstra,
+    expand_pairs,
     landmark_distances,
     lower_bound_violations,
     nearest_source,
     path_tree,
+    sort_pairs,
     trace_paths,
 )
 from schoolmap.allocation.methods import Allocation, check_inputs
@@ -176,13 +179,8 @@ def _cells_by_node(nodes: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndar
 
 def _expand(t_src, t_node, t_dist, cell_order, node_ptr, conn_cell):
     """(school, node, distance) triplets → (cell, school, cost) pairs for every cell at the node."""
-    counts = node_ptr[t_node + 1] - node_ptr[t_node]
-    keep = counts > 0
-    t_src, t_node, t_dist, counts = t_src[keep], t_node[keep], t_dist[keep], counts[keep]
-    total = int(counts.sum())
-    start = np.repeat(node_ptr[t_node] - np.cumsum(counts) + counts, counts)
-    cells = cell_order[start + np.arange(total)]
-    return cells, np.repeat(t_src, counts), np.repeat(t_dist, counts) + conn_cell[cells]
+    return expand_pairs(np.ascontiguousarray(t_src, np.int64), t_node, t_dist, cell_order,
+                        node_ptr, conn_cell)
 
 
 def network_pair_costs(graph: RoadGraph, cell_xy: np.ndarray, school_xy: np.ndarray,
@@ -202,7 +200,8 @@ def network_pair_costs(graph: RoadGraph, cell_xy: np.ndarray, school_xy: np.ndar
                                           schools.connector_m,
                                           np.ascontiguousarray(radius + schools.connector_m))
     order, ptr = _cells_by_node(cells.node, graph.n_nodes)
-    return _expand(src, node, dist, order, ptr, cells.connector_m)
+    cell, school, cost = _expand(src, node, dist, order, ptr, cells.connector_m)
+    return cell.astype(np.int64), school.astype(np.int64), cost
 
 
 def road_routes(graph: RoadGraph, cell_xy: np.ndarray, school_xy: np.ndarray, *,
@@ -382,6 +381,31 @@ def allocate_nearest_network(
                       cost[has], demand_by_cell, unassigned, m, tuple(notes))
 
 
+def _taken(p: NetworkCosts, perm: np.ndarray) -> NetworkCosts:
+    """``p`` for the points ``perm`` (in that order)."""
+    return NetworkCosts(p.node[perm], p.connector_m[perm], p.straight[perm], p.component[perm],
+                        None if p.barred is None else p.barred[perm])
+
+
+def _in_caller_order(r: TransportResult, perm: np.ndarray,
+                     certificate: dict[str, Any]) -> TransportResult:
+    """An answer on the cells ``perm`` (cell k of the solve is cell ``perm[k]``) on the caller's
+    cells: per-cell arrays put back, flows sorted by cell, then cost (then school)."""
+    cell = perm[r.cell].astype(r.cell.dtype, copy=False)
+    order = np.lexsort((r.school, r.cost, cell))
+    uc = np.asarray(r.unserved_cost)
+
+    def back(a: np.ndarray) -> np.ndarray:
+        out = np.empty_like(a)
+        out[perm] = a
+        return out
+
+    return TransportResult(cell[order], r.school[order], r.students[order], r.cost[order],
+                           back(r.unserved_by_cell), r.objective, r.seat_price,
+                           back(r.cell_dual), back(uc) if np.ndim(uc) == 1 and len(uc) == len(perm)
+                           else uc, certificate)
+
+
 def _widen_to(v_c: np.ndarray, v_s: np.ndarray, need: np.ndarray, bound: np.ndarray,
               conn_cell: np.ndarray, conn_school: np.ndarray, m: int) -> np.ndarray:
     """The search radius (m,) each school must reach for the proof's violating pairs (0: none).
@@ -420,12 +444,14 @@ def _coarse_prices(xy: np.ndarray, supply: np.ndarray, cap: np.ndarray, rows: np
     nb = len(bin_ptr) - 1
     bin_of = np.empty(n, np.int64)
     bin_of[bin_cells] = np.repeat(np.arange(nb), np.diff(bin_ptr))
-    w = supply[rows]
-    key, inv = np.unique(bin_of[rows] * m + cols, return_inverse=True)
-    w_sum = np.bincount(inv, weights=w, minlength=len(key))
-    c_sum = np.bincount(inv, weights=w * vals, minlength=len(key))
-    ok = w_sum > 0
-    b_rows, b_cols, b_cost = key[ok] // m, key[ok] % m, c_sum[ok] / w_sum[ok]
+    if len(rows) > 1 and not bool(np.all(rows[1:] >= rows[:-1])):
+        rows, cols, vals, _ = sort_pairs(rows.astype(np.int32), cols.astype(np.int32), vals, n,
+                                         np.inf)
+    row_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=row_ptr[1:])
+    b_rows, b_cols, b_cost = bin_pairs(bin_cells, bin_ptr, row_ptr,
+                                       np.ascontiguousarray(cols), np.ascontiguousarray(vals),
+                                       supply, m)
     b_supply = np.bincount(bin_of, weights=supply, minlength=nb)
     weight = np.bincount(bin_of, weights=supply + 1e-9, minlength=nb)
     b_xy = np.column_stack([np.bincount(bin_of, weights=(supply + 1e-9) * xy[:, k],
@@ -596,8 +622,18 @@ def network_transport(
     cap = np.ascontiguousarray(seats, dtype=np.float64)
     n, m = len(xy), len(sxy)
     say = progress or (lambda _msg: None)
-    cells, schools = connected or (connect_points(graph, xy, max_connector_m),
-                                   connect_points(graph, sxy, max_connector_m))
+    # the cells in grid-square order (as the proof streams them): the searches', solves' and
+    # proof's reads over cells then fall near each other; the answer is mapped back at the end
+    perm, bin_ptr = cell_bins(xy, CELLS_PER_BIN)
+    bin_cells = np.arange(n, dtype=np.int64)
+    xy, supply = xy[perm], supply[perm]
+    if unserved_cost is not None and np.ndim(unserved_cost) and np.size(unserved_cost) == n:
+        unserved_cost = np.asarray(unserved_cost, dtype=np.float64)[perm]
+    if connected is not None:
+        cells, schools = _taken(connected[0], perm), connected[1]
+    else:
+        cells = connect_points(graph, xy, max_connector_m)
+        schools = connect_points(graph, sxy, max_connector_m)
     indptr, index, weight = graph.reversed_csr()
     # ALT bounds: d(a → b) ≥ d(L, b) − d(L, a) and ≥ d(a, L) − d(b, L) for every landmark L
     lf, lt = landmark_bounds(graph, (graph.indptr, graph.index, graph.length_m),
@@ -632,7 +668,6 @@ def network_transport(
     radius = np.minimum(FIRST_RADIUS * radius, upper - schools.connector_m)
     radius[schools.straight] = 0.0
     order, ptr = _cells_by_node(cells.node, graph.n_nodes)
-    bin_cells, bin_ptr = cell_bins(xy, CELLS_PER_BIN)
 
     # straight-line pairs: cells off the network to their few nearest schools (and the reverse)
     s_rows, s_cols, s_cost = [], [], []
@@ -668,17 +703,15 @@ def network_transport(
             again = np.zeros(m, bool)
             again[todo] = True
             old = ~again[found[1]]
-            found = [np.concatenate([a[old], b.astype(a.dtype)]) for a, b in zip(found, new,
-                                                                                 strict=True)]
+            found = [np.concatenate([a[old], b]) for a, b in zip(found, new, strict=True)]
             del new, old
             searched[todo] = radius[todo]
             exhausted[todo] = exh
-        rows = np.concatenate([found[0], straight_pairs[0]]).astype(np.int32)  # n, m < 2³¹
-        cols = np.concatenate([found[1], straight_pairs[1]]).astype(np.int32)
-        vals = np.concatenate([found[2], straight_pairs[2]])
-        if np.isfinite(upper):
-            ok = vals <= upper
-            rows, cols, vals = rows[ok], cols[ok], vals[ok]
+        # the known pairs by cell (the sparse door's order: its sort finds them sorted)
+        rows, cols, vals, _ = sort_pairs(
+            np.concatenate([found[0], straight_pairs[0].astype(np.int32)]),  # n, m < 2³¹
+            np.concatenate([found[1], straight_pairs[1].astype(np.int32)]),
+            np.concatenate([found[2], straight_pairs[2]]), n, upper)
         say(f"{n:,} cells × {m:,} schools by road: round {rounds}, {len(rows):,} pairs known")
         first = r if r is not None else _coarse_prices(xy, supply, cap, rows, cols, vals,
                                                         unserved_cost, tol, say)
@@ -721,8 +754,7 @@ def network_transport(
     cert["widened"] = len(widened)
     cert["optimal"] = bool(cert["optimal"] and cert["max_violation"] <= tol
                            and not cert.get("round_limit_hit"))
-    out = TransportResult(r.cell, r.school, r.students, r.cost, r.unserved_by_cell, r.objective,
-                          r.seat_price, r.cell_dual, r.unserved_cost, cert)
+    out = _in_caller_order(r, perm, cert)
     if not cert["optimal"]:
         refuse_unproven(out, f"exact allocation by road of {n:,} cells × {m:,} schools",
                         max_rounds, "raise max_rounds (or max_pricing, if pricing_limit_hit)",
