@@ -21,7 +21,7 @@ from schoolmap._kernels.network import (
     nearest_source,
     sort_pairs,
 )
-from schoolmap.allocation import network
+from schoolmap.allocation import network, network_solve
 from schoolmap.allocation.bins import cell_bins
 from schoolmap.allocation.network import (
     allocate_nearest_network,
@@ -360,13 +360,13 @@ def test_coarse_price_start_changes_time_not_the_answer(seed, monkeypatch):
     """Over ``COARSE_CELLS`` × ``COARSE_MIN`` cells (32,000; lowered here to 1,600 to keep the
     test quick) the first solve starts from seat prices estimated on squares of 16 cells, on the
     pairs near them: the same optimum, certified, as from no prices."""
-    monkeypatch.setattr(network, "COARSE_MIN", 100)
+    monkeypatch.setattr(network_solve, "COARSE_MIN", 100)
     g, cells, students, schools, seats = _street_town(60, seed, 6_000, 20, (0, 12), 1.03)
     said: list[str] = []
     warm = network_transport(g, cells, students, schools, seats, max_connector_m=1e9,
                              progress=said.append)
     assert any("estimating seat prices on" in s for s in said), said
-    monkeypatch.setattr(network, "COARSE_MIN", 10**9)  # no coarse level
+    monkeypatch.setattr(network_solve, "COARSE_MIN", 10**9)  # no coarse level
     cold = network_transport(g, cells, students, schools, seats, max_connector_m=1e9)
     assert warm.certificate["optimal"] and cold.certificate["optimal"]
     assert warm.objective == pytest.approx(cold.objective, rel=1e-9)
