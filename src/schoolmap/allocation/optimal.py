@@ -618,7 +618,7 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
         else:
             flow, unserved, price, paths = _resolve(
                 supply, capacity, indptr, school, cvals, p, integral, price, pair_flow[order],
-                workspace, first_paths, say, estimate, warm)
+                workspace, first_paths, say, estimate, warm or certificate["rounds"] > 2)
         pair_flow = np.empty(len(rows))
         pair_flow[order] = flow
         certificate["paths"] += paths
@@ -652,14 +652,14 @@ def _assign(cell_xy, students, school_xy, seats, max_distance_m, unserved_cost, 
 def _resolve(supply, capacity, indptr, school, cost, p, integral, price, flow0, workspace,
              first_paths, say, estimate, warm):
     """A certificate round's re-solve. Warm (``warm`` True: the level's prices came from an
-    exact coarser level, and the pairs it adds are few and local) from the last round's flows
-    and prices, within ``WARM_PATHS`` × the first round's paths (plus one per cell and school):
-    on some starts the warm search wanders (a 250,000-cell city's kindergartens: 1.8 million
-    paths, where a fresh start takes 7,001), so past that budget the round starts afresh from
-    the level's ``estimate``. Not warm (the coarsest level, whose first candidates came from
-    approximate auction prices): every round starts from ``estimate`` — the last round's
-    optimum over too few pairs is a worse start than the auction's prices (a satellite city's
-    2,339 squares: 10,289 paths warm, 2,534 afresh)."""
+    exact coarser level, or a coarsest level's third round on) from the last round's flows and
+    prices, within ``WARM_PATHS`` × the first round's paths (+ one per cell and school): some
+    warm searches wander (a 250,000-cell city's kindergartens: 1.8 million paths, 7,001 fresh),
+    so past that budget the round starts afresh from the level's ``estimate``. The coarsest
+    level's second round (its first candidates came from approximate auction prices) starts
+    from ``estimate``: that first optimum over too few pairs is a worse start (a satellite
+    city's 2,339 squares: 10,289 paths warm, 2,534 afresh); later rounds add few pairs to a
+    near-final answer (a ring city's 2,837 squares, rounds 3–5: 2,332 warm, 19,127 afresh)."""
     spent = 0
     if warm:
         budget = WARM_PATHS * first_paths + WARM_SLACK * (len(supply) + len(capacity) + 10_000)
