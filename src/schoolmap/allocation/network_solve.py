@@ -5,6 +5,7 @@ start, seat prices estimated on grid squares of cells (:func:`coarse_prices`). C
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -56,9 +57,11 @@ def coarse_prices(xy: np.ndarray, supply: np.ndarray, cap: np.ndarray, rows: np.
     coarser = coarse_prices(b_xy, b_supply, cap, b_rows, b_cols, b_cost, unserved_cost, tol,
                              say)
     say(f"  estimating seat prices on {nb:,} squares of cells ({len(b_rows):,} pairs)")
+    t0 = time.process_time()
     r = transport(b_supply, cap, sp.coo_matrix((b_cost, (b_rows, b_cols)), shape=(nb, m)),
                   unserved_cost=unserved_cost, tol=tol,
                   start=None if coarser is None else coarser[0])
+    say(f"  … {r.certificate['paths']:,} paths, {time.process_time() - t0:.1f} s CPU")
     return r.seat_price, r.cell_dual[bin_of]
 
 
@@ -96,8 +99,11 @@ def solve_priced(supply: np.ndarray, cap: np.ndarray, rows: np.ndarray, cols: np
     r = start
     for solve in range(1, max_pricing + 1):
         matrix = sp.coo_matrix((vals[active], (rows[active], cols[active])), shape=(n, m))
+        t0 = time.process_time()
         r = transport(supply, cap, matrix, unserved_cost=unserved_cost, tol=tol, start=r)
         del matrix
+        say(f"  solve {solve}: {r.certificate['paths']:,} paths on {int(active.sum()):,} "
+            f"pairs, {time.process_time() - t0:.1f} s CPU")
         out = r.seat_price[cols] - r.cell_dual[rows]
         out += vals  # reduced cost of every known pair
         bad = int(np.count_nonzero((out < -tol) & ~active))
