@@ -45,8 +45,13 @@ def project_cohorts(ages0, births, birth_share, survival, migration, group, adde
     years = births.shape[0] - 1
     out = np.empty((years + 1, n, n_age))
     women = np.empty((years + 1, n, n_band))
-    out[0] = ages0
-    women[0] = women0
+    # element by element: a slice assignment would compile numba's shape-mismatch message
+    # (string formatting), about half of this kernel's first-run compile time
+    for i in range(n):
+        for a in range(n_age):
+            out[0, i, a] = ages0[i, a]
+        for b in range(n_band):
+            women[0, i, b] = women0[i, b]
     for t in range(years):
         for i in range(n):
             g = group[i]
@@ -83,7 +88,8 @@ def project_totals(ages0_total, births, survival, migration, added_total):
     n_age = ages0_total.shape[0]
     years = births.shape[0] - 1
     out = np.empty((years + 1, n_age))
-    out[0] = ages0_total
+    for a in range(n_age):
+        out[0, a] = ages0_total[a]
     for t in range(years):
         out[t + 1, 0] = births[t + 1] + added_total[t + 1, 0]
         for a in range(1, n_age):
