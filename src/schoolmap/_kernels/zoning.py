@@ -580,12 +580,14 @@ def rebalance(label, root, s, official, adj_ptr, adj_idx, cand_ptr, cand_zone, c
               mw, max_moves):
     """Ejection chains (in place): while a zone holds more students than ``hi``, find the
     nearest zone with room (for the excess, or one student) through the zone adjacency
-    (fewest hops) and pass boundary cells along the path — from each zone on it to the next,
-    the cell whose move costs least per student (an empty cell only opens the way), keeping
-    every zone one piece — until the first zone fits; it stops when 2k + 10 chains in a row
-    have not lowered the students above seats (chains passing them round in circles), or
-    after ``max_moves`` cell moves. Returns (cells moved, 1 if ``max_moves`` stopped it with
-    students still above seats else 0)."""
+    (fewest hops) and pass boundary cells along the path — the first zone as many students as
+    the target has room for (its excess at most), each zone after it what it received beyond
+    its seats; from each zone to the next the cell whose move costs least per student among
+    those no larger than what is left to pass on, else the one passing on least beyond it
+    (an empty cell only opens the way), keeping every zone one piece; it stops when 2k + 10
+    chains in a row have not lowered the students above seats (chains passing them round in
+    circles), or after ``max_moves`` cell moves. Returns (cells moved, 1 if ``max_moves``
+    stopped it with students still above seats else 0)."""
     n = len(label)
     k = len(root)
     load, size, root_of, stamp, near, queue = _state(label, root, s)
@@ -655,12 +657,18 @@ def rebalance(label, root, s, official, adj_ptr, adj_idx, cand_ptr, cand_zone, c
             m += 1
             q = parent[q]
         ok = True
+        # the first zone passes on what the target has room for (all its excess at most):
+        # passing it all overfilled the target by the rest, and the excess went round
+        floor_a = load[a] - min(worst, hi[target] - load[target])
         for h in range(m - 1, 0, -1):
             p = path[h]
             q = path[h - 1]
             empty_moves = 0
-            while load[p] > hi[p] + 1e-9 and ok:
+            while load[p] > (floor_a if p == a else hi[p]) + 1e-9 and ok:
+                need = load[p] - (floor_a if p == a else hi[p])
                 best = np.inf
+                best_t = 3
+                best_o = np.inf
                 pick = -1
                 for i in range(n):
                     if label[i] != p or root_of[i] == p:
@@ -679,13 +687,25 @@ def rebalance(label, root, s, official, adj_ptr, adj_idx, cand_ptr, cand_zone, c
                     if official[i] >= 0:
                         d += mw * s[i] * ((1.0 if official[i] != q else 0.0)
                                           - (1.0 if official[i] != p else 0.0))
-                    # per student moved; an empty cell only opens the way (last choice)
-                    d = d / s[i] if s[i] > 0.0 else 1e30 + d
-                    if d < best:
+                    # cells that fit what is left to pass on, cheapest per student; else
+                    # the one passing on least beyond it (each student beyond overfills the
+                    # next zone); an empty cell only opens the way (last choice)
+                    tier = 2
+                    over = 0.0
+                    if s[i] > 0.0:
+                        d = d / s[i]
+                        over = s[i] - need
+                        tier = 0 if over <= 1e-9 else 1
+                        if tier == 0:
+                            over = 0.0
+                    if tier < best_t or (tier == best_t and (
+                            over < best_o or (over == best_o and d < best))):
                         tick += 1
                         if _stays_connected(i, label, adj_ptr, adj_idx, stamp, near, queue,
                                             tick):
                             best = d
+                            best_t = tier
+                            best_o = over
                             pick = i
                 if pick < 0 or empty_moves > 200:
                     ok = False
