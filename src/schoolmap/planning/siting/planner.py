@@ -216,14 +216,8 @@ def site_new_schools(
     notes: list[str] = []
     left: set[str] = set()
     plan: list[Site] = []
-    added: list[Site] = [Site(-1, 0, 0)]  # nothing to go by before the first year
     for k, t in enumerate(years, 1):
         say(f"{level}: siting{_when(t)} ({k}/{len(years)}, {len(plan)} new so far)")
-        if not added and k < len(years) and planner.missing([t, years[k]], plan) == 2:
-            # the year before opened nothing, so this one likely opens nothing either and the
-            # next year starts from the same plan: solve both at once (an unused answer is
-            # only remembered; every answer is exact, so the plan does not depend on this)
-            planner.prefetch([t, years[k]], plan, only_together=True)
         r = planner.solve(t, plan)
         added = []
         while planner.unserved(r) > planner.target + _TOL:

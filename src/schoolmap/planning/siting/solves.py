@@ -12,7 +12,7 @@ and its flows.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -57,8 +57,11 @@ class Site:
 @dataclass(frozen=True)
 class Solved:
     """What the planner keeps of one exact allocation: the cells with unserved students and
-    their number (a few of the cells: the plan keeps many allocations), and the flows' school,
-    students and trip (metres)."""
+    their number (a few of the cells: the plan keeps many allocations), the flows' school,
+    students and trip (metres), and the seat prices (metres, one per school: the year's
+    schools, then the open sites). An allocation without planned sites also keeps the cell
+    duals of the year's cells with students (metres): later allocations start from them
+    (:meth:`Planner.parent`)."""
 
     n_cells: int
     short_cells: np.ndarray
@@ -66,6 +69,8 @@ class Solved:
     school: np.ndarray
     students: np.ndarray
     cost: np.ndarray
+    seat_price: np.ndarray | None = None
+    cell_dual: np.ndarray | None = None
 
     @property
     def unserved_by_cell(self) -> np.ndarray:
@@ -127,6 +132,8 @@ class Planner:
         self.n_regridded = 0  # allocations solved on the student grid
         self.n_paths = 0  # augmenting paths of every solve (how much each start left to do)
         self._live: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
+        self._live_tree: dict[Any, cKDTree] = {}
+        self._years = sorted(t for t in demand if t is not None)
 
     @property
     def cand_xy(self) -> np.ndarray:
@@ -152,23 +159,26 @@ class Planner:
         return self._live[t]
 
     def _assign(self, live: np.ndarray, students: np.ndarray, xy: np.ndarray,
-                seats: np.ndarray) -> tuple[TransportResult, int]:
+                seats: np.ndarray, start: np.ndarray | None = None
+                ) -> tuple[TransportResult, int]:
         """The exact engine on the cells ``live``; once more on the 2**-20 student grid when
         rounding drift makes it fail (:data:`QUANTUM`). Returns the result and 1 if it was
         solved on the grid, else 0."""
         try:
-            return self._door(self.cell_xy[live], students, xy, seats), 0
+            return self._door(self.cell_xy[live], students, xy, seats, start), 0
         except InfeasibleError:
             grid = np.round(students / QUANTUM) * QUANTUM
             if np.array_equal(grid, students):
                 raise
-            return self._door(self.cell_xy[live], grid, xy, seats), 1
+            return self._door(self.cell_xy[live], grid, xy, seats, start), 1
 
     def _door(self, cell_xy: np.ndarray, students: np.ndarray, xy: np.ndarray,
-              seats: np.ndarray) -> TransportResult:
-        """Straight lines (:func:`~schoolmap.allocation.assign`) or the roads."""
+              seats: np.ndarray, start: np.ndarray | None = None) -> TransportResult:
+        """Straight lines (:func:`~schoolmap.allocation.assign`, from seat prices ``start``)
+        or the roads."""
         if self.road is None:
-            return assign(cell_xy, students, xy, seats, max_distance_m=self.reach)
+            return assign(cell_xy, students, xy, seats, max_distance_m=self.reach,
+                          start_price=start)
         graph, travel = self.road
         return network_transport(graph, cell_xy, students, xy, seats, max_distance_m=self.reach,
                                  max_connector_m=travel.max_connector_m,
@@ -184,9 +194,12 @@ class Planner:
         Only cells with students go to the engine (a cell without any takes no seat and
         changes nothing); their unserved students are put back on the full cell list.
         """
-        key = self._key(t, plan)
+        return self._solve_key(self._key(t, plan))
+
+    def _solve_key(self, key: tuple) -> Solved:
+        """The allocation of a memo key (solved, and remembered, if not known yet)."""
         if key not in self._memo:
-            self._keep(key, self._compute(key))
+            self._keep(key, self._compute(key, self._start(key, self.parent(key))))
         return self._memo[key]
 
     def missing(self, years: list[Any], plan: list[Site]) -> int:
@@ -197,12 +210,12 @@ class Planner:
                  done: Callable[[Any], None] | None = None, *,
                  only_together: bool = False) -> None:
         """Solve year by year the allocations of ``years`` with the plan not yet remembered,
-        :data:`WORKERS` at a time: they are independent, and the engine's kernels release
-        the GIL, so on two cores two run at once. The answers are the same as one by one
-        (each solve is deterministic) and are remembered in year order; ``done(t)`` is
-        called for every year in order as soon as its allocation is known (progress).
-        ``only_together``: solve nothing unless they can run at once (for allocations that
-        may turn out unused)."""
+        :data:`WORKERS` at a time where they do not start from one another
+        (:meth:`parent`): the engine's kernels release the GIL, so on two cores two run at
+        once. The answers are the same as one by one (each solve is deterministic, and so is
+        where it starts) and ``done(t)`` is called for every year in order as soon as its
+        allocation is known (progress). ``only_together``: solve nothing unless the first
+        two can run at once (for allocations that may turn out unused)."""
         keys = [self._key(t, plan) for t in years]
         for t in years:
             self._students(t)  # the years' live cells, before any thread reads them
@@ -217,17 +230,103 @@ class Planner:
                 told += 1
 
         tell()
-        if WORKERS > 1 and len(todo) > 1 and core_free() and self._room_for_two(todo[0]):
-            with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-                for key, solved in zip(todo, pool.map(self._compute, todo), strict=True):
+        parents = {k: self.parent(k, todo) for k in todo}  # fixed before any of them is solved
+        together = (WORKERS > 1 and len(todo) > 1 and core_free()
+                    and self._room_for_two(todo[0]))
+        pool = ThreadPoolExecutor(max_workers=WORKERS) if together else None
+        try:
+            while todo:
+                wave = [k for k in todo if parents[k] is None or parents[k] in self._memo]
+                wave = wave[:WORKERS] if pool else []
+                if len(wave) < 2:
+                    if only_together:
+                        return
+                    wave = todo[:1]
+                only_together = False
+                starts = [self._start(k, parents[k]) for k in wave]
+                if len(wave) > 1:
+                    answers = list(pool.map(self._compute, wave, starts))
+                else:
+                    answers = [self._compute(wave[0], starts[0])]
+                for key, solved in zip(wave, answers, strict=True):
                     self._keep(key, solved)
-                    tell()
-        elif only_together:
-            return
-        for key in todo:
-            if key not in self._memo:
-                self._keep(key, self._compute(key))
                 tell()
+                todo = [k for k in todo if k not in self._memo]
+        finally:
+            if pool is not None:
+                pool.shutdown()
+
+    def parent(self, key: tuple, pending: Collection[tuple] = ()) -> tuple | None:
+        """The allocation whose seat prices the allocation of ``key`` starts from
+        (``assign(start_price=)``), or None to estimate them on coarser grids.
+
+        The same open sites the planning year before, if that allocation is remembered or
+        ``pending`` (solved first, in the same batch), else the year after, if remembered: a
+        year on, the students move a little and the prices with them. Starts from the same
+        year with fewer sites are poor (the prices of a shortage the new sites relieve:
+        kindergartens of the 100,000-cell city took 2.1 million augmenting paths so, 91,000
+        cold), so such allocations start cold. By road, none. Only the remembered
+        allocations decide, never the order threads finish in (:meth:`prefetch` fixes a
+        batch's parents before solving any of it), so the answers — which may differ from
+        cold solves where optima tie — are the same however the solves are scheduled.
+        """
+        if self.road is not None:
+            return None
+        t, sites = key
+        years = self._years
+        if t not in years:
+            return None
+        k = years.index(t)
+        if k > 0 and ((years[k - 1], sites) in self._memo or (years[k - 1], sites) in pending):
+            return (years[k - 1], sites)
+        if k + 1 < len(years) and (years[k + 1], sites) in self._memo:
+            return (years[k + 1], sites)
+        return None
+
+    def _start(self, key: tuple, parent: tuple | None) -> np.ndarray | None:
+        """Seat prices (metres) to start the allocation of ``key`` from: its ``parent``'s
+        (:meth:`parent`; the same sites), by school id for the year's schools, then the
+        sites; a school the parent lacks at the price no cell of the parent would pay more
+        than for its own option, max(0, max_i(u_i − c_ij)) over the cells within reach
+        (no start when the parent kept no cell duals)."""
+        if parent is None:
+            return None
+        p = self._solve_key(parent)
+        if p.seat_price is None:
+            return None
+        xy, _ = self._schools(key)
+        price = np.full(len(xy), np.nan)
+        t, pt = key[0], parent[0]
+        ids = self.existing[t]["school_id"].astype(str).to_numpy()
+        was = self.existing[pt]["school_id"].astype(str).to_numpy()
+        at = dict(zip(was, range(len(was)), strict=True))
+        for i, sid in enumerate(ids):
+            j = at.get(sid, -1)
+            if 0 <= j < len(p.seat_price):
+                price[i] = p.seat_price[j]
+        n_sites = len(key[1])
+        if n_sites and len(p.seat_price) >= len(was) + n_sites:
+            price[len(ids):len(ids) + n_sites] = p.seat_price[len(was):len(was) + n_sites]
+        new = np.flatnonzero(np.isnan(price))
+        if len(new):
+            if p.cell_dual is None:
+                return None
+            price[new] = self._entry_price(pt, p.cell_dual, xy[new])
+        return np.maximum(price, 0.0)
+
+    def _entry_price(self, t: Any, cell_dual: np.ndarray, xy: np.ndarray) -> np.ndarray:
+        """max(0, max_i(u_i − c_ij)) for each point j over year ``t``'s cells with students
+        within reach (``cell_dual`` u on those cells, metres)."""
+        live, _ = self._students(t)
+        if t not in self._live_tree:
+            self._live_tree[t] = cKDTree(self.cell_xy[live])
+        out = np.zeros(len(xy))
+        for j, hits in enumerate(self._live_tree[t].query_ball_point(xy, self.reach)):
+            if hits:
+                h = np.asarray(hits, dtype=np.int64)
+                c = np.hypot(*(self.cell_xy[live[h]] - xy[j]).T)
+                out[j] = max(0.0, float((cell_dual[h] - c).max()))
+        return out
 
     def _room_for_two(self, key: tuple) -> bool:
         """True when two allocations like ``key``'s fit at once in 60 % of the memory
@@ -245,9 +344,9 @@ class Planner:
         self.n_paths += paths
         self.n_regridded += regridded
 
-    def _compute(self, key: tuple) -> tuple[Solved, int, int]:
-        """The allocation of a memo key, its augmenting paths and whether it was regridded
-        (no shared state is changed: safe in a worker thread)."""
+    def _schools(self, key: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """Points (metres) and seats of the schools of a memo key: the year's, then the open
+        sites (one empty school at the cells' centre when there are none)."""
         t, sites = key
         ex = self.existing[t]
         xy = school_xy(ex)
@@ -257,15 +356,25 @@ class Planner:
             seats = np.concatenate([seats, self.options[[z for _, z in sites], 1]])
         if len(seats) == 0:
             xy, seats = np.zeros((1, 2)) + self.cell_xy.mean(axis=0), np.zeros(1)
+        return xy, seats
+
+    def _compute(self, key: tuple, start: np.ndarray | None = None
+                 ) -> tuple[Solved, int, int]:
+        """The allocation of a memo key (seat prices from ``start``, :meth:`_start`), its
+        augmenting paths and whether it was regridded (no shared state is changed: safe in a
+        worker thread)."""
+        t, sites = key
+        xy, seats = self._schools(key)
         live, students = self._students(t)
         n = len(self.cell_xy)
         if not len(live):
             empty = np.zeros(0)
             none = empty.astype(np.int64)
             return Solved(n, none, empty, none, empty, empty), 0, 0
-        r, regridded = self._assign(live, students, xy, seats)
+        r, regridded = self._assign(live, students, xy, seats, start)
         short = np.flatnonzero(r.unserved_by_cell > 0)
-        return (Solved(n, live[short], r.unserved_by_cell[short], r.school, r.students, r.cost),
+        return (Solved(n, live[short], r.unserved_by_cell[short], r.school, r.students, r.cost,
+                       r.seat_price, None if sites else r.cell_dual),
                 int(r.certificate.get("paths", 0)), regridded)
 
     def unserved_at_least(self, t: Any, plan: list[Site]) -> float:
