@@ -440,6 +440,37 @@ def test_read_only_inputs_do_not_compile_the_kernel_again():
     assert again.objective == first.objective
 
 
+def test_engine_helpers_are_not_compiled_for_literal_arguments(tmp_path):
+    """numba compiles a helper once more for every literal it is called with (``used = 0``
+    carried through a loop is first typed ``Literal[int](0)``; a bare ``True`` or ``-1`` as an
+    argument is a literal): that was ~5 s of the first run's compiling. Compiled afresh (an
+    empty numba cache, in a process of its own: ~25 s), no signature of the engine's kernels may
+    hold a literal type after a solve with unserved students and a reach limit."""
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import numba, numpy as np
+from schoolmap._kernels import auction, bins, candidates, transport
+from schoolmap.allocation.optimal import assign
+rng = np.random.default_rng(1)
+cells, schools = rng.uniform(0, 5000, (3000, 2)), rng.uniform(0, 5000, (40, 2))
+supply, seats = rng.integers(0, 6, 3000).astype(float), np.full(40, 60.0)
+assign(cells, supply, schools, seats, unserved_cost=20_000.0, max_distance_m=2500.0)
+for module in (auction, bins, candidates, transport):
+    for name, f in vars(module).items():
+        if isinstance(f, numba.core.registry.CPUDispatcher):
+            for sig in f.signatures:
+                if any(isinstance(t, numba.types.Literal) for t in sig):
+                    print(module.__name__, name, sig)
+"""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_OPT": "0"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=600, check=True)
+    assert out.stdout == "", out.stdout
+
+
 def test_rounding_drift_is_not_reported_as_infeasible():
     """Regression (issue 16's 100k city, kindergarten 2026): the running sums of fractional
     loads drifted 8.8e-8 students above eps on one school with no deficit anywhere, and the

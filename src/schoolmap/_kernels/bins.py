@@ -113,7 +113,7 @@ def square_keys(xy, origin_x, origin_y, side, counted):
         ky[i] = int(np.floor((xy[i, 1] - origin_y) / side))
         top_y = max(top_y, ky[i])
     key = np.empty(n, np.int64)
-    top = 0
+    top = np.int64(0)
     n_live = 0
     for i in range(n):
         key[i] = kx[i] * (top_y + 1) + ky[i]

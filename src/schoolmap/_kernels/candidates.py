@@ -149,9 +149,9 @@ def priced_violations(cell_xy, bin_cells, bin_ptr, bin_box, group_ptr, school_xy
     bad_row = np.empty(1024, np.int64)
     bad_col = np.empty(1024, np.int64)
     bad_dist = np.empty(1024)
-    n_bad = 0
+    n_bad = np.int64(0)  # int64, not a literal: see schoolmap._kernels
     worst = 0.0
-    checked = 0
+    checked = np.int64(0)
     dual_out = dual.copy()
     every = np.arange(m)
     pool = np.empty(m, np.int64)
@@ -328,7 +328,7 @@ def priced_candidates(cell_xy, bin_cells, bin_ptr, bin_box, group_ptr, school_xy
     rows = np.empty(max(1024, 4 * n), np.int64)
     cols = np.empty(max(1024, 4 * n), np.int64)
     dists = np.empty(max(1024, 4 * n))
-    count = 0
+    count = np.int64(0)
     every = np.arange(m)
     pool = np.empty(m, np.int64)
     pool_lb = np.empty(m)

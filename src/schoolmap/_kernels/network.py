@@ -159,7 +159,7 @@ def bounded_dijkstra(indptr, index, weight, source_node, source_offset, limit):
     o_src = np.empty(out_cap, np.int64)
     o_node = np.empty(out_cap, np.int64)
     o_dist = np.empty(out_cap, np.float64)
-    k = 0
+    k = np.int64(0)
     exhausted = np.zeros(m, np.bool_)
     for j in range(m):
         s = source_node[j]
@@ -246,7 +246,7 @@ def trace_paths(pred, starts, target):
     ptr = np.zeros(k + 1, np.int64)
     cap = max(16, 4 * k)
     out = np.empty(cap, np.int64)
-    total = 0
+    total = np.int64(0)
     for p in range(k):
         v = starts[p]
         begin = total
@@ -331,7 +331,7 @@ def nearest_source(indptr, index, weight, source_node, source_offset):
     hk = np.empty(cap, np.float64)
     hs = np.empty(cap, np.int64)
     hn = np.empty(cap, np.int64)
-    size = 0
+    size = np.int64(0)
     for j in range(m):
         s = source_node[j]
         if s < 0:
@@ -572,7 +572,7 @@ def bin_pairs(bin_cells, bin_ptr, row_ptr, cols, vals, supply, m):
     o_b = np.empty(cap, np.int64)
     o_s = np.empty(cap, np.int64)
     o_v = np.empty(cap, np.float64)
-    k = 0
+    k = np.int64(0)
     for b in range(n_b):
         n_t = 0
         for t in range(bin_ptr[b], bin_ptr[b + 1]):

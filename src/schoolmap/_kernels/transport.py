@@ -1,6 +1,7 @@
 """Capacitated transportation (students → seats) by successive shortest paths on the school graph.
 
 Numba only: plain NumPy arrays in and out, no Python objects, no exceptions (status codes).
+Counters and flags handed to helpers are ``np.int64``/``np.bool_`` (see ``schoolmap._kernels``).
 
 The problem: minimise Σ c_ij x_ij + Σ p_i u_i subject to Σ_j x_ij + u_i = s_i (cells),
 Σ_i x_ij ≤ cap_j (schools), x, u ≥ 0, over the candidate pairs given in CSR form.
@@ -190,8 +191,8 @@ def _offer(row, i, s_from, base, indptr, school, cost, unserved_cost, m, arc, ar
         _insert(row, k, cost[s2] - base, s_from, s2, arc, arc_from, arc_to, nbr, n_nbr, lk, lf,
                 lt, lslot, lcount, ln, lbound, innbr, fresh)
     if row < m:
-        _insert(row, m, unserved_cost[i] - base, s_from, -1, arc, arc_from, arc_to, nbr, n_nbr,
-                lk, lf, lt, lslot, lcount, ln, lbound, innbr, fresh)
+        _insert(row, m, unserved_cost[i] - base, s_from, np.int64(-1), arc, arc_from, arc_to, nbr,
+                n_nbr, lk, lf, lt, lslot, lcount, ln, lbound, innbr, fresh)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -276,11 +277,12 @@ def _rebuild(a, flow, unserved, cell_of, indptr, school, cost, unserved_cost, m,
             continue
         if a < m:
             _offer(a, cell_of[it], it, cost[it], indptr, school, cost, unserved_cost, m, arc,
-                   arc_from, arc_to, nbr, n_nbr, lk, lf, lt, lslot, lcount, ln, lbound, innbr, True)
+                   arc_from, arc_to, nbr, n_nbr, lk, lf, lt, lslot, lcount, ln, lbound, innbr,
+                   np.bool_(True))
         else:
             _offer(a, it, -1 - it, unserved_cost[it], indptr, school, cost, unserved_cost, m,
                    arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, lslot, lcount, ln, lbound,
-                   innbr, True)
+                   innbr, np.bool_(True))
         prev = e
         e = nxt[e]
     return nxt, item_at, used
@@ -394,7 +396,7 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
             if was_empty and not dirty[U]:
                 _offer(U, i, -1 - i, unserved_cost[i], indptr, school, cost, unserved_cost,
                        m, arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, lslot, lcount, ln,
-                       lbound, innbr, False)
+                       lbound, innbr, np.bool_(False))
         else:
             load[b] += move
             was_empty = flow[dst] <= eps
@@ -406,7 +408,7 @@ def _augment(path, length, t_excess, flow, unserved, load, fwd, capacity, cell_o
             if was_empty and not dirty[b]:
                 _offer(b, cell_of[dst], dst, cost[dst], indptr, school, cost, unserved_cost, m,
                        arc, arc_from, arc_to, nbr, n_nbr, lk, lf, lt, lslot, lcount, ln, lbound,
-                       innbr, False)
+                       innbr, np.bool_(False))
     return nxt, item_at, used, fwd_total, unserved_total
 
 
@@ -559,7 +561,7 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
     head = np.full(m + 1, -1, np.int64)
     nxt = np.empty(pool, np.int64)
     item_at = np.empty(pool, np.int64)
-    used = 0
+    used = np.int64(0)
     listed = np.zeros(nnz, np.bool_)
     listed_u = np.zeros(n, np.bool_)
     for s in range(nnz):
@@ -613,7 +615,7 @@ def _ssp_core(supply, capacity, indptr, school, cost, unserved_cost, price0, eps
         for v in range(m + 2):
             dist[v] = INF
             done[v] = False
-        size = 0
+        size = np.int64(0)
         for j in range(m):
             if load[j] > fwd[j] + eps:
                 dist[j] = 0.0
