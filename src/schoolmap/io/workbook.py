@@ -42,7 +42,9 @@ def round_whole(values: np.ndarray | pd.Series, total: float | None = None) -> n
 
     Every value is rounded down, then the units still missing to reach the rounded total go
     to the values with the largest remainders (ties to the earlier row), so the rounded
-    column sums to ``round(total)``.
+    column sums to ``round(total)``. Values and total are first taken to a millionth of a
+    student, so that the same amount summed in another order (616.4999999999 or
+    616.5000000001 students) rounds the same way.
 
     Parameters
     ----------
@@ -62,13 +64,15 @@ def round_whole(values: np.ndarray | pd.Series, total: float | None = None) -> n
     [196.0, 4.0, 0.0]
     >>> round_whole([0.5, 0.5]).tolist()
     [1.0, 0.0]
+    >>> round_whole([616.4999999999]).tolist() == round_whole([616.5000000001]).tolist()
+    True
     """
-    x = np.asarray(values, dtype=np.float64)
+    x = np.round(np.asarray(values, dtype=np.float64), 6)
     ok = np.isfinite(x)
     out = np.full(x.shape, np.nan)
     floor = np.floor(x[ok])
     out[ok] = floor
-    target = round(float(np.sum(x[ok])) if total is None else float(total))
+    target = round(round(float(np.sum(x[ok])) if total is None else float(total), 6))
     missing = int(target - floor.sum())
     idx = np.flatnonzero(ok)
     rest = x[ok] - floor
@@ -111,7 +115,8 @@ def _whole(frame: pd.DataFrame, columns: Sequence[str], by: Sequence[str],
         values = pd.to_numeric(out[column], errors="coerce").to_numpy(dtype=np.float64)
         rounded = np.full(len(out), np.nan)
         if not by:
-            rounded = np.floor(values + 0.5)  # half up: round(d) − seats = round(d − seats)
+            # half up (round(d) − seats = round(d − seats)), at a millionth as round_whole
+            rounded = np.floor(np.round(values, 6) + 0.5)
         else:
             for key, rows in out.groupby(by, sort=False).indices.items():
                 total = None
