@@ -73,6 +73,7 @@ BINS_PER_SCHOOL = 2
 MIN_BINS = 500  # fewer cells than 2 × this are solved without a coarser level
 LEVEL_FACTOR = 4
 MARGIN_BINS = 0.5
+OCCUPIED_SHARE = 0.8  # a level's grid is taken once this share of its squares hold students
 CELLS_PER_CHECK_BIN = 32  # cells per grid square of the streamed certificate (on average)
 KEEP_VIOLATIONS = 4  # violating pairs priced in per cell and round (the most violating)
 MAX_ROUNDS = 50  # solve rounds before an answer is reported unproven
@@ -779,7 +780,7 @@ def _grid_for(xy: np.ndarray, n_bins: int,
     live = np.ones(len(xy), np.bool_) if counted is None else np.asarray(counted, np.bool_)
     for _ in range(8):
         key, occupied = square_keys(xy, float(origin[0]), float(origin[1]), bin_m, live)
-        if occupied >= 0.7 * n_bins or bin_m <= 1.0:
+        if occupied >= OCCUPIED_SHARE * n_bins or bin_m <= 1.0:
             break
         bin_m = max(bin_m * float((occupied / n_bins) ** 0.75), 1.0)
     return bin_m, key
