@@ -769,11 +769,10 @@ def _auction_start(tree, xy, supply, sxy, capacity, p, pnorm, upper, bins):
 
 def _grid_for(xy: np.ndarray, n_bins: int,
               counted: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-    """A grid square side (metres) giving about ``n_bins`` *occupied* squares, and each cell's
-    square key. Where cells crowd into part of the bounding box, the side shrinks until the
-    occupied squares are that many (a few refinements). ``counted`` (n,) bool: only these cells
-    occupy a square (the cells with students: a square of empty cells is no bin of the coarser
-    level, and counting it left a dense core 16× coarser than the level above it)."""
+    """A grid square side (metres) giving about ``n_bins`` *occupied* squares (at least
+    ``OCCUPIED_SHARE`` of them: the side shrinks where cells crowd), and each cell's square key.
+    ``counted`` (n,) bool: only these cells occupy a square (the cells with students: a square
+    of empty cells is no bin of the coarser level; counting it left a dense core 16× coarser)."""
     span = np.ptp(xy, axis=0)
     origin = xy.min(axis=0)
     bin_m = max(float(np.sqrt(max(span[0] * span[1], 1.0) / n_bins)), 1.0)
