@@ -66,7 +66,13 @@ def _unserved_cost(cell_xy, school_xy):
 def run_schoolmap(cell_xy, students, school_xy, seats, p, repeat=1, max_distance_m=None):
     from schoolmap.optimal import assign
 
-    assign(cell_xy[:200], students[:200], school_xy[:5], seats[:5])  # JIT warm-up (cached)
+    # numba warm-up: an instance large enough for every kernel the timed call uses (levels,
+    # auction, threaded certificate passes, unserved students, a reach limit) to be compiled or
+    # loaded from the cache before the clock starts (200 cells × 5 schools missed most of them:
+    # the first L row in an empty cache took 9.3 s, 3.4 s again)
+    w_xy, w_students, w_sxy, w_seats = make_instance(20_000, 60, seed=1, family="clustered",
+                                                     balance=1.2)
+    assign(w_xy, w_students, w_sxy, w_seats, unserved_cost=p, max_distance_m=max_distance_m)
     base = _rss_mb()
     walls = []
     for _ in range(repeat):
