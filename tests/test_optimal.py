@@ -443,9 +443,9 @@ def test_read_only_inputs_do_not_compile_the_kernel_again():
 def test_engine_helpers_are_not_compiled_for_literal_arguments(tmp_path):
     """numba compiles a helper once more for every literal it is called with (``used = 0``
     carried through a loop is first typed ``Literal[int](0)``; a bare ``True`` or ``-1`` as an
-    argument is a literal): that was ~5 s of the first run's compiling. Compiled afresh (an
-    empty numba cache, in a process of its own: ~25 s), no signature of the engine's kernels may
-    hold a literal type after a solve with unserved students and a reach limit."""
+    argument is a literal; see ``schoolmap._kernels``). Compiled afresh (an empty numba cache,
+    in a process of its own: ~20 s), no signature of the engine's kernels may hold a literal
+    type after a solve with unserved students and a reach limit."""
     import os
     import subprocess
     import sys

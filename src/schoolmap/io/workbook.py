@@ -37,6 +37,12 @@ def write_csv(frame: pd.DataFrame, path: Path, *, bom: bool = True) -> None:
                  encoding="utf-8-sig" if bom else "utf-8")
 
 
+def _settled(values: np.ndarray | pd.Series | float) -> np.ndarray:
+    """Students taken to a millionth (array or scalar, float64): one amount summed in another
+    order (616.4999999999 or 616.5000000001) then rounds to whole students alike."""
+    return np.round(np.asarray(values, dtype=np.float64), 6)
+
+
 def round_whole(values: np.ndarray | pd.Series, total: float | None = None) -> np.ndarray:
     """Whole numbers that still add up: largest-remainder rounding.
 
@@ -67,12 +73,12 @@ def round_whole(values: np.ndarray | pd.Series, total: float | None = None) -> n
     >>> round_whole([616.4999999999]).tolist() == round_whole([616.5000000001]).tolist()
     True
     """
-    x = np.round(np.asarray(values, dtype=np.float64), 6)
+    x = _settled(values)
     ok = np.isfinite(x)
     out = np.full(x.shape, np.nan)
     floor = np.floor(x[ok])
     out[ok] = floor
-    target = round(round(float(np.sum(x[ok])) if total is None else float(total), 6))
+    target = round(float(_settled(np.sum(x[ok]) if total is None else total)))
     missing = int(target - floor.sum())
     idx = np.flatnonzero(ok)
     rest = x[ok] - floor
@@ -115,8 +121,8 @@ def _whole(frame: pd.DataFrame, columns: Sequence[str], by: Sequence[str],
         values = pd.to_numeric(out[column], errors="coerce").to_numpy(dtype=np.float64)
         rounded = np.full(len(out), np.nan)
         if not by:
-            # half up (round(d) − seats = round(d − seats)), at a millionth as round_whole
-            rounded = np.floor(np.round(values, 6) + 0.5)
+            # half up: round(d) − seats = round(d − seats)
+            rounded = np.floor(_settled(values) + 0.5)
         else:
             for key, rows in out.groupby(by, sort=False).indices.items():
                 total = None
